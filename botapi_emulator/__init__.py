@@ -1,0 +1,1 @@
+"""botapi_emulator package."""

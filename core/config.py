@@ -1,0 +1,195 @@
+"""Settings from environment variables and an optional `.env` file.
+
+The variable names are the operator's contract (README's configuration table).
+Every value is read lazily by the command that needs it, so `import` does not
+demand a bot token; a missing or malformed value raises `ConfigError`, which the
+command line turns into one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_DB = "./data/petkomm.sqlite3"
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+SECURITY_MODES = ("none", "starttls", "tls")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+def load_environment(env_file: Path | None = Path(".env")) -> dict[str, str]:
+    """Merge the optional `.env` file under the real environment (which wins)."""
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed access to the PETKOMM_* variables."""
+
+    env: Mapping[str, str]
+
+    @classmethod
+    def from_environment(cls, env_file: Path | None = Path(".env")) -> Settings:
+        """Read the process environment and `.env`."""
+        return cls(load_environment(env_file))
+
+    # --- helpers -------------------------------------------------------------
+    def _str(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value if value else default
+
+    def _required(self, name: str) -> str:
+        value = self._str(name)
+        if value is None:
+            raise ConfigError(name, "is not set")
+        return value
+
+    def _int(self, name: str, default: int | None, minimum: int = 0) -> int | None:
+        raw = self._str(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(name, f"must be at least {minimum}, got {value}")
+        return value
+
+    def _choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = (self._str(name) or default).lower()
+        if value not in choices:
+            raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    # --- storage ---------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return Path(self._str("PETKOMM_DB", DEFAULT_DB))
+
+    @property
+    def log_level(self) -> str:
+        value = (self._str("PETKOMM_LOG_LEVEL") or "INFO").upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(
+                "PETKOMM_LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {value!r}"
+            )
+        return value
+
+    # --- telegram --------------------------------------------------------------
+    @property
+    def telegram_token(self) -> str:
+        token = self._required("TELEGRAM_BOT_TOKEN")
+        head, _, tail = token.partition(":")
+        if not head.isdigit() or not tail:
+            raise ConfigError("TELEGRAM_BOT_TOKEN", "does not look like a bot token (123456:ABC…)")
+        return token
+
+    @property
+    def telegram_api_url(self) -> str:
+        url = self._str("PETKOMM_TELEGRAM_API_URL", DEFAULT_API_URL)
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError("PETKOMM_TELEGRAM_API_URL", f"must be an http(s) URL, got {url!r}")
+        return url
+
+    @property
+    def staff_chat_id(self) -> int | None:
+        raw = self._str("PETKOMM_STAFF_CHAT_ID")
+        if raw is None:
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(
+                "PETKOMM_STAFF_CHAT_ID", f"must be a numeric chat id, got {raw!r}"
+            ) from None
+
+    @property
+    def staff_ids(self) -> frozenset[int]:
+        raw = self._str("PETKOMM_STAFF_IDS", "")
+        ids: set[int] = set()
+        for part in raw.replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.lstrip("-").isdigit():
+                raise ConfigError(
+                    "PETKOMM_STAFF_IDS", f"must be numeric Telegram user ids, got {part!r}"
+                )
+            ids.add(int(part))
+        return frozenset(ids)
+
+    # --- mail ------------------------------------------------------------------
+    @property
+    def mail_from(self) -> str:
+        value = self._str("PETKOMM_MAIL_FROM", "PÉTKOMM Kft. <petkomm@petkomm.hu>")
+        if "@" not in value:
+            raise ConfigError("PETKOMM_MAIL_FROM", f"must be an e-mail address, got {value!r}")
+        return value
+
+    @property
+    def mail_outbox_dir(self) -> Path | None:
+        raw = self._str("PETKOMM_MAIL_OUTBOX_DIR")
+        return Path(raw) if raw else None
+
+    @property
+    def smtp_host(self) -> str:
+        return self._required("PETKOMM_SMTP_HOST")
+
+    @property
+    def smtp_port(self) -> int:
+        security = self.smtp_security
+        default = {"none": 25, "starttls": 587, "tls": 465}[security]
+        return self._int("PETKOMM_SMTP_PORT", default, minimum=1)  # type: ignore[return-value]
+
+    @property
+    def smtp_user(self) -> str | None:
+        return self._str("PETKOMM_SMTP_USER")
+
+    @property
+    def smtp_password(self) -> str | None:
+        return self._str("PETKOMM_SMTP_PASSWORD")
+
+    @property
+    def smtp_security(self) -> str:
+        return self._choice("PETKOMM_SMTP_SECURITY", SECURITY_MODES, "starttls")
+
+    @property
+    def imap_host(self) -> str:
+        return self._required("PETKOMM_IMAP_HOST")
+
+    @property
+    def imap_security(self) -> str:
+        return self._choice("PETKOMM_IMAP_SECURITY", SECURITY_MODES, "tls")
+
+    @property
+    def imap_port(self) -> int:
+        default = 993 if self.imap_security == "tls" else 143
+        return self._int("PETKOMM_IMAP_PORT", default, minimum=1)  # type: ignore[return-value]
+
+    @property
+    def imap_user(self) -> str:
+        return self._required("PETKOMM_IMAP_USER")
+
+    @property
+    def imap_password(self) -> str:
+        return self._required("PETKOMM_IMAP_PASSWORD")
+
+    @property
+    def imap_folder(self) -> str:
+        return self._str("PETKOMM_IMAP_FOLDER", "INBOX")  # type: ignore[return-value]

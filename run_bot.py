@@ -1,0 +1,247 @@
+"""The command line: `python run_bot.py SUBCOMMAND` (installed as `petkomm` too).
+
+This module only parses arguments and calls the domain; every subcommand has
+`--help`. A missing or malformed setting stops a command with one line naming
+the variable, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from core.config import ConfigError, Settings
+
+log = logging.getLogger("petkomm")
+
+
+# --- output helpers --------------------------------------------------------------
+
+
+def _progress_factory() -> Callable[[str, int], Callable[[int], None]] | None:
+    """A tqdm bar per file when stderr is a terminal and the file is big."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    def factory(name: str, size: int) -> Callable[[int], None]:
+        if size < 4 * 1024 * 1024:
+            return lambda done: None
+        bar = tqdm(total=size, unit="B", unit_scale=True, desc=name, leave=False)
+
+        def update(done: int) -> None:
+            bar.update(done - bar.n)
+            if done >= size:
+                bar.close()
+
+        return update
+
+    return factory
+
+
+def _print_import(result) -> None:  # noqa: ANN001 - ImportResult, imported lazily
+    print(f"Import finished in {result.seconds:.1f} s:")
+    for name, counts in result.counts.items():
+        print(
+            f"  {name:<17} {counts.rows:>9} rows: {counts.new} new, {counts.changed} changed, "
+            f"{counts.unchanged} unchanged"
+        )
+    if result.new_invoice_count:
+        listed = ", ".join(result.new_invoices)
+        more = result.new_invoice_count - len(result.new_invoices)
+        print(
+            f"  new invoices ({result.new_invoice_count}): {listed}"
+            + (f" … and {more} more" if more else "")
+        )
+
+
+# --- subcommands ------------------------------------------------------------------
+
+
+async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from core.billing_import import ImportFailed, import_folder
+    from storage.db import open_database
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder", file=sys.stderr)
+        return 2
+    db = await open_database(settings.db_path)
+    try:
+        result = await import_folder(
+            db, folder, encoding=args.encoding, progress=_progress_factory()
+        )
+    except ImportFailed as failed:
+        for error in failed.errors:
+            print(error, file=sys.stderr)
+        if failed.total > len(failed.errors):
+            print(f"… and {failed.total - len(failed.errors)} more problems", file=sys.stderr)
+        print(f"Import rejected: {failed.total} problem(s); nothing was changed.", file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
+    _print_import(result)
+    return 0
+
+
+async def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    from core.demodata import write_demo_data
+
+    try:
+        summary = write_demo_data(
+            Path(args.folder), customers=args.customers, seed=args.seed, years=args.years
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"Wrote {summary.customers} customers, {summary.invoices} invoices and "
+        f"{summary.transactions} transactions to {args.folder}"
+    )
+    return 0
+
+
+async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import open_database
+
+    db = await open_database(settings.db_path)
+    try:
+        if args.db_command == "migrate":
+            version = await db.fetch_value("SELECT max(version) FROM schema_migrations")
+            print(f"{settings.db_path}: schema at version {version}")
+        elif args.db_command == "backup":
+            target = Path(args.file)
+            if target.exists() and not args.force:
+                print(f"error: {target} exists (use --force to overwrite)", file=sys.stderr)
+                return 2
+            if target.exists():
+                target.unlink()
+            await db.backup(target)
+            print(f"Backed up {settings.db_path} to {target}")
+    finally:
+        await db.close()
+    return 0
+
+
+async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Generate demo data, import it into a fresh database and print a summary."""
+    from core.billing_import import import_folder
+    from core.demodata import write_demo_data
+    from core.formats import format_amount
+    from storage.db import open_database
+
+    with tempfile.TemporaryDirectory(prefix="petkomm-demo-") as tmp:
+        folder = Path(tmp) / "export"
+        summary = write_demo_data(folder, customers=args.customers, seed=args.seed)
+        db = await open_database(Path(tmp) / "demo.sqlite3")
+        try:
+            result = await import_folder(db, folder)
+        finally:
+            await db.close()
+    _print_import(result)
+    sample = summary.sample
+    print(f"\nDemo customers in debt: {summary.in_debt}, overdue: {summary.overdue}.")
+    print(
+        f"Register with customer ID {sample.customer_id}, invoice {sample.invoice_number}, "
+        f"amount {format_amount(sample.amount)}."
+    )
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_bot.py", description="PÉTKOMM customer-service assistant."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+
+    p = sub.add_parser(
+        "import",
+        help="import the billing system's CSV exports",
+        description="Import customers.csv, invoices.csv and transactions.csv "
+        "from FOLDER into the database (PETKOMM_DB). All or nothing.",
+    )
+    p.add_argument("folder", metavar="FOLDER")
+    p.add_argument(
+        "--encoding",
+        choices=["utf-8", "cp1250"],
+        default=None,
+        help="force the files' encoding (default: detect UTF-8 or Windows-1250)",
+    )
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "demo-data",
+        help="write generated demo CSV files",
+        description="Write realistic, deterministic demo billing exports.",
+    )
+    p.add_argument("folder", metavar="FOLDER")
+    p.add_argument(
+        "--customers",
+        type=int,
+        default=200,
+        metavar="N",
+        help="number of customers, 1-10000 (default 200)",
+    )
+    p.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
+    p.add_argument(
+        "--years", type=int, default=3, metavar="Y", help="years of monthly invoices (default 3)"
+    )
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser(
+        "db", help="database maintenance", description="Database maintenance on PETKOMM_DB."
+    )
+    db_sub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser(
+        "migrate",
+        help="apply pending migrations",
+        description="Apply the pending schema migrations and print the version.",
+    )
+    b = db_sub.add_parser(
+        "backup",
+        help="copy the live database to FILE",
+        description="Copy the database to FILE with SQLite's online backup; "
+        "safe while the bot runs.",
+    )
+    b.add_argument("file", metavar="FILE")
+    b.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser(
+        "demo",
+        help="try it without a token or servers",
+        description="Generate demo data into a throwaway database and show "
+        "what a customer could register with.",
+    )
+    p.add_argument("--customers", type=int, default=200, metavar="N")
+    p.add_argument("--seed", type=int, default=1, metavar="S")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python run_bot.py` and the `petkomm` console script."""
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_environment()
+    try:
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        return asyncio.run(args.func(args, settings))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,376 @@
+"""The operator imports the billing system's daily exports (billing-import.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.billing_import import ImportFailed, import_folder
+from storage import billing
+
+CUSTOMER_HEADER = ["customer_id", "name", "address", "phone", "email", "payment_method"]
+INVOICE_HEADER = [
+    "invoice_number",
+    "customer_id",
+    "issue_date",
+    "due_date",
+    "amount",
+    "outstanding",
+]
+TX_HEADER = [
+    "transaction_id",
+    "customer_id",
+    "date",
+    "kind",
+    "amount",
+    "invoice_number",
+    "description",
+]
+
+CUSTOMERS = [
+    [
+        "U0001",
+        "Kovács Éva",
+        "8105 Pétfürdő, Ady Endre u. 3.",
+        "+36 88 123 456",
+        "kovacs.eva@example.hu",
+        "csekk",
+    ],
+    ["U0002", "Őri & Társa Kft.", "8100 Várpalota, Fő u. 1.", "", "", "átutalás"],
+]
+INVOICES = [
+    ["2024-000001", "U0001", "2024.05.01", "2024.05.15", "12 345", "0"],
+    ["2024-000002", "U0001", "2024.06.01", "2024.06.15", "12 500", "12 500"],
+    ["2024-000003", "U0002", "2024.06.01", "2024.06.15", "48 000", "0"],
+]
+TRANSACTIONS = [
+    ["T-2024-000001", "U0001", "2024.05.01", "terhelés", "12 345", "2024-000001", ""],
+    ["T-2024-000002", "U0001", "2024.05.14", "befizetés", "12 345", "2024-000001", "Csekk"],
+    ["T-2024-000003", "U0001", "2024.06.01", "terhelés", "12 500", "2024-000002", ""],
+]
+
+
+def write(
+    folder: Path,
+    name: str,
+    header: list[str],
+    rows: list[list[str]],
+    *,
+    delimiter: str = ";",
+    encoding: str = "utf-8",
+    bom: bool = False,
+) -> Path:
+    """Write one export file the way office software would (quoting when needed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def cell(value: str) -> str:
+        if delimiter in value or '"' in value or "\n" in value:
+            return '"' + value.replace('"', '""') + '"'
+        return value
+
+    text = "\r\n".join(delimiter.join(cell(v) for v in row) for row in [header, *rows]) + "\r\n"
+    data = text.encode(encoding)
+    path = folder / name
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    return path
+
+
+def write_all(folder: Path, **kwargs) -> Path:
+    write(folder, "customers.csv", CUSTOMER_HEADER, CUSTOMERS, **kwargs)
+    write(folder, "invoices.csv", INVOICE_HEADER, INVOICES, **kwargs)
+    write(folder, "transactions.csv", TX_HEADER, TRANSACTIONS, **kwargs)
+    return folder
+
+
+async def snapshot(db) -> list:
+    """Everything the import writes, to compare before and after."""
+    rows = []
+    for table in ("customers", "invoices", "transactions"):
+        rows.append(await db.fetch_all(f"SELECT * FROM {table} ORDER BY 1"))
+    return [[tuple(r) for r in table] for table in rows]
+
+
+async def test_a_first_import_brings_everything_and_names_the_new_invoices(db, tmp_path):
+    result = await import_folder(db, write_all(tmp_path / "in"))
+    assert {n: (c.rows, c.new, c.changed, c.unchanged) for n, c in result.counts.items()} == {
+        "customers.csv": (2, 2, 0, 0),
+        "invoices.csv": (3, 3, 0, 0),
+        "transactions.csv": (3, 3, 0, 0),
+    }
+    assert result.new_invoices == ["2024-000001", "2024-000002", "2024-000003"]
+    customer = await billing.get_customer(db, "U0002")
+    assert customer.name == "Őri & Társa Kft."
+    invoice = await billing.get_invoice(db, 2024000002)
+    assert (invoice.issue_date, invoice.due_date, invoice.amount, invoice.outstanding) == (
+        "2024-06-01",
+        "2024-06-15",
+        12500,
+        12500,
+    )
+    assert await billing.balance(db, "U0001") == -12500
+
+
+async def test_importing_the_same_files_again_changes_nothing(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    await import_folder(db, folder)
+    before = await snapshot(db)
+    again = await import_folder(db, folder)
+    assert {n: (c.new, c.changed, c.unchanged) for n, c in again.counts.items()} == {
+        "customers.csv": (0, 0, 2),
+        "invoices.csv": (0, 0, 3),
+        "transactions.csv": (0, 0, 3),
+    }
+    assert again.new_invoices == []
+    assert await snapshot(db) == before
+
+
+async def test_a_changed_row_updates_its_record_and_new_rows_are_counted(db, tmp_path):
+    await import_folder(db, write_all(tmp_path / "day1"))
+    paid = [row[:] for row in INVOICES]
+    paid[1][5] = "0"  # the customer paid invoice 2
+    paid.append(["2024-000004", "U0001", "2024.07.01", "2024.07.15", "9 999", "9 999"])
+    write(tmp_path / "day2", "invoices.csv", INVOICE_HEADER, paid)
+    result = await import_folder(db, tmp_path / "day2")
+    counts = result.counts["invoices.csv"]
+    assert (counts.new, counts.changed, counts.unchanged) == (1, 1, 2)
+    assert result.new_invoices == ["2024-000004"]
+    assert (await billing.get_invoice(db, 2024000002)).outstanding == 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"delimiter": ";", "encoding": "utf-8"},
+        {"delimiter": ",", "encoding": "utf-8"},
+        {"delimiter": ";", "encoding": "utf-8", "bom": True},
+        {"delimiter": ",", "encoding": "cp1250"},
+        {"delimiter": ";", "encoding": "cp1250"},
+    ],
+    ids=["utf8-semicolon", "utf8-comma", "utf8-bom", "cp1250-comma", "cp1250-semicolon"],
+)
+async def test_every_encoding_and_delimiter_is_understood(db, tmp_path, options):
+    await import_folder(db, write_all(tmp_path / "in", **options))
+    assert (await billing.get_customer(db, "U0001")).address == "8105 Pétfürdő, Ady Endre u. 3."
+    assert (await billing.get_customer(db, "U0002")).name == "Őri & Társa Kft."
+
+
+async def test_windows_1250_can_be_forced(db, tmp_path):
+    await import_folder(db, write_all(tmp_path / "in", encoding="cp1250"), encoding="cp1250")
+    assert (await billing.get_customer(db, "U0001")).name == "Kovács Éva"
+
+
+async def test_windows_1250_detected_even_when_accents_come_late(db, tmp_path):
+    write(
+        tmp_path / "in",
+        "customers.csv",
+        CUSTOMER_HEADER,
+        [[f"U{n:04d}", "Nagy Anna", "x", "", "", "csekk"] for n in range(3, 2000)]
+        + [["U2000", "Kőszegi Ödön", "8105 Pétfürdő", "", "", "csekk"]],
+        encoding="cp1250",
+    )
+    await import_folder(db, tmp_path / "in")
+    assert (await billing.get_customer(db, "U2000")).name == "Kőszegi Ödön"
+
+
+async def test_columns_in_any_order_with_extra_columns_and_every_date_and_amount_form(db, tmp_path):
+    folder = tmp_path / "in"
+    write(
+        folder,
+        "customers.csv",
+        ["email", "megjegyzes", "phone", "address", "name", "customer_id", "payment_method"],
+        [["", "x", "", "8105 Pétfürdő, Fő u. 2.", "Kiss Pál", "u0001", "csekk"]],
+    )
+    write(
+        folder,
+        "invoices.csv",
+        INVOICE_HEADER,
+        [
+            ["2024-000001", "U0001", "2024-05-01", "2024.05.15.", "12 345 Ft", "0"],
+            ["2024000002", "U0001", "2024.06.01.", "2024-06-15", "12345,00", "3\u00a0000"],
+            ["2024-000003", "U0001", "2024.07.01", "2024.07.15", "12\u202f000", "12\u2009000"],
+        ],
+    )
+    write(
+        folder,
+        "transactions.csv",
+        TX_HEADER,
+        [
+            ["T1", "U0001", "2024.05.01", "charge", "12 345", "2024000001", ""],
+            ["T2", "U0001", "2024-05-10", "payment", "12 345 Ft", "", "Átutalás"],
+            ["T3", "U0001", "2024.05.11.", "adjustment", "-3 000", "", "Helyesbítés"],
+            ["T4", "U0001", "2024.05.12", "Helyesbítés", "1000", "", ""],
+        ],
+    )
+    await import_folder(db, folder)
+    customer = await billing.get_customer(db, "U0001")
+    assert (customer.name, customer.address, customer.payment_method) == (
+        "Kiss Pál",
+        "8105 Pétfürdő, Fő u. 2.",
+        "csekk",
+    )
+    invoices = {n: await billing.get_invoice(db, n) for n in (2024000001, 2024000002, 2024000003)}
+    assert [(i.issue_date, i.due_date, i.amount, i.outstanding) for i in invoices.values()] == [
+        ("2024-05-01", "2024-05-15", 12345, 0),
+        ("2024-06-01", "2024-06-15", 12345, 3000),
+        ("2024-07-01", "2024-07-15", 12000, 12000),
+    ]
+    bookings = await billing.bookings_page(db, "U0001", 0, 10)
+    assert [(b.kind, b.amount) for b, _ in reversed(bookings)] == [
+        ("charge", 12345),
+        ("payment", 12345),
+        ("adjustment", -3000),
+        ("adjustment", 1000),
+    ]
+
+
+@pytest.mark.parametrize(
+    "file, rows, line, reason",
+    [
+        (
+            "customers.csv",
+            [CUSTOMERS[0], ["U12345", "Kis Pál", "Pét", "", "", "csekk"]],
+            3,
+            "bad customer id 'U12345'",
+        ),
+        (
+            "invoices.csv",
+            [INVOICES[0], ["2024-000009", "U0099", "2024.05.01", "2024.05.15", "1 000", "0"]],
+            3,
+            "unknown customer U0099",
+        ),
+        (
+            "invoices.csv",
+            [INVOICES[0], INVOICES[1], INVOICES[0]],
+            4,
+            "duplicate key 2024-000001 (first on line 2)",
+        ),
+        (
+            "transactions.csv",
+            [TRANSACTIONS[0], TRANSACTIONS[0]],
+            3,
+            "duplicate key T-2024-000001 (first on line 2)",
+        ),
+        (
+            "invoices.csv",
+            [INVOICES[0], ["2024-000009", "U0001", "2024.02.30", "2024.05.15", "1 000", "0"]],
+            3,
+            "bad date '2024.02.30'",
+        ),
+        (
+            "invoices.csv",
+            [["2024-000009", "U0001", "2024.05.01", "2024.05.15", "12,5", "0"]],
+            2,
+            "bad amount '12,5'",
+        ),
+        (
+            "transactions.csv",
+            [["T9", "U0001", "2024.05.01", "payment", "sok", "", ""]],
+            2,
+            "bad amount 'sok'",
+        ),
+        (
+            "invoices.csv",
+            [["2024-00009", "U0001", "2024.05.01", "2024.05.15", "1 000", "0"]],
+            2,
+            "bad invoice number '2024-00009'",
+        ),
+    ],
+    ids=[
+        "customer-id",
+        "unknown-customer",
+        "duplicate-invoice",
+        "duplicate-transaction",
+        "bad-date",
+        "bad-amount",
+        "bad-amount-tx",
+        "bad-invoice-number",
+    ],
+)
+async def test_each_bad_row_is_named_by_file_and_line_and_nothing_changes(
+    db, tmp_path, file, rows, line, reason
+):
+    await import_folder(db, write_all(tmp_path / "good"))
+    before = await snapshot(db)
+    folder = write_all(tmp_path / "bad")
+    header = {
+        "customers.csv": CUSTOMER_HEADER,
+        "invoices.csv": INVOICE_HEADER,
+        "transactions.csv": TX_HEADER,
+    }[file]
+    write(folder, file, header, rows)
+    with pytest.raises(ImportFailed) as failed:
+        await import_folder(db, folder)
+    messages = [str(e) for e in failed.value.errors]
+    assert any(m.startswith(f"{file}:{line}: {reason}") for m in messages), messages
+    assert await snapshot(db) == before
+
+
+async def test_a_missing_column_is_reported_on_the_header_line(db, tmp_path):
+    folder = tmp_path / "in"
+    write(
+        folder,
+        "invoices.csv",
+        [h for h in INVOICE_HEADER if h != "amount"],
+        [["2024-000001", "U0001", "2024.05.01", "2024.05.15", "0"]],
+    )
+    with pytest.raises(ImportFailed) as failed:
+        await import_folder(db, folder)
+    assert str(failed.value.errors[0]).startswith("invoices.csv:1: missing column(s): amount")
+
+
+async def test_undecodable_bytes_are_reported_with_their_line(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    path = folder / "customers.csv"
+    path.write_bytes(
+        path.read_bytes() + b"U0003;Kov\x81cs;8105 P\xc3\xa9tf\xc5\x91rd\xc5\x91;;;\r\n"
+    )
+    with pytest.raises(ImportFailed) as failed:
+        await import_folder(db, folder)
+    assert [str(e)[:34] for e in failed.value.errors] == ["customers.csv:4: undecodable bytes"]
+    assert await billing.get_customer(db, "U0001") is None
+
+
+async def test_a_failed_import_reports_every_problem_and_changes_nothing(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    write(
+        folder,
+        "invoices.csv",
+        INVOICE_HEADER,
+        [
+            INVOICES[0],
+            ["2024-000002", "U0001", "2024.13.01", "2024.05.15", "1 000", "0"],
+            ["2024-000003", "U0001", "2024.05.01", "2024.05.15", "egy", "0"],
+            INVOICES[2],
+        ],
+    )
+    with pytest.raises(ImportFailed) as failed:
+        await import_folder(db, folder)
+    assert [(e.file, e.line) for e in failed.value.errors] == [
+        ("invoices.csv", 3),
+        ("invoices.csv", 4),
+    ]
+    assert await snapshot(db) == [[], [], []]
+
+
+async def test_a_quoted_field_spanning_lines_keeps_line_numbers_right(db, tmp_path):
+    folder = tmp_path / "in"
+    write(
+        folder,
+        "customers.csv",
+        CUSTOMER_HEADER,
+        [
+            ["U0001", "Kovács Éva", "8105 Pétfürdő,\nAdy E. u. 3.", "", "", "csekk"],
+            ["U0002", "", "8100 Várpalota", "", "", "csekk"],
+        ],
+    )
+    with pytest.raises(ImportFailed) as failed:
+        await import_folder(db, folder)
+    assert [str(e) for e in failed.value.errors] == ["customers.csv:4: name is empty"]
+
+
+async def test_an_empty_folder_is_refused(db, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImportFailed) as failed:
+        await import_folder(db, tmp_path / "empty")
+    assert "no customers.csv" in str(failed.value.errors[0])

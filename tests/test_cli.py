@@ -1,0 +1,103 @@
+"""The operator's command line, run as the operator runs it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_billing_import import write_all
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))
+    }
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run_bot.py"), *args],
+        env=environment,
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {"PETKOMM_DB": str(tmp_path / "db" / "petkomm.sqlite3")}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["import"], ["demo-data"], ["db"], ["db", "migrate"], ["db", "backup"], ["demo"]],
+)
+def test_every_subcommand_has_help(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert "usage:" in result.stdout
+
+
+def test_import_prints_what_changed(tmp_path, env):
+    folder = write_all(tmp_path / "export")
+    result = run("import", str(folder), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "invoices.csv" in result.stdout and "3 new, 0 changed, 0 unchanged" in result.stdout
+    assert "new invoices (3): 2024-000001, 2024-000002, 2024-000003" in result.stdout
+    again = run("import", str(folder), env=env)
+    assert "0 new, 0 changed, 3 unchanged" in again.stdout
+
+
+def test_a_bad_import_prints_file_line_reasons_and_exits_non_zero(tmp_path, env):
+    folder = write_all(tmp_path / "export")
+    (folder / "invoices.csv").write_text(
+        "invoice_number;customer_id;issue_date;due_date;amount;outstanding\n"
+        "2024-000001;U0001;2024.05.01;2024.05.15;sok;0\n",
+        encoding="utf-8",
+    )
+    result = run("import", str(folder), env=env)
+    assert result.returncode == 1
+    assert "invoices.csv:2: bad amount 'sok'" in result.stderr
+    assert "nothing was changed" in result.stderr
+    assert "Traceback" not in result.stderr
+    db = sqlite3.connect(env["PETKOMM_DB"])
+    assert db.execute("SELECT count(*) FROM customers").fetchone() == (0,)
+
+
+def test_a_malformed_setting_is_one_clear_line(tmp_path, env):
+    result = run("db", "migrate", env={**env, "PETKOMM_LOG_LEVEL": "LOUD"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: PETKOMM_LOG_LEVEL: must be DEBUG, INFO, WARNING or ERROR, got 'LOUD'"
+    ]
+
+
+def test_settings_come_from_a_dot_env_file_too(tmp_path):
+    (tmp_path / ".env").write_text(f"PETKOMM_DB={tmp_path / 'from-dotenv.sqlite3'}\n")
+    result = run("db", "migrate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "from-dotenv.sqlite3").exists()
+
+
+def test_db_migrate_and_backup(tmp_path, env):
+    assert "schema at version 1" in run("db", "migrate", env=env).stdout
+    target = tmp_path / "backup.sqlite3"
+    result = run("db", "backup", str(target), env=env)
+    assert result.returncode == 0, result.stderr
+    copy = sqlite3.connect(target)
+    assert copy.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+    refused = run("db", "backup", str(target), env=env)
+    assert refused.returncode == 2 and "exists" in refused.stderr
+
+
+def test_importing_a_missing_folder_is_a_clear_error(tmp_path, env):
+    result = run("import", str(tmp_path / "nope"), env=env)
+    assert result.returncode == 2
+    assert "is not a folder" in result.stderr

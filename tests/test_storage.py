@@ -1,0 +1,95 @@
+"""The database file: migrations, pragmas, transactions, backup."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from storage.db import open_database
+from storage.migrations import available_migrations
+
+
+async def test_migrations_build_the_schema_from_an_empty_file_and_record_themselves(tmp_path):
+    path = tmp_path / "fresh.sqlite3"
+    db = await open_database(path)
+    tables = {r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {
+        "customers",
+        "invoices",
+        "transactions",
+        "portal_accounts",
+        "account_codes",
+        "telegram_logins",
+        "throttle_events",
+        "tickets",
+        "ticket_messages",
+        "outbox",
+        "inbound_mails",
+        "inbox_state",
+        "audit_log",
+        "bot_state",
+    } <= tables
+    versions = [r[0] for r in await db.fetch_all("SELECT version FROM schema_migrations")]
+    assert versions == [m.version for m in available_migrations()]
+    assert await db.fetch_value("PRAGMA journal_mode") == "wal"
+    assert await db.fetch_value("PRAGMA foreign_keys") == 1
+    assert await db.fetch_value("PRAGMA busy_timeout") > 0
+    await db.close()
+
+
+async def test_running_migrations_again_changes_nothing(tmp_path):
+    path = tmp_path / "again.sqlite3"
+    db = await open_database(path)
+    await db.execute("INSERT INTO customers(customer_id, name, address) VALUES ('U0001', 'A', 'B')")
+    await db.close()
+    db = await open_database(path)
+    assert await db.fetch_value("SELECT count(*) FROM schema_migrations") == len(
+        available_migrations()
+    )
+    assert await db.fetch_value("SELECT name FROM customers") == "A"
+    await db.close()
+
+
+async def test_a_failing_migration_leaves_no_trace(tmp_path, monkeypatch):
+    from storage import migrations
+
+    good = migrations.available_migrations()
+    broken = migrations.Migration(9999, "broken", "CREATE TABLE half_done(x); SELECT nope();")
+    monkeypatch.setattr(migrations, "available_migrations", lambda: [*good, broken])
+    with pytest.raises(sqlite3.OperationalError):
+        await open_database(tmp_path / "broken.sqlite3")
+    raw = sqlite3.connect(tmp_path / "broken.sqlite3")
+    assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name='half_done'").fetchone() == (
+        0,
+    )
+    assert raw.execute("SELECT max(version) FROM schema_migrations").fetchone() == (
+        good[-1].version,
+    )
+    raw.close()
+
+
+async def test_a_transaction_rolls_back_on_error(db):
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO customers(customer_id, name, address) VALUES ('U0001', 'A', 'B')"
+            )
+            raise RuntimeError("boom")
+    assert await db.fetch_value("SELECT count(*) FROM customers") == 0
+
+
+async def test_foreign_keys_are_enforced(db):
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.execute(
+            "INSERT INTO invoices(invoice_no, customer_id, issue_date, due_date,"
+            " amount, outstanding) VALUES (1, 'U0404', '2024-01-01', '2024-01-15', 1, 0)"
+        )
+
+
+async def test_backup_copies_the_live_database(db, tmp_path):
+    await db.execute("INSERT INTO customers(customer_id, name, address) VALUES ('U0001', 'Á', 'B')")
+    await db.backup(tmp_path / "copy" / "backup.sqlite3")
+    copy = sqlite3.connect(tmp_path / "copy" / "backup.sqlite3")
+    assert copy.execute("SELECT name FROM customers").fetchall() == [("Á",)]
+    copy.close()
