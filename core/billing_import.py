@@ -60,7 +60,7 @@ KINDS = {
     "helyesbites": "adjustment",
 }
 MAX_ERRORS_KEPT = 1000
-NEW_INVOICES_LISTED = 50
+NEW_INVOICES_LISTED = 10
 # Bytes that are undefined in Windows-1250: a file holding them is not cp1250 either.
 _CP1250_UNDEFINED = frozenset(b"\x81\x83\x88\x90\x98")
 
