@@ -9,6 +9,8 @@ import pytest
 
 from storage.db import Database, open_database
 
+pytest_plugins = ["tests.smtp_server"]
+
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:

@@ -1,0 +1,156 @@
+"""The outbox table: mails queued for sending, their attempts and outcomes.
+
+A row is written once with the final, flattened message (`raw`) and status
+`queued`; the mail worker moves it to `sent` or `failed`. Every status change
+is guarded by `status = 'queued'`, so a row is marked sent at most once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Queryable
+
+QUEUED = "queued"
+SENT = "sent"
+FAILED = "failed"
+STATUSES = (QUEUED, SENT, FAILED)
+
+
+@dataclass(frozen=True)
+class OutboxMail:
+    """One outbox row."""
+
+    id: int
+    message_id: str
+    kind: str
+    recipient: str
+    subject: str
+    raw: bytes
+    ticket_id: int | None
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    sent_at: float | None
+
+
+_COLUMNS = (
+    "id, message_id, kind, recipient, subject, raw, ticket_id, status, attempts,"
+    " next_attempt_at, last_error, created_at, sent_at"
+)
+
+
+def _mail(row) -> OutboxMail:
+    values = list(row)
+    values[5] = bytes(values[5])
+    return OutboxMail(*values)
+
+
+async def insert_mail(
+    db: Queryable,
+    *,
+    message_id: str,
+    kind: str,
+    recipient: str,
+    subject: str,
+    raw: bytes,
+    ticket_id: int | None,
+    now: float,
+) -> int:
+    """Queue a flattened mail, due at once; returns its id."""
+    return await db.insert(
+        "INSERT INTO outbox(message_id, kind, recipient, subject, raw, ticket_id, status,"
+        " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
+        (message_id, kind, recipient, subject, raw, ticket_id, now, now),
+    )
+
+
+async def fetch_due(db: Queryable, now: float, limit: int = 50) -> list[OutboxMail]:
+    """Queued mails whose next attempt is due, oldest first."""
+    rows = await db.fetch_all(
+        f"SELECT {_COLUMNS} FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?"
+        " ORDER BY created_at, id LIMIT ?",
+        (now, limit),
+    )
+    return [_mail(row) for row in rows]
+
+
+async def next_due_at(db: Queryable) -> float | None:
+    """The earliest next attempt among queued mails, or None when nothing is queued."""
+    value = await db.fetch_value("SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'")
+    return None if value is None else float(value)
+
+
+async def mark_sent(db: Queryable, mail_id: int, now: float, note: str | None = None) -> bool:
+    """Record that the server accepted the mail; `note` keeps per-recipient refusals.
+
+    Returns False when the row was not queued any more (already marked).
+    """
+    changed = await db.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+        " last_error = coalesce(?, last_error) WHERE id = ? AND status = 'queued'",
+        (now, note, mail_id),
+    )
+    return changed == 1
+
+
+async def schedule_retry(db: Queryable, mail_id: int, next_attempt_at: float, error: str) -> bool:
+    """Count a failed attempt and set when to try again."""
+    changed = await db.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+        " WHERE id = ? AND status = 'queued'",
+        (next_attempt_at, error, mail_id),
+    )
+    return changed == 1
+
+
+async def mark_failed(db: Queryable, mail_id: int, error: str) -> bool:
+    """Give the mail up for good; `error` is the server's reason (shown to staff)."""
+    changed = await db.execute(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?"
+        " WHERE id = ? AND status = 'queued'",
+        (error, mail_id),
+    )
+    return changed == 1
+
+
+async def requeue(db: Queryable, mail_id: int, now: float) -> bool:
+    """Put a failed mail back in the queue (a staff decision), due at once, attempts reset."""
+    changed = await db.execute(
+        "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?"
+        " WHERE id = ? AND status = 'failed'",
+        (now, mail_id),
+    )
+    return changed == 1
+
+
+async def list_failed(db: Queryable, limit: int = 50, offset: int = 0) -> list[OutboxMail]:
+    """Failed mails, newest first (for staff)."""
+    rows = await db.fetch_all(
+        f"SELECT {_COLUMNS} FROM outbox WHERE status = 'failed'"
+        " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        (limit, offset),
+    )
+    return [_mail(row) for row in rows]
+
+
+async def get_mail(db: Queryable, mail_id: int) -> OutboxMail | None:
+    """One mail by its outbox id."""
+    row = await db.fetch_one(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (mail_id,))
+    return _mail(row) if row else None
+
+
+async def get_by_message_id(db: Queryable, message_id: str) -> OutboxMail | None:
+    """One mail by its Message-ID (with the angle brackets, as stored)."""
+    row = await db.fetch_one(f"SELECT {_COLUMNS} FROM outbox WHERE message_id = ?", (message_id,))
+    return _mail(row) if row else None
+
+
+async def count_by_status(db: Queryable) -> dict[str, int]:
+    """How many mails are queued, sent and failed (every status present, zero included)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for row in await db.fetch_all("SELECT status, count(*) FROM outbox GROUP BY status"):
+        counts[row[0]] = int(row[1])
+    return counts
