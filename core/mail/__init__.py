@@ -1,0 +1,61 @@
+"""The domain's understanding of incoming mail: parsing, quote stripping and mail rules.
+
+Standard library only (`email`, `html.parser`); no network, no IMAP, SMTP or
+Telegram. The mail worker fetches raw bytes, calls `parse_mail`, and asks the
+rules what to do:
+
+    mail = parse_mail(raw)                       # MailParseError only for empty input
+    reason = automatic_reason(mail, ours)        # None: a person wrote it
+    tickets = ticket_numbers_in_subject(mail.subject)
+    topics = self_help_topics(mail)              # e.g. ["forgotten_password"]
+"""
+
+from core.mail.charset import decode_bytes, decode_header_value
+from core.mail.html_text import html_to_text
+from core.mail.parse import (
+    Attachment,
+    DeliveryStatus,
+    MailParseError,
+    ParsedMail,
+    normalise_message_id,
+    parse_mail,
+)
+from core.mail.quotes import REPLY_ABOVE_MARKER, strip_quoted
+from core.mail.rules import (
+    AUTOMATIC_CHECKS,
+    SELF_HELP_TOPICS,
+    MailContext,
+    automatic_reason,
+    bounced_message_id,
+    format_ticket_number,
+    is_bounce,
+    is_out_of_office,
+    self_help_topics,
+    ticket_numbers_in_subject,
+)
+from core.mail.text import fold
+
+__all__ = [
+    "AUTOMATIC_CHECKS",
+    "REPLY_ABOVE_MARKER",
+    "SELF_HELP_TOPICS",
+    "Attachment",
+    "DeliveryStatus",
+    "MailContext",
+    "MailParseError",
+    "ParsedMail",
+    "automatic_reason",
+    "bounced_message_id",
+    "decode_bytes",
+    "decode_header_value",
+    "fold",
+    "format_ticket_number",
+    "html_to_text",
+    "is_bounce",
+    "is_out_of_office",
+    "normalise_message_id",
+    "parse_mail",
+    "self_help_topics",
+    "strip_quoted",
+    "ticket_numbers_in_subject",
+]

@@ -1,0 +1,181 @@
+"""Turning mail bytes into text without ever raising.
+
+Hungarian mail arrives as UTF-8, Windows-1250 and ISO-8859-2, sometimes with a
+charset label nobody knows and sometimes with no label at all. Every decoder
+here walks the same chain — declared charset, UTF-8, Windows-1250, ISO-8859-2 —
+and reports what it had to guess in a short English sentence for the log.
+
+Headers are decoded here too (RFC 2047 encoded words): our own decoder rather
+than the email package's, so that unknown charsets, undeclared 8-bit bytes and
+encoded words split in the middle of a character all get the same fallbacks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+
+# The chain after the declared charset; ISO-8859-2 maps every byte, so the chain
+# always ends with a result.
+FALLBACK_CHARSETS = ("utf-8", "windows-1250", "iso-8859-2")
+
+# Labels seen in the wild that Python does not know but that mean a charset it does.
+_ALIASES = {
+    "utf8": "utf-8",
+    "unicode-1-1-utf-8": "utf-8",
+    "x-unicode20utf8": "utf-8",
+    "cp-1250": "windows-1250",
+    "win-1250": "windows-1250",
+    "x-cp1250": "windows-1250",
+    "iso8859-2": "iso-8859-2",
+    "latin2": "iso-8859-2",
+    "ansi_x3.4-1968": "us-ascii",
+    "ascii": "us-ascii",
+    "us-ascii": "us-ascii",
+}
+
+_ENCODED_WORD = re.compile(
+    r"=\?(?P<charset>[^?\s*]+)(?:\*[^?\s]*)?\?(?P<encoding>[QqBb])\?(?P<text>[^?]*)\?="
+)
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def _codec_name(label: str) -> str | None:
+    """Python's canonical codec name for a charset label, or None when it has none."""
+    cleaned = _ALIASES.get(label.lower(), label.lower())
+    try:
+        name = codecs.lookup(cleaned).name
+        # base64, rot13 and friends are codecs but not text encodings: this raises.
+        "".encode(cleaned)
+    except (LookupError, TypeError, ValueError):
+        return None
+    return name
+
+
+def _display(codec: str) -> str:
+    """The name a person expects in a log line (`windows-1250`, not `cp1250`)."""
+    return {"cp1250": "windows-1250", "iso8859-2": "iso-8859-2"}.get(codec, codec)
+
+
+def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str | None]:
+    """Decode `data`, trying the declared charset, then UTF-8, Windows-1250, ISO-8859-2.
+
+    Returns the text and, when the declared charset could not be used, a short
+    English problem description (`unknown charset x-foo, decoded as windows-1250`).
+    Never raises.
+    """
+    label = (declared or "").strip().strip("\"'")
+    codec = _codec_name(label) if label else None
+    if codec is not None:
+        try:
+            return data.decode(codec), None
+        except (UnicodeDecodeError, LookupError, ValueError):
+            pass
+    elif not label and data.isascii():
+        return data.decode("ascii"), None
+    for candidate in FALLBACK_CHARSETS:
+        try:
+            text = data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        used = _display(codecs.lookup(candidate).name)
+        if not label:
+            return text, f"undeclared 8-bit text, decoded as {used}"
+        if codec is None:
+            return text, f"unknown charset {label}, decoded as {used}"
+        return text, f"text not valid {label}, decoded as {used}"
+    # Unreachable in practice (ISO-8859-2 maps every byte), kept for safety.
+    return data.decode("utf-8", errors="replace"), "undecodable text, bad bytes replaced"
+
+
+def unescape_surrogates(text: str) -> bytes:
+    """The original bytes of a header or payload the email package read as ASCII."""
+    return text.encode("ascii", errors="surrogateescape")
+
+
+def _decode_plain_run(text: str, problems: list[str]) -> str:
+    """Undeclared 8-bit bytes in a header arrive as surrogate escapes: decode them."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        data = unescape_surrogates(text)
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="replace").decode("utf-8")
+    decoded, problem = decode_bytes(data)
+    # Raw UTF-8 in headers is legitimate (RFC 6532); anything else was a guess.
+    if problem and not problem.endswith("decoded as utf-8"):
+        problems.append(f"header: {problem}")
+    return decoded
+
+
+def _encoded_word_bytes(encoding: str, text: str) -> bytes | None:
+    """The bytes an encoded word carries, or None when it cannot be decoded."""
+    try:
+        if encoding in "Bb":
+            compact = re.sub(r"[^A-Za-z0-9+/]", "", text)
+            compact += "=" * (-len(compact) % 4)
+            return base64.b64decode(compact)
+        return binascii.a2b_qp(text.encode("ascii", errors="surrogateescape"), header=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
+
+
+def unfold(value: str) -> str:
+    """Join a folded header value into one line (RFC 5322 unfolding)."""
+    return _FOLD.sub("", value).replace("\r", "").replace("\n", "")
+
+
+def decode_header_value(value: str, problems: list[str] | None = None) -> str:
+    """Decode an RFC 2047 header value exactly, without losing or adding spaces.
+
+    Whitespace between two adjacent encoded words is dropped (RFC 2047 §6.2);
+    adjacent encoded words of one charset are joined before decoding so a
+    character split between them survives; bad charsets fall back along the chain.
+    """
+    sink: list[str] = [] if problems is None else problems
+    value = unfold(value)
+    out: list[str] = []
+    pending: list[bytes] = []
+    pending_charset: str | None = None
+
+    def flush() -> None:
+        nonlocal pending, pending_charset
+        if pending:
+            text, problem = decode_bytes(b"".join(pending), pending_charset)
+            if problem:
+                sink.append(f"header: {problem}")
+            out.append(text)
+        pending, pending_charset = [], None
+
+    position = 0
+    previous_was_word = False
+    for match in _ENCODED_WORD.finditer(value):
+        gap = value[position : match.start()]
+        data = _encoded_word_bytes(match["encoding"], match["text"])
+        if data is None:
+            # Keep an undecodable word literally rather than dropping the text.
+            flush()
+            out.append(_decode_plain_run(gap, sink) + match.group(0))
+            sink.append("header: undecodable encoded word kept as is")
+            previous_was_word = False
+            position = match.end()
+            continue
+        if previous_was_word and not gap.strip(" \t"):
+            gap = ""
+        charset = match["charset"].lower()
+        if gap or charset != pending_charset:
+            flush()
+        if gap:
+            out.append(_decode_plain_run(gap, sink))
+        pending.append(data)
+        pending_charset = charset
+        previous_was_word = True
+        position = match.end()
+    flush()
+    out.append(_decode_plain_run(value[position:], sink))
+    return "".join(out)
