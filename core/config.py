@@ -91,6 +91,27 @@ class Settings:
             )
         return value
 
+    # --- rules of the service -------------------------------------------------------
+    @property
+    def code_ttl_hours(self) -> int:
+        """How long an activation or reset code works."""
+        return self._int("PETKOMM_CODE_TTL_HOURS", 48, minimum=1)  # type: ignore[return-value]
+
+    @property
+    def idle_minutes(self) -> int:
+        """A Telegram login ends after this long without activity."""
+        return self._int("PETKOMM_IDLE_MINUTES", 30, minimum=1)  # type: ignore[return-value]
+
+    @property
+    def proof_months(self) -> int:
+        """A registration proof must name an invoice issued within this many months."""
+        return self._int("PETKOMM_PROOF_MONTHS", 12, minimum=1)  # type: ignore[return-value]
+
+    @property
+    def answer_days(self) -> int:
+        """Days staff have to answer a report (Fgytv. 17/B § (5): 15)."""
+        return self._int("PETKOMM_ANSWER_DAYS", 15, minimum=1)  # type: ignore[return-value]
+
     # --- telegram --------------------------------------------------------------
     @property
     def telegram_token(self) -> str:

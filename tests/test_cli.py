@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.migrations import available_migrations
 from tests.test_billing_import import write_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,12 +88,13 @@ def test_settings_come_from_a_dot_env_file_too(tmp_path):
 
 
 def test_db_migrate_and_backup(tmp_path, env):
-    assert "schema at version 1" in run("db", "migrate", env=env).stdout
+    latest = available_migrations()[-1].version
+    assert f"schema at version {latest}" in run("db", "migrate", env=env).stdout
     target = tmp_path / "backup.sqlite3"
     result = run("db", "backup", str(target), env=env)
     assert result.returncode == 0, result.stderr
     copy = sqlite3.connect(target)
-    assert copy.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+    assert copy.execute("SELECT count(*) FROM schema_migrations").fetchone() == (latest,)
     refused = run("db", "backup", str(target), env=env)
     assert refused.returncode == 2 and "exists" in refused.stderr
 

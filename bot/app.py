@@ -1,0 +1,107 @@
+"""Builds the Telegram application: the one place that shows every handler.
+
+Order matters within group 0: the dialogue table first (a customer inside a
+dialogue is answered by it), then the menu pages, then the catch-alls for
+everything else. Staff handlers work only in the staff chat.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from telegram import BotCommand, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, Defaults
+
+from bot.errors import on_error
+from bot.ordering import PerUserUpdateProcessor
+from bot.persistence import SqlitePersistence
+from conversations import dialogues, menu
+from conversations.common import Services
+from core.accounts import CodeMailer, Policy
+from core.config import Settings
+from core.texts import render
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+COMMANDS = (
+    "start",
+    "menu",
+    "regisztracio",
+    "aktivalas",
+    "belepes",
+    "elfelejtett_jelszo",
+    "hibabejelentes",
+    "kijelentkezes",
+    "megse",
+    "help",
+)
+
+
+def file_url(api_url: str) -> str:
+    """The Bot API's file URL next to its method URL (…/bot -> …/file/bot)."""
+    head, _, _ = api_url.rstrip("/").rpartition("/bot")
+    return f"{head}/file/bot"
+
+
+async def set_commands(application: Application) -> None:
+    """Publish the command list; a failure only costs the menu hint, so it is a warning."""
+    lines = render("chat/commands.txt").splitlines()
+    descriptions = dict(line.split(" ", 1) for line in lines if " " in line)
+    try:
+        await application.bot.set_my_commands(
+            [BotCommand(name, descriptions.get(name, name)) for name in COMMANDS]
+        )
+    except TelegramError as exc:
+        log.warning("could not set the bot's command list: %s", exc)
+
+
+def build_application(
+    settings: Settings,
+    db: Database,
+    *,
+    token: str,
+    api_url: str,
+    clock: Callable[[], float] = time.time,
+) -> Application:
+    """The whole bot: defaults, persistence, ordering, handlers, error handler."""
+    processor = PerUserUpdateProcessor(256)
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(api_url)
+        .base_file_url(file_url(api_url))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            )
+        )
+        .persistence(SqlitePersistence(db))
+        .concurrent_updates(processor)
+        .post_init(set_commands)
+        .build()
+    )
+    processor.after_update = application.update_persistence
+    services = Services(
+        db=db,
+        settings=settings,
+        policy=Policy.from_settings(settings),
+        mailer=CodeMailer(settings, bot_username=lambda: application.bot.username),
+        clock=clock,
+        staff_ids=settings.staff_ids,
+        staff_chat_id=settings.staff_chat_id,
+        answer_days=settings.answer_days,
+    )
+    application.bot_data["services"] = services
+
+    # Customers: the dialogues first, then the menu pages, then everything else.
+    application.add_handler(dialogues.conversation())
+    application.add_handlers(menu.handlers())
+    application.add_handlers(dialogues.outside_handlers())
+
+    application.add_error_handler(on_error)
+    return application

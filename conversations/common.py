@@ -1,0 +1,149 @@
+"""What every dialogue shares: services, replies from templates, keyboards, secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+from telegram.ext import filters as F
+
+from core.accounts import CodeMailer, Policy
+from core.texts import render
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a handler needs besides the update: kept in application.bot_data."""
+
+    db: Database
+    settings: object  # core.config.Settings
+    policy: Policy
+    mailer: CodeMailer
+    clock: Callable[[], float] = field(default=time.time)
+    staff_ids: frozenset[int] = frozenset()
+    staff_chat_id: int | None = None
+    answer_days: int = 15
+
+    def now(self) -> float:
+        return self.clock()
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    """The application's services."""
+    return context.application.bot_data["services"]
+
+
+@cache
+def _labels() -> dict[str, str]:
+    text = resources.files("core").joinpath("texts/chat/buttons.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def label(name: str) -> str:
+    """A button's Hungarian label by its purpose."""
+    return _labels()[name]
+
+
+def label_pattern(*names: str) -> str:
+    """A regex matching exactly these buttons' labels (for MessageHandler filters)."""
+    return "^(" + "|".join(re.escape(label(n)) for n in names) + ")$"
+
+
+def _any_button() -> str:
+    return label_pattern(*_labels())
+
+
+# A typed answer to a dialogue's question: text that is neither a command nor a button.
+ANSWER = F.TEXT & ~F.COMMAND & ~F.Regex(_any_button())
+
+GUEST_MENU = (("register", "activate"), ("login", "forgot"), ("report", "help"))
+CUSTOMER_MENU = (
+    ("home", "debt"),
+    ("invoices", "account"),
+    ("customer_data", "password"),
+    ("report", "logout"),
+)
+MENU_BUTTONS = tuple(name for row in CUSTOMER_MENU for name in row)
+
+
+def reply_keyboard(rows: tuple[tuple[str, ...], ...]) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[label(name) for name in row] for row in rows], resize_keyboard=True, is_persistent=True
+    )
+
+
+def guest_keyboard() -> ReplyKeyboardMarkup:
+    return reply_keyboard(GUEST_MENU)
+
+
+def customer_keyboard() -> ReplyKeyboardMarkup:
+    return reply_keyboard(CUSTOMER_MENU)
+
+
+def cancel_keyboard() -> ReplyKeyboardMarkup:
+    return reply_keyboard((("cancel",),))
+
+
+def inline(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    """Inline buttons from (label name or text, callback data) pairs."""
+    labels = _labels()
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(labels.get(t, t), callback_data=d) for t, d in row] for row in rows]
+    )
+
+
+async def say(update: Update, template: str, /, reply_markup=None, **context) -> Message:  # noqa: ANN001
+    """Send a chat template to the update's chat (HTML, values escaped)."""
+    chat = update.effective_chat
+    assert chat is not None
+    return await chat.send_message(
+        render(f"chat/{template}.txt", **context), reply_markup=reply_markup
+    )
+
+
+async def delete_secret(update: Update) -> None:
+    """Delete the customer's message holding a password or code, right after reading it."""
+    message = update.effective_message
+    if message is None:
+        return
+    try:
+        await message.delete()
+    except TelegramError as exc:  # too old, or already gone: say so in the log only
+        log.warning(
+            "could not delete a secret message of user %s: %s",
+            update.effective_user.id if update.effective_user else "?",
+            exc,
+        )
+
+
+def user_id(update: Update) -> int:
+    assert update.effective_user is not None
+    return update.effective_user.id
+
+
+def chat_id(update: Update) -> int:
+    assert update.effective_chat is not None
+    return update.effective_chat.id
+
+
+def text_of(update: Update) -> str:
+    message = update.effective_message
+    return (message.text or "") if message else ""

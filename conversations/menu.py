@@ -1,0 +1,225 @@
+"""The customer's menu after login: home, debt, invoices, account, data, logout.
+
+Every page checks the login first (an idle login ends here, with a word on
+why); long lists page with inline ◀ ▶ buttons that edit the same message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from telegram import Update
+from telegram.error import BadRequest
+from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler
+from telegram.ext import filters as F
+
+from conversations.common import (
+    customer_keyboard,
+    guest_keyboard,
+    inline,
+    label_pattern,
+    say,
+    services,
+    user_id,
+)
+from core import accounts
+from core.accounts import BUDAPEST, SessionState
+from core.texts import render
+from storage import billing
+from storage.accounts import Account
+
+INVOICES_PER_PAGE = 6
+BOOKINGS_PER_PAGE = 8
+
+
+async def require_login(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Account | None:
+    """The logged-in account, or None after telling the customer how to log in."""
+    svc = services(context)
+    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
+    if state is SessionState.ACTIVE:
+        return account
+    if update.callback_query:
+        await update.callback_query.answer()
+    template = "menu/expired" if state is SessionState.EXPIRED else "menu/not_logged_in"
+    await say(update, template, reply_markup=guest_keyboard(), minutes=svc.policy.idle_minutes)
+    return None
+
+
+def _today(context: ContextTypes.DEFAULT_TYPE) -> str:
+    return datetime.fromtimestamp(services(context).now(), BUDAPEST).date().isoformat()
+
+
+async def show_home(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account | None = None
+) -> None:
+    """Kezdőlap: name, customer ID, balance, unpaid invoices, next due date."""
+    account = account or await require_login(update, context)
+    if account is None:
+        return
+    db = services(context).db
+    customer = await billing.get_customer(db, account.customer_id)
+    unpaid = await billing.unpaid_invoices(db, account.customer_id)
+    today = _today(context)
+    upcoming = [i for i in unpaid if i.due_date >= today]
+    await say(
+        update,
+        "menu/home",
+        reply_markup=customer_keyboard(),
+        customer=customer,
+        customer_id=account.customer_id,
+        balance=await billing.balance(db, account.customer_id),
+        unpaid=unpaid,
+        owed=sum(i.outstanding for i in unpaid),
+        overdue=[i for i in unpaid if i.due_date < today],
+        next_due=upcoming[0].due_date if upcoming else None,
+    )
+
+
+async def home(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await show_home(update, context)
+
+
+async def debt(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tartozás: the unpaid invoices, overdue ones marked, and the total."""
+    account = await require_login(update, context)
+    if account is None:
+        return
+    unpaid = await billing.unpaid_invoices(services(context).db, account.customer_id)
+    await say(
+        update,
+        "menu/debt",
+        reply_markup=customer_keyboard(),
+        unpaid=unpaid,
+        total=sum(i.outstanding for i in unpaid),
+        today=_today(context),
+        group_four=any(abs(i.outstanding) >= 10_000 for i in unpaid),
+    )
+
+
+def _pager(kind: str, page: int, pages: int) -> list[tuple[str, str]]:
+    row = []
+    if page > 0:
+        row.append(("prev", f"{kind}:{page - 1}"))
+    if page < pages - 1:
+        row.append(("next", f"{kind}:{page + 1}"))
+    return row
+
+
+async def _send_or_edit(update: Update, text: str, buttons: list) -> None:
+    markup = inline([buttons]) if buttons else None
+    query = update.callback_query
+    if query is None:
+        await update.effective_chat.send_message(text, reply_markup=markup)
+        return
+    await query.answer()
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+def _page_of(update: Update) -> int:
+    query = update.callback_query
+    if query is None:
+        return 0
+    try:
+        return max(0, int(query.data.split(":", 1)[1]))
+    except (IndexError, ValueError):
+        return 0
+
+
+async def invoices(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Számlák: newest first, a page at a time."""
+    account = await require_login(update, context)
+    if account is None:
+        return
+    db = services(context).db
+    total = await billing.invoice_count(db, account.customer_id)
+    pages = max(1, -(-total // INVOICES_PER_PAGE))
+    page = min(_page_of(update), pages - 1)
+    rows = await billing.invoices_page(
+        db, account.customer_id, page * INVOICES_PER_PAGE, INVOICES_PER_PAGE
+    )
+    text = render(
+        "chat/menu/invoices.txt",
+        invoices=rows,
+        page=page + 1,
+        pages=pages,
+        total=total,
+        today=_today(context),
+    )
+    await _send_or_edit(update, text, _pager("inv", page, pages))
+
+
+async def account_history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Folyószámla: charges and payments by date with the running balance, paged."""
+    account = await require_login(update, context)
+    if account is None:
+        return
+    db = services(context).db
+    total = await billing.booking_count(db, account.customer_id)
+    pages = max(1, -(-total // BOOKINGS_PER_PAGE))
+    page = min(_page_of(update), pages - 1)
+    rows = await billing.bookings_page(
+        db, account.customer_id, page * BOOKINGS_PER_PAGE, BOOKINGS_PER_PAGE
+    )
+    text = render(
+        "chat/menu/account.txt",
+        bookings=rows,
+        page=page + 1,
+        pages=pages,
+        total=total,
+        balance=await billing.balance(db, account.customer_id),
+    )
+    await _send_or_edit(update, text, _pager("acc", page, pages))
+
+
+async def customer_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Ügyféladatok, with a button to ask for a change."""
+    account = await require_login(update, context)
+    if account is None:
+        return
+    customer = await billing.get_customer(services(context).db, account.customer_id)
+    await say(
+        update,
+        "menu/customer_data",
+        reply_markup=inline([[("change_request", "data:change")]]),
+        customer=customer,
+        account=account,
+    )
+
+
+async def logout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Kijelentkezés."""
+    svc = services(context)
+    done = await accounts.logout(svc.db, user_id(update), svc.now())
+    await say(
+        update,
+        "menu/logged_out" if done else "menu/not_logged_in",
+        reply_markup=guest_keyboard(),
+        minutes=svc.policy.idle_minutes,
+    )
+
+
+MENU_ACTIONS = {
+    "home": home,
+    "debt": debt,
+    "invoices": invoices,
+    "account": account_history,
+    "customer_data": customer_data,
+    "logout": logout,
+}
+
+
+def handlers() -> list:
+    """The menu's handlers (outside the dialogue: pages need no state)."""
+    result: list = [
+        MessageHandler(F.Regex(label_pattern(name)) & F.TEXT, action)
+        for name, action in MENU_ACTIONS.items()
+    ]
+    result += [
+        CallbackQueryHandler(invoices, pattern=r"^inv:\d+$"),
+        CallbackQueryHandler(account_history, pattern=r"^acc:\d+$"),
+    ]
+    return result

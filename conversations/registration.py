@@ -1,0 +1,267 @@
+"""Registration: the seed's fields one at a time, a summary, then the proof.
+
+e-mail → user name → password → customer ID → invoice number → amount →
+summary (confirm, or correct one field) → account pending, activation mail
+queued. The password is hashed as soon as it is read and its message deleted.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, ContextTypes, ConversationHandler, MessageHandler
+
+from conversations.common import (
+    ANSWER,
+    cancel_keyboard,
+    delete_secret,
+    guest_keyboard,
+    inline,
+    say,
+    services,
+    text_of,
+    user_id,
+)
+from conversations.states import (
+    REG_AMOUNT,
+    REG_CONFIRM,
+    REG_CUSTOMER,
+    REG_EMAIL,
+    REG_INVOICE,
+    REG_PASSWORD,
+    REG_USERNAME,
+)
+from core import accounts
+from core.accounts import RegisterOutcome, Registration
+from core.formats import (
+    format_invoice_number,
+    parse_amount,
+    parse_customer_id,
+    parse_invoice_number,
+)
+from core.passwords import hash_password, password_problem
+
+END = ConversationHandler.END
+FIELDS = ("email", "username", "password", "customer_id", "invoice", "amount")
+STATE_OF = {
+    "email": REG_EMAIL,
+    "username": REG_USERNAME,
+    "password": REG_PASSWORD,
+    "customer_id": REG_CUSTOMER,
+    "invoice": REG_INVOICE,
+    "amount": REG_AMOUNT,
+}
+
+
+def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict:
+    return context.user_data.setdefault("reg", {})
+
+
+async def _next(update: Update, context: ContextTypes.DEFAULT_TYPE, done: str) -> int:
+    """After a field is kept: back to the summary when correcting, else the next question."""
+    draft = _draft(context)
+    if draft.pop("correcting", None) or all(f in draft for f in FIELDS):
+        return await show_summary(update, context)
+    following = FIELDS[FIELDS.index(done) + 1]
+    await say(update, f"registration/ask_{following}", step=FIELDS.index(following) + 1)
+    return STATE_OF[following]
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Begin (or restart) a registration."""
+    context.user_data["reg"] = {}
+    await say(update, "registration/intro", reply_markup=cancel_keyboard())
+    await say(update, "registration/ask_email", step=1)
+    return REG_EMAIL
+
+
+async def got_email(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Keep a plausible e-mail address."""
+    email = text_of(update).strip()
+    if not accounts.email_ok(email):
+        await say(update, "registration/bad_email", value=email)
+        return REG_EMAIL
+    _draft(context)["email"] = email
+    return await _next(update, context, "email")
+
+
+async def got_username(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Keep a free user name of 3-32 letters, digits, . _ -."""
+    username = text_of(update).strip()
+    problem = accounts.username_problem(username)
+    if problem:
+        await say(update, "registration/bad_username", problem=problem, value=username)
+        return REG_USERNAME
+    if not await accounts.username_free(
+        services(context).db, username, _draft(context).get("customer_id")
+    ):
+        await say(update, "registration/username_taken", value=username)
+        return REG_USERNAME
+    _draft(context)["username"] = username
+    return await _next(update, context, "username")
+
+
+async def got_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Hash the password at once and delete the message holding it."""
+    password = text_of(update)
+    await delete_secret(update)
+    problem = password_problem(password, _draft(context).get("username", ""))
+    if problem:
+        await say(update, "registration/bad_password", problem=problem)
+        return REG_PASSWORD
+    _draft(context)["password"] = await hash_password(password)
+    return await _next(update, context, "password")
+
+
+async def got_customer_id(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Keep a customer ID like U1234 (any case, spaces tolerated)."""
+    try:
+        customer_id = parse_customer_id(text_of(update), lenient=True)
+    except ValueError:
+        await say(update, "registration/bad_customer_id", value=text_of(update).strip())
+        return REG_CUSTOMER
+    _draft(context)["customer_id"] = customer_id
+    return await _next(update, context, "customer_id")
+
+
+async def got_invoice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Keep an invoice number like 2016-000123 or 2016000123."""
+    try:
+        number = parse_invoice_number(text_of(update), lenient=True)
+    except ValueError:
+        await say(update, "registration/bad_invoice", value=text_of(update).strip())
+        return REG_INVOICE
+    _draft(context)["invoice"] = number
+    return await _next(update, context, "invoice")
+
+
+async def got_amount(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Keep the invoice's amount in any Hungarian spelling."""
+    try:
+        amount = parse_amount(text_of(update))
+    except ValueError:
+        await say(update, "registration/bad_amount", value=text_of(update).strip())
+        return REG_AMOUNT
+    if amount <= 0:
+        await say(update, "registration/bad_amount", value=text_of(update).strip())
+        return REG_AMOUNT
+    _draft(context)["amount"] = amount
+    return await _next(update, context, "amount")
+
+
+async def show_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Everything typed (password hidden), to confirm or correct."""
+    draft = _draft(context)
+    await say(
+        update,
+        "registration/summary",
+        reply_markup=inline([[("confirm", "reg:confirm")], [("correct", "reg:fix")]]),
+        draft=draft,
+        invoice=format_invoice_number(draft["invoice"]),
+    )
+    return REG_CONFIRM
+
+
+async def choose_field(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Offer the fields to correct."""
+    await update.callback_query.answer()
+    await say(
+        update,
+        "registration/which_field",
+        reply_markup=inline([[(f"field_{f}", f"reg:fix:{f}")] for f in FIELDS]),
+    )
+    return REG_CONFIRM
+
+
+async def fix_field(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Ask one field again, then come back to the summary."""
+    query = update.callback_query
+    await query.answer()
+    field = query.data.removeprefix("reg:fix:")
+    if field not in STATE_OF:
+        return REG_CONFIRM
+    _draft(context)["correcting"] = field
+    await say(update, f"registration/ask_{field}", step=FIELDS.index(field) + 1)
+    return STATE_OF[field]
+
+
+async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Check the proof and create the pending account."""
+    query = update.callback_query
+    await query.answer()
+    draft = _draft(context)
+    if not all(f in draft for f in FIELDS):  # a stale summary from an earlier registration
+        return await start(update, context)
+    svc = services(context)
+    reg = Registration(
+        email=draft["email"],
+        username=draft["username"],
+        password_hash=draft["password"],
+        customer_id=draft["customer_id"],
+        invoice_no=draft["invoice"],
+        amount=draft["amount"],
+    )
+    now = svc.now()
+    result = await accounts.register(
+        svc.db,
+        reg,
+        telegram_user_id=user_id(update),
+        policy=svc.policy,
+        mailer=svc.mailer,
+        now=now,
+    )
+    match result.outcome:
+        case RegisterOutcome.OK:
+            context.user_data.pop("reg", None)
+            await say(
+                update,
+                "registration/done",
+                reply_markup=guest_keyboard(),
+                email=reg.email,
+                hours=svc.policy.code_ttl_hours,
+            )
+            return END
+        case RegisterOutcome.PROOF_MISMATCH:
+            await say(
+                update,
+                "registration/proof_mismatch",
+                reply_markup=inline([[("correct", "reg:fix")]]),
+            )
+            return REG_CONFIRM
+        case RegisterOutcome.LOCKED:
+            await say(
+                update,
+                "registration/locked",
+                minutes=accounts.wait_minutes(result.locked_until, now),
+            )
+            return REG_CONFIRM
+        case RegisterOutcome.TAKEN:
+            context.user_data.pop("reg", None)
+            await say(
+                update,
+                "registration/taken",
+                reply_markup=guest_keyboard(),
+                customer_id=reg.customer_id,
+            )
+            return END
+        case RegisterOutcome.USERNAME_TAKEN:
+            draft["correcting"] = "username"
+            await say(update, "registration/username_taken", value=reg.username)
+            return REG_USERNAME
+    return REG_CONFIRM
+
+
+def states() -> dict[object, list]:
+    """The registration's part of the dialogue table."""
+    return {
+        REG_EMAIL: [MessageHandler(ANSWER, got_email)],
+        REG_USERNAME: [MessageHandler(ANSWER, got_username)],
+        REG_PASSWORD: [MessageHandler(ANSWER, got_password)],
+        REG_CUSTOMER: [MessageHandler(ANSWER, got_customer_id)],
+        REG_INVOICE: [MessageHandler(ANSWER, got_invoice)],
+        REG_AMOUNT: [MessageHandler(ANSWER, got_amount)],
+        REG_CONFIRM: [
+            CallbackQueryHandler(confirm, pattern="^reg:confirm$"),
+            CallbackQueryHandler(choose_field, pattern="^reg:fix$"),
+            CallbackQueryHandler(fix_field, pattern="^reg:fix:"),
+        ],
+    }

@@ -1,0 +1,168 @@
+"""Tickets: every report, from the chat or by mail, gets a number at once.
+
+Numbers are `PK-000123`; staff have `answer_days` (15 by Hungarian law) to
+answer. The chat, the mail worker, the staff chat and the command line all
+open, thread, answer and close tickets through these functions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from storage import audit
+from storage import tickets as store
+from storage.db import Database, Queryable
+
+DAY = 86400.0
+_NUMBER = re.compile(r"^\s*#?\s*PK-?(\d{1,6})\s*$", re.IGNORECASE)
+SUBJECT_MAX = 120
+
+
+def ticket_number(ticket_id: int) -> str:
+    """123 -> `PK-000123`."""
+    return f"PK-{ticket_id:06d}"
+
+
+def parse_ticket_number(text: str) -> int | None:
+    """`PK-000123`, `pk000123`, `#PK-123` or `123` -> 123; None if not a number."""
+    match = _NUMBER.match(text)
+    if match:
+        return int(match[1])
+    return int(text) if text.strip().isdigit() else None
+
+
+def subject_from_text(text: str) -> str:
+    """A chat report has no subject: its first line, shortened."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first if len(first) <= SUBJECT_MAX else first[: SUBJECT_MAX - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due_at: float
+    days_left: int  # negative when past
+    near: bool  # within `warn_days` of it, or past
+
+
+def deadline(ticket: store.Ticket, answer_days: int, now: float, warn_days: int = 3) -> Deadline:
+    """The answer deadline counted from the report's arrival."""
+    due_at = ticket.created_at + answer_days * DAY
+    days_left = int((due_at - now) // DAY)
+    return Deadline(due_at, days_left, due_at - now <= warn_days * DAY)
+
+
+async def open_ticket(
+    tx: Queryable,
+    *,
+    channel: str,
+    subject: str,
+    body: str,
+    new_text: str,
+    actor: str,
+    customer_id: str | None = None,
+    email: str | None = None,
+    telegram_user_id: int | None = None,
+    telegram_chat_id: int | None = None,
+    mail_message_id: str | None = None,
+    inbound_mail_id: int | None = None,
+    now: float,
+) -> store.Ticket:
+    """Open a ticket with its first message and queue its staff announcement.
+
+    Runs inside the caller's transaction (`tx`), so the ticket, its message and
+    whatever the caller records beside it commit together.
+    """
+    ticket_id = await store.create(
+        tx,
+        channel=channel,
+        subject=subject.strip() or "(nincs tárgy)",
+        customer_id=customer_id,
+        email=email,
+        telegram_user_id=telegram_user_id,
+        telegram_chat_id=telegram_chat_id,
+        now=now,
+    )
+    await store.add_message(
+        tx,
+        ticket_id,
+        direction="in",
+        author="customer",
+        body=body,
+        new_text=new_text,
+        mail_message_id=mail_message_id,
+        inbound_mail_id=inbound_mail_id,
+        now=now,
+    )
+    await store.announce(tx, ticket_id, "new", now)
+    await audit.record(tx, now, actor, "ticket_opened", ticket_number(ticket_id), channel)
+    ticket = await store.get(tx, ticket_id)
+    assert ticket is not None
+    return ticket
+
+
+async def add_customer_message(
+    tx: Queryable,
+    ticket: store.Ticket,
+    *,
+    body: str,
+    new_text: str,
+    actor: str,
+    mail_message_id: str | None = None,
+    inbound_mail_id: int | None = None,
+    reopen: bool = True,
+    now: float,
+) -> bool:
+    """Thread a customer's further message into a ticket; a closed one reopens.
+
+    Returns True when the ticket was reopened. `reopen=False` (an out-of-office
+    reply) keeps a closed ticket closed. Staff hear of it either way.
+    """
+    await store.add_message(
+        tx,
+        ticket.id,
+        direction="in",
+        author="customer",
+        body=body,
+        new_text=new_text,
+        mail_message_id=mail_message_id,
+        inbound_mail_id=inbound_mail_id,
+        now=now,
+    )
+    reopened = reopen and ticket.status == "closed"
+    if reopened:
+        await store.set_status(tx, ticket.id, "open", now)
+        await audit.record(tx, now, actor, "ticket_reopened", ticket_number(ticket.id))
+    await store.announce(tx, ticket.id, "reopened" if reopened else "message", now)
+    return reopened
+
+
+async def open_from_chat(
+    db: Database,
+    text: str,
+    *,
+    telegram_user_id: int,
+    chat_id: int,
+    customer_id: str | None,
+    subject: str | None = None,
+    now: float,
+) -> store.Ticket:
+    """A report typed in the chat becomes a ticket (answered back into the chat)."""
+    async with db.transaction() as tx:
+        return await open_ticket(
+            tx,
+            channel="telegram",
+            subject=subject or subject_from_text(text),
+            body=text,
+            new_text=text,
+            actor=f"tg:{telegram_user_id}",
+            customer_id=customer_id,
+            telegram_user_id=telegram_user_id,
+            telegram_chat_id=chat_id,
+            now=now,
+        )
+
+
+async def get(db: Queryable, number: int) -> store.Ticket | None:
+    """A ticket by its number."""
+    return await store.get(db, number)

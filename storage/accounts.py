@@ -1,0 +1,218 @@
+"""Portal accounts, their one-time codes, and Telegram logins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Queryable
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    customer_id: str
+    username: str
+    email: str
+    password_hash: str
+    status: str  # pending | active | disabled
+    created_at: float
+    activated_at: float | None
+    registered_by_tg: int | None
+
+
+@dataclass(frozen=True)
+class Code:
+    id: int
+    account_id: int
+    purpose: str  # activation | reset
+    created_at: float
+    expires_at: float
+    used_at: float | None
+
+
+@dataclass(frozen=True)
+class Login:
+    telegram_user_id: int
+    account_id: int
+    chat_id: int
+    logged_in_at: float
+    last_seen_at: float
+
+
+_ACCOUNT = (
+    "id, customer_id, username, email, password_hash, status, created_at, activated_at,"
+    " registered_by_tg"
+)
+
+
+async def by_id(db: Queryable, account_id: int) -> Account | None:
+    row = await db.fetch_one(f"SELECT {_ACCOUNT} FROM portal_accounts WHERE id = ?", (account_id,))
+    return Account(*row) if row else None
+
+
+async def by_username(db: Queryable, username_key: str) -> Account | None:
+    """The account whose casefolded user name is `username_key`."""
+    row = await db.fetch_one(
+        f"SELECT {_ACCOUNT} FROM portal_accounts WHERE username_key = ?", (username_key,)
+    )
+    return Account(*row) if row else None
+
+
+async def by_customer(db: Queryable, customer_id: str) -> Account | None:
+    row = await db.fetch_one(
+        f"SELECT {_ACCOUNT} FROM portal_accounts WHERE customer_id = ?", (customer_id,)
+    )
+    return Account(*row) if row else None
+
+
+async def pending_by_email(db: Queryable, email: str) -> list[Account]:
+    """Pending accounts registered with this address (case-insensitive)."""
+    rows = await db.fetch_all(
+        f"SELECT {_ACCOUNT} FROM portal_accounts WHERE email = ? COLLATE NOCASE"
+        " AND status = 'pending' ORDER BY created_at DESC",
+        (email,),
+    )
+    return [Account(*row) for row in rows]
+
+
+async def by_email(db: Queryable, email: str) -> list[Account]:
+    """Every account registered with this address (case-insensitive)."""
+    rows = await db.fetch_all(
+        f"SELECT {_ACCOUNT} FROM portal_accounts WHERE email = ? COLLATE NOCASE",
+        (email,),
+    )
+    return [Account(*row) for row in rows]
+
+
+async def pending_registered_by(db: Queryable, telegram_user_id: int) -> Account | None:
+    """The newest pending account this Telegram user registered."""
+    row = await db.fetch_one(
+        f"SELECT {_ACCOUNT} FROM portal_accounts WHERE registered_by_tg = ?"
+        " AND status = 'pending' ORDER BY created_at DESC LIMIT 1",
+        (telegram_user_id,),
+    )
+    return Account(*row) if row else None
+
+
+async def delete(db: Queryable, account_id: int) -> None:
+    """Remove an account (a pending one being replaced); codes and logins cascade."""
+    await db.execute("DELETE FROM portal_accounts WHERE id = ?", (account_id,))
+
+
+async def create(
+    db: Queryable,
+    *,
+    customer_id: str,
+    username: str,
+    username_key: str,
+    email: str,
+    password_hash: str,
+    now: float,
+    registered_by_tg: int | None,
+) -> int:
+    """Insert a pending account; returns its id."""
+    return await db.insert(
+        "INSERT INTO portal_accounts(customer_id, username, username_key, email, password_hash,"
+        " status, created_at, registered_by_tg) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+        (customer_id, username, username_key, email, password_hash, now, registered_by_tg),
+    )
+
+
+async def activate(db: Queryable, account_id: int, now: float) -> None:
+    await db.execute(
+        "UPDATE portal_accounts SET status = 'active', activated_at = ? WHERE id = ?",
+        (now, account_id),
+    )
+
+
+async def set_password(db: Queryable, account_id: int, password_hash: str, now: float) -> None:
+    await db.execute(
+        "UPDATE portal_accounts SET password_hash = ?, password_changed_at = ? WHERE id = ?",
+        (password_hash, now, account_id),
+    )
+
+
+# --- codes ---------------------------------------------------------------------
+
+
+async def add_code(
+    db: Queryable, account_id: int, purpose: str, code_hash: str, now: float, expires_at: float
+) -> None:
+    """Store a new code; earlier unused codes of the same purpose stop working."""
+    await db.execute(
+        "DELETE FROM account_codes WHERE account_id = ? AND purpose = ? AND used_at IS NULL",
+        (account_id, purpose),
+    )
+    await db.execute(
+        "INSERT INTO account_codes(account_id, purpose, code_hash, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (account_id, purpose, code_hash, now, expires_at),
+    )
+
+
+async def code_by_hash(db: Queryable, purpose: str, code_hash: str) -> Code | None:
+    row = await db.fetch_one(
+        "SELECT id, account_id, purpose, created_at, expires_at, used_at FROM account_codes"
+        " WHERE code_hash = ? AND purpose = ?",
+        (code_hash, purpose),
+    )
+    return Code(*row) if row else None
+
+
+async def use_code(db: Queryable, code_id: int, now: float) -> bool:
+    """Mark a code used; False when it already was (a race lost)."""
+    changed = await db.execute(
+        "UPDATE account_codes SET used_at = ? WHERE id = ? AND used_at IS NULL", (now, code_id)
+    )
+    return changed == 1
+
+
+# --- Telegram logins -------------------------------------------------------------
+
+
+async def login_of(db: Queryable, telegram_user_id: int) -> Login | None:
+    row = await db.fetch_one(
+        "SELECT telegram_user_id, account_id, chat_id, logged_in_at, last_seen_at"
+        " FROM telegram_logins WHERE telegram_user_id = ?",
+        (telegram_user_id,),
+    )
+    return Login(*row) if row else None
+
+
+async def bind_login(
+    db: Queryable, telegram_user_id: int, account_id: int, chat_id: int, now: float
+) -> None:
+    await db.execute(
+        "INSERT INTO telegram_logins(telegram_user_id, account_id, chat_id, logged_in_at,"
+        " last_seen_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT(telegram_user_id) DO UPDATE SET account_id = excluded.account_id,"
+        " chat_id = excluded.chat_id, logged_in_at = excluded.logged_in_at,"
+        " last_seen_at = excluded.last_seen_at",
+        (telegram_user_id, account_id, chat_id, now, now),
+    )
+
+
+async def touch_login(db: Queryable, telegram_user_id: int, now: float) -> None:
+    await db.execute(
+        "UPDATE telegram_logins SET last_seen_at = ? WHERE telegram_user_id = ?",
+        (now, telegram_user_id),
+    )
+
+
+async def drop_login(db: Queryable, telegram_user_id: int) -> bool:
+    return (
+        await db.execute(
+            "DELETE FROM telegram_logins WHERE telegram_user_id = ?", (telegram_user_id,)
+        )
+        > 0
+    )
+
+
+async def drop_logins_of_account(
+    db: Queryable, account_id: int, except_user: int | None = None
+) -> int:
+    """Log every Telegram user out of an account (but `except_user`)."""
+    return await db.execute(
+        "DELETE FROM telegram_logins WHERE account_id = ? AND telegram_user_id IS NOT ?",
+        (account_id, except_user),
+    )

@@ -1,0 +1,236 @@
+"""Driving the real bot through the Bot API emulator, the way a customer would.
+
+`bot_env` starts the emulator, a real database with demo billing data, and the
+real python-telegram-bot Application polling the emulator. `Customer` sends
+texts and presses buttons and waits until the bot has fully handled each
+update (no sleeps), then returns the bot's new messages.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from email import policy
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+from bot.app import build_application
+from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
+from conversations.common import label
+from core import passwords
+from core.billing_import import import_folder
+from core.config import Settings
+from core.demodata import DemoSummary, write_demo_data
+from storage.db import Database, open_database
+
+TOKEN = "123456:TESTTOKEN"
+BOT_USERNAME = "petkomm_teszt_bot"
+TODAY = date(2026, 11, 25)
+START = 1_795_600_000.0  # 2026-11-25 around noon, Budapest
+
+
+@dataclass
+class Clock:
+    """Time the bot sees; tests move it forward to expire codes and logins."""
+
+    now: float = START
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class BotEnv:
+    emulator: BotApiEmulator
+    db: Database
+    application: object
+    clock: Clock
+    demo: DemoSummary
+    settings: Settings
+    tmp: Path
+    _next_user: int = 1000
+    customers: list = field(default_factory=list)
+
+    def customer(self, first_name: str = "Éva") -> Customer:
+        """A new person with a private chat with the bot."""
+        self._next_user += 1
+        return Customer(self, self.emulator.private_user(self._next_user, first_name))
+
+    async def processed(self, update_id: int | None) -> None:
+        """Wait until the bot has handled this update completely."""
+        assert update_id is not None, "the bot did not receive the update"
+        await self.application.update_processor.wait_processed(update_id)
+
+    async def mails_to(self, address: str) -> list[email.message.EmailMessage]:
+        """Mails queued for `address` in the outbox, oldest first."""
+        rows = await self.db.fetch_all(
+            "SELECT raw FROM outbox WHERE recipient = ? ORDER BY id", (address,)
+        )
+        return [email.message_from_bytes(r[0], policy=policy.default) for r in rows]
+
+    async def code_mailed_to(self, address: str) -> tuple[str, str]:
+        """(code, deep link) of the newest code mail to `address`."""
+        mails = await self.mails_to(address)
+        assert mails, f"no mail to {address}"
+        text = mails[-1].get_body(("plain",)).get_content()
+        code = re.search(r"((?:[A-Z2-9]{4} ){5}[A-Z2-9]{4})", text)[1].replace(" ", "")
+        link = re.search(r"https://t\.me/\S+", text)[0]
+        return code, link
+
+
+class Customer:
+    """A simulated person chatting with the bot."""
+
+    def __init__(self, env: BotEnv, user: SimulatedUser) -> None:
+        self.env = env
+        self.user = user
+
+    @property
+    def id(self) -> int:
+        return self.user.user_id
+
+    def _seen(self) -> int:
+        return max((m.message_id for m in self.user.chat.messages), default=0)
+
+    async def _run(self, send) -> list[ChatMessage]:  # noqa: ANN001
+        before = self._seen()
+        await self.env.processed(send())
+        return [m for m in self.user.replies if m.message_id > before]
+
+    async def say(self, text: str) -> list[ChatMessage]:
+        """Type a message; returns the bot's answers."""
+        return await self._run(lambda: self.user.send_text(text))
+
+    async def command(self, name: str, payload: str | None = None) -> list[ChatMessage]:
+        return await self._run(lambda: self.user.send_command(name, payload))
+
+    async def press(self, name_or_text: str) -> list[ChatMessage]:
+        """Press a button by its purpose (`"login"`) or its exact label."""
+        try:
+            text = label(name_or_text)
+        except KeyError:
+            text = name_or_text
+        return await self._run(lambda: self.user.press(text))
+
+    async def press_on(self, message: ChatMessage, name_or_text: str) -> list[ChatMessage]:
+        try:
+            text = label(name_or_text)
+        except KeyError:
+            text = name_or_text
+        return await self._run(lambda: self.user.press_inline(message.message_id, text))
+
+    async def open_link(self, url: str) -> list[ChatMessage]:
+        return await self._run(lambda: self.user.open_link(url))
+
+    async def sticker(self) -> list[ChatMessage]:
+        return await self._run(lambda: self.user.send_sticker())
+
+    async def photo(self) -> list[ChatMessage]:
+        return await self._run(lambda: self.user.send_photo())
+
+    @property
+    def keyboard(self) -> list[str]:
+        """The reply keyboard's labels, flattened."""
+        rows = self.user.reply_keyboard or []
+        return [b for row in rows for b in row]
+
+    @property
+    def last(self) -> str:
+        reply = self.user.last_reply
+        return reply.text if reply else ""
+
+    def texts(self, replies: list[ChatMessage]) -> str:
+        return "\n".join(m.text or "" for m in replies)
+
+    # --- whole flows, for tests that start from a given point ----------------------------
+
+    async def register(
+        self,
+        *,
+        email_address: str,
+        username: str,
+        password: str,
+        customer_id: str,
+        invoice: str,
+        amount: str,
+    ) -> list[ChatMessage]:
+        if label("register") not in self.keyboard:
+            await self.command("start")
+        await self.press("register")
+        for answer in (email_address, username, password, customer_id, invoice, amount):
+            await self.say(answer)
+        return await self.press("confirm")
+
+    async def login(self, username: str, password: str) -> list[ChatMessage]:
+        if label("login") not in self.keyboard:
+            await self.command("start")
+        await self.press("login")
+        await self.say(username)
+        return await self.say(password)
+
+
+async def start_bot(
+    env_values: dict[str, str], db: Database, clock: Clock, emulator: BotApiEmulator
+):  # noqa: ANN201
+    settings = Settings(env_values)
+    application = build_application(
+        settings, db, token=TOKEN, api_url=emulator.base_url, clock=clock
+    )
+    await application.initialize()
+    await application.post_init(application)
+    await application.start()
+    await application.updater.start_polling(poll_interval=0, timeout=1)
+    return settings, application
+
+
+async def stop_bot(application) -> None:  # noqa: ANN001
+    if application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    await application.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2():
+    """Argon2id with small parameters: the same code path, fast tests."""
+    passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+    yield
+    passwords.use_hasher(PasswordHasher())
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory) -> tuple[Path, DemoSummary]:
+    folder = tmp_path_factory.mktemp("demo-export")
+    summary = write_demo_data(folder, customers=40, seed=7, years=2, today=TODAY)
+    return folder, summary
+
+
+@pytest.fixture
+async def bot_env(tmp_path, demo_folder) -> AsyncIterator[BotEnv]:
+    folder, summary = demo_folder
+    db = await open_database(tmp_path / "bot.sqlite3")
+    await import_folder(db, folder)
+    clock = Clock()
+    emulator = BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME)
+    await emulator.start()
+    env_values = {
+        "PETKOMM_DB": str(tmp_path / "bot.sqlite3"),
+        "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail"),
+    }
+    settings, application = await start_bot(env_values, db, clock, emulator)
+    env = BotEnv(emulator, db, application, clock, summary, settings, tmp_path)
+    try:
+        yield env
+    finally:
+        await stop_bot(env.application)
+        await emulator.stop()
+        await db.close()

@@ -1,0 +1,550 @@
+"""The Bot API emulator driven by a real python-telegram-bot Application and Bot."""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from botapi_emulator import BotApiEmulator, parse_html
+
+TOKEN = "123456:TEST-token_x"
+BOT_USERNAME = "petkomm_teszt_bot"
+EVA_ID = 1001
+STAFF_ID = -100123
+
+# do_api_request is used on purpose to send what PTB's typed methods would not allow.
+# PTB itself reads RetryAfter.retry_after, which warns about its future type.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Please use 'Bot:telegram.warnings.PTBUserWarning"),
+    pytest.mark.filterwarnings("ignore:Deprecated since version v22.2:DeprecationWarning"),
+]
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[BotApiEmulator]:
+    async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def bot(emu: BotApiEmulator) -> AsyncIterator[Bot]:
+    """A bare PTB Bot pointed at the emulator (no Application, no retries)."""
+    async with Bot(TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url) as client:
+        yield client
+
+
+def build_app(emu: BotApiEmulator, handlers: Sequence[BaseHandler[Any, Any, Any]]) -> Application:
+    app = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(emu.base_url)
+        .base_file_url(emu.base_file_url)
+        .build()
+    )
+    for handler in handlers:
+        app.add_handler(handler)
+    return app
+
+
+@asynccontextmanager
+async def polling(
+    emu: BotApiEmulator, *handlers: BaseHandler[Any, Any, Any]
+) -> AsyncIterator[Application]:
+    """Run an Application with long polling against the emulator."""
+    app = build_app(emu, handlers)
+    await app.initialize()
+    await app.updater.start_polling(poll_interval=0, timeout=5)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Any]
+
+
+# -- conversations through a real Application --------------------------------------------
+
+
+async def test_start_command_with_payload_gets_html_reply(emu: BotApiEmulator) -> None:
+    seen_args: list[list[str]] = []
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        seen_args.append(list(context.args or []))
+        await update.effective_message.reply_text(
+            "<b>Üdv</b>, Éva &amp; csapat!",
+            parse_mode=ParseMode.HTML,
+            reply_markup=ReplyKeyboardMarkup([["Belépés", "Súgó"]], resize_keyboard=True),
+        )
+
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva", last_name="Kovács")
+    async with polling(emu, CommandHandler("start", start)):
+        update_id = eva.send_command("start", payload="act_abc")
+        await emu.wait_delivered(update_id, timeout=5)
+        reply = await eva.wait_reply()
+
+    assert seen_args == [["act_abc"]]
+    assert reply.text == "Üdv, Éva & csapat!"
+    assert reply.html == "<b>Üdv</b>, Éva &amp; csapat!"
+    assert reply.entities == [{"type": "bold", "offset": 0, "length": 3}]
+    assert eva.reply_keyboard == [["Belépés", "Súgó"]]
+    assert [m.from_bot for m in eva.chat.messages] == [False, True]
+    assert [m.message_id for m in eva.chat.messages] == [1, 2]
+    assert emu.delivered(update_id)
+    assert [c.method for c in emu.requests if not c.ok] == []
+
+
+async def test_reply_keyboard_press_arrives_as_text(emu: BotApiEmulator) -> None:
+    received: list[str] = []
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        markup = ReplyKeyboardMarkup([[KeyboardButton("Belépés")]], one_time_keyboard=True)
+        await update.effective_message.reply_text("Válassz:", reply_markup=markup)
+
+    async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        received.append(update.effective_message.text)
+        await update.effective_message.reply_text("Jelszó?", reply_markup=ReplyKeyboardRemove())
+
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    handlers = (CommandHandler("start", start), MessageHandler(filters.TEXT, text))
+    async with polling(emu, *handlers):
+        eva.send_command("start")
+        await eva.wait_reply()
+        assert eva.reply_keyboard == [["Belépés"]]
+        with pytest.raises(LookupError, match="(?i)Belépés"):
+            eva.press("Kilépés")
+        eva.press("Belépés")
+        reply = await eva.wait_reply()
+
+    assert received == ["Belépés"]
+    assert reply.text == "Jelszó?"
+    assert eva.reply_keyboard is None
+
+
+async def test_inline_button_becomes_callback_query_and_edit_works(emu: BotApiEmulator) -> None:
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Tovább", callback_data="next")]])
+        await update.effective_message.reply_text("1. oldal", reply_markup=keyboard)
+
+    async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        await query.answer("Lapozás")
+        await query.edit_message_text(f"2. oldal ({query.data})")
+
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    async with polling(emu, CommandHandler("start", start), CallbackQueryHandler(on_press)):
+        eva.send_command("start")
+        first = await eva.wait_reply()
+        assert eva.inline_buttons() == [[("Tovább", "next")]]
+        eva.press("Tovább")
+        await emu.wait_for(lambda: first.edited, what="the edit")
+
+    assert first.text == "2. oldal (next)"
+    assert first.reply_markup is None  # editing without reply_markup drops the keyboard
+    assert [(a.text, a.data) for a in emu.callback_answers] == [("Lapozás", "next")]
+    with pytest.raises(LookupError):
+        eva.press_inline(first.message_id, "Tovább")
+
+
+async def test_identical_edit_is_not_modified(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("OK", callback_data="ok")]])
+    sent = await bot.send_message(EVA_ID, "<b>Szia</b>", parse_mode="HTML", reply_markup=keyboard)
+    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+        await bot.edit_message_text(
+            "<b>Szia</b>", EVA_ID, sent.message_id, parse_mode="HTML", reply_markup=keyboard
+        )
+    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+        await bot.edit_message_reply_markup(EVA_ID, sent.message_id, reply_markup=keyboard)
+    # Same text but bold removed is a real change.
+    edited = await bot.edit_message_text("Szia", EVA_ID, sent.message_id, reply_markup=keyboard)
+    assert edited.text == "Szia" and edited.edit_date is not None
+    with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+        await bot.edit_message_text("x", EVA_ID, 999)
+
+
+async def test_stale_inline_button_on_old_message_still_delivers(emu: BotApiEmulator) -> None:
+    pressed: list[tuple[int, str]] = []
+
+    async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        pressed.append((update.callback_query.message.message_id, update.callback_query.data))
+        await update.callback_query.answer()
+
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    async with polling(emu, CallbackQueryHandler(on_press)) as app:
+        old_markup = InlineKeyboardMarkup([[InlineKeyboardButton("▶", callback_data="page:2")]])
+        old = await app.bot.send_message(EVA_ID, "régi", reply_markup=old_markup)
+        new_markup = InlineKeyboardMarkup([[InlineKeyboardButton("▶", callback_data="page:9")]])
+        await app.bot.send_message(EVA_ID, "új", reply_markup=new_markup)
+        eva.press_inline(old.message_id, "▶")
+        await emu.wait_for(lambda: emu.callback_answers, what="the answer")
+
+    assert pressed == [(old.message_id, "page:2")]
+
+
+async def test_group_reply_to_bot_message_reaches_bot(emu: BotApiEmulator) -> None:
+    replies: list[tuple[int | None, str]] = []
+
+    async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        target = message.reply_to_message.message_id if message.reply_to_message else None
+        replies.append((target, message.text))
+        await message.reply_text("Rögzítve")
+
+    async def on_reply_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        replies.append((None, " ".join(context.args or [])))
+        await update.effective_message.reply_text("Elküldve")
+
+    staff = emu.group(chat_id=STAFF_ID, title="Ügyfélszolgálat")
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    handlers = (
+        CommandHandler("reply", on_reply_command),
+        MessageHandler(filters.TEXT & filters.ChatType.GROUPS, on_text),
+    )
+    async with polling(emu, *handlers) as app:
+        ticket = await app.bot.send_message(STAFF_ID, "Új jegy: PK-000001")
+        assert eva.send_text("csak beszélgetünk", chat=staff) is None  # privacy mode
+        update_id = eva.send_text("Válasz szöveg", chat=staff, reply_to=ticket.message_id)
+        await emu.wait_delivered(update_id)
+        await eva.wait_reply(chat=staff)
+        command_id = eva.send_text("/reply PK-000001 Köszönjük", chat=staff)
+        await emu.wait_delivered(command_id)
+        confirmation = await eva.wait_reply(chat=staff)
+
+    assert replies == [(ticket.message_id, "Válasz szöveg"), (None, "PK-000001 Köszönjük")]
+    assert confirmation.text == "Elküldve"
+    assert [m.text for m in staff.replies] == ["Új jegy: PK-000001", "Rögzítve", "Elküldve"]
+    assert staff.type == "supergroup"
+
+
+async def test_webhook_delivery_with_secret_token(emu: BotApiEmulator) -> None:
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(update.effective_message.text.upper())
+
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    app = build_app(emu, [MessageHandler(filters.TEXT, echo)])
+    port = free_port()
+    await app.initialize()
+    await app.updater.start_webhook(
+        listen="127.0.0.1",
+        port=port,
+        url_path="hook",
+        webhook_url=f"http://127.0.0.1:{port}/hook",
+        secret_token="s3cret",
+    )
+    await app.start()
+    try:
+        assert emu.webhook_url == f"http://127.0.0.1:{port}/hook"
+        update_id = eva.send_text("szia")
+        await emu.wait_delivered(update_id)
+        reply = await eva.wait_reply()
+        with pytest.raises(Conflict, match="(?i)webhook is active"):
+            await app.bot.get_updates()
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+    assert reply.text == "SZIA"
+    assert emu.webhook_info["pending_update_count"] == 0
+
+
+async def test_user_message_can_be_deleted_once(emu: BotApiEmulator) -> None:
+    async def on_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.delete()
+        await update.effective_chat.send_message("A jelszót töröltem.")
+
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    async with polling(emu, MessageHandler(filters.TEXT, on_password)) as app:
+        eva.send_text("titkos-jelszo")
+        await eva.wait_reply()
+        password = eva.chat.messages[0]
+        assert password.deleted
+        with pytest.raises(BadRequest, match="(?i)message to delete not found"):
+            await app.bot.delete_message(EVA_ID, password.message_id)
+
+
+# -- limits and validation through a bare Bot ---------------------------------------------
+
+
+async def test_text_length_counts_after_entity_parsing(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+    await bot.send_message(EVA_ID, "<b>" + "x" * 4096 + "</b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match="(?i)message is too long"):
+        await bot.send_message(EVA_ID, "x" * 4097)
+    with pytest.raises(BadRequest, match="(?i)message text is empty"):
+        await bot.send_message(EVA_ID, "<b></b>", parse_mode="HTML")
+    assert all(len(m.text or "") <= 4096 for m in emu.all_messages())
+    failed = emu.calls("sendMessage", ok=False)
+    assert [c.description for c in failed] == [
+        "Bad Request: message is too long",
+        "Bad Request: message text is empty",
+    ]
+
+
+async def test_html_parse_mode_like_telegram(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+    with pytest.raises(BadRequest, match="(?i)can't parse entities: Unsupported start tag"):
+        await bot.send_message(EVA_ID, "3 < 5", parse_mode="HTML")
+    with pytest.raises(BadRequest, match='(?i)Unsupported start tag "br"'):
+        await bot.send_message(EVA_ID, "a<br>b", parse_mode="HTML")
+    with pytest.raises(BadRequest, match="(?i)Can't find end tag"):
+        await bot.send_message(EVA_ID, "<b>félkész", parse_mode="HTML")
+    ok = await bot.send_message(EVA_ID, "3 &lt; 5 &amp; AT&T <i>dőlt</i>", parse_mode="HTML")
+    assert ok.text == "3 < 5 & AT&T dőlt"
+    assert ok.entities[0].type == "italic" and ok.entities[0].offset == 13
+    # Without parse_mode the same characters are plain text.
+    plain = await bot.send_message(EVA_ID, "3 < 5")
+    assert plain.text == "3 < 5"
+
+
+async def test_markdown_v2_minimal_and_legacy_markdown_refused(
+    emu: BotApiEmulator, bot: Bot
+) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+    sent = await bot.send_message(EVA_ID, r"*Összeg:* 1\.500 Ft", parse_mode="MarkdownV2")
+    assert sent.text == "Összeg: 1.500 Ft" and sent.entities[0].type == "bold"
+    with pytest.raises(BadRequest, match="(?i)character '\\.' is reserved"):
+        await bot.send_message(EVA_ID, "1.500 Ft", parse_mode="MarkdownV2")
+    with pytest.raises(BadRequest, match="(?i)Markdown \\(legacy\\) is not supported"):
+        await bot.send_message(EVA_ID, "*x*", parse_mode="Markdown")
+
+
+async def test_blocked_user_gives_forbidden(emu: BotApiEmulator, bot: Bot) -> None:
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    eva.block()
+    with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
+        await bot.send_message(EVA_ID, "Hírlevél")
+    eva.send_text("/start")
+    assert (await bot.send_message(EVA_ID, "Üdv újra")).text == "Üdv újra"
+
+
+def test_html_offsets_are_utf16_and_errors_in_bytes() -> None:
+    text, entities = parse_html("😀 <b>ő</b> <a href='https://pet.hu/?a=1&amp;b=2'>x</a>")
+    assert text == "😀 ő x"
+    assert entities == [
+        {"type": "bold", "offset": 3, "length": 1},
+        {"type": "text_link", "offset": 5, "length": 1, "url": "https://pet.hu/?a=1&b=2"},
+    ]
+    with pytest.raises(ValueError, match="(?i)byte offset 5"):
+        parse_html("😀 <x>")
+
+
+async def test_callback_data_is_limited_to_64_bytes(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+
+    def markup(data: str) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup([[InlineKeyboardButton("Gomb", callback_data=data)]])
+
+    await bot.send_message(EVA_ID, "ok", reply_markup=markup("é" * 32))  # 64 bytes
+    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+        await bot.send_message(EVA_ID, "túl hosszú", reply_markup=markup("x" * 65))
+    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+        await bot.send_message(EVA_ID, "33 ő = 66 bájt", reply_markup=markup("ő" * 33))
+    with pytest.raises(BadRequest, match="(?i)Text buttons are unallowed"):
+        await bot.do_api_request(
+            "sendMessage",
+            api_kwargs={
+                "chat_id": EVA_ID,
+                "text": "x",
+                "reply_markup": {"inline_keyboard": [[{"text": "csak szöveg"}]]},
+            },
+        )
+
+
+async def test_flood_control_surfaces_as_retry_after(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+    emu.set_rate_limit(3)
+    for number in range(3):
+        await bot.send_message(EVA_ID, f"üzenet {number}")
+    with pytest.raises(RetryAfter, match="(?i)retry in 1 second"):
+        await bot.send_message(EVA_ID, "egy túl sok")
+    last = emu.requests[-1]
+    assert (last.error_code, last.description) == (429, "Too Many Requests: retry after 1")
+
+
+async def test_parameter_types_are_checked(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+    with pytest.raises(BadRequest, match="(?i)chat not found"):
+        await bot.send_message(chat_id="nem-chat", text="x")
+    with pytest.raises(BadRequest, match="(?i)chat not found"):
+        await bot.send_message(chat_id=424242, text="x")
+    with pytest.raises(BadRequest, match='(?i)"message_thread_id" must be of type Integer'):
+        await bot.do_api_request(
+            "sendMessage", api_kwargs={"chat_id": EVA_ID, "text": "x", "message_thread_id": "a"}
+        )
+    with pytest.raises(BadRequest, match='(?i)"disable_notification" must be of type Boolean'):
+        await bot.do_api_request(
+            "sendMessage",
+            api_kwargs={"chat_id": EVA_ID, "text": "x", "disable_notification": "talán"},
+        )
+    with pytest.raises(BadRequest, match='(?i)Field "callback_data" must be of type String'):
+        await bot.do_api_request(
+            "sendMessage",
+            api_kwargs={
+                "chat_id": EVA_ID,
+                "text": "x",
+                "reply_markup": {"inline_keyboard": [[{"text": "a", "callback_data": 5}]]},
+            },
+        )
+    # Unknown parameters are ignored, as Telegram does; "true" strings are Booleans.
+    await bot.do_api_request(
+        "sendMessage",
+        api_kwargs={"chat_id": EVA_ID, "text": "x", "no_such_param": 1, "protect_content": True},
+    )
+    assert emu.calls("sendMessage", ok=True)[-1].params["protect_content"] is True
+
+
+async def test_missing_required_parameter(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+    with pytest.raises(BadRequest, match="(?i)chat_id is required"):
+        await bot.do_api_request("sendMessage", api_kwargs={"text": "x"})
+    with pytest.raises(BadRequest, match="(?i)callback_query_id is required"):
+        await bot.do_api_request("answerCallbackQuery", api_kwargs={})
+
+
+async def test_unknown_method_and_wrong_token(emu: BotApiEmulator, bot: Bot) -> None:
+    with pytest.raises(EndPointNotFound):
+        await bot.do_api_request("sendTelepathy", api_kwargs={"chat_id": 1})
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{emu.base_url}{TOKEN}/sendTelepathy") as response:
+            assert response.status == 404
+            assert await response.json() == {
+                "ok": False,
+                "error_code": 404,
+                "description": "Not Found",
+            }
+        async with session.get(f"{emu.base_url}123456:WRONG/getMe") as response:
+            assert response.status == 401
+            assert (await response.json())["description"] == "Unauthorized"
+        # Method names are case-insensitive; a JSON body works as well as a form.
+        async with session.post(f"{emu.base_url}{TOKEN}/GETME", json={}) as response:
+            assert (await response.json())["result"]["username"] == BOT_USERNAME
+
+
+async def test_json_body_and_query_string_parameters(emu: BotApiEmulator) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+    url = f"{emu.base_url}{TOKEN}/sendMessage"
+    markup = {"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}
+    async with aiohttp.ClientSession() as session:
+        body = {"chat_id": str(EVA_ID), "text": "json", "reply_markup": markup}
+        async with session.post(url, json=body) as response:
+            result = (await response.json())["result"]
+        async with session.get(url, params={"chat_id": EVA_ID, "text": "query"}) as response:
+            assert (await response.json())["ok"] is True
+    assert result["reply_markup"] == markup
+    assert [m.text for m in emu.chat(EVA_ID).replies] == ["json", "query"]
+
+
+async def test_fail_next_injects_one_failure(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+    emu.fail_next("sendMessage", error_code=500, description="Internal Server Error")
+    with pytest.raises(NetworkError, match="(?i)Internal Server Error"):
+        await bot.send_message(EVA_ID, "első")
+    sent = await bot.send_message(EVA_ID, "második")
+    assert sent.text == "második"
+    emu.fail_next("sendMessage", error_code=403, description="Forbidden: bot was blocked")
+    with pytest.raises(Exception, match="(?i)bot was blocked"):
+        await bot.send_message(EVA_ID, "harmadik")
+
+
+async def test_callback_query_can_be_answered_once(emu: BotApiEmulator, bot: Bot) -> None:
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Igen", callback_data="yes")]])
+    await bot.send_message(EVA_ID, "Biztos?", reply_markup=markup)
+    eva.press("Igen")
+    (update,) = await bot.get_updates()
+    await bot.answer_callback_query(update.callback_query.id, text="Kész", show_alert=True)
+    with pytest.raises(BadRequest, match="(?i)query is too old"):
+        await bot.answer_callback_query(update.callback_query.id)
+    with pytest.raises(BadRequest, match="(?i)query ID is invalid"):
+        await bot.answer_callback_query("123")
+    assert emu.callback_answers[0].show_alert is True
+    # getUpdates with a higher offset confirms the update; it is not sent again.
+    assert await bot.get_updates(offset=update.update_id + 1, timeout=0) == ()
+
+
+def test_start_payload_must_be_a_valid_deep_link_parameter() -> None:
+    emu = BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME)
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    with pytest.raises(ValueError, match="(?i)payload"):
+        eva.send_command("start", payload="szóköz és ékezet")
+    with pytest.raises(ValueError, match="(?i)payload"):
+        eva.send_command("start", payload="a" * 65)
+    assert eva.open_link(emu.deep_link("a" * 64)) is not None
+    assert eva.chat.messages[-1].text == "/start " + "a" * 64
+
+
+async def test_documents_commands_and_menu(emu: BotApiEmulator, bot: Bot) -> None:
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    events: list[tuple[str, int]] = []
+    emu.add_listener(lambda event, message: events.append((event, message.message_id)))
+    sent = await bot.send_document(
+        EVA_ID,
+        document=io.BytesIO(b"%PDF-1.4 szamla"),
+        filename="szamla.pdf",
+        caption="<b>Számla</b>",
+        parse_mode="HTML",
+    )
+    assert sent.document.file_name == "szamla.pdf" and sent.document.file_size == 15
+    assert eva.last_reply is not None and eva.last_reply.caption == "Számla"
+    assert eva.last_reply.document is not None
+    assert emu.file_content(eva.last_reply.document["file_id"]) == b"%PDF-1.4 szamla"
+    assert events == [("sent", sent.message_id)]
+
+    eva.send_document("igazolas.pdf", content=b"%PDF igazolas")
+    (update,) = await bot.get_updates()
+    file = await update.message.document.get_file()
+    assert bytes(await file.download_as_bytearray()) == b"%PDF igazolas"
+
+    await bot.set_my_commands([("start", "Indítás"), ("help", "Súgó")])
+    assert [c.command for c in await bot.get_my_commands()] == ["start", "help"]
+    assert [c["command"] for c in emu.commands] == ["start", "help"]
+    with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
+        await bot.set_my_commands([("Start", "nagybetű")])
+    assert await bot.set_chat_menu_button(EVA_ID) is True
+    await bot.send_chat_action(EVA_ID, "typing")
+    assert eva.chat.actions == ["typing"]
+    assert (await bot.get_chat(EVA_ID)).first_name == "Éva"

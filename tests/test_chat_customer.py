@@ -1,0 +1,51 @@
+"""A customer's afternoon with the bot: register, activate, log in, look around."""
+
+from __future__ import annotations
+
+from core.formats import format_amount
+
+PASSWORD = "Tavaszi-Szel-42"
+
+
+async def registered(env, customer, **overrides):
+    sample = env.demo.sample
+    values = dict(
+        email_address="eva.kovacs@example.hu",
+        username="kovacs.eva",
+        password=PASSWORD,
+        customer_id=sample.customer_id.lower().replace("u", "u "),
+        invoice=sample.invoice_number.replace("-", ""),
+        amount=format_amount(sample.amount).replace("\u00a0", " "),
+    )
+    values.update(overrides)
+    return await customer.register(**values)
+
+
+async def test_a_new_customer_registers_activates_by_link_and_sees_the_home_page(bot_env):
+    eva = bot_env.customer()
+    greeting = await eva.command("start")
+    assert "PÉTKOMM" in eva.texts(greeting)
+    assert "📝 Regisztráció" in eva.keyboard and "🔑 Belépés" in eva.keyboard
+
+    done = await registered(bot_env, eva)
+    assert "Köszönjük a regisztrációt" in eva.texts(done)
+    code, link = await bot_env.code_mailed_to("eva.kovacs@example.hu")
+    assert len(code) == 24
+
+    activated = await eva.open_link(link)
+    assert "Fiókja aktív" in eva.texts(activated)
+
+    home = await eva.login("kovacs.eva", PASSWORD)
+    text = eva.texts(home)
+    assert "Sikeres belépés" in text
+    assert bot_env.demo.sample.customer_id in text and "Kezdőlap" in text
+    assert "💰 Tartozás" in eva.keyboard
+
+
+async def test_the_password_message_is_deleted_and_never_repeated(bot_env):
+    eva = bot_env.customer()
+    await registered(bot_env, eva)
+    mine = [m for m in eva.user.chat.messages if not m.from_bot]
+    password_messages = [m for m in mine if m.text == PASSWORD]
+    assert password_messages and all(m.deleted for m in password_messages)
+    assert all(PASSWORD not in (m.text or "") for m in eva.user.replies)
