@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import logging
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,27 +128,44 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Generate demo data, import it into a fresh database and print a summary."""
-    from core.billing_import import import_folder
-    from core.demodata import write_demo_data
-    from core.formats import format_amount
-    from storage.db import open_database
+    """The real bot in a terminal chat: demo data, the Bot API emulator, mail to a folder."""
+    from bot.demo import DemoOptions, run_demo
 
-    with tempfile.TemporaryDirectory(prefix="petkomm-demo-") as tmp:
-        folder = Path(tmp) / "export"
-        summary = write_demo_data(folder, customers=args.customers, seed=args.seed)
-        db = await open_database(Path(tmp) / "demo.sqlite3")
-        try:
-            result = await import_folder(db, folder)
-        finally:
-            await db.close()
-    _print_import(result)
-    sample = summary.sample
-    print(f"\nDemo customers in debt: {summary.in_debt}, overdue: {summary.overdue}.")
-    print(
-        f"Register with customer ID {sample.customer_id}, invoice {sample.invoice_number}, "
-        f"amount {format_amount(sample.amount)}."
+    options = DemoOptions(
+        customers=args.customers,
+        seed=args.seed,
+        years=args.years,
+        today=args.today,
+        mail_dir=Path(args.mail_dir) if args.mail_dir else None,
+        keep=Path(args.keep) if args.keep else None,
     )
+    return await run_demo(options, settings)
+
+
+async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """The bot and the mail worker, until SIGTERM/SIGINT."""
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.runner import WebhookOptions, run_service
+
+    webhook = None
+    if args.webhook_url:
+        if not args.webhook_url.startswith("https://"):
+            print("error: --webhook-url must be an https:// URL", file=sys.stderr)
+            return 2
+        webhook = WebhookOptions(args.webhook_url, args.listen, args.port, args.secret_token)
+    try:
+        await run_service(settings, webhook=webhook)
+    except InvalidToken:
+        print("error: TELEGRAM_BOT_TOKEN was refused by the Bot API", file=sys.stderr)
+        return 2
+    except NetworkError as exc:
+        print(
+            f"error: cannot reach the Bot API at {settings.telegram_api_url} "
+            f"(PETKOMM_TELEGRAM_API_URL): {exc}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -216,13 +232,78 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_db)
 
     p = sub.add_parser(
+        "run",
+        help="run the bot and the mail worker",
+        description="Run the Telegram bot and the mail worker until SIGTERM or SIGINT. "
+        "Polling by default; --webhook-url switches to a webhook.",
+    )
+    p.add_argument("--webhook-url", metavar="URL", help="public https URL for Telegram's updates")
+    p.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address the webhook server binds (default 127.0.0.1)",
+    )
+    p.add_argument("--port", type=int, default=8443, help="webhook server port (default 8443)")
+    p.add_argument(
+        "--secret-token", metavar="TOKEN", help="secret Telegram sends back in each webhook request"
+    )
+    p.set_defaults(func=cmd_run)
+
+    import datetime
+
+    def iso_date(value: str) -> datetime.date:
+        """argparse type of --today: a YYYY-MM-DD date."""
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {value!r}") from None
+
+    p = sub.add_parser(
         "demo",
         help="try it without a token or servers",
-        description="Generate demo data into a throwaway database and show "
-        "what a customer could register with.",
+        description="Chat with the real bot in this terminal: demo data in a throwaway\n"
+        "database, a local Telegram Bot API emulator, outgoing mail as .eml files.\n"
+        "Not on a terminal, lines are read from standard input and echoed, so\n"
+        "`run_bot.py demo < session.txt` replays a whole session.",
+        epilog="""\
+placeholders, replaced in every typed or replayed line:
+  {customer_id}  the sample customer's ID (e.g. U0027)
+  {invoice}      the sample's invoice number (e.g. 2026-002027)
+  {amount}       the sample invoice's amount (e.g. 10 055 Ft)
+  {email}        the sample customer's e-mail address
+  {code}         the code in the latest activation or password-reset mail
+  {link}         that mail's link (a line that is a https://t.me/ link opens it)
+
+A number presses the button shown with that number; /command [payload] sends a
+command; :q, /quit, end of input (Ctrl-D) or Ctrl-C ends the demo.
+Example: python run_bot.py demo --seed 3 --today 2026-11-25 < session.txt""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--customers", type=int, default=200, metavar="N")
-    p.add_argument("--seed", type=int, default=1, metavar="S")
+    p.add_argument(
+        "--customers", type=int, default=200, metavar="N", help="demo customers (default 200)"
+    )
+    p.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
+    p.add_argument(
+        "--years", type=int, default=3, metavar="Y", help="years of monthly invoices (default 3)"
+    )
+    p.add_argument(
+        "--today",
+        type=iso_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="pretend today is this day (data and the bot's clock), for stable transcripts",
+    )
+    p.add_argument(
+        "--mail-dir",
+        metavar="DIR",
+        help="write outgoing mail here (default: a new petkomm-demo-mail-* temporary folder)",
+    )
+    p.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the demo database as DIR/demo.sqlite3 (default: thrown away)",
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -170,7 +170,13 @@ class Settings:
 
     @property
     def smtp_host(self) -> str:
-        return self._required("PETKOMM_SMTP_HOST")
+        value = self._str("PETKOMM_SMTP_HOST")
+        if value is None:
+            raise ConfigError(
+                "PETKOMM_SMTP_HOST",
+                "is not set (or set PETKOMM_MAIL_OUTBOX_DIR to write mail as .eml files)",
+            )
+        return value
 
     @property
     def smtp_port(self) -> int:
