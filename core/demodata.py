@@ -23,8 +23,10 @@ The model, in short:
 - a few customers fall into debt in their last months (unpaid invoices,
   partial payments); a few invoices are zero (and get no charge booking, as the
   contract wants booking amounts positive);
-- now and then a small `helyesbítés` booking; it names its invoice in the
-  description only, so per invoice `amount - payments == outstanding` holds.
+- now and then a small `helyesbítés` debit (a negative amount: it raises the
+  debt) and the payment that settled it; both name the invoice in the
+  description only, so per invoice `amount - payments == outstanding` holds and
+  the account balance equals minus the outstanding total.
 """
 
 from __future__ import annotations
@@ -545,11 +547,18 @@ class _Generator:
                                 paid += second
 
                 if rnd() < _ADJUSTMENT_RATE:
+                    # A debit correction (negative: it raises the debt), settled by a
+                    # payment a few days later, so the balance still matches the invoices.
                     day = issued + 3 + int(rnd() * 25)
-                    if day <= today and business_day[day] <= today:
+                    settled = day + 5 + int(rnd() * 10)
+                    if settled <= today and business_day[settled] <= today:
                         correction = 50 + int(rnd() * 1950)
-                        text = f"{self._pick(words.ADJUSTMENT_DESCRIPTIONS)} ({invoice})"
-                        bookings.append((business_day[day], adjustment, correction, "", text))
+                        what = self._pick(words.ADJUSTMENT_DESCRIPTIONS)
+                        text = f"{what} ({invoice})"
+                        bookings.append((business_day[day], adjustment, -correction, "", text))
+                        bookings.append(
+                            (business_day[settled], payment, correction, "", f"{what} rendezése")
+                        )
 
             outstanding = amount - paid
             if outstanding and due < today:

@@ -143,7 +143,7 @@ CHARGE_DESCRIPTION = "Havi közüzemi számla, {year}. {month}"
 ADJUSTMENT_DESCRIPTIONS: tuple[str, ...] = (
     "Mérőállás-korrekció",
     "Kerekítési különbözet",
-    "Jóváírás reklamáció alapján",
+    "Pótdíj késedelmes fizetés miatt",
     "Késedelmi kamat",
     "Díjkorrekció hatósági árváltozás miatt",
 )

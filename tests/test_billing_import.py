@@ -374,3 +374,20 @@ async def test_an_empty_folder_is_refused(db, tmp_path):
     with pytest.raises(ImportFailed) as failed:
         await import_folder(db, tmp_path / "empty")
     assert "no customers.csv" in str(failed.value.errors[0])
+
+
+async def test_demo_data_imports_and_each_balance_matches_the_unpaid_invoices(db, tmp_path):
+    from datetime import date
+
+    from core.demodata import write_demo_data
+
+    write_demo_data(tmp_path / "demo", customers=60, seed=3, years=2, today=date(2026, 11, 25))
+    await import_folder(db, tmp_path / "demo")
+    mismatched = await db.fetch_all(
+        "SELECT c.customer_id FROM customers c WHERE"
+        " (SELECT coalesce(sum(CASE kind WHEN 'charge' THEN -amount ELSE amount END), 0)"
+        "  FROM transactions t WHERE t.customer_id = c.customer_id)"
+        " != -(SELECT coalesce(sum(outstanding), 0) FROM invoices i"
+        "  WHERE i.customer_id = c.customer_id)"
+    )
+    assert [r[0] for r in mismatched] == []
