@@ -8,13 +8,14 @@ everything else. Staff handlers work only in the staff chat.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, Defaults
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
@@ -27,6 +28,10 @@ from core.texts import render
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# Opt in to PTB's coming timedelta durations now (its rate limiter reads
+# RetryAfter.retry_after; without this every 429 logs a deprecation warning).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 COMMANDS = (
     "start",
@@ -82,6 +87,9 @@ def build_application(
         )
         .persistence(SqlitePersistence(db))
         .concurrent_updates(processor)
+        # Telegram allows ~30 messages a second overall and 20 a minute per group;
+        # the limiter paces sends and retries a 429 after its retry_after.
+        .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(set_commands)
         .build()
     )

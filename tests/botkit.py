@@ -234,3 +234,38 @@ async def bot_env(tmp_path, demo_folder) -> AsyncIterator[BotEnv]:
         await stop_bot(env.application)
         await emulator.stop()
         await db.close()
+
+
+async def proof_for(db: Database, customer_id: str) -> dict[str, str]:
+    """Registration answers (but the personal ones) that prove `customer_id`."""
+    row = await db.fetch_one(
+        "SELECT invoice_no, amount FROM invoices WHERE customer_id = ? AND amount > 0"
+        " ORDER BY issue_date DESC LIMIT 1",
+        (customer_id,),
+    )
+    number = f"{row[0] // 1_000_000}-{row[0] % 1_000_000:06d}"
+    return {"customer_id": customer_id, "invoice": number, "amount": str(row[1])}
+
+
+async def debtor(db: Database, overdue: bool = True) -> str:
+    """A customer with an unpaid invoice (overdue, or not yet due)."""
+    compare = "<" if overdue else ">="
+    return await db.fetch_value(
+        f"SELECT customer_id FROM invoices WHERE outstanding > 0 AND due_date {compare} ?"
+        " ORDER BY customer_id LIMIT 1",
+        (TODAY.isoformat(),),
+    )
+
+
+async def active_customer(
+    env: BotEnv, customer_id: str, username: str, password: str = "Tavaszi-Szel-42"
+) -> Customer:
+    """A person who registered `customer_id`, activated it and is logged in."""
+    person = env.customer()
+    proof = await proof_for(env.db, customer_id)
+    address = f"{username}@example.hu"
+    await person.register(email_address=address, username=username, password=password, **proof)
+    _, link = await env.code_mailed_to(address)
+    await person.open_link(link)
+    await person.login(username, password)
+    return person
