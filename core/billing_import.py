@@ -14,6 +14,8 @@ import time
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice, pairwise, repeat
+from operator import eq, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +134,21 @@ class _Errors:
 
 # --- reading a file -------------------------------------------------------------
 
+_UTF8 = ("utf-8", "utf8", "utf-8-sig")
+_BLOCK_BYTES = 1 << 18  # lines are read and decoded this many bytes at a time
+
 
 class _Lines:
-    """Decoded lines of a CSV file with their numbers, the encoding found on the way.
+    """Decoded lines of a CSV file, the encoding found on the way.
 
     UTF-8 (BOM or not) is tried first; a file that turns out not to be UTF-8
     before any multi-byte UTF-8 character was seen switches to Windows-1250
     (ASCII is the same in both). A line that fits neither is an error.
+
+    Lines are read in blocks of about `_BLOCK_BYTES` and a block is decoded in
+    one go; only a block that fails to decode is taken again line by line, so
+    the switch and the errors land on the right line. `line_no` counts the
+    lines decoded so far (the csv reader counts the ones it has consumed).
     """
 
     def __init__(
@@ -158,7 +168,7 @@ class _Lines:
         self.seen_multibyte = False
 
     def _decode(self, raw: bytes) -> str:
-        if self.encoding in ("utf-8", "utf8", "utf-8-sig"):
+        if self.encoding in _UTF8:
             try:
                 text = raw.decode("utf-8")
                 if not self.seen_multibyte and not raw.isascii():
@@ -185,23 +195,38 @@ class _Lines:
             )
             return raw.decode(self.encoding, "replace")
 
+    def _decode_block(self, block: list[bytes]) -> list[str]:
+        """The block's lines decoded: at C speed when it decodes cleanly, else one by one."""
+        utf8 = self.encoding in _UTF8
+        try:
+            lines = list(map(str, block, repeat("utf-8" if utf8 else self.encoding)))
+        except UnicodeDecodeError:
+            lines = []
+            for raw in block:
+                self.line_no += 1
+                lines.append(self._decode(raw))
+            return lines
+        self.line_no += len(block)
+        if utf8 and not self.seen_multibyte and not all(map(bytes.isascii, block)):
+            self.seen_multibyte = True
+        return lines
+
     def __iter__(self) -> Iterator[str]:
         done = 0
         with self.path.open("rb") as handle:
-            for raw in handle:
-                self.line_no += 1
-                done += len(raw)
-                if self.line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]
-                if self.progress is not None and self.line_no % 8192 == 0:
+            while block := handle.readlines(_BLOCK_BYTES):
+                done += sum(map(len, block))
+                if self.line_no == 0 and block[0].startswith(b"\xef\xbb\xbf"):
+                    block[0] = block[0][3:]
+                yield from self._decode_block(block)
+                if self.progress is not None:
                     self.progress(done)
-                yield self._decode(raw)
         if self.progress is not None:
             self.progress(done)
 
 
 class _Table:
-    """One CSV file as (line, dict-free row tuple) records after the header."""
+    """One CSV file as (line, fields) records after the header."""
 
     def __init__(
         self,
@@ -215,7 +240,10 @@ class _Table:
         self.errors = errors
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Yield (line number, fields in COLUMNS order); header problems are errors."""
+        """Yield (first line of the record, stripped fields in COLUMNS order).
+
+        Header problems and short rows are errors; blank lines are skipped.
+        """
         lines = iter(self.lines)
         first = next(lines, None)
         if first is None:
@@ -234,19 +262,21 @@ class _Table:
             return
         index = [header.index(c) for c in wanted]
         needed = max(index) + 1
+        pick = itemgetter(*index)  # every file has several columns: this returns a tuple
+        strip = str.strip
         reader = csv.reader(lines, delimiter=delimiter, strict=False)
-        previous = 1
+        previous = 1  # the line the previous record ended on (the header's at first)
         for fields in reader:
             line = previous + 1
-            previous = self.lines.line_no
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue
+            previous = reader.line_num + 1  # the reader did not see the header line
             if len(fields) < needed:
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue  # a blank line
                 self.errors.add(
                     self.name, line, f"expected {len(header)} columns, found {len(fields)}"
                 )
                 continue
-            yield line, [fields[i].strip() for i in index]
+            yield line, list(map(strip, pick(fields)))
 
 
 class _KeyTracker:
@@ -258,14 +288,49 @@ class _KeyTracker:
 
     def __init__(self) -> None:
         self.hashes = array("q")
-
-    def add(self, key: Any) -> None:
-        self.hashes.append(hash(key))
+        self.add_hash = self.hashes.append  # called once a row: `add_hash(hash(key))`
 
     def repeated_hashes(self) -> set[int]:
         ordered = sorted(self.hashes)
         self.hashes = array("q")
-        return {a for a, b in zip(ordered, ordered[1:], strict=False) if a == b}
+        self.add_hash = self.hashes.append
+        if not any(map(eq, ordered, islice(ordered, 1, None))):  # the usual case, at C speed
+            return set()
+        return {a for a, b in pairwise(ordered) if a == b}
+
+
+class _ParseCache(dict):
+    """`cache[text]` is `parse(text)`, remembered for up to `limit` distinct texts.
+
+    The files repeat the same few thousand dates and amounts millions of times,
+    and a dict lookup is far cheaper than parsing them again. A text that does
+    not parse raises parse's ValueError every time and is not remembered.
+    """
+
+    def __init__(self, parse: Callable[[str], Any], limit: int = 50_000) -> None:
+        super().__init__()
+        self.parse = parse
+        self.limit = limit
+
+    def __missing__(self, text: str) -> Any:
+        value = self.parse(text)
+        if len(self) < self.limit:
+            self[text] = value
+        return value
+
+
+def _iso_date(text: str) -> str:
+    """`2024.05.01` (any form parse_date takes) -> `2024-05-01`, as stored."""
+    return parse_date(text).isoformat()
+
+
+def _invoice_number(text: str) -> int:
+    """`parse_invoice_number`, with a fast path for the usual `2024-000123` (already stripped)."""
+    if len(text) == 11 and text[4] == "-" and text.isascii():
+        digits = text[:4] + text[5:]
+        if digits.isdigit():
+            return int(digits)  # year * 1 000 000 + serial
+    return parse_invoice_number(text)
 
 
 # --- rows of each file ------------------------------------------------------------
@@ -287,51 +352,52 @@ class _Importer:
         self.run_id = run_id
         self.errors = _Errors()
         self.customers: set[str] = set()
+        self.dates = _ParseCache(_iso_date)  # text -> ISO date
+        self.amounts = _ParseCache(parse_amount)  # text -> forints
 
     def _table(self, name: str) -> _Table:
         path = self.folder / name
         callback = self.progress(name, path.stat().st_size) if self.progress else None
         return _Table(path, self.encoding, self.errors, callback)
 
-    async def apply(
-        self,
-        name: str,
-        convert: Callable[[int, list[str]], tuple | None],
-        key_of: Callable[[tuple], Any],
-    ) -> FileCounts:
-        """Stream one file through `convert` into its table and count what changed."""
+    async def apply(self, name: str, convert: Callable[[list[str]], tuple]) -> FileCounts:
+        """Stream one file through `convert` into its table and count what changed.
+
+        A record's key (what must not repeat within the file) is its first field.
+        """
         counts = FileCounts()
         table_name = name.removesuffix(".csv")
         before_rows = await billing.count_rows(self.tx, table_name)
         before_changes = self.tx.total_changes
         keys = _KeyTracker()
+        errors = self.errors
 
         def records() -> Iterator[tuple]:
+            # Runs once a row, millions of times: local names only.
+            add_hash = keys.add_hash
+            rows = 0
             for line, fields in self._table(name).rows():
-                counts.rows += 1
+                rows += 1
                 try:
-                    record = convert(line, fields)
+                    record = convert(fields)
                 except ValueError as exc:
-                    self.errors.add(name, line, str(exc))
+                    errors.add(name, line, str(exc))
                     continue
-                keys.add(key_of(record))
-                if not self.errors.total:  # after an error nothing is written any more
+                add_hash(hash(record[0]))
+                if not errors.total:  # after an error nothing is written any more
                     yield record
+            counts.rows = rows
 
         await billing.upsert_rows(self.tx, table_name, records())
         counts.new = await billing.count_rows(self.tx, table_name) - before_rows
         counts.changed = self.tx.total_changes - before_changes - counts.new
         repeated = keys.repeated_hashes()
         if repeated:
-            self._report_repeats(name, convert, key_of, repeated)
+            self._report_repeats(name, convert, repeated)
         return counts
 
     def _report_repeats(
-        self,
-        name: str,
-        convert: Callable[[int, list[str]], tuple | None],
-        key_of: Callable[[tuple], Any],
-        repeated: set[int],
+        self, name: str, convert: Callable[[list[str]], tuple], repeated: set[int]
     ) -> None:
         """Second read: name each line that repeats an earlier line's key."""
         first_line: dict[Any, int] = {}
@@ -339,7 +405,7 @@ class _Importer:
         table = _Table(self.folder / name, self.encoding, quiet, None)
         for line, fields in table.rows():
             try:
-                key = key_of(convert(line, fields))
+                key = convert(fields)[0]
             except ValueError:
                 continue
             if hash(key) not in repeated:
@@ -352,9 +418,11 @@ class _Importer:
             else:
                 first_line[key] = line
 
-    # Converters: fields in COLUMNS order -> the upsert's parameters.
+    # Converters: fields in COLUMNS order -> the upsert's parameters, the key first.
+    # The invoice and transaction converters run millions of times: dates and
+    # amounts come from `_ParseCache`s, known customer IDs skip parsing.
 
-    def customer(self, line: int, f: list[str]) -> tuple:
+    def customer(self, f: list[str]) -> tuple:
         customer_id = parse_customer_id(f[0])
         self.customers.add(customer_id)  # known even if another field is wrong: one error
         if not f[1]:
@@ -366,6 +434,8 @@ class _Importer:
         return (customer_id, f[1], f[2], f[3], f[4], f[5], self.run_id)
 
     def _known_customer(self, text: str) -> str:
+        if text in self.customers:  # the usual case: the ID exactly as stored
+            return text
         customer_id = parse_customer_id(text)
         if customer_id not in self.customers:
             raise ValueError(
@@ -373,43 +443,35 @@ class _Importer:
             )
         return customer_id
 
-    def invoice(self, line: int, f: list[str]) -> tuple:
-        number = parse_invoice_number(f[0])
+    def invoice(self, f: list[str]) -> tuple:
+        number = _invoice_number(f[0])
         customer_id = self._known_customer(f[1])
-        issued, due = parse_date(f[2]), parse_date(f[3])
-        if due < issued:
+        issued, due = self.dates[f[2]], self.dates[f[3]]
+        if due < issued:  # ISO dates order as text
             raise ValueError(f"due date {f[3]} is before the issue date {f[2]}")
-        amount, outstanding = parse_amount(f[4]), parse_amount(f[5])
+        amount, outstanding = self.amounts[f[4]], self.amounts[f[5]]
         if outstanding < 0:
             raise ValueError(f"outstanding {f[5]!r} is negative")
         if amount >= 0 and outstanding > amount:
             raise ValueError(f"outstanding {f[5]!r} is more than the amount {f[4]!r}")
-        return (
-            number,
-            customer_id,
-            issued.isoformat(),
-            due.isoformat(),
-            amount,
-            outstanding,
-            self.run_id,
-        )
+        return (number, customer_id, issued, due, amount, outstanding, self.run_id)
 
-    def transaction(self, line: int, f: list[str]) -> tuple:
+    def transaction(self, f: list[str]) -> tuple:
         if not f[0]:
             raise ValueError("transaction_id is empty")
         customer_id = self._known_customer(f[1])
-        booked = parse_date(f[2])
+        booked = self.dates[f[2]]
         kind = KINDS.get(f[3].lower())
         if kind is None:
             raise ValueError(
                 f"bad kind {f[3]!r}: expected charge, payment or adjustment "
                 "(terhelés, befizetés, helyesbítés)"
             )
-        amount = parse_amount(f[4])
+        amount = self.amounts[f[4]]
         if kind != "adjustment" and amount <= 0:
             raise ValueError(f"amount {f[4]!r} of a {kind} must be positive")
-        invoice_no = parse_invoice_number(f[5]) if f[5] else None
-        return (f[0], customer_id, booked.isoformat(), kind, amount, invoice_no, f[6])
+        invoice_no = _invoice_number(f[5]) if f[5] else None
+        return (f[0], customer_id, booked, kind, amount, invoice_no, f[6])
 
 
 async def import_folder(
@@ -426,19 +488,18 @@ async def import_folder(
             [RowError(str(folder), 0, "no customers.csv, invoices.csv or transactions.csv here")], 1
         )
     started = time.monotonic()
-    async with db.transaction() as tx:
+    async with db.transaction() as tx, billing.import_cache(tx):
         run_id = await billing.start_import_run(tx, str(folder), time.time())
         importer = _Importer(tx, folder, encoding, progress, run_id)
         importer.customers = await billing.customer_ids(tx)
         result = ImportResult(run_id)
-        plan = {
-            "customers.csv": (importer.customer, lambda r: r[0]),
-            "invoices.csv": (importer.invoice, lambda r: r[0]),
-            "transactions.csv": (importer.transaction, lambda r: r[0]),
+        convert = {
+            "customers.csv": importer.customer,
+            "invoices.csv": importer.invoice,
+            "transactions.csv": importer.transaction,
         }
         for name in present:
-            convert, key_of = plan[name]
-            result.counts[name] = await importer.apply(name, convert, key_of)
+            result.counts[name] = await importer.apply(name, convert[name])
         if importer.errors.total:
             order = {name: i for i, name in enumerate(FILES)}
             errors = sorted(importer.errors.kept, key=lambda e: (order.get(e.file, 9), e.line))

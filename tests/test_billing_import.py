@@ -391,3 +391,132 @@ async def test_demo_data_imports_and_each_balance_matches_the_unpaid_invoices(db
         "  WHERE i.customer_id = c.customer_id)"
     )
     assert [r[0] for r in mismatched] == []
+
+
+# --- big files: decoded in blocks, parsed values remembered ------------------------
+
+
+def many_customers(count: int, *, accented_first: bool = True) -> list[list[str]]:
+    """Enough customers (long addresses) to fill more than one decoding block."""
+    rows = [
+        [f"U{n:04d}", "Nagy Anna", "8100 Varpalota, Fo utca 1. " + "x" * 60, "", "", "csekk"]
+        for n in range(1, count + 1)
+    ]
+    if accented_first:
+        rows[0][1] = "Kovács Éva"
+    return rows
+
+
+def big_enough(path: Path) -> None:
+    # The importer reads files in blocks of _BLOCK_BYTES; these tests need several.
+    from core.billing_import import _BLOCK_BYTES
+
+    assert path.stat().st_size > 2 * _BLOCK_BYTES
+
+
+async def test_errors_deep_in_a_big_file_keep_their_line_numbers(db, tmp_path):
+    folder = tmp_path / "in"
+    rows = many_customers(6000)
+    rows[4999][2] = "8105 Pétfürdő,\nAdy E. u. 3."  # a quoted line break: one more line
+    rows[5499][1] = ""  # line 5501 + 1
+    path = write(folder, "customers.csv", CUSTOMER_HEADER, rows)
+    big_enough(path)
+    records = path.read_bytes().split(b"\r\n")
+    records[5800] = b"U5800;Kov\x81cs;x;;;csekk"  # line 5802, long after UTF-8 accents
+    path.write_bytes(b"\r\n".join(records))
+    with pytest.raises(ImportFailed) as failed:
+        await import_folder(db, folder)
+    assert [str(e)[:37] for e in failed.value.errors] == [
+        "customers.csv:5502: name is empty",
+        "customers.csv:5802: undecodable bytes",
+    ]
+    assert await billing.get_customer(db, "U0001") is None
+
+
+async def test_windows_1250_detected_when_accents_come_after_the_first_blocks(db, tmp_path):
+    rows = many_customers(6000, accented_first=False)
+    rows[5899][1] = "Kőszegi Ödön"
+    path = write(tmp_path / "in", "customers.csv", CUSTOMER_HEADER, rows, encoding="cp1250")
+    big_enough(path)
+    result = await import_folder(db, tmp_path / "in")
+    assert result.counts["customers.csv"].new == 6000
+    assert (await billing.get_customer(db, "U5900")).name == "Kőszegi Ödön"
+
+
+async def test_progress_is_reported_up_to_each_file_size(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    write(folder, "customers.csv", CUSTOMER_HEADER, many_customers(6000))
+    seen: dict[str, list[tuple[int, int]]] = {}
+
+    def factory(name: str, size: int):
+        return lambda done: seen.setdefault(name, []).append((done, size))
+
+    await import_folder(db, folder, progress=factory)
+    assert set(seen) == {"customers.csv", "invoices.csv", "transactions.csv"}
+    for calls in seen.values():
+        assert calls[-1][0] == calls[-1][1]
+        assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+async def test_a_bad_value_repeated_on_many_lines_is_reported_on_each(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    write(
+        folder,
+        "invoices.csv",
+        INVOICE_HEADER,
+        [
+            ["2024-000001", "U0001", "2024.02.30", "2024.05.15", "1 000", "0"],
+            ["2024-000002", "U0001", "2024.02.30", "2024.05.15", "1 000", "0"],
+            ["2024-000003", "U0001", "2024.05.01", "2024.05.15", "12,5", "0"],
+            ["2024-000004", "U0001", "2024.05.01", "2024.05.15", "12,5", "0"],
+            ["2024-000005", "U0001", "2024.05.01", "2024.05.15", "1 000", "0"],
+        ],
+    )
+    with pytest.raises(ImportFailed) as failed:
+        await import_folder(db, folder)
+    assert [str(e)[:34] for e in failed.value.errors] == [
+        "invoices.csv:2: bad date '2024.02.",
+        "invoices.csv:3: bad date '2024.02.",
+        "invoices.csv:4: bad amount '12,5':",
+        "invoices.csv:5: bad amount '12,5':",
+    ]
+
+
+async def test_ids_and_numbers_in_their_other_forms_still_resolve(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    write(
+        folder,
+        "invoices.csv",
+        INVOICE_HEADER,
+        [
+            ["2024000001", "u0001", "2024.05.01", "2024.05.15", "12 345", "0"],
+            ["2024-000002", " U0002 ", "2024.06.01", "2024.06.15", "500", "0"],
+        ],
+    )
+    write(
+        folder,
+        "transactions.csv",
+        TX_HEADER,
+        [
+            ["T1", "u0001", "2024.05.01", "TERHELÉS", "12 345", "2024000001", ""],
+            ["T2", "U0002", "2024.06.01", "charge", "500", " 2024-000002 ", ""],
+        ],
+    )
+    await import_folder(db, folder)
+    assert (await billing.get_invoice(db, 2024000001)).customer_id == "U0001"
+    assert (await billing.get_invoice(db, 2024000002)).customer_id == "U0002"
+    bookings = await billing.bookings_page(db, "U0001", 0, 10)
+    assert [(b.kind, b.invoice_no) for b, _ in bookings] == [("charge", 2024000001)]
+    bookings = await billing.bookings_page(db, "U0002", 0, 10)
+    assert [(b.kind, b.invoice_no) for b, _ in bookings] == [("charge", 2024000002)]
+
+
+async def test_the_connection_page_cache_is_restored_after_an_import(db, tmp_path):
+    before = await db.fetch_value("PRAGMA cache_size")
+    await import_folder(db, write_all(tmp_path / "good"))
+    assert await db.fetch_value("PRAGMA cache_size") == before
+    folder = write_all(tmp_path / "bad")
+    write(folder, "invoices.csv", INVOICE_HEADER, [INVOICES[0], INVOICES[0]])
+    with pytest.raises(ImportFailed):
+        await import_folder(db, folder)
+    assert await db.fetch_value("PRAGMA cache_size") == before

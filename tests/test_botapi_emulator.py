@@ -399,7 +399,7 @@ async def test_flood_control_surfaces_as_retry_after(emu: BotApiEmulator, bot: B
     emu.set_rate_limit(3)
     for number in range(3):
         await bot.send_message(EVA_ID, f"üzenet {number}")
-    with pytest.raises(RetryAfter, match="(?i)retry in 1 second"):
+    with pytest.raises(RetryAfter, match=r"(?i)retry in (1 second|0:00:01)"):
         await bot.send_message(EVA_ID, "egy túl sok")
     last = emu.requests[-1]
     assert (last.error_code, last.description) == (429, "Too Many Requests: retry after 1")
