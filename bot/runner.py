@@ -63,15 +63,17 @@ async def run_service(
     *,
     webhook: WebhookOptions | None = None,
     extra_workers: list[Callable[[asyncio.Event], Awaitable[None]]] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT."""
+    """Run until SIGTERM/SIGINT (or until `stop` is set, for embedding and tests)."""
     # Every setting is checked before anything starts: a missing one stops here, named.
     token = settings.telegram_token
     api_url = settings.telegram_api_url
     transport = transport_from_settings(settings)
     db = await open_database(settings.db_path)
-    stop = asyncio.Event()
-    _install_signal_handlers(stop)
+    if stop is None:
+        stop = asyncio.Event()
+        _install_signal_handlers(stop)
     application = build_application(settings, db, token=token, api_url=api_url)
     sender = OutboxSender(db, settings, transport=transport)
     outbox_domain.set_queue_listener(sender.wake)

@@ -9,7 +9,7 @@ import pytest
 
 from storage.db import Database, open_database
 
-pytest_plugins = ["tests.smtp_server", "tests.botkit"]
+pytest_plugins = ["tests.smtp_server", "tests.botkit", "tests.dovecot"]
 
 
 @pytest.fixture

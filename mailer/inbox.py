@@ -1,0 +1,547 @@
+"""The mail worker's reading half: the support mailbox over IMAP, incrementally.
+
+One imap-tools `MailBox`, and every blocking call on it goes through one
+single-thread executor, so two calls never run on it at once (imap-tools is
+synchronous and not thread-safe).
+
+How nothing is lost or repeated (mail-notes.md, "Fetching without losing or
+repeating mail"):
+
+- The folder's (UIDVALIDITY, last UID) is kept in `inbox_state`; a poll
+  fetches only UIDs above the last one, filtering the `UID last+1:*` answer
+  itself (that range always includes the newest message, RFC 3501 6.4.8).
+- Each mail goes through `core.inbound.process_mail` in its own transaction;
+  only after it committed does the last UID move on, and only after that is
+  the mail moved to the processed folder. A crash in between leaves a mail
+  the database already knows: it is detected as a duplicate on the next
+  fetch, or, when the last UID already passed it, moved on the next connect.
+- A new UIDVALIDITY (the folder was recreated) restarts the folder from UID
+  0; the Message-ID index turns every mail seen before into a duplicate.
+- An unreadable mail is quarantined by the domain; fetching goes on.
+
+A poll with nothing new costs a NOOP and a STATUS, whatever the folder holds
+(the folder stays selected; SELECT, which grows with the folder, runs once
+per connection). Mails are fetched in batches of UIDs, headers and body in
+one `BODY.PEEK[]` (never marked seen), and moved in one UID MOVE per batch.
+
+Between polls the reader waits in IMAP IDLE when the server offers it
+(re-issued well within 29 minutes; the event loop watches the socket, so a
+stop is noticed at once), otherwise it polls every `poll_interval` seconds. A
+broken connection is logged, and the reader backs off and reconnects.
+Logs carry UIDs, Message-IDs and ticket numbers, never bodies or passwords.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import imaplib
+import logging
+import re
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
+
+from core.config import Settings
+from core.inbound import InboundContext, InboundResult, process_mail
+from storage import inbound as store
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_PROCESSED_FOLDER = "Processed"
+DEFAULT_TIMEOUT = 60.0  # seconds, per socket operation
+BATCH_SIZE = 200  # mails per UID FETCH
+BATCH_BYTES = 20 * 1024 * 1024  # and at most this much mail per UID FETCH
+POLL_INTERVAL = 60.0  # seconds between polls when the server has no IDLE
+IDLE_RENEW = 25 * 60.0  # re-issue IDLE before the server's 30-minute limit (RFC 2177)
+RESELECT_INTERVAL = 600.0  # seconds: SELECT again now and then, whatever NOOP said
+BACKOFF_BASE = 2.0
+BACKOFF_MAX = 300.0
+
+_UID = re.compile(rb"\bUID\s+(\d+)", re.IGNORECASE)
+_SIZE = re.compile(rb"\bRFC822\.SIZE\s+(\d+)", re.IGNORECASE)
+
+
+class InboxError(Exception):
+    """The IMAP server refused something or the connection broke."""
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    """What STATUS tells about the folder."""
+
+    uidvalidity: int
+    uidnext: int | None
+
+
+# --- plain helpers (run in the IMAP thread or anywhere) -------------------------------
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """`1,2,3,7,9,10` -> `1:3,7,9:10`: short UID sets for long runs of mail."""
+    ordered = sorted(set(uids))
+    parts: list[str] = []
+    start = prev = None
+    for uid in ordered:
+        if prev is not None and uid == prev + 1:
+            prev = uid
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}:{prev}")
+        start = prev = uid
+    if start is not None:
+        parts.append(str(start) if start == prev else f"{start}:{prev}")
+    return ",".join(parts)
+
+
+def batches(sized: list[tuple[int, int]], max_count: int, max_bytes: int) -> Iterator[list[int]]:
+    """UIDs in fetch batches of at most `max_count` mails and (about) `max_bytes`."""
+    batch: list[int] = []
+    total = 0
+    for uid, size in sized:
+        if batch and (len(batch) >= max_count or total + size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
+
+
+def _check(result: tuple[str, Any], what: str) -> list[Any]:
+    typ, data = result
+    if typ != "OK":
+        raise InboxError(f"{what}: {typ} {data!r}"[:300])
+    return list(data or [])
+
+
+def _fetch_items(data: list[Any]) -> Iterator[tuple[bytes, bytes | None]]:
+    """(response line, literal or None) per FETCH response from imaplib's flat list.
+
+    imaplib gives a tuple (line up to the literal, literal) followed by the rest
+    of the line as bytes; a response without a literal comes as bytes alone.
+    """
+    pending: tuple[bytes, bytes] | None = None
+    for item in data:
+        if isinstance(item, tuple):
+            if pending is not None:
+                yield pending
+            pending = (bytes(item[0]), bytes(item[1]))
+        elif isinstance(item, bytes):
+            if pending is not None:
+                # The closing part of the same response (may hold UID after the literal).
+                yield pending[0] + b" " + item, pending[1]
+                pending = None
+            elif item.strip() and item.strip() != b")":
+                yield item, None
+    if pending is not None:
+        yield pending
+
+
+# --- the reader -------------------------------------------------------------------------
+
+
+class InboxReader:
+    """Reads new mail from one IMAP folder into tickets; `run` keeps doing it until stopped."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        ctx: InboundContext,
+        folder: str | None = None,
+        processed_folder: str | None = DEFAULT_PROCESSED_FOLDER,
+        batch_size: int = BATCH_SIZE,
+        batch_bytes: int = BATCH_BYTES,
+        poll_interval: float = POLL_INTERVAL,
+        use_idle: bool = True,
+        idle_renew: float = IDLE_RENEW,
+        timeout: float = DEFAULT_TIMEOUT,
+        backoff_base: float = BACKOFF_BASE,
+        backoff_max: float = BACKOFF_MAX,
+        clock: Callable[[], float] = time.time,
+        on_result: Callable[[InboundResult], None] | None = None,
+    ) -> None:
+        if not 0 < idle_renew <= 29 * 60:
+            raise ValueError("IDLE must be re-issued within 29 minutes (RFC 2177)")
+        self.db = db
+        self.ctx = ctx
+        self.host = settings.imap_host
+        self.port = settings.imap_port
+        self.security = settings.imap_security
+        self.user = settings.imap_user
+        self._password = settings.imap_password
+        self.folder = folder or settings.imap_folder
+        # None: leave processed mail where it is (the cursor alone tracks progress).
+        self.processed_folder = processed_folder
+        self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
+        self.poll_interval = poll_interval
+        self.use_idle = use_idle
+        self.idle_renew = idle_renew
+        self.timeout = timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.clock = clock
+        self.on_result = on_result  # told of every processed mail (e.g. to wake the bot)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap")
+        self._mailbox: BaseMailBox | None = None
+        self._sweep_due = True  # move processed leftovers once per connection
+        self._selected_uidvalidity: int | None = None  # these two: the IMAP thread only
+        self._selected_at = 0.0
+        self._stop: asyncio.Event | None = None
+        self._failures = 0
+
+    def __repr__(self) -> str:  # never shows the password
+        return f"InboxReader({self.user}@{self.host}:{self.port}/{self.folder}, {self.security})"
+
+    # --- the IMAP thread ---------------------------------------------------------------
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run one blocking IMAP step in the reader's single IMAP thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _open(self) -> BaseMailBox:
+        """Connect, log in, learn the capabilities, make sure the folders exist."""
+        if self.security == "none":
+            mailbox: BaseMailBox = MailBoxUnencrypted(self.host, self.port, timeout=self.timeout)
+        elif self.security == "starttls":
+            mailbox = MailBoxStartTls(
+                self.host, self.port, timeout=self.timeout, ssl_context=ssl.create_default_context()
+            )
+        else:
+            mailbox = MailBox(
+                self.host, self.port, timeout=self.timeout, ssl_context=ssl.create_default_context()
+            )
+        self._selected_uidvalidity = None
+        try:
+            mailbox.login(self.user, self._password, initial_folder=None)
+            # The greeting's capabilities predate the login; servers add MOVE and more after it.
+            capabilities = _check(mailbox.client.capability(), "CAPABILITY")
+            if capabilities and isinstance(capabilities[-1], bytes):
+                mailbox.client.capabilities = tuple(capabilities[-1].decode().upper().split())
+            if self.processed_folder and not mailbox.folder.exists(self.processed_folder):
+                mailbox.folder.create(self.processed_folder)
+        except BaseException:
+            _close_quietly(mailbox)
+            raise
+        return mailbox
+
+    def _status(self, mailbox: BaseMailBox) -> FolderStatus:
+        """The folder's UIDVALIDITY and UIDNEXT, selecting it when needed.
+
+        SELECT grows with the folder (Dovecot: about 1 ms per 1 000 mails) while
+        NOOP and STATUS do not, so the folder stays selected (IDLE needs that
+        anyway) and each poll costs one NOOP and one STATUS. STATUS answers from
+        the session's view: NOOP first brings the view up to date, and a server
+        complaint there (the folder was deleted under us), a changed UIDVALIDITY
+        or `RESELECT_INTERVAL` since the last SELECT select the folder afresh.
+        """
+        client = mailbox.client
+        # Unsolicited EXISTS/RECENT/FETCH lines pile up in imaplib; none is needed here.
+        client.untagged_responses.clear()
+        if self._selected_uidvalidity is not None:
+            _check(client.noop(), "NOOP")
+            troubled = any(key in client.untagged_responses for key in ("NO", "BAD", "BYE"))
+            if troubled or time.monotonic() - self._selected_at > RESELECT_INTERVAL:
+                self._selected_uidvalidity = None
+        if self._selected_uidvalidity is None:
+            return self._select(mailbox)
+        status = mailbox.folder.status(self.folder, ["UIDVALIDITY", "UIDNEXT"])
+        if status["UIDVALIDITY"] != self._selected_uidvalidity:
+            return self._select(mailbox)
+        return FolderStatus(status["UIDVALIDITY"], status.get("UIDNEXT"))
+
+    def _select(self, mailbox: BaseMailBox) -> FolderStatus:
+        """SELECT the folder; its answer carries UIDVALIDITY and UIDNEXT."""
+        client = mailbox.client
+        client.untagged_responses.clear()
+        mailbox.folder.set(self.folder)
+        uidvalidity = _first_int(client.response("UIDVALIDITY")[1])
+        uidnext = _first_int(client.response("UIDNEXT")[1])
+        if uidvalidity is None:  # a server that does not say it on SELECT
+            status = mailbox.folder.status(self.folder, ["UIDVALIDITY", "UIDNEXT"])
+            uidvalidity, uidnext = status["UIDVALIDITY"], status.get("UIDNEXT")
+        self._selected_uidvalidity = uidvalidity
+        self._selected_at = time.monotonic()
+        return FolderStatus(uidvalidity, uidnext)
+
+    def _list_new(self, mailbox: BaseMailBox, last_uid: int) -> list[tuple[int, int]]:
+        """(UID, size) of every mail above `last_uid`, oldest first."""
+        data = _check(
+            mailbox.client.uid("FETCH", f"{last_uid + 1}:*", "(UID RFC822.SIZE)"), "UID FETCH"
+        )
+        found: dict[int, int] = {}
+        for line, _literal in _fetch_items(data):
+            uid = _UID.search(line)
+            size = _SIZE.search(line)
+            # `last+1:*` always includes the newest mail, even when it is not new.
+            if uid and int(uid[1]) > last_uid:
+                found[int(uid[1])] = int(size[1]) if size else 0
+        return sorted(found.items())
+
+    def _fetch(self, mailbox: BaseMailBox, uids: list[int]) -> list[tuple[int, bytes]]:
+        """The raw bytes of these mails, without marking them seen (BODY.PEEK)."""
+        data = _check(mailbox.client.uid("FETCH", uid_set(uids), "(UID BODY.PEEK[])"), "FETCH")
+        wanted = set(uids)
+        mails: dict[int, bytes] = {}
+        for line, literal in _fetch_items(data):
+            uid = _UID.search(line)
+            if uid and literal is not None and int(uid[1]) in wanted:
+                mails[int(uid[1])] = literal
+        return sorted(mails.items())
+
+    def _move(self, mailbox: BaseMailBox, uids: list[int]) -> None:
+        """Move processed mail out of the folder (UID MOVE, or COPY + delete)."""
+        if uids and self.processed_folder:
+            mailbox.move(uid_set(uids), self.processed_folder)
+
+    def _uids_up_to(self, mailbox: BaseMailBox, last_uid: int) -> list[int]:
+        """Mails still in the folder although the cursor passed them (a crash before the move)."""
+        found = mailbox.uids(f"UID 1:{last_uid}")
+        return [int(uid) for uid in found if int(uid) <= last_uid]
+
+    def _idle_start(self, mailbox: BaseMailBox) -> list[bytes]:
+        """Enter IDLE; returns what the server already said (it may be in our buffer)."""
+        mailbox.idle.start()
+        return _drain(mailbox)
+
+    def _idle_stop(self, mailbox: BaseMailBox) -> None:
+        mailbox.idle.stop()
+
+    # --- connection ----------------------------------------------------------------------
+    async def _connection(self) -> BaseMailBox:
+        if self._mailbox is None:
+            self._mailbox = await self._call(self._open)
+            self._sweep_due = True
+            log.info("IMAP connected: %r", self)
+        return self._mailbox
+
+    def _drop_connection(self) -> None:
+        """Forget the connection; its logout runs in the IMAP thread after whatever is there."""
+        mailbox, self._mailbox = self._mailbox, None
+        if mailbox is not None:
+            with contextlib.suppress(RuntimeError):  # the executor is already shut down
+                self._executor.submit(_close_quietly, mailbox)
+
+    async def close(self) -> None:
+        """Log out and stop the IMAP thread."""
+        mailbox, self._mailbox = self._mailbox, None
+        if mailbox is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._call(_close_quietly, mailbox), self.timeout)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- one poll --------------------------------------------------------------------------
+    async def poll_once(self) -> int:
+        """Fetch and process every mail that is new since the last poll; returns how many.
+
+        Raises InboxError or OSError (after dropping the connection) when the
+        server fails; what was committed before stays committed.
+        """
+        try:
+            return await self._poll()
+        except BaseException:
+            self._drop_connection()
+            raise
+
+    async def _poll(self) -> int:
+        reused = self._mailbox is not None
+        mailbox = await self._connection()
+        try:
+            status = await self._call(self._status, mailbox)
+        except (imaplib.IMAP4.abort, OSError) as error:
+            if not reused:
+                raise
+            # A connection that went stale while we waited (a server timeout, the
+            # folder deleted under the session): one fresh try before giving up.
+            log.info("IMAP connection lost while idle (%s); reconnecting", str(error)[:200])
+            self._drop_connection()
+            mailbox = await self._connection()
+            status = await self._call(self._status, mailbox)
+        last_uid = await self._cursor(status)
+        if self._sweep_due:
+            await self._sweep(mailbox, last_uid)
+        if status.uidnext is not None and status.uidnext <= last_uid + 1:
+            return 0  # nothing new: one STATUS was the whole cost
+        new = await self._call(self._list_new, mailbox, last_uid)
+        count = 0
+        for uids in batches(new, self.batch_size, self.batch_bytes):
+            if self._stop is not None and self._stop.is_set():
+                break
+            mails = await self._call(self._fetch, mailbox, uids)
+            done = await self._process(mails, status.uidvalidity)
+            count += len(done)
+            await self._move_processed(mailbox, done)
+        return count
+
+    async def _cursor(self, status: FolderStatus) -> int:
+        """The last UID read in this folder; restarts at 0 under a new UIDVALIDITY."""
+        state = await store.get_state(self.db, self.folder)
+        if state is not None and state.uidvalidity == status.uidvalidity:
+            return state.last_uid
+        if state is not None:
+            log.warning(
+                "IMAP folder %s: UIDVALIDITY changed %d -> %d; reading it again from the start"
+                " (mails seen before are recognised by Message-ID)",
+                self.folder,
+                state.uidvalidity,
+                status.uidvalidity,
+            )
+        await store.reset_state(self.db, self.folder, status.uidvalidity, self.clock())
+        return 0
+
+    async def _sweep(self, mailbox: BaseMailBox, last_uid: int) -> None:
+        """Move mails the cursor already passed (committed, but not moved before a crash)."""
+        if self.processed_folder and last_uid > 0:
+            leftovers = await self._call(self._uids_up_to, mailbox, last_uid)
+            if leftovers:
+                log.info("IMAP moving %d processed mail(s) left behind", len(leftovers))
+                await self._call(self._move, mailbox, leftovers)
+        self._sweep_due = False
+
+    async def _process(self, mails: list[tuple[int, bytes]], uidvalidity: int) -> list[int]:
+        """Each mail through the domain, then the cursor past it; returns the UIDs done."""
+        done: list[int] = []
+        for uid, raw in mails:
+            result = await process_mail(
+                self.db,
+                raw,
+                ctx=self.ctx,
+                folder=self.folder,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                now=self.clock(),
+            )
+            await store.advance(self.db, self.folder, uidvalidity, uid, self.clock())
+            done.append(uid)
+            if self.on_result is not None:
+                try:
+                    self.on_result(result)
+                except Exception:  # a listener's bug must not stall the inbox
+                    log.exception("IMAP uid=%d: the on_result listener failed", uid)
+        return done
+
+    async def _move_processed(self, mailbox: BaseMailBox, uids: list[int]) -> None:
+        """Move committed mails to the processed folder (a failure only leaves duplicates)."""
+        if uids and self.processed_folder:
+            await self._call(self._move, mailbox, uids)
+
+    # --- waiting between polls ---------------------------------------------------------------
+    async def _wait_for_news(self, stop: asyncio.Event) -> None:
+        """IDLE until the server reports something (or it is time to renew), or poll later."""
+        mailbox = self._mailbox
+        if not self.use_idle or mailbox is None or "IDLE" not in mailbox.client.capabilities:
+            await _wait_event(stop, self.poll_interval)
+            return
+        try:
+            said = await self._call(self._idle_start, mailbox)
+            if not said:
+                await _readable(mailbox.client.sock, stop, self.idle_renew)
+            await self._call(self._idle_stop, mailbox)
+        except BaseException:
+            self._drop_connection()
+            raise
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll, then wait for news; until `stop` is set. Failures back off and reconnect."""
+        log.info("inbox reader started (%r)", self)
+        self._stop = stop
+        try:
+            while not stop.is_set():
+                try:
+                    await self.poll_once()
+                    self._failures = 0
+                    if not stop.is_set():
+                        await self._wait_for_news(stop)
+                except Exception as error:  # noqa: BLE001 - the reader must survive anything
+                    self._failures += 1
+                    delay = min(self.backoff_max, self.backoff_base * 2 ** (self._failures - 1))
+                    log.warning(
+                        "IMAP %s:%d failed (%s: %s); reconnecting in %.0f s",
+                        self.host,
+                        self.port,
+                        type(error).__name__,
+                        str(error)[:200],
+                        delay,
+                    )
+                    await _wait_event(stop, delay)
+        finally:
+            await self.close()
+            log.info("inbox reader stopped")
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def _first_int(values: list[Any] | None) -> int | None:
+    for value in values or []:
+        if isinstance(value, bytes | str):
+            text = value.decode() if isinstance(value, bytes) else value
+            if text.strip().isdigit():
+                return int(text)
+    return None
+
+
+def _drain(mailbox: BaseMailBox) -> list[bytes]:
+    """Lines the server already sent (buffered or on the socket), without waiting."""
+    client = mailbox.client
+    sock = client.sock
+    previous = sock.gettimeout()
+    sock.settimeout(0)
+    lines: list[bytes] = []
+    try:
+        while True:
+            try:
+                lines.append(client._get_line())
+            except (TimeoutError, OSError, imaplib.IMAP4.abort):
+                break
+    finally:
+        sock.settimeout(previous)
+    return lines
+
+
+async def _readable(sock: Any, stop: asyncio.Event, seconds: float) -> None:
+    """Wait until the socket has data, `stop` is set or `seconds` passed (in the event loop)."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def on_readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    fd = sock.fileno()
+    loop.add_reader(fd, on_readable)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([ready, stopper], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_reader(fd)
+        stopper.cancel()
+        ready.cancel()
+        await asyncio.gather(stopper, return_exceptions=True)
+
+
+async def _wait_event(stop: asyncio.Event, seconds: float) -> None:
+    """Return when `stop` is set or `seconds` have passed."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _close_quietly(mailbox: BaseMailBox) -> None:
+    """Log out, or at least close the socket; never raises."""
+    try:
+        mailbox.logout()
+    except Exception:  # noqa: BLE001 - a broken connection cannot log out
+        with contextlib.suppress(Exception):
+            mailbox.client.shutdown()

@@ -1,0 +1,188 @@
+"""Incoming mail as stored: every fetched mail raw (`inbound_mails`) and the IMAP cursor.
+
+`inbound_mails.message_id` is unique (the header, or an md5 of the raw bytes
+when it is missing), so a mail fetched twice is recognised. `inbox_state`
+keeps (UIDVALIDITY, last UID) per folder, so the reader fetches only what is new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Queryable
+
+TICKET = "ticket"
+IGNORED = "ignored"
+QUARANTINED = "quarantined"
+STATUSES = (TICKET, IGNORED, QUARANTINED)
+
+
+@dataclass(frozen=True)
+class InboundMail:
+    """One stored incoming mail."""
+
+    id: int
+    message_id: str
+    folder: str
+    uidvalidity: int | None
+    uid: int | None
+    raw: bytes
+    status: str  # ticket | ignored | quarantined
+    reason: str | None
+    ticket_id: int | None
+    received_at: float
+
+
+@dataclass(frozen=True)
+class InboxState:
+    """Where the reader stands in one folder."""
+
+    folder: str
+    uidvalidity: int
+    last_uid: int
+    updated_at: float
+
+
+_COLUMNS = "id, message_id, folder, uidvalidity, uid, raw, status, reason, ticket_id, received_at"
+
+
+def _mail(row) -> InboundMail:  # noqa: ANN001 - sqlite3.Row
+    values = list(row)
+    values[5] = bytes(values[5])
+    return InboundMail(*values)
+
+
+# --- inbound_mails ------------------------------------------------------------------
+
+
+async def id_by_message_id(db: Queryable, message_id: str) -> int | None:
+    """The stored mail with this Message-ID, if it was seen before."""
+    value = await db.fetch_value("SELECT id FROM inbound_mails WHERE message_id = ?", (message_id,))
+    return None if value is None else int(value)
+
+
+async def insert(
+    db: Queryable,
+    *,
+    message_id: str,
+    folder: str,
+    uidvalidity: int | None,
+    uid: int | None,
+    raw: bytes,
+    status: str,
+    reason: str | None,
+    ticket_id: int | None = None,
+    now: float,
+) -> int:
+    """Store a mail as fetched; raises sqlite3.IntegrityError when the Message-ID is known."""
+    return await db.insert(
+        "INSERT INTO inbound_mails(message_id, folder, uidvalidity, uid, raw, status, reason,"
+        " ticket_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (message_id, folder, uidvalidity, uid, raw, status, reason, ticket_id, now),
+    )
+
+
+async def set_outcome(
+    db: Queryable, mail_id: int, *, status: str, reason: str | None, ticket_id: int | None
+) -> None:
+    """Record what became of a stored mail."""
+    await db.execute(
+        "UPDATE inbound_mails SET status = ?, reason = ?, ticket_id = ? WHERE id = ?",
+        (status, reason, ticket_id, mail_id),
+    )
+
+
+async def get(db: Queryable, mail_id: int) -> InboundMail | None:
+    """One stored mail by id."""
+    row = await db.fetch_one(f"SELECT {_COLUMNS} FROM inbound_mails WHERE id = ?", (mail_id,))
+    return _mail(row) if row else None
+
+
+async def by_message_id(db: Queryable, message_id: str) -> InboundMail | None:
+    """One stored mail by its Message-ID (with angle brackets)."""
+    row = await db.fetch_one(
+        f"SELECT {_COLUMNS} FROM inbound_mails WHERE message_id = ?", (message_id,)
+    )
+    return _mail(row) if row else None
+
+
+async def by_status(db: Queryable, status: str, limit: int = 50) -> list[InboundMail]:
+    """Stored mails with this status, newest first (e.g. the quarantine, for staff)."""
+    rows = await db.fetch_all(
+        f"SELECT {_COLUMNS} FROM inbound_mails WHERE status = ? ORDER BY id DESC LIMIT ?",
+        (status, limit),
+    )
+    return [_mail(row) for row in rows]
+
+
+async def count_by_status(db: Queryable) -> dict[str, int]:
+    """How many stored mails have each status (every status present, zero included)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for row in await db.fetch_all("SELECT status, count(*) FROM inbound_mails GROUP BY status"):
+        counts[row[0]] = int(row[1])
+    return counts
+
+
+# --- who owns an address --------------------------------------------------------------
+
+
+async def customer_ids_with_email(db: Queryable, email: str, limit: int = 2) -> list[str]:
+    """Customers of the billing data whose e-mail is this address (case-insensitive)."""
+    rows = await db.fetch_all(
+        "SELECT customer_id FROM customers WHERE email = ? COLLATE NOCASE"
+        " ORDER BY customer_id LIMIT ?",
+        (email, limit),
+    )
+    return [row[0] for row in rows]
+
+
+async def last_outbox_id(db: Queryable) -> int:
+    """The newest outbox row's id (0 when empty): a bookmark to find mails queued after it."""
+    return int(await db.fetch_value("SELECT coalesce(max(id), 0) FROM outbox"))
+
+
+async def outbox_queued_since(
+    db: Queryable, after_id: int, kind: str, recipient: str
+) -> list[tuple[str, str]]:
+    """(Message-ID, subject) of mails of `kind` to `recipient` queued after `after_id`."""
+    rows = await db.fetch_all(
+        "SELECT message_id, subject FROM outbox WHERE id > ? AND kind = ?"
+        " AND recipient = ? COLLATE NOCASE ORDER BY id",
+        (after_id, kind, recipient),
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+# --- inbox_state ----------------------------------------------------------------------
+
+
+async def get_state(db: Queryable, folder: str) -> InboxState | None:
+    """The reader's position in `folder`, if it has read it before."""
+    row = await db.fetch_one(
+        "SELECT folder, uidvalidity, last_uid, updated_at FROM inbox_state WHERE folder = ?",
+        (folder,),
+    )
+    return InboxState(*row) if row else None
+
+
+async def reset_state(db: Queryable, folder: str, uidvalidity: int, now: float) -> None:
+    """Start `folder` afresh under a (new) UIDVALIDITY: nothing read yet."""
+    await db.execute(
+        "INSERT INTO inbox_state(folder, uidvalidity, last_uid, updated_at) VALUES (?, ?, 0, ?)"
+        " ON CONFLICT(folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0,"
+        " updated_at = excluded.updated_at",
+        (folder, uidvalidity, now),
+    )
+
+
+async def advance(db: Queryable, folder: str, uidvalidity: int, uid: int, now: float) -> bool:
+    """Move the folder's last UID forward to `uid` (never back, never across UIDVALIDITY).
+
+    Returns False when the stored UIDVALIDITY differs (nothing is changed then).
+    """
+    changed = await db.execute(
+        "UPDATE inbox_state SET last_uid = max(last_uid, ?), updated_at = ?"
+        " WHERE folder = ? AND uidvalidity = ?",
+        (uid, now, folder, uidvalidity),
+    )
+    return changed == 1

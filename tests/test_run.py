@@ -1,0 +1,83 @@
+"""`run_bot.py run` as the operator starts it: polling, webhook, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from bot.runner import WebhookOptions, run_service
+from botapi_emulator import BotApiEmulator
+from core.config import Settings
+from tests.botkit import BOT_USERNAME, TOKEN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def service_env(tmp_path: Path, emulator: BotApiEmulator) -> dict[str, str]:
+    return {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "PETKOMM_TELEGRAM_API_URL": emulator.base_url,
+        "PETKOMM_DB": str(tmp_path / "run.sqlite3"),
+        "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail"),
+    }
+
+
+async def test_the_service_polls_survives_a_failed_command_list_and_stops_on_sigterm(tmp_path):
+    async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
+        emulator.fail_next("setMyCommands", error_code=500, description="Internal Server Error")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
+        env.update(service_env(tmp_path, emulator))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "run_bot.py"),
+            "run",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            eva = emulator.private_user(7001, "Éva")
+            eva.send_command("start")  # waits in the emulator until the service polls
+            reply = await eva.wait_reply(timeout=15)
+            assert "PÉTKOMM" in reply.text
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        log = stderr.decode()
+        assert process.returncode == 0, log
+        assert "could not set the bot's command list" in log
+        assert "stopped" in log and "Traceback" not in log
+
+
+async def test_webhook_mode_receives_updates_by_post(tmp_path):
+    async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
+        port = free_port()
+        stop = asyncio.Event()
+        settings = Settings(service_env(tmp_path, emulator))
+        hook = WebhookOptions(
+            url=f"http://127.0.0.1:{port}/telegram", port=port, secret_token="titok-123"
+        )
+        service = asyncio.create_task(run_service(settings, webhook=hook, stop=stop))
+        try:
+            await emulator.wait_for(
+                lambda: emulator.webhook_url, timeout=15, what="the webhook to be set"
+            )
+            eva = emulator.private_user(7002, "Éva")
+            eva.send_command("start")
+            reply = await eva.wait_reply(timeout=15)
+            assert "PÉTKOMM" in reply.text
+            assert emulator.calls("getUpdates") == []
+        finally:
+            stop.set()
+            await asyncio.wait_for(service, timeout=30)
