@@ -20,6 +20,8 @@ from telegram.ext import Application
 from bot.app import build_application
 from core import outbox as outbox_domain
 from core.config import Settings
+from core.inbound import InboundContext
+from mailer.inbox import InboxReader
 from mailer.sender import OutboxSender, transport_from_settings
 from storage.db import open_database
 
@@ -70,6 +72,9 @@ async def run_service(
     token = settings.telegram_token
     api_url = settings.telegram_api_url
     transport = transport_from_settings(settings)
+    read_mail = settings.env.get("PETKOMM_IMAP_HOST", "").strip() != ""
+    if read_mail:  # the support mailbox is optional; when named, all of it must be right
+        settings.imap_port, settings.imap_user, settings.imap_password  # noqa: B018
     db = await open_database(settings.db_path)
     if stop is None:
         stop = asyncio.Event()
@@ -77,11 +82,20 @@ async def run_service(
     application = build_application(settings, db, token=token, api_url=api_url)
     sender = OutboxSender(db, settings, transport=transport)
     outbox_domain.set_queue_listener(sender.wake)
-    workers = [asyncio.create_task(sender.run(stop), name="outbox-sender")]
-    for worker in extra_workers or []:
-        workers.append(asyncio.create_task(worker(stop)))
+    workers: list[asyncio.Task] = []
     try:
+        # The workers start once the bot knows its name (getMe): code mails carry deep links.
         await start_application(application)
+        workers.append(asyncio.create_task(sender.run(stop), name="outbox-sender"))
+        if read_mail:
+            services = application.bot_data["services"]
+            ctx = InboundContext.from_settings(settings, code_mailer=services.mailer)
+            reader = InboxReader(db, settings, ctx=ctx)
+            workers.append(asyncio.create_task(reader.run(stop), name="inbox-reader"))
+        else:
+            log.info("PETKOMM_IMAP_HOST is not set: the support mailbox is not read")
+        for worker in extra_workers or []:
+            workers.append(asyncio.create_task(worker(stop)))
         if webhook is None:
             await application.updater.start_polling(drop_pending_updates=False)
             log.info("polling %s as @%s", api_url, application.bot.username)
