@@ -227,7 +227,13 @@ class CodeMailer:
         self.bot_username = bot_username  # known once the bot has asked Telegram (getMe)
 
     async def send(
-        self, db: Queryable, account: store.Account, purpose: str, code: str, expires_at: float
+        self,
+        db: Queryable,
+        account: store.Account,
+        purpose: str,
+        code: str,
+        expires_at: float,
+        now: float,
     ) -> None:
         prefix = ACTIVATION_PREFIX if purpose == "activation" else RESET_PREFIX
         queue = queue_activation_mail if purpose == "activation" else queue_reset_mail
@@ -239,6 +245,7 @@ class CodeMailer:
             code=code,
             link=activation_link(self.bot_username(), prefix + code),
             expires_at=local_time(expires_at),
+            now=now,
         )
 
 
@@ -253,7 +260,7 @@ async def _issue_code(
     code = new_code()
     expires_at = now + policy.code_ttl_hours * 3600
     await store.add_code(db, account.id, purpose, hash_code(code), now, expires_at)
-    await mailer.send(db, account, purpose, code, expires_at)
+    await mailer.send(db, account, purpose, code, expires_at, now)
 
 
 async def send_new_code(
