@@ -308,6 +308,26 @@ Example: python run_bot.py demo --seed 3 --today 2026-11-25 < session.txt""",
     return parser
 
 
+class _Redact(logging.Filter):
+    """Replaces a secret wherever it would appear in a log line (e.g. PTB's URL at DEBUG)."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "<TELEGRAM_BOT_TOKEN>"), None
+        return True
+
+
+def _redact_in_logs(secret: str) -> None:
+    if len(secret.strip()) >= 8:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_Redact(secret.strip()))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python run_bot.py` and the `petkomm` console script."""
     args = build_parser().parse_args(argv)
@@ -316,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
+        _redact_in_logs(settings.env.get("TELEGRAM_BOT_TOKEN", ""))
         return asyncio.run(args.func(args, settings))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -36,7 +36,7 @@ async def test_the_service_polls_survives_a_failed_command_list_and_stops_on_sig
     async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
         emulator.fail_next("setMyCommands", error_code=500, description="Internal Server Error")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
-        env.update(service_env(tmp_path, emulator))
+        env.update(service_env(tmp_path, emulator), PETKOMM_LOG_LEVEL="DEBUG")
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(ROOT / "run_bot.py"),
@@ -58,6 +58,7 @@ async def test_the_service_polls_survives_a_failed_command_list_and_stops_on_sig
         assert process.returncode == 0, log
         assert "could not set the bot's command list" in log
         assert "stopped" in log and "Traceback" not in log
+        assert TOKEN not in log and TOKEN.split(":")[1] not in log  # even at DEBUG
 
 
 async def test_webhook_mode_receives_updates_by_post(tmp_path):
