@@ -129,50 +129,67 @@ def _page_of(update: Update) -> int:
         return 0
 
 
-async def invoices(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Számlák: newest first, a page at a time."""
+async def _paged(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    *,
+    kind: str,
+    per_page: int,
+    count,  # noqa: ANN001 - async (db, customer_id) -> int
+    fetch,  # noqa: ANN001 - async (db, customer_id, offset, limit) -> list
+    template: str,
+    extra=None,  # noqa: ANN001 - async (db, customer_id) -> dict of more template values
+) -> None:
+    """One page of a long list, sent anew or edited in place by the ◀ ▶ buttons."""
     account = await require_login(update, context)
     if account is None:
         return
     db = services(context).db
-    total = await billing.invoice_count(db, account.customer_id)
-    pages = max(1, -(-total // INVOICES_PER_PAGE))
+    total = await count(db, account.customer_id)
+    pages = max(1, -(-total // per_page))
     page = min(_page_of(update), pages - 1)
-    rows = await billing.invoices_page(
-        db, account.customer_id, page * INVOICES_PER_PAGE, INVOICES_PER_PAGE
-    )
+    rows = await fetch(db, account.customer_id, page * per_page, per_page)
+    more = await extra(db, account.customer_id) if extra else {}
     text = render(
-        "chat/menu/invoices.txt",
-        invoices=rows,
-        page=page + 1,
-        pages=pages,
-        total=total,
-        today=_today(context),
+        f"chat/menu/{template}.txt", rows=rows, page=page + 1, pages=pages, total=total, **more
     )
-    await _send_or_edit(update, text, _pager("inv", page, pages))
+    await _send_or_edit(update, text, _pager(kind, page, pages))
+
+
+async def _today_values(context: ContextTypes.DEFAULT_TYPE) -> dict:
+    return {"today": _today(context)}
+
+
+async def _balance_values(db, customer_id: str) -> dict:  # noqa: ANN001
+    return {"balance": await billing.balance(db, customer_id)}
+
+
+async def invoices(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Számlák: newest first, a page at a time."""
+    await _paged(
+        update,
+        context,
+        kind="inv",
+        per_page=INVOICES_PER_PAGE,
+        count=billing.invoice_count,
+        fetch=billing.invoices_page,
+        template="invoices",
+        extra=lambda db, _: _today_values(context),
+    )
 
 
 async def account_history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Folyószámla: charges and payments by date with the running balance, paged."""
-    account = await require_login(update, context)
-    if account is None:
-        return
-    db = services(context).db
-    total = await billing.booking_count(db, account.customer_id)
-    pages = max(1, -(-total // BOOKINGS_PER_PAGE))
-    page = min(_page_of(update), pages - 1)
-    rows = await billing.bookings_page(
-        db, account.customer_id, page * BOOKINGS_PER_PAGE, BOOKINGS_PER_PAGE
+    await _paged(
+        update,
+        context,
+        kind="acc",
+        per_page=BOOKINGS_PER_PAGE,
+        count=billing.booking_count,
+        fetch=billing.bookings_page,
+        template="account",
+        extra=_balance_values,
     )
-    text = render(
-        "chat/menu/account.txt",
-        bookings=rows,
-        page=page + 1,
-        pages=pages,
-        total=total,
-        balance=await billing.balance(db, account.customer_id),
-    )
-    await _send_or_edit(update, text, _pager("acc", page, pages))
 
 
 async def customer_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -7,6 +7,8 @@ queued. The password is hashed as soon as it is read and its message deleted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, ContextTypes, ConversationHandler, MessageHandler
 
@@ -112,40 +114,33 @@ async def got_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return await _next(update, context, "password")
 
 
-async def got_customer_id(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Keep a customer ID like U1234 (any case, spaces tolerated)."""
-    try:
-        customer_id = parse_customer_id(text_of(update), lenient=True)
-    except ValueError:
-        await say(update, "registration/bad_customer_id", value=text_of(update).strip())
-        return REG_CUSTOMER
-    _draft(context)["customer_id"] = customer_id
-    return await _next(update, context, "customer_id")
-
-
-async def got_invoice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Keep an invoice number like 2016-000123 or 2016000123."""
-    try:
-        number = parse_invoice_number(text_of(update), lenient=True)
-    except ValueError:
-        await say(update, "registration/bad_invoice", value=text_of(update).strip())
-        return REG_INVOICE
-    _draft(context)["invoice"] = number
-    return await _next(update, context, "invoice")
-
-
-async def got_amount(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Keep the invoice's amount in any Hungarian spelling."""
-    try:
-        amount = parse_amount(text_of(update))
-    except ValueError:
-        await say(update, "registration/bad_amount", value=text_of(update).strip())
-        return REG_AMOUNT
+def _positive_amount(text: str) -> int:
+    amount = parse_amount(text)
     if amount <= 0:
-        await say(update, "registration/bad_amount", value=text_of(update).strip())
-        return REG_AMOUNT
-    _draft(context)["amount"] = amount
-    return await _next(update, context, "amount")
+        raise ValueError("an invoice to prove with is never zero or negative")
+    return amount
+
+
+def _billing_fact(field: str, parse: Callable[[str], object]):  # noqa: ANN202
+    """A step that keeps one billing fact (customer ID, invoice number, amount) if it parses."""
+
+    async def step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
+        try:
+            value = parse(text_of(update))
+        except ValueError:
+            await say(update, f"registration/bad_{field}", value=text_of(update).strip())
+            return STATE_OF[field]
+        _draft(context)[field] = value
+        return await _next(update, context, field)
+
+    step.__doc__ = f"Keep the {field.replace('_', ' ')} if it parses; else say how to write it."
+    return step
+
+
+# U1234 (any case, spaces tolerated); 2016-000123 or 2016000123; 12 345 Ft and friends.
+got_customer_id = _billing_fact("customer_id", lambda t: parse_customer_id(t, lenient=True))
+got_invoice = _billing_fact("invoice", lambda t: parse_invoice_number(t, lenient=True))
+got_amount = _billing_fact("amount", _positive_amount)
 
 
 async def show_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:

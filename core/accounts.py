@@ -17,7 +17,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from core import throttle
-from core.outbox import activation_link, queue_activation_mail, queue_reset_mail
+from core.outbox import activation_link, queue_code_mail
 from core.passwords import verify_password, verify_unknown_user
 from storage import accounts as store
 from storage import audit, billing
@@ -236,10 +236,10 @@ class CodeMailer:
         now: float,
     ) -> None:
         prefix = ACTIVATION_PREFIX if purpose == "activation" else RESET_PREFIX
-        queue = queue_activation_mail if purpose == "activation" else queue_reset_mail
-        await queue(
+        await queue_code_mail(
             db,
             self.settings,
+            purpose=purpose,
             to=account.email,
             username=account.username,
             code=code,

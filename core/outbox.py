@@ -318,10 +318,11 @@ async def queue_mail(
     return QueuedMail(id=mail_id, message_id=message_id, subject=final_subject)
 
 
-async def queue_activation_mail(
+async def queue_code_mail(
     db: Queryable,
     settings_like: HasMailFrom,
     *,
+    purpose: str,
     to: str,
     username: str,
     code: str,
@@ -329,38 +330,19 @@ async def queue_activation_mail(
     expires_at: str,
     now: float | None = None,
 ) -> QueuedMail:
-    """Queue the activation mail: the deep link and the 24-character code, until `expires_at`."""
+    """Queue an activation or password-reset mail: its deep link and code, until `expires_at`.
+
+    `purpose` is "activation" or "reset"; it names the template and the outbox kind.
+    """
+    if purpose not in ("activation", "reset"):
+        raise ValueError(f"no code mail for {purpose!r}")
     return await queue_mail(
         db,
         settings_like,
-        kind="activation",
+        kind=purpose,
         to=to,
-        subject=mail_subject("activation"),
-        template="activation",
-        context={"username": username, "code": code, "link": link, "expires_at": expires_at},
-        now=now,
-    )
-
-
-async def queue_reset_mail(
-    db: Queryable,
-    settings_like: HasMailFrom,
-    *,
-    to: str,
-    username: str,
-    code: str,
-    link: str,
-    expires_at: str,
-    now: float | None = None,
-) -> QueuedMail:
-    """Queue the password-reset mail: its deep link and code, valid until `expires_at`."""
-    return await queue_mail(
-        db,
-        settings_like,
-        kind="reset",
-        to=to,
-        subject=mail_subject("reset"),
-        template="reset",
+        subject=mail_subject(purpose),
+        template=purpose,
         context={"username": username, "code": code, "link": link, "expires_at": expires_at},
         now=now,
     )

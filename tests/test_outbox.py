@@ -15,9 +15,8 @@ from core.outbox import (
     flatten,
     mail_subject,
     next_delay,
-    queue_activation_mail,
+    queue_code_mail,
     queue_mail,
-    queue_reset_mail,
     tagged_subject,
     thread_references,
 )
@@ -146,9 +145,10 @@ async def test_an_automatic_answer_says_so(db):
 
 
 async def test_code_mails_are_auto_generated_and_carry_the_grouped_code(db):
-    await queue_reset_mail(
+    await queue_code_mail(
         db,
         SETTINGS,
+        purpose="reset",
         to="eva@example.hu",
         username="eva",
         code="ABCDEFGHJKLMNPQRSTUVWXYZ",
@@ -174,9 +174,10 @@ async def test_a_mail_queued_in_a_rolled_back_transaction_leaves_no_row(db):
 
     with pytest.raises(Boom):
         async with db.transaction() as tx:
-            await queue_activation_mail(
+            await queue_code_mail(
                 tx,
                 SETTINGS,
+                purpose="activation",
                 to="eva@example.hu",
                 username="eva",
                 code="A" * 24,
@@ -188,9 +189,10 @@ async def test_a_mail_queued_in_a_rolled_back_transaction_leaves_no_row(db):
     assert await outbox.count_by_status(db) == {"queued": 0, "sent": 0, "failed": 0}
 
     async with db.transaction() as tx:
-        await queue_activation_mail(
+        await queue_code_mail(
             tx,
             SETTINGS,
+            purpose="activation",
             to="eva@example.hu",
             username="eva",
             code="A" * 24,

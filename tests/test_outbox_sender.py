@@ -13,7 +13,7 @@ from core.outbox import (
     activation_link,
     mail_subject,
     next_delay,
-    queue_activation_mail,
+    queue_code_mail,
     set_queue_listener,
 )
 from mailer.sender import OutboxSender
@@ -39,9 +39,10 @@ def smtp_settings(server, **extra: str) -> Settings:
 
 
 async def queue_activation(db, settings, username="Éva", to="kovacs.eva@example.hu", now=None):
-    return await queue_activation_mail(
+    return await queue_code_mail(
         db,
         settings,
+        purpose="activation",
         to=to,
         username=username,
         code=CODE,
