@@ -169,6 +169,216 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- staff: tickets and the audit trail -------------------------------------------------
+
+_STAFF_ERRORS = {
+    "not_found": "error: no ticket {number}",
+    "empty": "error: the answer is empty",
+    "too_long": "error: the answer is too long for {number}'s channel (at most {limit} characters)",
+    "no_address": "error: {number} has no address to answer to",
+}
+
+
+def _os_user() -> str:
+    """Who runs the command (the audit's `cli:<user>`)."""
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in this environment
+        return str(os.getuid())
+
+
+def _local(moment: float, with_time: bool = True) -> str:
+    """A moment in Budapest time, as operators read it: `2024-05-01 14:30`."""
+    from datetime import datetime
+
+    from core.accounts import BUDAPEST
+
+    when = datetime.fromtimestamp(moment, BUDAPEST)
+    return when.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+def _customer(summary) -> str:  # noqa: ANN001 - core.staff.Summary, imported lazily
+    if summary.customer_name:
+        return f"{summary.customer_name} ({summary.customer_id})"
+    return summary.customer_id or summary.email or "unknown"
+
+
+def _age(summary) -> str:  # noqa: ANN001
+    if summary.age_days:
+        return f"{summary.age_days}d"
+    return f"{summary.age_hours}h"
+
+
+def _deadline(summary) -> str:  # noqa: ANN001
+    if summary.closed:
+        return "closed"
+    days = summary.days_left
+    if summary.overdue:
+        left = "overdue"
+    elif days <= 0:
+        left = "due today"
+    else:
+        left = f"{days} day{'s' if days > 1 else ''} left"
+    mark = "! " if summary.near else "  "
+    return f"{mark}{summary.due_date.isoformat()} ({left})"
+
+
+def _print_ticket_list(items: list, include_closed: bool, total: int, answer_days: int) -> None:
+    kind = "Tickets" if include_closed else "Open tickets"
+    print(f"{kind}: {total} (oldest first; answer within {answer_days} days; ! = 3 days or less)")
+    for s in items:
+        subject = s.subject if len(s.subject) <= 50 else s.subject[:49] + "…"
+        print(
+            f"{s.number}  {_age(s):>4}  {_deadline(s):<32} {s.channel:<8}  "
+            f"{_customer(s)[:30]:<30}  {subject}"
+        )
+
+
+def _print_thread(view) -> None:  # noqa: ANN001 - core.staff.Thread
+    s = view.summary
+    print(f"{s.number}  {s.ticket.status}  {s.channel}")
+    contact = f" <{s.email}>" if s.email and s.customer_id else ""
+    print(f"Customer: {_customer(s)}{contact}")
+    print(f"Subject:  {s.subject}")
+    print(f"Received: {_local(s.ticket.created_at)} ({_age(s)} ago)")
+    print(f"Deadline: {_deadline(s).strip()}")
+    for entry in view.entries:
+        who = {"customer": "customer", "auto": "automatic answer"}.get(
+            entry.who, f"staff {entry.author}"
+        )
+        print(f"\n--- {who}, {_local(entry.message.created_at)} ---")
+        print(entry.text.rstrip())
+
+
+def _answer_text(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(the answer, None) from --text or --file (`-` is standard input), or (None, problem)."""
+    if args.text is not None:
+        return args.text, None
+    if args.file == "-":
+        return sys.stdin.read(), None
+    try:
+        return Path(args.file).read_text(encoding="utf-8"), None
+    except UnicodeDecodeError:
+        return None, f"error: --file: {args.file} is not UTF-8 text"
+    except OSError as exc:
+        return None, f"error: --file: cannot read {args.file}: {exc.strerror or exc}"
+
+
+async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
+    """List, show, answer, close and reopen tickets: the staff chat's work, without Telegram."""
+    import time
+
+    from core import staff
+    from core.staff import StaffError
+    from core.tickets import parse_ticket_number
+    from storage.db import open_database
+
+    action = args.tickets_command
+    number = None
+    if action != "list":
+        number = parse_ticket_number(args.number)
+        if number is None:
+            print(
+                f"error: not a ticket number: {args.number!r} (use 123 or PK-000123)",
+                file=sys.stderr,
+            )
+            return 2
+    text = None
+    if action == "reply":
+        text, problem = _answer_text(args)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
+    answer_days = settings.answer_days
+    actor = staff.cli_actor(_os_user())
+    db = await open_database(settings.db_path)
+    try:
+        now = time.time()
+        if action == "list":
+            items, page = [], 0
+            while True:
+                listing = await staff.list_tickets(
+                    db,
+                    answer_days=answer_days,
+                    now=now,
+                    page=page,
+                    per_page=200,
+                    include_closed=args.all,
+                )
+                items += listing.items
+                page += 1
+                if page >= listing.pages:
+                    break
+            _print_ticket_list(items, args.all, listing.total, answer_days)
+        elif action == "show":
+            view = await staff.thread(db, number, answer_days=answer_days, actor=actor, now=now)
+            _print_thread(view)
+        elif action == "reply":
+            result = await staff.answer(db, settings, number, text or "", actor=actor, now=now)
+            if result.via == "mail":
+                print(
+                    f"{result.number}: answer queued as mail to {result.recipient} "
+                    f"(Message-ID {result.mail_message_id})."
+                )
+            else:
+                print(
+                    f"{result.number}: answer queued for the customer's Telegram chat; "
+                    "the bot delivers it when it runs."
+                )
+            print(f"The ticket stays open; close it with: run_bot.py tickets close {result.number}")
+        else:
+            change = staff.close if action == "close" else staff.reopen
+            result = await change(db, number, actor=actor, now=now)
+            done = "closed" if action == "close" else "reopened"
+            state = "closed" if action == "close" else "open"
+            print(
+                f"{result.number} {done}."
+                if result.changed
+                else f"{result.number} was already {state}."
+            )
+    except StaffError as error:
+        message = _STAFF_ERRORS.get(error.kind, "error: {number}: " + error.kind)
+        print(message.format(number=error.number, limit=error.limit), file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
+    return 0
+
+
+async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """The audit trail, oldest first, in Budapest time."""
+    from datetime import date, datetime
+    from datetime import time as day_start
+
+    from core import staff
+    from core.accounts import BUDAPEST
+    from storage.db import open_database
+
+    since = None
+    if args.since is not None:
+        try:
+            day = date.fromisoformat(args.since.strip())
+        except ValueError:
+            print(f"error: --since: not a YYYY-MM-DD date: {args.since!r}", file=sys.stderr)
+            return 2
+        since = datetime.combine(day, day_start.min, BUDAPEST).timestamp()
+    db = await open_database(settings.db_path)
+    try:
+        entries = await staff.audit_trail(db, since=since, actor=args.actor)
+    finally:
+        await db.close()
+    for entry in entries:
+        when = datetime.fromtimestamp(entry.at, BUDAPEST).strftime("%Y-%m-%d %H:%M:%S")
+        line = f"{when}  {entry.actor:<20} {entry.action:<26} {entry.target:<12} {entry.details}"
+        print(line.rstrip())
+    if not entries:
+        print("No audit entries.")
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------
 
 
@@ -305,6 +515,49 @@ Example: python run_bot.py demo --seed 3 --today 2026-11-25 < session.txt""",
         help="keep the demo database as DIR/demo.sqlite3 (default: thrown away)",
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "tickets",
+        help="list, show, answer, close and reopen tickets",
+        description="The staff chat's work from the command line, with the same rules "
+        "and audit (actor cli:<your user name>). N is a ticket number: 123 or PK-000123.",
+    )
+    t_sub = p.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
+    t = t_sub.add_parser(
+        "list",
+        help="open tickets, oldest first",
+        description="Open tickets oldest first, with age and answer deadline "
+        "(PETKOMM_ANSWER_DAYS; ! marks 3 days or less, or past).",
+    )
+    t.add_argument("--all", action="store_true", help="closed tickets too")
+    t = t_sub.add_parser("show", help="a ticket's whole thread", description="Print a thread.")
+    t.add_argument("number", metavar="N")
+    t = t_sub.add_parser(
+        "reply",
+        help="answer the customer",
+        description="Answer the way the report came: a threaded mail through the outbox, "
+        "or a message the bot delivers to the customer's Telegram chat. "
+        "The ticket stays open.",
+    )
+    t.add_argument("number", metavar="N")
+    source = t.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", metavar="T", help="the answer")
+    source.add_argument("--file", metavar="F", help="read the answer from F (UTF-8; - is stdin)")
+    t = t_sub.add_parser("close", help="close a ticket", description="Close a ticket.")
+    t.add_argument("number", metavar="N")
+    t = t_sub.add_parser("reopen", help="reopen a ticket", description="Reopen a ticket.")
+    t.add_argument("number", metavar="N")
+    p.set_defaults(func=cmd_tickets)
+
+    p = sub.add_parser(
+        "audit",
+        help="show the audit trail",
+        description="Staff actions, refused staff attempts, logins, lockouts, activations "
+        "and password changes, oldest first, in Budapest time.",
+    )
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="from this day on (Budapest time)")
+    p.add_argument("--actor", metavar="X", help="only this actor, e.g. cli:anna or staff:123")
+    p.set_defaults(func=cmd_audit)
     return parser
 
 

@@ -17,6 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
+from bot import staff
 from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
 from bot.persistence import SqlitePersistence
@@ -105,6 +106,11 @@ def build_application(
         answer_days=settings.answer_days,
     )
     application.bot_data["services"] = services
+
+    # Staff first (group -1, before every customer handler): staff commands and buttons,
+    # replies to a ticket's message, a customer's reply to a staff answer. What they take
+    # stops there, so a non-staff /tickets is refused rather than an "unknown command".
+    application.add_handlers(staff.handlers(), group=-1)
 
     # Customers: the dialogues first, then the menu pages, then everything else.
     application.add_handler(dialogues.conversation())

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from telegram.ext import Application
 
+from bot.announcer import Announcer
 from bot.app import build_application
 from core import outbox as outbox_domain
 from core.config import Settings
@@ -87,6 +88,9 @@ async def run_service(
         # The workers start once the bot knows its name (getMe): code mails carry deep links.
         await start_application(application)
         workers.append(asyncio.create_task(sender.run(stop), name="outbox-sender"))
+        # Tickets into the staff chat, staff answers into customers' chats (bot/announcer.py).
+        announcer = Announcer.of(application)
+        workers.append(asyncio.create_task(announcer.run(stop), name="staff-announcer"))
         if read_mail:
             services = application.bot_data["services"]
             ctx = InboundContext.from_settings(settings, code_mailer=services.mailer)

@@ -174,6 +174,8 @@ async def register(
             ):
                 until = await throttle.failure(tx, rule, key, now) or until
             await audit.record(tx, now, tg_key, "registration_proof_failed", reg.customer_id)
+            if until:
+                await audit.record(tx, now, tg_key, "lockout", reg.customer_id, "registration")
         if until:
             return RegisterResult(RegisterOutcome.LOCKED, locked_until=until)
         return RegisterResult(RegisterOutcome.PROOF_MISMATCH)
@@ -312,6 +314,8 @@ async def check_code(
         async with db.transaction() as tx:
             until = await throttle.failure(tx, throttle.CODE_USER, key, now)
             await audit.record(tx, now, key, f"{purpose}_code_wrong")
+            if until:
+                await audit.record(tx, now, key, "lockout", "", f"{purpose} code")
         if until:
             return CodeResult(CodeOutcome.LOCKED, locked_until=until)
         return CodeResult(CodeOutcome.INVALID)
@@ -494,6 +498,10 @@ async def check_current_password(
         await audit.record(
             tx, now, f"tg:{telegram_user_id}", "password_check_failed", account.customer_id
         )
+        if until:
+            await audit.record(
+                tx, now, f"tg:{telegram_user_id}", "lockout", account.customer_id, "password check"
+            )
     if until:
         return LoginResult(LoginOutcome.LOCKED, account, until)
     return LoginResult(LoginOutcome.WRONG, account)

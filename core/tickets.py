@@ -166,3 +166,53 @@ async def open_from_chat(
 async def get(db: Queryable, number: int) -> store.Ticket | None:
     """A ticket by its number."""
     return await store.get(db, number)
+
+
+# --- the customer's reply, in the chat, to a staff answer -------------------------------
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """A customer's message added to their ticket from the chat."""
+
+    ticket: store.Ticket
+    reopened: bool
+
+
+async def ticket_of_customer_post(db: Queryable, chat_id: int, message_id: int) -> int | None:
+    """The ticket a bot message in a customer's chat belongs to (a staff answer), if any."""
+    return await store.customer_post_ticket(db, chat_id, message_id)
+
+
+async def record_customer_post(
+    db: Queryable, chat_id: int, message_id: int, ticket_id: int
+) -> None:
+    """Remember that this bot message in the customer's chat belongs to the ticket."""
+    await store.add_customer_post(db, chat_id, message_id, ticket_id)
+
+
+async def reply_from_chat(
+    db: Database,
+    ticket_id: int,
+    text: str,
+    *,
+    telegram_user_id: int,
+    now: float,
+) -> ChatReply | None:
+    """Thread a customer's chat reply into their ticket; a closed one reopens.
+
+    None when the ticket is not this Telegram user's own chat report: nobody
+    writes into someone else's ticket.
+    """
+    async with db.transaction() as tx:
+        ticket = await store.get(tx, ticket_id)
+        if ticket is None or ticket.channel != "telegram":
+            return None
+        if ticket.telegram_user_id != telegram_user_id:
+            return None
+        reopened = await add_customer_message(
+            tx, ticket, body=text, new_text=text, actor=f"tg:{telegram_user_id}", now=now
+        )
+        current = await store.get(tx, ticket_id)
+    assert current is not None
+    return ChatReply(current, reopened)

@@ -174,3 +174,180 @@ async def announcement_sent(db: Queryable, announcement_id: int, now: float) -> 
     await db.execute(
         "UPDATE staff_announcements SET sent_at = ? WHERE id = ?", (now, announcement_id)
     )
+
+
+# --- staff work: lists, threads, posts, answers to the Telegram chat -------------------
+
+
+async def count_all(db: Queryable) -> int:
+    """Every ticket, open or closed."""
+    return int(await db.fetch_value("SELECT count(*) FROM tickets"))
+
+
+@dataclass(frozen=True)
+class ParentMail:
+    """The customer's newest mail in a ticket: what a staff answer replies to."""
+
+    message_id: str
+    raw: bytes | None  # the mail as received, when it came through the inbox
+
+
+async def latest_customer_mail(db: Queryable, ticket_id: int) -> ParentMail | None:
+    """The newest customer message of the ticket that travelled by mail."""
+    row = await db.fetch_one(
+        "SELECT m.mail_message_id, i.raw FROM ticket_messages m"
+        " LEFT JOIN inbound_mails i ON i.id = m.inbound_mail_id"
+        " WHERE m.ticket_id = ? AND m.direction = 'in' AND m.mail_message_id IS NOT NULL"
+        " ORDER BY m.id DESC LIMIT 1",
+        (ticket_id,),
+    )
+    return ParentMail(row[0], bytes(row[1]) if row[1] is not None else None) if row else None
+
+
+async def mail_message_ids(db: Queryable, ticket_id: int) -> list[str]:
+    """Every Message-ID of the ticket's thread (ours and the customer's), oldest first."""
+    rows = await db.fetch_all(
+        "SELECT mail_message_id FROM ticket_messages WHERE ticket_id = ?"
+        " AND mail_message_id IS NOT NULL ORDER BY id",
+        (ticket_id,),
+    )
+    return [row[0] for row in rows]
+
+
+async def announced_message(
+    db: Queryable, announcement_id: int, ticket_id: int
+) -> TicketMessage | None:
+    """The customer message an announcement is about.
+
+    Every customer message announces itself once (opened, threaded or
+    reopened), so the n-th announcement of a ticket is about its n-th
+    customer message; the newest one stands in should that ever not hold.
+    """
+    row = await db.fetch_one(
+        f"SELECT {_MESSAGE} FROM ticket_messages WHERE ticket_id = ? AND direction = 'in'"
+        " ORDER BY id LIMIT 1 OFFSET (SELECT count(*) FROM staff_announcements"
+        " WHERE ticket_id = ? AND id < ?)",
+        (ticket_id, ticket_id, announcement_id),
+    )
+    if row is None:
+        row = await db.fetch_one(
+            f"SELECT {_MESSAGE} FROM ticket_messages WHERE ticket_id = ? AND direction = 'in'"
+            " ORDER BY id DESC LIMIT 1",
+            (ticket_id,),
+        )
+    return TicketMessage(*row) if row else None
+
+
+async def add_staff_post(db: Queryable, chat_id: int, message_id: int, ticket_id: int) -> None:
+    """Remember a staff-chat message about a ticket (a reply to it answers the ticket)."""
+    await db.execute(
+        "INSERT OR REPLACE INTO staff_posts(chat_id, message_id, ticket_id) VALUES (?, ?, ?)",
+        (chat_id, message_id, ticket_id),
+    )
+
+
+async def staff_post_ticket(db: Queryable, chat_id: int, message_id: int) -> int | None:
+    """The ticket a staff-chat message is about, if it is one of ours."""
+    return await db.fetch_value(
+        "SELECT ticket_id FROM staff_posts WHERE chat_id = ? AND message_id = ?",
+        (chat_id, message_id),
+    )
+
+
+async def add_customer_post(db: Queryable, chat_id: int, message_id: int, ticket_id: int) -> None:
+    """Remember a message in a customer's chat that belongs to a ticket."""
+    await db.execute(
+        "INSERT OR REPLACE INTO customer_posts(chat_id, message_id, ticket_id) VALUES (?, ?, ?)",
+        (chat_id, message_id, ticket_id),
+    )
+
+
+async def customer_post_ticket(db: Queryable, chat_id: int, message_id: int) -> int | None:
+    """The ticket a message in a customer's chat belongs to, if any."""
+    return await db.fetch_value(
+        "SELECT ticket_id FROM customer_posts WHERE chat_id = ? AND message_id = ?",
+        (chat_id, message_id),
+    )
+
+
+@dataclass(frozen=True)
+class TelegramAnswer:
+    """A staff answer waiting for (or done with) the customer's Telegram chat."""
+
+    id: int
+    ticket_id: int
+    chat_id: int
+    text: str
+    status: str  # queued | sent | failed
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    sent_at: float | None
+    sent_message_id: int | None
+
+
+_TELEGRAM_ANSWER = (
+    "id, ticket_id, chat_id, text, status, attempts, next_attempt_at, last_error, created_at,"
+    " sent_at, sent_message_id"
+)
+
+
+async def queue_telegram_answer(
+    db: Queryable, ticket_id: int, chat_id: int, text: str, now: float
+) -> int:
+    """Queue a staff answer for the customer's chat, due at once."""
+    return await db.insert(
+        "INSERT INTO telegram_outbox(ticket_id, chat_id, text, next_attempt_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (ticket_id, chat_id, text, now, now),
+    )
+
+
+async def due_telegram_answers(db: Queryable, now: float, limit: int = 20) -> list[TelegramAnswer]:
+    """Queued answers not tried yet, or whose retry is due, oldest first.
+
+    A first attempt is always due, whatever the clock of the process that
+    queued it said (the command line may run on another host).
+    """
+    rows = await db.fetch_all(
+        f"SELECT {_TELEGRAM_ANSWER} FROM telegram_outbox WHERE status = 'queued'"
+        " AND (attempts = 0 OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
+        (now, limit),
+    )
+    return [TelegramAnswer(*row) for row in rows]
+
+
+async def telegram_answers_of(db: Queryable, ticket_id: int) -> list[TelegramAnswer]:
+    """A ticket's Telegram answers, oldest first."""
+    rows = await db.fetch_all(
+        f"SELECT {_TELEGRAM_ANSWER} FROM telegram_outbox WHERE ticket_id = ? ORDER BY id",
+        (ticket_id,),
+    )
+    return [TelegramAnswer(*row) for row in rows]
+
+
+async def telegram_answer_sent(db: Queryable, answer_id: int, message_id: int, now: float) -> None:
+    await db.execute(
+        "UPDATE telegram_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?,"
+        " sent_message_id = ?, last_error = NULL WHERE id = ?",
+        (now, message_id, answer_id),
+    )
+
+
+async def telegram_answer_failed(
+    db: Queryable, answer_id: int, error: str, retry_at: float | None
+) -> None:
+    """Count a failed attempt; `retry_at` None gives the answer up ('failed')."""
+    if retry_at is None:
+        await db.execute(
+            "UPDATE telegram_outbox SET status = 'failed', attempts = attempts + 1,"
+            " last_error = ? WHERE id = ?",
+            (error, answer_id),
+        )
+    else:
+        await db.execute(
+            "UPDATE telegram_outbox SET attempts = attempts + 1, last_error = ?,"
+            " next_attempt_at = ? WHERE id = ?",
+            (error, retry_at, answer_id),
+        )

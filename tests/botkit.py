@@ -269,3 +269,145 @@ async def active_customer(
     await person.open_link(link)
     await person.login(username, password)
     return person
+
+
+# --- staff: the bot with a staff chat, its clerks and the announcer (the staff tests) ----------
+
+STAFF_CHAT_ID = -1001987654321
+STAFF_IDS = (9001, 9002)
+
+
+class Clerk:
+    """Someone writing in the staff group (or a private chat): staff, or a stranger."""
+
+    def __init__(self, env: BotEnv, user: SimulatedUser, chat) -> None:  # noqa: ANN001
+        self.env = env
+        self.user = user
+        self.chat = chat
+
+    @property
+    def id(self) -> int:
+        return self.user.user_id
+
+    def privately(self) -> Clerk:
+        """The same person in their private chat with the bot."""
+        return Clerk(self.env, self.user, self.user.chat)
+
+    def _seen(self) -> int:
+        return max((m.message_id for m in self.chat.messages), default=0)
+
+    async def _run(self, send) -> list[ChatMessage]:  # noqa: ANN001
+        before = self._seen()
+        await self.env.processed(send())
+        return [m for m in self.chat.replies if m.message_id > before]
+
+    async def command(
+        self, name: str, payload: str | None = None, *, reply_to: ChatMessage | None = None
+    ) -> list[ChatMessage]:
+        """`/name payload`, optionally as a reply to one of the bot's messages."""
+        target = reply_to.message_id if reply_to else None
+        return await self._run(
+            lambda: self.user.send_command(name, payload, chat=self.chat, reply_to=target)
+        )
+
+    async def reply(self, message: ChatMessage, text: str) -> list[ChatMessage]:
+        """Reply to one of the bot's messages."""
+        return await self._run(
+            lambda: self.user.send_text(text, chat=self.chat, reply_to=message.message_id)
+        )
+
+    async def press(self, message: ChatMessage, text: str) -> list[ChatMessage]:
+        """Press an inline button of a bot message by its label."""
+        return await self._run(
+            lambda: self.user.press_inline(message.message_id, text, chat=self.chat)
+        )
+
+
+@dataclass
+class StaffBotEnv(BotEnv):
+    """`BotEnv` with the staff group, the announcer running, and ways to meet people."""
+
+    group: object = None  # botapi_emulator.ChatState
+    announcer: object = None  # bot.announcer.Announcer
+    people: dict = field(default_factory=dict)  # clerks met so far, by user id
+
+    def clerk(self, user_id: int = STAFF_IDS[0], first_name: str = "Anna") -> Clerk:
+        """A staff member (or, with another id, a stranger) in the staff group."""
+        if user_id not in self.people:
+            self.people[user_id] = self.emulator.private_user(user_id, first_name)
+        return Clerk(self, self.people[user_id], self.group)
+
+    async def staff_message(self, *needles: str, timeout: float = 10.0) -> ChatMessage:  # noqa: ASYNC109
+        """Wait for the newest bot message in the staff group containing every needle."""
+
+        def found() -> ChatMessage | None:
+            for message in reversed(self.group.replies):
+                if all(n in (message.text or "") for n in needles):
+                    return message
+            return None
+
+        return await self.emulator.wait_for(found, timeout=timeout, what=f"staff post {needles}")
+
+    async def chat_message(self, person, *needles: str, timeout: float = 10.0) -> ChatMessage:  # noqa: ANN001, ASYNC109
+        """Wait for a bot message in a person's private chat containing every needle."""
+
+        def found() -> ChatMessage | None:
+            for message in reversed(person.user.replies):
+                if all(n in (message.text or "") for n in needles):
+                    return message
+            return None
+
+        return await self.emulator.wait_for(found, timeout=timeout, what=f"chat message {needles}")
+
+
+@pytest.fixture
+async def staff_bot(tmp_path, demo_folder) -> AsyncIterator:
+    """Start the bot with a staff chat and staff IDs (more settings as keywords), and its
+    announcer; everything started is stopped after the test."""
+    import asyncio
+
+    from bot.announcer import Announcer
+
+    folder, summary = demo_folder
+    started: list[tuple[StaffBotEnv, asyncio.Event, asyncio.Task]] = []
+
+    async def start(**settings: str) -> StaffBotEnv:
+        path = tmp_path / f"staff-{len(started)}.sqlite3"
+        db = await open_database(path)
+        await import_folder(db, folder)
+        clock = Clock()
+        emulator = BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME)
+        await emulator.start()
+        group = emulator.group(STAFF_CHAT_ID, "PÉTKOMM ügyfélszolgálat")
+        env_values = {
+            "PETKOMM_DB": str(path),
+            "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail"),
+            "PETKOMM_STAFF_CHAT_ID": str(STAFF_CHAT_ID),
+            "PETKOMM_STAFF_IDS": ",".join(str(i) for i in STAFF_IDS),
+            **settings,
+        }
+        config, application = await start_bot(env_values, db, clock, emulator)
+        announcer = Announcer.of(application, interval=0.05)
+        stop = asyncio.Event()
+        task = asyncio.create_task(announcer.run(stop))
+        env = StaffBotEnv(
+            emulator,
+            db,
+            application,
+            clock,
+            summary,
+            config,
+            tmp_path,
+            group=group,
+            announcer=announcer,
+        )
+        started.append((env, stop, task))
+        return env
+
+    yield start
+    for env, stop, task in started:
+        stop.set()
+        await task
+        await stop_bot(env.application)
+        await env.emulator.stop()
+        await env.db.close()

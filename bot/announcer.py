@@ -1,0 +1,213 @@
+"""The bot's own worker: tickets into the staff chat, staff answers into customers' chats.
+
+Any door may open, thread or reopen a ticket (the chat, the mail worker) and
+any door may answer one (the staff chat, the command line); each only queues
+in the database (`staff_announcements`, `telegram_outbox`). This loop posts
+what is queued and marks it done, so nothing is lost while the bot is down:
+
+- each announcement goes to the staff chat (PETKOMM_STAFF_CHAT_ID) with the
+  Megnyitás / Válasz / Lezárás buttons, and is remembered as the ticket's
+  staff post (a reply to it answers the ticket);
+- each staff answer goes to the customer's chat with the ticket number and a
+  "↩️ Válasz erre" button, and is remembered as the ticket's customer post (the
+  customer's reply to it joins the ticket). A blocked bot or a vanished chat
+  gives the answer up and tells the staff chat; other failures retry with
+  back-off.
+
+It polls every `interval` seconds (one indexed query), and `wake()` makes it
+look at once (the staff handlers call it after an answer). Delivery is at
+least once: a crash between sending and marking sends that one message again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import Application
+
+from bot.staff import customer_answer_buttons, ticket_buttons
+from core import staff
+from core.texts import render
+from core.tickets import ticket_number
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 1.0  # seconds between looks at the queues
+BACKOFF_MAX = 60.0  # seconds: the longest pause after Telegram failures
+
+
+class Announcer:
+    """Posts pending staff announcements and delivers queued staff answers."""
+
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        *,
+        staff_chat_id: int | None,
+        answer_days: int,
+        clock: Callable[[], float],
+        interval: float = POLL_INTERVAL,
+    ) -> None:
+        self.db = db
+        self.bot = bot
+        self.staff_chat_id = staff_chat_id
+        self.answer_days = answer_days
+        self.clock = clock
+        self.interval = interval
+        self._wake = asyncio.Event()
+        self._round = asyncio.Lock()
+        self._warned_no_chat = False
+
+    @classmethod
+    def of(cls, application: Application, interval: float = POLL_INTERVAL) -> Announcer:
+        """The announcer of a built application; handlers find it in bot_data to wake it."""
+        services = application.bot_data["services"]
+        announcer = cls(
+            services.db,
+            application.bot,
+            staff_chat_id=services.staff_chat_id,
+            answer_days=services.answer_days,
+            clock=services.clock,
+            interval=interval,
+        )
+        application.bot_data["announcer"] = announcer
+        return announcer
+
+    def wake(self) -> None:
+        """Look at the queues now."""
+        self._wake.set()
+
+    # --- one round ------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Post what is pending; returns how many messages went out.
+
+        Rounds never overlap (one lock), so a round called from outside the loop
+        (a test, a shutdown) returns only after the loop's current round is done.
+        """
+        async with self._round:
+            sent = 0
+            failure: TelegramError | None = None
+            # A staff chat Telegram refuses must not hold up the customers' answers.
+            for step in (self.post_announcements, self.deliver_answers):
+                try:
+                    sent += await step()
+                except TelegramError as exc:
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
+            return sent
+
+    async def post_announcements(self) -> int:
+        """Every pending announcement into the staff chat, oldest first."""
+        if self.staff_chat_id is None:
+            if not self._warned_no_chat:
+                log.warning("PETKOMM_STAFF_CHAT_ID is not set: tickets are not announced")
+                self._warned_no_chat = True
+            return 0
+        posted = 0
+        now = self.clock()
+        for item in await staff.pending_announcements(
+            self.db, answer_days=self.answer_days, now=now
+        ):
+            summary = item.summary
+            sent = await self.bot.send_message(
+                self.staff_chat_id,
+                render(
+                    "chat/staff/announcement.txt",
+                    event=item.event,
+                    s=summary,
+                    excerpt=item.excerpt,
+                    cut=item.cut,
+                ),
+                reply_markup=ticket_buttons(summary.ticket.id, summary.closed),
+            )
+            await staff.announcement_posted(
+                self.db, item, self.staff_chat_id, sent.message_id, self.clock()
+            )
+            log.info("announced %s (%s) in the staff chat", summary.number, item.event)
+            posted += 1
+        return posted
+
+    async def deliver_answers(self) -> int:
+        """Every due staff answer into its customer's chat."""
+        delivered = 0
+        for item in await staff.due_telegram_answers(self.db, self.clock()):
+            number = ticket_number(item.ticket_id)
+            try:
+                sent = await self.bot.send_message(
+                    item.chat_id,
+                    render("chat/staff/to_customer.txt", number=number, text=item.text),
+                    reply_markup=customer_answer_buttons(item.ticket_id),
+                )
+            except (Forbidden, BadRequest) as exc:  # blocked, or the chat is gone: no retry
+                await self._failed(item, exc, permanent=True)
+                continue
+            except RetryAfter:
+                raise  # flood control beyond the rate limiter: the loop backs off
+            except TelegramError as exc:  # network trouble: this one later, the rest too
+                await self._failed(item, exc, permanent=False)
+                raise
+            await staff.telegram_answer_delivered(self.db, item, sent.message_id, self.clock())
+            log.info("delivered the answer of %s to its customer's chat", number)
+            delivered += 1
+        return delivered
+
+    async def _failed(
+        self, item: staff.TelegramAnswer, exc: TelegramError, *, permanent: bool
+    ) -> None:
+        number = ticket_number(item.ticket_id)
+        error = f"{type(exc).__name__}: {exc}"
+        gave_up = await staff.telegram_answer_failed(
+            self.db, item, error, permanent=permanent, now=self.clock()
+        )
+        log.warning(
+            "the answer of %s was not delivered (%s)%s",
+            number,
+            error,
+            "; given up" if gave_up else "; will retry",
+        )
+        if gave_up and self.staff_chat_id is not None:
+            with contextlib.suppress(TelegramError):
+                await self.bot.send_message(
+                    self.staff_chat_id,
+                    render("chat/staff/undelivered.txt", number=number, error=str(exc)),
+                )
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: a round, then wait for `interval`, a wake-up or the stop."""
+        failures = 0
+        while not stop.is_set():
+            self._wake.clear()  # a wake-up during the round below makes the next one at once
+            try:
+                await self.run_once()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any one failure
+                failures += 1
+                if stop.is_set():
+                    break
+                if isinstance(exc, TelegramError):
+                    log.warning("staff announcer: Telegram failed: %s", exc)
+                else:
+                    log.exception("staff announcer: round failed")
+            pause = self.interval if not failures else min(BACKOFF_MAX, 2.0**failures)
+            await self._pause(stop, pause)
+
+    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()

@@ -1,0 +1,496 @@
+"""The staff chat: clerks list, read, answer, close and reopen tickets in Telegram.
+
+Registered in group -1, before every customer handler (`bot/app.py`). Each
+update taken here ends in `ApplicationHandlerStop`, so the customer handlers
+never see it: a non-staff /tickets gets the refusal, not "unknown command".
+
+- Commands (the staff chat, or a staff member's private chat with the bot):
+  /tickets, /ticket N, /reply N text, /close N, /reopen N. N is `PK-000123` or
+  `123`, and may be left out when the command replies to a ticket's message.
+- Buttons on announcements and threads: Megnyitás, Válasz, Lezárás
+  (Újranyitás), and ◀ ▶ on the list (`st:<action>:<n>`).
+- A reply to any bot message about a ticket (announcement, thread, prompt,
+  confirmation) answers that ticket.
+- The customer's side of an answer: the "↩️ Válasz erre" button under a staff
+  answer (`tk:reply:<n>`), or a reply to the answer or to its prompt, adds the
+  customer's message to their ticket; a closed one reopens and is announced.
+
+The rules are `core.staff`'s (the command line uses the same functions); this
+module only turns updates into its calls and its results into texts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from functools import cache
+
+from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+)
+from telegram.ext import filters as F
+
+from conversations.common import Services, inline, say, services
+from core import accounts, staff, throttle, tickets
+from core.staff import StaffError
+from core.texts import render
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("tickets", "ticket", "reply", "close", "reopen")
+THREAD_ENTRY_LIMIT = 1200  # characters of one message in the thread view
+MESSAGE_BUDGET = 3900  # Telegram takes 4096 characters; the rendered HTML is longer than that
+MAX_CUSTOMER_REPLY = 3500
+
+_COMMAND = re.compile(r"^/(\w+)(?:@\w+)?(.*)$", re.DOTALL)
+_FIRST_WORD = re.compile(r"(\S+)\s*(.*)", re.DOTALL)
+_EXPLICIT_NUMBER = re.compile(r"^(?:#|pk-?)", re.IGNORECASE)
+
+Action = Callable[[Update, ContextTypes.DEFAULT_TYPE, Services], Awaitable[None]]
+
+
+# --- texts and buttons ------------------------------------------------------------------
+
+
+@cache
+def _labels() -> dict[str, str]:
+    lines = render("chat/staff/buttons.txt").splitlines()
+    return {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in lines) if v}
+
+
+def button_label(name: str) -> str:
+    """A staff button's label by its purpose (`open`, `reply`, `close`, …)."""
+    return _labels()[name]
+
+
+def ticket_buttons(ticket_id: int, closed: bool) -> InlineKeyboardMarkup:
+    """Megnyitás · Válasz · Lezárás (Újranyitás when closed) under a ticket's message."""
+    last = ("reopen", f"st:reopen:{ticket_id}") if closed else ("close", f"st:close:{ticket_id}")
+    return _buttons([("open", f"st:open:{ticket_id}"), ("reply", f"st:reply:{ticket_id}"), last])
+
+
+def customer_answer_buttons(ticket_id: int) -> InlineKeyboardMarkup:
+    """The "↩️ Válasz erre" button under a staff answer in the customer's chat."""
+    return _buttons([("customer_reply", f"tk:reply:{ticket_id}")])
+
+
+def _buttons(row: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return inline([[(button_label(name), data) for name, data in row]])
+
+
+def _who(update: Update) -> str:
+    user = update.effective_user
+    return user.full_name if user else "?"
+
+
+def _wake_announcer(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Deliver a Telegram answer (or a new announcement) now rather than at the next poll."""
+    announcer = context.application.bot_data.get("announcer")
+    if announcer is not None:
+        announcer.wake()
+
+
+async def _remember(svc: Services, message: Message, ticket_id: int) -> None:
+    await staff.remember_post(svc.db, message.chat_id, message.message_id, ticket_id)
+
+
+# --- who may act ------------------------------------------------------------------------
+
+
+async def _allowed(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, what: str, *, command: bool
+) -> bool:
+    """Staff only (and commands only in the staff chat or privately); else refuse and audit."""
+    svc = services(context)
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    reason = staff.refusal(
+        user.id,
+        chat.id,
+        staff_ids=svc.staff_ids,
+        staff_chat_id=svc.staff_chat_id,
+        command=command,
+    )
+    if reason is None:
+        return True
+    await staff.refuse(svc.db, user_id=user.id, what=what, reason=reason, now=svc.now())
+    log.info("staff attempt %s by Telegram user %s refused: %s", what, user.id, reason)
+    if update.callback_query is not None:
+        await update.callback_query.answer(render("chat/staff/refused_alert.txt"), show_alert=True)
+    else:
+        await say(update, "staff/refused")
+    return False
+
+
+# --- the parts of a command ------------------------------------------------------------------
+
+
+def _command_parts(update: Update) -> tuple[str, str]:
+    """(`reply`, the rest verbatim — newlines kept) of `/reply@bot PK-1 text…`."""
+    message = update.effective_message
+    match = _COMMAND.match((message.text or "") if message else "")
+    if match is None:
+        return "", ""
+    return match[1].lower(), match[2].strip()
+
+
+async def _replied_ticket(update: Update, svc: Services) -> int | None:
+    """The ticket of the bot message this message replies to, if it is one."""
+    message = update.effective_message
+    target = message.reply_to_message if message else None
+    if target is None:
+        return None
+    return await staff.ticket_of_post(svc.db, target.chat_id, target.message_id)
+
+
+async def _ticket_and_rest(update: Update, svc: Services, rest: str) -> tuple[int | None, str]:
+    """The ticket a command names (or replies to) and the text after its number.
+
+    In reply to a ticket's message a bare number is taken as the ticket only if
+    it is that ticket, so `/reply 12 órakor érkezünk` answers the ticket replied to.
+    """
+    replied = await _replied_ticket(update, svc)
+    match = _FIRST_WORD.match(rest)
+    token, after = (match[1], match[2]) if match else ("", "")
+    number = tickets.parse_ticket_number(token) if token else None
+    if number is not None and (
+        replied is None or number == replied or _EXPLICIT_NUMBER.match(token.strip())
+    ):
+        return number, after.strip()
+    return replied, rest
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/tickets, /ticket, /reply, /close, /reopen — staff only; never passed on."""
+    command, _ = _command_parts(update)
+    if await _allowed(update, context, f"/{command}", command=True):
+        await _ACTIONS[command](update, context, services(context))
+    raise ApplicationHandlerStop
+
+
+async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services) -> None:
+    """/tickets: the open tickets, oldest first, a page at a time."""
+    await _send_list(update, svc, 0)
+
+
+async def ticket_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services) -> None:
+    """/ticket N: the whole thread."""
+    number, _ = await _ticket_and_rest(update, svc, _command_parts(update)[1])
+    if number is None:
+        await say(update, "staff/usage", command="ticket")
+        return
+    await _send_thread(update, svc, number)
+
+
+async def reply_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services) -> None:
+    """/reply N text: answer the customer."""
+    number, text = await _ticket_and_rest(update, svc, _command_parts(update)[1])
+    if number is None:
+        await say(update, "staff/usage", command="reply")
+        return
+    await _answer(update, context, svc, number, text)
+
+
+async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services) -> None:
+    """/close N."""
+    await _status_command(update, svc, "close")
+
+
+async def reopen_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services) -> None:
+    """/reopen N."""
+    await _status_command(update, svc, "reopen")
+
+
+async def _status_command(update: Update, svc: Services, command: str) -> None:
+    number, _ = await _ticket_and_rest(update, svc, _command_parts(update)[1])
+    if number is None:
+        await say(update, "staff/usage", command=command)
+        return
+    await _set_status(update, svc, number, command)
+
+
+_ACTIONS: dict[str, Action] = {
+    "tickets": list_command,
+    "ticket": ticket_command,
+    "reply": reply_command,
+    "close": close_command,
+    "reopen": reopen_command,
+}
+
+
+# --- what the commands and buttons do ----------------------------------------------------
+
+
+def _pager(page: int, pages: int) -> InlineKeyboardMarkup | None:
+    row = []
+    if page > 0:
+        row.append(("prev", f"st:list:{page - 1}"))
+    if page < pages - 1:
+        row.append(("next", f"st:list:{page + 1}"))
+    return _buttons(row) if row else None
+
+
+async def _send_list(update: Update, svc: Services, page: int) -> None:
+    """A page of the list: sent anew, or edited in place by ◀ ▶."""
+    listing = await staff.list_tickets(
+        svc.db, answer_days=svc.answer_days, now=svc.now(), page=page
+    )
+    text = render("chat/staff/list.txt", p=listing)
+    markup = _pager(listing.page, listing.pages)
+    query = update.callback_query
+    if query is None:
+        await update.effective_chat.send_message(text, reply_markup=markup)
+        return
+    await query.answer()
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+def thread_text(view: staff.Thread) -> str:
+    """The thread as one message: the newest messages that fit, older ones counted."""
+    entries = view.entries
+    text = ""
+    for start in range(len(entries) + 1):
+        text = render(
+            "chat/staff/thread.txt",
+            s=view.summary,
+            entries=entries[start:],
+            hidden=start,
+            limit=THREAD_ENTRY_LIMIT,
+        )
+        if len(text) <= MESSAGE_BUDGET:
+            break
+    return text
+
+
+async def _send_thread(update: Update, svc: Services, number: int) -> None:
+    try:
+        view = await staff.thread(
+            svc.db,
+            number,
+            answer_days=svc.answer_days,
+            actor=staff.telegram_actor(update.effective_user.id),
+            now=svc.now(),
+        )
+    except StaffError as error:
+        await _error(update, error)
+        return
+    ticket = view.summary.ticket
+    sent = await update.effective_chat.send_message(
+        thread_text(view), reply_markup=ticket_buttons(ticket.id, view.summary.closed)
+    )
+    await _remember(svc, sent, ticket.id)
+
+
+async def _answer(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, number: int, text: str
+) -> None:
+    try:
+        result = await staff.answer(
+            svc.db,
+            svc.settings,
+            number,
+            text,
+            actor=staff.telegram_actor(update.effective_user.id),
+            now=svc.now(),
+        )
+    except StaffError as error:
+        await _error(update, error)
+        return
+    log.info(
+        "%s answered by Telegram user %s (%s)", result.number, update.effective_user.id, result.via
+    )
+    _wake_announcer(context)
+    sent = await say(
+        update,
+        "staff/answered",
+        reply_markup=ticket_buttons(result.ticket.id, result.ticket.status == "closed"),
+        a=result,
+        who=_who(update),
+    )
+    await _remember(svc, sent, result.ticket.id)
+
+
+async def _set_status(update: Update, svc: Services, number: int, command: str) -> None:
+    change = staff.close if command == "close" else staff.reopen
+    try:
+        result = await change(
+            svc.db, number, actor=staff.telegram_actor(update.effective_user.id), now=svc.now()
+        )
+    except StaffError as error:
+        await _error(update, error)
+        return
+    template = "staff/closed" if command == "close" else "staff/reopened"
+    closed = result.ticket.status == "closed"
+    sent = await say(
+        update,
+        template,
+        reply_markup=ticket_buttons(result.ticket.id, closed),
+        c=result,
+        who=_who(update),
+    )
+    await _remember(svc, sent, result.ticket.id)
+
+
+async def _error(update: Update, error: StaffError) -> None:
+    await say(update, "staff/error", kind=error.kind, number=error.number, limit=error.limit)
+
+
+# --- buttons -----------------------------------------------------------------------------------
+
+
+async def on_staff_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Megnyitás, Válasz, Lezárás, Újranyitás, ◀ ▶ — staff only; never passed on."""
+    query = update.callback_query
+    _, action, value = (query.data.split(":") + ["", ""])[:3]
+    if not await _allowed(update, context, f"button {action}", command=False):
+        raise ApplicationHandlerStop
+    svc = services(context)
+    if not value.isdigit():
+        await query.answer()
+        raise ApplicationHandlerStop
+    number = int(value)
+    if action == "list":
+        await _send_list(update, svc, number)
+    elif action == "open":
+        await query.answer()
+        await _send_thread(update, svc, number)
+    elif action == "reply":
+        await query.answer()
+        await _ask_for_answer(update, svc, number)
+    elif action in ("close", "reopen"):
+        await query.answer()
+        await _set_status(update, svc, number, action)
+    else:
+        await query.answer()
+    raise ApplicationHandlerStop
+
+
+async def _ask_for_answer(update: Update, svc: Services, number: int) -> None:
+    """Válasz: a prompt the clerk answers by replying to it (the reply box opens by itself)."""
+    ticket = await tickets.get(svc.db, number)
+    if ticket is None:
+        await _error(update, StaffError(StaffError.NOT_FOUND, tickets.ticket_number(number)))
+        return
+    label = tickets.ticket_number(number)
+    sent = await say(
+        update,
+        "staff/ask_reply",
+        reply_markup=ForceReply(selective=True, input_field_placeholder=label),
+        number=label,
+        who=_who(update),
+        user_id=update.effective_user.id,
+    )
+    await _remember(svc, sent, ticket.id)
+
+
+# --- replies to the bot's messages ----------------------------------------------------------
+
+
+async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A reply to a ticket's message: a staff answer, or a customer's reply to an answer.
+
+    Replies to any other message are left to the customer handlers.
+    """
+    message = update.effective_message
+    target = message.reply_to_message
+    if target is None or target.from_user is None or target.from_user.id != context.bot.id:
+        return
+    svc = services(context)
+    chat = update.effective_chat
+    ticket_id = await staff.ticket_of_post(svc.db, chat.id, target.message_id)
+    if ticket_id is not None:
+        if await _allowed(update, context, "reply", command=False):
+            if message.text:
+                await _answer(update, context, svc, ticket_id, message.text)
+            else:
+                await say(update, "staff/error", kind="text_only", number="", limit=None)
+        raise ApplicationHandlerStop
+    if chat.type == chat.PRIVATE:
+        ticket_id = await tickets.ticket_of_customer_post(svc.db, chat.id, target.message_id)
+        if ticket_id is not None:
+            await _customer_reply(update, context, svc, ticket_id)
+            raise ApplicationHandlerStop
+
+
+async def _customer_reply(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, ticket_id: int
+) -> None:
+    """The customer's message joins their ticket (reopening it if closed)."""
+    text = (update.effective_message.text or "").strip()
+    if not text:
+        await say(update, "common/text_only")
+        return
+    if len(text) > MAX_CUSTOMER_REPLY:
+        await say(update, "report/too_long", limit=MAX_CUSTOMER_REPLY, length=len(text))
+        return
+    user_id = update.effective_user.id
+    now = svc.now()
+    until = await throttle.use(svc.db, throttle.REPORT_USER, f"tg:{user_id}", now)
+    if until:
+        await say(update, "report/wait", minutes=accounts.wait_minutes(until, now))
+        return
+    result = await tickets.reply_from_chat(
+        svc.db, ticket_id, text, telegram_user_id=user_id, now=now
+    )
+    if result is None:
+        await say(update, "staff/customer_reply_gone")
+        return
+    log.info(
+        "Telegram user %s wrote into %s%s",
+        user_id,
+        tickets.ticket_number(ticket_id),
+        " (reopened)" if result.reopened else "",
+    )
+    _wake_announcer(context)
+    await say(update, "staff/customer_reply_added", number=tickets.ticket_number(ticket_id))
+
+
+async def on_customer_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """ "↩️ Válasz erre" under a staff answer: a prompt the customer replies to."""
+    query = update.callback_query
+    svc = services(context)
+    message = query.message
+    ticket_id = None
+    if message is not None and update.effective_chat.type == update.effective_chat.PRIVATE:
+        ticket_id = await tickets.ticket_of_customer_post(
+            svc.db, message.chat_id, message.message_id
+        )
+    await query.answer()
+    if ticket_id is None or query.data != f"tk:reply:{ticket_id}":
+        await say(update, "staff/customer_reply_gone")
+        raise ApplicationHandlerStop
+    label = tickets.ticket_number(ticket_id)
+    sent = await say(
+        update,
+        "staff/customer_ask_reply",
+        reply_markup=ForceReply(input_field_placeholder=label),
+        number=label,
+    )
+    await tickets.record_customer_post(svc.db, sent.chat_id, sent.message_id, ticket_id)
+    raise ApplicationHandlerStop
+
+
+def handlers() -> list[BaseHandler]:
+    """The staff handlers, for a group before the customer handlers (order matters)."""
+    new_message = F.UpdateType.MESSAGE  # an edited message must not answer twice
+    return [
+        CommandHandler(list(COMMANDS), on_command, filters=new_message),
+        CallbackQueryHandler(on_staff_button, pattern=r"^st:"),
+        CallbackQueryHandler(on_customer_button, pattern=r"^tk:"),
+        MessageHandler(new_message & F.REPLY & ~F.COMMAND, on_reply),
+    ]

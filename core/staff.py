@@ -1,0 +1,539 @@
+"""What support staff do with tickets, whichever door they use.
+
+The staff chat (`bot/staff.py`) and the command line (`run_bot.py tickets`)
+list, read, answer, close and reopen tickets only through these functions, so
+the rules and the audit trail are the same for both:
+
+- `list_tickets`, `thread`: the open (or all) tickets oldest first with their
+  age and answer deadline (Fgytv. 17/B § (5): `answer_days`, 15 by default),
+  and one ticket's whole thread;
+- `answer`: the clerk's text goes back the way the report came — a mail
+  threaded into the customer's (outbox, `[#PK-000123]` in the subject,
+  In-Reply-To/References), or a message queued for the customer's Telegram
+  chat (`telegram_outbox`, sent by the bot's announcer). Either way it is kept
+  in the ticket as an 'out' message. Answering does not close a ticket;
+- `close`, `reopen`;
+- `refusal`, `refuse`: who may act, and the audit entry of a refused attempt.
+
+Every staff action is audited (`ticket_viewed`, `ticket_answered`,
+`ticket_closed`, `ticket_reopened`, `staff_refused`) with who, when and what —
+never a message body. No Telegram, SMTP or IMAP here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from core.accounts import BUDAPEST, local_time
+from core.mail import REPLY_ABOVE_MARKER, MailParseError, parse_mail
+from core.mail.parse import MISSING_ID_DOMAIN
+from core.outbox import MAX_ATTEMPTS, HasMailFrom, next_delay, queue_mail
+from core.tickets import DAY, Deadline, deadline, ticket_number
+from storage import audit, billing
+from storage import tickets as store
+from storage.db import Database, Queryable
+
+PER_PAGE = 10
+WARN_DAYS = 3  # a deadline this close (or past) is marked
+EXCERPT_LINES = 5
+EXCERPT_CHARS = 500
+MAX_TELEGRAM_ANSWER = 3500  # leaves room for the header within Telegram's 4096
+MAX_MAIL_ANSWER = 50_000
+
+# Why an attempt was refused (the audit entry's details).
+NOT_STAFF = "not staff"
+WRONG_CHAT = "not the staff chat"
+
+_OUR_TAG = re.compile(r"\[\s*#?\s*PK[-\s]?\d{1,9}\s*\]", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|vá|válasz)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+class StaffError(Exception):
+    """A staff request that cannot be done; `kind` says why (the door words it)."""
+
+    NOT_FOUND = "not_found"  # no such ticket
+    EMPTY = "empty"  # an answer with no text
+    TOO_LONG = "too_long"  # an answer longer than the channel takes (`limit`)
+    NO_ADDRESS = "no_address"  # the ticket has no way back to the customer
+
+    def __init__(self, kind: str, number: str, limit: int | None = None) -> None:
+        super().__init__(f"{number}: {kind}")
+        self.kind = kind
+        self.number = number
+        self.limit = limit
+
+
+# --- who acts ----------------------------------------------------------------------
+
+
+def telegram_actor(user_id: int) -> str:
+    """The audit name of a staff member acting in Telegram."""
+    return f"staff:{user_id}"
+
+
+def cli_actor(os_user: str) -> str:
+    """The audit name of someone at the command line."""
+    return f"cli:{os_user}"
+
+
+def refusal(
+    user_id: int,
+    chat_id: int,
+    *,
+    staff_ids: frozenset[int],
+    staff_chat_id: int | None,
+    command: bool,
+) -> str | None:
+    """None when this Telegram user may act here; otherwise why not.
+
+    Only configured staff act at all; a command is taken only in the staff chat
+    or in the staff member's own private chat with the bot (whose id is theirs).
+    Buttons and replies sit on messages the bot sent to those chats only.
+    """
+    if user_id not in staff_ids:
+        return NOT_STAFF
+    if command and chat_id not in (staff_chat_id, user_id):
+        return WRONG_CHAT
+    return None
+
+
+async def refuse(db: Queryable, *, user_id: int, what: str, reason: str, now: float) -> None:
+    """Audit a refused staff attempt (`what`: the command or button, never message text)."""
+    await audit.record(db, now, f"tg:{user_id}", "staff_refused", what[:64], reason)
+
+
+# --- what staff see ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One ticket as staff see it in a list, an announcement or a thread's head."""
+
+    ticket: store.Ticket
+    number: str
+    customer_name: str | None  # from the billing data, when the customer is known
+    age_days: int
+    age_hours: int
+    deadline: Deadline
+    due_date: date  # Budapest
+    days_left: int  # calendar days from today to the due date (Budapest); negative when past
+    overdue: bool  # the deadline has passed
+    received: str  # `2024. 05. 01. 14:30`, Budapest
+
+    @property
+    def customer_id(self) -> str | None:
+        return self.ticket.customer_id
+
+    @property
+    def email(self) -> str | None:
+        return self.ticket.email
+
+    @property
+    def channel(self) -> str:
+        return self.ticket.channel
+
+    @property
+    def subject(self) -> str:
+        return self.ticket.subject
+
+    @property
+    def closed(self) -> bool:
+        return self.ticket.status == "closed"
+
+    @property
+    def near(self) -> bool:
+        """Open, and the deadline is within WARN_DAYS or past."""
+        return not self.closed and self.deadline.near
+
+
+async def summarise(
+    db: Queryable, ticket: store.Ticket, *, answer_days: int, now: float
+) -> Summary:
+    """The ticket's number, customer, age and deadline."""
+    name = None
+    if ticket.customer_id:
+        customer = await billing.get_customer(db, ticket.customer_id)
+        name = customer.name if customer else None
+    due = deadline(ticket, answer_days, now, WARN_DAYS)
+    due_date = datetime.fromtimestamp(due.due_at, BUDAPEST).date()
+    today = datetime.fromtimestamp(now, BUDAPEST).date()
+    age = max(0.0, now - ticket.created_at)
+    return Summary(
+        ticket=ticket,
+        number=ticket_number(ticket.id),
+        customer_name=name,
+        age_days=int(age // DAY),
+        age_hours=int(age // 3600),
+        deadline=due,
+        due_date=due_date,
+        days_left=(due_date - today).days,
+        overdue=now > due.due_at,
+        received=local_time(ticket.created_at),
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the ticket list (`page` counts from 0)."""
+
+    items: list[Summary]
+    page: int
+    pages: int
+    total: int
+    include_closed: bool
+
+
+async def list_tickets(
+    db: Queryable,
+    *,
+    answer_days: int,
+    now: float,
+    page: int = 0,
+    per_page: int = PER_PAGE,
+    include_closed: bool = False,
+) -> Page:
+    """Open tickets (or all), oldest first, a page at a time; a page past the end is the last."""
+    total = await (store.count_all(db) if include_closed else store.count_open(db))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 0), pages - 1)
+    fetch = store.all_tickets if include_closed else store.open_tickets
+    tickets = await fetch(db, page * per_page, per_page)
+    items = [await summarise(db, t, answer_days=answer_days, now=now) for t in tickets]
+    return Page(items, page, pages, total, include_closed)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One message of a thread: who wrote it ('customer', 'auto' or 'staff') and when."""
+
+    message: store.TicketMessage
+    who: str
+    at: str  # Budapest time
+
+    @property
+    def text(self) -> str:
+        return self.message.new_text or self.message.body
+
+    @property
+    def author(self) -> str:
+        return self.message.author
+
+
+@dataclass(frozen=True)
+class Thread:
+    summary: Summary
+    entries: list[Entry]
+
+
+def _who(message: store.TicketMessage) -> str:
+    if message.direction == "in":
+        return "customer"
+    return "auto" if message.author == "auto" else "staff"
+
+
+async def find(db: Queryable, number: int) -> store.Ticket:
+    """The ticket with this number; StaffError NOT_FOUND when there is none."""
+    ticket = await store.get(db, number)
+    if ticket is None:
+        raise StaffError(StaffError.NOT_FOUND, ticket_number(number))
+    return ticket
+
+
+async def thread(db: Database, number: int, *, answer_days: int, actor: str, now: float) -> Thread:
+    """The whole thread of a ticket, oldest first; reading it is audited."""
+    ticket = await find(db, number)
+    messages = await store.messages(db, ticket.id)
+    summary = await summarise(db, ticket, answer_days=answer_days, now=now)
+    await audit.record(db, now, actor, "ticket_viewed", summary.number)
+    return Thread(summary, [Entry(m, _who(m), local_time(m.created_at)) for m in messages])
+
+
+def excerpt(
+    text: str, max_lines: int = EXCERPT_LINES, max_chars: int = EXCERPT_CHARS
+) -> tuple[str, bool]:
+    """The first lines of a text (blank runs squeezed), and whether anything was cut."""
+    lines: list[str] = []
+    for line in text.strip().splitlines():
+        line = line.rstrip()
+        if not line and (not lines or not lines[-1]):
+            continue
+        lines.append(line)
+    cut = len(lines) > max_lines
+    short = "\n".join(lines[:max_lines]).strip()
+    if len(short) > max_chars:
+        short = short[: max_chars - 1].rstrip()
+        cut = True
+    return short, cut
+
+
+# --- announcements in the staff chat ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A ticket event to post in the staff chat, with the new text's first lines."""
+
+    id: int
+    event: str  # new | reopened | message
+    summary: Summary
+    excerpt: str
+    cut: bool
+
+
+async def pending_announcements(
+    db: Queryable, *, answer_days: int, now: float, limit: int = 20
+) -> list[Announcement]:
+    """Announcements not yet posted, oldest first."""
+    found = []
+    for announcement_id, ticket_id, event in await store.pending_announcements(db, limit):
+        ticket = await store.get(db, ticket_id)
+        if ticket is None:  # cannot happen with the foreign key; nothing to show
+            continue
+        message = await store.announced_message(db, announcement_id, ticket_id)
+        short, cut = excerpt(message.new_text or message.body) if message else ("", False)
+        summary = await summarise(db, ticket, answer_days=answer_days, now=now)
+        found.append(Announcement(announcement_id, event, summary, short, cut))
+    return found
+
+
+async def announcement_posted(
+    db: Database, announcement: Announcement, chat_id: int, message_id: int, now: float
+) -> None:
+    """The announcement is in the staff chat: a reply to it answers its ticket."""
+    async with db.transaction() as tx:
+        await store.add_staff_post(tx, chat_id, message_id, announcement.summary.ticket.id)
+        await store.announcement_sent(tx, announcement.id, now)
+
+
+async def remember_post(db: Queryable, chat_id: int, message_id: int, ticket_id: int) -> None:
+    """A bot message about a ticket in a staff chat (thread, prompt, confirmation)."""
+    await store.add_staff_post(db, chat_id, message_id, ticket_id)
+
+
+async def ticket_of_post(db: Queryable, chat_id: int, message_id: int) -> int | None:
+    """The ticket a staff-chat message of the bot is about, if any."""
+    return await store.staff_post_ticket(db, chat_id, message_id)
+
+
+# --- answering ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answered:
+    """Where a staff answer went."""
+
+    ticket: store.Ticket
+    number: str
+    via: str  # mail | telegram
+    recipient: str | None  # the address, for mail
+    mail_message_id: str | None  # our mail's Message-ID, for mail
+
+
+def clean_text(text: str) -> str:
+    """The clerk's text without trailing spaces and surrounding blank lines."""
+    return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip()
+
+
+def reply_subject(subject: str) -> str:
+    """`Re: <the customer's subject>` without our tags or piled-up reply prefixes."""
+    bare = " ".join(_OUR_TAG.sub(" ", subject).split())
+    bare = _REPLY_PREFIX.sub("", bare).strip()
+    return f"Re: {bare}" if bare else "Re: bejelentés"
+
+
+def _real_id(message_id: str) -> bool:
+    """False for the stand-in id of a mail that had no Message-ID (nobody can thread to it)."""
+    return not message_id.rstrip(">").endswith("@" + MISSING_ID_DOMAIN)
+
+
+async def _mail_thread(
+    db: Queryable, ticket: store.Ticket
+) -> tuple[str | None, list[str], str | None]:
+    """(In-Reply-To, the parent's References, the sender's display name) for an answer.
+
+    The parent is the customer's newest mail. Its own References come from the
+    stored raw mail (RFC 5322: the parent's References, then the parent); when
+    the raw is not kept, the thread's earlier Message-IDs stand in.
+    """
+    parent = await store.latest_customer_mail(db, ticket.id)
+    if parent is None or not _real_id(parent.message_id):
+        known = [i for i in await store.mail_message_ids(db, ticket.id) if _real_id(i)]
+        return None, known, None
+    if parent.raw is not None:
+        try:
+            mail = parse_mail(parent.raw)
+        except MailParseError:
+            mail = None
+        if mail is not None:
+            references = mail.references or ([mail.in_reply_to] if mail.in_reply_to else [])
+            return parent.message_id, list(references), mail.from_name.strip() or None
+    earlier = []
+    for msg_id in await store.mail_message_ids(db, ticket.id):
+        if msg_id == parent.message_id:
+            break
+        if _real_id(msg_id):
+            earlier.append(msg_id)
+    return parent.message_id, earlier, None
+
+
+async def answer(
+    db: Database,
+    settings: HasMailFrom,
+    number: int,
+    text: str,
+    *,
+    actor: str,
+    now: float,
+) -> Answered:
+    """Send the clerk's answer the way the report came, and keep it in the ticket.
+
+    Mail: queued in the outbox in the same transaction as the ticket message,
+    threaded to the customer's newest mail. Telegram: queued for the
+    customer's chat (the bot's announcer delivers it). The ticket stays open.
+    """
+    text = clean_text(text)
+    label = ticket_number(number)
+    if not text:
+        raise StaffError(StaffError.EMPTY, label)
+    async with db.transaction() as tx:
+        ticket = await find(tx, number)
+        if ticket.channel == "mail":
+            if len(text) > MAX_MAIL_ANSWER:
+                raise StaffError(StaffError.TOO_LONG, label, MAX_MAIL_ANSWER)
+            if not ticket.email:
+                raise StaffError(StaffError.NO_ADDRESS, label)
+            in_reply_to, references, from_name = await _mail_thread(tx, ticket)
+            name = from_name
+            if ticket.customer_id:
+                customer = await billing.get_customer(tx, ticket.customer_id)
+                name = customer.name if customer else name
+            queued = await queue_mail(
+                tx,
+                settings,
+                kind="answer",
+                to=ticket.email,
+                subject=reply_subject(ticket.subject),
+                template="answer",
+                context={
+                    "marker": REPLY_ABOVE_MARKER,
+                    "name": name,
+                    "text": text,
+                    "ticket_number": label,
+                },
+                ticket_number=label,
+                ticket_id=ticket.id,
+                in_reply_to=in_reply_to,
+                references=references,
+                now=now,
+            )
+            result = Answered(ticket, label, "mail", ticket.email, queued.message_id)
+            details = f"by mail {queued.message_id}"
+        else:
+            if len(text) > MAX_TELEGRAM_ANSWER:
+                raise StaffError(StaffError.TOO_LONG, label, MAX_TELEGRAM_ANSWER)
+            if ticket.telegram_chat_id is None:
+                raise StaffError(StaffError.NO_ADDRESS, label)
+            await store.queue_telegram_answer(tx, ticket.id, ticket.telegram_chat_id, text, now)
+            result = Answered(ticket, label, "telegram", None, None)
+            details = "to the customer's Telegram chat"
+        await store.add_message(
+            tx,
+            ticket.id,
+            direction="out",
+            author=actor,
+            body=text,
+            new_text=text,
+            mail_message_id=result.mail_message_id,
+            inbound_mail_id=None,
+            now=now,
+        )
+        await audit.record(
+            tx, now, actor, "ticket_answered", label, f"{details}, {len(text)} characters"
+        )
+    return result
+
+
+# --- closing and reopening ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A ticket after close/reopen; `changed` False when it already was so."""
+
+    ticket: store.Ticket
+    number: str
+    changed: bool
+
+
+async def _set_status(
+    db: Database, number: int, status: str, action: str, *, actor: str, now: float
+) -> Changed:
+    async with db.transaction() as tx:
+        ticket = await find(tx, number)
+        if ticket.status == status:
+            return Changed(ticket, ticket_number(number), False)
+        await store.set_status(tx, ticket.id, status, now)
+        await audit.record(tx, now, actor, action, ticket_number(number))
+        current = await store.get(tx, ticket.id)
+    assert current is not None
+    return Changed(current, ticket_number(number), True)
+
+
+async def close(db: Database, number: int, *, actor: str, now: float) -> Changed:
+    """Close a ticket (a customer's further message reopens it)."""
+    return await _set_status(db, number, "closed", "ticket_closed", actor=actor, now=now)
+
+
+async def reopen(db: Database, number: int, *, actor: str, now: float) -> Changed:
+    """Reopen a closed ticket."""
+    return await _set_status(db, number, "open", "ticket_reopened", actor=actor, now=now)
+
+
+# --- delivering Telegram answers (the bot's announcer calls these) -----------------------
+
+TelegramAnswer = store.TelegramAnswer
+
+
+async def due_telegram_answers(db: Queryable, now: float) -> list[store.TelegramAnswer]:
+    """Staff answers due for customers' Telegram chats, oldest first."""
+    return await store.due_telegram_answers(db, now)
+
+
+async def telegram_answer_delivered(
+    db: Database, item: store.TelegramAnswer, message_id: int, now: float
+) -> None:
+    """The answer is in the customer's chat; the customer's reply to it joins the ticket."""
+    async with db.transaction() as tx:
+        await store.add_customer_post(tx, item.chat_id, message_id, item.ticket_id)
+        await store.telegram_answer_sent(tx, item.id, message_id, now)
+
+
+async def telegram_answer_failed(
+    db: Database, item: store.TelegramAnswer, error: str, *, permanent: bool, now: float
+) -> bool:
+    """Count a failed delivery; True when it is given up (blocked bot, or too many tries).
+
+    Retries back off like the mail outbox (30 s doubling, at most an hour).
+    """
+    attempts = item.attempts + 1
+    give_up = permanent or attempts >= MAX_ATTEMPTS
+    retry_at = None if give_up else now + next_delay(attempts)
+    async with db.transaction() as tx:
+        await store.telegram_answer_failed(tx, item.id, error[:500], retry_at)
+        if give_up:
+            await audit.record(
+                tx, now, "system", "answer_undelivered", ticket_number(item.ticket_id), error[:200]
+            )
+    return give_up
+
+
+# --- the audit trail ------------------------------------------------------------------------
+
+
+async def audit_trail(
+    db: Queryable, *, since: float | None = None, actor: str | None = None
+) -> list[audit.AuditEntry]:
+    """Audit entries oldest first, from a moment on and/or of one actor (all of them)."""
+    return await audit.entries(db, since, actor, limit=-1)
