@@ -77,6 +77,26 @@ async def run_service(
     if read_mail:  # the support mailbox is optional; when named, all of it must be right
         settings.imap_port, settings.imap_user, settings.imap_password  # noqa: B018
     db = await open_database(settings.db_path)
+    try:
+        await _serve(
+            settings, db, token, api_url, transport, read_mail, webhook, extra_workers, stop
+        )
+    finally:
+        await db.close()  # always: an open connection's thread would keep the process alive
+        log.info("stopped")
+
+
+async def _serve(
+    settings,
+    db,
+    token,
+    api_url,
+    transport,
+    read_mail,
+    webhook,  # noqa: ANN001
+    extra_workers,
+    stop,
+) -> None:
     if stop is None:
         stop = asyncio.Event()
         _install_signal_handlers(stop)
@@ -121,5 +141,3 @@ async def run_service(
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=30)
         outbox_domain.set_queue_listener(None)
-        await db.close()
-        log.info("stopped")

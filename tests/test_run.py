@@ -82,3 +82,26 @@ async def test_webhook_mode_receives_updates_by_post(tmp_path):
         finally:
             stop.set()
             await asyncio.wait_for(service, timeout=30)
+
+
+def test_a_malformed_setting_stops_the_service_at_once_with_one_line(tmp_path):
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        PETKOMM_DB=str(tmp_path / "x.sqlite3"),
+        PETKOMM_MAIL_OUTBOX_DIR=str(tmp_path / "mail"),
+        PETKOMM_STAFF_IDS="12, anna",
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run_bot.py"), "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "PETKOMM_STAFF_IDS: must be numeric Telegram user ids, got 'anna'" in result.stderr
+    assert "Traceback" not in result.stderr
