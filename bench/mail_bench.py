@@ -4,21 +4,26 @@
 
 Starts a throwaway Dovecot (tests/dovecot.py; needs `dovecot-imapd`, see
 scripts/install-test-deps) and writes N customer mails straight into mailbox
-files (Dovecot indexes them before anything is timed). Then:
+files (Dovecot indexes them before anything is timed). The mail worker has two
+stages: the reader (stage 1) fetches new mail and stores it raw in the
+database as 'received', batch by batch, and moves it off the inbox; the
+processor (stage 2) turns the stored mails into tickets and answers. Then:
 
 1. floor       - a bare imap-tools `fetch` of the whole folder (bulk, no marking
                  seen): what reading alone costs;
-2. first sync  - `InboxReader.poll_once` over the same folder into a fresh
-                 database, each mail through the whole domain chain (parse,
-                 dedupe, thread, ticket, acknowledgement queued), one
-                 transaction per mail, leaving the mail in place; and again on a
-                 copy of the folder, moving each mail to `Processed`;
-   For where the time goes, two parts are timed alone: the domain chain over
-   the same bytes held in memory (no IMAP), and the reader with the domain
-   chain replaced by a stub (IMAP, batching and the per-mail cursor only);
-3. incremental - K new mails delivered into a folder already holding 1 000 and
+2. first sync  - stage 1, `InboxReader.poll_once` over the same folder into a
+                 fresh database: every mail safely stored (one transaction per
+                 batch, with the cursor), left in place; and again on a copy of
+                 the folder, moving each batch to `Processed`;
+3. stage 2     - `InboundProcessor.process_pending` over the stored mails:
+                 parse, thread, ticket, acknowledgement queued, one transaction
+                 per mail (tickets and acknowledgements per second);
+4. together    - `InboxReader.run` on a third copy, the processor running
+                 alongside as in production: when every mail is stored and
+                 moved, and when the whole mailbox is processed;
+5. incremental - K new mails delivered into a folder already holding 1 000 and
                  N old (synced) mails, and the next poll timed (median of R
-                 rounds); an empty poll is timed too.
+                 rounds), their processing timed apart; an empty poll too.
 
 Prints the figures and a table of targets with PASS/MISS; it is not a test.
 """
@@ -27,12 +32,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import imaplib
+import itertools
 import random
+import re
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,10 +52,9 @@ from imap_tools import MailBoxUnencrypted  # noqa: E402
 
 from core.accounts import CodeMailer  # noqa: E402
 from core.config import Settings  # noqa: E402
-from core.inbound import InboundContext, InboundResult, process_mail  # noqa: E402
-from mailer import inbox as inbox_module  # noqa: E402
+from core.inbound import InboundContext, InboundResult  # noqa: E402
 from mailer.inbox import BATCH_SIZE, InboxReader  # noqa: E402
-from storage.db import open_database  # noqa: E402
+from storage.db import Database, open_database  # noqa: E402
 from tests.dovecot import Dovecot, ImapUser, start_dovecot, stop_dovecot  # noqa: E402
 
 TARGET_SYNC_RATIO = 0.5  # the first sync reaches at least half the floor's rate
@@ -97,77 +105,154 @@ def floor(user: ImapUser) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-async def new_reader(user: ImapUser, workdir: Path, move: bool, name: str) -> InboxReader:
+async def new_reader(
+    user: ImapUser,
+    workdir: Path,
+    move: bool,
+    name: str,
+    on_result: Callable[[InboundResult], None] | None = None,
+) -> InboxReader:
     """A reader of `user`'s INBOX into a fresh database `<name>.sqlite3`."""
     settings = Settings(user.env)
     db = await open_database(workdir / f"{name}.sqlite3")
     ctx = InboundContext.from_settings(settings, code_mailer=CodeMailer(settings, lambda: "bot"))
     return InboxReader(
-        db, settings, ctx=ctx, processed_folder="Processed" if move else None, use_idle=False
+        db,
+        settings,
+        ctx=ctx,
+        processed_folder="Processed" if move else None,
+        use_idle=False,
+        poll_interval=3600.0,
+        on_result=on_result,
     )
 
 
-async def domain_alone(user: ImapUser, workdir: Path, raws: list[bytes]) -> tuple[float, int]:
-    """`process_mail` over bytes in memory into a fresh database: (seconds, mails)."""
-    settings = Settings(user.env)
-    db = await open_database(workdir / "domain-alone.sqlite3")
-    ctx = InboundContext.from_settings(settings, code_mailer=CodeMailer(settings, lambda: "bot"))
-    try:
-        started = time.perf_counter()
-        for uid, raw in enumerate(raws, start=1):
-            await process_mail(
-                db, raw, ctx=ctx, folder="INBOX", uidvalidity=1, uid=uid, now=time.time()
-            )
-        return time.perf_counter() - started, len(raws)
-    finally:
-        await db.close()
-
-
-async def reader_alone(user: ImapUser, workdir: Path) -> tuple[float, int]:
-    """The reader with a stub instead of the domain chain: IMAP, batches and cursor only."""
-
-    async def stub(db, raw, *, ctx, folder, uidvalidity, uid, now):  # noqa: ANN001
-        return InboundResult("new", f"<{uid}@stub>")
-
-    reader = await new_reader(user, workdir, move=False, name="reader-alone")
-    real = inbox_module.process_mail
-    inbox_module.process_mail = stub  # type: ignore[assignment]
-    try:
-        return await timed_poll(reader)
-    finally:
-        inbox_module.process_mail = real
-        await reader.close()
-        await reader.db.close()
-
-
 async def timed_poll(reader: InboxReader) -> tuple[float, int]:
+    """Stage 1: one poll, (seconds, mails fetched and stored)."""
     started = time.perf_counter()
     count = await reader.poll_once()
     return time.perf_counter() - started, count
 
 
+async def timed_processing(reader: InboxReader) -> tuple[float, int]:
+    """Stage 2: every stored mail through the chain, (seconds, mails)."""
+    started = time.perf_counter()
+    count = await reader.processor.process_pending()
+    return time.perf_counter() - started, count
+
+
+async def count(db: Database, sql: str) -> int:
+    return int(await db.fetch_value(sql))
+
+
+async def together(user: ImapUser, workdir: Path, expected: int) -> tuple[float, float, int]:
+    """`run` as in production: (seconds until stored and moved, until processed, mails)."""
+    processed = 0
+    all_done = asyncio.Event()
+
+    def on_result(result: InboundResult) -> None:
+        nonlocal processed
+        processed += 1
+        if processed >= expected:
+            all_done.set()
+
+    reader = await new_reader(user, workdir, move=True, name="together", on_result=on_result)
+    first_poll = reader.poll_once
+    stored_after: float | None = None
+
+    async def poll_once() -> int:
+        nonlocal stored_after
+        fetched = await first_poll()
+        if stored_after is None:
+            stored_after = time.perf_counter() - started
+        return fetched
+
+    reader.poll_once = poll_once  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    task = asyncio.create_task(reader.run(stop))
+    try:
+        await all_done.wait()
+        processed_after = time.perf_counter() - started
+    finally:
+        stop.set()
+        await task
+        await reader.db.close()
+    assert stored_after is not None
+    return stored_after, processed_after, processed
+
+
+class BareClient:
+    """The incremental floor: a bare imaplib session on the selected INBOX that learns of
+    new mail and fetches it (NOOP, then one `UID FETCH last+1:* BODY.PEEK[]`)."""
+
+    def __init__(self, user: ImapUser) -> None:
+        self.client = imaplib.IMAP4(user.host, user.port)
+        self.client.login(user.name, user.password)
+        self.client.select("INBOX")
+        [uidnext] = self.client.response("UIDNEXT")[1]
+        self.last = int(uidnext) - 1
+
+    def poll(self) -> int:
+        self.client.noop()
+        _typ, data = self.client.uid("FETCH", f"{self.last + 1}:*", "(UID BODY.PEEK[])")
+        lines = b" ".join(item[0] if isinstance(item, tuple) else item for item in data)
+        uids = [int(uid) for uid in re.findall(rb"UID (\d+)", lines) if int(uid) > self.last]
+        self.last = max([self.last, *uids])
+        return len(uids)
+
+    def close(self) -> None:
+        self.client.logout()
+
+
 async def incremental(
-    server: Dovecot, folders: list[tuple[ImapUser, InboxReader]], new: int, rounds: int
-) -> list[tuple[float, float]]:
-    """Per folder: median seconds of a poll finding `new` fresh mails, and of an empty poll.
+    server: Dovecot,
+    folders: list[tuple[ImapUser, InboxReader]],
+    bare: list[tuple[ImapUser, BareClient]],
+    new: int,
+    rounds: int,
+) -> tuple[list[tuple[float, float, float]], list[float]]:
+    """Per reader: median seconds of a poll finding `new` fresh mails (stage 1), of
+    processing them (stage 2), and of an empty poll; per bare client: of its poll.
 
     The folders take turns round by round, so a busy moment of the machine
     falls on all of them alike.
     """
     rng = random.Random(3)
     busy: list[list[float]] = [[] for _ in folders]
+    work: list[list[float]] = [[] for _ in folders]
     empty: list[list[float]] = [[] for _ in folders]
-    for round_no in range(rounds):
+    floor_busy: list[list[float]] = [[] for _ in bare]
+    serial = itertools.count(10_000_000, new)
+    for _round in range(rounds):
         for index, (user, reader) in enumerate(folders):
-            first = 10_000_000 + (round_no * len(folders) + index) * new
+            first = next(serial)
             server.deliver_many(user.name, [customer_mail(first + i, rng) for i in range(new)])
-            seconds, count = await timed_poll(reader)
-            assert count == new, (count, new)
+            seconds, fetched = await timed_poll(reader)
+            assert fetched == new, (fetched, new)
             busy[index].append(seconds)
-            seconds, count = await timed_poll(reader)
-            assert count == 0
+            seconds, processed = await timed_processing(reader)
+            assert processed == new, (processed, new)
+            work[index].append(seconds)
+            seconds, fetched = await timed_poll(reader)
+            assert fetched == 0
             empty[index].append(seconds)
-    return [(statistics.median(b), statistics.median(e)) for b, e in zip(busy, empty, strict=True)]
+        for index, (user, client) in enumerate(bare):
+            first = next(serial)
+            server.deliver_many(user.name, [customer_mail(first + i, rng) for i in range(new)])
+            started = time.perf_counter()
+            fetched = client.poll()
+            floor_busy[index].append(time.perf_counter() - started)
+            assert fetched == new, (fetched, new)
+    medians = [
+        (statistics.median(b), statistics.median(w), statistics.median(e))
+        for b, w, e in zip(busy, work, empty, strict=True)
+    ]
+    return medians, [statistics.median(f) for f in floor_busy]
+
+
+def line(label: str, mails: int, seconds: float, extra: str = "") -> None:
+    print(f"{label:<34} {mails:>6} mails {seconds:7.2f} s {mails / seconds:8.0f} msg/s{extra}")
 
 
 async def bench(args: argparse.Namespace) -> int:
@@ -175,70 +260,88 @@ async def bench(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="petkomm-mail-bench-"))
     readers: list[InboxReader] = []
     try:
-        big, copy, small = server.add_user(), server.add_user(), server.add_user()
+        big, copy, third, small, bare_big, bare_small = (server.add_user() for _ in range(6))
         started = time.perf_counter()
-        fill(server, big, 0, args.messages, seed=1)
-        fill(server, copy, 0, args.messages, seed=1)
-        fill(server, small, 0, 1000, seed=2)
+        for user in (big, copy, third, bare_big):
+            fill(server, user, 0, args.messages, seed=1)
+        for user in (small, bare_small):
+            fill(server, user, 0, 1000, seed=2)
         print(
-            f"filled mailboxes: {args.messages} + {args.messages} + 1000 mails in "
+            f"filled mailboxes: 4 x {args.messages} + 2 x 1000 mails in "
             f"{time.perf_counter() - started:.1f} s"
         )
 
         floor_s, floor_n = await asyncio.to_thread(floor, big)
-        print(
-            f"floor       imap-tools fetch    {floor_n:>6} mails {floor_s:7.2f} s "
-            f"{floor_n / floor_s:8.0f} msg/s"
-        )
-
-        part_s, part_n = await reader_alone(big, workdir)
-        part_ratio = (part_n / part_s) / (floor_n / floor_s)
-        print(
-            f"part        reader, stub domain {part_n:>6} mails {part_s:7.2f} s "
-            f"{part_n / part_s:8.0f} msg/s  ({part_ratio:.2f} of the floor)"
-        )
-        rng = random.Random(1)
-        raws = [customer_mail(n, rng) for n in range(args.messages)]
-        dom_s, dom_n = await domain_alone(big, workdir, raws)
-        print(
-            f"part        domain chain alone  {dom_n:>6} mails {dom_s:7.2f} s "
-            f"{dom_n / dom_s:8.0f} msg/s"
-        )
+        floor_rate = floor_n / floor_s
+        line("floor       imap-tools fetch", floor_n, floor_s)
 
         reader = await new_reader(big, workdir, move=False, name="sync")
         readers.append(reader)
         sync_s, sync_n = await timed_poll(reader)
-        print(
-            f"first sync  reader, no move     {sync_n:>6} mails {sync_s:7.2f} s "
-            f"{sync_n / sync_s:8.0f} msg/s"
-        )
+        ratio = (sync_n / sync_s) / floor_rate
+        line("stage 1     first sync, no move", sync_n, sync_s, f"  ({ratio:.2f} of the floor)")
 
         mover = await new_reader(copy, workdir, move=True, name="sync-move")
         readers.append(mover)
         move_s, move_n = await timed_poll(mover)
+        move_ratio = (move_n / move_s) / floor_rate
+        line("stage 1     first sync + move", move_n, move_s, f"  ({move_ratio:.2f} of the floor)")
+        assert server.folder_uids(copy.name) == [], "mail left in the inbox"
+
+        proc_s, proc_n = await timed_processing(reader)
+        tickets = await count(reader.db, "SELECT count(*) FROM tickets")
+        acks = await count(reader.db, "SELECT count(*) FROM outbox WHERE kind = 'ack'")
+        answers = await count(reader.db, "SELECT count(*) FROM outbox")
+        line(
+            "stage 2     processing",
+            proc_n,
+            proc_s,
+            f"  ({tickets / proc_s:.0f} tickets/s, {acks / proc_s:.0f} acks/s,"
+            f" {answers} mails queued)",
+        )
+        assert tickets == proc_n == sync_n, (tickets, proc_n, sync_n)
+
+        stored_s, done_s, done_n = await together(third, workdir, args.messages)
         print(
-            f"first sync  reader + move       {move_n:>6} mails {move_s:7.2f} s "
-            f"{move_n / move_s:8.0f} msg/s"
+            f"together    run(): {done_n} mails stored and moved after {stored_s:.2f} s"
+            f" ({done_n / stored_s:.0f} msg/s), all processed after {done_s:.2f} s"
+            f" ({done_n / done_s:.0f} msg/s)"
         )
 
         small_reader = await new_reader(small, workdir, move=False, name="small")
         readers.append(small_reader)
         await timed_poll(small_reader)
-        [(small_busy, small_empty), (big_busy, big_empty)] = await incremental(
-            server, [(small, small_reader), (big, reader)], args.new, args.rounds
-        )
-        print(
-            f"incremental {args.new} new, 1000 old      {small_busy * 1000:8.1f} ms"
-            f"   empty poll {small_empty * 1000:6.1f} ms"
-        )
-        print(
-            f"incremental {args.new} new, {args.messages} old    {big_busy * 1000:8.1f} ms"
-            f"   empty poll {big_empty * 1000:6.1f} ms"
-        )
+        await timed_processing(small_reader)
+        bare = [(bare_small, BareClient(bare_small)), (bare_big, BareClient(bare_big))]
+        try:
+            (
+                [(small_busy, small_work, small_empty), (big_busy, big_work, big_empty)],
+                [
+                    bare_small_s,
+                    bare_big_s,
+                ],
+            ) = await incremental(
+                server, [(small, small_reader), (big, reader)], bare, args.new, args.rounds
+            )
+        finally:
+            for _user, client in bare:
+                client.close()
+        for old, busy, floor_s, work, empty in (
+            (1000, small_busy, bare_small_s, small_work, small_empty),
+            (args.messages, big_busy, bare_big_s, big_work, big_empty),
+        ):
+            print(
+                f"incremental {args.new} new, {old:>6} old: poll {busy * 1000:5.1f} ms"
+                f" (bare client {floor_s * 1000:5.1f} ms), processing {work * 1000:6.1f} ms,"
+                f" empty poll {empty * 1000:4.1f} ms"
+            )
 
-        ratio = (sync_n / sync_s) / (floor_n / floor_s)
-        move_ratio = (move_n / move_s) / (floor_n / floor_s)
         flat = big_busy / small_busy
+        # A bare client's poll grows with the folder too (Dovecot's maildir re-reads its
+        # UID list when new mail arrives); the reader's own part must not.
+        server_growth = bare_big_s - bare_small_s
+        flat_own = (big_busy - server_growth) / small_busy
+        flat_work = big_work / small_work
         flat_empty = big_empty / small_empty
         rows = [
             (
@@ -253,19 +356,29 @@ async def bench(args: argparse.Namespace) -> int:
             ),
             (
                 f"poll, {args.messages} vs 1000 old",
-                f"{flat:.2f}x <= {TARGET_FLAT}x",
+                f"{flat:.2f}x <= {TARGET_FLAT}x (bare client {bare_big_s / bare_small_s:.2f}x)",
                 flat <= TARGET_FLAT,
+            ),
+            (
+                f"poll less the server's growth, {args.messages} vs 1000",
+                f"{flat_own:.2f}x <= {TARGET_FLAT}x",
+                flat_own <= TARGET_FLAT,
             ),
             (
                 f"empty poll, {args.messages} vs 1000",
                 f"{flat_empty:.2f}x <= {TARGET_FLAT}x",
                 flat_empty <= TARGET_FLAT,
             ),
+            (
+                f"processing, {args.messages} vs 1000",
+                f"{flat_work:.2f}x <= {TARGET_FLAT}x",
+                flat_work <= TARGET_FLAT,
+            ),
         ]
         print()
         width = max(len(label) for label, _, _ in rows)
         for label, measured, ok in rows:
-            print(f"{label:<{width}}  {measured:<18}  {'PASS' if ok else 'MISS'}")
+            print(f"{label:<{width}}  {measured:<38}  {'PASS' if ok else 'MISS'}")
         return 0 if all(ok for _, _, ok in rows) else 1
     finally:
         for reader in readers:

@@ -1,10 +1,14 @@
 """An incoming mail's way through the domain: store, thread, open or add, answer.
 
-`process_mail` is what the IMAP reader (or anything else holding raw bytes)
-calls once per mail. Everything for one mail happens in one transaction: the
-raw mail, its ticket message, the answers queued in the outbox and the
-throttle counts commit together or not at all. Bad mail never raises: an
-unreadable one is kept raw as 'quarantined' with its reason.
+Two stages. First the raw mail is kept as 'received' under its Message-ID
+(`stored_message_id` reads only the header block; the IMAP reader stores a
+whole fetched batch in one transaction, `store_mail` does it for one mail).
+Then `process_stored` takes a stored mail through the chain: everything for
+one mail happens in one transaction: its ticket message, the answers queued in
+the outbox, the throttle counts and the mail's final status ('ticket',
+'ignored', 'quarantined') commit together or not at all. Bad mail never
+raises: an unreadable one (or one a bug chokes on) is quarantined with its
+reason. `process_mail` does both stages for one mail's bytes.
 
 The decisions read top-down like the checklists in mail-notes.md, each rule a
 small named function in an ordered list (Zammad's filter chain):
@@ -29,8 +33,10 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import parseaddr
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -46,6 +52,7 @@ from core.mail import (
     bounced_message_id,
     is_bounce,
     is_out_of_office,
+    normalise_message_id,
     parse_mail,
     self_help_topics,
     ticket_numbers_in_subject,
@@ -557,13 +564,6 @@ async def answer_mail(tx: Transaction, situation: Situation) -> tuple[list[str],
 # --- the chain for one mail ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Source:
-    folder: str
-    uidvalidity: int | None
-    uid: int | None
-
-
 async def _customer_id_for(db: Queryable, sender: str) -> str | None:
     """The customer whose address this is: exactly one portal account, or one customer."""
     if not sender:
@@ -585,24 +585,9 @@ def _summary(threaded_by: str | None, answers: list[str], held: str | None) -> s
 
 
 async def _handle(
-    tx: Transaction, mail: ParsedMail, raw: bytes, ctx: InboundContext, source: _Source, now: float
+    tx: Transaction, mail: ParsedMail, mail_id: int, ctx: InboundContext, now: float
 ) -> InboundResult:
-    if await store.id_by_message_id(tx, mail.message_id) is not None:
-        return InboundResult(DUPLICATE, mail.message_id, reason="Message-ID seen before")
-    try:
-        mail_id = await store.insert(
-            tx,
-            message_id=mail.message_id,
-            folder=source.folder,
-            uidvalidity=source.uidvalidity,
-            uid=source.uid,
-            raw=raw,
-            status=store.TICKET,
-            reason=None,
-            now=now,
-        )
-    except sqlite3.IntegrityError:  # another process stored it a moment ago
-        return InboundResult(DUPLICATE, mail.message_id, reason="Message-ID seen before")
+    """The chain for one stored mail, inside its transaction; ends with the mail's status."""
     facts = MailFacts.of(mail, ctx.ours)
 
     for ignore_rule in IGNORE_RULES:
@@ -675,30 +660,164 @@ async def _handle(
     )
 
 
+# --- the Message-ID a mail is stored under -------------------------------------------------
+
+# The end of the header block: the first empty line, whatever the line ends
+# (email.feedparser cuts lines at \r\n, \r and \n; an empty line always
+# begins right after one of \n\n, \n\r or \r\r).
+_HEADER_END = re.compile(rb"\n\n|\n\r|\r\r")
+# A header block email.feedparser reads line by line exactly as written:
+# `Name: value` lines (the name printable ASCII without ':') and folded
+# continuation lines, each ended by \r\n or \n.
+_PLAIN_HEADERS = re.compile(rb"(?:(?:[\x21-\x39\x3b-\x7e]+:|[ \t])[^\r\n]*\r?\n)*")
+_MESSAGE_ID_HEADER = re.compile(
+    rb"^message-id:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE | re.MULTILINE
+)
+
+
 def _raw_id(raw: bytes) -> str:
-    """The stand-in Message-ID of a mail that could not be read (as the parser makes it)."""
+    """The stand-in Message-ID of a mail without one (as the parser makes it)."""
     return f"<md5-{hashlib.md5(raw).hexdigest()}@{MISSING_ID_DOMAIN}>"
 
 
-async def _quarantine(
-    db: Database, raw: bytes, message_id: str, reason: str, source: _Source, now: float
-) -> InboundResult:
-    """Keep an unreadable (or unprocessable) mail raw, with its reason."""
+def _header_value(raw: bytes, end: int) -> str | None:
+    """The first Message-ID header's raw value, read as `email` reads it.
+
+    A plain header block (the everyday case) is scanned with one regular
+    expression; anything unusual (an mbox From_ line, a line that is no header,
+    bare CRs, a folded first line) goes through `email`'s own header parser,
+    on the header block only.
+    """
+    head = raw[: end + 1]  # through the line end before the empty line
+    if head[:1] not in (b" ", b"\t") and _PLAIN_HEADERS.fullmatch(head):
+        match = _MESSAGE_ID_HEADER.search(head)
+        if match is None:
+            return None
+        return match[1].lstrip(b" \t").decode("ascii", "surrogateescape").rstrip("\r\n")
+    message = BytesHeaderParser(policy=compat32).parsebytes(raw[: end + 3])
+    for name, value in message.raw_items():
+        if str(name).strip().lower() == "message-id":
+            return str(value)
+    return None
+
+
+def stored_message_id(raw: bytes) -> str:
+    """The id a raw mail is stored and recognised by: `parse_mail(raw).message_id`, cheaply.
+
+    Only the header block is read (a few microseconds instead of a full parse),
+    following the same rules as `core.mail.parse`: the first Message-ID header,
+    normalised; the md5 stand-in when there is none. An id that is not plain
+    text (8-bit bytes in the header) gets the stand-in too, so every mail can
+    be stored; the processor then uses the stored id.
+    """
+    found = _HEADER_END.search(raw)
+    end = found.start() if found is not None else len(raw) - 1
+    readable = raw and not raw.isspace()  # parse_mail refuses an empty mail
+    message_id = normalise_message_id(_header_value(raw, end)) if readable else None
+    if message_id is None or not message_id.isascii():
+        return _raw_id(raw)
+    return message_id
+
+
+def _is_stand_in(message_id: str) -> bool:
+    return message_id.startswith("<md5-") and message_id.endswith(f"@{MISSING_ID_DOMAIN}>")
+
+
+# --- the two stages: keep the raw mail, then process it ----------------------------------------
+
+
+async def store_mail(
+    db: Database,
+    raw: bytes,
+    *,
+    folder: str,
+    uidvalidity: int | None,
+    uid: int | None,
+    now: float,
+) -> int | None:
+    """Keep one raw mail as 'received'; its row id, or None when its Message-ID is known.
+
+    The IMAP reader stores whole batches at once (`storage.inbound.insert_received`);
+    this is the same for one mail.
+    """
+    mails = [(stored_message_id(raw), uid, raw)]
     async with db.transaction() as tx:
-        if await store.id_by_message_id(tx, message_id) is not None:
-            return InboundResult(DUPLICATE, message_id, reason="Message-ID seen before")
-        mail_id = await store.insert(
-            tx,
-            message_id=message_id,
-            folder=source.folder,
-            uidvalidity=source.uidvalidity,
-            uid=source.uid,
-            raw=raw,
-            status=store.QUARANTINED,
-            reason=reason,
-            now=now,
+        added = await store.insert_received(
+            tx, mails, folder=folder, uidvalidity=uidvalidity, now=now
+        )
+        if not added:
+            return None
+        return int(await tx.fetch_value("SELECT last_insert_rowid()"))
+
+
+async def _set_aside(db: Database, mail_id: int, message_id: str, reason: str) -> InboundResult:
+    """Quarantine a waiting mail (kept raw, with its reason)."""
+    async with db.transaction() as tx:
+        await store.set_outcome(
+            tx, mail_id, status=store.QUARANTINED, reason=reason, ticket_id=None
         )
     return InboundResult(QUARANTINED, message_id, mail_id, reason=reason)
+
+
+async def quarantine_stored(db: Database, mail_id: int, reason: str) -> InboundResult:
+    """Set a waiting mail aside with `reason` (e.g. after it failed too often)."""
+    message_id = await db.fetch_value(
+        "SELECT message_id FROM inbound_mails WHERE id = ?", (mail_id,)
+    )
+    result = await _set_aside(db, mail_id, str(message_id), reason)
+    log.warning("mail #%d %s quarantined: %s", mail_id, result.message_id, reason)
+    return result
+
+
+async def process_stored(
+    db: Database, mail_id: int, *, ctx: InboundContext, now: float
+) -> InboundResult:
+    """Take one stored 'received' mail through the chain, in one transaction.
+
+    The ticket, its messages, the answers queued in the outbox, the throttle
+    counts and the mail's final status commit together or not at all. Never
+    raises for a bad mail: an unreadable one (or one a bug chokes on) is
+    quarantined with its reason, so one mail cannot block the queue. Only
+    database failures propagate, and then the mail is still 'received': the
+    caller tries again later. A mail that is not waiting (any more) is left
+    alone (outcome "duplicate").
+    """
+    row = await store.get(db, mail_id)
+    if row is None or row.status != store.RECEIVED:
+        message_id = row.message_id if row else ""
+        return InboundResult(DUPLICATE, message_id, reason="already processed")
+    where = f"{row.folder} uid={row.uid}"
+    try:
+        try:
+            mail = parse_mail(row.raw)
+        except MailParseError as error:
+            result = await _set_aside(db, mail_id, row.message_id, f"unreadable: {error}")
+            log.warning("mail %s quarantined: %s", where, result.reason)
+            return result
+        if mail.message_id != row.message_id:  # 8-bit in the header: the stored id rules
+            mail = replace(
+                mail, message_id=row.message_id, message_id_missing=_is_stand_in(row.message_id)
+            )
+        async with db.transaction() as tx:
+            if await store.status_of(tx, mail_id) != store.RECEIVED:  # done meanwhile
+                return InboundResult(DUPLICATE, row.message_id, reason="already processed")
+            result = await _handle(tx, mail, mail_id, ctx, now)
+    except sqlite3.Error:
+        raise  # the database itself failed: the mail waits, the caller tries again
+    except Exception as error:  # noqa: BLE001 - a bug must not block the inbox (Zammad #2754)
+        log.exception("mail %s %s could not be processed", where, row.message_id)
+        reason = f"processing failed: {type(error).__name__}"
+        result = await _set_aside(db, mail_id, row.message_id, reason)
+    log.info(
+        "mail %s %s: %s%s%s%s",
+        where,
+        result.message_id,
+        result.outcome,
+        f" {result.ticket_number}" if result.ticket_number else "",
+        f" answers={','.join(result.answers)}" if result.answers else "",
+        f" ({result.reason})" if result.reason else "",
+    )
+    return result
 
 
 async def process_mail(
@@ -711,37 +830,13 @@ async def process_mail(
     uid: int | None,
     now: float,
 ) -> InboundResult:
-    """Take one raw incoming mail through the chain, in one transaction; see the module doc.
+    """Store one raw mail and take it through the chain now (`store_mail` + `process_stored`).
 
-    Never raises for a bad mail: an unreadable one (or one a bug chokes on) is
-    quarantined with its reason, so one mail cannot block the inbox. Only
-    database failures propagate, and then nothing of this mail was kept: the
-    caller retries it later.
+    For callers holding one mail's bytes; the IMAP reader stores batches and
+    leaves the processing to `mailer.processor`. A mail seen before does
+    nothing (outcome "duplicate").
     """
-    source = _Source(folder, uidvalidity, uid)
-    where = f"{folder} uid={uid}"
-    try:
-        mail = parse_mail(raw)
-    except MailParseError as error:
-        result = await _quarantine(db, raw, _raw_id(raw), f"unreadable: {error}", source, now)
-        log.warning("mail %s quarantined: %s", where, result.reason)
-        return result
-    try:
-        async with db.transaction() as tx:
-            result = await _handle(tx, mail, raw, ctx, source, now)
-    except sqlite3.Error:
-        raise  # the database itself failed: nothing was kept, the reader tries again
-    except Exception as error:  # noqa: BLE001 - a bug must not block the inbox (Zammad #2754)
-        log.exception("mail %s %s could not be processed", where, mail.message_id)
-        reason = f"processing failed: {type(error).__name__}"
-        result = await _quarantine(db, raw, mail.message_id, reason, source, now)
-    log.info(
-        "mail %s %s: %s%s%s%s",
-        where,
-        result.message_id,
-        result.outcome,
-        f" {result.ticket_number}" if result.ticket_number else "",
-        f" answers={','.join(result.answers)}" if result.answers else "",
-        f" ({result.reason})" if result.reason else "",
-    )
-    return result
+    mail_id = await store_mail(db, raw, folder=folder, uidvalidity=uidvalidity, uid=uid, now=now)
+    if mail_id is None:
+        return InboundResult(DUPLICATE, stored_message_id(raw), reason="Message-ID seen before")
+    return await process_stored(db, mail_id, ctx=ctx, now=now)

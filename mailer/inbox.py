@@ -1,4 +1,11 @@
-"""The mail worker's reading half: the support mailbox over IMAP, incrementally.
+"""The mail worker's first stage: the support mailbox over IMAP into the database.
+
+The reader's one job is to get every new mail safely into `inbound_mails` and
+off the server's inbox as fast as IMAP allows. Turning mails into tickets and
+answers is the second stage, `mailer.processor.InboundProcessor`, which reads
+the stored mails: the reader owns one, wakes it after each committed batch
+and runs it next to itself in `run`. A slow or failing chain never holds up
+fetching, and a crash between the stages loses nothing.
 
 One imap-tools `MailBox`, and every blocking call on it goes through one
 single-thread executor, so two calls never run on it at once (imap-tools is
@@ -10,14 +17,18 @@ repeating mail"):
 - The folder's (UIDVALIDITY, last UID) is kept in `inbox_state`; a poll
   fetches only UIDs above the last one, filtering the `UID last+1:*` answer
   itself (that range always includes the newest message, RFC 3501 6.4.8).
-- Each mail goes through `core.inbound.process_mail` in its own transaction;
-  only after it committed does the last UID move on, and only after that is
-  the mail moved to the processed folder. A crash in between leaves a mail
-  the database already knows: it is detected as a duplicate on the next
-  fetch, or, when the last UID already passed it, moved on the next connect.
+- Each fetched batch is stored in ONE transaction: every mail raw as
+  'received' under its Message-ID (read from the header block only; an md5
+  stand-in when missing), a Message-ID already known skipped, and the last
+  UID moved to the batch's newest. Only after that commit is the batch moved
+  to the processed folder (in one UID MOVE per `move_batch` mails, and at the
+  end of the poll). A crash in between leaves mails the database already
+  knows: they are skipped as duplicates on the next fetch, or, when the last
+  UID already passed them, moved on the next connect.
 - A new UIDVALIDITY (the folder was recreated) restarts the folder from UID
   0; the Message-ID index turns every mail seen before into a duplicate.
-- An unreadable mail is quarantined by the domain; fetching goes on.
+- The reader never parses a body, so no mail can stop it; an unreadable one
+  is quarantined by the processor.
 
 A poll with nothing new costs a NOOP and a STATUS, whatever the folder holds
 (the folder stays selected; SELECT, which grows with the folder, runs once
@@ -29,6 +40,10 @@ Between polls the reader waits in IMAP IDLE when the server offers it
 stop is noticed at once), otherwise it polls every `poll_interval` seconds. A
 broken connection is logged, and the reader backs off and reconnects.
 Logs carry UIDs, Message-IDs and ticket numbers, never bodies or passwords.
+
+While one batch is stored (the database thread), the next is already being
+fetched (the IMAP thread): the two overlap, and the move of a batch queues in
+the IMAP thread behind that fetch, still after its own commit.
 """
 
 from __future__ import annotations
@@ -49,7 +64,8 @@ from typing import Any, TypeVar
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 
 from core.config import Settings
-from core.inbound import InboundContext, InboundResult, process_mail
+from core.inbound import InboundContext, InboundResult, stored_message_id
+from mailer.processor import InboundProcessor
 from storage import inbound as store
 from storage.db import Database
 
@@ -61,6 +77,10 @@ DEFAULT_PROCESSED_FOLDER = "Processed"
 DEFAULT_TIMEOUT = 60.0  # seconds, per socket operation
 BATCH_SIZE = 200  # mails per UID FETCH
 BATCH_BYTES = 20 * 1024 * 1024  # and at most this much mail per UID FETCH
+# Stored mails are moved in one UID MOVE per this many (and at the end of each poll):
+# every MOVE costs the server a pass over the folder (Dovecot's maildir rewrites its
+# UID list), so few large moves beat one per fetch batch.
+MOVE_BATCH = 1000
 POLL_INTERVAL = 60.0  # seconds between polls when the server has no IDLE
 IDLE_RENEW = 25 * 60.0  # re-issue IDLE before the server's 30-minute limit (RFC 2177)
 RESELECT_INTERVAL = 600.0  # seconds: SELECT again now and then, whatever NOOP said
@@ -151,7 +171,11 @@ def _fetch_items(data: list[Any]) -> Iterator[tuple[bytes, bytes | None]]:
 
 
 class InboxReader:
-    """Reads new mail from one IMAP folder into tickets; `run` keeps doing it until stopped."""
+    """Reads new mail from one IMAP folder into the database; `run` keeps doing it until stopped.
+
+    `processor` (one is made when not given) turns the stored mail into
+    tickets; `run` runs it too, and `on_result` is handed to it.
+    """
 
     def __init__(
         self,
@@ -163,6 +187,7 @@ class InboxReader:
         processed_folder: str | None = DEFAULT_PROCESSED_FOLDER,
         batch_size: int = BATCH_SIZE,
         batch_bytes: int = BATCH_BYTES,
+        move_batch: int = MOVE_BATCH,
         poll_interval: float = POLL_INTERVAL,
         use_idle: bool = True,
         idle_renew: float = IDLE_RENEW,
@@ -171,6 +196,7 @@ class InboxReader:
         backoff_max: float = BACKOFF_MAX,
         clock: Callable[[], float] = time.time,
         on_result: Callable[[InboundResult], None] | None = None,
+        processor: InboundProcessor | None = None,
     ) -> None:
         if not 0 < idle_renew <= 29 * 60:
             raise ValueError("IDLE must be re-issued within 29 minutes (RFC 2177)")
@@ -186,6 +212,7 @@ class InboxReader:
         self.processed_folder = processed_folder
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
+        self.move_batch = move_batch
         self.poll_interval = poll_interval
         self.use_idle = use_idle
         self.idle_renew = idle_renew
@@ -193,7 +220,15 @@ class InboxReader:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.clock = clock
-        self.on_result = on_result  # told of every processed mail (e.g. to wake the bot)
+        # The second stage; told after each committed batch.
+        self.processor = processor or InboundProcessor(
+            db,
+            ctx=ctx,
+            on_result=on_result,
+            clock=clock,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+        )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap")
         self._mailbox: BaseMailBox | None = None
         self._sweep_due = True  # move processed leftovers once per connection
@@ -344,7 +379,10 @@ class InboxReader:
 
     # --- one poll --------------------------------------------------------------------------
     async def poll_once(self) -> int:
-        """Fetch and process every mail that is new since the last poll; returns how many.
+        """Fetch and store every mail that is new since the last poll; returns how many.
+
+        The count includes mails recognised as stored before (by Message-ID).
+        Processing them is the processor's job (woken after each batch).
 
         Raises InboxError or OSError (after dropping the connection) when the
         server fails; what was committed before stays committed.
@@ -376,14 +414,38 @@ class InboxReader:
             return 0  # nothing new: one STATUS was the whole cost
         new = await self._call(self._list_new, mailbox, last_uid)
         count = 0
-        for uids in batches(new, self.batch_size, self.batch_bytes):
-            if self._stop is not None and self._stop.is_set():
-                break
-            mails = await self._call(self._fetch, mailbox, uids)
-            done = await self._process(mails, status.uidvalidity)
-            count += len(done)
-            await self._move_processed(mailbox, done)
+        stored: list[int] = []  # committed, not yet moved
+        # One batch is fetched ahead: the IMAP thread reads it while this one is stored.
+        pending = iter(batches(new, self.batch_size, self.batch_bytes))
+        ahead = self._fetch_ahead(mailbox, next(pending, None))
+        try:
+            while ahead is not None:
+                mails = await ahead
+                ahead = None
+                if self._stop is not None and self._stop.is_set():
+                    break
+                ahead = self._fetch_ahead(mailbox, next(pending, None))
+                done = await self._store(mails, status.uidvalidity)
+                count += len(done)
+                stored += done
+                if len(stored) >= self.move_batch:
+                    await self._move_processed(mailbox, stored)
+                    stored = []
+            await self._move_processed(mailbox, stored)
+        finally:
+            if ahead is not None:  # stopped or failed: nobody wants that batch any more
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
         return count
+
+    def _fetch_ahead(
+        self, mailbox: BaseMailBox, uids: list[int] | None
+    ) -> asyncio.Future[list[tuple[int, bytes]]] | None:
+        """Start fetching a batch in the IMAP thread (None when there is none)."""
+        if uids is None:
+            return None
+        return asyncio.ensure_future(self._call(self._fetch, mailbox, uids))
 
     async def _cursor(self, status: FolderStatus) -> int:
         """The last UID read in this folder; restarts at 0 under a new UIDVALIDITY."""
@@ -410,27 +472,31 @@ class InboxReader:
                 await self._call(self._move, mailbox, leftovers)
         self._sweep_due = False
 
-    async def _process(self, mails: list[tuple[int, bytes]], uidvalidity: int) -> list[int]:
-        """Each mail through the domain, then the cursor past it; returns the UIDs done."""
-        done: list[int] = []
-        for uid, raw in mails:
-            result = await process_mail(
-                self.db,
-                raw,
-                ctx=self.ctx,
-                folder=self.folder,
-                uidvalidity=uidvalidity,
-                uid=uid,
-                now=self.clock(),
+    async def _store(self, mails: list[tuple[int, bytes]], uidvalidity: int) -> list[int]:
+        """A fetched batch into the queue with the cursor past it, in one transaction.
+
+        Returns the UIDs stored (or recognised); then wakes the processor.
+        """
+        if not mails:
+            return []
+        rows = [(stored_message_id(raw), uid, raw) for uid, raw in mails]
+        newest = max(uid for uid, _raw in mails)
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            added = await store.insert_received(
+                tx, rows, folder=self.folder, uidvalidity=uidvalidity, now=now
             )
-            await store.advance(self.db, self.folder, uidvalidity, uid, self.clock())
-            done.append(uid)
-            if self.on_result is not None:
-                try:
-                    self.on_result(result)
-                except Exception:  # a listener's bug must not stall the inbox
-                    log.exception("IMAP uid=%d: the on_result listener failed", uid)
-        return done
+            await store.advance(tx, self.folder, uidvalidity, newest, now)
+        self.processor.wake()
+        log.info(
+            "IMAP %s uid %d-%d: %d mail(s) stored%s",
+            self.folder,
+            mails[0][0],
+            newest,
+            added,
+            f", {len(mails) - added} seen before" if added < len(mails) else "",
+        )
+        return [uid for uid, _raw in mails]
 
     async def _move_processed(self, mailbox: BaseMailBox, uids: list[int]) -> None:
         """Move committed mails to the processed folder (a failure only leaves duplicates)."""
@@ -454,9 +520,14 @@ class InboxReader:
             raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll, then wait for news; until `stop` is set. Failures back off and reconnect."""
+        """Poll, then wait for news; until `stop` is set. Failures back off and reconnect.
+
+        The processor runs alongside (it first finishes what a crash left
+        behind) and stops with the reader, after the mail in hand.
+        """
         log.info("inbox reader started (%r)", self)
         self._stop = stop
+        processing = asyncio.create_task(self.processor.run(stop), name="inbound-processor")
         try:
             while not stop.is_set():
                 try:
@@ -478,6 +549,12 @@ class InboxReader:
                     await _wait_event(stop, delay)
         finally:
             await self.close()
+            if stop.is_set():
+                await processing  # it stops after the mail in hand
+            else:  # cancelled
+                processing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await processing
             log.info("inbox reader stopped")
 
 

@@ -3,18 +3,27 @@
 `inbound_mails.message_id` is unique (the header, or an md5 of the raw bytes
 when it is missing), so a mail fetched twice is recognised. `inbox_state`
 keeps (UIDVALIDITY, last UID) per folder, so the reader fetches only what is new.
+
+`inbound_mails` is also the queue between the two stages of the mail worker:
+the reader stores each fetched mail as 'received' (a batch, with the cursor,
+in one transaction); the processor takes 'received' mails oldest first and
+gives each its final status ('ticket', 'ignored' or 'quarantined') in the
+transaction that does the work. `attempts` counts the processor's starts on a
+mail, so a mail that keeps failing (or crashing the process) is set aside.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from storage.db import Queryable
+from storage.db import Queryable, Transaction
 
+RECEIVED = "received"
 TICKET = "ticket"
 IGNORED = "ignored"
 QUARANTINED = "quarantined"
-STATUSES = (TICKET, IGNORED, QUARANTINED)
+STATUSES = (RECEIVED, TICKET, IGNORED, QUARANTINED)
 
 
 @dataclass(frozen=True)
@@ -27,10 +36,11 @@ class InboundMail:
     uidvalidity: int | None
     uid: int | None
     raw: bytes
-    status: str  # ticket | ignored | quarantined
+    status: str  # received | ticket | ignored | quarantined
     reason: str | None
     ticket_id: int | None
     received_at: float
+    attempts: int = 0  # how often the processor started on it
 
 
 @dataclass(frozen=True)
@@ -43,7 +53,10 @@ class InboxState:
     updated_at: float
 
 
-_COLUMNS = "id, message_id, folder, uidvalidity, uid, raw, status, reason, ticket_id, received_at"
+_COLUMNS = (
+    "id, message_id, folder, uidvalidity, uid, raw, status, reason, ticket_id, received_at,"
+    " attempts"
+)
 
 
 def _mail(row) -> InboundMail:  # noqa: ANN001 - sqlite3.Row
@@ -82,14 +95,72 @@ async def insert(
     )
 
 
+async def insert_received(
+    tx: Transaction,
+    mails: Sequence[tuple[str, int | None, int, bytes]],
+    *,
+    folder: str,
+    uidvalidity: int | None,
+    now: float,
+) -> int:
+    """Store fetched mails, (Message-ID, UIDVALIDITY, UID, raw) each, as 'received'.
+
+    One statement for the lot; a Message-ID already stored (or twice in the
+    lot) is skipped. Returns how many were new.
+    """
+    before = tx.total_changes
+    await tx.executemany(
+        "INSERT INTO inbound_mails(message_id, folder, uidvalidity, uid, raw, status, reason,"
+        " ticket_id, received_at) VALUES (?, ?, ?, ?, ?, 'received', NULL, NULL, ?)"
+        " ON CONFLICT(message_id) DO NOTHING",
+        [(message_id, folder, uidvalidity, uid, raw, now) for message_id, uid, raw in mails],
+    )
+    return tx.total_changes - before
+
+
+async def received_ids(db: Queryable, limit: int = 100) -> list[int]:
+    """The ids of mails waiting for the processor, oldest first."""
+    rows = await db.fetch_all(
+        "SELECT id FROM inbound_mails WHERE status = 'received' ORDER BY id LIMIT ?", (limit,)
+    )
+    return [int(row[0]) for row in rows]
+
+
+async def count_received(db: Queryable) -> int:
+    """How many mails wait for the processor."""
+    return int(await db.fetch_value("SELECT count(*) FROM inbound_mails WHERE status = 'received'"))
+
+
+async def start_attempt(db: Queryable, mail_id: int) -> int | None:
+    """Count one more processing attempt on a waiting mail; returns the count.
+
+    None when the mail is not waiting (any more). Committed on its own before
+    the work starts, so attempts that died with the process are counted too.
+    """
+    changed = await db.execute(
+        "UPDATE inbound_mails SET attempts = attempts + 1 WHERE id = ? AND status = 'received'",
+        (mail_id,),
+    )
+    if changed != 1:
+        return None
+    return int(await db.fetch_value("SELECT attempts FROM inbound_mails WHERE id = ?", (mail_id,)))
+
+
+async def status_of(db: Queryable, mail_id: int) -> str | None:
+    """A stored mail's status (None when there is no such mail)."""
+    return await db.fetch_value("SELECT status FROM inbound_mails WHERE id = ?", (mail_id,))
+
+
 async def set_outcome(
     db: Queryable, mail_id: int, *, status: str, reason: str | None, ticket_id: int | None
-) -> None:
-    """Record what became of a stored mail."""
-    await db.execute(
-        "UPDATE inbound_mails SET status = ?, reason = ?, ticket_id = ? WHERE id = ?",
+) -> bool:
+    """Record what became of a waiting mail; False when it was not waiting any more."""
+    changed = await db.execute(
+        "UPDATE inbound_mails SET status = ?, reason = ?, ticket_id = ?"
+        " WHERE id = ? AND status = 'received'",
         (status, reason, ticket_id, mail_id),
     )
+    return changed == 1
 
 
 async def get(db: Queryable, mail_id: int) -> InboundMail | None:

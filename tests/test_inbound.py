@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,7 +14,7 @@ from core import inbound
 from core.accounts import CodeMailer
 from core.config import Settings
 from core.inbound import InboundContext, InboundResult, process_mail
-from core.mail import MailContext
+from core.mail import MailContext, parse_mail
 from storage import accounts as accounts_store
 from storage import inbound as inbound_store
 from storage import tickets as tickets_store
@@ -518,3 +520,87 @@ async def test_without_a_code_mailer_the_pending_customer_is_pointed_to_the_chat
     assert result.answers == ("ack", "selfhelp_activation_code_missing")
     [help_mail] = await outbox_mails(db, "self_help")
     assert "„Új kód kérése”" in text_of(help_mail) and "t.me" not in text_of(help_mail)
+
+
+# --- the two stages: the id a mail is stored under, and processing a stored mail ---------------
+
+# Header blocks that take email's own parser (and odd cases of the quick scan).
+ODD_HEADERS = [
+    b"Message-ID: <plain@x>\r\nFrom: a@b\r\n\r\nbody\r\n",
+    b"message-id:<lower@x>\nFrom: a@b\n\nbody\n",
+    b"Message-ID:\r\n <folded@x>\r\nFrom: a@b\r\n\r\nbody\r\n",
+    b"Message-ID:   \r\n\t<folded.tab@x> (comment)\r\n\r\n",
+    b"Message-ID: <first@x>\r\nMessage-ID: <second@x>\r\n\r\n",
+    b"From someone@x Mon Jun 10 08:00:00 2024\r\nMessage-ID: <mbox@x>\r\n\r\nbody\r\n",
+    b"From: a@b\r\nnot a header line\r\nMessage-ID: <after.garbage@x>\r\n\r\n",
+    b"From: a@b\rMessage-ID: <bare.cr@x>\r\rbody\r",
+    b"From: a@b\r\nMessage-ID: <no.body@x>",
+    b" folded first line\r\nMessage-ID: <continued.first@x>\r\n\r\n",
+    b"Message-ID : <space.before.colon@x>\r\n\r\n",
+    b"Subject: no id\r\n\r\nMessage-ID: <in.the.body@x>\r\n",
+    b"Message-ID: bare-token@x\r\n\r\n",
+    b"Message-ID:\r\n\r\n",
+    b"From: a@b\n\rMessage-ID: <after.empty.cr.line@x>\n\n",
+    b"Message-ID: <\xe9t\xe9@x>\r\nFrom: a@b\r\n\r\nbody\r\n",
+    b"X-8bit: \xe9\xe9\r\nMessage-ID: <after.8bit@x>\r\n\r\n",
+    b"\r\nMessage-ID: <after.empty.first.line@x>\r\n",
+]
+
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
+@pytest.mark.parametrize("name", ALL_MAILS)
+def test_the_stored_id_is_the_parsers_message_id(name, crlf):
+    raw = corpus(name)
+    if crlf:
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    assert inbound.stored_message_id(raw) == parse_mail(raw).message_id
+
+
+@pytest.mark.parametrize("raw", ODD_HEADERS)
+def test_the_stored_id_follows_the_parser_in_odd_header_blocks(raw):
+    parsed = parse_mail(raw).message_id
+    stored = inbound.stored_message_id(raw)
+    if parsed.isascii():
+        assert stored == parsed
+    else:  # 8-bit bytes in the id: it could not be stored as text, the stand-in is used
+        assert stored == f"<md5-{hashlib.md5(raw).hexdigest()}@missing.petkomm>"
+
+
+async def test_a_mail_is_kept_as_received_until_it_is_processed(db, ctx):
+    raw = corpus("topic_invoices_plain.eml")
+    mail_id = await inbound.store_mail(db, raw, folder="INBOX", uidvalidity=7, uid=5, now=NOW)
+    stored = await inbound_store.get(db, mail_id)
+    assert (stored.status, stored.raw, stored.uid, stored.attempts) == ("received", raw, 5, 0)
+    assert await inbound.store_mail(db, raw, folder="INBOX", uidvalidity=7, uid=6, now=NOW) is None
+    assert await count(db, "tickets") == 0
+
+    result = await inbound.process_stored(db, mail_id, ctx=ctx, now=NOW)
+
+    assert result.outcome == "new" and result.mail_id == mail_id
+    stored = await inbound_store.get(db, mail_id)
+    assert stored.status == "ticket" and stored.ticket_id == result.ticket_id
+    again = await inbound.process_stored(db, mail_id, ctx=ctx, now=NOW)
+    assert again.outcome == "duplicate" and await count(db, "tickets") == 1
+
+
+async def test_a_mail_with_an_8bit_message_id_is_stored_and_answered(db, ctx):
+    raw = customer_mail(message_id="<jelent\u00e9s.1@example.hu>")
+    result = await receive(db, raw, ctx)
+    assert result.outcome == "new" and result.answers == ("ack",)
+    assert result.message_id == f"<md5-{hashlib.md5(raw).hexdigest()}@missing.petkomm>"
+    [ack] = await outbox_mails(db, "ack")
+    assert ack["In-Reply-To"] is None  # the stand-in id is ours, not the customer's
+
+
+async def test_a_database_error_leaves_the_mail_waiting(db, ctx, monkeypatch):
+    async def locked(db, facts):
+        raise sqlite3.OperationalError("database is locked")
+
+    mail_id = await inbound.store_mail(
+        db, customer_mail(), folder="INBOX", uidvalidity=7, uid=1, now=NOW
+    )
+    monkeypatch.setattr(inbound, "THREAD_RULES", [locked])
+    with pytest.raises(sqlite3.OperationalError):
+        await inbound.process_stored(db, mail_id, ctx=ctx, now=NOW)
+    assert (await inbound_store.get(db, mail_id)).status == "received"
+    assert await count(db, "tickets") == 0 and await count(db, "outbox") == 0

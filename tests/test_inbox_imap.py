@@ -104,6 +104,13 @@ async def count(db: Database, table: str, where: str = "") -> int:
     return int(await db.fetch_value(f"SELECT count(*) FROM {table} {where}"))
 
 
+async def sync(reader: InboxReader) -> int:
+    """One poll (stage 1: fetched and stored), then the stored mail processed (stage 2)."""
+    fetched = await reader.poll_once()
+    await reader.processor.process_pending()
+    return fetched
+
+
 # --- a customer writes -----------------------------------------------------------------------
 
 
@@ -128,6 +135,11 @@ async def test_a_customers_mail_becomes_a_ticket_with_acknowledgement_and_self_h
     reader = reader_factory()
 
     assert await reader.poll_once() == 1
+    # Stage 1 only stored the mail and moved it off the inbox; no ticket yet.
+    assert dovecot.folder_uids(imap_user.name, "INBOX") == []
+    assert await count(db, "tickets") == 0
+    assert await count(db, "inbound_mails", "WHERE status = 'received'") == 1
+    assert await reader.processor.process_pending() == 1
 
     [ticket] = await tickets_store.all_tickets(db, 0, 10)
     assert ticket.email == "juhasz.laszlo@freemail.hu" and ticket.customer_id == "U1234"
@@ -142,11 +154,9 @@ async def test_a_customers_mail_becomes_a_ticket_with_acknowledgement_and_self_h
     assert ack["In-Reply-To"] == help_mail["In-Reply-To"] == "<topic.activation.plain@freemail.hu>"
     assert ack["Auto-Submitted"] == "auto-replied"
     assert "regisztrációs kódot" in code_mail.get_body(("plain",)).get_content()
-    # The mail left the inbox for the processed folder only after its ticket committed.
-    assert dovecot.folder_uids(imap_user.name, "INBOX") == []
     assert len(dovecot.folder_uids(imap_user.name, "Processed")) == 1
     stored = await inbound_store.by_message_id(db, "<topic.activation.plain@freemail.hu>")
-    assert stored.uid == uid and stored.ticket_id == ticket.id
+    assert stored.uid == uid and stored.ticket_id == ticket.id and stored.status == "ticket"
 
 
 @pytest.mark.parametrize(
@@ -161,7 +171,7 @@ async def test_each_known_problem_gets_the_right_self_help_by_mail(
     db, dovecot, imap_user, reader_factory, sender, smtp_server, name, template
 ):
     dovecot.deliver(imap_user.name, corpus(name))
-    assert await reader_factory().poll_once() == 1
+    assert await sync(reader_factory()) == 1
     assert await sender.send_due() == 2
     subjects = sorted(m["Subject"].split("] ", 1)[1] for m in await smtp_server.wait_for(2))
     assert template in subjects and any(s.startswith("Bejelentését rögzítettük") for s in subjects)
@@ -172,7 +182,7 @@ async def test_a_reply_to_our_acknowledgement_threads_into_the_ticket(
 ):
     reader = reader_factory()
     dovecot.deliver(imap_user.name, customer_mail(1))
-    await reader.poll_once()
+    await sync(reader)
     await sender.send_due()
     [ack] = await smtp_server.wait_for(1)
 
@@ -183,7 +193,7 @@ async def test_a_reply_to_our_acknowledgement_threads_into_the_ticket(
         headers=f"In-Reply-To: {ack['Message-ID']}\r\nReferences: {ack['Message-ID']}\r\n",
     )
     dovecot.deliver(imap_user.name, reply)
-    assert await reader.poll_once() == 1
+    assert await sync(reader) == 1
 
     [ticket] = await tickets_store.all_tickets(db, 0, 10)
     directions = [m.direction for m in await tickets_store.messages(db, ticket.id)]
@@ -196,7 +206,7 @@ async def test_an_out_of_office_reply_and_a_bounce_get_nothing(
 ):
     reader = reader_factory()
     dovecot.deliver(imap_user.name, customer_mail(1, sender="toth.gabor@ceg.hu"))
-    await reader.poll_once()
+    await sync(reader)
     await sender.send_due()
     [ack] = await smtp_server.wait_for(1)
     ours = ack["Message-ID"].encode()
@@ -206,7 +216,7 @@ async def test_an_out_of_office_reply_and_a_bounce_get_nothing(
     bounce = corpus("bounce_dsn_postfix.eml").replace(b"<20240604093012.5151.7@petkomm.hu>", ours)
     dovecot.deliver_many(imap_user.name, [out_of_office, bounce])
 
-    assert await reader.poll_once() == 2
+    assert await sync(reader) == 2
 
     [ticket] = await tickets_store.all_tickets(db, 0, 10)
     assert len(await tickets_store.messages(db, ticket.id)) == 4  # in, ack, OOO, bounce
@@ -237,8 +247,10 @@ async def test_a_reader_cancelled_between_commit_and_move_duplicates_nothing(
         await task
     assert len(dovecot.folder_uids(imap_user.name, "INBOX")) == 3  # never moved
 
+    # The batch was stored before the crash: nothing to fetch, all to process.
     restarted = reader_factory()
     assert await restarted.poll_once() == 0
+    assert await restarted.processor.process_pending() == 3
 
     assert await count(db, "tickets") == 3 and await count(db, "outbox") == 3
     assert dovecot.folder_uids(imap_user.name, "INBOX") == []  # the leftovers were moved
@@ -249,12 +261,12 @@ async def test_a_connection_lost_between_fetch_and_move_duplicates_nothing(
     db, dovecot, imap_user, reader_factory, monkeypatch
 ):
     dovecot.deliver_many(imap_user.name, [customer_mail(n) for n in range(3)])
-    reader = reader_factory()
+    reader = reader_factory(batch_size=1)  # a batch (and a transaction) per mail
     real_advance = inbox_module.store.advance
     calls = 0
 
     async def advance_then_break(*args, **kwargs):
-        # The first mail's cursor is saved, then the line drops before the second's.
+        # The first batch commits; the line drops inside the second's transaction.
         nonlocal calls
         calls += 1
         if calls == 2:
@@ -267,8 +279,10 @@ async def test_a_connection_lost_between_fetch_and_move_duplicates_nothing(
         await reader.poll_once()
     monkeypatch.setattr(inbox_module.store, "advance", real_advance)
 
+    assert await count(db, "inbound_mails") == 1  # the second batch rolled back
+
     restarted = reader_factory()
-    assert await restarted.poll_once() == 2  # mail 2 again (a duplicate), and mail 3
+    assert await sync(restarted) == 2  # mails 2 and 3
 
     assert await count(db, "tickets") == 3 and await count(db, "outbox") == 3
     assert await count(db, "inbound_mails") == 3
@@ -282,7 +296,7 @@ async def test_a_new_uidvalidity_rescans_the_folder_without_duplicates(
     old = [customer_mail(n) for n in range(3)]
     dovecot.deliver_many(imap_user.name, old, folder="Support")
     reader = reader_factory(folder="Support", processed_folder=None)
-    assert await reader.poll_once() == 3
+    assert await sync(reader) == 3
     before = dovecot.uidvalidity(imap_user.name, "Support")
 
     # The folder is restored from a backup: same mails, same UIDs, new UIDVALIDITY, one more.
@@ -290,7 +304,9 @@ async def test_a_new_uidvalidity_rescans_the_folder_without_duplicates(
     dovecot.deliver_many(imap_user.name, [*old, customer_mail(99)], folder="Support")
     assert dovecot.uidvalidity(imap_user.name, "Support") != before
 
-    assert await reader.poll_once() == 4
+    assert await reader.poll_once() == 4  # three recognised by Message-ID, one new
+    assert await count(db, "inbound_mails") == 4
+    assert await reader.processor.process_pending() == 1
     assert await count(db, "tickets") == 4 and await count(db, "outbox") == 4
     state = await inbound_store.get_state(db, "Support")
     assert state.uidvalidity == dovecot.uidvalidity(imap_user.name, "Support")
@@ -332,7 +348,7 @@ async def test_an_unreadable_mail_does_not_block_the_mails_after_it(
     db, dovecot, imap_user, reader_factory
 ):
     dovecot.deliver_many(imap_user.name, [corpus("garbage_headers.eml"), customer_mail(2)])
-    assert await reader_factory().poll_once() == 2
+    assert await sync(reader_factory()) == 2
     assert await count(db, "tickets") == 2
 
 
