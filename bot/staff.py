@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable
 from functools import cache
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -38,7 +37,7 @@ from telegram.ext import (
 )
 from telegram.ext import filters as F
 
-from conversations.common import Services, inline, say, services
+from conversations.common import Services, inline, say, send_or_edit, services
 from core import accounts, staff, throttle, tickets
 from core.staff import StaffError
 from core.texts import render
@@ -247,17 +246,7 @@ async def _send_list(update: Update, svc: Services, page: int) -> None:
         svc.db, answer_days=svc.answer_days, now=svc.now(), page=page
     )
     text = render("chat/staff/list.txt", p=listing)
-    markup = _pager(listing.page, listing.pages)
-    query = update.callback_query
-    if query is None:
-        await update.effective_chat.send_message(text, reply_markup=markup)
-        return
-    await query.answer()
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
+    await send_or_edit(update, text, _pager(listing.page, listing.pages))
 
 
 def thread_text(view: staff.Thread) -> str:

@@ -18,7 +18,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 from telegram.ext import filters as F
 
@@ -117,6 +117,20 @@ async def say(update: Update, template: str, /, reply_markup=None, **context) ->
     return await chat.send_message(
         render(f"chat/{template}.txt", **context), reply_markup=reply_markup
     )
+
+
+async def send_or_edit(update: Update, text: str, reply_markup=None) -> None:  # noqa: ANN001
+    """Send a page anew, or, for a button pressed on it, edit that message in place."""
+    query = update.callback_query
+    if query is None:
+        await update.effective_chat.send_message(text, reply_markup=reply_markup)
+        return
+    await query.answer()
+    try:
+        await query.edit_message_text(text, reply_markup=reply_markup)
+    except BadRequest as exc:  # pressing the button of the page already shown
+        if "not modified" not in str(exc).lower():
+            raise
 
 
 async def delete_secret(update: Update) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from telegram import Update
-from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler
 from telegram.ext import filters as F
 
@@ -19,6 +18,7 @@ from conversations.common import (
     inline,
     label_pattern,
     say,
+    send_or_edit,
     services,
     user_id,
 )
@@ -105,20 +105,6 @@ def _pager(kind: str, page: int, pages: int) -> list[tuple[str, str]]:
     return row
 
 
-async def _send_or_edit(update: Update, text: str, buttons: list) -> None:
-    markup = inline([buttons]) if buttons else None
-    query = update.callback_query
-    if query is None:
-        await update.effective_chat.send_message(text, reply_markup=markup)
-        return
-    await query.answer()
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
-
-
 def _page_of(update: Update) -> int:
     query = update.callback_query
     if query is None:
@@ -153,7 +139,8 @@ async def _paged(
     text = render(
         f"chat/menu/{template}.txt", rows=rows, page=page + 1, pages=pages, total=total, **more
     )
-    await _send_or_edit(update, text, _pager(kind, page, pages))
+    buttons = _pager(kind, page, pages)
+    await send_or_edit(update, text, inline([buttons]) if buttons else None)
 
 
 async def _today_values(context: ContextTypes.DEFAULT_TYPE) -> dict:

@@ -44,25 +44,12 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from core import demodata_words as words
+from core.billing_import import COLUMNS
 
-CUSTOMER_COLUMNS = ("customer_id", "name", "address", "phone", "email", "payment_method")
-INVOICE_COLUMNS = (
-    "invoice_number",
-    "customer_id",
-    "issue_date",
-    "due_date",
-    "amount",
-    "outstanding",
-)
-TRANSACTION_COLUMNS = (
-    "transaction_id",
-    "customer_id",
-    "date",
-    "kind",
-    "amount",
-    "invoice_number",
-    "description",
-)
+# The export's columns, in the contract's order (billing-import.md).
+CUSTOMER_COLUMNS = COLUMNS["customers.csv"]
+INVOICE_COLUMNS = COLUMNS["invoices.csv"]
+TRANSACTION_COLUMNS = COLUMNS["transactions.csv"]
 
 MAX_CUSTOMERS = 10_000  # "U" + 4 digits
 MAX_YEARS = 20
