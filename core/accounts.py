@@ -236,9 +236,10 @@ class CodeMailer:
         code: str,
         expires_at: float,
         now: float,
-    ) -> None:
+    ) -> str:
+        """Queue the mail; returns its Message-ID."""
         prefix = ACTIVATION_PREFIX if purpose == "activation" else RESET_PREFIX
-        await queue_code_mail(
+        queued = await queue_code_mail(
             db,
             self.settings,
             purpose=purpose,
@@ -249,6 +250,7 @@ class CodeMailer:
             expires_at=local_time(expires_at),
             now=now,
         )
+        return queued.message_id
 
 
 async def _issue_code(
@@ -258,11 +260,39 @@ async def _issue_code(
     policy: Policy,
     mailer: CodeMailer,
     now: float,
-) -> None:
+) -> str:
+    """Store a fresh code's hash and queue its mail; returns the mail's Message-ID."""
     code = new_code()
     expires_at = now + policy.code_ttl_hours * 3600
     await store.add_code(db, account.id, purpose, hash_code(code), now, expires_at)
-    await mailer.send(db, account, purpose, code, expires_at, now)
+    return await mailer.send(db, account, purpose, code, expires_at, now)
+
+
+@dataclass(frozen=True)
+class NewCode:
+    """A code mail queued (its Message-ID), or when one may be sent again."""
+
+    message_id: str | None = None
+    limited_until: float | None = None
+
+
+async def issue_new_code(
+    tx: Queryable,
+    account: store.Account,
+    purpose: str,
+    *,
+    policy: Policy,
+    mailer: CodeMailer,
+    actor: str,
+    now: float,
+) -> NewCode:
+    """Inside the caller's transaction: a fresh code (replacing the old) and its mail."""
+    until = await throttle.use(tx, throttle.CODE_MAIL_ACCOUNT, account.id, now)
+    if until:
+        return NewCode(limited_until=until)
+    message_id = await _issue_code(tx, account, purpose, policy, mailer, now)
+    await audit.record(tx, now, actor, f"{purpose}_code_sent", account.customer_id)
+    return NewCode(message_id=message_id)
 
 
 async def send_new_code(
@@ -277,12 +307,10 @@ async def send_new_code(
 ) -> float | None:
     """Mail a fresh code (replacing the old); returns when allowed again if rate-limited."""
     async with db.transaction() as tx:
-        until = await throttle.use(tx, throttle.CODE_MAIL_ACCOUNT, account.id, now)
-        if until:
-            return until
-        await _issue_code(tx, account, purpose, policy, mailer, now)
-        await audit.record(tx, now, actor, f"{purpose}_code_sent", account.customer_id)
-    return None
+        sent = await issue_new_code(
+            tx, account, purpose, policy=policy, mailer=mailer, actor=actor, now=now
+        )
+    return sent.limited_until
 
 
 class CodeOutcome(Enum):

@@ -31,17 +31,16 @@ import hashlib
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parseaddr
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.accounts import CodeMailer, Policy, email_ok, local_time, send_new_code
+from core.accounts import CodeMailer, Policy, email_ok, issue_new_code, local_time
 from core.formats import format_date
 from core.mail import (
     REPLY_ABOVE_MARKER,
@@ -375,32 +374,6 @@ async def _record_answer(db: Queryable, answer: PlannedAnswer, situation: Situat
 # --- the activation self-help: a fresh code to the registered address --------------------
 
 
-class _NestedTransaction:
-    """The mail's transaction, offered as a Database whose `transaction()` is a SAVEPOINT.
-
-    `core.accounts.send_new_code` opens its own transaction; run through this, its
-    code and mail commit together with the ticket and the answers (one
-    transaction per mail), and roll back with them.
-    """
-
-    def __init__(self, tx: Transaction) -> None:
-        self._tx = tx
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        await self._tx.execute("SAVEPOINT inbound_nested")
-        try:
-            yield self._tx
-        except BaseException:
-            await self._tx.execute("ROLLBACK TO inbound_nested")
-            await self._tx.execute("RELEASE inbound_nested")
-            raise
-        await self._tx.execute("RELEASE inbound_nested")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tx, name)
-
-
 def _activation_codes(situation: Situation) -> Prepare:
     """Send a fresh activation code to each pending registration of the sender's address."""
 
@@ -416,9 +389,8 @@ def _activation_codes(situation: Situation) -> Prepare:
         sent = 0
         limited_until: float | None = None
         for account in pending[:MAX_CODE_ACCOUNTS]:
-            bookmark = await store.last_outbox_id(tx)
-            until = await send_new_code(
-                cast(Database, _NestedTransaction(tx)),
+            issued = await issue_new_code(
+                tx,
                 account,
                 "activation",
                 policy=ctx.policy,
@@ -426,27 +398,24 @@ def _activation_codes(situation: Situation) -> Prepare:
                 actor=f"mail:{sender}",
                 now=now,
             )
-            if until is not None:
-                limited_until = max(until, limited_until or until)
+            if issued.limited_until is not None:
+                limited_until = max(issued.limited_until, limited_until or issued.limited_until)
                 continue
             sent += 1
             # The code mail is part of the ticket's thread (a reply to it threads),
             # but the code itself is a secret: the ticket keeps only a note.
-            for message_id, _subject in await store.outbox_queued_since(
-                tx, bookmark, "activation", account.email
-            ):
-                note = render("mail/selfhelp_code_note.txt", address=account.email)
-                await tickets_store.add_message(
-                    tx,
-                    situation.ticket.id,
-                    direction="out",
-                    author="auto",
-                    body=note,
-                    new_text=note,
-                    mail_message_id=message_id,
-                    inbound_mail_id=None,
-                    now=now,
-                )
+            note = render("mail/selfhelp_code_note.txt", address=account.email)
+            await tickets_store.add_message(
+                tx,
+                situation.ticket.id,
+                direction="out",
+                author="auto",
+                body=note,
+                new_text=note,
+                mail_message_id=issued.message_id,
+                inbound_mail_id=None,
+                now=now,
+            )
         if sent:
             return {"state": "sent", "address": sender, "code_ttl_hours": ctx.policy.code_ttl_hours}
         return {

@@ -207,23 +207,6 @@ async def customer_ids_with_email(db: Queryable, email: str, limit: int = 2) -> 
     return [row[0] for row in rows]
 
 
-async def last_outbox_id(db: Queryable) -> int:
-    """The newest outbox row's id (0 when empty): a bookmark to find mails queued after it."""
-    return int(await db.fetch_value("SELECT coalesce(max(id), 0) FROM outbox"))
-
-
-async def outbox_queued_since(
-    db: Queryable, after_id: int, kind: str, recipient: str
-) -> list[tuple[str, str]]:
-    """(Message-ID, subject) of mails of `kind` to `recipient` queued after `after_id`."""
-    rows = await db.fetch_all(
-        "SELECT message_id, subject FROM outbox WHERE id > ? AND kind = ?"
-        " AND recipient = ? COLLATE NOCASE ORDER BY id",
-        (after_id, kind, recipient),
-    )
-    return [(row[0], row[1]) for row in rows]
-
-
 # --- inbox_state ----------------------------------------------------------------------
 
 
