@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -20,8 +21,9 @@ from telegram.ext import Application
 from bot.announcer import Announcer
 from bot.app import build_application
 from core import outbox as outbox_domain
+from core import throttle
 from core.config import Settings
-from core.inbound import InboundContext
+from core.inbound import TOPIC_SCOPE, InboundContext
 from mailer.inbox import InboxReader
 from mailer.sender import OutboxSender, transport_from_settings
 from storage.db import open_database
@@ -52,6 +54,18 @@ async def stop_application(application: Application) -> None:
     if application.running:
         await application.stop()
     await application.shutdown()
+
+
+async def _housekeeping(db, stop: asyncio.Event, every: float = 3600.0) -> None:  # noqa: ANN001
+    """Hourly: forget throttling attempts older than any window."""
+    while not stop.is_set():
+        try:
+            dropped = await throttle.housekeeping(db, time.time(), keep_scopes=(TOPIC_SCOPE,))
+            log.debug("housekeeping: %d old throttling rows dropped", dropped)
+        except Exception:  # never let housekeeping take the service down
+            log.exception("housekeeping failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -118,6 +132,7 @@ async def _serve(
             workers.append(asyncio.create_task(reader.run(stop), name="inbox-reader"))
         else:
             log.info("PETKOMM_IMAP_HOST is not set: the support mailbox is not read")
+        workers.append(asyncio.create_task(_housekeeping(db, stop), name="housekeeping"))
         for worker in extra_workers or []:
             workers.append(asyncio.create_task(worker(stop)))
         if webhook is None:

@@ -62,3 +62,16 @@ async def use(db: Queryable, rule: Rule, key: str | int, now: float) -> float | 
         return until
     await failure(db, rule, key, now)  # the limit-th use still passes, the next one waits
     return None
+
+
+# The longest window of any rule above (the mail worker's auto-answer limit is 3 hours).
+LONGEST_WINDOW = 24 * HOUR
+
+
+async def housekeeping(db: Queryable, now: float, keep_scopes: tuple[str, ...] = ()) -> int:
+    """Forget attempts no rule looks at any more, so the table does not grow forever.
+
+    `keep_scopes` are scopes used as a memory rather than a window (the mail
+    worker's "this self-help was sent in this ticket").
+    """
+    return await store.prune(db, now - LONGEST_WINDOW, keep_scopes)

@@ -50,7 +50,12 @@ async def locked_until(db: Queryable, scope: str, key: str, now: float) -> float
     return float(value) if value is not None else None
 
 
-async def prune(db: Queryable, before: float) -> None:
-    """Drop attempts and locks older than any window (housekeeping)."""
-    await db.execute("DELETE FROM throttle_events WHERE at < ?", (before,))
+async def prune(db: Queryable, before: float, keep_scopes: tuple[str, ...] = ()) -> int:
+    """Drop attempts older than `before` (but those of `keep_scopes`) and ended locks."""
+    marks = ",".join("?" * len(keep_scopes)) or "NULL"
+    dropped = await db.execute(
+        f"DELETE FROM throttle_events WHERE at < ? AND scope NOT IN ({marks})",
+        (before, *keep_scopes),
+    )
     await db.execute("DELETE FROM throttle_locks WHERE locked_until < ?", (before,))
+    return dropped
