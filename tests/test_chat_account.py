@@ -62,6 +62,8 @@ async def test_invoices_page_newest_first_with_buttons_that_edit_the_message(bot
     assert "1/4. oldal" in page.text  # 24 invoices, 6 a page
     numbers = re.findall(r"\d{4}-\d{6}", page.text)
     assert numbers == sorted(numbers, reverse=True)
+    assert len(numbers) == 6
+    assert all(f"\n\n{n}\n" in page.text for n in numbers)  # each invoice its own block
     await person.press_on(page, "next")
     edited = person.user.chat.get(page.message_id)
     assert edited.edited and "2/4. oldal" in edited.text
