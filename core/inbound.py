@@ -80,6 +80,7 @@ HOUR = 3600.0
 ANSWER_LIMIT = 10
 ANSWER_WINDOW = 3 * HOUR
 ANSWER_SCOPE = "autoreply"  # throttle_events scope, keyed by the recipient address
+MAX_ANSWER_AGE = 3 * 86400.0  # mail waiting longer gets a ticket but no automatic answer
 TOPIC_SCOPE = "selfhelp"  # throttle_events scope, keyed by "<ticket id>:<topic>"
 MAX_CODE_ACCOUNTS = 3  # pending registrations of one address that get a fresh code
 BUDAPEST = ZoneInfo("Europe/Budapest")
@@ -111,6 +112,7 @@ class InboundContext:
     bot_username: str | Callable[[], str] | None = None
     answer_limit: int = ANSWER_LIMIT
     answer_window: float = ANSWER_WINDOW
+    max_answer_age: float = MAX_ANSWER_AGE
 
     @classmethod
     def from_settings(
@@ -262,27 +264,45 @@ UNMATCHED_RULES: list[UnmatchedRule] = [unmatched_bounce, unmatched_auto_reply]
 
 # --- 4. never answer a machine --------------------------------------------------------
 
-NoAnswerRule = Callable[[MailFacts], str | None]
+NoAnswerRule = Callable[["Situation"], str | None]
 
 
-def not_to_machines(facts: MailFacts) -> str | None:
+def not_to_machines(situation: Situation) -> str | None:
     """RFC 3834 and practice: the checklist in `core.mail.rules.AUTOMATIC_CHECKS`."""
-    return facts.automatic
+    return situation.facts.automatic
 
 
-def not_to_auto_replies(facts: MailFacts) -> str | None:
+def not_to_auto_replies(situation: Situation) -> str | None:
     """Out-of-office replies and bounces, even when their headers do not say so."""
-    if facts.bounce:
+    if situation.facts.bounce:
         return "bounce"
-    return "out-of-office reply" if facts.out_of_office else None
+    return "out-of-office reply" if situation.facts.out_of_office else None
 
 
-def needs_an_address(facts: MailFacts) -> str | None:
+def needs_an_address(situation: Situation) -> str | None:
     """Only a plausible single From address can be answered."""
-    return None if facts.sender and email_ok(facts.sender) else "no usable sender address"
+    sender = situation.facts.sender
+    return None if sender and email_ok(sender) else "no usable sender address"
 
 
-NO_ANSWER_RULES: list[NoAnswerRule] = [not_to_machines, not_to_auto_replies, needs_an_address]
+def not_to_old_mail(situation: Situation) -> str | None:
+    """Mail that waited in the mailbox for days (read for the first time, a long outage)
+    becomes a ticket, but an automatic answer so late would only confuse: staff answer.
+    The arrival is the server's (IMAP INTERNALDATE), never the sender's Date header."""
+    if situation.arrived_at is None:
+        return None
+    age = situation.now - situation.arrived_at
+    if age > situation.ctx.max_answer_age:
+        return f"arrived {age / 86400:.1f} days ago: too late for an automatic answer"
+    return None
+
+
+NO_ANSWER_RULES: list[NoAnswerRule] = [
+    not_to_machines,
+    not_to_auto_replies,
+    needs_an_address,
+    not_to_old_mail,
+]
 
 
 # --- 5. what to answer ---------------------------------------------------------------
@@ -309,6 +329,7 @@ class Situation:
     opened: bool
     ctx: InboundContext
     now: float
+    arrived_at: float | None = None  # when it reached the mailbox, if the server said
 
 
 AnswerRule = Callable[[Situation], list[PlannedAnswer]]
@@ -511,7 +532,7 @@ async def _queue_answer(tx: Transaction, answer: PlannedAnswer, situation: Situa
 async def answer_mail(tx: Transaction, situation: Situation) -> tuple[list[str], str | None]:
     """Queue the automatic answers the rules allow; returns (templates, why not all)."""
     for rule in NO_ANSWER_RULES:
-        reason = rule(situation.facts)
+        reason = rule(situation)
         if reason:
             return [], reason
     queued: list[str] = []
@@ -554,7 +575,12 @@ def _summary(threaded_by: str | None, answers: list[str], held: str | None) -> s
 
 
 async def _handle(
-    tx: Transaction, mail: ParsedMail, mail_id: int, ctx: InboundContext, now: float
+    tx: Transaction,
+    mail: ParsedMail,
+    mail_id: int,
+    ctx: InboundContext,
+    now: float,
+    arrived_at: float | None = None,
 ) -> InboundResult:
     """The chain for one stored mail, inside its transaction; ends with the mail's status."""
     facts = MailFacts.of(mail, ctx.ours)
@@ -607,7 +633,7 @@ async def _handle(
         ticket = await tickets_store.get(tx, thread.ticket.id) or thread.ticket
         outcome = REOPENED if reopened else THREADED
 
-    situation = Situation(facts, ticket, outcome == NEW, ctx, now)
+    situation = Situation(facts, ticket, outcome == NEW, ctx, now, arrived_at)
     answers, held = await answer_mail(tx, situation)
     threaded_by = thread.rule if thread else None
     await store.set_outcome(
@@ -709,7 +735,7 @@ async def store_mail(
     The IMAP reader stores whole batches at once (`storage.inbound.insert_received`);
     this is the same for one mail.
     """
-    mails = [(stored_message_id(raw), uid, raw)]
+    mails = [(stored_message_id(raw), uid, raw, None)]
     async with db.transaction() as tx:
         added = await store.insert_received(
             tx, mails, folder=folder, uidvalidity=uidvalidity, now=now
@@ -770,7 +796,7 @@ async def process_stored(
         async with db.transaction() as tx:
             if await store.status_of(tx, mail_id) != store.RECEIVED:  # done meanwhile
                 return InboundResult(DUPLICATE, row.message_id, reason="already processed")
-            result = await _handle(tx, mail, mail_id, ctx, now)
+            result = await _handle(tx, mail, mail_id, ctx, now, row.arrived_at)
     except sqlite3.Error:
         raise  # the database itself failed: the mail waits, the caller tries again
     except Exception as error:  # noqa: BLE001 - a bug must not block the inbox (Zammad #2754)

@@ -89,6 +89,14 @@ BACKOFF_MAX = 300.0
 
 _UID = re.compile(rb"\bUID\s+(\d+)", re.IGNORECASE)
 _SIZE = re.compile(rb"\bRFC822\.SIZE\s+(\d+)", re.IGNORECASE)
+_INTERNALDATE = re.compile(rb'\bINTERNALDATE\s+"[^"]*"', re.IGNORECASE)
+
+
+def _arrival(line: bytes) -> float | None:
+    """The INTERNALDATE of a FETCH response line as unix seconds (None if absent)."""
+    match = _INTERNALDATE.search(line)
+    moment = imaplib.Internaldate2tuple(match[0]) if match else None
+    return time.mktime(moment) if moment else None
 
 
 class InboxError(Exception):
@@ -325,16 +333,20 @@ class InboxReader:
                 found[int(uid[1])] = int(size[1]) if size else 0
         return sorted(found.items())
 
-    def _fetch(self, mailbox: BaseMailBox, uids: list[int]) -> list[tuple[int, bytes]]:
-        """The raw bytes of these mails, without marking them seen (BODY.PEEK)."""
-        data = _check(mailbox.client.uid("FETCH", uid_set(uids), "(UID BODY.PEEK[])"), "FETCH")
+    def _fetch(
+        self, mailbox: BaseMailBox, uids: list[int]
+    ) -> list[tuple[int, bytes, float | None]]:
+        """(UID, raw bytes, arrival) of these mails, without marking them seen (BODY.PEEK)."""
+        data = _check(
+            mailbox.client.uid("FETCH", uid_set(uids), "(UID INTERNALDATE BODY.PEEK[])"), "FETCH"
+        )
         wanted = set(uids)
-        mails: dict[int, bytes] = {}
+        mails: dict[int, tuple[bytes, float | None]] = {}
         for line, literal in _fetch_items(data):
             uid = _UID.search(line)
             if uid and literal is not None and int(uid[1]) in wanted:
-                mails[int(uid[1])] = literal
-        return sorted(mails.items())
+                mails[int(uid[1])] = (literal, _arrival(line))
+        return [(uid, raw, arrived) for uid, (raw, arrived) in sorted(mails.items())]
 
     def _move(self, mailbox: BaseMailBox, uids: list[int]) -> None:
         """Move processed mail out of the folder (UID MOVE, or COPY + delete)."""
@@ -472,15 +484,17 @@ class InboxReader:
                 await self._call(self._move, mailbox, leftovers)
         self._sweep_due = False
 
-    async def _store(self, mails: list[tuple[int, bytes]], uidvalidity: int) -> list[int]:
+    async def _store(
+        self, mails: list[tuple[int, bytes, float | None]], uidvalidity: int
+    ) -> list[int]:
         """A fetched batch into the queue with the cursor past it, in one transaction.
 
         Returns the UIDs stored (or recognised); then wakes the processor.
         """
         if not mails:
             return []
-        rows = [(stored_message_id(raw), uid, raw) for uid, raw in mails]
-        newest = max(uid for uid, _raw in mails)
+        rows = [(stored_message_id(raw), uid, raw, arrived) for uid, raw, arrived in mails]
+        newest = max(uid for uid, _raw, _arrived in mails)
         now = self.clock()
         async with self.db.transaction() as tx:
             added = await store.insert_received(
@@ -496,7 +510,7 @@ class InboxReader:
             added,
             f", {len(mails) - added} seen before" if added < len(mails) else "",
         )
-        return [uid for uid, _raw in mails]
+        return [uid for uid, _raw, _arrived in mails]
 
     async def _move_processed(self, mailbox: BaseMailBox, uids: list[int]) -> None:
         """Move committed mails to the processed folder (a failure only leaves duplicates)."""

@@ -41,6 +41,7 @@ class InboundMail:
     ticket_id: int | None
     received_at: float
     attempts: int = 0  # how often the processor started on it
+    arrived_at: float | None = None  # when it reached the mailbox (IMAP INTERNALDATE)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class InboxState:
 
 _COLUMNS = (
     "id, message_id, folder, uidvalidity, uid, raw, status, reason, ticket_id, received_at,"
-    " attempts"
+    " attempts, arrived_at"
 )
 
 
@@ -97,13 +98,13 @@ async def insert(
 
 async def insert_received(
     tx: Transaction,
-    mails: Sequence[tuple[str, int | None, int, bytes]],
+    mails: Sequence[tuple[str, int | None, bytes, float | None]],
     *,
     folder: str,
     uidvalidity: int | None,
     now: float,
 ) -> int:
-    """Store fetched mails, (Message-ID, UIDVALIDITY, UID, raw) each, as 'received'.
+    """Store fetched mails, (Message-ID, UID, raw, arrival) each, as 'received'.
 
     One statement for the lot; a Message-ID already stored (or twice in the
     lot) is skipped. Returns how many were new.
@@ -111,9 +112,13 @@ async def insert_received(
     before = tx.total_changes
     await tx.executemany(
         "INSERT INTO inbound_mails(message_id, folder, uidvalidity, uid, raw, status, reason,"
-        " ticket_id, received_at) VALUES (?, ?, ?, ?, ?, 'received', NULL, NULL, ?)"
+        " ticket_id, received_at, arrived_at)"
+        " VALUES (?, ?, ?, ?, ?, 'received', NULL, NULL, ?, ?)"
         " ON CONFLICT(message_id) DO NOTHING",
-        [(message_id, folder, uidvalidity, uid, raw, now) for message_id, uid, raw in mails],
+        [
+            (message_id, folder, uidvalidity, uid, raw, now, arrived)
+            for message_id, uid, raw, arrived in mails
+        ],
     )
     return tx.total_changes - before
 

@@ -296,18 +296,29 @@ service anvil {{
             raise RuntimeError(f"doveadm kick failed: {done.stderr.decode(errors='replace')}")
 
     # --- mail -------------------------------------------------------------------------
-    def deliver(self, user: str, raw: bytes, folder: str = "INBOX") -> int:
-        """APPEND one mail (created folder if needed); returns its UID."""
-        return self.deliver_many(user, [raw], folder)[0]
+    def deliver(
+        self, user: str, raw: bytes, folder: str = "INBOX", arrived: float | None = None
+    ) -> int:
+        """APPEND one mail (created folder if needed); returns its UID.
 
-    def deliver_many(self, user: str, raws: Iterable[bytes], folder: str = "INBOX") -> list[int]:
+        `arrived` (unix seconds) sets the server's arrival time (INTERNALDATE).
+        """
+        return self.deliver_many(user, [raw], folder, arrived)[0]
+
+    def deliver_many(
+        self,
+        user: str,
+        raws: Iterable[bytes],
+        folder: str = "INBOX",
+        arrived: float | None = None,
+    ) -> list[int]:
         """APPEND mails in order over one connection; returns their UIDs."""
         uids: list[int] = []
         with self.session(user) as client:
             if folder.upper() != "INBOX":
                 client.create(_quote(folder))  # fails harmlessly when it exists
             for raw in raws:
-                typ, data = client.append(_quote(folder), None, None, raw)
+                typ, data = client.append(_quote(folder), None, arrived, raw)
                 if typ != "OK":
                     raise RuntimeError(f"APPEND failed: {data!r}")
                 match = _APPENDUID.search(data[-1] or b"")

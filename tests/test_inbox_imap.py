@@ -402,3 +402,20 @@ async def test_the_reader_reconnects_when_the_server_drops_it_while_idling(
     assert reader._mailbox is not first_connection  # it reconnected
     stop.set()
     await asyncio.wait_for(task, 2.0)
+
+
+async def test_mail_that_waited_days_in_the_mailbox_gets_a_ticket_but_no_late_answer(
+    db, dovecot, imap_user, reader_factory
+):
+    import time
+
+    dovecot.deliver(imap_user.name, customer_mail(91), arrived=time.time() - 5 * 86400)
+    dovecot.deliver(imap_user.name, customer_mail(92, sender="nagy.bela@example.hu"))
+    reader = reader_factory()
+    assert await sync(reader) == 2
+
+    assert await count(db, "tickets") == 2
+    acks = await db.fetch_all("SELECT recipient FROM outbox WHERE kind = 'ack'")
+    assert [r[0] for r in acks] == ["nagy.bela@example.hu"]  # the fresh one only
+    old = await inbound_store.by_message_id(db, "<mail.91@example.hu>")
+    assert old.arrived_at is not None and time.time() - old.arrived_at > 4 * 86400
