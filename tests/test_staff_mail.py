@@ -46,9 +46,7 @@ def customer_mail(
 async def fetch(reader: InboxReader) -> None:
     """Poll the mailbox and turn what arrived into tickets."""
     await reader.poll_once()
-    processor = getattr(reader, "processor", None)
-    if processor is not None:  # the reader stores mail first; its processor makes the tickets
-        await processor.process_pending()
+    await reader.processor.process_pending()  # the reader stores; its processor makes tickets
 
 
 def plain(mail: EmailMessage) -> str:
