@@ -113,6 +113,21 @@ async def seed_customer(db: Database, customer_id: str, email: str) -> None:
     )
 
 
+async def pending_registration(db: Database) -> int:
+    """U1234 registered (not yet activated) with the address of the corpus's topic mails."""
+    await seed_customer(db, "U1234", "juhasz.laszlo@freemail.hu")
+    return await accounts_store.create(
+        db,
+        customer_id="U1234",
+        username="juhaszl",
+        username_key="juhaszl",
+        email="juhasz.laszlo@freemail.hu",
+        password_hash="x",
+        now=NOW - HOUR,
+        registered_by_tg=None,
+    )
+
+
 # --- every mail of the corpus ------------------------------------------------------------------
 
 MACHINE_OUTCOMES = {
@@ -366,17 +381,7 @@ async def test_activation_self_help_without_a_registration_explains_how_to_regis
 
 
 async def test_activation_codes_by_mail_are_rate_limited_too(db, ctx):
-    await seed_customer(db, "U1234", "juhasz.laszlo@freemail.hu")
-    await accounts_store.create(
-        db,
-        customer_id="U1234",
-        username="juhaszl",
-        username_key="juhaszl",
-        email="juhasz.laszlo@freemail.hu",
-        password_hash="x",
-        now=NOW - HOUR,
-        registered_by_tg=None,
-    )
+    await pending_registration(db)
     raw = corpus("topic_activation_plain.eml")
     results = []
     for n in range(4):  # four separate reports, a few minutes apart
@@ -504,17 +509,7 @@ async def test_a_mail_without_message_id_is_answered_without_in_reply_to(db, ctx
 
 
 async def test_without_a_code_mailer_the_pending_customer_is_pointed_to_the_chat(db, ctx):
-    await seed_customer(db, "U1234", "juhasz.laszlo@freemail.hu")
-    await accounts_store.create(
-        db,
-        customer_id="U1234",
-        username="juhaszl",
-        username_key="juhaszl",
-        email="juhasz.laszlo@freemail.hu",
-        password_hash="x",
-        now=NOW - HOUR,
-        registered_by_tg=None,
-    )
+    await pending_registration(db)
     no_codes = InboundContext(ours=ctx.ours, settings=SETTINGS)
     result = await receive(db, corpus("topic_activation_plain.eml"), no_codes)
     assert result.answers == ("ack", "selfhelp_activation_code_missing")
