@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.config import ConfigError, Settings
 
-log = logging.getLogger("petkomm")
+log = logging.getLogger("petkomm.cli")
 
 
 # --- output helpers --------------------------------------------------------------

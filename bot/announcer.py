@@ -36,7 +36,7 @@ from core.texts import render
 from core.tickets import ticket_number
 from storage.db import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 POLL_INTERVAL = 1.0  # seconds between looks at the queues
 BACKOFF_MAX = 60.0  # seconds: the longest pause after Telegram failures

@@ -28,7 +28,7 @@ from core.config import Settings
 from core.texts import render
 from storage.db import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 # Opt in to PTB's coming timedelta durations now (its rate limiter reads
 # RetryAfter.retry_after; without this every 429 logs a deprecation warning).

@@ -46,7 +46,7 @@ from mailer.sender import FolderTransport, OutboxSender
 from storage.db import Database, open_database
 from storage.outbox import OutboxMail
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 DEMO_TOKEN = "424242:petkomm-demo-local"
 BOT_USERNAME = "petkomm_demo_bot"

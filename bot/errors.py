@@ -11,7 +11,7 @@ from telegram.ext import ContextTypes
 
 from core.texts import render
 
-log = logging.getLogger("petkomm.errors")
+log = logging.getLogger(f"petkomm.{__name__}")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

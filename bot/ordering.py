@@ -18,7 +18,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 
 def ordering_key(update: object) -> int | None:

@@ -28,7 +28,7 @@ from mailer.inbox import InboxReader
 from mailer.sender import OutboxSender, transport_from_settings
 from storage.db import open_database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 
 @dataclass(frozen=True)

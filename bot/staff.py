@@ -42,7 +42,7 @@ from core import accounts, staff, throttle, tickets
 from core.staff import StaffError
 from core.texts import render
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 COMMANDS = ("tickets", "ticket", "reply", "close", "reopen")
 THREAD_ENTRY_LIMIT = 1200  # characters of one message in the thread view

@@ -26,7 +26,7 @@ from core.accounts import CodeMailer, Policy
 from core.texts import render
 from storage.db import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 
 @dataclass

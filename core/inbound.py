@@ -73,7 +73,7 @@ from storage import throttle as throttle_store
 from storage import tickets as tickets_store
 from storage.db import Database, Queryable, Transaction
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 HOUR = 3600.0
 # FreeScout's limit: at most 10 automatic answers to one address in 3 hours.

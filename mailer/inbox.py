@@ -69,7 +69,7 @@ from mailer.processor import InboundProcessor
 from storage import inbound as store
 from storage.db import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 T = TypeVar("T")
 

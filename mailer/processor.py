@@ -35,7 +35,7 @@ from core.inbound import InboundContext, InboundResult, process_stored, quaranti
 from storage import inbound as store
 from storage.db import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 MAX_ATTEMPTS = 3  # starts on one mail before it is set aside
 BATCH = 100  # ids read from the queue at a time

@@ -46,7 +46,7 @@ from storage import outbox
 from storage.db import Database
 from storage.outbox import OutboxMail
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 DEFAULT_TIMEOUT = 30.0  # seconds, per socket operation (aiosmtplib's meaning)
 MAX_WAIT = 60.0  # the longest the loop sleeps without looking at the queue

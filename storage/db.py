@@ -20,7 +20,7 @@ import aiosqlite
 
 from storage.migrations import apply_migrations
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"petkomm.{__name__}")
 
 BUSY_TIMEOUT_MS = 10_000
 
