@@ -146,7 +146,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """The bot and the mail worker, until SIGTERM/SIGINT."""
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.runner import WebhookOptions, run_service
+    from service import WebhookOptions, run_service
 
     webhook = None
     if args.webhook_url:

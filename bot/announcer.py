@@ -14,8 +14,8 @@ what is queued and marks it done, so nothing is lost while the bot is down:
   gives the answer up and tells the staff chat; other failures retry with
   back-off.
 
-It polls every `interval` seconds (one indexed query), and `wake()` makes it
-look at once (the staff handlers call it after an answer). Delivery is at
+It polls every `interval` seconds (one indexed query), and looks at once when
+this process queues work for it (the database's "staff" change topic). Delivery is at
 least once: a crash between sending and marking sends that one message again.
 """
 
@@ -28,12 +28,13 @@ from collections.abc import Callable
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import Application
 
 from bot.staff import customer_answer_buttons, ticket_buttons
 from core import staff
 from core.texts import render
 from core.tickets import ticket_number
+from core.worker import Backoff, Worker
+from storage import tickets as tickets_store
 from storage.db import Database
 
 log = logging.getLogger(f"petkomm.{__name__}")
@@ -61,28 +62,15 @@ class Announcer:
         self.answer_days = answer_days
         self.clock = clock
         self.interval = interval
-        self._wake = asyncio.Event()
-        self._round = asyncio.Lock()
-        self._warned_no_chat = False
-
-    @classmethod
-    def of(cls, application: Application, interval: float = POLL_INTERVAL) -> Announcer:
-        """The announcer of a built application; handlers find it in bot_data to wake it."""
-        services = application.bot_data["services"]
-        announcer = cls(
-            services.db,
-            application.bot,
-            staff_chat_id=services.staff_chat_id,
-            answer_days=services.answer_days,
-            clock=services.clock,
-            interval=interval,
+        self._worker = Worker(
+            "staff announcer", self._round, backoff=Backoff(base=2.0, limit=BACKOFF_MAX)
         )
-        application.bot_data["announcer"] = announcer
-        return announcer
+        self._one_round = asyncio.Lock()
+        self._warned_no_chat = False
 
     def wake(self) -> None:
         """Look at the queues now."""
-        self._wake.set()
+        self._worker.wake()
 
     # --- one round ------------------------------------------------------------------------
 
@@ -92,7 +80,7 @@ class Announcer:
         Rounds never overlap (one lock), so a round called from outside the loop
         (a test, a shutdown) returns only after the loop's current round is done.
         """
-        async with self._round:
+        async with self._one_round:
             sent = 0
             failure: TelegramError | None = None
             # A staff chat Telegram refuses must not hold up the customers' answers.
@@ -183,31 +171,18 @@ class Announcer:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop`: a round, then wait for `interval`, a wake-up or the stop."""
-        failures = 0
-        while not stop.is_set():
-            self._wake.clear()  # a wake-up during the round below makes the next one at once
-            try:
-                await self.run_once()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive any one failure
-                failures += 1
-                if stop.is_set():
-                    break
-                if isinstance(exc, TelegramError):
-                    log.warning("staff announcer: Telegram failed: %s", exc)
-                else:
-                    log.exception("staff announcer: round failed")
-            pause = self.interval if not failures else min(BACKOFF_MAX, 2.0**failures)
-            await self._pause(stop, pause)
+    async def _round(self, stop: asyncio.Event) -> float:
+        await self.run_once()
+        return self.interval
 
-    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: a round, then wait for `interval`, a wake-up or the stop.
+
+        Work queued through this process's database wakes it at once; the poll
+        finds what other processes (the command line) queued.
+        """
+        stop_listening = self.db.listen(tickets_store.STAFF_TOPIC, self.wake)
         try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            await self._worker.run(stop)
         finally:
-            for waiter in waiters:
-                waiter.cancel()
+            stop_listening()

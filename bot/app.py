@@ -22,7 +22,7 @@ from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
 from bot.persistence import SqlitePersistence
 from conversations import dialogues, menu
-from conversations.common import Services
+from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
 from core.texts import render
@@ -73,11 +73,13 @@ def build_application(
     token: str,
     api_url: str,
     clock: Callable[[], float] = time.time,
-) -> Application:
-    """The whole bot: defaults, persistence, ordering, handlers, error handler."""
+) -> AssistantApplication:
+    """The whole bot: defaults, persistence, ordering, services, handlers, error handler."""
     processor = PerUserUpdateProcessor(256)
     application = (
         ApplicationBuilder()
+        .application_class(AssistantApplication)
+        .context_types(CONTEXT_TYPES)
         .token(token)
         .base_url(api_url)
         .base_file_url(file_url(api_url))
@@ -94,6 +96,7 @@ def build_application(
         .post_init(set_commands)
         .build()
     )
+    assert isinstance(application, AssistantApplication)
     processor.after_update = application.update_persistence
     services = Services(
         db=db,
@@ -105,7 +108,7 @@ def build_application(
         staff_chat_id=settings.staff_chat_id,
         answer_days=settings.answer_days,
     )
-    application.bot_data["services"] = services
+    application.services = services
 
     # Staff first (group -1, before every customer handler): staff commands and buttons,
     # replies to a ticket's message, a customer's reply to a staff answer. What they take

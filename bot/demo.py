@@ -31,19 +31,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from email import policy
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from telegram.ext import Application
 
-from bot.app import build_application
 from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
-from core import outbox as outbox_domain
 from core.billing_import import import_folder
 from core.config import Settings
 from core.demodata import DemoSummary, write_demo_data
 from core.formats import format_amount
-from mailer.sender import FolderTransport, OutboxSender
+from mailer.sender import FolderTransport
+from service import Overrides, Polling, Service
 from storage.db import Database, open_database
+from storage.outbox import TOPIC as OUTBOX_TOPIC
 from storage.outbox import OutboxMail
 
 log = logging.getLogger(f"petkomm.{__name__}")
@@ -139,12 +139,10 @@ class MailAnnouncer:
         self.latest_code: str | None = None
         self.latest_link: str | None = None
         self._changed = asyncio.Event()
-        self.wake_sender: Callable[[], None] = lambda: None
 
     def on_queued(self) -> None:
-        """`core.outbox` queued a mail in this process: count it and wake the sender."""
+        """A mail was queued through the demo's database: count it."""
         self.queued += 1
-        self.wake_sender()
 
     def on_written(self, mail: OutboxMail, path: Path) -> None:
         """The folder transport wrote `mail` to `path`: announce it."""
@@ -505,24 +503,6 @@ def print_intro(
     console.line()
 
 
-async def start_application(application: Application) -> None:
-    """Start the bot the way the tests do: initialize, post_init, start, poll the emulator."""
-    await application.initialize()
-    if application.post_init is not None:
-        await application.post_init(application)
-    await application.start()
-    await application.updater.start_polling(poll_interval=0, timeout=1)
-
-
-async def stop_application(application: Application) -> None:
-    """Stop polling, finish handlers in flight, flush persistence, shut down."""
-    if application.updater is not None and application.updater.running:
-        await application.updater.stop()
-    if application.running:
-        await application.stop()
-    await application.shutdown()
-
-
 def make_clock(today: date | None) -> Callable[[], float]:
     """Real time, moved to `today` when the demo pretends to run on another day."""
     offset = (today - date.today()).days * 86_400.0 if today else 0.0
@@ -585,29 +565,31 @@ async def _serve(
     values: dict[str, str],
     stdin: TextIO,
 ) -> None:
-    """Run the emulator, the bot and the mail sender around the terminal chat."""
-    clock = make_clock(options.today)
+    """Run the emulator and the whole service (as `run` does) around the terminal chat."""
     mail = MailAnnouncer(console)
     transport = AnnouncingFolderTransport(settings.mail_outbox_dir or Path("."), mail.on_written)
-    sender = OutboxSender(db, settings, transport=transport, clock=clock)
-    mail.wake_sender = sender.wake
     emulator = BotApiEmulator(token=DEMO_TOKEN, bot_username=BOT_USERNAME)
     user = emulator.private_user(USER_ID, USER_FIRST_NAME)
     view = ChatView(console, user.chat.chat_id)
     emulator.add_listener(view.on_event)
 
-    stop = asyncio.Event()
-    sender_task: asyncio.Task[Any] | None = None
-    application: Application | None = None
+    service: Service | None = None
+    stop_listening = db.listen(OUTBOX_TOPIC, mail.on_queued)
     await emulator.start()
     try:
-        outbox_domain.set_queue_listener(mail.on_queued)
-        sender_task = asyncio.create_task(sender.run(stop), name="demo-outbox-sender")
-        application = build_application(
-            settings, db, token=DEMO_TOKEN, api_url=emulator.base_url, clock=clock
+        service = Service(
+            settings,
+            db,
+            overrides=Overrides(
+                token=DEMO_TOKEN,
+                api_url=emulator.base_url,
+                transport=transport,
+                clock=make_clock(options.today),
+                read_mail=False,
+            ),
         )
-        await start_application(application)
-        chat = TerminalChat(console, emulator, user, application, view, mail, values)
+        await service.start(polling=Polling(interval=0, timeout=1))
+        chat = TerminalChat(console, emulator, user, service.application, view, mail, values)
         interactive = stdin.isatty()
         if interactive:
             with contextlib.suppress(ImportError):
@@ -618,11 +600,7 @@ async def _serve(
         console.line()
         raise
     finally:
-        if application is not None:
-            await stop_application(application)
-        stop.set()
-        if sender_task is not None:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(sender_task, timeout=10)
-        outbox_domain.set_queue_listener(None)
+        if service is not None:
+            await service.stop()
+        stop_listening()
         await emulator.stop()

@@ -7,14 +7,14 @@ import logging
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
+from conversations.common import BotContext
 from core.texts import render
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Log with context (update id, user id — never message text) and apologise."""
     user = getattr(update, "effective_user", None)
     update_id = getattr(update, "update_id", None)

@@ -37,7 +37,7 @@ from telegram.ext import (
 )
 from telegram.ext import filters as F
 
-from conversations.common import Services, inline, say, send_or_edit, services
+from conversations.common import BotContext, Services, inline, say, send_or_edit
 from core import accounts, staff, throttle, tickets
 from core.staff import StaffError
 from core.texts import render
@@ -90,13 +90,6 @@ def _who(update: Update) -> str:
     return user.full_name if user else "?"
 
 
-def _wake_announcer(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Deliver a Telegram answer (or a new announcement) now rather than at the next poll."""
-    announcer = context.application.bot_data.get("announcer")
-    if announcer is not None:
-        announcer.wake()
-
-
 async def _remember(svc: Services, message: Message, ticket_id: int) -> None:
     await staff.remember_post(svc.db, message.chat_id, message.message_id, ticket_id)
 
@@ -104,11 +97,9 @@ async def _remember(svc: Services, message: Message, ticket_id: int) -> None:
 # --- who may act ------------------------------------------------------------------------
 
 
-async def _allowed(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, what: str, *, command: bool
-) -> bool:
+async def _allowed(update: Update, context: BotContext, what: str, *, command: bool) -> bool:
     """Staff only (and commands only in the staff chat or privately); else refuse and audit."""
-    svc = services(context)
+    svc = context.services
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     reason = staff.refusal(
@@ -170,20 +161,20 @@ async def _ticket_and_rest(update: Update, svc: Services, rest: str) -> tuple[in
 # --- commands ----------------------------------------------------------------------------
 
 
-async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_command(update: Update, context: BotContext) -> None:
     """/tickets, /ticket, /reply, /close, /reopen — staff only; never passed on."""
     command, _ = _command_parts(update)
     if await _allowed(update, context, f"/{command}", command=True):
-        await _ACTIONS[command](update, context, services(context))
+        await _ACTIONS[command](update, context, context.services)
     raise ApplicationHandlerStop
 
 
-async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services) -> None:
+async def list_command(update: Update, context: BotContext, svc: Services) -> None:
     """/tickets: the open tickets, oldest first, a page at a time."""
     await _send_list(update, svc, 0)
 
 
-async def ticket_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services) -> None:
+async def ticket_command(update: Update, context: BotContext, svc: Services) -> None:
     """/ticket N: the whole thread."""
     number, _ = await _ticket_and_rest(update, svc, _command_parts(update)[1])
     if number is None:
@@ -192,7 +183,7 @@ async def ticket_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc
     await _send_thread(update, svc, number)
 
 
-async def reply_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services) -> None:
+async def reply_command(update: Update, context: BotContext, svc: Services) -> None:
     """/reply N text: answer the customer."""
     number, text = await _ticket_and_rest(update, svc, _command_parts(update)[1])
     if number is None:
@@ -201,12 +192,12 @@ async def reply_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc:
     await _answer(update, context, svc, number, text)
 
 
-async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services) -> None:
+async def close_command(update: Update, context: BotContext, svc: Services) -> None:
     """/close N."""
     await _status_command(update, svc, "close")
 
 
-async def reopen_command(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services) -> None:
+async def reopen_command(update: Update, context: BotContext, svc: Services) -> None:
     """/reopen N."""
     await _status_command(update, svc, "reopen")
 
@@ -286,7 +277,7 @@ async def _send_thread(update: Update, svc: Services, number: int) -> None:
 
 
 async def _answer(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, number: int, text: str
+    update: Update, context: BotContext, svc: Services, number: int, text: str
 ) -> None:
     try:
         result = await staff.answer(
@@ -303,7 +294,6 @@ async def _answer(
     log.info(
         "%s answered by Telegram user %s (%s)", result.number, update.effective_user.id, result.via
     )
-    _wake_announcer(context)
     sent = await say(
         update,
         "staff/answered",
@@ -342,13 +332,13 @@ async def _error(update: Update, error: StaffError) -> None:
 # --- buttons -----------------------------------------------------------------------------------
 
 
-async def on_staff_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_staff_button(update: Update, context: BotContext) -> None:
     """Megnyitás, Válasz, Lezárás, Újranyitás, ◀ ▶ — staff only; never passed on."""
     query = update.callback_query
     _, action, value = (query.data.split(":") + ["", ""])[:3]
     if not await _allowed(update, context, f"button {action}", command=False):
         raise ApplicationHandlerStop
-    svc = services(context)
+    svc = context.services
     if not value.isdigit():
         await query.answer()
         raise ApplicationHandlerStop
@@ -390,7 +380,7 @@ async def _ask_for_answer(update: Update, svc: Services, number: int) -> None:
 # --- replies to the bot's messages ----------------------------------------------------------
 
 
-async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_reply(update: Update, context: BotContext) -> None:
     """A reply to a ticket's message: a staff answer, or a customer's reply to an answer.
 
     Replies to any other message are left to the customer handlers.
@@ -399,7 +389,7 @@ async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = message.reply_to_message
     if target is None or target.from_user is None or target.from_user.id != context.bot.id:
         return
-    svc = services(context)
+    svc = context.services
     chat = update.effective_chat
     ticket_id = await staff.ticket_of_post(svc.db, chat.id, target.message_id)
     if ticket_id is not None:
@@ -417,7 +407,7 @@ async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _customer_reply(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, ticket_id: int
+    update: Update, context: BotContext, svc: Services, ticket_id: int
 ) -> None:
     """The customer's message joins their ticket (reopening it if closed)."""
     text = (update.effective_message.text or "").strip()
@@ -445,14 +435,13 @@ async def _customer_reply(
         tickets.ticket_number(ticket_id),
         " (reopened)" if result.reopened else "",
     )
-    _wake_announcer(context)
     await say(update, "staff/customer_reply_added", number=tickets.ticket_number(ticket_id))
 
 
-async def on_customer_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_customer_button(update: Update, context: BotContext) -> None:
     """ "↩️ Válasz erre" under a staff answer: a prompt the customer replies to."""
     query = update.callback_query
-    svc = services(context)
+    svc = context.services
     message = query.message
     ticket_id = None
     if message is not None and update.effective_chat.type == update.effective_chat.PRIVATE:

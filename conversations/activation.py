@@ -7,16 +7,16 @@ registration (this Telegram user's own, or one named by its e-mail address).
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, ContextTypes, ConversationHandler, MessageHandler
+from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler
 
 from conversations.common import (
     ANSWER,
+    BotContext,
     cancel_keyboard,
     delete_secret,
     guest_keyboard,
     inline,
     say,
-    services,
     text_of,
     user_id,
 )
@@ -29,16 +29,16 @@ END = ConversationHandler.END
 RESEND = inline([[("resend", "act:resend")]])
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def start(update: Update, context: BotContext) -> int:
     """Ask for the code from the mail."""
     await say(update, "activation/ask_code", reply_markup=cancel_keyboard())
     await say(update, "activation/resend_hint", reply_markup=RESEND)
     return ACT_CODE
 
 
-async def activate_with(update: Update, context: ContextTypes.DEFAULT_TYPE, code: str) -> int:
+async def activate_with(update: Update, context: BotContext, code: str) -> int:
     """Try a code (typed or from a deep link) and tell the outcome."""
-    svc = services(context)
+    svc = context.services
     now = svc.now()
     result = await accounts.activate(svc.db, code, telegram_user_id=user_id(update), now=now)
     match result.outcome:
@@ -65,7 +65,7 @@ async def activate_with(update: Update, context: ContextTypes.DEFAULT_TYPE, code
     return ACT_CODE
 
 
-async def got_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_code(update: Update, context: BotContext) -> int:
     """A typed code: delete the message, then try it."""
     code = text_of(update)
     await delete_secret(update)
@@ -75,11 +75,11 @@ async def got_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return await activate_with(update, context, code)
 
 
-async def resend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def resend(update: Update, context: BotContext) -> int:
     """A new code: to this user's own pending registration, or ask for the address."""
     if update.callback_query:
         await update.callback_query.answer()
-    svc = services(context)
+    svc = context.services
     account = await account_store.pending_registered_by(svc.db, user_id(update))
     if account is None:
         await say(update, "activation/ask_email", reply_markup=cancel_keyboard())
@@ -87,8 +87,8 @@ async def resend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return await _send(update, context, account)
 
 
-async def _send(update: Update, context: ContextTypes.DEFAULT_TYPE, account) -> int:  # noqa: ANN001
-    svc = services(context)
+async def _send(update: Update, context: BotContext, account) -> int:  # noqa: ANN001
+    svc = context.services
     now = svc.now()
     until = await accounts.send_new_code(
         svc.db,
@@ -106,13 +106,13 @@ async def _send(update: Update, context: ContextTypes.DEFAULT_TYPE, account) -> 
     return ACT_CODE
 
 
-async def got_email(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_email(update: Update, context: BotContext) -> int:
     """The address of a pending registration: a new code goes there (same answer either way)."""
     email = text_of(update).strip()
     if not accounts.email_ok(email):
         await say(update, "registration/bad_email", value=email)
         return ACT_EMAIL
-    svc = services(context)
+    svc = context.services
     pending = await account_store.pending_by_email(svc.db, email)
     if pending:
         now = svc.now()

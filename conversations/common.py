@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from telegram import (
     InlineKeyboardButton,
@@ -19,10 +20,11 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 from telegram.ext import filters as F
 
 from core.accounts import CodeMailer, Policy
+from core.config import Settings
 from core.texts import render
 from storage.db import Database
 
@@ -31,10 +33,10 @@ log = logging.getLogger(f"petkomm.{__name__}")
 
 @dataclass
 class Services:
-    """Everything a handler needs besides the update: kept in application.bot_data."""
+    """Everything a handler needs besides the update; handlers reach it as `context.services`."""
 
     db: Database
-    settings: object  # core.config.Settings
+    settings: Settings
     policy: Policy
     mailer: CodeMailer
     clock: Callable[[], float] = field(default=time.time)
@@ -46,9 +48,28 @@ class Services:
         return self.clock()
 
 
-def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    """The application's services."""
-    return context.application.bot_data["services"]
+class AssistantApplication(Application[Any, Any, Any, Any, Any, Any]):
+    """python-telegram-bot's Application with the assistant's services attached.
+
+    The composition root sets `services` once, right after building it.
+    """
+
+    services: Services
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The context every handler gets: PTB's, plus the shared services, typed."""
+
+    @property
+    def services(self) -> Services:
+        """The application's services (database, settings, policy, mailer, clock)."""
+        application = self.application
+        assert isinstance(application, AssistantApplication)
+        return application.services
+
+
+# What the application builder is given so that handlers receive a BotContext.
+CONTEXT_TYPES = ContextTypes(context=BotContext)
 
 
 @cache

@@ -16,7 +16,6 @@ from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
 )
@@ -26,12 +25,12 @@ from telegram.warnings import PTBUserWarning
 from conversations import activation, login, menu, password, registration, report
 from conversations.common import (
     ANSWER,
+    BotContext,
     customer_keyboard,
     guest_keyboard,
     label,
     label_pattern,
     say,
-    services,
     text_of,
     user_id,
 )
@@ -77,8 +76,8 @@ def current_state(update: Update) -> str | None:
     return state if isinstance(state, str) else None
 
 
-async def _keyboard_for(update: Update, context: ContextTypes.DEFAULT_TYPE):  # noqa: ANN202
-    svc = services(context)
+async def _keyboard_for(update: Update, context: BotContext):  # noqa: ANN202
+    svc = context.services
     state, _ = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     return customer_keyboard() if state is SessionState.ACTIVE else guest_keyboard()
 
@@ -86,7 +85,7 @@ async def _keyboard_for(update: Update, context: ContextTypes.DEFAULT_TYPE):  # 
 # --- entry points -------------------------------------------------------------------
 
 
-async def deep_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def deep_link(update: Update, context: BotContext) -> int:
     """`/start act_<code>` activates at once; `/start rst_<code>` starts a new password."""
     payload = context.args[0] if context.args else ""
     if payload.startswith(ACTIVATION_PREFIX):
@@ -96,9 +95,9 @@ async def deep_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return await password.use_reset_code(update, context, payload.removeprefix(RESET_PREFIX))
 
 
-async def start_login(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def start_login(update: Update, context: BotContext) -> int:
     """Belépés — unless already logged in."""
-    svc = services(context)
+    svc = context.services
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     if state is SessionState.ACTIVE:
         await say(update, "login/already", reply_markup=customer_keyboard(), name=account.username)
@@ -134,26 +133,26 @@ def entry_points() -> list:
 # --- fallbacks: anything unexpected inside a dialogue ---------------------------------
 
 
-def _forget_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
+def _forget_drafts(context: BotContext) -> None:
     for key in ("reg", "login_username", "new_password_hash", "reset", "report_subject"):
         context.user_data.pop(key, None)
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def cancel(update: Update, context: BotContext) -> int:
     """Mégse or /cancel: leave the dialogue, nothing half-done is kept."""
     _forget_drafts(context)
     await say(update, "common/cancelled", reply_markup=await _keyboard_for(update, context))
     return END
 
 
-async def restart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def restart(update: Update, context: BotContext) -> int:
     """/start in a dialogue: leave it and greet."""
     _forget_drafts(context)
     await greet(update, context)
     return END
 
 
-async def menu_in_dialogue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def menu_in_dialogue(update: Update, context: BotContext) -> int:
     """A menu button pressed mid-dialogue: leave the dialogue and do what it says."""
     _forget_drafts(context)
     pressed = text_of(update)
@@ -163,7 +162,7 @@ async def menu_in_dialogue(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     return END
 
 
-async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def remind(update: Update, context: BotContext) -> None:
     """A command, sticker, photo or stale button mid-dialogue: repeat the question."""
     state = current_state(update)
     if update.callback_query:
@@ -179,7 +178,7 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     return None
 
 
-async def help_in_dialogue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_in_dialogue(update: Update, context: BotContext) -> None:
     """/help mid-dialogue: the general help, then the question again."""
     await say(update, "common/help")
     state = current_state(update)
@@ -221,9 +220,9 @@ def conversation() -> ConversationHandler:
 # --- outside any dialogue ---------------------------------------------------------------
 
 
-async def greet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def greet(update: Update, context: BotContext) -> None:
     """/start: who we are, what the bot can do, and the buttons."""
-    svc = services(context)
+    svc = context.services
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     if state is SessionState.ACTIVE:
         await say(
@@ -233,28 +232,28 @@ async def greet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await say(update, "common/greeting", reply_markup=guest_keyboard())
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: BotContext) -> None:
     await say(update, "common/help", reply_markup=await _keyboard_for(update, context))
 
 
-async def nothing_to_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def nothing_to_cancel(update: Update, context: BotContext) -> None:
     await say(update, "common/nothing_to_cancel", reply_markup=await _keyboard_for(update, context))
 
 
-async def menu_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def menu_command(update: Update, context: BotContext) -> None:
     """/menu: the home page when logged in, else the greeting."""
     await greet(update, context) if not await _logged_in(update, context) else await menu.home(
         update, context
     )
 
 
-async def _logged_in(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    svc = services(context)
+async def _logged_in(update: Update, context: BotContext) -> bool:
+    svc = context.services
     state, _ = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     return state is SessionState.ACTIVE
 
 
-async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def free_text(update: Update, context: BotContext) -> None:
     """Text outside a dialogue: a pasted activation code works; anything else gets a hint."""
     text = text_of(update)
     if accounts.looks_like_code(text):
@@ -263,16 +262,16 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await say(update, "common/not_understood", reply_markup=await _keyboard_for(update, context))
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: BotContext) -> None:
     await say(update, "common/unknown_command", reply_markup=await _keyboard_for(update, context))
 
 
-async def media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def media(update: Update, context: BotContext) -> None:
     """A sticker, photo, voice message…: we read text only."""
     await say(update, "common/text_only", reply_markup=await _keyboard_for(update, context))
 
 
-async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stale_button(update: Update, context: BotContext) -> None:
     """An inline button from an old message whose dialogue is over."""
     await update.callback_query.answer("Ez a gomb már nem érvényes.")
     await say(update, "common/stale_button", reply_markup=await _keyboard_for(update, context))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes, ConversationHandler, MessageHandler
+from telegram.ext import ConversationHandler, MessageHandler
 
 from conversations.common import (
     ANSWER,
+    BotContext,
     cancel_keyboard,
     chat_id,
     delete_secret,
     guest_keyboard,
     say,
-    services,
     text_of,
     user_id,
 )
@@ -23,24 +23,24 @@ from core.accounts import LoginOutcome
 END = ConversationHandler.END
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def start(update: Update, context: BotContext) -> int:
     """Ask for the user name."""
     await say(update, "login/ask_username", reply_markup=cancel_keyboard())
     return LOGIN_USERNAME
 
 
-async def got_username(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_username(update: Update, context: BotContext) -> int:
     """Keep the user name (checked together with the password)."""
     context.user_data["login_username"] = text_of(update).strip()
     await say(update, "login/ask_password")
     return LOGIN_PASSWORD
 
 
-async def got_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_password(update: Update, context: BotContext) -> int:
     """Delete the password's message, check it (off the loop) and log in."""
     password = text_of(update)
     await delete_secret(update)
-    svc = services(context)
+    svc = context.services
     now = svc.now()
     username = context.user_data.pop("login_username", "")
     result = await accounts.login(

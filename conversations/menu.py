@@ -9,17 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler
+from telegram.ext import CallbackQueryHandler, MessageHandler
 from telegram.ext import filters as F
 
 from conversations.common import (
+    BotContext,
     customer_keyboard,
     guest_keyboard,
     inline,
     label_pattern,
     say,
     send_or_edit,
-    services,
     user_id,
 )
 from core import accounts
@@ -32,9 +32,9 @@ INVOICES_PER_PAGE = 6
 BOOKINGS_PER_PAGE = 8
 
 
-async def require_login(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Account | None:
+async def require_login(update: Update, context: BotContext) -> Account | None:
     """The logged-in account, or None after telling the customer how to log in."""
-    svc = services(context)
+    svc = context.services
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     if state is SessionState.ACTIVE:
         return account
@@ -45,18 +45,16 @@ async def require_login(update: Update, context: ContextTypes.DEFAULT_TYPE) -> A
     return None
 
 
-def _today(context: ContextTypes.DEFAULT_TYPE) -> str:
-    return datetime.fromtimestamp(services(context).now(), BUDAPEST).date().isoformat()
+def _today(context: BotContext) -> str:
+    return datetime.fromtimestamp(context.services.now(), BUDAPEST).date().isoformat()
 
 
-async def show_home(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, account: Account | None = None
-) -> None:
+async def show_home(update: Update, context: BotContext, account: Account | None = None) -> None:
     """Kezdőlap: name, customer ID, balance, unpaid invoices, next due date."""
     account = account or await require_login(update, context)
     if account is None:
         return
-    db = services(context).db
+    db = context.services.db
     customer = await billing.get_customer(db, account.customer_id)
     unpaid = await billing.unpaid_invoices(db, account.customer_id)
     today = _today(context)
@@ -75,16 +73,16 @@ async def show_home(
     )
 
 
-async def home(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def home(update: Update, context: BotContext) -> None:
     await show_home(update, context)
 
 
-async def debt(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def debt(update: Update, context: BotContext) -> None:
     """Tartozás: the unpaid invoices, overdue ones marked, and the total."""
     account = await require_login(update, context)
     if account is None:
         return
-    unpaid = await billing.unpaid_invoices(services(context).db, account.customer_id)
+    unpaid = await billing.unpaid_invoices(context.services.db, account.customer_id)
     await say(
         update,
         "menu/debt",
@@ -117,7 +115,7 @@ def _page_of(update: Update) -> int:
 
 async def _paged(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: BotContext,
     *,
     kind: str,
     per_page: int,
@@ -130,7 +128,7 @@ async def _paged(
     account = await require_login(update, context)
     if account is None:
         return
-    db = services(context).db
+    db = context.services.db
     total = await count(db, account.customer_id)
     pages = max(1, -(-total // per_page))
     page = min(_page_of(update), pages - 1)
@@ -143,7 +141,7 @@ async def _paged(
     await send_or_edit(update, text, inline([buttons]) if buttons else None)
 
 
-async def _today_values(context: ContextTypes.DEFAULT_TYPE) -> dict:
+async def _today_values(context: BotContext) -> dict:
     return {"today": _today(context)}
 
 
@@ -151,7 +149,7 @@ async def _balance_values(db, customer_id: str) -> dict:  # noqa: ANN001
     return {"balance": await billing.balance(db, customer_id)}
 
 
-async def invoices(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def invoices(update: Update, context: BotContext) -> None:
     """Számlák: newest first, a page at a time."""
     await _paged(
         update,
@@ -165,7 +163,7 @@ async def invoices(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def account_history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def account_history(update: Update, context: BotContext) -> None:
     """Folyószámla: charges and payments by date with the running balance, paged."""
     await _paged(
         update,
@@ -179,12 +177,12 @@ async def account_history(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     )
 
 
-async def customer_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def customer_data(update: Update, context: BotContext) -> None:
     """Ügyféladatok, with a button to ask for a change."""
     account = await require_login(update, context)
     if account is None:
         return
-    customer = await billing.get_customer(services(context).db, account.customer_id)
+    customer = await billing.get_customer(context.services.db, account.customer_id)
     await say(
         update,
         "menu/customer_data",
@@ -194,9 +192,9 @@ async def customer_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
 
 
-async def logout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def logout(update: Update, context: BotContext) -> None:
     """Kijelentkezés."""
-    svc = services(context)
+    svc = context.services
     done = await accounts.logout(svc.db, user_id(update), svc.now())
     await say(
         update,

@@ -9,16 +9,16 @@ the new password is kept only as its hash between the two questions.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes, ConversationHandler, MessageHandler
+from telegram.ext import ConversationHandler, MessageHandler
 
 from conversations.common import (
     ANSWER,
+    BotContext,
     cancel_keyboard,
     customer_keyboard,
     delete_secret,
     guest_keyboard,
     say,
-    services,
     text_of,
     user_id,
 )
@@ -42,7 +42,7 @@ END = ConversationHandler.END
 # --- change (logged in) -------------------------------------------------------------
 
 
-async def start_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def start_change(update: Update, context: BotContext) -> int:
     """Ask for the current password (only when logged in)."""
     from conversations.menu import require_login
 
@@ -53,11 +53,11 @@ async def start_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return PW_CURRENT
 
 
-async def got_current(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_current(update: Update, context: BotContext) -> int:
     """Check the current password (throttled like a login)."""
     password = text_of(update)
     await delete_secret(update)
-    svc = services(context)
+    svc = context.services
     now = svc.now()
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, now)
     if state is not SessionState.ACTIVE:
@@ -86,7 +86,7 @@ async def got_current(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return PW_NEW
 
 
-async def _keep_new(update: Update, context: ContextTypes.DEFAULT_TYPE, username: str) -> bool:
+async def _keep_new(update: Update, context: BotContext, username: str) -> bool:
     """Check and hash a new password; False (after saying why) when it is not acceptable."""
     password = text_of(update)
     await delete_secret(update)
@@ -99,7 +99,7 @@ async def _keep_new(update: Update, context: ContextTypes.DEFAULT_TYPE, username
     return True
 
 
-async def _same_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+async def _same_again(update: Update, context: BotContext) -> str | None:
     """The repeated password matches the kept hash: return that hash."""
     password = text_of(update)
     await delete_secret(update)
@@ -110,15 +110,15 @@ async def _same_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str
     return None
 
 
-async def got_new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    svc = services(context)
+async def got_new(update: Update, context: BotContext) -> int:
+    svc = context.services
     _, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     ok = await _keep_new(update, context, account.username if account else "")
     return PW_AGAIN if ok else PW_NEW
 
 
-async def got_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    svc = services(context)
+async def got_again(update: Update, context: BotContext) -> int:
+    svc = context.services
     new_hash = await _same_again(update, context)
     if new_hash is None:
         await say(update, "password/ask_new")
@@ -140,15 +140,15 @@ async def got_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 # --- forgotten -------------------------------------------------------------------------
 
 
-async def start_forgot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def start_forgot(update: Update, context: BotContext) -> int:
     """Ask whose password was forgotten."""
     await say(update, "forgot/ask_who", reply_markup=cancel_keyboard())
     return FORGOT_WHO
 
 
-async def got_who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_who(update: Update, context: BotContext) -> int:
     """Mail a reset code to the registered address; the same answer whether found or not."""
-    svc = services(context)
+    svc = context.services
     account = await accounts.find_for_reset(svc.db, text_of(update))
     if account is not None:
         await accounts.send_new_code(
@@ -164,9 +164,9 @@ async def got_who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return FORGOT_CODE
 
 
-async def use_reset_code(update: Update, context: ContextTypes.DEFAULT_TYPE, code: str) -> int:
+async def use_reset_code(update: Update, context: BotContext, code: str) -> int:
     """Check a reset code (typed or deep-linked); then ask for the new password."""
-    svc = services(context)
+    svc = context.services
     now = svc.now()
     result = await accounts.check_code(
         svc.db, code, "reset", telegram_user_id=user_id(update), now=now
@@ -196,7 +196,7 @@ async def use_reset_code(update: Update, context: ContextTypes.DEFAULT_TYPE, cod
     return FORGOT_CODE
 
 
-async def got_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_code(update: Update, context: BotContext) -> int:
     code = text_of(update)
     await delete_secret(update)
     if not accounts.looks_like_code(code):
@@ -205,12 +205,12 @@ async def got_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return await use_reset_code(update, context, code)
 
 
-async def _reset_account(context: ContextTypes.DEFAULT_TYPE):  # noqa: ANN202
+async def _reset_account(context: BotContext):  # noqa: ANN202
     reset = context.user_data.get("reset") or {}
-    return reset, await account_store.by_id(services(context).db, reset.get("account_id", 0))
+    return reset, await account_store.by_id(context.services.db, reset.get("account_id", 0))
 
 
-async def got_forgot_new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_forgot_new(update: Update, context: BotContext) -> int:
     _, account = await _reset_account(context)
     if account is None:
         await say(update, "forgot/expired", reply_markup=guest_keyboard())
@@ -218,13 +218,13 @@ async def got_forgot_new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     return FORGOT_AGAIN if await _keep_new(update, context, account.username) else FORGOT_NEW
 
 
-async def got_forgot_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_forgot_again(update: Update, context: BotContext) -> int:
     new_hash = await _same_again(update, context)
     if new_hash is None:
         await say(update, "password/ask_new")
         return FORGOT_NEW
     reset, account = await _reset_account(context)
-    svc = services(context)
+    svc = context.services
     done = account is not None and await accounts.reset_password(
         svc.db,
         reset["code_id"],

@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, ContextTypes, ConversationHandler, MessageHandler
+from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler
 
 from conversations.common import (
     ANSWER,
+    BotContext,
     cancel_keyboard,
     delete_secret,
     guest_keyboard,
     inline,
     say,
-    services,
     text_of,
     user_id,
 )
@@ -54,11 +54,11 @@ STATE_OF = {
 }
 
 
-def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict:
+def _draft(context: BotContext) -> dict:
     return context.user_data.setdefault("reg", {})
 
 
-async def _next(update: Update, context: ContextTypes.DEFAULT_TYPE, done: str) -> int:
+async def _next(update: Update, context: BotContext, done: str) -> int:
     """After a field is kept: back to the summary when correcting, else the next question."""
     draft = _draft(context)
     if draft.pop("correcting", None) or all(f in draft for f in FIELDS):
@@ -68,7 +68,7 @@ async def _next(update: Update, context: ContextTypes.DEFAULT_TYPE, done: str) -
     return STATE_OF[following]
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def start(update: Update, context: BotContext) -> int:
     """Begin (or restart) a registration."""
     context.user_data["reg"] = {}
     await say(update, "registration/intro", reply_markup=cancel_keyboard())
@@ -76,7 +76,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return REG_EMAIL
 
 
-async def got_email(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_email(update: Update, context: BotContext) -> int:
     """Keep a plausible e-mail address."""
     email = text_of(update).strip()
     if not accounts.email_ok(email):
@@ -86,7 +86,7 @@ async def got_email(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return await _next(update, context, "email")
 
 
-async def got_username(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_username(update: Update, context: BotContext) -> int:
     """Keep a free user name of 3-32 letters, digits, . _ -."""
     username = text_of(update).strip()
     problem = accounts.username_problem(username)
@@ -94,7 +94,7 @@ async def got_username(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
         await say(update, "registration/bad_username", problem=problem, value=username)
         return REG_USERNAME
     if not await accounts.username_free(
-        services(context).db, username, _draft(context).get("customer_id")
+        context.services.db, username, _draft(context).get("customer_id")
     ):
         await say(update, "registration/username_taken", value=username)
         return REG_USERNAME
@@ -102,7 +102,7 @@ async def got_username(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return await _next(update, context, "username")
 
 
-async def got_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_password(update: Update, context: BotContext) -> int:
     """Hash the password at once and delete the message holding it."""
     password = text_of(update)
     await delete_secret(update)
@@ -124,7 +124,7 @@ def _positive_amount(text: str) -> int:
 def _billing_fact(field: str, parse: Callable[[str], object]):  # noqa: ANN202
     """A step that keeps one billing fact (customer ID, invoice number, amount) if it parses."""
 
-    async def step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
+    async def step(update: Update, context: BotContext) -> object:
         try:
             value = parse(text_of(update))
         except ValueError:
@@ -143,7 +143,7 @@ got_invoice = _billing_fact("invoice", lambda t: parse_invoice_number(t, lenient
 got_amount = _billing_fact("amount", _positive_amount)
 
 
-async def show_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def show_summary(update: Update, context: BotContext) -> int:
     """Everything typed (password hidden), to confirm or correct."""
     draft = _draft(context)
     await say(
@@ -156,7 +156,7 @@ async def show_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return REG_CONFIRM
 
 
-async def choose_field(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def choose_field(update: Update, context: BotContext) -> int:
     """Offer the fields to correct."""
     await update.callback_query.answer()
     await say(
@@ -167,7 +167,7 @@ async def choose_field(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return REG_CONFIRM
 
 
-async def fix_field(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def fix_field(update: Update, context: BotContext) -> int:
     """Ask one field again, then come back to the summary."""
     query = update.callback_query
     await query.answer()
@@ -179,14 +179,14 @@ async def fix_field(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return STATE_OF[field]
 
 
-async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def confirm(update: Update, context: BotContext) -> int:
     """Check the proof and create the pending account."""
     query = update.callback_query
     await query.answer()
     draft = _draft(context)
     if not all(f in draft for f in FIELDS):  # a stale summary from an earlier registration
         return await start(update, context)
-    svc = services(context)
+    svc = context.services
     reg = Registration(
         email=draft["email"],
         username=draft["username"],

@@ -8,16 +8,16 @@ customer-data page opens the same dialogue with its own subject.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes, ConversationHandler, MessageHandler
+from telegram.ext import ConversationHandler, MessageHandler
 
 from conversations.common import (
     ANSWER,
+    BotContext,
     cancel_keyboard,
     chat_id,
     customer_keyboard,
     guest_keyboard,
     say,
-    services,
     text_of,
     user_id,
 )
@@ -30,7 +30,7 @@ MAX_REPORT = 3500
 DATA_CHANGE_SUBJECT = "Adatmódosítás kérése"
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def start(update: Update, context: BotContext) -> int:
     """Ask for the report's text."""
     if update.callback_query:
         await update.callback_query.answer()
@@ -39,7 +39,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return REPORT_TEXT
 
 
-async def start_change_request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def start_change_request(update: Update, context: BotContext) -> int:
     """Ask what should change in the customer's data."""
     if update.callback_query:
         await update.callback_query.answer()
@@ -48,7 +48,7 @@ async def start_change_request(update: Update, context: ContextTypes.DEFAULT_TYP
     return REPORT_TEXT
 
 
-async def got_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def got_text(update: Update, context: BotContext) -> int:
     """Open the ticket and give its number."""
     text = text_of(update).strip()
     if len(text) < 3:
@@ -57,7 +57,7 @@ async def got_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     if len(text) > MAX_REPORT:
         await say(update, "report/too_long", limit=MAX_REPORT, length=len(text))
         return REPORT_TEXT
-    svc = services(context)
+    svc = context.services
     now = svc.now()
     until = await throttle.use(svc.db, throttle.REPORT_USER, f"tg:{user_id(update)}", now)
     if until:

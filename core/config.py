@@ -48,6 +48,17 @@ class Settings:
         """Read the process environment and `.env`."""
         return cls(load_environment(env_file))
 
+    def check_service(self) -> None:
+        """Read every setting the running service needs, so a missing or malformed one
+        stops it before anything starts (raises ConfigError naming the variable)."""
+        self.telegram_token, self.telegram_api_url, self.staff_chat_id, self.staff_ids  # noqa: B018
+        self.mail_from, self.log_level, self.answer_days  # noqa: B018
+        self.code_ttl_hours, self.idle_minutes, self.proof_months  # noqa: B018
+        if self.mail_outbox_dir is None:
+            self.smtp_host, self.smtp_port, self.smtp_security  # noqa: B018
+        if self.reads_mail:  # the support mailbox is optional; when named, all of it must be right
+            self.imap_port, self.imap_user, self.imap_password, self.imap_folder  # noqa: B018
+
     # --- helpers -------------------------------------------------------------
     def _str(self, name: str, default: str | None = None) -> str | None:
         value = self.env.get(name, "").strip()
@@ -195,6 +206,11 @@ class Settings:
     @property
     def smtp_security(self) -> str:
         return self._choice("PETKOMM_SMTP_SECURITY", SECURITY_MODES, "starttls")
+
+    @property
+    def reads_mail(self) -> bool:
+        """Whether a support mailbox is configured (PETKOMM_IMAP_HOST)."""
+        return self._str("PETKOMM_IMAP_HOST") is not None
 
     @property
     def imap_host(self) -> str:

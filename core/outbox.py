@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -236,19 +236,6 @@ class QueuedMail:
     subject: str
 
 
-_listener: Callable[[], None] | None = None
-
-
-def set_queue_listener(listener: Callable[[], None] | None) -> None:
-    """Call `listener` (e.g. the sender's `wake`) whenever a mail is queued in this process.
-
-    A mail queued inside a transaction becomes visible to the sender only at
-    commit; a sender sharing the same `Database` waits for that commit anyway.
-    """
-    global _listener
-    _listener = listener
-
-
 def _render_bodies(template: str, context: dict[str, Any]) -> tuple[str, str | None]:
     text = render(f"mail/{template}.txt", **context)
     try:
@@ -313,8 +300,6 @@ async def queue_mail(
         ticket_id=ticket_id,
         now=moment,
     )
-    if _listener is not None:
-        _listener()
     return QueuedMail(id=mail_id, message_id=message_id, subject=final_subject)
 
 

@@ -65,6 +65,7 @@ from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 
 from core.config import Settings
 from core.inbound import InboundContext, InboundResult, stored_message_id
+from core.worker import Backoff, Worker, wait_any
 from mailer.processor import InboundProcessor
 from storage import inbound as store
 from storage.db import Database
@@ -243,7 +244,12 @@ class InboxReader:
         self._selected_uidvalidity: int | None = None  # these two: the IMAP thread only
         self._selected_at = 0.0
         self._stop: asyncio.Event | None = None
-        self._failures = 0
+        self._worker = Worker(
+            "inbox reader",
+            self._round,
+            backoff=Backoff(base=backoff_base, limit=backoff_max),
+            what_failed=lambda: f"IMAP {self.host}:{self.port}",
+        )
 
     def __repr__(self) -> str:  # never shows the password
         return f"InboxReader({self.user}@{self.host}:{self.port}/{self.folder}, {self.security})"
@@ -522,7 +528,7 @@ class InboxReader:
         """IDLE until the server reports something (or it is time to renew), or poll later."""
         mailbox = self._mailbox
         if not self.use_idle or mailbox is None or "IDLE" not in mailbox.client.capabilities:
-            await _wait_event(stop, self.poll_interval)
+            await wait_any(stop, None, self.poll_interval)
             return
         try:
             said = await self._call(self._idle_start, mailbox)
@@ -539,28 +545,11 @@ class InboxReader:
         The processor runs alongside (it first finishes what a crash left
         behind) and stops with the reader, after the mail in hand.
         """
-        log.info("inbox reader started (%r)", self)
+        log.info("inbox reader reads %r", self)
         self._stop = stop
         processing = asyncio.create_task(self.processor.run(stop), name="inbound-processor")
         try:
-            while not stop.is_set():
-                try:
-                    await self.poll_once()
-                    self._failures = 0
-                    if not stop.is_set():
-                        await self._wait_for_news(stop)
-                except Exception as error:  # noqa: BLE001 - the reader must survive anything
-                    self._failures += 1
-                    delay = min(self.backoff_max, self.backoff_base * 2 ** (self._failures - 1))
-                    log.warning(
-                        "IMAP %s:%d failed (%s: %s); reconnecting in %.0f s",
-                        self.host,
-                        self.port,
-                        type(error).__name__,
-                        str(error)[:200],
-                        delay,
-                    )
-                    await _wait_event(stop, delay)
+            await self._worker.run(stop)
         finally:
             await self.close()
             if stop.is_set():
@@ -569,7 +558,13 @@ class InboxReader:
                 processing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await processing
-            log.info("inbox reader stopped")
+
+    async def _round(self, stop: asyncio.Event) -> float:
+        """Fetch what is new, then wait for news; the next round follows at once."""
+        await self.poll_once()
+        if not stop.is_set():
+            await self._wait_for_news(stop)
+        return 0.0
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -621,12 +616,6 @@ async def _readable(sock: Any, stop: asyncio.Event, seconds: float) -> None:
         stopper.cancel()
         ready.cancel()
         await asyncio.gather(stopper, return_exceptions=True)
-
-
-async def _wait_event(stop: asyncio.Event, seconds: float) -> None:
-    """Return when `stop` is set or `seconds` have passed."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _close_quietly(mailbox: BaseMailBox) -> None:

@@ -25,13 +25,13 @@ once the running processor has found the queue empty (for tests and tools).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
 from collections.abc import Callable
 
 from core.inbound import InboundContext, InboundResult, process_stored, quarantine_stored
+from core.worker import Backoff, Worker
 from storage import inbound as store
 from storage.db import Database
 
@@ -71,15 +71,21 @@ class InboundProcessor:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.idle_check = idle_check
-        self._wake = asyncio.Event()
+        self._stored = asyncio.Event()  # set by wake(): new mail since the last look
         self._idle = asyncio.Event()
+        self._worker = Worker(
+            "inbound processor",
+            self._round,
+            backoff=Backoff(base=backoff_base, limit=backoff_max),
+            what_failed=lambda: "inbound processing",
+        )
         self._last_error: dict[int, str] = {}  # mail id -> why its last attempt failed
-        self._failures = 0
 
     def wake(self) -> None:
         """New mail was stored: look at the queue soon."""
         self._idle.clear()
-        self._wake.set()
+        self._stored.set()
+        self._worker.wake()
 
     async def wait_idle(self) -> None:
         """Return once the running processor has found nothing left to do.
@@ -98,10 +104,10 @@ class InboundProcessor:
         """
         done = 0
         while True:
-            self._wake.clear()
+            self._stored.clear()
             ids = await store.received_ids(self.db, self.batch)
             if not ids:
-                if self._wake.is_set():  # stored while we looked: look again
+                if self._stored.is_set():  # stored while we looked: look again
                     continue
                 self._idle.set()
                 return done
@@ -138,45 +144,14 @@ class InboundProcessor:
         return result
 
     # --- running ----------------------------------------------------------------------
+    async def _round(self, stop: asyncio.Event) -> float:
+        await self.process_pending(stop)
+        return self.idle_check
+
     async def run(self, stop: asyncio.Event) -> None:
         """Process what waits (a crash may have left some), then whatever the reader stores.
 
         Runs until `stop` is set; the mail in hand is finished first. Database
         errors back off and retry; nothing else ends the loop.
         """
-        log.info("inbound processor started")
-        self._wake.set()  # first of all, what waits from before
-        stopper = asyncio.ensure_future(stop.wait())
-        try:
-            while not stop.is_set():
-                waker = asyncio.ensure_future(self._wake.wait())
-                try:
-                    await asyncio.wait(
-                        [waker, stopper],
-                        timeout=self.idle_check,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                finally:
-                    waker.cancel()
-                if stop.is_set():
-                    break
-                try:
-                    await self.process_pending(stop)
-                    self._failures = 0
-                except Exception as error:  # noqa: BLE001 - the processor must survive anything
-                    self._failures += 1
-                    delay = min(self.backoff_max, self.backoff_base * 2 ** (self._failures - 1))
-                    log.warning(
-                        "inbound processing failed (%s: %s); trying again in %.0f s",
-                        type(error).__name__,
-                        str(error)[:200],
-                        delay,
-                    )
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(stopper), delay)
-                    self._wake.set()
-        finally:
-            stopper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stopper
-            log.info("inbound processor stopped")
+        await self._worker.run(stop)

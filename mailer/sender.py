@@ -42,6 +42,7 @@ import aiosmtplib
 
 from core.config import Settings
 from core.outbox import MAX_ATTEMPTS, next_delay
+from core.worker import Backoff, Worker
 from storage import outbox
 from storage.db import Database
 from storage.outbox import OutboxMail
@@ -242,14 +243,16 @@ class OutboxSender:
         self.clock = clock
         self.batch_size = batch_size
         self.max_wait = max_wait
-        self._wake = asyncio.Event()
+        self._worker = Worker(
+            "outbox sender", self._round, backoff=Backoff(base=2.0, limit=max_wait)
+        )
         self._stop: asyncio.Event | None = None
         self._paused_until = 0.0
         self._outages = 0
 
     def wake(self) -> None:
         """Look at the queue now; call it from the loop `run` runs in (e.g. after queueing)."""
-        self._wake.set()
+        self._worker.wake()
 
     async def send_due(self) -> int:
         """One pass: try every due mail once; returns how many were sent."""
@@ -319,33 +322,22 @@ class OutboxSender:
         wake_at = max(due, self._paused_until)
         return min(max(wake_at - now, 0.0), self.max_wait)
 
+    async def _round(self, stop: asyncio.Event) -> float:
+        await self.send_due()
+        return await self.seconds_to_next()
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Send, then sleep until the next due mail, a `wake()` or `stop`; until `stop` is set."""
-        log.info("outbox sender started (%r)", self.transport)
+        """Send, then sleep until the next due mail, a `wake()` or `stop`; until `stop` is set.
+
+        Wakes by itself whenever a mail is queued through this process's database.
+        """
+        log.info("outbox sender uses %r", self.transport)
         self._stop = stop
-        while not stop.is_set():
-            self._wake.clear()  # a wake() during the pass below triggers another pass
-            try:
-                await self.send_due()
-                delay = await self.seconds_to_next()
-            except Exception:
-                log.exception("outbox pass failed; trying again in %.0f s", self.max_wait)
-                delay = self.max_wait
-            await _wait_any(stop, self._wake, delay)
-        log.info("outbox sender stopped")
-
-
-async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
-    """Return when either event is set or `seconds` have passed."""
-    if stop.is_set() or wake.is_set() or seconds <= 0:
-        return
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
+        stop_listening = self.db.listen(outbox.TOPIC, self.wake)
+        try:
+            await self._worker.run(stop)
+        finally:
+            stop_listening()
 
 
 def _envelope_sender(mail_from: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +39,36 @@ class Queryable(Protocol):
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]: ...
 
     async def fetch_value(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def changed(self, topic: str) -> None: ...
+
+
+Listener = Callable[[], None]
+
+
+class _Listeners:
+    """Who wants to hear that a table group changed in this process (e.g. "outbox")."""
+
+    def __init__(self) -> None:
+        self._by_topic: dict[str, list[Listener]] = {}
+
+    def add(self, topic: str, listener: Listener) -> Callable[[], None]:
+        self._by_topic.setdefault(topic, []).append(listener)
+
+        def remove() -> None:
+            listeners = self._by_topic.get(topic, [])
+            if listener in listeners:
+                listeners.remove(listener)
+
+        return remove
+
+    def fire(self, topics: Iterable[str]) -> None:
+        for topic in topics:
+            for listener in list(self._by_topic.get(topic, ())):
+                try:
+                    listener()
+                except Exception:  # a listener's bug must not undo or fail the write
+                    log.exception("a listener of %r failed", topic)
 
 
 class _Statements:
@@ -70,6 +100,14 @@ class _Statements:
 
 class Transaction(_Statements):
     """Statements inside one BEGIN IMMEDIATE … COMMIT; the lock is already held."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        super().__init__(conn)
+        self.topics: list[str] = []  # one entry a change: listeners may count them
+
+    def changed(self, topic: str) -> None:
+        """Tell `topic`'s listeners once this transaction has committed."""
+        self.topics.append(topic)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return await self._execute(sql, params)
@@ -103,18 +141,33 @@ class Database(_Statements):
         super().__init__(conn)
         self.path = path
         self._lock = asyncio.Lock()
+        self._listeners = _Listeners()
+
+    def listen(self, topic: str, listener: Listener) -> Callable[[], None]:
+        """Call `listener` after each committed write that marks `topic` changed in this
+        process (repositories mark theirs, e.g. "outbox"); returns a function that stops it.
+
+        Listeners run in the event loop right after the commit and must not block.
+        """
+        return self._listeners.add(topic, listener)
+
+    def changed(self, topic: str) -> None:
+        """Tell `topic`'s listeners now (an autocommit statement has committed)."""
+        self._listeners.fire((topic,))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """Run the block in one transaction: committed on success, rolled back on error."""
         async with self._lock:
             await self.conn.execute("BEGIN IMMEDIATE")
+            tx = Transaction(self.conn)
             try:
-                yield Transaction(self.conn)
+                yield tx
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
             await self.conn.execute("COMMIT")
+        self._listeners.fire(tx.topics)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         async with self._lock:

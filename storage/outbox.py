@@ -15,6 +15,7 @@ QUEUED = "queued"
 SENT = "sent"
 FAILED = "failed"
 STATUSES = (QUEUED, SENT, FAILED)
+TOPIC = "outbox"  # the change topic (`Database.listen`) of a newly queued mail
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,14 @@ async def insert_mail(
     ticket_id: int | None,
     now: float,
 ) -> int:
-    """Queue a flattened mail, due at once; returns its id."""
-    return await db.insert(
+    """Queue a flattened mail, due at once; returns its id. Marks the "outbox" topic changed."""
+    mail_id = await db.insert(
         "INSERT INTO outbox(message_id, kind, recipient, subject, raw, ticket_id, status,"
         " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
         (message_id, kind, recipient, subject, raw, ticket_id, now, now),
     )
+    db.changed(TOPIC)
+    return mail_id
 
 
 async def fetch_due(db: Queryable, now: float, limit: int = 50) -> list[OutboxMail]:

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from storage.db import Queryable
 
+# The change topic (`Database.listen`) of work for the staff announcer: a ticket event
+# to announce, or a staff answer to deliver to a customer's chat.
+STAFF_TOPIC = "staff"
+
 
 @dataclass(frozen=True)
 class Ticket:
@@ -153,11 +157,12 @@ async def latest_message_id(db: Queryable, ticket_id: int) -> str | None:
 
 
 async def announce(db: Queryable, ticket_id: int, event: str, now: float) -> None:
-    """Queue a staff-chat announcement of a ticket event."""
+    """Queue a staff-chat announcement of a ticket event (marks `STAFF_TOPIC` changed)."""
     await db.execute(
         "INSERT INTO staff_announcements(ticket_id, event, created_at) VALUES (?, ?, ?)",
         (ticket_id, event, now),
     )
+    db.changed(STAFF_TOPIC)
 
 
 async def pending_announcements(db: Queryable, limit: int = 50) -> list[tuple[int, int, str]]:
@@ -296,12 +301,14 @@ _TELEGRAM_ANSWER = (
 async def queue_telegram_answer(
     db: Queryable, ticket_id: int, chat_id: int, text: str, now: float
 ) -> int:
-    """Queue a staff answer for the customer's chat, due at once."""
-    return await db.insert(
+    """Queue a staff answer for the customer's chat, due at once (marks `STAFF_TOPIC`)."""
+    answer_id = await db.insert(
         "INSERT INTO telegram_outbox(ticket_id, chat_id, text, next_attempt_at, created_at)"
         " VALUES (?, ?, ?, ?, ?)",
         (ticket_id, chat_id, text, now, now),
     )
+    db.changed(STAFF_TOPIC)
+    return answer_id
 
 
 async def due_telegram_answers(db: Queryable, now: float, limit: int = 20) -> list[TelegramAnswer]:

@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from bot.app import build_application
 from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
 from conversations.common import label
 from core import passwords
 from core.billing_import import import_folder
 from core.config import Settings
 from core.demodata import DemoSummary, write_demo_data
+from mailer.sender import Transport
+from service import Overrides, Polling, Service
 from storage.db import Database, open_database
 
 TOKEN = "123456:TESTTOKEN"
@@ -51,13 +52,17 @@ class Clock:
 class BotEnv:
     emulator: BotApiEmulator
     db: Database
-    application: object
+    service: Service
     clock: Clock
     demo: DemoSummary
     settings: Settings
     tmp: Path
     _next_user: int = 1000
     customers: list = field(default_factory=list)
+
+    @property
+    def application(self):  # noqa: ANN201 - bot.app.AssistantApplication
+        return self.service.application
 
     def customer(self, first_name: str = "Éva") -> Customer:
         """A new person with a private chat with the bot."""
@@ -178,25 +183,32 @@ class Customer:
 
 
 async def start_bot(
-    env_values: dict[str, str], db: Database, clock: Clock, emulator: BotApiEmulator
-):  # noqa: ANN201
-    settings = Settings(env_values)
-    application = build_application(
-        settings, db, token=TOKEN, api_url=emulator.base_url, clock=clock
+    env_values: dict[str, str],
+    db: Database,
+    clock: Clock,
+    emulator: BotApiEmulator,
+    announce_interval: float = 0.05,
+    transport: Transport | None = None,
+) -> Service:
+    """The whole service (the composition root `run` uses) against the emulator, started."""
+    service = Service(
+        Settings(env_values),
+        db,
+        overrides=Overrides(
+            token=TOKEN,
+            api_url=emulator.base_url,
+            clock=clock,
+            announce_interval=announce_interval,
+            transport=transport,
+            read_mail=False,
+        ),
     )
-    await application.initialize()
-    await application.post_init(application)
-    await application.start()
-    await application.updater.start_polling(poll_interval=0, timeout=1)
-    return settings, application
+    await service.start(polling=Polling(interval=0, timeout=1))
+    return service
 
 
-async def stop_bot(application) -> None:  # noqa: ANN001
-    if application.updater.running:
-        await application.updater.stop()
-    if application.running:
-        await application.stop()
-    await application.shutdown()
+async def stop_bot(service: Service) -> None:
+    await service.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -226,12 +238,12 @@ async def bot_env(tmp_path, demo_folder) -> AsyncIterator[BotEnv]:
         "PETKOMM_DB": str(tmp_path / "bot.sqlite3"),
         "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail"),
     }
-    settings, application = await start_bot(env_values, db, clock, emulator)
-    env = BotEnv(emulator, db, application, clock, summary, settings, tmp_path)
+    service = await start_bot(env_values, db, clock, emulator)
+    env = BotEnv(emulator, db, service, clock, summary, service.settings, tmp_path)
     try:
         yield env
     finally:
-        await stop_bot(env.application)
+        await stop_bot(env.service)
         await emulator.stop()
         await db.close()
 
@@ -328,8 +340,11 @@ class StaffBotEnv(BotEnv):
     """`BotEnv` with the staff group, the announcer running, and ways to meet people."""
 
     group: object = None  # botapi_emulator.ChatState
-    announcer: object = None  # bot.announcer.Announcer
     people: dict = field(default_factory=dict)  # clerks met so far, by user id
+
+    @property
+    def announcer(self):  # noqa: ANN201 - bot.announcer.Announcer
+        return self.service.announcer
 
     def clerk(self, user_id: int = STAFF_IDS[0], first_name: str = "Anna") -> Clerk:
         """A staff member (or, with another id, a stranger) in the staff group."""
@@ -364,14 +379,10 @@ class StaffBotEnv(BotEnv):
 async def staff_bot(tmp_path, demo_folder) -> AsyncIterator:
     """Start the bot with a staff chat and staff IDs (more settings as keywords), and its
     announcer; everything started is stopped after the test."""
-    import asyncio
-
-    from bot.announcer import Announcer
-
     folder, summary = demo_folder
-    started: list[tuple[StaffBotEnv, asyncio.Event, asyncio.Task]] = []
+    started: list[StaffBotEnv] = []
 
-    async def start(**settings: str) -> StaffBotEnv:
+    async def start(transport: Transport | None = None, **settings: str) -> StaffBotEnv:
         path = tmp_path / f"staff-{len(started)}.sqlite3"
         db = await open_database(path)
         await import_folder(db, folder)
@@ -386,28 +397,15 @@ async def staff_bot(tmp_path, demo_folder) -> AsyncIterator:
             "PETKOMM_STAFF_IDS": ",".join(str(i) for i in STAFF_IDS),
             **settings,
         }
-        config, application = await start_bot(env_values, db, clock, emulator)
-        announcer = Announcer.of(application, interval=0.05)
-        stop = asyncio.Event()
-        task = asyncio.create_task(announcer.run(stop))
+        service = await start_bot(env_values, db, clock, emulator, transport=transport)
         env = StaffBotEnv(
-            emulator,
-            db,
-            application,
-            clock,
-            summary,
-            config,
-            tmp_path,
-            group=group,
-            announcer=announcer,
+            emulator, db, service, clock, summary, service.settings, tmp_path, group=group
         )
-        started.append((env, stop, task))
+        started.append(env)
         return env
 
     yield start
-    for env, stop, task in started:
-        stop.set()
-        await task
-        await stop_bot(env.application)
+    for env in started:
+        await stop_bot(env.service)
         await env.emulator.stop()
         await env.db.close()

@@ -88,8 +88,8 @@ async def test_a_restart_mid_registration_continues_where_the_customer_was(bot_e
     await eva.press("register")
     await eva.say("eva@example.hu")
     await eva.say("eva.restart")
-    await stop_bot(bot_env.application)  # the bot dies here
-    _, bot_env.application = await start_bot(
+    await stop_bot(bot_env.service)  # the bot dies here
+    bot_env.service = await start_bot(
         dict(bot_env.settings.env), bot_env.db, bot_env.clock, bot_env.emulator
     )
     replies = await eva.say(PASSWORD)

@@ -14,7 +14,6 @@ from core.outbox import (
     mail_subject,
     next_delay,
     queue_code_mail,
-    set_queue_listener,
 )
 from mailer.sender import OutboxSender
 from storage import outbox
@@ -233,14 +232,12 @@ async def test_the_running_worker_sends_as_soon_as_a_mail_is_queued(db, smtp_ser
     sender = OutboxSender(db, settings)
     stop = asyncio.Event()
     worker = asyncio.create_task(sender.run(stop))
-    set_queue_listener(sender.wake)
     try:
         await queue_activation(db, settings, to="a@example.hu")
         await smtp_server.wait_for(1)
         await queue_activation(db, settings, to="b@example.hu")
         await smtp_server.wait_for(2)
     finally:
-        set_queue_listener(None)
         stop.set()
         await asyncio.wait_for(worker, timeout=5)
     assert (await outbox.count_by_status(db))["sent"] == 2

@@ -9,9 +9,9 @@ import socket
 import sys
 from pathlib import Path
 
-from bot.runner import WebhookOptions, run_service
 from botapi_emulator import BotApiEmulator
 from core.config import Settings
+from service import WebhookOptions, run_service
 from tests.botkit import BOT_USERNAME, TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]

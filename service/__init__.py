@@ -1,0 +1,241 @@
+"""The composition root: the whole assistant built from `Settings`, with one lifecycle.
+
+`run`, the terminal demo and the test fixtures all build the service here and
+override only what they must (the Bot API URL and token, the mail transport,
+the clock, how often the staff announcer polls). Nothing else starts a part of
+the service: the doors (`bot`, `mailer`) never start each other.
+
+The parts:
+- the database (opened here unless the caller hands one in);
+- the Telegram application (`bot.app`), polling or behind a webhook;
+- the outbox sender (SMTP or a folder), woken whenever a mail is queued;
+- the staff announcer (tickets into the staff chat, answers into customers' chats);
+- the support-mailbox reader and its processor, when PETKOMM_IMAP_HOST is set;
+- hourly housekeeping of old throttling rows.
+
+Start order: the Telegram application first (getMe: code mails carry the bot's
+name in their deep links), then the workers, then fetching updates. Stop order
+is the reverse, and every part is stopped whatever failed before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.announcer import POLL_INTERVAL, Announcer
+from bot.app import AssistantApplication, build_application
+from core import throttle
+from core.config import Settings
+from core.inbound import TOPIC_SCOPE, InboundContext
+from core.worker import Worker
+from mailer.inbox import InboxReader
+from mailer.sender import OutboxSender, Transport, transport_from_settings
+from storage.db import Database, open_database
+
+log = logging.getLogger(f"petkomm.{__name__}")
+
+HOUSEKEEPING_EVERY = 3600.0  # seconds
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    """Receive updates on a webhook instead of polling."""
+
+    url: str  # the public https URL Telegram posts to
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    secret_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Polling:
+    """How the updater long-polls (the tests and the demo poll a local emulator quickly)."""
+
+    interval: float = 0.0
+    timeout: int = 10
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a caller may replace; everything else comes from `Settings`."""
+
+    token: str | None = None  # else TELEGRAM_BOT_TOKEN
+    api_url: str | None = None  # else PETKOMM_TELEGRAM_API_URL
+    transport: Transport | None = None  # else SMTP, or the folder of PETKOMM_MAIL_OUTBOX_DIR
+    clock: Callable[[], float] = time.time
+    announce_interval: float = POLL_INTERVAL
+    read_mail: bool | None = None  # else: when PETKOMM_IMAP_HOST is set
+
+
+class Service:
+    """Every part of the running assistant; `start` and `stop` it once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        overrides: Overrides = Overrides(),
+        owns_db: bool = False,
+    ) -> None:
+        """Build every part (nothing runs yet). Settings are checked before this."""
+        self.settings = settings
+        self.db = db
+        self._owns_db = owns_db
+        self.clock = overrides.clock
+        self.api_url = overrides.api_url or settings.telegram_api_url
+        self.application: AssistantApplication = build_application(
+            settings,
+            db,
+            token=overrides.token or settings.telegram_token,
+            api_url=self.api_url,
+            clock=self.clock,
+        )
+        transport = overrides.transport or transport_from_settings(settings)
+        self.sender = OutboxSender(db, settings, transport=transport, clock=self.clock)
+        self.announcer = Announcer(
+            db,
+            self.application.bot,
+            staff_chat_id=settings.staff_chat_id,
+            answer_days=settings.answer_days,
+            clock=self.clock,
+            interval=overrides.announce_interval,
+        )
+        read_mail = settings.reads_mail if overrides.read_mail is None else overrides.read_mail
+        self.reader: InboxReader | None = None
+        if read_mail:
+            ctx = InboundContext.from_settings(
+                settings, code_mailer=self.application.services.mailer
+            )
+            self.reader = InboxReader(db, settings, ctx=ctx)
+        self.housekeeping = Worker("housekeeping", self._housekeep)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def open(cls, settings: Settings, *, overrides: Overrides = Overrides()) -> Service:
+        """Check the settings, open the database and build the service around it."""
+        settings.check_service()
+        if overrides.transport is None:
+            transport_from_settings(settings)  # a missing SMTP setting stops us here, named
+        db = await open_database(settings.db_path)
+        try:
+            return cls(settings, db, overrides=overrides, owns_db=True)
+        except BaseException:
+            await db.close()
+            raise
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(
+        self, *, webhook: WebhookOptions | None = None, polling: Polling = Polling()
+    ) -> None:
+        """Start the application (getMe, command list), the workers, then fetching updates."""
+        application = self.application
+        await application.initialize()
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        self._spawn("outbox-sender", self.sender.run)
+        self._spawn("staff-announcer", self.announcer.run)
+        if self.reader is not None:
+            self._spawn("inbox-reader", self.reader.run)
+        else:
+            log.info("PETKOMM_IMAP_HOST is not set: the support mailbox is not read")
+        self._spawn("housekeeping", self.housekeeping.run)
+        updater = application.updater
+        assert updater is not None
+        if webhook is None:
+            await updater.start_polling(
+                poll_interval=polling.interval, timeout=polling.timeout, drop_pending_updates=False
+            )
+            log.info("polling %s as @%s", self.api_url, application.bot.username)
+        else:
+            await updater.start_webhook(
+                listen=webhook.listen,
+                port=webhook.port,
+                url_path="telegram",
+                webhook_url=webhook.url,
+                secret_token=webhook.secret_token,
+            )
+            log.info("webhook %s (listening on %s:%s)", webhook.url, webhook.listen, webhook.port)
+
+    async def stop(self) -> None:
+        """Stop fetching, finish handlers in flight, flush persistence, stop the workers
+        (each finishes the item in hand), close the database if it was opened here."""
+        self._stop.set()
+        application = self.application
+        try:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+        finally:
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, timeout=30)
+            self._tasks.clear()
+            if self._owns_db:
+                await self.db.close()  # an open connection's thread would keep the process alive
+
+    async def serve(
+        self,
+        stop: asyncio.Event,
+        *,
+        webhook: WebhookOptions | None = None,
+        polling: Polling = Polling(),
+    ) -> None:
+        """Start, run until `stop` is set, stop (also when starting failed half-way)."""
+        try:
+            await self.start(webhook=webhook, polling=polling)
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            await self.stop()
+            log.info("stopped")
+
+    # --- the parts' loops ----------------------------------------------------------------
+
+    def _spawn(self, name: str, run: Callable[[asyncio.Event], object]) -> None:
+        self._tasks.append(asyncio.create_task(run(self._stop), name=name))  # type: ignore[arg-type]
+
+    async def _housekeep(self, stop: asyncio.Event) -> float:
+        """Forget throttling attempts older than any window (keeping the self-help memory)."""
+        dropped = await throttle.housekeeping(self.db, self.clock(), keep_scopes=(TOPIC_SCOPE,))
+        log.debug("housekeeping: %d old throttling rows dropped", dropped)
+        return HOUSEKEEPING_EVERY
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # not on every platform
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_service(
+    settings: Settings,
+    *,
+    webhook: WebhookOptions | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """`run`: the whole service until SIGTERM/SIGINT (or until `stop` is set, for tests).
+
+    Every setting it needs is checked before anything starts: a missing one
+    raises ConfigError here, named.
+    """
+    service = await Service.open(settings)
+    if stop is None:
+        stop = asyncio.Event()
+        _install_signal_handlers(stop)
+    await service.serve(stop, webhook=webhook)
+
+
+__all__ = ["Overrides", "Polling", "Service", "WebhookOptions", "run_service"]
