@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from core.accounts import BUDAPEST, local_time
 from core.mail import REPLY_ABOVE_MARKER, MailParseError, parse_mail
@@ -537,3 +538,27 @@ async def audit_trail(
 ) -> list[audit.AuditEntry]:
     """Audit entries oldest first, from a moment on and/or of one actor (all of them)."""
     return await audit.entries(db, since, actor, limit=-1)
+
+
+# --- the answer deadline, as every door words it ------------------------------------------
+
+
+class Due(StrEnum):
+    """Which case a ticket's answer deadline is in; the staff chat and the command line
+    each word it in their own language, from this one decision."""
+
+    CLOSED = "closed"  # a closed ticket has no deadline
+    OVERDUE = "overdue"  # the deadline has passed
+    TODAY = "today"  # the deadline is later today (Budapest)
+    DAYS_LEFT = "days_left"  # `Summary.days_left` (1 or more) calendar days to go
+
+
+def due(summary: Summary) -> Due:
+    """The case of the ticket's answer deadline (with DAYS_LEFT, `summary.days_left` days)."""
+    if summary.closed:
+        return Due.CLOSED
+    if summary.overdue:
+        return Due.OVERDUE
+    if summary.days_left <= 0:
+        return Due.TODAY
+    return Due.DAYS_LEFT

@@ -103,3 +103,47 @@ def test_importing_a_missing_folder_is_a_clear_error(tmp_path, env):
     result = run("import", str(tmp_path / "nope"), env=env)
     assert result.returncode == 2
     assert "is not a folder" in result.stderr
+
+
+# Runs run_bot.py as `python run_bot.py` would, with the Bot API emulator (a test and demo
+# tool of its own distribution) unimportable, as in a production install.
+WITHOUT_EMULATOR = """\
+import os, runpy, sys
+sys.modules["botapi_emulator"] = None
+script = sys.argv[1]
+sys.argv = sys.argv[1:]
+sys.path[0] = os.path.dirname(script)
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def run_without_emulator(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))
+    }
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_EMULATOR, str(ROOT / "run_bot.py"), *args],
+        env=environment,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_without_the_emulator_only_the_demo_is_missing_and_says_how_to_get_it(env):
+    for command in ([], ["demo"], ["tickets"]):
+        helped = run_without_emulator(*command, "--help", env=env)
+        assert helped.returncode == 0, helped.stderr
+        assert "usage:" in helped.stdout
+    assert run_without_emulator("db", "migrate", env=env).returncode == 0
+
+    result = run_without_emulator("demo", "--seed", "3", env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: the demo needs the Bot API emulator: pip install ./tools/botapi-emulator "
+        "(./scripts/demo does it for you)"
+    ]
+    assert result.stdout == ""

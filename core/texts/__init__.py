@@ -31,7 +31,16 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     env.filters["num"] = format_number
     env.filters["date"] = format_date
     env.filters["invoice"] = format_invoice_number
+    env.filters["due"] = _due
     return env
+
+
+def _due(summary: Any) -> str:
+    """`s | due`: the case of a ticket's deadline (core.staff.due), for the staff texts."""
+    # Imported here: core.staff imports core.outbox, which imports this module.
+    from core.staff import due
+
+    return due(summary).value
 
 
 def render(name: str, /, **context: Any) -> str:

@@ -1,0 +1,51 @@
+"""`audit`: the audit trail, oldest first, in Budapest time."""
+
+from __future__ import annotations
+
+import argparse
+
+from cli.common import Subparsers, error, local_time
+from core.config import Settings
+
+
+def register(sub: Subparsers) -> None:
+    """Add `audit` to the subcommands."""
+    p = sub.add_parser(
+        "audit",
+        help="show the audit trail",
+        description="Staff actions, refused staff attempts, logins, lockouts, activations "
+        "and password changes, oldest first, in Budapest time.",
+    )
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="from this day on (Budapest time)")
+    p.add_argument("--actor", metavar="X", help="only this actor, e.g. cli:anna or staff:123")
+    p.set_defaults(func=cmd_audit)
+
+
+async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """The audit trail, oldest first, in Budapest time; never a message's text."""
+    from datetime import date, datetime
+    from datetime import time as day_start
+
+    from core import staff
+    from core.accounts import BUDAPEST
+    from storage.db import open_database
+
+    since = None
+    if args.since is not None:
+        try:
+            day = date.fromisoformat(args.since.strip())
+        except ValueError:
+            return error(f"error: --since: not a YYYY-MM-DD date: {args.since!r}")
+        since = datetime.combine(day, day_start.min, BUDAPEST).timestamp()
+    db = await open_database(settings.db_path)
+    try:
+        entries = await staff.audit_trail(db, since=since, actor=args.actor)
+    finally:
+        await db.close()
+    for entry in entries:
+        when = local_time(entry.at, "%Y-%m-%d %H:%M:%S")
+        line = f"{when}  {entry.actor:<20} {entry.action:<26} {entry.target:<12} {entry.details}"
+        print(line.rstrip())
+    if not entries:
+        print("No audit entries.")
+    return 0

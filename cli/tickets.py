@@ -1,0 +1,270 @@
+"""`tickets list|show|reply|close|reopen`: the staff chat's work, without Telegram.
+
+The same core.staff calls as the staff chat, so the same rules and audit; the
+actor is `cli:<the OS user>`. Output is for operators, in English.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cli.common import REFUSED, Subparsers, error, local_time
+from core.config import Settings
+
+if TYPE_CHECKING:
+    from core.staff import Summary, Thread
+    from storage.db import Database
+
+# A StaffError's kind, worded for the operator; an unknown kind is shown as it is.
+STAFF_ERRORS = {
+    "not_found": "error: no ticket {number}",
+    "empty": "error: the answer is empty",
+    "too_long": "error: the answer is too long for {number}'s channel (at most {limit} characters)",
+    "no_address": "error: {number} has no address to answer to",
+}
+SUBJECT_WIDTH = 50
+
+
+def register(sub: Subparsers) -> None:
+    """Add `tickets` and its actions to the subcommands."""
+    p = sub.add_parser(
+        "tickets",
+        help="list, show, answer, close and reopen tickets",
+        description="The staff chat's work from the command line, with the same rules "
+        "and audit (actor cli:<your user name>). N is a ticket number: 123 or PK-000123.",
+    )
+    t_sub = p.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
+    t = t_sub.add_parser(
+        "list",
+        help="open tickets, oldest first",
+        description="Open tickets oldest first, with age and answer deadline "
+        "(PETKOMM_ANSWER_DAYS; ! marks 3 days or less, or past).",
+    )
+    t.add_argument("--all", action="store_true", help="closed tickets too")
+    t = t_sub.add_parser("show", help="a ticket's whole thread", description="Print a thread.")
+    t.add_argument("number", metavar="N")
+    t = t_sub.add_parser(
+        "reply",
+        help="answer the customer",
+        description="Answer the way the report came: a threaded mail through the outbox, "
+        "or a message the bot delivers to the customer's Telegram chat. "
+        "The ticket stays open.",
+    )
+    t.add_argument("number", metavar="N")
+    source = t.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", metavar="T", help="the answer")
+    source.add_argument("--file", metavar="F", help="read the answer from F (UTF-8; - is stdin)")
+    t = t_sub.add_parser("close", help="close a ticket", description="Close a ticket.")
+    t.add_argument("number", metavar="N")
+    t = t_sub.add_parser("reopen", help="reopen a ticket", description="Reopen a ticket.")
+    t.add_argument("number", metavar="N")
+    p.set_defaults(func=cmd_tickets)
+
+
+@dataclass(frozen=True)
+class Clerk:
+    """Who acts, on which database, with which settings, at which moment."""
+
+    db: Database
+    settings: Settings
+    actor: str
+    now: float
+
+
+async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
+    """Check the arguments, then run the action; a refused action is one line and exit 1."""
+    import time
+
+    from core import staff
+    from core.staff import StaffError
+    from core.tickets import parse_ticket_number
+    from storage.db import open_database
+
+    action = args.tickets_command
+    number = None
+    if action != "list":
+        number = parse_ticket_number(args.number)
+        if number is None:
+            return error(f"error: not a ticket number: {args.number!r} (use 123 or PK-000123)")
+    text = None
+    if action == "reply":
+        text, problem = _answer_text(args)
+        if problem:
+            return error(problem)
+    db = await open_database(settings.db_path)
+    try:
+        clerk = Clerk(db, settings, staff.cli_actor(_os_user()), time.time())
+        if number is None:
+            await _list(clerk, include_closed=args.all)
+        elif action == "show":
+            await _show(clerk, number)
+        elif action == "reply":
+            await _reply(clerk, number, text or "")
+        else:
+            await _close_or_reopen(clerk, number, close=action == "close")
+    except StaffError as refused:
+        message = STAFF_ERRORS.get(refused.kind, "error: {number}: " + refused.kind)
+        return error(message.format(number=refused.number, limit=refused.limit), REFUSED)
+    finally:
+        await db.close()
+    return 0
+
+
+# --- the actions ------------------------------------------------------------------------
+
+
+async def _list(clerk: Clerk, *, include_closed: bool) -> None:
+    """Every open (or every) ticket, oldest first, fetched page by page."""
+    from core import staff
+
+    answer_days = clerk.settings.answer_days
+    items: list[Summary] = []
+    page = 0
+    while True:
+        listing = await staff.list_tickets(
+            clerk.db,
+            answer_days=answer_days,
+            now=clerk.now,
+            page=page,
+            per_page=200,
+            include_closed=include_closed,
+        )
+        items += listing.items
+        page += 1
+        if page >= listing.pages:
+            break
+    kind = "Tickets" if include_closed else "Open tickets"
+    print(
+        f"{kind}: {listing.total} (oldest first; answer within {answer_days} days; "
+        f"! = {staff.WARN_DAYS} days or less)"
+    )
+    for s in items:
+        subject = s.subject
+        if len(subject) > SUBJECT_WIDTH:
+            subject = subject[: SUBJECT_WIDTH - 1] + "…"
+        print(
+            f"{s.number}  {_age(s):>4}  {_deadline(s):<32} {s.channel:<8}  "
+            f"{_customer(s)[:30]:<30}  {subject}"
+        )
+
+
+async def _show(clerk: Clerk, number: int) -> None:
+    """Print the whole thread (audited as viewed)."""
+    from core import staff
+
+    view = await staff.thread(
+        clerk.db,
+        number,
+        answer_days=clerk.settings.answer_days,
+        actor=clerk.actor,
+        now=clerk.now,
+    )
+    _print_thread(view)
+
+
+async def _reply(clerk: Clerk, number: int, text: str) -> None:
+    """Queue the answer the way the report came; the ticket stays open."""
+    from core import staff
+
+    result = await staff.answer(
+        clerk.db, clerk.settings, number, text, actor=clerk.actor, now=clerk.now
+    )
+    if result.via == "mail":
+        print(
+            f"{result.number}: answer queued as mail to {result.recipient} "
+            f"(Message-ID {result.mail_message_id})."
+        )
+    else:
+        print(
+            f"{result.number}: answer queued for the customer's Telegram chat; "
+            "the bot delivers it when it runs."
+        )
+    print(f"The ticket stays open; close it with: run_bot.py tickets close {result.number}")
+
+
+async def _close_or_reopen(clerk: Clerk, number: int, *, close: bool) -> None:
+    from core import staff
+
+    change = staff.close if close else staff.reopen
+    result = await change(clerk.db, number, actor=clerk.actor, now=clerk.now)
+    if result.changed:
+        print(f"{result.number} {'closed' if close else 'reopened'}.")
+    else:
+        print(f"{result.number} was already {'closed' if close else 'open'}.")
+
+
+# --- reading the answer, and words for a ticket -------------------------------------------
+
+
+def _answer_text(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(the answer, None) from --text or --file (`-` is standard input), or (None, problem)."""
+    if args.text is not None:
+        return args.text, None
+    if args.file == "-":
+        return sys.stdin.read(), None
+    try:
+        return Path(args.file).read_text(encoding="utf-8"), None
+    except UnicodeDecodeError:
+        return None, f"error: --file: {args.file} is not UTF-8 text"
+    except OSError as exc:
+        return None, f"error: --file: cannot read {args.file}: {exc.strerror or exc}"
+
+
+def _os_user() -> str:
+    """Who runs the command (the audit's `cli:<user>`)."""
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in this environment
+        return str(os.getuid())
+
+
+def _customer(summary: Summary) -> str:
+    if summary.customer_name:
+        return f"{summary.customer_name} ({summary.customer_id})"
+    return summary.customer_id or summary.email or "unknown"
+
+
+def _age(summary: Summary) -> str:
+    if summary.age_days:
+        return f"{summary.age_days}d"
+    return f"{summary.age_hours}h"
+
+
+def _deadline(summary: Summary) -> str:
+    """`! 2024-05-15 (2 days left)`: core.staff.due decides the case, this only words it."""
+    from core.staff import Due, due
+
+    case = due(summary)
+    if case is Due.CLOSED:
+        return "closed"
+    days = summary.days_left
+    words = {
+        Due.OVERDUE: "overdue",
+        Due.TODAY: "due today",
+        Due.DAYS_LEFT: f"{days} day{'s' if days > 1 else ''} left",
+    }[case]
+    mark = "! " if summary.near else "  "
+    return f"{mark}{summary.due_date.isoformat()} ({words})"
+
+
+def _print_thread(view: Thread) -> None:
+    s = view.summary
+    print(f"{s.number}  {s.ticket.status}  {s.channel}")
+    contact = f" <{s.email}>" if s.email and s.customer_id else ""
+    print(f"Customer: {_customer(s)}{contact}")
+    print(f"Subject:  {s.subject}")
+    print(f"Received: {local_time(s.ticket.created_at)} ({_age(s)} ago)")
+    print(f"Deadline: {_deadline(s).strip()}")
+    for entry in view.entries:
+        who = {"customer": "customer", "auto": "automatic answer"}.get(
+            entry.who, f"staff {entry.author}"
+        )
+        print(f"\n--- {who}, {local_time(entry.message.created_at)} ---")
+        print(entry.text.rstrip())
