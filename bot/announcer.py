@@ -31,11 +31,10 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.staff import customer_answer_buttons, ticket_buttons
 from core import staff
+from core.db import STAFF_TOPIC, Database
 from core.texts import render
 from core.tickets import ticket_number
 from core.worker import Backoff, Worker
-from storage import tickets as tickets_store
-from storage.db import Database
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -181,7 +180,7 @@ class Announcer:
         Work queued through this process's database wakes it at once; the poll
         finds what other processes (the command line) queued.
         """
-        stop_listening = self.db.listen(tickets_store.STAFF_TOPIC, self.wake)
+        stop_listening = self.db.listen(STAFF_TOPIC, self.wake)
         try:
             await self._worker.run(stop)
         finally:

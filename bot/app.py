@@ -25,8 +25,8 @@ from conversations import dialogues, menu
 from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
+from core.db import Database
 from core.texts import render
-from storage.db import Database
 
 log = logging.getLogger(f"petkomm.{__name__}")
 

@@ -28,7 +28,7 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
     from core import staff
     from core.accounts import BUDAPEST
-    from storage.db import open_database
+    from core.db import open_database
 
     since = None
     if args.since is not None:

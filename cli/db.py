@@ -33,7 +33,7 @@ def register(sub: Subparsers) -> None:
 
 async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     """Open the database (which applies pending migrations), then run the action."""
-    from storage.db import open_database
+    from core.db import open_database
 
     db = await open_database(settings.db_path)
     try:

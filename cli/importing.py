@@ -45,7 +45,7 @@ def register(sub: Subparsers) -> None:
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     """Import FOLDER's three CSV files in one transaction and print what changed."""
     from core.billing_import import ImportFailed, import_folder
-    from storage.db import open_database
+    from core.db import open_database
 
     folder = Path(args.folder)
     if not folder.is_dir():

@@ -38,13 +38,12 @@ from telegram.ext import Application
 from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
 from core.billing_import import import_folder
 from core.config import Settings
+from core.db import OUTBOX_TOPIC, Database, open_database
 from core.demodata import DemoSummary, write_demo_data
 from core.formats import format_amount
+from core.outbox import OutboxMail
 from mailer.sender import FolderTransport
 from service import Overrides, Polling, Service
-from storage.db import Database, open_database
-from storage.outbox import TOPIC as OUTBOX_TOPIC
-from storage.outbox import OutboxMail
 
 log = logging.getLogger(f"petkomm.{__name__}")
 

@@ -16,8 +16,8 @@ from cli.common import REFUSED, Subparsers, error, local_time
 from core.config import Settings
 
 if TYPE_CHECKING:
+    from core.db import Database
     from core.staff import Summary, Thread
-    from storage.db import Database
 
 # A StaffError's kind, worded for the operator; an unknown kind is shown as it is.
 STAFF_ERRORS = {
@@ -80,9 +80,9 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
     from core import staff
+    from core.db import open_database
     from core.staff import StaffError
     from core.tickets import parse_ticket_number
-    from storage.db import open_database
 
     action = args.tickets_command
     number = None

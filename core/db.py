@@ -6,5 +6,17 @@ calls. This module names those types for them.
 """
 
 from storage.db import Database, Queryable, Transaction, open_database
+from storage.outbox import TOPIC as OUTBOX_TOPIC
+from storage.tickets import STAFF_TOPIC
 
-__all__ = ["Database", "Queryable", "Transaction", "open_database"]
+# Change topics for `Database.listen`: OUTBOX_TOPIC when a mail is queued, STAFF_TOPIC
+# when a ticket event waits for the staff chat or a staff answer for a customer's chat.
+
+__all__ = [
+    "OUTBOX_TOPIC",
+    "STAFF_TOPIC",
+    "Database",
+    "Queryable",
+    "Transaction",
+    "open_database",
+]

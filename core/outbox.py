@@ -29,6 +29,15 @@ from core.texts import render
 from storage import outbox
 from storage.db import Queryable
 
+# The queue as the sender works it (the repository's own functions, named here so that
+# the mail door never imports storage).
+from storage.outbox import OutboxMail as OutboxMail
+from storage.outbox import fetch_due as fetch_due
+from storage.outbox import mark_failed as mark_failed
+from storage.outbox import mark_sent as mark_sent
+from storage.outbox import next_due_at as next_due_at
+from storage.outbox import schedule_retry as schedule_retry
+
 # --- retry schedule -------------------------------------------------------------
 
 BASE_DELAY = 30.0  # seconds before the first retry

@@ -40,12 +40,11 @@ from typing import Protocol
 
 import aiosmtplib
 
+from core import outbox
 from core.config import Settings
-from core.outbox import MAX_ATTEMPTS, next_delay
+from core.db import OUTBOX_TOPIC, Database
+from core.outbox import MAX_ATTEMPTS, OutboxMail, next_delay
 from core.worker import Backoff, Worker
-from storage import outbox
-from storage.db import Database
-from storage.outbox import OutboxMail
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -333,7 +332,7 @@ class OutboxSender:
         """
         log.info("outbox sender uses %r", self.transport)
         self._stop = stop
-        stop_listening = self.db.listen(outbox.TOPIC, self.wake)
+        stop_listening = self.db.listen(OUTBOX_TOPIC, self.wake)
         try:
             await self._worker.run(stop)
         finally:
