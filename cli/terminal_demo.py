@@ -35,6 +35,7 @@ from typing import TextIO
 
 from telegram.ext import Application
 
+from bot.ordering import PerUserUpdateProcessor
 from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
 from core.billing_import import import_folder
 from core.config import Settings
@@ -404,7 +405,9 @@ class TerminalChat:
             self.console.line("(ez a hivatkozás nem ehhez a bothoz vezet)")
             return
         try:
-            await self.application.update_processor.wait_processed(update_id)
+            processor = self.application.update_processor
+            assert isinstance(processor, PerUserUpdateProcessor)
+            await processor.wait_processed(update_id)
         except TimeoutError:
             self.console.line("(a bot nem válaszolt időben)")
         for answer in self.emulator.callback_answers[answered:]:

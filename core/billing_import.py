@@ -299,7 +299,7 @@ class _KeyTracker:
         return {a for a, b in pairwise(ordered) if a == b}
 
 
-class _ParseCache(dict):
+class _ParseCache(dict[str, Any]):
     """`cache[text]` is `parse(text)`, remembered for up to `limit` distinct texts.
 
     The files repeat the same few thousand dates and amounts millions of times,
@@ -360,7 +360,7 @@ class _Importer:
         callback = self.progress(name, path.stat().st_size) if self.progress else None
         return _Table(path, self.encoding, self.errors, callback)
 
-    async def apply(self, name: str, convert: Callable[[list[str]], tuple]) -> FileCounts:
+    async def apply(self, name: str, convert: Callable[[list[str]], tuple[Any, ...]]) -> FileCounts:
         """Stream one file through `convert` into its table and count what changed.
 
         A record's key (what must not repeat within the file) is its first field.
@@ -372,7 +372,7 @@ class _Importer:
         keys = _KeyTracker()
         errors = self.errors
 
-        def records() -> Iterator[tuple]:
+        def records() -> Iterator[tuple[Any, ...]]:
             # Runs once a row, millions of times: local names only.
             add_hash = keys.add_hash
             rows = 0
@@ -397,7 +397,7 @@ class _Importer:
         return counts
 
     def _report_repeats(
-        self, name: str, convert: Callable[[list[str]], tuple], repeated: set[int]
+        self, name: str, convert: Callable[[list[str]], tuple[Any, ...]], repeated: set[int]
     ) -> None:
         """Second read: name each line that repeats an earlier line's key."""
         first_line: dict[Any, int] = {}
@@ -422,7 +422,7 @@ class _Importer:
     # The invoice and transaction converters run millions of times: dates and
     # amounts come from `_ParseCache`s, known customer IDs skip parsing.
 
-    def customer(self, f: list[str]) -> tuple:
+    def customer(self, f: list[str]) -> tuple[Any, ...]:
         customer_id = parse_customer_id(f[0])
         self.customers.add(customer_id)  # known even if another field is wrong: one error
         if not f[1]:
@@ -443,7 +443,7 @@ class _Importer:
             )
         return customer_id
 
-    def invoice(self, f: list[str]) -> tuple:
+    def invoice(self, f: list[str]) -> tuple[Any, ...]:
         number = _invoice_number(f[0])
         customer_id = self._known_customer(f[1])
         issued, due = self.dates[f[2]], self.dates[f[3]]
@@ -456,7 +456,7 @@ class _Importer:
             raise ValueError(f"outstanding {f[5]!r} is more than the amount {f[4]!r}")
         return (number, customer_id, issued, due, amount, outstanding, self.run_id)
 
-    def transaction(self, f: list[str]) -> tuple:
+    def transaction(self, f: list[str]) -> tuple[Any, ...]:
         if not f[0]:
             raise ValueError("transaction_id is empty")
         customer_id = self._known_customer(f[1])

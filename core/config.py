@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from dotenv import dotenv_values
 
@@ -60,6 +61,13 @@ class Settings:
             self.imap_port, self.imap_user, self.imap_password, self.imap_folder  # noqa: B018
 
     # --- helpers -------------------------------------------------------------
+    @overload
+    def _str(self, name: str) -> str | None: ...
+    @overload
+    def _str(self, name: str, default: str) -> str: ...
+    @overload
+    def _str(self, name: str, default: None) -> str | None: ...
+
     def _str(self, name: str, default: str | None = None) -> str | None:
         value = self.env.get(name, "").strip()
         return value if value else default
@@ -69,6 +77,11 @@ class Settings:
         if value is None:
             raise ConfigError(name, "is not set")
         return value
+
+    @overload
+    def _int(self, name: str, default: int, minimum: int = 0) -> int: ...
+    @overload
+    def _int(self, name: str, default: None, minimum: int = 0) -> int | None: ...
 
     def _int(self, name: str, default: int | None, minimum: int = 0) -> int | None:
         raw = self._str(name)
@@ -106,22 +119,22 @@ class Settings:
     @property
     def code_ttl_hours(self) -> int:
         """How long an activation or reset code works."""
-        return self._int("PETKOMM_CODE_TTL_HOURS", 48, minimum=1)  # type: ignore[return-value]
+        return self._int("PETKOMM_CODE_TTL_HOURS", 48, minimum=1)
 
     @property
     def idle_minutes(self) -> int:
         """A Telegram login ends after this long without activity."""
-        return self._int("PETKOMM_IDLE_MINUTES", 30, minimum=1)  # type: ignore[return-value]
+        return self._int("PETKOMM_IDLE_MINUTES", 30, minimum=1)
 
     @property
     def proof_months(self) -> int:
         """A registration proof must name an invoice issued within this many months."""
-        return self._int("PETKOMM_PROOF_MONTHS", 12, minimum=1)  # type: ignore[return-value]
+        return self._int("PETKOMM_PROOF_MONTHS", 12, minimum=1)
 
     @property
     def answer_days(self) -> int:
         """Days staff have to answer a report (Fgytv. 17/B § (5): 15)."""
-        return self._int("PETKOMM_ANSWER_DAYS", 15, minimum=1)  # type: ignore[return-value]
+        return self._int("PETKOMM_ANSWER_DAYS", 15, minimum=1)
 
     # --- telegram --------------------------------------------------------------
     @property
@@ -193,7 +206,7 @@ class Settings:
     def smtp_port(self) -> int:
         security = self.smtp_security
         default = {"none": 25, "starttls": 587, "tls": 465}[security]
-        return self._int("PETKOMM_SMTP_PORT", default, minimum=1)  # type: ignore[return-value]
+        return self._int("PETKOMM_SMTP_PORT", default, minimum=1)
 
     @property
     def smtp_user(self) -> str | None:
@@ -223,7 +236,7 @@ class Settings:
     @property
     def imap_port(self) -> int:
         default = 993 if self.imap_security == "tls" else 143
-        return self._int("PETKOMM_IMAP_PORT", default, minimum=1)  # type: ignore[return-value]
+        return self._int("PETKOMM_IMAP_PORT", default, minimum=1)
 
     @property
     def imap_user(self) -> str:
@@ -235,4 +248,4 @@ class Settings:
 
     @property
     def imap_folder(self) -> str:
-        return self._str("PETKOMM_IMAP_FOLDER", "INBOX")  # type: ignore[return-value]
+        return self._str("PETKOMM_IMAP_FOLDER", "INBOX")

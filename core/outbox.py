@@ -53,7 +53,7 @@ def next_delay(attempts: int) -> float:
     exponent = max(attempts, 1) - 1
     if exponent >= 20:  # far past the cap; avoids huge powers
         return MAX_DELAY
-    return min(BASE_DELAY * 2**exponent, MAX_DELAY)
+    return min(BASE_DELAY * 2.0**exponent, MAX_DELAY)
 
 
 # --- links ------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class Backoff:
 
     def delay(self, failures: int) -> float:
         """Seconds to wait after the `failures`-th failure in a row (1 for the first)."""
-        return min(self.limit, self.base * 2 ** max(failures - 1, 0))
+        return min(self.limit, self.base * 2.0 ** max(failures - 1, 0))
 
 
 def describe(error: BaseException) -> str:

@@ -459,7 +459,7 @@ class InboxReader:
 
     def _fetch_ahead(
         self, mailbox: BaseMailBox, uids: list[int] | None
-    ) -> asyncio.Future[list[tuple[int, bytes]]] | None:
+    ) -> asyncio.Future[list[tuple[int, bytes, float | None]]] | None:
         """Start fetching a batch in the IMAP thread (None when there is none)."""
         if uids is None:
             return None
@@ -610,7 +610,8 @@ async def _readable(sock: Any, stop: asyncio.Event, seconds: float) -> None:
     loop.add_reader(fd, on_readable)
     stopper = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait([ready, stopper], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        waiters: list[asyncio.Future[Any]] = [ready, stopper]
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:
         loop.remove_reader(fd)
         stopper.cancel()

@@ -14,6 +14,7 @@ mail, so a mail that keeps failing (or crashing the process) is set aside.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,7 +61,7 @@ _COLUMNS = (
 )
 
 
-def _mail(row) -> InboundMail:  # noqa: ANN001 - sqlite3.Row
+def _mail(row: sqlite3.Row) -> InboundMail:
     values = list(row)
     values[5] = bytes(values[5])
     return InboundMail(*values)
@@ -153,7 +154,10 @@ async def start_attempt(db: Queryable, mail_id: int) -> int | None:
 
 async def status_of(db: Queryable, mail_id: int) -> str | None:
     """A stored mail's status (None when there is no such mail)."""
-    return await db.fetch_value("SELECT status FROM inbound_mails WHERE id = ?", (mail_id,))
+    value: str | None = await db.fetch_value(
+        "SELECT status FROM inbound_mails WHERE id = ?", (mail_id,)
+    )
+    return value
 
 
 async def set_outcome(

@@ -7,6 +7,7 @@ is guarded by `status = 'queued'`, so a row is marked sent at most once.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 
 from storage.db import Queryable
@@ -43,7 +44,7 @@ _COLUMNS = (
 )
 
 
-def _mail(row) -> OutboxMail:
+def _mail(row: sqlite3.Row) -> OutboxMail:
     values = list(row)
     values[5] = bytes(values[5])
     return OutboxMail(*values)

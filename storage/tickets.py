@@ -149,11 +149,12 @@ async def count_open(db: Queryable) -> int:
 
 async def latest_message_id(db: Queryable, ticket_id: int) -> str | None:
     """The newest Message-ID in the ticket's thread (what an answer replies to)."""
-    return await db.fetch_value(
+    value: str | None = await db.fetch_value(
         "SELECT mail_message_id FROM ticket_messages WHERE ticket_id = ?"
         " AND mail_message_id IS NOT NULL ORDER BY id DESC LIMIT 1",
         (ticket_id,),
     )
+    return value
 
 
 async def announce(db: Queryable, ticket_id: int, event: str, now: float) -> None:
@@ -253,10 +254,11 @@ async def add_staff_post(db: Queryable, chat_id: int, message_id: int, ticket_id
 
 async def staff_post_ticket(db: Queryable, chat_id: int, message_id: int) -> int | None:
     """The ticket a staff-chat message is about, if it is one of ours."""
-    return await db.fetch_value(
+    value: int | None = await db.fetch_value(
         "SELECT ticket_id FROM staff_posts WHERE chat_id = ? AND message_id = ?",
         (chat_id, message_id),
     )
+    return value
 
 
 async def add_customer_post(db: Queryable, chat_id: int, message_id: int, ticket_id: int) -> None:
@@ -269,10 +271,11 @@ async def add_customer_post(db: Queryable, chat_id: int, message_id: int, ticket
 
 async def customer_post_ticket(db: Queryable, chat_id: int, message_id: int) -> int | None:
     """The ticket a message in a customer's chat belongs to, if any."""
-    return await db.fetch_value(
+    value: int | None = await db.fetch_value(
         "SELECT ticket_id FROM customer_posts WHERE chat_id = ? AND message_id = ?",
         (chat_id, message_id),
     )
+    return value
 
 
 @dataclass(frozen=True)
