@@ -54,7 +54,6 @@ from core.mail import (
     normalise_message_id,
     parse_mail,
     self_help_topics,
-    ticket_numbers_in_subject,
 )
 from core.mail.parse import MISSING_ID_DOMAIN
 from core.mail.rules import from_ourselves, our_x_loop
@@ -66,6 +65,8 @@ from core.tickets import (
     open_ticket,
     parse_ticket_number,
     ticket_number,
+    ticket_numbers_in_subject,
+    untagged_subject,
 )
 from storage import accounts as accounts_store
 from storage import inbound as store
@@ -92,9 +93,6 @@ REOPENED = "reopened"
 DUPLICATE = "duplicate"
 QUARANTINED = "quarantined"
 IGNORED = "ignored"
-
-_OUR_TAG = re.compile(r"\[\s*#?\s*PK[-\s]?\d{1,9}\s*\]", re.IGNORECASE)
-
 
 # --- what the caller hands in and gets back -------------------------------------------
 
@@ -451,11 +449,6 @@ def _activation_codes(situation: Situation) -> Prepare:
 # --- queueing one answer ---------------------------------------------------------------
 
 
-def _echoed_subject(subject: str) -> str:
-    """The customer's subject for our reply, without ticket tags (ours is added anew)."""
-    return " ".join(_OUR_TAG.sub(" ", subject).split())
-
-
 def _parent_references(mail: ParsedMail) -> list[str]:
     """The parent's References, or its In-Reply-To when it has none (RFC 5322 3.6.4)."""
     if mail.references:
@@ -485,7 +478,7 @@ def _base_context(situation: Situation) -> dict[str, Any]:
         "answer_days": ctx.answer_days,
         "due_date": format_date(datetime.fromtimestamp(due, BUDAPEST).date()),
         "bot_link": f"https://t.me/{bot}" if bot else None,
-        "subject": _echoed_subject(situation.facts.mail.subject),
+        "subject": untagged_subject(situation.facts.mail.subject),
     }
 
 

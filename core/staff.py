@@ -31,7 +31,7 @@ from core.accounts import BUDAPEST, local_time
 from core.mail import REPLY_ABOVE_MARKER, MailParseError, parse_mail
 from core.mail.parse import MISSING_ID_DOMAIN
 from core.outbox import MAX_ATTEMPTS, HasMailFrom, next_delay, queue_mail
-from core.tickets import DAY, Deadline, deadline, ticket_number
+from core.tickets import DAY, Deadline, deadline, ticket_number, untagged_subject
 from storage import audit, billing
 from storage import tickets as store
 from storage.db import Database, Queryable
@@ -47,7 +47,6 @@ MAX_MAIL_ANSWER = 50_000
 NOT_STAFF = "not staff"
 WRONG_CHAT = "not the staff chat"
 
-_OUR_TAG = re.compile(r"\[\s*#?\s*PK[-\s]?\d{1,9}\s*\]", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|vá|válasz)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -339,8 +338,7 @@ def clean_text(text: str) -> str:
 
 def reply_subject(subject: str) -> str:
     """`Re: <the customer's subject>` without our tags or piled-up reply prefixes."""
-    bare = " ".join(_OUR_TAG.sub(" ", subject).split())
-    bare = _REPLY_PREFIX.sub("", bare).strip()
+    bare = _REPLY_PREFIX.sub("", untagged_subject(subject)).strip()
     return f"Re: {bare}" if bare else "Re: bejelentés"
 
 

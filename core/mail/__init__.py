@@ -6,7 +6,6 @@ rules what to do:
 
     mail = parse_mail(raw)                       # MailParseError only for empty input
     reason = automatic_reason(mail, ours)        # None: a person wrote it
-    tickets = ticket_numbers_in_subject(mail.subject)
     topics = self_help_topics(mail)              # e.g. ["forgotten_password"]
 """
 
@@ -27,11 +26,9 @@ from core.mail.rules import (
     MailContext,
     automatic_reason,
     bounced_message_id,
-    format_ticket_number,
     is_bounce,
     is_out_of_office,
     self_help_topics,
-    ticket_numbers_in_subject,
 )
 from core.mail.text import fold
 
@@ -49,7 +46,6 @@ __all__ = [
     "decode_bytes",
     "decode_header_value",
     "fold",
-    "format_ticket_number",
     "html_to_text",
     "is_bounce",
     "is_out_of_office",
@@ -57,5 +53,4 @@ __all__ = [
     "parse_mail",
     "self_help_topics",
     "strip_quoted",
-    "ticket_numbers_in_subject",
 ]
