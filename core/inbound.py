@@ -27,15 +27,11 @@ coordinates, and the outbox sends what is queued.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,11 +47,13 @@ from core.mail import (
     bounced_message_id,
     is_bounce,
     is_out_of_office,
-    normalise_message_id,
+    is_stand_in,
+    parent_references,
     parse_mail,
+    replied_ids,
     self_help_topics,
+    stored_message_id,
 )
-from core.mail.parse import MISSING_ID_DOMAIN
 from core.mail.rules import from_ourselves, our_x_loop
 from core.outbox import HasMailFrom, mail_subject, queue_mail
 from core.texts import render
@@ -199,9 +197,7 @@ ThreadRule = Callable[[Queryable, MailFacts], Awaitable[Thread | None]]
 
 async def by_references(db: Queryable, facts: MailFacts) -> Thread | None:
     """In-Reply-To / References name a mail of a ticket (ours or the customer's)."""
-    ids = [facts.mail.in_reply_to] if facts.mail.in_reply_to else []
-    ids += [msg_id for msg_id in facts.mail.references if msg_id not in ids]
-    ticket = await tickets_store.by_mail_message_ids(db, ids)
+    ticket = await tickets_store.by_mail_message_ids(db, replied_ids(facts.mail))
     return Thread(ticket, "references") if ticket else None
 
 
@@ -449,13 +445,6 @@ def _activation_codes(situation: Situation) -> Prepare:
 # --- queueing one answer ---------------------------------------------------------------
 
 
-def _parent_references(mail: ParsedMail) -> list[str]:
-    """The parent's References, or its In-Reply-To when it has none (RFC 5322 3.6.4)."""
-    if mail.references:
-        return list(mail.references)
-    return [mail.in_reply_to] if mail.in_reply_to else []
-
-
 def _bot_username(ctx: InboundContext) -> str | None:
     name = ctx.bot_username
     if callable(name):
@@ -499,7 +488,7 @@ async def _queue_answer(tx: Transaction, answer: PlannedAnswer, situation: Situa
         ticket_number=ticket_number(ticket.id),
         ticket_id=ticket.id,
         in_reply_to=None if mail.message_id_missing else mail.message_id,
-        references=_parent_references(mail),
+        references=parent_references(mail),
         auto_reply=True,
         now=situation.now,
     )
@@ -648,69 +637,6 @@ async def _handle(
     )
 
 
-# --- the Message-ID a mail is stored under -------------------------------------------------
-
-# The end of the header block: the first empty line, whatever the line ends
-# (email.feedparser cuts lines at \r\n, \r and \n; an empty line always
-# begins right after one of \n\n, \n\r or \r\r).
-_HEADER_END = re.compile(rb"\n\n|\n\r|\r\r")
-# A header block email.feedparser reads line by line exactly as written:
-# `Name: value` lines (the name printable ASCII without ':') and folded
-# continuation lines, each ended by \r\n or \n.
-_PLAIN_HEADERS = re.compile(rb"(?:(?:[\x21-\x39\x3b-\x7e]+:|[ \t])[^\r\n]*\r?\n)*")
-_MESSAGE_ID_HEADER = re.compile(
-    rb"^message-id:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE | re.MULTILINE
-)
-
-
-def _raw_id(raw: bytes) -> str:
-    """The stand-in Message-ID of a mail without one (as the parser makes it)."""
-    return f"<md5-{hashlib.md5(raw).hexdigest()}@{MISSING_ID_DOMAIN}>"
-
-
-def _header_value(raw: bytes, end: int) -> str | None:
-    """The first Message-ID header's raw value, read as `email` reads it.
-
-    A plain header block (the everyday case) is scanned with one regular
-    expression; anything unusual (an mbox From_ line, a line that is no header,
-    bare CRs, a folded first line) goes through `email`'s own header parser,
-    on the header block only.
-    """
-    head = raw[: end + 1]  # through the line end before the empty line
-    if head[:1] not in (b" ", b"\t") and _PLAIN_HEADERS.fullmatch(head):
-        match = _MESSAGE_ID_HEADER.search(head)
-        if match is None:
-            return None
-        return match[1].lstrip(b" \t").decode("ascii", "surrogateescape").rstrip("\r\n")
-    message = BytesHeaderParser(policy=compat32).parsebytes(raw[: end + 3])
-    for name, value in message.raw_items():
-        if str(name).strip().lower() == "message-id":
-            return str(value)
-    return None
-
-
-def stored_message_id(raw: bytes) -> str:
-    """The id a raw mail is stored and recognised by: `parse_mail(raw).message_id`, cheaply.
-
-    Only the header block is read (a few microseconds instead of a full parse),
-    following the same rules as `core.mail.parse`: the first Message-ID header,
-    normalised; the md5 stand-in when there is none. An id that is not plain
-    text (8-bit bytes in the header) gets the stand-in too, so every mail can
-    be stored; the processor then uses the stored id.
-    """
-    found = _HEADER_END.search(raw)
-    end = found.start() if found is not None else len(raw) - 1
-    readable = raw and not raw.isspace()  # parse_mail refuses an empty mail
-    message_id = normalise_message_id(_header_value(raw, end)) if readable else None
-    if message_id is None or not message_id.isascii():
-        return _raw_id(raw)
-    return message_id
-
-
-def _is_stand_in(message_id: str) -> bool:
-    return message_id.startswith("<md5-") and message_id.endswith(f"@{MISSING_ID_DOMAIN}>")
-
-
 # --- the two stages: keep the raw mail, then process it ----------------------------------------
 
 
@@ -784,7 +710,7 @@ async def process_stored(
             return result
         if mail.message_id != row.message_id:  # 8-bit in the header: the stored id rules
             mail = replace(
-                mail, message_id=row.message_id, message_id_missing=_is_stand_in(row.message_id)
+                mail, message_id=row.message_id, message_id_missing=is_stand_in(row.message_id)
             )
         async with db.transaction() as tx:
             if await store.status_of(tx, mail_id) != store.RECEIVED:  # done meanwhile

@@ -28,8 +28,13 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from core.accounts import BUDAPEST, local_time
-from core.mail import REPLY_ABOVE_MARKER, MailParseError, parse_mail
-from core.mail.parse import MISSING_ID_DOMAIN
+from core.mail import (
+    REPLY_ABOVE_MARKER,
+    MailParseError,
+    is_stand_in,
+    parent_references,
+    parse_mail,
+)
 from core.outbox import MAX_ATTEMPTS, HasMailFrom, next_delay, queue_mail
 from core.tickets import DAY, Deadline, deadline, ticket_number, untagged_subject
 from storage import audit, billing
@@ -342,11 +347,6 @@ def reply_subject(subject: str) -> str:
     return f"Re: {bare}" if bare else "Re: bejelentés"
 
 
-def _real_id(message_id: str) -> bool:
-    """False for the stand-in id of a mail that had no Message-ID (nobody can thread to it)."""
-    return not message_id.rstrip(">").endswith("@" + MISSING_ID_DOMAIN)
-
-
 async def _mail_thread(
     db: Queryable, ticket: store.Ticket
 ) -> tuple[str | None, list[str], str | None]:
@@ -357,8 +357,8 @@ async def _mail_thread(
     the raw is not kept, the thread's earlier Message-IDs stand in.
     """
     parent = await store.latest_customer_mail(db, ticket.id)
-    if parent is None or not _real_id(parent.message_id):
-        known = [i for i in await store.mail_message_ids(db, ticket.id) if _real_id(i)]
+    if parent is None or is_stand_in(parent.message_id):
+        known = [i for i in await store.mail_message_ids(db, ticket.id) if not is_stand_in(i)]
         return None, known, None
     if parent.raw is not None:
         try:
@@ -366,13 +366,12 @@ async def _mail_thread(
         except MailParseError:
             mail = None
         if mail is not None:
-            references = mail.references or ([mail.in_reply_to] if mail.in_reply_to else [])
-            return parent.message_id, list(references), mail.from_name.strip() or None
+            return parent.message_id, parent_references(mail), mail.from_name.strip() or None
     earlier = []
     for msg_id in await store.mail_message_ids(db, ticket.id):
         if msg_id == parent.message_id:
             break
-        if _real_id(msg_id):
+        if not is_stand_in(msg_id):
             earlier.append(msg_id)
     return parent.message_id, earlier, None
 

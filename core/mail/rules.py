@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
-from core.mail.parse import ParsedMail, normalise_message_id
+from core.mail.message_id import normalise_message_id
+from core.mail.parse import ParsedMail
 from core.mail.text import fold
 
 
