@@ -18,8 +18,8 @@ DAY = 86400.0
 SUBJECT_MAX = 120
 
 # --- ticket numbers ------------------------------------------------------------------
-# We write one form, `PK-000123` (`[#PK-000123]` in our subjects), and read it
-# back three ways, each as loose as its source needs.
+# We write one form, `PK-000123` (`[#PK-000123]` in our subjects), and read back
+# what staff type and what mail programs pass on, each pattern as loose as its source.
 
 # A whole token a person typed to name a ticket: `PK-000123`, `pk000123`, `#PK-123`.
 _TYPED_NUMBER = re.compile(r"^\s*#?\s*PK-?(\d{1,6})\s*$", re.IGNORECASE)
