@@ -51,7 +51,6 @@ MAX_CUSTOMER_REPLY = 3500
 
 _COMMAND = re.compile(r"^/(\w+)(?:@\w+)?(.*)$", re.DOTALL)
 _FIRST_WORD = re.compile(r"(\S+)\s*(.*)", re.DOTALL)
-_EXPLICIT_NUMBER = re.compile(r"^(?:#|pk-?)", re.IGNORECASE)
 
 Action = Callable[[Update, ContextTypes.DEFAULT_TYPE, Services], Awaitable[None]]
 
@@ -152,7 +151,7 @@ async def _ticket_and_rest(update: Update, svc: Services, rest: str) -> tuple[in
     token, after = (match[1], match[2]) if match else ("", "")
     number = tickets.parse_ticket_number(token) if token else None
     if number is not None and (
-        replied is None or number == replied or _EXPLICIT_NUMBER.match(token.strip())
+        replied is None or number == replied or tickets.marked_as_ticket_number(token)
     ):
         return number, after.strip()
     return replied, rest

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
@@ -99,6 +99,34 @@ def wait_minutes(until: float, now: float) -> int:
     return max(1, int((until - now + 59) // 60))
 
 
+# --- a wrong guess ----------------------------------------------------------------------
+
+
+async def _failed_attempt(
+    db: Database,
+    keys: Iterable[tuple[throttle.Rule, str | int]],
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    lock_reason: str,
+    now: float,
+) -> float | None:
+    """Count a wrong guess against every (rule, key), audit it, and audit the lockout it caused.
+
+    One transaction, so the counts and the audit trail agree. Returns when the
+    lock ends if this failure locked any key (the last such key's end).
+    """
+    until: float | None = None
+    async with db.transaction() as tx:
+        for rule, key in keys:
+            until = await throttle.failure(tx, rule, key, now) or until
+        await audit.record(tx, now, actor, action, target)
+        if until:
+            await audit.record(tx, now, actor, "lockout", target, lock_reason)
+    return until
+
+
 # --- registration -------------------------------------------------------------------
 
 
@@ -166,16 +194,15 @@ async def register(
             return RegisterResult(RegisterOutcome.LOCKED, locked_until=until)
     today = datetime.fromtimestamp(now, BUDAPEST).date()
     if not await _proof_holds(db, reg, policy, today):
-        until = None
-        async with db.transaction() as tx:
-            for rule, key in (
-                (throttle.PROOF_USER, tg_key),
-                (throttle.PROOF_CUSTOMER, reg.customer_id),
-            ):
-                until = await throttle.failure(tx, rule, key, now) or until
-            await audit.record(tx, now, tg_key, "registration_proof_failed", reg.customer_id)
-            if until:
-                await audit.record(tx, now, tg_key, "lockout", reg.customer_id, "registration")
+        until = await _failed_attempt(
+            db,
+            ((throttle.PROOF_USER, tg_key), (throttle.PROOF_CUSTOMER, reg.customer_id)),
+            actor=tg_key,
+            action="registration_proof_failed",
+            target=reg.customer_id,
+            lock_reason="registration",
+            now=now,
+        )
         if until:
             return RegisterResult(RegisterOutcome.LOCKED, locked_until=until)
         return RegisterResult(RegisterOutcome.PROOF_MISMATCH)
@@ -339,11 +366,15 @@ async def check_code(
         return CodeResult(CodeOutcome.LOCKED, locked_until=until)
     code = await store.code_by_hash(db, purpose, hash_code(text))
     if code is None:
-        async with db.transaction() as tx:
-            until = await throttle.failure(tx, throttle.CODE_USER, key, now)
-            await audit.record(tx, now, key, f"{purpose}_code_wrong")
-            if until:
-                await audit.record(tx, now, key, "lockout", "", f"{purpose} code")
+        until = await _failed_attempt(
+            db,
+            [(throttle.CODE_USER, key)],
+            actor=key,
+            action=f"{purpose}_code_wrong",
+            target="",
+            lock_reason=f"{purpose} code",
+            now=now,
+        )
         if until:
             return CodeResult(CodeOutcome.LOCKED, locked_until=until)
         return CodeResult(CodeOutcome.INVALID)
@@ -359,12 +390,6 @@ async def activate(db: Database, text: str, *, telegram_user_id: int, now: float
     """Activate the account the activation code belongs to (single use)."""
     result = await check_code(db, text, "activation", telegram_user_id=telegram_user_id, now=now)
     if result.outcome is not CodeOutcome.OK:
-        if (
-            result.outcome is CodeOutcome.USED
-            and result.account
-            and (result.account.status == "active")
-        ):
-            return result
         return result
     assert result.account is not None and result.code_id is not None
     async with db.transaction() as tx:
@@ -450,13 +475,15 @@ async def login(
         ok = await verify_password(account.password_hash, password)
     target = account.customer_id if account else ""
     if not ok:
-        until = None
-        async with db.transaction() as tx:
-            for rule, key in ((throttle.LOGIN_USER, tg_key), (throttle.LOGIN_ACCOUNT, account_key)):
-                until = await throttle.failure(tx, rule, key, now) or until
-            await audit.record(tx, now, tg_key, "login_failed", target)
-            if until:
-                await audit.record(tx, now, tg_key, "lockout", target, "login")
+        until = await _failed_attempt(
+            db,
+            ((throttle.LOGIN_USER, tg_key), (throttle.LOGIN_ACCOUNT, account_key)),
+            actor=tg_key,
+            action="login_failed",
+            target=target,
+            lock_reason="login",
+            now=now,
+        )
         if until:
             return LoginResult(LoginOutcome.LOCKED, locked_until=until)
         return LoginResult(LoginOutcome.WRONG)
@@ -521,15 +548,15 @@ async def check_current_password(
         return LoginResult(LoginOutcome.LOCKED, account, until)
     if await verify_password(account.password_hash, password):
         return LoginResult(LoginOutcome.OK, account)
-    async with db.transaction() as tx:
-        until = await throttle.failure(tx, throttle.LOGIN_ACCOUNT, account.id, now)
-        await audit.record(
-            tx, now, f"tg:{telegram_user_id}", "password_check_failed", account.customer_id
-        )
-        if until:
-            await audit.record(
-                tx, now, f"tg:{telegram_user_id}", "lockout", account.customer_id, "password check"
-            )
+    until = await _failed_attempt(
+        db,
+        [(throttle.LOGIN_ACCOUNT, account.id)],
+        actor=f"tg:{telegram_user_id}",
+        action="password_check_failed",
+        target=account.customer_id,
+        lock_reason="password check",
+        now=now,
+    )
     if until:
         return LoginResult(LoginOutcome.LOCKED, account, until)
     return LoginResult(LoginOutcome.WRONG, account)

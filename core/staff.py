@@ -28,10 +28,15 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from core.accounts import BUDAPEST, local_time
-from core.mail import REPLY_ABOVE_MARKER, MailParseError, parse_mail
-from core.mail.parse import MISSING_ID_DOMAIN
+from core.mail import (
+    REPLY_ABOVE_MARKER,
+    MailParseError,
+    is_stand_in,
+    parent_references,
+    parse_mail,
+)
 from core.outbox import MAX_ATTEMPTS, HasMailFrom, next_delay, queue_mail
-from core.tickets import DAY, Deadline, deadline, ticket_number
+from core.tickets import DAY, Deadline, deadline, ticket_number, untagged_subject
 from storage import audit, billing
 from storage import tickets as store
 from storage.db import Database, Queryable
@@ -47,7 +52,6 @@ MAX_MAIL_ANSWER = 50_000
 NOT_STAFF = "not staff"
 WRONG_CHAT = "not the staff chat"
 
-_OUR_TAG = re.compile(r"\[\s*#?\s*PK[-\s]?\d{1,9}\s*\]", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|vá|válasz)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -339,14 +343,8 @@ def clean_text(text: str) -> str:
 
 def reply_subject(subject: str) -> str:
     """`Re: <the customer's subject>` without our tags or piled-up reply prefixes."""
-    bare = " ".join(_OUR_TAG.sub(" ", subject).split())
-    bare = _REPLY_PREFIX.sub("", bare).strip()
+    bare = _REPLY_PREFIX.sub("", untagged_subject(subject)).strip()
     return f"Re: {bare}" if bare else "Re: bejelentés"
-
-
-def _real_id(message_id: str) -> bool:
-    """False for the stand-in id of a mail that had no Message-ID (nobody can thread to it)."""
-    return not message_id.rstrip(">").endswith("@" + MISSING_ID_DOMAIN)
 
 
 async def _mail_thread(
@@ -359,8 +357,8 @@ async def _mail_thread(
     the raw is not kept, the thread's earlier Message-IDs stand in.
     """
     parent = await store.latest_customer_mail(db, ticket.id)
-    if parent is None or not _real_id(parent.message_id):
-        known = [i for i in await store.mail_message_ids(db, ticket.id) if _real_id(i)]
+    if parent is None or is_stand_in(parent.message_id):
+        known = [i for i in await store.mail_message_ids(db, ticket.id) if not is_stand_in(i)]
         return None, known, None
     if parent.raw is not None:
         try:
@@ -368,13 +366,12 @@ async def _mail_thread(
         except MailParseError:
             mail = None
         if mail is not None:
-            references = mail.references or ([mail.in_reply_to] if mail.in_reply_to else [])
-            return parent.message_id, list(references), mail.from_name.strip() or None
+            return parent.message_id, parent_references(mail), mail.from_name.strip() or None
     earlier = []
     for msg_id in await store.mail_message_ids(db, ticket.id):
         if msg_id == parent.message_id:
             break
-        if _real_id(msg_id):
+        if not is_stand_in(msg_id):
             earlier.append(msg_id)
     return parent.message_id, earlier, None
 

@@ -15,8 +15,22 @@ from storage import tickets as store
 from storage.db import Database, Queryable
 
 DAY = 86400.0
-_NUMBER = re.compile(r"^\s*#?\s*PK-?(\d{1,6})\s*$", re.IGNORECASE)
 SUBJECT_MAX = 120
+
+# --- ticket numbers ------------------------------------------------------------------
+# We write one form, `PK-000123` (`[#PK-000123]` in our subjects), and read back
+# what staff type and what mail programs pass on, each pattern as loose as its source.
+
+# A whole token a person typed to name a ticket: `PK-000123`, `pk000123`, `#PK-123`.
+_TYPED_NUMBER = re.compile(r"^\s*#?\s*PK-?(\d{1,6})\s*$", re.IGNORECASE)
+# A token marked as a ticket number (`#12`, `PK-12`) rather than a bare number.
+_NUMBER_MARK = re.compile(r"^(?:#|pk-?)", re.IGNORECASE)
+# A number anywhere in a subject, as mail programs pass it on (word dashes, a space).
+_NUMBER_IN_SUBJECT = re.compile(
+    r"(?<![A-Za-z0-9])PK[-\u2010\u2011\u2013 ]?(\d{6,9})(?!\d)", re.IGNORECASE
+)
+# Our subject tag, however a mail program spaced it: `[#PK-000123]`, `[ PK 42 ]`.
+_SUBJECT_TAG = re.compile(r"\[\s*#?\s*PK[-\s]?\d{1,9}\s*\]", re.IGNORECASE)
 
 
 def ticket_number(ticket_id: int) -> str:
@@ -26,10 +40,30 @@ def ticket_number(ticket_id: int) -> str:
 
 def parse_ticket_number(text: str) -> int | None:
     """`PK-000123`, `pk000123`, `#PK-123` or `123` -> 123; None if not a number."""
-    match = _NUMBER.match(text)
+    match = _TYPED_NUMBER.match(text)
     if match:
         return int(match[1])
     return int(text) if text.strip().isdigit() else None
+
+
+def marked_as_ticket_number(token: str) -> bool:
+    """`#12`, `PK-12`, `pk12`: the token says it is a ticket number, not just any number."""
+    return _NUMBER_MARK.match(token.strip()) is not None
+
+
+def ticket_numbers_in_subject(subject: str) -> list[str]:
+    """`[#PK-000123]`, `PK-000123`, `pk000123` -> `["PK-000123"]`, in order, no duplicates."""
+    found: list[str] = []
+    for match in _NUMBER_IN_SUBJECT.finditer(subject or ""):
+        number = ticket_number(int(match.group(1)))
+        if number not in found:
+            found.append(number)
+    return found
+
+
+def untagged_subject(subject: str) -> str:
+    """The subject without our ticket tags, on one line (a reply gets its tag anew)."""
+    return " ".join(_SUBJECT_TAG.sub(" ", subject).split())
 
 
 def subject_from_text(text: str) -> str:

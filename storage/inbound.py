@@ -160,6 +160,11 @@ async def status_of(db: Queryable, mail_id: int) -> str | None:
     return value
 
 
+async def message_id_of(db: Queryable, mail_id: int) -> str | None:
+    """A stored mail's Message-ID (None when there is no such mail)."""
+    return await db.fetch_value("SELECT message_id FROM inbound_mails WHERE id = ?", (mail_id,))
+
+
 async def set_outcome(
     db: Queryable, mail_id: int, *, status: str, reason: str | None, ticket_id: int | None
 ) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from core import inbound
 from core.accounts import CodeMailer
 from core.config import Settings
-from core.inbound import InboundContext, InboundResult, process_mail
+from core.inbound import InboundContext, InboundResult, answers, process_mail, threads
 from core.mail import MailContext, parse_mail
 from storage import accounts as accounts_store
 from storage import inbound as inbound_store
@@ -465,7 +465,7 @@ async def test_a_mail_the_chain_chokes_on_is_quarantined_and_nothing_half_done_i
     def broken(situation):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(inbound, "ANSWER_RULES", [broken])
+    monkeypatch.setattr(answers, "ANSWER_RULES", [broken])
     raw = corpus("unrelated_report.eml")
     result = await receive(db, raw, ctx)
     assert result.outcome == "quarantined"
@@ -594,7 +594,7 @@ async def test_a_database_error_leaves_the_mail_waiting(db, ctx, monkeypatch):
     mail_id = await inbound.store_mail(
         db, customer_mail(), folder="INBOX", uidvalidity=7, uid=1, now=NOW
     )
-    monkeypatch.setattr(inbound, "THREAD_RULES", [locked])
+    monkeypatch.setattr(threads, "THREAD_RULES", [locked])
     with pytest.raises(sqlite3.OperationalError):
         await inbound.process_stored(db, mail_id, ctx=ctx, now=NOW)
     assert (await inbound_store.get(db, mail_id)).status == "received"

@@ -12,7 +12,7 @@ import pytest
 from core import inbound
 from core.accounts import CodeMailer
 from core.config import Settings
-from core.inbound import InboundContext, InboundResult
+from core.inbound import InboundContext, InboundResult, threads
 from core.mail import MailContext
 from mailer.inbox import InboxReader
 from mailer.processor import InboundProcessor
@@ -127,7 +127,7 @@ async def test_a_processor_killed_mid_mail_duplicates_nothing(db, ctx, running, 
         inside.set()
         await asyncio.Event().wait()  # the process dies here, inside the mail's transaction
 
-    monkeypatch.setattr(inbound, "THREAD_RULES", [hang])
+    monkeypatch.setattr(threads, "THREAD_RULES", [hang])
     first = Running(InboundProcessor(db, ctx=ctx))
     await asyncio.wait_for(inside.wait(), WAIT)
     first.task.cancel()
@@ -147,14 +147,14 @@ async def test_a_processor_killed_mid_mail_duplicates_nothing(db, ctx, running, 
 
 
 async def test_a_poison_mail_is_quarantined_without_blocking_the_queue(db, ctx, monkeypatch):
-    real_by_references = inbound.by_references
+    real_by_references = threads.by_references
 
     async def choke_on_bela(db, facts):
         if facts.sender == "bela@example.hu":
             raise ValueError("a bug")
         return await real_by_references(db, facts)
 
-    monkeypatch.setattr(inbound, "THREAD_RULES", [choke_on_bela])
+    monkeypatch.setattr(threads, "THREAD_RULES", [choke_on_bela])
     first, poison, last = await store(
         db, customer_mail(1), customer_mail(2, sender="bela@example.hu"), customer_mail(3)
     )
@@ -179,7 +179,7 @@ async def test_an_unreadable_stored_mail_is_quarantined(db, ctx):
 
 
 async def test_a_database_error_is_retried_with_back_off(db, ctx, running, monkeypatch):
-    real_by_references = inbound.by_references
+    real_by_references = threads.by_references
     failures = 0
 
     async def locked_once(db, facts):
@@ -189,7 +189,7 @@ async def test_a_database_error_is_retried_with_back_off(db, ctx, running, monke
             raise sqlite3.OperationalError("database is locked")
         return await real_by_references(db, facts)
 
-    monkeypatch.setattr(inbound, "THREAD_RULES", [locked_once])
+    monkeypatch.setattr(threads, "THREAD_RULES", [locked_once])
     [mail_id] = await store(db, customer_mail(1))
     processor = InboundProcessor(db, ctx=ctx, backoff_base=0.01)
     with pytest.raises(sqlite3.OperationalError):  # called directly, the error shows
@@ -209,14 +209,14 @@ async def test_a_database_error_is_retried_with_back_off(db, ctx, running, monke
 async def test_a_mail_that_always_fails_is_set_aside_after_its_attempts(
     db, ctx, running, monkeypatch
 ):
-    real_by_references = inbound.by_references
+    real_by_references = threads.by_references
 
     async def broken_for_bela(db, facts):
         if facts.sender == "bela@example.hu":
             raise sqlite3.IntegrityError("CHECK constraint failed")
         return await real_by_references(db, facts)
 
-    monkeypatch.setattr(inbound, "THREAD_RULES", [broken_for_bela])
+    monkeypatch.setattr(threads, "THREAD_RULES", [broken_for_bela])
     poison, after = await store(db, customer_mail(1, sender="bela@example.hu"), customer_mail(2))
     run = Running(InboundProcessor(db, ctx=ctx, backoff_base=0.001, max_attempts=3))
     running.append(run)

@@ -18,8 +18,8 @@ from core.mail import (
     is_out_of_office,
     parse_mail,
     self_help_topics,
-    ticket_numbers_in_subject,
 )
+from core.tickets import ticket_numbers_in_subject
 
 CORPUS = Path(__file__).parent / "mail_corpus"
 OURS = MailContext.of("petkomm@petkomm.hu", "ugyfelszolgalat@petkomm.hu")

@@ -1,23 +1,29 @@
-"""The domain's understanding of incoming mail: parsing, quote stripping and mail rules.
+"""The domain's understanding of incoming mail: parsing, Message-IDs, quotes and mail rules.
 
 Standard library only (`email`, `html.parser`); no network, no IMAP, SMTP or
 Telegram. The mail worker fetches raw bytes, calls `parse_mail`, and asks the
 rules what to do:
 
+    message_id = stored_message_id(raw)          # what parse_mail will say, from the headers
     mail = parse_mail(raw)                       # MailParseError only for empty input
     reason = automatic_reason(mail, ours)        # None: a person wrote it
-    tickets = ticket_numbers_in_subject(mail.subject)
     topics = self_help_topics(mail)              # e.g. ["forgotten_password"]
 """
 
 from core.mail.charset import decode_bytes, decode_header_value
 from core.mail.html_text import html_to_text
+from core.mail.message_id import (
+    is_stand_in,
+    normalise_message_id,
+    parent_references,
+    replied_ids,
+    stored_message_id,
+)
 from core.mail.parse import (
     Attachment,
     DeliveryStatus,
     MailParseError,
     ParsedMail,
-    normalise_message_id,
     parse_mail,
 )
 from core.mail.quotes import REPLY_ABOVE_MARKER, strip_quoted
@@ -27,11 +33,9 @@ from core.mail.rules import (
     MailContext,
     automatic_reason,
     bounced_message_id,
-    format_ticket_number,
     is_bounce,
     is_out_of_office,
     self_help_topics,
-    ticket_numbers_in_subject,
 )
 from core.mail.text import fold
 
@@ -49,13 +53,15 @@ __all__ = [
     "decode_bytes",
     "decode_header_value",
     "fold",
-    "format_ticket_number",
     "html_to_text",
     "is_bounce",
     "is_out_of_office",
+    "is_stand_in",
     "normalise_message_id",
+    "parent_references",
     "parse_mail",
+    "replied_ids",
     "self_help_topics",
+    "stored_message_id",
     "strip_quoted",
-    "ticket_numbers_in_subject",
 ]

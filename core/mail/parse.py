@@ -12,7 +12,6 @@ inside the parsed message, and base64 sizes are computed from the encoded length
 from __future__ import annotations
 
 import email
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,11 +22,9 @@ from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datet
 
 from core.mail.charset import decode_bytes, decode_header_value, unescape_surrogates, unfold
 from core.mail.html_text import html_to_text
+from core.mail.message_id import message_ids, normalise_message_id, stand_in_message_id
 from core.mail.quotes import strip_quoted
 
-MISSING_ID_DOMAIN = "missing.petkomm"
-
-_MSG_ID = re.compile(r"<([^<>\s]+)>")
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(--)?\s*$", re.MULTILINE)
 _TEXT_BODY_TYPES = ("text/plain", "text/html")
 
@@ -128,34 +125,6 @@ def _raw_header(msg: Message, name: str) -> str | None:
         if key.strip().lower() == wanted:
             return value
     return None
-
-
-def normalise_message_id(value: str | None) -> str | None:
-    """`<abc@x>` from `<abc@x>`, ` abc@x ` or `<abc@x> (comment)`; None when empty."""
-    if not value:
-        return None
-    match = _MSG_ID.search(value)
-    if match:
-        return f"<{match.group(1)}>"
-    token = value.strip().split()
-    if not token:
-        return None
-    bare = token[0].strip("<>")
-    return f"<{bare}>" if bare else None
-
-
-def message_ids(value: str | None) -> list[str]:
-    """All message ids in a References-like header, in order, without duplicates."""
-    if not value:
-        return []
-    found = [f"<{m}>" for m in _MSG_ID.findall(value)]
-    if not found:
-        found = [f"<{token.strip('<>')}>" for token in value.split() if token.strip("<>")]
-    unique: list[str] = []
-    for item in found:
-        if item not in unique:
-            unique.append(item)
-    return unique
 
 
 def _addresses(raw: str | None, problems: list[str]) -> list[tuple[str, str]]:
@@ -506,7 +475,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     message_id = normalise_message_id(_raw_header(msg, "message-id"))
     missing = message_id is None
     if message_id is None:
-        message_id = f"<md5-{hashlib.md5(data).hexdigest()}@{MISSING_ID_DOMAIN}>"
+        message_id = stand_in_message_id(data)
         _note(problems, "no Message-ID, synthetic id from md5 of the raw mail")
 
     senders = _addresses(_raw_header(msg, "from"), problems)

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
-from core.mail.parse import ParsedMail, normalise_message_id
+from core.mail.message_id import normalise_message_id
+from core.mail.parse import ParsedMail
 from core.mail.text import fold
 
 
@@ -299,26 +300,6 @@ def is_out_of_office(mail: ParsedMail) -> bool:
     if is_bounce(mail):
         return False
     return any(sign(mail) for sign in OUT_OF_OFFICE_SIGNS)
-
-
-# --- ticket numbers -----------------------------------------------------------------
-
-_TICKET = re.compile(r"(?<![A-Za-z0-9])PK[-\u2010\u2011\u2013 ]?(\d{6,9})(?!\d)", re.I)
-
-
-def format_ticket_number(number: int) -> str:
-    """`42` -> `PK-000042`."""
-    return f"PK-{number:06d}"
-
-
-def ticket_numbers_in_subject(subject: str) -> list[str]:
-    """`[#PK-000123]`, `PK-000123`, `pk000123` -> `["PK-000123"]`, in order, no duplicates."""
-    found: list[str] = []
-    for match in _TICKET.finditer(subject or ""):
-        number = format_ticket_number(int(match.group(1)))
-        if number not in found:
-            found.append(number)
-    return found
 
 
 # --- self-help topics -------------------------------------------------------------------

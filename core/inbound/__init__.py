@@ -1,0 +1,41 @@
+"""An incoming mail's way through the domain: store, thread, open or add, answer.
+
+Two stages (`pipeline`). First the raw mail is kept as 'received' under its
+Message-ID (`store_mail`, or the IMAP reader's batch). Then `process_stored`
+takes it through the chain for one mail (`chain.handle_mail`), in one
+transaction, which reads like the checklists in mail-notes.md:
+
+1. ignore it? our own mail come back becomes nothing (`filters.IGNORE_RULES`);
+2. thread it or open a ticket: the first of `threads.THREAD_RULES` that finds
+   its ticket (References, a bounce's original, a subject number only from
+   the ticket's owner); machine mail that threads nowhere is kept, not
+   ticketed (`filters.UNMATCHED_RULES`); anything else opens a ticket;
+3. answer it: never a machine (`filters.NO_ANSWER_RULES`, RFC 3834), then what
+   `answers.ANSWER_RULES` plan (the acknowledgement, self-help topics) within
+   `answers.SEND_LIMITS` (10 per sender in 3 hours, a topic once per ticket);
+4. record what became of it: the mail's final status ('ticket', 'ignored',
+   'quarantined') and an `InboundResult` with its `Outcome`.
+
+Each rule is a small named function in an ordered list (Zammad's filter
+chain). What a mail *is* (automatic, a bounce, an out-of-office reply, which
+self-help topic) is `core.mail`'s; what the mail worker *does* with it is
+here. No IMAP, SMTP or Telegram: the reader hands in bytes and its mailbox
+coordinates, and the outbox sends what is queued.
+"""
+
+from core.inbound.answers import TOPIC_SCOPE
+from core.inbound.context import InboundContext, InboundResult, Outcome
+from core.inbound.pipeline import process_mail, process_stored, quarantine_stored, store_mail
+from core.mail import stored_message_id
+
+__all__ = [
+    "TOPIC_SCOPE",
+    "InboundContext",
+    "InboundResult",
+    "Outcome",
+    "process_mail",
+    "process_stored",
+    "quarantine_stored",
+    "store_mail",
+    "stored_message_id",
+]

@@ -1,0 +1,257 @@
+"""The automatic answers to a mail: which ones, how often, and queueing them.
+
+- `ANSWER_RULES`: what to answer (the acknowledgement of a new ticket, a
+  self-help answer for each known problem the customer writes about);
+- `SEND_LIMITS`: per-answer limits (10 per sender in 3 hours, a topic once per ticket).
+
+Each answer is threaded to the customer's mail, queued in the outbox and
+kept in the ticket as an 'out' message by 'auto', in the mail's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from core.accounts import BUDAPEST, issue_new_code, local_time
+from core.formats import format_date
+from core.inbound.context import HOUR, InboundContext, Situation
+from core.inbound.filters import no_answer_reason
+from core.mail import REPLY_ABOVE_MARKER, parent_references, self_help_topics
+from core.outbox import mail_subject, queue_mail
+from core.texts import render
+from core.tickets import deadline, ticket_number, untagged_subject
+from storage import accounts as accounts_store
+from storage import throttle as throttle_store
+from storage import tickets as tickets_store
+from storage.db import Queryable, Transaction
+
+ANSWER_SCOPE = "autoreply"  # throttle_events scope, keyed by the recipient address
+TOPIC_SCOPE = "selfhelp"  # throttle_events scope, keyed by "<ticket id>:<topic>"
+MAX_CODE_ACCOUNTS = 3  # pending registrations of one address that get a fresh code
+
+# --- what to answer -----------------------------------------------------------------
+
+Prepare = Callable[[Transaction], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class PlannedAnswer:
+    """An automatic answer to queue; `prepare` runs just before (e.g. sends a code)."""
+
+    kind: str  # outbox kind: ack | self_help
+    template: str  # core/texts/mail/<template>.txt|.html|.subject.txt
+    topic: str | None = None
+    prepare: Prepare | None = None
+
+
+AnswerRule = Callable[[Situation], list[PlannedAnswer]]
+
+
+def acknowledge_new_ticket(situation: Situation) -> list[PlannedAnswer]:
+    """A new ticket gets one acknowledgement with its number; a reply into one gets none."""
+    return [PlannedAnswer("ack", "ack")] if situation.opened else []
+
+
+def self_help(situation: Situation) -> list[PlannedAnswer]:
+    """A known problem gets its self-help answer (the topics of `core.mail.rules`)."""
+    answers = []
+    for topic in self_help_topics(situation.facts.mail):
+        prepare = (
+            partial(_fresh_activation_codes, situation=situation)
+            if topic == "activation_code_missing"
+            else None
+        )
+        answers.append(PlannedAnswer("self_help", f"selfhelp_{topic}", topic, prepare))
+    return answers
+
+
+ANSWER_RULES: list[AnswerRule] = [acknowledge_new_ticket, self_help]
+
+
+# --- limits on each answer -------------------------------------------------------
+
+SendLimit = Callable[[Queryable, PlannedAnswer, Situation], Awaitable[str | None]]
+
+
+async def answers_per_sender(
+    db: Queryable, answer: PlannedAnswer, situation: Situation
+) -> str | None:
+    """At most `answer_limit` automatic answers to one address per window (FreeScout)."""
+    ctx = situation.ctx
+    since = situation.now - ctx.answer_window
+    sent = await throttle_store.count_since(db, ANSWER_SCOPE, situation.facts.sender, since)
+    if sent >= ctx.answer_limit:
+        hours = ctx.answer_window / HOUR
+        return f"rate limit: {sent} automatic answers to this address in {hours:g} h"
+    return None
+
+
+async def topic_once_per_ticket(
+    db: Queryable, answer: PlannedAnswer, situation: Situation
+) -> str | None:
+    """The same self-help answer goes at most once into a ticket."""
+    if answer.topic is None:
+        return None
+    key = f"{situation.ticket.id}:{answer.topic}"
+    if await throttle_store.count_since(db, TOPIC_SCOPE, key, 0.0):
+        return f"{answer.topic} already answered in this ticket"
+    return None
+
+
+SEND_LIMITS: list[SendLimit] = [answers_per_sender, topic_once_per_ticket]
+
+
+async def _send_limit(db: Queryable, answer: PlannedAnswer, situation: Situation) -> str | None:
+    """The first send limit that holds this answer back, or None."""
+    for check in SEND_LIMITS:
+        limit = await check(db, answer, situation)
+        if limit:
+            return limit
+    return None
+
+
+async def _count_answer(db: Queryable, answer: PlannedAnswer, situation: Situation) -> None:
+    """Count the answer for the limits above."""
+    await throttle_store.record(db, ANSWER_SCOPE, situation.facts.sender, situation.now)
+    if answer.topic is not None:
+        key = f"{situation.ticket.id}:{answer.topic}"
+        await throttle_store.record(db, TOPIC_SCOPE, key, situation.now)
+
+
+# --- answering ----------------------------------------------------------------------
+
+
+async def answer_mail(tx: Transaction, situation: Situation) -> tuple[list[str], str | None]:
+    """Queue the automatic answers the rules allow; returns (templates, why not all)."""
+    reason = no_answer_reason(situation)
+    if reason:
+        return [], reason
+    queued: list[str] = []
+    held: str | None = None
+    for answer_rule in ANSWER_RULES:
+        for planned in answer_rule(situation):
+            limit = await _send_limit(tx, planned, situation)
+            if limit:
+                held = held or limit
+                continue
+            queued += await _queue_answer(tx, planned, situation)
+    return queued, held
+
+
+async def _queue_answer(tx: Transaction, answer: PlannedAnswer, situation: Situation) -> list[str]:
+    """Queue one answer threaded to the customer's mail and keep it in the ticket."""
+    mail, ticket = situation.facts.mail, situation.ticket
+    context = _base_context(situation)
+    if answer.prepare is not None:
+        context.update(await answer.prepare(tx))
+    queued = await queue_mail(
+        tx,
+        situation.ctx.settings,
+        kind=answer.kind,
+        to=situation.facts.sender,
+        subject=mail_subject(answer.template, **context),
+        template=answer.template,
+        context=context,
+        ticket_number=ticket_number(ticket.id),
+        ticket_id=ticket.id,
+        in_reply_to=None if mail.message_id_missing else mail.message_id,
+        references=parent_references(mail),
+        auto_reply=True,
+        now=situation.now,
+    )
+    text = render(f"mail/{answer.template}.txt", **context)
+    await _keep_in_ticket(tx, situation, text, queued.message_id)
+    await _count_answer(tx, answer, situation)
+    sent = [answer.template]
+    if context.get("state") == "sent":
+        sent.append("activation")
+    return sent
+
+
+def _base_context(situation: Situation) -> dict[str, Any]:
+    """What every answer template gets: the ticket number, the deadline, the bot link."""
+    ctx, ticket = situation.ctx, situation.ticket
+    due = deadline(ticket, ctx.answer_days, situation.now).due_at
+    bot = _bot_username(ctx)
+    return {
+        "marker": REPLY_ABOVE_MARKER,
+        "name": situation.facts.mail.from_name.strip() or None,
+        "ticket_number": ticket_number(ticket.id),
+        "answer_days": ctx.answer_days,
+        "due_date": format_date(datetime.fromtimestamp(due, BUDAPEST).date()),
+        "bot_link": f"https://t.me/{bot}" if bot else None,
+        "subject": untagged_subject(situation.facts.mail.subject),
+    }
+
+
+def _bot_username(ctx: InboundContext) -> str | None:
+    name = ctx.bot_username
+    if callable(name):
+        try:
+            name = name()
+        except Exception:  # noqa: BLE001 - not known yet: the answer goes without the link
+            return None
+    name = (name or "").strip().removeprefix("@")
+    return name or None
+
+
+async def _keep_in_ticket(
+    tx: Transaction, situation: Situation, text: str, mail_message_id: str | None
+) -> None:
+    """An automatic mail joins the ticket's thread as an 'out' message by 'auto'."""
+    await tickets_store.add_message(
+        tx,
+        situation.ticket.id,
+        direction="out",
+        author="auto",
+        body=text,
+        new_text=text,
+        mail_message_id=mail_message_id,
+        inbound_mail_id=None,
+        now=situation.now,
+    )
+
+
+# --- the activation self-help: a fresh code to the registered address --------------------
+
+
+async def _fresh_activation_codes(tx: Transaction, situation: Situation) -> dict[str, Any]:
+    """Send a fresh activation code to each pending registration of the sender's address.
+
+    The answer's template context: what was done (`state`) and for which address.
+    """
+    ctx, sender, now = situation.ctx, situation.facts.sender, situation.now
+    pending = await accounts_store.pending_by_email(tx, sender)
+    if not pending:
+        accounts = await accounts_store.by_email(tx, sender)
+        active = any(account.status == "active" for account in accounts)
+        return {"state": "active" if active else "unknown", "address": sender}
+    if ctx.code_mailer is None:  # a door that cannot send codes: point to the chat
+        return {"state": "pending", "address": sender}
+    sent = 0
+    limited_until: float | None = None
+    for account in pending[:MAX_CODE_ACCOUNTS]:
+        issued = await issue_new_code(
+            tx,
+            account,
+            "activation",
+            policy=ctx.policy,
+            mailer=ctx.code_mailer,
+            actor=f"mail:{sender}",
+            now=now,
+        )
+        if issued.limited_until is not None:
+            limited_until = max(issued.limited_until, limited_until or issued.limited_until)
+            continue
+        sent += 1
+        # The code mail is part of the ticket's thread (a reply to it threads),
+        # but the code itself is a secret: the ticket keeps only a note.
+        note = render("mail/selfhelp_code_note.txt", address=account.email)
+        await _keep_in_ticket(tx, situation, note, issued.message_id)
+    if sent:
+        return {"state": "sent", "address": sender, "code_ttl_hours": ctx.policy.code_ttl_hours}
+    return {"state": "limited", "address": sender, "wait_until": local_time(limited_until or now)}
