@@ -17,6 +17,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from core import throttle
+from core.config import Settings
 from core.outbox import activation_link, queue_code_mail
 from core.passwords import verify_password, verify_unknown_user
 from storage import accounts as store
@@ -41,7 +42,7 @@ class Policy:
     proof_months: int = 12
 
     @classmethod
-    def from_settings(cls, settings) -> Policy:  # noqa: ANN001 - core.config.Settings
+    def from_settings(cls, settings: Settings) -> Policy:
         return cls(settings.code_ttl_hours, settings.idle_minutes, settings.proof_months)
 
 
@@ -251,7 +252,7 @@ class CodeMailer:
     links and the settings for the sender address.
     """
 
-    def __init__(self, settings, bot_username: Callable[[], str]) -> None:  # noqa: ANN001
+    def __init__(self, settings: Settings, bot_username: Callable[[], str]) -> None:
         self.settings = settings
         self.bot_username = bot_username  # known once the bot has asked Telegram (getMe)
 

@@ -569,7 +569,7 @@ class _Generator:
         first_year = self.first_year
         day_year = self.day_year
         rows = []
-        for day, kind, value, invoice, text in bookings:
+        for day, booking_kind, value, invoice, text in bookings:
             year = day_year[day]
             serial = counter[year - first_year] + 1
             counter[year - first_year] = serial
@@ -578,7 +578,7 @@ class _Generator:
                     f"T-{year}-{serial:06d}",
                     customer_id,
                     day_text[day],
-                    kind,
+                    booking_kind,
                     amount_text.get(value) or amount_of(value),
                     invoice,
                     text,

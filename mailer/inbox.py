@@ -63,12 +63,12 @@ from typing import Any, TypeVar
 
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 
+from core import inbound
 from core.config import Settings
-from core.inbound import InboundContext, InboundResult, stored_message_id
+from core.db import Database
+from core.inbound import InboundContext, InboundResult
 from core.worker import Backoff, Worker, wait_any
 from mailer.processor import InboundProcessor
-from storage import inbound as store
-from storage.db import Database
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -467,7 +467,7 @@ class InboxReader:
 
     async def _cursor(self, status: FolderStatus) -> int:
         """The last UID read in this folder; restarts at 0 under a new UIDVALIDITY."""
-        state = await store.get_state(self.db, self.folder)
+        state = await inbound.folder_cursor(self.db, self.folder)
         if state is not None and state.uidvalidity == status.uidvalidity:
             return state.last_uid
         if state is not None:
@@ -478,7 +478,7 @@ class InboxReader:
                 state.uidvalidity,
                 status.uidvalidity,
             )
-        await store.reset_state(self.db, self.folder, status.uidvalidity, self.clock())
+        await inbound.restart_folder(self.db, self.folder, status.uidvalidity, self.clock())
         return 0
 
     async def _sweep(self, mailbox: BaseMailBox, last_uid: int) -> None:
@@ -499,14 +499,10 @@ class InboxReader:
         """
         if not mails:
             return []
-        rows = [(stored_message_id(raw), uid, raw, arrived) for uid, raw, arrived in mails]
         newest = max(uid for uid, _raw, _arrived in mails)
-        now = self.clock()
-        async with self.db.transaction() as tx:
-            added = await store.insert_received(
-                tx, rows, folder=self.folder, uidvalidity=uidvalidity, now=now
-            )
-            await store.advance(tx, self.folder, uidvalidity, newest, now)
+        added = await inbound.store_batch(
+            self.db, mails, folder=self.folder, uidvalidity=uidvalidity, now=self.clock()
+        )
         self.processor.wake()
         log.info(
             "IMAP %s uid %d-%d: %d mail(s) stored%s",

@@ -30,10 +30,10 @@ import sqlite3
 import time
 from collections.abc import Callable
 
+from core import inbound
+from core.db import Database
 from core.inbound import InboundContext, InboundResult, process_stored, quarantine_stored
 from core.worker import Backoff, Worker
-from storage import inbound as store
-from storage.db import Database
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -105,7 +105,7 @@ class InboundProcessor:
         done = 0
         while True:
             self._stored.clear()
-            ids = await store.received_ids(self.db, self.batch)
+            ids = await inbound.waiting_mails(self.db, self.batch)
             if not ids:
                 if self._stored.is_set():  # stored while we looked: look again
                     continue
@@ -122,7 +122,7 @@ class InboundProcessor:
 
         Raises sqlite3.Error when the database fails; the mail then waits for a retry.
         """
-        attempt = await store.start_attempt(self.db, mail_id)
+        attempt = await inbound.start_attempt(self.db, mail_id)
         if attempt is None:
             return None
         if attempt > self.max_attempts:

@@ -162,7 +162,10 @@ async def status_of(db: Queryable, mail_id: int) -> str | None:
 
 async def message_id_of(db: Queryable, mail_id: int) -> str | None:
     """A stored mail's Message-ID (None when there is no such mail)."""
-    return await db.fetch_value("SELECT message_id FROM inbound_mails WHERE id = ?", (mail_id,))
+    value: str | None = await db.fetch_value(
+        "SELECT message_id FROM inbound_mails WHERE id = ?", (mail_id,)
+    )
+    return value
 
 
 async def set_outcome(

@@ -11,7 +11,6 @@ import pytest
 from core.accounts import CodeMailer
 from core.config import Settings
 from core.inbound import InboundContext, InboundResult
-from mailer import inbox as inbox_module
 from mailer.inbox import InboxReader
 from mailer.sender import OutboxSender
 from storage import accounts as accounts_store
@@ -262,7 +261,7 @@ async def test_a_connection_lost_between_fetch_and_move_duplicates_nothing(
 ):
     dovecot.deliver_many(imap_user.name, [customer_mail(n) for n in range(3)])
     reader = reader_factory(batch_size=1)  # a batch (and a transaction) per mail
-    real_advance = inbox_module.store.advance
+    real_advance = inbound_store.advance
     calls = 0
 
     async def advance_then_break(*args, **kwargs):
@@ -274,10 +273,10 @@ async def test_a_connection_lost_between_fetch_and_move_duplicates_nothing(
             raise ConnectionResetError("connection lost")
         return await real_advance(*args, **kwargs)
 
-    monkeypatch.setattr(inbox_module.store, "advance", advance_then_break)
+    monkeypatch.setattr(inbound_store, "advance", advance_then_break)
     with pytest.raises(ConnectionResetError):
         await reader.poll_once()
-    monkeypatch.setattr(inbox_module.store, "advance", real_advance)
+    monkeypatch.setattr(inbound_store, "advance", real_advance)
 
     assert await count(db, "inbound_mails") == 1  # the second batch rolled back
 

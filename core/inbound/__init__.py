@@ -25,7 +25,17 @@ coordinates, and the outbox sends what is queued.
 
 from core.inbound.answers import TOPIC_SCOPE
 from core.inbound.context import InboundContext, InboundResult, Outcome
-from core.inbound.pipeline import process_mail, process_stored, quarantine_stored, store_mail
+from core.inbound.pipeline import (
+    folder_cursor,
+    process_mail,
+    process_stored,
+    quarantine_stored,
+    restart_folder,
+    start_attempt,
+    store_batch,
+    store_mail,
+    waiting_mails,
+)
 from core.mail import stored_message_id
 
 __all__ = [
@@ -33,9 +43,14 @@ __all__ = [
     "InboundContext",
     "InboundResult",
     "Outcome",
+    "folder_cursor",
     "process_mail",
     "process_stored",
     "quarantine_stored",
+    "restart_folder",
+    "start_attempt",
+    "store_batch",
     "store_mail",
     "stored_message_id",
+    "waiting_mails",
 ]

@@ -48,6 +48,48 @@ async def store_mail(
         return int(await tx.fetch_value("SELECT last_insert_rowid()"))
 
 
+async def store_batch(
+    db: Database,
+    mails: list[tuple[int, bytes, float | None]],
+    *,
+    folder: str,
+    uidvalidity: int,
+    now: float,
+) -> int:
+    """The IMAP reader's fetched batch, (UID, raw, arrival) each, kept as 'received' with the
+    folder's cursor moved past it, in one transaction; returns how many were new."""
+    rows = [(stored_message_id(raw), uid, raw, arrived) for uid, raw, arrived in mails]
+    newest = max(uid for uid, _raw, _arrived in mails)
+    async with db.transaction() as tx:
+        added = await store.insert_received(
+            tx, rows, folder=folder, uidvalidity=uidvalidity, now=now
+        )
+        await store.advance(tx, folder, uidvalidity, newest, now)
+    return added
+
+
+async def folder_cursor(db: Database, folder: str) -> store.InboxState | None:
+    """Where the reader is in `folder` (its UIDVALIDITY and last UID), if it read it before."""
+    return await store.get_state(db, folder)
+
+
+async def restart_folder(db: Database, folder: str, uidvalidity: int, now: float) -> None:
+    """Read `folder` again from the start under a (new) UIDVALIDITY; mails seen before are
+    recognised by their Message-ID."""
+    await store.reset_state(db, folder, uidvalidity, now)
+
+
+async def waiting_mails(db: Database, limit: int) -> list[int]:
+    """Ids of stored mails waiting for the chain, oldest first."""
+    return await store.received_ids(db, limit)
+
+
+async def start_attempt(db: Database, mail_id: int) -> int | None:
+    """Count a start on a waiting mail (committed before the work); its number, or None
+    when the mail is not waiting any more."""
+    return await store.start_attempt(db, mail_id)
+
+
 async def process_stored(
     db: Database, mail_id: int, *, ctx: InboundContext, now: float
 ) -> InboundResult:
