@@ -398,43 +398,10 @@ async def answer(
     async with db.transaction() as tx:
         ticket = await find(tx, number)
         if ticket.channel == "mail":
-            if len(text) > MAX_MAIL_ANSWER:
-                raise StaffError(StaffError.TOO_LONG, label, MAX_MAIL_ANSWER)
-            if not ticket.email:
-                raise StaffError(StaffError.NO_ADDRESS, label)
-            in_reply_to, references, from_name = await _mail_thread(tx, ticket)
-            name = from_name
-            if ticket.customer_id:
-                customer = await billing.get_customer(tx, ticket.customer_id)
-                name = customer.name if customer else name
-            queued = await queue_mail(
-                tx,
-                settings,
-                kind="answer",
-                to=ticket.email,
-                subject=reply_subject(ticket.subject),
-                template="answer",
-                context={
-                    "marker": REPLY_ABOVE_MARKER,
-                    "name": name,
-                    "text": text,
-                    "ticket_number": label,
-                },
-                ticket_number=label,
-                ticket_id=ticket.id,
-                in_reply_to=in_reply_to,
-                references=references,
-                now=now,
-            )
-            result = Answered(ticket, label, "mail", ticket.email, queued.message_id)
-            details = f"by mail {queued.message_id}"
+            result = await _answer_by_mail(tx, settings, ticket, label, text, now)
+            details = f"by mail {result.mail_message_id}"
         else:
-            if len(text) > MAX_TELEGRAM_ANSWER:
-                raise StaffError(StaffError.TOO_LONG, label, MAX_TELEGRAM_ANSWER)
-            if ticket.telegram_chat_id is None:
-                raise StaffError(StaffError.NO_ADDRESS, label)
-            await store.queue_telegram_answer(tx, ticket.id, ticket.telegram_chat_id, text, now)
-            result = Answered(ticket, label, "telegram", None, None)
+            result = await _answer_in_chat(tx, ticket, label, text, now)
             details = "to the customer's Telegram chat"
         await store.add_message(
             tx,
@@ -451,6 +418,47 @@ async def answer(
             tx, now, actor, "ticket_answered", label, f"{details}, {len(text)} characters"
         )
     return result
+
+
+async def _answer_by_mail(
+    tx: Queryable, settings: HasMailFrom, ticket: store.Ticket, label: str, text: str, now: float
+) -> Answered:
+    """Queue the answer as a mail threaded under the customer's newest mail."""
+    if len(text) > MAX_MAIL_ANSWER:
+        raise StaffError(StaffError.TOO_LONG, label, MAX_MAIL_ANSWER)
+    if not ticket.email:
+        raise StaffError(StaffError.NO_ADDRESS, label)
+    in_reply_to, references, name = await _mail_thread(tx, ticket)
+    if ticket.customer_id:
+        customer = await billing.get_customer(tx, ticket.customer_id)
+        name = customer.name if customer else name
+    queued = await queue_mail(
+        tx,
+        settings,
+        kind="answer",
+        to=ticket.email,
+        subject=reply_subject(ticket.subject),
+        template="answer",
+        context={"marker": REPLY_ABOVE_MARKER, "name": name, "text": text, "ticket_number": label},
+        ticket_number=label,
+        ticket_id=ticket.id,
+        in_reply_to=in_reply_to,
+        references=references,
+        now=now,
+    )
+    return Answered(ticket, label, "mail", ticket.email, queued.message_id)
+
+
+async def _answer_in_chat(
+    tx: Queryable, ticket: store.Ticket, label: str, text: str, now: float
+) -> Answered:
+    """Queue the answer for the customer's Telegram chat."""
+    if len(text) > MAX_TELEGRAM_ANSWER:
+        raise StaffError(StaffError.TOO_LONG, label, MAX_TELEGRAM_ANSWER)
+    if ticket.telegram_chat_id is None:
+        raise StaffError(StaffError.NO_ADDRESS, label)
+    await store.queue_telegram_answer(tx, ticket.id, ticket.telegram_chat_id, text, now)
+    return Answered(ticket, label, "telegram", None, None)
 
 
 # --- closing and reopening ------------------------------------------------------------
