@@ -43,6 +43,7 @@ from core.db import OUTBOX_TOPIC, Database, open_database
 from core.demodata import DemoSummary, write_demo_data
 from core.formats import format_amount
 from core.outbox import OutboxMail
+from core.texts import render
 from mailer.sender import FolderTransport
 from service import Overrides, Polling, Service
 
@@ -57,7 +58,6 @@ DB_NAME = "demo.sqlite3"
 QUIT_WORDS = frozenset({":q", "/quit"})
 BOT_PREFIX = "🤖 "
 INDENT = "   "
-DELETED_NOTE = "(az üzenetét biztonsági okból töröltük)"
 MAIL_WAIT = 5.0  # seconds to wait for mails queued by one update to be written
 
 # Settings that would point the demo at real servers or chats: never inherited.
@@ -156,17 +156,16 @@ class MailAnnouncer:
         if code:
             self.latest_code = code
             self.latest_link = link
-        self.console.line(f"📧 Levél ment ide: {path}")
-        self.console.line(f"{INDENT}Címzett: {recipient}")
-        self.console.line(f"{INDENT}Tárgy: {subject}")
-        if link:
-            self.console.line(f"{INDENT}Hivatkozás: {link}")
-        if code:
-            self.console.line(f"{INDENT}Kód: {code}")
-        if link or code:
-            self.console.line(
-                f"{INDENT}(Írja be ide a hivatkozást, vagy a kódot, amikor a bot kéri.)"
+        self.console.line(
+            render(
+                "demo/mail_written.txt",
+                path=path,
+                recipient=recipient,
+                subject=subject,
+                link=link,
+                code=code,
             )
+        )
 
     async def settle(self, timeout: float = MAIL_WAIT) -> None:  # noqa: ASYNC109
         """Wait until every mail queued so far is written (or `timeout` passed)."""
@@ -174,7 +173,7 @@ class MailAnnouncer:
         while self.written < self.queued:
             left = deadline - time.monotonic()
             if left <= 0:
-                self.console.line("(a levél kiírása késik; később jelenik meg)")
+                self.console.line(note("mail_late"))
                 return
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
@@ -223,9 +222,9 @@ class ChatView:
         self.printed = True
         if event == "deleted":
             if message.from_bot:
-                self.console.line(f"{BOT_PREFIX}(a bot törölte egyik üzenetét)")
+                self.console.line(BOT_PREFIX + note("bot_deleted"))
             else:
-                self.console.line(f"{INDENT}{DELETED_NOTE}")
+                self.console.line(INDENT + note("secret_deleted"))
             return
         self.touched.append(message.message_id)
         prefix = BOT_PREFIX + ("✏️ (szerkesztve) " if event == "edited" else "")
@@ -399,17 +398,17 @@ class TerminalChat:
         try:
             update_id = self.action(line)()
         except (LookupError, ValueError) as exc:
-            self.console.line(f"(nem küldhető el: {exc})")
+            self.console.line(note("cannot_send", reason=exc))
             return
         if update_id is None:
-            self.console.line("(ez a hivatkozás nem ehhez a bothoz vezet)")
+            self.console.line(note("foreign_link"))
             return
         try:
             processor = self.application.update_processor
             assert isinstance(processor, PerUserUpdateProcessor)
             await processor.wait_processed(update_id)
         except TimeoutError:
-            self.console.line("(a bot nem válaszolt időben)")
+            self.console.line(note("no_answer"))
         for answer in self.emulator.callback_answers[answered:]:
             if answer.text:  # the little notice Telegram shows after a button press
                 self.console.line(f"🔔 {answer.text}")
@@ -434,10 +433,7 @@ class TerminalChat:
                 self.console.line(f"> {expanded if expanded is not None else text}")
             if expanded is None:
                 missing = [n for n in ("code", "link") if "{" + n + "}" in text]
-                self.console.line(
-                    f"(még nem érkezett kódot tartalmazó levél; a {{{missing[0]}}} "
-                    "nem helyettesíthető)"
-                )
+                self.console.line(note("no_code_yet", placeholder=missing[0]))
             elif expanded:
                 await self.step(expanded)
 
@@ -458,6 +454,8 @@ def quiet_logging(settings: Settings) -> None:
     level = getattr(logging, settings.log_level)
     if level != logging.DEBUG:
         logging.getLogger().setLevel(max(level, logging.WARNING))
+        # The demo has no staff chat by design: the announcer's warning about it is noise.
+        logging.getLogger("petkomm.bot.announcer").setLevel(logging.ERROR)
 
 
 def sample_values(summary: DemoSummary) -> dict[str, str]:
@@ -479,30 +477,25 @@ def print_intro(
     db_path: Path | None,
 ) -> None:
     """What this is, how to type, and what to register with."""
-    console.line("PÉTKOMM ügyfélszolgálati bot – bemutató (demo)")
     console.line(
-        "A valódi bot fut, egy helyi Telegram-emulátor mögött: nincs token, nincs hálózat.\n"
-        "(The real bot behind a local Telegram emulator; type as a customer would.)"
+        render(
+            "demo/intro.txt",
+            customers=summary.customers,
+            invoices=summary.invoices,
+            db_path=db_path,
+            mail_dir=mail_dir,
+            **values,
+        )
     )
-    where = f", adatbázis: {db_path}" if db_path else ", ideiglenes adatbázis"
-    console.line(
-        f"Demóadatok: {summary.customers} ügyfél, {summary.invoices} számla{where}.\n"
-        f"A kimenő levelek ide kerülnek: {mail_dir}"
-    )
-    console.line(
-        "Írjon üzenetet, vagy a gomb számát; /parancs parancsot küld (pl. /start).\n"
-        "Kilépés: :q, /quit vagy Ctrl-D."
-    )
-    console.line(
-        "Regisztrációhoz: Ügyfél-azonosító {customer_id}, számlaszám {invoice}, "
-        "összeg {amount}".format(**values)
-    )
-    console.line(
-        f"Az ügyfél e-mail címe: {values['email']} (bármely e-mail cím megfelel; "
-        "a levél a fenti mappába kerül)."
-    )
-    console.line("Kezdéshez írja be: /start")
     console.line()
+
+
+def note(name: str, **context: object) -> str:
+    """One of the demo's one-line notes (`core/texts/demo/notes.txt`)."""
+    text = render("demo/notes.txt", note=name, **context)
+    if not text:
+        raise KeyError(f"no demo note {name!r}")
+    return text
 
 
 def make_clock(today: date | None) -> Callable[[], float]:
@@ -553,9 +546,7 @@ async def run_demo(
             )
         finally:
             await db.close()
-            console.line(f"Viszontlátásra! A levelek itt maradnak: {mail_dir}")
-            if db_path is not None:
-                console.line(f"Az adatbázis megmaradt: {db_path}")
+            console.line(render("demo/goodbye.txt", mail_dir=mail_dir, db_path=db_path))
     return 0
 
 
