@@ -27,10 +27,15 @@ else
     if [ "$input" -nt "$stamp" ]; then needs_install=1; fi
   done
 fi
-if [ "$needs_install" -eq 1 ]; then
+pip_install() {
   # PIP_CONSTRAINT also pins what pip puts in the isolated build environments (setuptools).
   PIP_CONSTRAINT="$constraints" "$VENV_PY" -m pip install --quiet --disable-pip-version-check \
-    -c "$constraints" -e "$root${extra:+[$extra]}" -e "$emulator${extra:+[$extra]}" \
-    2> >(grep -v "is neither a file nor a directory" >&2)
+    -c "$constraints" "$@" 2> >(grep -v "is neither a file nor a directory" >&2)
+}
+if [ "$needs_install" -eq 1 ]; then
+  pip_install -e "$root${extra:+[$extra]}"
+  # The emulator as a plain path in a .pth (compat mode), not an import hook, so that
+  # mypy finds it (with its py.typed) where the product's demo imports it.
+  pip_install --config-settings editable_mode=compat -e "$emulator${extra:+[$extra]}"
   touch "$stamp"
 fi
