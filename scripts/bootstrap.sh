@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Shared by scripts/demo and scripts/test: make ./.venv with the project installed.
-# Sourced, not run: sets VENV_PY.
+# Shared by scripts/demo, scripts/test and scripts/lock: make ./.venv with the product and
+# the Bot API emulator (a separate distribution, tools/botapi-emulator) installed from the
+# lock, requirements/constraints.txt. Sourced, not run: sets root and VENV_PY.
+# The optional argument is an extra to install with both, e.g. "test".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extra="${1:-}"
@@ -13,9 +15,27 @@ if [ ! -x "$root/.venv/bin/python" ]; then
   "$python_bin" -m venv "$root/.venv"
 fi
 VENV_PY="$root/.venv/bin/python"
+constraints="$root/requirements/constraints.txt"
+emulator="$root/tools/botapi-emulator"
 stamp="$root/.venv/.installed${extra:+-$extra}"
-if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
-  "$VENV_PY" -m pip install --quiet --disable-pip-version-check -e "$root${extra:+[$extra]}" \
-    2> >(grep -v "is neither a file nor a directory" >&2)
+needs_install=0
+if [ ! -f "$stamp" ]; then
+  needs_install=1
+else
+  # A changed dependency list or lock means installing again.
+  for input in "$root/pyproject.toml" "$emulator/pyproject.toml" "$constraints"; do
+    if [ "$input" -nt "$stamp" ]; then needs_install=1; fi
+  done
+fi
+pip_install() {
+  # PIP_CONSTRAINT also pins what pip puts in the isolated build environments (setuptools).
+  PIP_CONSTRAINT="$constraints" "$VENV_PY" -m pip install --quiet --disable-pip-version-check \
+    -c "$constraints" "$@" 2> >(grep -v "is neither a file nor a directory" >&2)
+}
+if [ "$needs_install" -eq 1 ]; then
+  pip_install -e "$root${extra:+[$extra]}"
+  # The emulator as a plain path in a .pth (compat mode), not an import hook, so that
+  # mypy finds it (with its py.typed) where the product's demo imports it.
+  pip_install --config-settings editable_mode=compat -e "$emulator${extra:+[$extra]}"
   touch "$stamp"
 fi
