@@ -1,21 +1,19 @@
 """python-telegram-bot persistence over the SQLite database.
 
-Conversation states and user data are JSON in `bot_state`; the update
+Conversation states and user data are kept by `core.chat_state`; the update
 processor flushes after every update, so a restart mid-dialogue resumes it.
-Chat data, bot data and callback data are not persisted (the bot keeps its
-services in bot_data, which must not be written anywhere).
+Chat data, bot data and callback data are not persisted (nothing uses them).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
-from storage import bot_state
-from storage.db import Database
+from core import chat_state
+from core.db import Database
 
 
 class SqlitePersistence(BasePersistence[dict, dict, dict]):
@@ -31,30 +29,21 @@ class SqlitePersistence(BasePersistence[dict, dict, dict]):
         self.db = db
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        stored = await bot_state.load_kind(self.db, f"conversation:{name}")
-        return {tuple(json.loads(key)): json.loads(value) for key, value in stored.items()}
+        return await chat_state.conversations(self.db, name)
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
-        kind, json_key = f"conversation:{name}", json.dumps(list(key))
-        if new_state is None:
-            await bot_state.drop(self.db, kind, json_key)
-        else:
-            await bot_state.put(self.db, kind, json_key, json.dumps(new_state))
+        await chat_state.set_conversation(self.db, name, key, new_state)
 
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
-        stored = await bot_state.load_kind(self.db, "user")
-        return {int(key): json.loads(value) for key, value in stored.items()}
+        return await chat_state.user_data(self.db)
 
     async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
-        if data:
-            await bot_state.put(self.db, "user", str(user_id), json.dumps(data))
-        else:
-            await bot_state.drop(self.db, "user", str(user_id))
+        await chat_state.set_user_data(self.db, user_id, data)
 
     async def drop_user_data(self, user_id: int) -> None:
-        await bot_state.drop(self.db, "user", str(user_id))
+        await chat_state.drop_user_data(self.db, user_id)
 
     async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
         """Nothing: this process is the only writer."""
