@@ -26,26 +26,13 @@ from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
 from core.db import Database
-from core.texts import render
+from core.texts import labels
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
 # Opt in to PTB's coming timedelta durations now (its rate limiter reads
 # RetryAfter.retry_after; without this every 429 logs a deprecation warning).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
-
-COMMANDS = (
-    "start",
-    "menu",
-    "regisztracio",
-    "aktivalas",
-    "belepes",
-    "elfelejtett_jelszo",
-    "hibabejelentes",
-    "kijelentkezes",
-    "megse",
-    "help",
-)
 
 
 def file_url(api_url: str) -> str:
@@ -55,12 +42,13 @@ def file_url(api_url: str) -> str:
 
 
 async def set_commands(application: Application) -> None:
-    """Publish the command list; a failure only costs the menu hint, so it is a warning."""
-    lines = render("chat/commands.txt").splitlines()
-    descriptions = dict(line.split(" ", 1) for line in lines if " " in line)
+    """Publish the command list (the catalogue's `commands`, in its order).
+
+    A failure only costs the menu hint, so it is a warning.
+    """
     try:
         await application.bot.set_my_commands(
-            [BotCommand(name, descriptions.get(name, name)) for name in COMMANDS]
+            [BotCommand(name, text) for name, text in labels("commands").items()]
         )
     except TelegramError as exc:
         log.warning("could not set the bot's command list: %s", exc)

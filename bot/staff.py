@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from functools import cache
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
@@ -37,10 +36,10 @@ from telegram.ext import (
 )
 from telegram.ext import filters as F
 
-from conversations.common import BotContext, Services, inline, say, send_or_edit
+from conversations.common import BotContext, Services, inline, pager, say, send_or_edit
 from core import accounts, staff, throttle, tickets
 from core.staff import StaffError
-from core.texts import render
+from core.texts import labels, render
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -58,15 +57,9 @@ Action = Callable[[Update, ContextTypes.DEFAULT_TYPE, Services], Awaitable[None]
 # --- texts and buttons ------------------------------------------------------------------
 
 
-@cache
-def _labels() -> dict[str, str]:
-    lines = render("chat/staff/buttons.txt").splitlines()
-    return {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in lines) if v}
-
-
 def button_label(name: str) -> str:
     """A staff button's label by its purpose (`open`, `reply`, `close`, …)."""
-    return _labels()[name]
+    return labels("staff")[name]
 
 
 def ticket_buttons(ticket_id: int, closed: bool) -> InlineKeyboardMarkup:
@@ -81,7 +74,7 @@ def customer_answer_buttons(ticket_id: int) -> InlineKeyboardMarkup:
 
 
 def _buttons(row: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return inline([[(button_label(name), data) for name, data in row]])
+    return inline([row], "staff")
 
 
 def _who(update: Update) -> str:
@@ -221,22 +214,13 @@ _ACTIONS: dict[str, Action] = {
 # --- what the commands and buttons do ----------------------------------------------------
 
 
-def _pager(page: int, pages: int) -> InlineKeyboardMarkup | None:
-    row = []
-    if page > 0:
-        row.append(("prev", f"st:list:{page - 1}"))
-    if page < pages - 1:
-        row.append(("next", f"st:list:{page + 1}"))
-    return _buttons(row) if row else None
-
-
 async def _send_list(update: Update, svc: Services, page: int) -> None:
     """A page of the list: sent anew, or edited in place by ◀ ▶."""
     listing = await staff.list_tickets(
         svc.db, answer_days=svc.answer_days, now=svc.now(), page=page
     )
     text = render("chat/staff/list.txt", p=listing)
-    await send_or_edit(update, text, _pager(listing.page, listing.pages))
+    await send_or_edit(update, text, pager("st:list", listing.page, listing.pages, "staff"))
 
 
 def thread_text(view: staff.Thread) -> str:

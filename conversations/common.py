@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from telegram import (
@@ -25,8 +22,8 @@ from telegram.ext import filters as F
 
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
-from core.texts import render
-from storage.db import Database
+from core.db import Database
+from core.texts import LabelSection, labels, render
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -72,15 +69,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 CONTEXT_TYPES = ContextTypes(context=BotContext)
 
 
-@cache
-def _labels() -> dict[str, str]:
-    text = resources.files("core").joinpath("texts/chat/buttons.json").read_text("utf-8")
-    return json.loads(text)
-
-
 def label(name: str) -> str:
-    """A button's Hungarian label by its purpose."""
-    return _labels()[name]
+    """A customer button's Hungarian label by its purpose."""
+    return labels("customer")[name]
 
 
 def label_pattern(*names: str) -> str:
@@ -89,7 +80,7 @@ def label_pattern(*names: str) -> str:
 
 
 def _any_button() -> str:
-    return label_pattern(*_labels())
+    return label_pattern(*labels("customer"))
 
 
 # A typed answer to a dialogue's question: text that is neither a command nor a button.
@@ -123,12 +114,29 @@ def cancel_keyboard() -> ReplyKeyboardMarkup:
     return reply_keyboard((("cancel",),))
 
 
-def inline(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
-    """Inline buttons from (label name or text, callback data) pairs."""
-    labels = _labels()
+def inline(
+    rows: list[list[tuple[str, str]]], section: LabelSection = "customer"
+) -> InlineKeyboardMarkup:
+    """Inline buttons from (label name, callback data) pairs, labels from `section`."""
+    names = labels(section)
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(labels.get(t, t), callback_data=d) for t, d in row] for row in rows]
+        [
+            [InlineKeyboardButton(names[name], callback_data=data) for name, data in row]
+            for row in rows
+        ]
     )
+
+
+def pager(
+    prefix: str, page: int, pages: int, section: LabelSection = "customer"
+) -> InlineKeyboardMarkup | None:
+    """◀ ▶ under a paged list (`page` counts from 0); the buttons say `<prefix>:<page>`."""
+    row = []
+    if page > 0:
+        row.append(("prev", f"{prefix}:{page - 1}"))
+    if page < pages - 1:
+        row.append(("next", f"{prefix}:{page + 1}"))
+    return inline([row], section) if row else None
 
 
 async def say(update: Update, template: str, /, reply_markup=None, **context) -> Message:  # noqa: ANN001

@@ -4,16 +4,26 @@ Templates live beside this module: `chat/…` for Telegram (HTML parse mode;
 autoescaped, so user-supplied values are always escaped), `mail/…` for mail
 (`.txt` plain, `.html` autoescaped). Filters format money and dates the
 Hungarian way, so a template never formats by hand.
+
+Short labels — button captions and the command list's descriptions — are one
+catalogue, `chat/labels.json`, in sections by who reads them: `customer`
+(buttons in a customer's chat), `staff` (buttons in the staff chat) and
+`commands` (Telegram's command menu, in the order it is shown).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from importlib import resources
+from typing import Any, Literal
 
 import jinja2
 
 from core.formats import format_amount, format_date, format_invoice_number, format_number
+
+LabelSection = Literal["customer", "staff", "commands"]
 
 
 @cache
@@ -51,3 +61,14 @@ def render(name: str, /, **context: Any) -> str:
     """
     escape = name.startswith("chat/") or name.endswith(".html")
     return _environment(escape).get_template(name).render(**context).strip()
+
+
+@cache
+def _catalogue() -> dict[str, dict[str, str]]:
+    text = resources.files("core").joinpath("texts/chat/labels.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def labels(section: LabelSection) -> Mapping[str, str]:
+    """One section of the label catalogue: purpose -> Hungarian label, in the file's order."""
+    return _catalogue()[section]
