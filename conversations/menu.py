@@ -2,14 +2,13 @@
 
 Every page checks the login first (an idle login ends here, with a word on
 why); long lists page with inline ◀ ▶ buttons that edit the same message.
+What the pages say is `core.statement`'s; this module only shows it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, MessageHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
 from telegram.ext import filters as F
 
 from conversations.common import (
@@ -18,15 +17,16 @@ from conversations.common import (
     guest_keyboard,
     inline,
     label_pattern,
+    pager,
     say,
     send_or_edit,
     user_id,
 )
-from core import accounts
-from core.accounts import BUDAPEST, SessionState
+from core import accounts, statement
+from core.account_lookup import Account
+from core.accounts import SessionState
+from core.paging import Window
 from core.texts import render
-from storage import billing
-from storage.accounts import Account
 
 INVOICES_PER_PAGE = 6
 BOOKINGS_PER_PAGE = 8
@@ -45,36 +45,18 @@ async def require_login(update: Update, context: BotContext) -> Account | None:
     return None
 
 
-def _today(context: BotContext) -> str:
-    return datetime.fromtimestamp(context.services.now(), BUDAPEST).date().isoformat()
-
-
-async def show_home(update: Update, context: BotContext, account: Account | None = None) -> None:
+async def show_home(update: Update, context: BotContext, account: Account) -> None:
     """Kezdőlap: name, customer ID, balance, unpaid invoices, next due date."""
-    account = account or await require_login(update, context)
-    if account is None:
-        return
-    db = context.services.db
-    customer = await billing.get_customer(db, account.customer_id)
-    unpaid = await billing.unpaid_invoices(db, account.customer_id)
-    today = _today(context)
-    upcoming = [i for i in unpaid if i.due_date >= today]
-    await say(
-        update,
-        "menu/home",
-        reply_markup=customer_keyboard(),
-        customer=customer,
-        customer_id=account.customer_id,
-        balance=await billing.balance(db, account.customer_id),
-        unpaid=unpaid,
-        owed=sum(i.outstanding for i in unpaid),
-        overdue=[i for i in unpaid if i.due_date < today],
-        next_due=upcoming[0].due_date if upcoming else None,
-    )
+    svc = context.services
+    current = await statement.statement(svc.db, account.customer_id, svc.now())
+    await say(update, "menu/home", reply_markup=customer_keyboard(), statement=current)
 
 
 async def home(update: Update, context: BotContext) -> None:
-    await show_home(update, context)
+    """The Kezdőlap button and /menu when logged in."""
+    account = await require_login(update, context)
+    if account is not None:
+        await show_home(update, context, account)
 
 
 async def debt(update: Update, context: BotContext) -> None:
@@ -82,28 +64,13 @@ async def debt(update: Update, context: BotContext) -> None:
     account = await require_login(update, context)
     if account is None:
         return
-    unpaid = await billing.unpaid_invoices(context.services.db, account.customer_id)
-    await say(
-        update,
-        "menu/debt",
-        reply_markup=customer_keyboard(),
-        unpaid=unpaid,
-        total=sum(i.outstanding for i in unpaid),
-        today=_today(context),
-        group_four=any(abs(i.outstanding) >= 10_000 for i in unpaid),
-    )
-
-
-def _pager(kind: str, page: int, pages: int) -> list[tuple[str, str]]:
-    row = []
-    if page > 0:
-        row.append(("prev", f"{kind}:{page - 1}"))
-    if page < pages - 1:
-        row.append(("next", f"{kind}:{page + 1}"))
-    return row
+    svc = context.services
+    current = await statement.statement(svc.db, account.customer_id, svc.now())
+    await say(update, "menu/debt", reply_markup=customer_keyboard(), statement=current)
 
 
 def _page_of(update: Update) -> int:
+    """The page a ◀ ▶ button asks for (`inv:2`); 0 for the menu button itself."""
     query = update.callback_query
     if query is None:
         return 0
@@ -113,68 +80,43 @@ def _page_of(update: Update) -> int:
         return 0
 
 
-async def _paged(
-    update: Update,
-    context: BotContext,
-    *,
-    kind: str,
-    per_page: int,
-    count,  # noqa: ANN001 - async (db, customer_id) -> int
-    fetch,  # noqa: ANN001 - async (db, customer_id, offset, limit) -> list
-    template: str,
-    extra=None,  # noqa: ANN001 - async (db, customer_id) -> dict of more template values
+async def _show_page(
+    update: Update, prefix: str, template: str, shown: Window, rows: list, **values: object
 ) -> None:
-    """One page of a long list, sent anew or edited in place by the ◀ ▶ buttons."""
-    account = await require_login(update, context)
-    if account is None:
-        return
-    db = context.services.db
-    total = await count(db, account.customer_id)
-    pages = max(1, -(-total // per_page))
-    page = min(_page_of(update), pages - 1)
-    rows = await fetch(db, account.customer_id, page * per_page, per_page)
-    more = await extra(db, account.customer_id) if extra else {}
+    """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons."""
     text = render(
-        f"chat/menu/{template}.txt", rows=rows, page=page + 1, pages=pages, total=total, **more
+        f"chat/menu/{template}.txt",
+        rows=rows,
+        page=shown.page + 1,
+        pages=shown.pages,
+        total=shown.total,
+        **values,
     )
-    buttons = _pager(kind, page, pages)
-    await send_or_edit(update, text, inline([buttons]) if buttons else None)
-
-
-async def _today_values(context: BotContext) -> dict:
-    return {"today": _today(context)}
-
-
-async def _balance_values(db, customer_id: str) -> dict:  # noqa: ANN001
-    return {"balance": await billing.balance(db, customer_id)}
+    await send_or_edit(update, text, pager(prefix, shown.page, shown.pages))
 
 
 async def invoices(update: Update, context: BotContext) -> None:
     """Számlák: newest first, a page at a time."""
-    await _paged(
-        update,
-        context,
-        kind="inv",
-        per_page=INVOICES_PER_PAGE,
-        count=billing.invoice_count,
-        fetch=billing.invoices_page,
-        template="invoices",
-        extra=lambda db, _: _today_values(context),
+    account = await require_login(update, context)
+    if account is None:
+        return
+    svc = context.services
+    listing = await statement.invoices(
+        svc.db, account.customer_id, _page_of(update), INVOICES_PER_PAGE
     )
+    today = statement.today(svc.now())
+    await _show_page(update, "inv", "invoices", listing.window, listing.rows, today=today)
 
 
 async def account_history(update: Update, context: BotContext) -> None:
     """Folyószámla: charges and payments by date with the running balance, paged."""
-    await _paged(
-        update,
-        context,
-        kind="acc",
-        per_page=BOOKINGS_PER_PAGE,
-        count=billing.booking_count,
-        fetch=billing.bookings_page,
-        template="account",
-        extra=_balance_values,
-    )
+    account = await require_login(update, context)
+    if account is None:
+        return
+    db = context.services.db
+    listing = await statement.bookings(db, account.customer_id, _page_of(update), BOOKINGS_PER_PAGE)
+    balance = await statement.balance(db, account.customer_id)
+    await _show_page(update, "acc", "account", listing.window, listing.rows, balance=balance)
 
 
 async def customer_data(update: Update, context: BotContext) -> None:
@@ -182,7 +124,7 @@ async def customer_data(update: Update, context: BotContext) -> None:
     account = await require_login(update, context)
     if account is None:
         return
-    customer = await billing.get_customer(context.services.db, account.customer_id)
+    customer = await statement.customer(context.services.db, account.customer_id)
     await say(
         update,
         "menu/customer_data",
@@ -214,9 +156,9 @@ MENU_ACTIONS = {
 }
 
 
-def handlers() -> list:
+def handlers() -> list[BaseHandler]:
     """The menu's handlers (outside the dialogue: pages need no state)."""
-    result: list = [
+    result: list[BaseHandler] = [
         MessageHandler(F.Regex(label_pattern(name)) & F.TEXT, action)
         for name, action in MENU_ACTIONS.items()
     ]
