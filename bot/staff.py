@@ -37,7 +37,7 @@ from telegram.ext import (
 from telegram.ext import filters as F
 
 from conversations.common import BotContext, Services, inline, pager, say, send_or_edit
-from core import accounts, staff, throttle, tickets
+from core import reports, staff, tickets
 from core.staff import StaffError
 from core.texts import labels, render
 
@@ -46,7 +46,6 @@ log = logging.getLogger(f"petkomm.{__name__}")
 COMMANDS = ("tickets", "ticket", "reply", "close", "reopen")
 THREAD_ENTRY_LIMIT = 1200  # characters of one message in the thread view
 MESSAGE_BUDGET = 3900  # Telegram takes 4096 characters; the rendered HTML is longer than that
-MAX_CUSTOMER_REPLY = 3500
 
 _COMMAND = re.compile(r"^/(\w+)(?:@\w+)?(.*)$", re.DOTALL)
 _FIRST_WORD = re.compile(r"(\S+)\s*(.*)", re.DOTALL)
@@ -394,17 +393,11 @@ async def _customer_reply(
 ) -> None:
     """The customer's message joins their ticket (reopening it if closed)."""
     text = (update.effective_message.text or "").strip()
-    if not text:
-        await say(update, "common/text_only")
-        return
-    if len(text) > MAX_CUSTOMER_REPLY:
-        await say(update, "report/too_long", limit=MAX_CUSTOMER_REPLY, length=len(text))
-        return
     user_id = update.effective_user.id
     now = svc.now()
-    until = await throttle.use(svc.db, throttle.REPORT_USER, f"tg:{user_id}", now)
-    if until:
-        await say(update, "report/wait", minutes=accounts.wait_minutes(until, now))
+    refused = await reports.refusal(svc.db, reports.REPLY, text, telegram_user_id=user_id, now=now)
+    if refused:
+        await say(update, refused.template, **refused.values)
         return
     result = await tickets.reply_from_chat(
         svc.db, ticket_id, text, telegram_user_id=user_id, now=now

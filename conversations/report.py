@@ -22,11 +22,10 @@ from conversations.common import (
     user_id,
 )
 from conversations.states import REPORT_TEXT
-from core import accounts, throttle, tickets
+from core import accounts, reports, tickets
 from core.accounts import SessionState
 
 END = ConversationHandler.END
-MAX_REPORT = 3500
 DATA_CHANGE_SUBJECT = "Adatmódosítás kérése"
 
 
@@ -51,17 +50,13 @@ async def start_change_request(update: Update, context: BotContext) -> int:
 async def got_text(update: Update, context: BotContext) -> int:
     """Open the ticket and give its number."""
     text = text_of(update).strip()
-    if len(text) < 3:
-        await say(update, "report/too_short")
-        return REPORT_TEXT
-    if len(text) > MAX_REPORT:
-        await say(update, "report/too_long", limit=MAX_REPORT, length=len(text))
-        return REPORT_TEXT
     svc = context.services
     now = svc.now()
-    until = await throttle.use(svc.db, throttle.REPORT_USER, f"tg:{user_id(update)}", now)
-    if until:
-        await say(update, "report/wait", minutes=accounts.wait_minutes(until, now))
+    refused = await reports.refusal(
+        svc.db, reports.REPORT, text, telegram_user_id=user_id(update), now=now
+    )
+    if refused:
+        await say(update, refused.template, **refused.values)
         return REPORT_TEXT
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, now)
     ticket = await tickets.open_from_chat(
