@@ -31,7 +31,6 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
 )
 from telegram.ext import filters as F
@@ -50,7 +49,7 @@ MESSAGE_BUDGET = 3900  # Telegram takes 4096 characters; the rendered HTML is lo
 _COMMAND = re.compile(r"^/(\w+)(?:@\w+)?(.*)$", re.DOTALL)
 _FIRST_WORD = re.compile(r"(\S+)\s*(.*)", re.DOTALL)
 
-Action = Callable[[Update, ContextTypes.DEFAULT_TYPE, Services], Awaitable[None]]
+Action = Callable[[Update, BotContext, Services], Awaitable[None]]
 
 
 # --- texts and buttons ------------------------------------------------------------------

@@ -7,36 +7,51 @@ registration (this Telegram user's own, or one named by its e-mail address).
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
+from telegram.ext import filters as F
 
 from conversations.common import (
     ANSWER,
+    END,
+    PRIVATE,
     BotContext,
+    Dialogue,
+    NextState,
     cancel_keyboard,
     delete_secret,
     guest_keyboard,
     inline,
+    opened_by,
     say,
+    step,
     text_of,
     user_id,
 )
-from conversations.states import ACT_CODE, ACT_EMAIL
-from core import accounts
-from core.accounts import CodeOutcome
-from storage import accounts as account_store
+from core import account_lookup, accounts
+from core.account_lookup import Account
+from core.accounts import ACTIVATION_PREFIX, CodeOutcome
 
-END = ConversationHandler.END
+# The states (their values are what the persistence stores: never rename them).
+CODE = "act_code"
+EMAIL = "act_email"
+
 RESEND = inline([[("resend", "act:resend")]])
 
 
-async def start(update: Update, context: BotContext) -> int:
+async def start(update: Update, context: BotContext) -> NextState:
     """Ask for the code from the mail."""
     await say(update, "activation/ask_code", reply_markup=cancel_keyboard())
     await say(update, "activation/resend_hint", reply_markup=RESEND)
-    return ACT_CODE
+    return CODE
 
 
-async def activate_with(update: Update, context: BotContext, code: str) -> int:
+async def deep_link(update: Update, context: BotContext) -> NextState:
+    """`/start act_<code>` (the mail's link): activate at once."""
+    payload = context.args[0] if context.args else ""
+    return await activate_with(update, context, payload.removeprefix(ACTIVATION_PREFIX))
+
+
+async def activate_with(update: Update, context: BotContext, code: str) -> NextState:
     """Try a code (typed or from a deep link) and tell the outcome."""
     svc = context.services
     now = svc.now()
@@ -55,39 +70,39 @@ async def activate_with(update: Update, context: BotContext, code: str) -> int:
             return END
         case CodeOutcome.EXPIRED | CodeOutcome.USED:
             await say(update, "activation/expired", reply_markup=RESEND)
-            return ACT_CODE
+            return CODE
         case CodeOutcome.LOCKED:
             await say(
                 update, "common/locked", minutes=accounts.wait_minutes(result.locked_until, now)
             )
-            return ACT_CODE
+            return CODE
     await say(update, "activation/invalid", reply_markup=RESEND)
-    return ACT_CODE
+    return CODE
 
 
-async def got_code(update: Update, context: BotContext) -> int:
+async def got_code(update: Update, context: BotContext) -> NextState:
     """A typed code: delete the message, then try it."""
     code = text_of(update)
     await delete_secret(update)
     if not accounts.looks_like_code(code):
         await say(update, "activation/bad_format", length=len(accounts.normalise_code(code)))
-        return ACT_CODE
+        return CODE
     return await activate_with(update, context, code)
 
 
-async def resend(update: Update, context: BotContext) -> int:
+async def resend(update: Update, context: BotContext) -> NextState:
     """A new code: to this user's own pending registration, or ask for the address."""
     if update.callback_query:
         await update.callback_query.answer()
     svc = context.services
-    account = await account_store.pending_registered_by(svc.db, user_id(update))
+    account = await account_lookup.pending_registered_by(svc.db, user_id(update))
     if account is None:
         await say(update, "activation/ask_email", reply_markup=cancel_keyboard())
-        return ACT_EMAIL
+        return EMAIL
     return await _send(update, context, account)
 
 
-async def _send(update: Update, context: BotContext, account) -> int:  # noqa: ANN001
+async def _send(update: Update, context: BotContext, account: Account) -> NextState:
     svc = context.services
     now = svc.now()
     until = await accounts.send_new_code(
@@ -103,22 +118,22 @@ async def _send(update: Update, context: BotContext, account) -> int:  # noqa: A
         await say(update, "activation/resend_wait", minutes=accounts.wait_minutes(until, now))
     else:
         await say(update, "activation/resent", email=account.email)
-    return ACT_CODE
+    return CODE
 
 
-async def got_email(update: Update, context: BotContext) -> int:
+async def got_email(update: Update, context: BotContext) -> NextState:
     """The address of a pending registration: a new code goes there (same answer either way)."""
     email = text_of(update).strip()
     if not accounts.email_ok(email):
         await say(update, "registration/bad_email", value=email)
-        return ACT_EMAIL
+        return EMAIL
     svc = context.services
-    pending = await account_store.pending_by_email(svc.db, email)
+    pending = await account_lookup.pending_with_email(svc.db, email)
     if pending:
         now = svc.now()
         await accounts.send_new_code(
             svc.db,
-            pending[0],
+            pending,
             "activation",
             policy=svc.policy,
             mailer=svc.mailer,
@@ -127,15 +142,21 @@ async def got_email(update: Update, context: BotContext) -> int:
         )
     await say(update, "activation/resent_if_pending", email=email)
     await say(update, "activation/ask_code", reply_markup=cancel_keyboard())
-    return ACT_CODE
+    return CODE
 
 
-def states() -> dict[object, list]:
-    """The activation's part of the dialogue table."""
-    return {
-        ACT_CODE: [
-            MessageHandler(ANSWER, got_code),
-            CallbackQueryHandler(resend, pattern="^act:resend$"),
-        ],
-        ACT_EMAIL: [MessageHandler(ANSWER, got_email)],
-    }
+DIALOGUE = Dialogue(
+    name="activation",
+    entry_points=(
+        CommandHandler(
+            "start", deep_link, filters=PRIVATE & F.Regex(rf"^/start\s+{ACTIVATION_PREFIX}")
+        ),
+        *opened_by("activate", ("aktivalas", "activate"), start),
+        CallbackQueryHandler(resend, pattern="^act:resend$"),
+    ),
+    states={
+        # "Új kód kérése" under a question is the entry point above (re-entry).
+        CODE: step("activation/ask_code", MessageHandler(ANSWER, got_code)),
+        EMAIL: step("activation/ask_email", MessageHandler(ANSWER, got_email)),
+    },
+)

@@ -1,15 +1,16 @@
-"""What every dialogue shares: services, replies from templates, keyboards, secrets."""
+"""What every dialogue shares: services, the shape of a dialogue, replies, keyboards, secrets."""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import (
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -17,15 +18,28 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackContext,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    ExtBot,
+    MessageHandler,
+)
 from telegram.ext import filters as F
 
-from core.accounts import CodeMailer, Policy
+from core import accounts
+from core.accounts import CodeMailer, Policy, SessionState
 from core.config import Settings
 from core.db import Database
 from core.texts import LabelSection, labels, render
 
 log = logging.getLogger(f"petkomm.{__name__}")
+
+# What a reply may carry under it.
+ReplyMarkup = ReplyKeyboardMarkup | InlineKeyboardMarkup | ForceReply
 
 
 @dataclass
@@ -67,6 +81,62 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
 # What the application builder is given so that handlers receive a BotContext.
 CONTEXT_TYPES = ContextTypes(context=BotContext)
+
+
+# --- the shape of a dialogue ---------------------------------------------------------
+
+# What a dialogue step returns: the next state's name, or END (the dialogue is over).
+NextState = str | int
+END = ConversationHandler.END
+
+
+@dataclass(frozen=True)
+class Step:
+    """One state of a dialogue: the question it asks and the handlers that take the answer.
+
+    `asks` (a chat template) is asked again when something interrupts the step.
+    """
+
+    asks: str
+    handlers: tuple[BaseHandler, ...]
+
+
+def step(asks: str, *handlers: BaseHandler) -> Step:
+    """A state asking `asks`, answered by `handlers` (tried in order)."""
+    return Step(asks, handlers)
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    """A dialogue as its diagram: how it starts, its states, what it keeps meanwhile.
+
+    `name` is how `common/mid_dialogue.txt` names it; `drafts` are the user_data
+    keys it keeps between steps, forgotten when the customer leaves it.
+    `conversations.dialogues` merges every dialogue into one ConversationHandler.
+    """
+
+    name: str
+    entry_points: tuple[BaseHandler, ...]
+    states: Mapping[str, Step]
+    drafts: tuple[str, ...] = ()
+
+
+PRIVATE = F.ChatType.PRIVATE
+
+
+def opened_by(
+    button: str,
+    commands: tuple[str, ...],
+    callback: Callable[[Update, BotContext], Awaitable[NextState]],
+) -> tuple[BaseHandler, ...]:
+    """Entry points: a customer button (by label name) and its commands, in a private chat."""
+    return (
+        MessageHandler(PRIVATE & F.TEXT & F.Regex(label_pattern(button)), callback),
+        CommandHandler(list(commands), callback, filters=PRIVATE),
+    )
+
+
+# --- labels and keyboards ----------------------------------------------------------------
 
 
 def label(name: str) -> str:
@@ -114,6 +184,18 @@ def cancel_keyboard() -> ReplyKeyboardMarkup:
     return reply_keyboard((("cancel",),))
 
 
+def keyboard_for(state: SessionState) -> ReplyKeyboardMarkup:
+    """The customer's menu when logged in, else the guest's."""
+    return customer_keyboard() if state is SessionState.ACTIVE else guest_keyboard()
+
+
+async def current_keyboard(update: Update, context: BotContext) -> ReplyKeyboardMarkup:
+    """The keyboard for this update's customer as they are now (logged in or not)."""
+    svc = context.services
+    state, _ = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
+    return keyboard_for(state)
+
+
 def inline(
     rows: list[list[tuple[str, str]]], section: LabelSection = "customer"
 ) -> InlineKeyboardMarkup:
@@ -139,7 +221,9 @@ def pager(
     return inline([row], section) if row else None
 
 
-async def say(update: Update, template: str, /, reply_markup=None, **context) -> Message:  # noqa: ANN001
+async def say(
+    update: Update, template: str, /, reply_markup: ReplyMarkup | None = None, **context: object
+) -> Message:
     """Send a chat template to the update's chat (HTML, values escaped)."""
     chat = update.effective_chat
     assert chat is not None
@@ -148,7 +232,9 @@ async def say(update: Update, template: str, /, reply_markup=None, **context) ->
     )
 
 
-async def send_or_edit(update: Update, text: str, reply_markup=None) -> None:  # noqa: ANN001
+async def send_or_edit(
+    update: Update, text: str, reply_markup: InlineKeyboardMarkup | None = None
+) -> None:
     """Send a page anew, or, for a button pressed on it, edit that message in place."""
     query = update.callback_query
     if query is None:

@@ -6,6 +6,9 @@ time and anything unexpected mid-dialogue gets the same helpful treatment:
 buttons and deep links always do what they say (re-entry), /start and Mégse
 leave, other commands, stickers and stale buttons get a reminder of the
 question. Outside a dialogue, the handlers at the end answer everything else.
+
+Each dialogue describes itself (`DIALOGUE` in its module); the table here is
+derived from the list of them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import warnings
 
 from telegram import Update
 from telegram.ext import (
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -22,10 +26,15 @@ from telegram.ext import (
 from telegram.ext import filters as F
 from telegram.warnings import PTBUserWarning
 
-from conversations import activation, login, menu, password, registration, report
+from conversations import activation, forgot, login, menu, password, registration, report
 from conversations.common import (
     ANSWER,
+    END,
+    PRIVATE,
     BotContext,
+    Dialogue,
+    NextState,
+    current_keyboard,
     customer_keyboard,
     guest_keyboard,
     label,
@@ -34,35 +43,24 @@ from conversations.common import (
     text_of,
     user_id,
 )
-from conversations.states import DIALOGUE_OF
 from core import accounts
-from core.accounts import ACTIVATION_PREFIX, RESET_PREFIX, SessionState
+from core.accounts import SessionState
+from core.texts import render
 
-END = ConversationHandler.END
-DIALOGUE = "dialogue"
+DIALOGUES: tuple[Dialogue, ...] = (
+    registration.DIALOGUE,
+    activation.DIALOGUE,
+    login.DIALOGUE,
+    forgot.DIALOGUE,
+    report.DIALOGUE,
+    password.DIALOGUE,
+)
+NAME = "dialogue"  # the ConversationHandler's name, under which its states are persisted
 
-# What each state asks, to repeat it after an interruption.
-ASK_AGAIN = {
-    "reg_email": "registration/ask_email",
-    "reg_username": "registration/ask_username",
-    "reg_password": "registration/ask_password",
-    "reg_customer": "registration/ask_customer_id",
-    "reg_invoice": "registration/ask_invoice",
-    "reg_amount": "registration/ask_amount",
-    "reg_confirm": "registration/confirm_again",
-    "act_code": "activation/ask_code",
-    "act_email": "activation/ask_email",
-    "login_username": "login/ask_username",
-    "login_password": "login/ask_password",
-    "forgot_who": "forgot/ask_who",
-    "forgot_code": "forgot/ask_code",
-    "forgot_new": "password/ask_new",
-    "forgot_again": "password/ask_again",
-    "pw_current": "password/ask_current",
-    "pw_new": "password/ask_new",
-    "pw_again": "password/ask_again",
-    "report_text": "report/ask",
-}
+# Derived from the dialogues: which dialogue a state is in, and what it asks.
+DIALOGUE_OF = {state: d.name for d in DIALOGUES for state in d.states}
+ASKS = {state: s.asks for d in DIALOGUES for state, s in d.states.items()}
+DRAFTS = tuple(dict.fromkeys(key for d in DIALOGUES for key in d.drafts))
 
 _conversation: ConversationHandler | None = None
 
@@ -71,88 +69,40 @@ def current_state(update: Update) -> str | None:
     """The dialogue state this update's customer is in (None outside any dialogue)."""
     if _conversation is None:
         return None
-    key = _conversation._get_key(update)  # noqa: SLF001 - PTB exposes no public reader
-    state = _conversation._conversations.get(key)  # noqa: SLF001
+    # PTB has no public reader of a conversation's state.
+    key = _conversation._get_key(update)
+    state = _conversation._conversations.get(key)
     return state if isinstance(state, str) else None
-
-
-async def _keyboard_for(update: Update, context: BotContext):  # noqa: ANN202
-    svc = context.services
-    state, _ = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
-    return customer_keyboard() if state is SessionState.ACTIVE else guest_keyboard()
-
-
-# --- entry points -------------------------------------------------------------------
-
-
-async def deep_link(update: Update, context: BotContext) -> int:
-    """`/start act_<code>` activates at once; `/start rst_<code>` starts a new password."""
-    payload = context.args[0] if context.args else ""
-    if payload.startswith(ACTIVATION_PREFIX):
-        return await activation.activate_with(
-            update, context, payload.removeprefix(ACTIVATION_PREFIX)
-        )
-    return await password.use_reset_code(update, context, payload.removeprefix(RESET_PREFIX))
-
-
-async def start_login(update: Update, context: BotContext) -> int:
-    """Belépés — unless already logged in."""
-    svc = context.services
-    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
-    if state is SessionState.ACTIVE:
-        await say(update, "login/already", reply_markup=customer_keyboard(), name=account.username)
-        return END
-    return await login.start(update, context)
-
-
-PRIVATE = F.ChatType.PRIVATE
-
-
-def _entry(names: tuple[str, ...], commands: tuple[str, ...], callback) -> list:  # noqa: ANN001
-    return [
-        MessageHandler(PRIVATE & F.TEXT & F.Regex(label_pattern(*names)), callback),
-        CommandHandler(list(commands), callback, filters=PRIVATE),
-    ]
-
-
-def entry_points() -> list:
-    deep = F.Regex(rf"^/start\s+({ACTIVATION_PREFIX}|{RESET_PREFIX})")
-    return [
-        CommandHandler("start", deep_link, filters=PRIVATE & deep),
-        *_entry(("register",), ("regisztracio", "register"), registration.start),
-        *_entry(("activate",), ("aktivalas", "activate"), activation.start),
-        *_entry(("login",), ("belepes", "login"), start_login),
-        *_entry(("forgot",), ("elfelejtett_jelszo", "forgot"), password.start_forgot),
-        *_entry(("report",), ("hibabejelentes", "report"), report.start),
-        *_entry(("password",), ("jelszo", "password"), password.start_change),
-        CallbackQueryHandler(report.start_change_request, pattern="^data:change$"),
-        CallbackQueryHandler(activation.resend, pattern="^act:resend$"),
-    ]
 
 
 # --- fallbacks: anything unexpected inside a dialogue ---------------------------------
 
 
 def _forget_drafts(context: BotContext) -> None:
-    for key in ("reg", "login_username", "new_password_hash", "reset", "report_subject"):
+    for key in DRAFTS:
         context.user_data.pop(key, None)
 
 
-async def cancel(update: Update, context: BotContext) -> int:
+async def _ask_again(update: Update, state: str | None) -> None:
+    if state in ASKS:
+        await say(update, ASKS[state], step=None)
+
+
+async def cancel(update: Update, context: BotContext) -> NextState:
     """Mégse or /cancel: leave the dialogue, nothing half-done is kept."""
     _forget_drafts(context)
-    await say(update, "common/cancelled", reply_markup=await _keyboard_for(update, context))
+    await say(update, "common/cancelled", reply_markup=await current_keyboard(update, context))
     return END
 
 
-async def restart(update: Update, context: BotContext) -> int:
+async def restart(update: Update, context: BotContext) -> NextState:
     """/start in a dialogue: leave it and greet."""
     _forget_drafts(context)
     await greet(update, context)
     return END
 
 
-async def menu_in_dialogue(update: Update, context: BotContext) -> int:
+async def menu_in_dialogue(update: Update, context: BotContext) -> NextState:
     """A menu button pressed mid-dialogue: leave the dialogue and do what it says."""
     _forget_drafts(context)
     pressed = text_of(update)
@@ -166,27 +116,26 @@ async def remind(update: Update, context: BotContext) -> None:
     """A command, sticker, photo or stale button mid-dialogue: repeat the question."""
     state = current_state(update)
     if update.callback_query:
-        await update.callback_query.answer("Ez a gomb már nem érvényes.", show_alert=False)
+        await update.callback_query.answer(
+            render("chat/common/stale_button_alert.txt"), show_alert=False
+        )
     what = (
         "command"
         if update.message and (update.message.text or "").startswith("/")
         else ("button" if update.callback_query else "media")
     )
     await say(update, "common/mid_dialogue", what=what, dialogue=DIALOGUE_OF.get(state, ""))
-    if state in ASK_AGAIN:
-        await say(update, ASK_AGAIN[state], step=None)
-    return None
+    await _ask_again(update, state)
 
 
 async def help_in_dialogue(update: Update, context: BotContext) -> None:
     """/help mid-dialogue: the general help, then the question again."""
     await say(update, "common/help")
-    state = current_state(update)
-    if state in ASK_AGAIN:
-        await say(update, ASK_AGAIN[state], step=None)
+    await _ask_again(update, current_state(update))
 
 
-def fallbacks() -> list:
+def fallbacks() -> list[BaseHandler]:
+    """What every dialogue does with the unexpected (order matters: the catch-alls last)."""
     return [
         CommandHandler(["cancel", "megse"], cancel),
         MessageHandler(F.TEXT & F.Regex(label_pattern("cancel")), cancel),
@@ -199,18 +148,15 @@ def fallbacks() -> list:
 
 
 def conversation() -> ConversationHandler:
-    """The whole dialogue table: every dialogue's states, one set of entries and fallbacks."""
+    """The whole dialogue table: every dialogue's entries and states, one set of fallbacks."""
     global _conversation
-    states: dict = {}
-    for module in (registration, activation, login, password, report):
-        states.update(module.states())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBUserWarning)  # per_message=False is intended
         _conversation = ConversationHandler(
-            entry_points=entry_points(),
-            states=states,
+            entry_points=[handler for d in DIALOGUES for handler in d.entry_points],
+            states={state: list(s.handlers) for d in DIALOGUES for state, s in d.states.items()},
             fallbacks=fallbacks(),
-            name=DIALOGUE,
+            name=NAME,
             persistent=True,
             allow_reentry=True,
         )
@@ -233,24 +179,25 @@ async def greet(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    await say(update, "common/help", reply_markup=await _keyboard_for(update, context))
+    """/help or Súgó: what the bot can do."""
+    await say(update, "common/help", reply_markup=await current_keyboard(update, context))
 
 
 async def nothing_to_cancel(update: Update, context: BotContext) -> None:
-    await say(update, "common/nothing_to_cancel", reply_markup=await _keyboard_for(update, context))
+    """Mégse outside a dialogue."""
+    await say(
+        update, "common/nothing_to_cancel", reply_markup=await current_keyboard(update, context)
+    )
 
 
 async def menu_command(update: Update, context: BotContext) -> None:
     """/menu: the home page when logged in, else the greeting."""
-    await greet(update, context) if not await _logged_in(update, context) else await menu.home(
-        update, context
-    )
-
-
-async def _logged_in(update: Update, context: BotContext) -> bool:
     svc = context.services
-    state, _ = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
-    return state is SessionState.ACTIVE
+    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
+    if state is SessionState.ACTIVE:
+        await menu.show_home(update, context, account)
+    else:
+        await greet(update, context)
 
 
 async def free_text(update: Update, context: BotContext) -> None:
@@ -259,37 +206,39 @@ async def free_text(update: Update, context: BotContext) -> None:
     if accounts.looks_like_code(text):
         await activation.got_code(update, context)
         return
-    await say(update, "common/not_understood", reply_markup=await _keyboard_for(update, context))
+    await say(update, "common/not_understood", reply_markup=await current_keyboard(update, context))
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
-    await say(update, "common/unknown_command", reply_markup=await _keyboard_for(update, context))
+    """A command the bot does not know."""
+    await say(
+        update, "common/unknown_command", reply_markup=await current_keyboard(update, context)
+    )
 
 
 async def media(update: Update, context: BotContext) -> None:
     """A sticker, photo, voice message…: we read text only."""
-    await say(update, "common/text_only", reply_markup=await _keyboard_for(update, context))
+    await say(update, "common/text_only", reply_markup=await current_keyboard(update, context))
 
 
 async def stale_button(update: Update, context: BotContext) -> None:
     """An inline button from an old message whose dialogue is over."""
-    await update.callback_query.answer("Ez a gomb már nem érvényes.")
-    await say(update, "common/stale_button", reply_markup=await _keyboard_for(update, context))
+    await update.callback_query.answer(render("chat/common/stale_button_alert.txt"))
+    await say(update, "common/stale_button", reply_markup=await current_keyboard(update, context))
 
 
-def outside_handlers() -> list:
+def outside_handlers() -> list[BaseHandler]:
     """Handlers for everything the dialogue and the menu did not take (order matters)."""
-    private = PRIVATE
     return [
-        CommandHandler("start", greet, filters=private),
-        CommandHandler(["help", "sugo"], help_command, filters=private),
-        MessageHandler(private & F.TEXT & F.Regex(label_pattern("help")), help_command),
-        CommandHandler(["cancel", "megse"], nothing_to_cancel, filters=private),
-        MessageHandler(private & F.TEXT & F.Regex(label_pattern("cancel")), nothing_to_cancel),
-        CommandHandler("menu", menu_command, filters=private),
-        CommandHandler(["kijelentkezes", "logout"], menu.logout, filters=private),
-        MessageHandler(private & F.COMMAND, unknown_command),
-        MessageHandler(private & ANSWER, free_text),
-        MessageHandler(private & ~F.TEXT & ~F.StatusUpdate.ALL, media),
+        CommandHandler("start", greet, filters=PRIVATE),
+        CommandHandler(["help", "sugo"], help_command, filters=PRIVATE),
+        MessageHandler(PRIVATE & F.TEXT & F.Regex(label_pattern("help")), help_command),
+        CommandHandler(["cancel", "megse"], nothing_to_cancel, filters=PRIVATE),
+        MessageHandler(PRIVATE & F.TEXT & F.Regex(label_pattern("cancel")), nothing_to_cancel),
+        CommandHandler("menu", menu_command, filters=PRIVATE),
+        CommandHandler(["kijelentkezes", "logout"], menu.logout, filters=PRIVATE),
+        MessageHandler(PRIVATE & F.COMMAND, unknown_command),
+        MessageHandler(PRIVATE & ANSWER, free_text),
+        MessageHandler(PRIVATE & ~F.TEXT & ~F.StatusUpdate.ALL, media),
         CallbackQueryHandler(stale_button),
     ]

@@ -3,40 +3,53 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ConversationHandler, MessageHandler
+from telegram.ext import MessageHandler
 
 from conversations.common import (
     ANSWER,
+    END,
     BotContext,
+    Dialogue,
+    NextState,
     cancel_keyboard,
     chat_id,
+    customer_keyboard,
     delete_secret,
     guest_keyboard,
+    opened_by,
     say,
+    step,
     text_of,
     user_id,
 )
-from conversations.states import LOGIN_PASSWORD, LOGIN_USERNAME
+from conversations.menu import show_home
 from core import accounts
-from core.accounts import LoginOutcome
+from core.accounts import LoginOutcome, SessionState
 
-END = ConversationHandler.END
+# The states (their values are what the persistence stores: never rename them).
+USERNAME = "login_username"
+PASSWORD = "login_password"
 
 
-async def start(update: Update, context: BotContext) -> int:
-    """Ask for the user name."""
+async def start(update: Update, context: BotContext) -> NextState:
+    """Belépés: ask for the user name, unless already logged in."""
+    svc = context.services
+    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
+    if state is SessionState.ACTIVE:
+        await say(update, "login/already", reply_markup=customer_keyboard(), name=account.username)
+        return END
     await say(update, "login/ask_username", reply_markup=cancel_keyboard())
-    return LOGIN_USERNAME
+    return USERNAME
 
 
-async def got_username(update: Update, context: BotContext) -> int:
+async def got_username(update: Update, context: BotContext) -> NextState:
     """Keep the user name (checked together with the password)."""
     context.user_data["login_username"] = text_of(update).strip()
     await say(update, "login/ask_password")
-    return LOGIN_PASSWORD
+    return PASSWORD
 
 
-async def got_password(update: Update, context: BotContext) -> int:
+async def got_password(update: Update, context: BotContext) -> NextState:
     """Delete the password's message, check it (off the loop) and log in."""
     password = text_of(update)
     await delete_secret(update)
@@ -53,8 +66,6 @@ async def got_password(update: Update, context: BotContext) -> int:
     )
     match result.outcome:
         case LoginOutcome.OK:
-            from conversations.menu import show_home
-
             await say(update, "login/welcome", name=result.account.username)
             await show_home(update, context, result.account)
             return END
@@ -74,12 +85,15 @@ async def got_password(update: Update, context: BotContext) -> int:
             return END
     await say(update, "login/wrong")
     await say(update, "login/ask_username")
-    return LOGIN_USERNAME
+    return USERNAME
 
 
-def states() -> dict[object, list]:
-    """The login's part of the dialogue table."""
-    return {
-        LOGIN_USERNAME: [MessageHandler(ANSWER, got_username)],
-        LOGIN_PASSWORD: [MessageHandler(ANSWER, got_password)],
-    }
+DIALOGUE = Dialogue(
+    name="login",
+    entry_points=opened_by("login", ("belepes", "login"), start),
+    states={
+        USERNAME: step("login/ask_username", MessageHandler(ANSWER, got_username)),
+        PASSWORD: step("login/ask_password", MessageHandler(ANSWER, got_password)),
+    },
+    drafts=("login_username",),
+)

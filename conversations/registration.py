@@ -7,30 +7,26 @@ queued. The password is hashed as soon as it is read and its message deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler
+from telegram.ext import CallbackQueryHandler, MessageHandler
 
 from conversations.common import (
     ANSWER,
+    END,
     BotContext,
+    Dialogue,
+    NextState,
     cancel_keyboard,
     delete_secret,
     guest_keyboard,
     inline,
+    opened_by,
     say,
+    step,
     text_of,
     user_id,
-)
-from conversations.states import (
-    REG_AMOUNT,
-    REG_CONFIRM,
-    REG_CUSTOMER,
-    REG_EMAIL,
-    REG_INVOICE,
-    REG_PASSWORD,
-    REG_USERNAME,
 )
 from core import accounts
 from core.accounts import RegisterOutcome, Registration
@@ -42,15 +38,24 @@ from core.formats import (
 )
 from core.passwords import hash_password, password_problem
 
-END = ConversationHandler.END
+# The states (their values are what the persistence stores: never rename them).
+EMAIL = "reg_email"
+USERNAME = "reg_username"
+PASSWORD = "reg_password"
+CUSTOMER = "reg_customer"
+INVOICE = "reg_invoice"
+AMOUNT = "reg_amount"
+CONFIRM = "reg_confirm"
+
+# The seed's fields in the order they are asked, each with the state asking it.
 FIELDS = ("email", "username", "password", "customer_id", "invoice", "amount")
 STATE_OF = {
-    "email": REG_EMAIL,
-    "username": REG_USERNAME,
-    "password": REG_PASSWORD,
-    "customer_id": REG_CUSTOMER,
-    "invoice": REG_INVOICE,
-    "amount": REG_AMOUNT,
+    "email": EMAIL,
+    "username": USERNAME,
+    "password": PASSWORD,
+    "customer_id": CUSTOMER,
+    "invoice": INVOICE,
+    "amount": AMOUNT,
 }
 
 
@@ -58,7 +63,7 @@ def _draft(context: BotContext) -> dict:
     return context.user_data.setdefault("reg", {})
 
 
-async def _next(update: Update, context: BotContext, done: str) -> int:
+async def _next(update: Update, context: BotContext, done: str) -> NextState:
     """After a field is kept: back to the summary when correcting, else the next question."""
     draft = _draft(context)
     if draft.pop("correcting", None) or all(f in draft for f in FIELDS):
@@ -68,48 +73,48 @@ async def _next(update: Update, context: BotContext, done: str) -> int:
     return STATE_OF[following]
 
 
-async def start(update: Update, context: BotContext) -> int:
+async def start(update: Update, context: BotContext) -> NextState:
     """Begin (or restart) a registration."""
     context.user_data["reg"] = {}
     await say(update, "registration/intro", reply_markup=cancel_keyboard())
     await say(update, "registration/ask_email", step=1)
-    return REG_EMAIL
+    return EMAIL
 
 
-async def got_email(update: Update, context: BotContext) -> int:
+async def got_email(update: Update, context: BotContext) -> NextState:
     """Keep a plausible e-mail address."""
     email = text_of(update).strip()
     if not accounts.email_ok(email):
         await say(update, "registration/bad_email", value=email)
-        return REG_EMAIL
+        return EMAIL
     _draft(context)["email"] = email
     return await _next(update, context, "email")
 
 
-async def got_username(update: Update, context: BotContext) -> int:
+async def got_username(update: Update, context: BotContext) -> NextState:
     """Keep a free user name of 3-32 letters, digits, . _ -."""
     username = text_of(update).strip()
     problem = accounts.username_problem(username)
     if problem:
         await say(update, "registration/bad_username", problem=problem, value=username)
-        return REG_USERNAME
+        return USERNAME
     if not await accounts.username_free(
         context.services.db, username, _draft(context).get("customer_id")
     ):
         await say(update, "registration/username_taken", value=username)
-        return REG_USERNAME
+        return USERNAME
     _draft(context)["username"] = username
     return await _next(update, context, "username")
 
 
-async def got_password(update: Update, context: BotContext) -> int:
+async def got_password(update: Update, context: BotContext) -> NextState:
     """Hash the password at once and delete the message holding it."""
     password = text_of(update)
     await delete_secret(update)
     problem = password_problem(password, _draft(context).get("username", ""))
     if problem:
         await say(update, "registration/bad_password", problem=problem)
-        return REG_PASSWORD
+        return PASSWORD
     _draft(context)["password"] = await hash_password(password)
     return await _next(update, context, "password")
 
@@ -121,10 +126,12 @@ def _positive_amount(text: str) -> int:
     return amount
 
 
-def _billing_fact(field: str, parse: Callable[[str], object]):  # noqa: ANN202
+def _billing_fact(
+    field: str, parse: Callable[[str], object]
+) -> Callable[[Update, BotContext], Awaitable[NextState]]:
     """A step that keeps one billing fact (customer ID, invoice number, amount) if it parses."""
 
-    async def step(update: Update, context: BotContext) -> object:
+    async def keep(update: Update, context: BotContext) -> NextState:
         try:
             value = parse(text_of(update))
         except ValueError:
@@ -133,8 +140,8 @@ def _billing_fact(field: str, parse: Callable[[str], object]):  # noqa: ANN202
         _draft(context)[field] = value
         return await _next(update, context, field)
 
-    step.__doc__ = f"Keep the {field.replace('_', ' ')} if it parses; else say how to write it."
-    return step
+    keep.__doc__ = f"Keep the {field.replace('_', ' ')} if it parses; else say how to write it."
+    return keep
 
 
 # U1234 (any case, spaces tolerated); 2016-000123 or 2016000123; 12 345 Ft and friends.
@@ -143,7 +150,7 @@ got_invoice = _billing_fact("invoice", lambda t: parse_invoice_number(t, lenient
 got_amount = _billing_fact("amount", _positive_amount)
 
 
-async def show_summary(update: Update, context: BotContext) -> int:
+async def show_summary(update: Update, context: BotContext) -> NextState:
     """Everything typed (password hidden), to confirm or correct."""
     draft = _draft(context)
     await say(
@@ -153,10 +160,10 @@ async def show_summary(update: Update, context: BotContext) -> int:
         draft=draft,
         invoice=format_invoice_number(draft["invoice"]),
     )
-    return REG_CONFIRM
+    return CONFIRM
 
 
-async def choose_field(update: Update, context: BotContext) -> int:
+async def choose_field(update: Update, context: BotContext) -> NextState:
     """Offer the fields to correct."""
     await update.callback_query.answer()
     await say(
@@ -164,22 +171,22 @@ async def choose_field(update: Update, context: BotContext) -> int:
         "registration/which_field",
         reply_markup=inline([[(f"field_{f}", f"reg:fix:{f}")] for f in FIELDS]),
     )
-    return REG_CONFIRM
+    return CONFIRM
 
 
-async def fix_field(update: Update, context: BotContext) -> int:
+async def fix_field(update: Update, context: BotContext) -> NextState:
     """Ask one field again, then come back to the summary."""
     query = update.callback_query
     await query.answer()
     field = query.data.removeprefix("reg:fix:")
     if field not in STATE_OF:
-        return REG_CONFIRM
+        return CONFIRM
     _draft(context)["correcting"] = field
     await say(update, f"registration/ask_{field}", step=FIELDS.index(field) + 1)
     return STATE_OF[field]
 
 
-async def confirm(update: Update, context: BotContext) -> int:
+async def confirm(update: Update, context: BotContext) -> NextState:
     """Check the proof and create the pending account."""
     query = update.callback_query
     await query.answer()
@@ -221,14 +228,14 @@ async def confirm(update: Update, context: BotContext) -> int:
                 "registration/proof_mismatch",
                 reply_markup=inline([[("correct", "reg:fix")]]),
             )
-            return REG_CONFIRM
+            return CONFIRM
         case RegisterOutcome.LOCKED:
             await say(
                 update,
                 "registration/locked",
                 minutes=accounts.wait_minutes(result.locked_until, now),
             )
-            return REG_CONFIRM
+            return CONFIRM
         case RegisterOutcome.TAKEN:
             context.user_data.pop("reg", None)
             await say(
@@ -241,22 +248,27 @@ async def confirm(update: Update, context: BotContext) -> int:
         case RegisterOutcome.USERNAME_TAKEN:
             draft["correcting"] = "username"
             await say(update, "registration/username_taken", value=reg.username)
-            return REG_USERNAME
-    return REG_CONFIRM
+            return USERNAME
+    return CONFIRM
 
 
-def states() -> dict[object, list]:
-    """The registration's part of the dialogue table."""
-    return {
-        REG_EMAIL: [MessageHandler(ANSWER, got_email)],
-        REG_USERNAME: [MessageHandler(ANSWER, got_username)],
-        REG_PASSWORD: [MessageHandler(ANSWER, got_password)],
-        REG_CUSTOMER: [MessageHandler(ANSWER, got_customer_id)],
-        REG_INVOICE: [MessageHandler(ANSWER, got_invoice)],
-        REG_AMOUNT: [MessageHandler(ANSWER, got_amount)],
-        REG_CONFIRM: [
+# e-mail → user name → password → customer ID → invoice number → amount → summary.
+DIALOGUE = Dialogue(
+    name="registration",
+    entry_points=opened_by("register", ("regisztracio", "register"), start),
+    states={
+        EMAIL: step("registration/ask_email", MessageHandler(ANSWER, got_email)),
+        USERNAME: step("registration/ask_username", MessageHandler(ANSWER, got_username)),
+        PASSWORD: step("registration/ask_password", MessageHandler(ANSWER, got_password)),
+        CUSTOMER: step("registration/ask_customer_id", MessageHandler(ANSWER, got_customer_id)),
+        INVOICE: step("registration/ask_invoice", MessageHandler(ANSWER, got_invoice)),
+        AMOUNT: step("registration/ask_amount", MessageHandler(ANSWER, got_amount)),
+        CONFIRM: step(
+            "registration/confirm_again",
             CallbackQueryHandler(confirm, pattern="^reg:confirm$"),
             CallbackQueryHandler(choose_field, pattern="^reg:fix$"),
             CallbackQueryHandler(fix_field, pattern="^reg:fix:"),
-        ],
-    }
+        ),
+    },
+    drafts=("reg",),
+)

@@ -2,52 +2,58 @@
 
 Open to everyone (a person who cannot log in needs it most); a logged-in
 customer's report carries their customer ID. "Módosítás kérése" on the
-customer-data page opens the same dialogue with its own subject.
+customer-data page opens the same dialogue with its own subject. Whether a
+text is taken is `core.reports`' rule, the same as for a reply to an answer.
 """
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ConversationHandler, MessageHandler
+from telegram.ext import CallbackQueryHandler, MessageHandler
 
 from conversations.common import (
     ANSWER,
+    END,
     BotContext,
+    Dialogue,
+    NextState,
     cancel_keyboard,
     chat_id,
-    customer_keyboard,
-    guest_keyboard,
+    keyboard_for,
+    opened_by,
     say,
+    step,
     text_of,
     user_id,
 )
-from conversations.states import REPORT_TEXT
 from core import accounts, reports, tickets
-from core.accounts import SessionState
+from core.texts import render
 
-END = ConversationHandler.END
-DATA_CHANGE_SUBJECT = "Adatmódosítás kérése"
+# The state (its value is what the persistence stores: never rename it).
+TEXT = "report_text"
+
+SUBJECT = "report_subject"  # user_data: the ticket's subject when the dialogue gives one
 
 
-async def start(update: Update, context: BotContext) -> int:
+async def start(update: Update, context: BotContext) -> NextState:
     """Ask for the report's text."""
     if update.callback_query:
         await update.callback_query.answer()
-    context.user_data["report_subject"] = None
+    context.user_data[SUBJECT] = None
     await say(update, "report/ask", reply_markup=cancel_keyboard())
-    return REPORT_TEXT
+    return TEXT
 
 
-async def start_change_request(update: Update, context: BotContext) -> int:
+async def start_change_request(update: Update, context: BotContext) -> NextState:
     """Ask what should change in the customer's data."""
     if update.callback_query:
         await update.callback_query.answer()
-    context.user_data["report_subject"] = DATA_CHANGE_SUBJECT
+    context.user_data[SUBJECT] = render("chat/report/change_subject.txt")
     await say(update, "report/ask_change", reply_markup=cancel_keyboard())
-    return REPORT_TEXT
+    return TEXT
 
 
-async def got_text(update: Update, context: BotContext) -> int:
+async def got_text(update: Update, context: BotContext) -> NextState:
     """Open the ticket and give its number."""
     text = text_of(update).strip()
     svc = context.services
@@ -57,7 +63,7 @@ async def got_text(update: Update, context: BotContext) -> int:
     )
     if refused:
         await say(update, refused.template, **refused.values)
-        return REPORT_TEXT
+        return TEXT
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, now)
     ticket = await tickets.open_from_chat(
         svc.db,
@@ -65,20 +71,25 @@ async def got_text(update: Update, context: BotContext) -> int:
         telegram_user_id=user_id(update),
         chat_id=chat_id(update),
         customer_id=account.customer_id if account else None,
-        subject=context.user_data.pop("report_subject", None),
+        subject=context.user_data.pop(SUBJECT, None),
         now=now,
     )
-    keyboard = customer_keyboard() if state is SessionState.ACTIVE else guest_keyboard()
     await say(
         update,
         "report/opened",
-        reply_markup=keyboard,
+        reply_markup=keyboard_for(state),
         number=tickets.ticket_number(ticket.id),
         days=svc.answer_days,
     )
     return END
 
 
-def states() -> dict[object, list]:
-    """The report's part of the dialogue table."""
-    return {REPORT_TEXT: [MessageHandler(ANSWER, got_text)]}
+DIALOGUE = Dialogue(
+    name="report",
+    entry_points=(
+        *opened_by("report", ("hibabejelentes", "report"), start),
+        CallbackQueryHandler(start_change_request, pattern="^data:change$"),
+    ),
+    states={TEXT: step("report/ask", MessageHandler(ANSWER, got_text))},
+    drafts=(SUBJECT,),
+)

@@ -1,0 +1,168 @@
+"""A forgotten password: user name or e-mail → a reset code by mail → new → new again.
+
+The code may be typed or come by the mail's deep link (`/start rst_<code>`).
+Every message holding a code or password is deleted as soon as it is read;
+the new password is asked for the way `conversations.password` asks it.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CommandHandler, MessageHandler
+from telegram.ext import filters as F
+
+from conversations import password
+from conversations.common import (
+    ANSWER,
+    END,
+    PRIVATE,
+    BotContext,
+    Dialogue,
+    NextState,
+    cancel_keyboard,
+    delete_secret,
+    guest_keyboard,
+    opened_by,
+    say,
+    step,
+    text_of,
+    user_id,
+)
+from core import account_lookup, accounts
+from core.account_lookup import Account
+from core.accounts import RESET_PREFIX, CodeOutcome
+
+# The states (their values are what the persistence stores: never rename them).
+WHO = "forgot_who"
+CODE = "forgot_code"
+NEW = "forgot_new"
+AGAIN = "forgot_again"
+
+RESET = "reset"  # user_data: the checked code's ID and its account's, until the new password
+
+
+async def start(update: Update, context: BotContext) -> NextState:
+    """Ask whose password was forgotten."""
+    await say(update, "forgot/ask_who", reply_markup=cancel_keyboard())
+    return WHO
+
+
+async def got_who(update: Update, context: BotContext) -> NextState:
+    """Mail a reset code to the registered address; the same answer whether found or not."""
+    svc = context.services
+    account = await accounts.find_for_reset(svc.db, text_of(update))
+    if account is not None:
+        await accounts.send_new_code(
+            svc.db,
+            account,
+            "reset",
+            policy=svc.policy,
+            mailer=svc.mailer,
+            actor=f"tg:{user_id(update)}",
+            now=svc.now(),
+        )
+    await say(update, "forgot/sent_if_known", hours=svc.policy.code_ttl_hours)
+    return CODE
+
+
+async def deep_link(update: Update, context: BotContext) -> NextState:
+    """`/start rst_<code>` (the mail's link): check the code at once."""
+    payload = context.args[0] if context.args else ""
+    return await use_code(update, context, payload.removeprefix(RESET_PREFIX))
+
+
+async def use_code(update: Update, context: BotContext, code: str) -> NextState:
+    """Check a reset code (typed or deep-linked); then ask for the new password."""
+    svc = context.services
+    now = svc.now()
+    result = await accounts.check_code(
+        svc.db, code, "reset", telegram_user_id=user_id(update), now=now
+    )
+    match result.outcome:
+        case CodeOutcome.OK:
+            context.user_data[RESET] = {
+                "code_id": result.code_id,
+                "account_id": result.account.id,
+            }
+            await say(
+                update,
+                "forgot/ask_new",
+                reply_markup=cancel_keyboard(),
+                username=result.account.username,
+            )
+            return NEW
+        case CodeOutcome.LOCKED:
+            await say(
+                update, "common/locked", minutes=accounts.wait_minutes(result.locked_until, now)
+            )
+            return CODE
+        case CodeOutcome.EXPIRED | CodeOutcome.USED:
+            await say(update, "forgot/expired", reply_markup=guest_keyboard())
+            return END
+    await say(update, "forgot/invalid", reply_markup=cancel_keyboard())
+    return CODE
+
+
+async def got_code(update: Update, context: BotContext) -> NextState:
+    """A typed code: delete the message, then check it."""
+    code = text_of(update)
+    await delete_secret(update)
+    if not accounts.looks_like_code(code):
+        await say(update, "activation/bad_format", length=len(accounts.normalise_code(code)))
+        return CODE
+    return await use_code(update, context, code)
+
+
+async def _reset_account(context: BotContext) -> tuple[dict, Account | None]:
+    """The reset in progress and the account it is for (None once that is gone)."""
+    reset = context.user_data.get(RESET) or {}
+    return reset, await account_lookup.by_id(context.services.db, reset.get("account_id", 0))
+
+
+async def got_new(update: Update, context: BotContext) -> NextState:
+    """Keep the new password's hash if it is acceptable; ask for it again."""
+    _, account = await _reset_account(context)
+    if account is None:
+        await say(update, "forgot/expired", reply_markup=guest_keyboard())
+        return END
+    return AGAIN if await password.keep_new(update, context, account.username) else NEW
+
+
+async def got_again(update: Update, context: BotContext) -> NextState:
+    """The same password again: set it with the code (used once) and end the reset."""
+    new_hash = await password.same_again(update, context)
+    if new_hash is None:
+        await say(update, "password/ask_new")
+        return NEW
+    reset, account = await _reset_account(context)
+    svc = context.services
+    done = account is not None and await accounts.reset_password(
+        svc.db,
+        reset["code_id"],
+        account,
+        new_hash,
+        telegram_user_id=user_id(update),
+        now=svc.now(),
+    )
+    context.user_data.pop(RESET, None)
+    if not done:
+        await say(update, "forgot/expired", reply_markup=guest_keyboard())
+        return END
+    await say(update, "forgot/done", reply_markup=guest_keyboard())
+    return END
+
+
+DIALOGUE = Dialogue(
+    name="forgot",
+    entry_points=(
+        CommandHandler("start", deep_link, filters=PRIVATE & F.Regex(rf"^/start\s+{RESET_PREFIX}")),
+        *opened_by("forgot", ("elfelejtett_jelszo", "forgot"), start),
+    ),
+    states={
+        WHO: step("forgot/ask_who", MessageHandler(ANSWER, got_who)),
+        CODE: step("forgot/ask_code", MessageHandler(ANSWER, got_code)),
+        NEW: step("password/ask_new", MessageHandler(ANSWER, got_new)),
+        AGAIN: step("password/ask_again", MessageHandler(ANSWER, got_again)),
+    },
+    drafts=(RESET, password.NEW_HASH),
+)
