@@ -110,7 +110,7 @@ class Announcer:
                 render(
                     "chat/staff/announcement.txt",
                     event=item.event,
-                    s=summary,
+                    summary=summary,
                     excerpt=item.excerpt,
                     cut=item.cut,
                 ),

@@ -217,7 +217,7 @@ async def _send_list(update: Update, svc: Services, page: int) -> None:
     listing = await staff.list_tickets(
         svc.db, answer_days=svc.answer_days, now=svc.now(), page=page
     )
-    text = render("chat/staff/list.txt", p=listing)
+    text = render("chat/staff/list.txt", listing=listing)
     await send_or_edit(update, text, pager("st:list", listing.page, listing.pages, "staff"))
 
 
@@ -228,7 +228,7 @@ def thread_text(view: staff.Thread) -> str:
     for start in range(len(entries) + 1):
         text = render(
             "chat/staff/thread.txt",
-            s=view.summary,
+            summary=view.summary,
             entries=entries[start:],
             hidden=start,
             limit=THREAD_ENTRY_LIMIT,
@@ -279,7 +279,7 @@ async def _answer(
         update,
         "staff/answered",
         reply_markup=ticket_buttons(result.ticket.id, result.ticket.status == "closed"),
-        a=result,
+        answered=result,
         who=_who(update),
     )
     await _remember(svc, sent, result.ticket.id)
@@ -300,7 +300,7 @@ async def _set_status(update: Update, svc: Services, number: int, command: str) 
         update,
         template,
         reply_markup=ticket_buttons(result.ticket.id, closed),
-        c=result,
+        change=result,
         who=_who(update),
     )
     await _remember(svc, sent, result.ticket.id)
