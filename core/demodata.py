@@ -45,6 +45,7 @@ from typing import Any, Protocol, TextIO
 
 from core import demodata_words as words
 from core.billing_import import COLUMNS
+from core.formats import format_export_amount
 
 # The export's columns, in the contract's order (billing-import.md).
 CUSTOMER_COLUMNS = COLUMNS["customers.csv"]
@@ -120,13 +121,6 @@ class DemoSummary:
     in_debt: int
     overdue: int
     sample: RegistrationSample
-
-
-def format_amount(amount: int) -> str:
-    """Whole forints the Hungarian way: `4800`, `12 345`, `-30 000` (4 digits stay ungrouped)."""
-    size = -amount if amount < 0 else amount
-    text = str(size) if size < 10_000 else f"{size:,}".replace(",", " ")
-    return "-" + text if amount < 0 else text
 
 
 def ascii_fold(text: str) -> str:
@@ -420,7 +414,7 @@ class _Generator:
     def _amount(self, amount: int) -> str:
         text = self._amount_text.get(amount)
         if text is None:
-            text = format_amount(amount)
+            text = format_export_amount(amount)
             if amount < _FORMAT_CACHE_LIMIT:
                 self._amount_text[amount] = text
         return text

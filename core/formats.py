@@ -92,12 +92,20 @@ def format_amount(amount: int, *, group_four: bool = False) -> str:
     return f"{format_number(amount, group_four=group_four)}\u00a0Ft"
 
 
-def format_number(amount: int, *, group_four: bool = False) -> str:
-    """The grouped digits without the currency (see `format_amount`)."""
+def format_number(amount: int, *, group_four: bool = False, separator: str = "\u00a0") -> str:
+    """The grouped digits without the currency (see `format_amount`), `separator` between groups."""
     digits = str(abs(amount))
     if len(digits) > 4 or group_four:
-        digits = f"{abs(amount):,}".replace(",", "\u00a0")
+        digits = f"{abs(amount):,}".replace(",", separator)
     return f"-{digits}" if amount < 0 else digits
+
+
+def format_export_amount(amount: int) -> str:
+    """Whole forints as the billing export writes them: `4800`, `12 345`, `-30 000`.
+
+    The same grouping as `format_amount`, with plain spaces and no currency.
+    """
+    return format_number(amount, separator=" ")
 
 
 def format_date(value: date | str) -> str:

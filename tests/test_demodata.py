@@ -15,9 +15,9 @@ from core.demodata import (
     INVOICE_COLUMNS,
     TRANSACTION_COLUMNS,
     DemoSummary,
-    format_amount,
     write_demo_data,
 )
+from core.formats import format_export_amount as format_amount
 
 TODAY = date(2026, 3, 10)
 CUSTOMERS = 50
