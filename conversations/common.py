@@ -163,7 +163,6 @@ CUSTOMER_MENU = (
     ("customer_data", "password"),
     ("report", "logout"),
 )
-MENU_BUTTONS = tuple(name for row in CUSTOMER_MENU for name in row)
 
 
 def reply_keyboard(rows: tuple[tuple[str, ...], ...]) -> ReplyKeyboardMarkup:
