@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
-from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
+from telegram import Chat, ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -35,7 +35,19 @@ from telegram.ext import (
 )
 from telegram.ext import filters as F
 
-from conversations.common import BotContext, Services, inline, pager, say, send_or_edit
+from conversations.common import (
+    BotContext,
+    Services,
+    button_data,
+    chat_of,
+    inline,
+    pager,
+    query_of,
+    say,
+    send_or_edit,
+    text_of,
+    user_id,
+)
 from core import reports, staff, tickets
 from core.staff import StaffError
 from core.texts import labels, render
@@ -244,14 +256,14 @@ async def _send_thread(update: Update, svc: Services, number: int) -> None:
             svc.db,
             number,
             answer_days=svc.answer_days,
-            actor=staff.telegram_actor(update.effective_user.id),
+            actor=staff.telegram_actor(user_id(update)),
             now=svc.now(),
         )
     except StaffError as error:
         await _error(update, error)
         return
     ticket = view.summary.ticket
-    sent = await update.effective_chat.send_message(
+    sent = await chat_of(update).send_message(
         thread_text(view), reply_markup=ticket_buttons(ticket.id, view.summary.closed)
     )
     await _remember(svc, sent, ticket.id)
@@ -266,15 +278,13 @@ async def _answer(
             svc.settings,
             number,
             text,
-            actor=staff.telegram_actor(update.effective_user.id),
+            actor=staff.telegram_actor(user_id(update)),
             now=svc.now(),
         )
     except StaffError as error:
         await _error(update, error)
         return
-    log.info(
-        "%s answered by Telegram user %s (%s)", result.number, update.effective_user.id, result.via
-    )
+    log.info("%s answered by Telegram user %s (%s)", result.number, user_id(update), result.via)
     sent = await say(
         update,
         "staff/answered",
@@ -289,7 +299,7 @@ async def _set_status(update: Update, svc: Services, number: int, command: str) 
     change = staff.close if command == "close" else staff.reopen
     try:
         result = await change(
-            svc.db, number, actor=staff.telegram_actor(update.effective_user.id), now=svc.now()
+            svc.db, number, actor=staff.telegram_actor(user_id(update)), now=svc.now()
         )
     except StaffError as error:
         await _error(update, error)
@@ -315,8 +325,8 @@ async def _error(update: Update, error: StaffError) -> None:
 
 async def on_staff_button(update: Update, context: BotContext) -> None:
     """Megnyitás, Válasz, Lezárás, Újranyitás, ◀ ▶ — staff only; never passed on."""
-    query = update.callback_query
-    _, action, value = (query.data.split(":") + ["", ""])[:3]
+    query = query_of(update)
+    _, action, value = (button_data(update).split(":") + ["", ""])[:3]
     if not await _allowed(update, context, f"button {action}", command=False):
         raise ApplicationHandlerStop
     svc = context.services
@@ -353,7 +363,7 @@ async def _ask_for_answer(update: Update, svc: Services, number: int) -> None:
         reply_markup=ForceReply(selective=True, input_field_placeholder=label),
         number=label,
         who=_who(update),
-        user_id=update.effective_user.id,
+        user_id=user_id(update),
     )
     await _remember(svc, sent, ticket.id)
 
@@ -367,20 +377,21 @@ async def on_reply(update: Update, context: BotContext) -> None:
     Replies to any other message are left to the customer handlers.
     """
     message = update.effective_message
-    target = message.reply_to_message
+    target = message.reply_to_message if message else None
     if target is None or target.from_user is None or target.from_user.id != context.bot.id:
         return
     svc = context.services
-    chat = update.effective_chat
+    chat = chat_of(update)
     ticket_id = await staff.ticket_of_post(svc.db, chat.id, target.message_id)
     if ticket_id is not None:
         if await _allowed(update, context, "reply", command=False):
-            if message.text:
-                await _answer(update, context, svc, ticket_id, message.text)
+            text = text_of(update)
+            if text:
+                await _answer(update, context, svc, ticket_id, text)
             else:
                 await say(update, "staff/error", kind="text_only", number="", limit=None)
         raise ApplicationHandlerStop
-    if chat.type == chat.PRIVATE:
+    if chat.type == Chat.PRIVATE:
         ticket_id = await tickets.ticket_of_customer_post(svc.db, chat.id, target.message_id)
         if ticket_id is not None:
             await _customer_reply(update, context, svc, ticket_id)
@@ -391,22 +402,24 @@ async def _customer_reply(
     update: Update, context: BotContext, svc: Services, ticket_id: int
 ) -> None:
     """The customer's message joins their ticket (reopening it if closed)."""
-    text = (update.effective_message.text or "").strip()
-    user_id = update.effective_user.id
+    text = text_of(update).strip()
+    telegram_user = user_id(update)
     now = svc.now()
-    refused = await reports.refusal(svc.db, reports.REPLY, text, telegram_user_id=user_id, now=now)
+    refused = await reports.refusal(
+        svc.db, reports.REPLY, text, telegram_user_id=telegram_user, now=now
+    )
     if refused:
-        await say(update, refused.template, **refused.values)
+        await say(update, refused.template, reply_markup=None, **refused.values)
         return
     result = await tickets.reply_from_chat(
-        svc.db, ticket_id, text, telegram_user_id=user_id, now=now
+        svc.db, ticket_id, text, telegram_user_id=telegram_user, now=now
     )
     if result is None:
         await say(update, "staff/customer_reply_gone")
         return
     log.info(
         "Telegram user %s wrote into %s%s",
-        user_id,
+        telegram_user,
         tickets.ticket_number(ticket_id),
         " (reopened)" if result.reopened else "",
     )
@@ -415,13 +428,13 @@ async def _customer_reply(
 
 async def on_customer_button(update: Update, context: BotContext) -> None:
     """ "↩️ Válasz erre" under a staff answer: a prompt the customer replies to."""
-    query = update.callback_query
+    query = query_of(update)
     svc = context.services
     message = query.message
     ticket_id = None
-    if message is not None and update.effective_chat.type == update.effective_chat.PRIVATE:
+    if message is not None and chat_of(update).type == Chat.PRIVATE:
         ticket_id = await tickets.ticket_of_customer_post(
-            svc.db, message.chat_id, message.message_id
+            svc.db, message.chat.id, message.message_id
         )
     await query.answer()
     if ticket_id is None or query.data != f"tk:reply:{ticket_id}":

@@ -21,6 +21,7 @@ from conversations.common import (
     delete_secret,
     guest_keyboard,
     inline,
+    lock_minutes,
     opened_by,
     say,
     step,
@@ -58,6 +59,7 @@ async def activate_with(update: Update, context: BotContext, code: str) -> NextS
     result = await accounts.activate(svc.db, code, telegram_user_id=user_id(update), now=now)
     match result.outcome:
         case CodeOutcome.OK:
+            assert result.account is not None
             await say(
                 update,
                 "activation/done",
@@ -72,9 +74,7 @@ async def activate_with(update: Update, context: BotContext, code: str) -> NextS
             await say(update, "activation/expired", reply_markup=RESEND)
             return CODE
         case CodeOutcome.LOCKED:
-            await say(
-                update, "common/locked", minutes=accounts.wait_minutes(result.locked_until, now)
-            )
+            await say(update, "common/locked", minutes=lock_minutes(result.locked_until, now))
             return CODE
     await say(update, "activation/invalid", reply_markup=RESEND)
     return CODE

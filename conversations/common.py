@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import (
+    CallbackQuery,
+    Chat,
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -31,6 +33,7 @@ from telegram.ext import (
 from telegram.ext import filters as F
 
 from core import accounts
+from core.account_lookup import Account
 from core.accounts import CodeMailer, Policy, SessionState
 from core.config import Settings
 from core.db import Database
@@ -78,6 +81,13 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         assert isinstance(application, AssistantApplication)
         return application.services
 
+    @property
+    def drafts(self) -> dict[Any, Any]:
+        """This user's data: what a dialogue keeps between steps (persisted)."""
+        data = self.user_data
+        assert data is not None  # every update the bot handles has a user
+        return data
+
 
 # What the application builder is given so that handlers receive a BotContext.
 CONTEXT_TYPES = ContextTypes(context=BotContext)
@@ -88,6 +98,8 @@ CONTEXT_TYPES = ContextTypes(context=BotContext)
 # What a dialogue step returns: the next state's name, or END (the dialogue is over).
 NextState = str | int
 END = ConversationHandler.END
+# A dialogue step's callback: read the update, answer, return the next state.
+StepCallback = Callable[[Update, "BotContext"], Coroutine[Any, Any, NextState]]
 
 
 @dataclass(frozen=True)
@@ -127,7 +139,7 @@ PRIVATE = F.ChatType.PRIVATE
 def opened_by(
     button: str,
     commands: tuple[str, ...],
-    callback: Callable[[Update, BotContext], Awaitable[NextState]],
+    callback: StepCallback,
 ) -> tuple[BaseHandler, ...]:
     """Entry points: a customer button (by label name) and its commands, in a private chat."""
     return (
@@ -188,11 +200,16 @@ def keyboard_for(state: SessionState) -> ReplyKeyboardMarkup:
     return customer_keyboard() if state is SessionState.ACTIVE else guest_keyboard()
 
 
+async def logged_in(update: Update, context: BotContext) -> Account | None:
+    """The account this update's user is logged in to, if any (an idle login ends here)."""
+    svc = context.services
+    _, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
+    return account
+
+
 async def current_keyboard(update: Update, context: BotContext) -> ReplyKeyboardMarkup:
     """The keyboard for this update's customer as they are now (logged in or not)."""
-    svc = context.services
-    state, _ = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
-    return keyboard_for(state)
+    return customer_keyboard() if await logged_in(update, context) else guest_keyboard()
 
 
 def inline(
@@ -224,9 +241,7 @@ async def say(
     update: Update, template: str, /, reply_markup: ReplyMarkup | None = None, **context: object
 ) -> Message:
     """Send a chat template to the update's chat (HTML, values escaped)."""
-    chat = update.effective_chat
-    assert chat is not None
-    return await chat.send_message(
+    return await chat_of(update).send_message(
         render(f"chat/{template}.txt", **context), reply_markup=reply_markup
     )
 
@@ -237,7 +252,7 @@ async def send_or_edit(
     """Send a page anew, or, for a button pressed on it, edit that message in place."""
     query = update.callback_query
     if query is None:
-        await update.effective_chat.send_message(text, reply_markup=reply_markup)
+        await chat_of(update).send_message(text, reply_markup=reply_markup)
         return
     await query.answer()
     try:
@@ -263,15 +278,40 @@ async def delete_secret(update: Update) -> None:
 
 
 def user_id(update: Update) -> int:
+    """The Telegram user the update comes from."""
     assert update.effective_user is not None
     return update.effective_user.id
 
 
-def chat_id(update: Update) -> int:
+def chat_of(update: Update) -> Chat:
+    """The chat the update happened in."""
     assert update.effective_chat is not None
-    return update.effective_chat.id
+    return update.effective_chat
+
+
+def chat_id(update: Update) -> int:
+    """The ID of the chat the update happened in."""
+    return chat_of(update).id
+
+
+def query_of(update: Update) -> CallbackQuery:
+    """The pressed inline button's query (in a CallbackQueryHandler's callback)."""
+    assert update.callback_query is not None
+    return update.callback_query
+
+
+def button_data(update: Update) -> str:
+    """The pressed inline button's callback data."""
+    return query_of(update).data or ""
 
 
 def text_of(update: Update) -> str:
+    """The update's message text ('' for none)."""
     message = update.effective_message
     return (message.text or "") if message else ""
+
+
+def lock_minutes(until: float | None, now: float) -> int:
+    """Whole minutes until a lock ends, for the texts (a locked outcome always says when)."""
+    assert until is not None
+    return accounts.wait_minutes(until, now)

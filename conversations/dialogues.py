@@ -39,12 +39,12 @@ from conversations.common import (
     guest_keyboard,
     label,
     label_pattern,
+    logged_in,
+    query_of,
     say,
     text_of,
-    user_id,
 )
 from core import accounts
-from core.accounts import SessionState
 from core.texts import render
 
 DIALOGUES: tuple[Dialogue, ...] = (
@@ -80,7 +80,7 @@ def current_state(update: Update) -> str | None:
 
 def _forget_drafts(context: BotContext) -> None:
     for key in DRAFTS:
-        context.user_data.pop(key, None)
+        context.drafts.pop(key, None)
 
 
 async def _ask_again(update: Update, state: str | None) -> None:
@@ -124,7 +124,7 @@ async def remind(update: Update, context: BotContext) -> None:
         if update.message and (update.message.text or "").startswith("/")
         else ("button" if update.callback_query else "media")
     )
-    await say(update, "common/mid_dialogue", what=what, dialogue=DIALOGUE_OF.get(state, ""))
+    await say(update, "common/mid_dialogue", what=what, dialogue=DIALOGUE_OF.get(state or "", ""))
     await _ask_again(update, state)
 
 
@@ -168,9 +168,8 @@ def conversation() -> ConversationHandler:
 
 async def greet(update: Update, context: BotContext) -> None:
     """/start: who we are, what the bot can do, and the buttons."""
-    svc = context.services
-    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
-    if state is SessionState.ACTIVE:
+    account = await logged_in(update, context)
+    if account is not None:
         await say(
             update, "common/welcome_back", reply_markup=customer_keyboard(), name=account.username
         )
@@ -192,9 +191,8 @@ async def nothing_to_cancel(update: Update, context: BotContext) -> None:
 
 async def menu_command(update: Update, context: BotContext) -> None:
     """/menu: the home page when logged in, else the greeting."""
-    svc = context.services
-    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
-    if state is SessionState.ACTIVE:
+    account = await logged_in(update, context)
+    if account is not None:
         await menu.show_home(update, context, account)
     else:
         await greet(update, context)
@@ -223,7 +221,7 @@ async def media(update: Update, context: BotContext) -> None:
 
 async def stale_button(update: Update, context: BotContext) -> None:
     """An inline button from an old message whose dialogue is over."""
-    await update.callback_query.answer(render("chat/common/stale_button_alert.txt"))
+    await query_of(update).answer(render("chat/common/stale_button_alert.txt"))
     await say(update, "common/stale_button", reply_markup=await current_keyboard(update, context))
 
 

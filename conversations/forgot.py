@@ -22,6 +22,7 @@ from conversations.common import (
     cancel_keyboard,
     delete_secret,
     guest_keyboard,
+    lock_minutes,
     opened_by,
     say,
     step,
@@ -80,7 +81,8 @@ async def use_code(update: Update, context: BotContext, code: str) -> NextState:
     )
     match result.outcome:
         case CodeOutcome.OK:
-            context.user_data[RESET] = {
+            assert result.account is not None
+            context.drafts[RESET] = {
                 "code_id": result.code_id,
                 "account_id": result.account.id,
             }
@@ -92,9 +94,7 @@ async def use_code(update: Update, context: BotContext, code: str) -> NextState:
             )
             return NEW
         case CodeOutcome.LOCKED:
-            await say(
-                update, "common/locked", minutes=accounts.wait_minutes(result.locked_until, now)
-            )
+            await say(update, "common/locked", minutes=lock_minutes(result.locked_until, now))
             return CODE
         case CodeOutcome.EXPIRED | CodeOutcome.USED:
             await say(update, "forgot/expired", reply_markup=guest_keyboard())
@@ -113,9 +113,9 @@ async def got_code(update: Update, context: BotContext) -> NextState:
     return await use_code(update, context, code)
 
 
-async def _reset_account(context: BotContext) -> tuple[dict, Account | None]:
+async def _reset_account(context: BotContext) -> tuple[dict[str, int], Account | None]:
     """The reset in progress and the account it is for (None once that is gone)."""
-    reset = context.user_data.get(RESET) or {}
+    reset: dict[str, int] = context.drafts.get(RESET) or {}
     return reset, await account_lookup.by_id(context.services.db, reset.get("account_id", 0))
 
 
@@ -144,7 +144,7 @@ async def got_again(update: Update, context: BotContext) -> NextState:
         telegram_user_id=user_id(update),
         now=svc.now(),
     )
-    context.user_data.pop(RESET, None)
+    context.drafts.pop(RESET, None)
     if not done:
         await say(update, "forgot/expired", reply_markup=guest_keyboard())
         return END

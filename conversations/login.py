@@ -16,6 +16,8 @@ from conversations.common import (
     customer_keyboard,
     delete_secret,
     guest_keyboard,
+    lock_minutes,
+    logged_in,
     opened_by,
     say,
     step,
@@ -24,18 +26,19 @@ from conversations.common import (
 )
 from conversations.menu import show_home
 from core import accounts
-from core.accounts import LoginOutcome, SessionState
+from core.accounts import LoginOutcome
 
 # The states (their values are what the persistence stores: never rename them).
 USERNAME = "login_username"
 PASSWORD = "login_password"
 
+USERNAME_DRAFT = "login_username"  # user_data: the user name, checked with the password
+
 
 async def start(update: Update, context: BotContext) -> NextState:
     """Belépés: ask for the user name, unless already logged in."""
-    svc = context.services
-    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
-    if state is SessionState.ACTIVE:
+    account = await logged_in(update, context)
+    if account is not None:
         await say(update, "login/already", reply_markup=customer_keyboard(), name=account.username)
         return END
     await say(update, "login/ask_username", reply_markup=cancel_keyboard())
@@ -44,7 +47,7 @@ async def start(update: Update, context: BotContext) -> NextState:
 
 async def got_username(update: Update, context: BotContext) -> NextState:
     """Keep the user name (checked together with the password)."""
-    context.user_data["login_username"] = text_of(update).strip()
+    context.drafts[USERNAME_DRAFT] = text_of(update).strip()
     await say(update, "login/ask_password")
     return PASSWORD
 
@@ -55,7 +58,7 @@ async def got_password(update: Update, context: BotContext) -> NextState:
     await delete_secret(update)
     svc = context.services
     now = svc.now()
-    username = context.user_data.pop("login_username", "")
+    username = context.drafts.pop(USERNAME_DRAFT, "")
     result = await accounts.login(
         svc.db,
         username,
@@ -66,6 +69,7 @@ async def got_password(update: Update, context: BotContext) -> NextState:
     )
     match result.outcome:
         case LoginOutcome.OK:
+            assert result.account is not None
             await say(update, "login/welcome", name=result.account.username)
             await show_home(update, context, result.account)
             return END
@@ -74,7 +78,7 @@ async def got_password(update: Update, context: BotContext) -> NextState:
                 update,
                 "login/locked",
                 reply_markup=guest_keyboard(),
-                minutes=accounts.wait_minutes(result.locked_until, now),
+                minutes=lock_minutes(result.locked_until, now),
             )
             return END
         case LoginOutcome.PENDING:
@@ -95,5 +99,5 @@ DIALOGUE = Dialogue(
         USERNAME: step("login/ask_username", MessageHandler(ANSWER, got_username)),
         PASSWORD: step("login/ask_password", MessageHandler(ANSWER, got_password)),
     },
-    drafts=("login_username",),
+    drafts=(USERNAME_DRAFT,),
 )

@@ -75,7 +75,7 @@ def _page_of(update: Update) -> int:
     if query is None:
         return 0
     try:
-        return max(0, int(query.data.split(":", 1)[1]))
+        return max(0, int((query.data or "").split(":", 1)[1]))
     except (IndexError, ValueError):
         return 0
 

@@ -20,6 +20,7 @@ from conversations.common import (
     customer_keyboard,
     delete_secret,
     guest_keyboard,
+    lock_minutes,
     opened_by,
     say,
     step,
@@ -65,7 +66,7 @@ async def got_current(update: Update, context: BotContext) -> NextState:
             update,
             "common/locked",
             reply_markup=customer_keyboard(),
-            minutes=accounts.wait_minutes(result.locked_until, now),
+            minutes=lock_minutes(result.locked_until, now),
         )
         return END
     if result.outcome is not LoginOutcome.OK:
@@ -83,7 +84,7 @@ async def keep_new(update: Update, context: BotContext, username: str) -> bool:
     if problem:
         await say(update, "registration/bad_password", problem=problem)
         return False
-    context.user_data[NEW_HASH] = await hash_password(password)
+    context.drafts[NEW_HASH] = await hash_password(password)
     await say(update, "password/ask_again")
     return True
 
@@ -92,9 +93,10 @@ async def same_again(update: Update, context: BotContext) -> str | None:
     """The repeated password matches the kept hash: return that hash."""
     password = text_of(update)
     await delete_secret(update)
-    kept = context.user_data.get(NEW_HASH)
+    kept: str | None = context.drafts.get(NEW_HASH)
     if kept and await verify_password(kept, password):
-        return context.user_data.pop(NEW_HASH)
+        del context.drafts[NEW_HASH]
+        return kept
     await say(update, "password/mismatch")
     return None
 

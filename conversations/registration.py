@@ -7,7 +7,8 @@ queued. The password is hashed as soon as it is read and its message deleted.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from typing import Any
 
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, MessageHandler
@@ -18,11 +19,15 @@ from conversations.common import (
     BotContext,
     Dialogue,
     NextState,
+    StepCallback,
+    button_data,
     cancel_keyboard,
     delete_secret,
     guest_keyboard,
     inline,
+    lock_minutes,
     opened_by,
+    query_of,
     say,
     step,
     text_of,
@@ -37,6 +42,8 @@ from core.formats import (
     parse_invoice_number,
 )
 from core.passwords import hash_password, password_problem
+
+DRAFT = "reg"  # user_data: the fields typed so far (the password only as its hash)
 
 # The states (their values are what the persistence stores: never rename them).
 EMAIL = "reg_email"
@@ -59,8 +66,9 @@ STATE_OF = {
 }
 
 
-def _draft(context: BotContext) -> dict:
-    return context.user_data.setdefault("reg", {})
+def _draft(context: BotContext) -> dict[str, Any]:
+    draft: dict[str, Any] = context.drafts.setdefault(DRAFT, {})
+    return draft
 
 
 async def _next(update: Update, context: BotContext, done: str) -> NextState:
@@ -75,7 +83,7 @@ async def _next(update: Update, context: BotContext, done: str) -> NextState:
 
 async def start(update: Update, context: BotContext) -> NextState:
     """Begin (or restart) a registration."""
-    context.user_data["reg"] = {}
+    context.drafts[DRAFT] = {}
     await say(update, "registration/intro", reply_markup=cancel_keyboard())
     await say(update, "registration/ask_email", step=1)
     return EMAIL
@@ -126,9 +134,7 @@ def _positive_amount(text: str) -> int:
     return amount
 
 
-def _billing_fact(
-    field: str, parse: Callable[[str], object]
-) -> Callable[[Update, BotContext], Awaitable[NextState]]:
+def _billing_fact(field: str, parse: Callable[[str], object]) -> StepCallback:
     """A step that keeps one billing fact (customer ID, invoice number, amount) if it parses."""
 
     async def keep(update: Update, context: BotContext) -> NextState:
@@ -165,7 +171,7 @@ async def show_summary(update: Update, context: BotContext) -> NextState:
 
 async def choose_field(update: Update, context: BotContext) -> NextState:
     """Offer the fields to correct."""
-    await update.callback_query.answer()
+    await query_of(update).answer()
     await say(
         update,
         "registration/which_field",
@@ -176,9 +182,8 @@ async def choose_field(update: Update, context: BotContext) -> NextState:
 
 async def fix_field(update: Update, context: BotContext) -> NextState:
     """Ask one field again, then come back to the summary."""
-    query = update.callback_query
-    await query.answer()
-    field = query.data.removeprefix("reg:fix:")
+    await query_of(update).answer()
+    field = button_data(update).removeprefix("reg:fix:")
     if field not in STATE_OF:
         return CONFIRM
     _draft(context)["correcting"] = field
@@ -188,8 +193,7 @@ async def fix_field(update: Update, context: BotContext) -> NextState:
 
 async def confirm(update: Update, context: BotContext) -> NextState:
     """Check the proof and create the pending account."""
-    query = update.callback_query
-    await query.answer()
+    await query_of(update).answer()
     draft = _draft(context)
     if not all(f in draft for f in FIELDS):  # a stale summary from an earlier registration
         return await start(update, context)
@@ -213,7 +217,7 @@ async def confirm(update: Update, context: BotContext) -> NextState:
     )
     match result.outcome:
         case RegisterOutcome.OK:
-            context.user_data.pop("reg", None)
+            context.drafts.pop(DRAFT, None)
             await say(
                 update,
                 "registration/done",
@@ -233,11 +237,11 @@ async def confirm(update: Update, context: BotContext) -> NextState:
             await say(
                 update,
                 "registration/locked",
-                minutes=accounts.wait_minutes(result.locked_until, now),
+                minutes=lock_minutes(result.locked_until, now),
             )
             return CONFIRM
         case RegisterOutcome.TAKEN:
-            context.user_data.pop("reg", None)
+            context.drafts.pop(DRAFT, None)
             await say(
                 update,
                 "registration/taken",
@@ -270,5 +274,5 @@ DIALOGUE = Dialogue(
             CallbackQueryHandler(fix_field, pattern="^reg:fix:"),
         ),
     },
-    drafts=("reg",),
+    drafts=(DRAFT,),
 )

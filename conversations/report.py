@@ -39,7 +39,7 @@ async def start(update: Update, context: BotContext) -> NextState:
     """Ask for the report's text."""
     if update.callback_query:
         await update.callback_query.answer()
-    context.user_data[SUBJECT] = None
+    context.drafts[SUBJECT] = None
     await say(update, "report/ask", reply_markup=cancel_keyboard())
     return TEXT
 
@@ -48,7 +48,7 @@ async def start_change_request(update: Update, context: BotContext) -> NextState
     """Ask what should change in the customer's data."""
     if update.callback_query:
         await update.callback_query.answer()
-    context.user_data[SUBJECT] = render("chat/report/change_subject.txt")
+    context.drafts[SUBJECT] = render("chat/report/change_subject.txt")
     await say(update, "report/ask_change", reply_markup=cancel_keyboard())
     return TEXT
 
@@ -62,7 +62,7 @@ async def got_text(update: Update, context: BotContext) -> NextState:
         svc.db, reports.REPORT, text, telegram_user_id=user_id(update), now=now
     )
     if refused:
-        await say(update, refused.template, **refused.values)
+        await say(update, refused.template, reply_markup=None, **refused.values)
         return TEXT
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, now)
     ticket = await tickets.open_from_chat(
@@ -71,7 +71,7 @@ async def got_text(update: Update, context: BotContext) -> NextState:
         telegram_user_id=user_id(update),
         chat_id=chat_id(update),
         customer_id=account.customer_id if account else None,
-        subject=context.user_data.pop(SUBJECT, None),
+        subject=context.drafts.pop(SUBJECT, None),
         now=now,
     )
     await say(

@@ -46,7 +46,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
 
 
 def _due(summary: Any) -> str:
-    """`s | due`: the case of a ticket's deadline (core.staff.due), for the staff texts."""
+    """`summary | due`: the case of a ticket's deadline (core.staff.due), for the staff texts."""
     # Imported here: core.staff imports core.outbox, which imports this module.
     from core.staff import due
 
@@ -66,7 +66,8 @@ def render(name: str, /, **context: Any) -> str:
 @cache
 def _catalogue() -> dict[str, dict[str, str]]:
     text = resources.files("core").joinpath("texts/chat/labels.json").read_text("utf-8")
-    return json.loads(text)
+    catalogue: dict[str, dict[str, str]] = json.loads(text)
+    return catalogue
 
 
 def labels(section: LabelSection) -> Mapping[str, str]:
