@@ -24,10 +24,10 @@ from conversations.common import label
 from core import passwords
 from core.billing_import import import_folder
 from core.config import Settings
+from core.db import Database, open_database
 from core.demodata import DemoSummary, write_demo_data
 from mailer.sender import Transport
 from service import Overrides, Polling, Service
-from storage.db import Database, open_database
 
 TOKEN = "123456:TESTTOKEN"
 BOT_USERNAME = "petkomm_teszt_bot"
