@@ -99,7 +99,7 @@ CONTEXT_TYPES = ContextTypes(context=BotContext)
 NextState = str | int
 END = ConversationHandler.END
 # A dialogue step's callback: read the update, answer, return the next state.
-StepCallback = Callable[[Update, "BotContext"], Coroutine[Any, Any, NextState]]
+StepCallback = Callable[[Update, BotContext], Coroutine[Any, Any, NextState]]
 
 
 @dataclass(frozen=True)
