@@ -326,7 +326,7 @@ async def _error(update: Update, error: StaffError) -> None:
 async def on_staff_button(update: Update, context: BotContext) -> None:
     """Megnyitás, Válasz, Lezárás, Újranyitás, ◀ ▶ — staff only; never passed on."""
     query = query_of(update)
-    _, action, value = (button_data(update).split(":") + ["", ""])[:3]
+    _, action, value = ([*button_data(update).split(":"), "", ""])[:3]
     if not await _allowed(update, context, f"button {action}", command=False):
         raise ApplicationHandlerStop
     svc = context.services

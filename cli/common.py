@@ -18,7 +18,7 @@ from datetime import datetime
 from core.config import ConfigError, Settings
 
 Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
-Subparsers = argparse._SubParsersAction  # what `add_subparsers` returns; each module adds to it
+Subparsers = argparse._SubParsersAction  # noqa: SLF001 - argparse names no public type; what `add_subparsers` returns; each module adds to it
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 TOKEN_PLACEHOLDER = "<TELEGRAM_BOT_TOKEN>"

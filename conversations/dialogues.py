@@ -70,8 +70,8 @@ def current_state(update: Update) -> str | None:
     if _conversation is None:
         return None
     # PTB has no public reader of a conversation's state.
-    key = _conversation._get_key(update)
-    state = _conversation._conversations.get(key)
+    key = _conversation._get_key(update)  # noqa: SLF001
+    state = _conversation._conversations.get(key)  # noqa: SLF001
     return state if isinstance(state, str) else None
 
 

@@ -36,6 +36,7 @@ from core.mail import (
     parse_mail,
 )
 from core.outbox import MAX_ATTEMPTS, HasMailFrom, next_delay, queue_mail
+from core.paging import window
 from core.tickets import DAY, Deadline, deadline, ticket_number, untagged_subject
 from storage import audit, billing
 from storage import tickets as store
@@ -201,12 +202,11 @@ async def list_tickets(
 ) -> Page:
     """Open tickets (or all), oldest first, a page at a time; a page past the end is the last."""
     total = await (store.count_all(db) if include_closed else store.count_open(db))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 0), pages - 1)
+    shown = window(total, per_page, page)
     fetch = store.all_tickets if include_closed else store.open_tickets
-    tickets = await fetch(db, page * per_page, per_page)
+    tickets = await fetch(db, shown.offset, shown.limit)
     items = [await summarise(db, t, answer_days=answer_days, now=now) for t in tickets]
-    return Page(items, page, pages, total, include_closed)
+    return Page(items, shown.page, shown.pages, total, include_closed)
 
 
 @dataclass(frozen=True)

@@ -585,7 +585,7 @@ def _drain(mailbox: BaseMailBox) -> list[bytes]:
     try:
         while True:
             try:
-                lines.append(client._get_line())
+                lines.append(client._get_line())  # noqa: SLF001 - imaplib reads no line otherwise
             except (TimeoutError, OSError, imaplib.IMAP4.abort):
                 break
     finally:

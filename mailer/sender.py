@@ -275,7 +275,7 @@ class OutboxSender:
         context = f"outbox {mail.id} ({mail.kind}) to @{_domain(mail.recipient)}"
         try:
             note = await self.transport.deliver(mail, self.sender)
-        except Exception as error:  # every failure is recorded; none may stop the worker
+        except Exception as error:  # noqa: BLE001 - every failure is recorded; none stops the worker
             failure = classify(error)
             await self._record_failure(mail, failure, context)
             if failure.server_down:

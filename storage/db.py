@@ -193,6 +193,14 @@ class Database(_Statements):
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
 
+    async def migrate(self) -> list[int]:
+        """Apply the pending migrations in order; returns their versions."""
+        async with self._lock:
+            applied = await apply_migrations(self.conn)
+        for version in applied:
+            log.info("applied migration %04d", version)
+        return applied
+
     async def backup(self, target: Path) -> None:
         """Copy the live database to `target` with SQLite's online backup API."""
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -221,8 +229,5 @@ async def open_database(path: Path | str, migrate: bool = True) -> Database:
     await conn.execute("PRAGMA foreign_keys = ON")
     db = Database(conn, path)
     if migrate:
-        async with db._lock:
-            applied = await apply_migrations(conn)
-        for version in applied:
-            log.info("applied migration %04d", version)
+        await db.migrate()
     return db

@@ -61,7 +61,7 @@ class BotEnv:
     customers: list = field(default_factory=list)
 
     @property
-    def application(self):  # noqa: ANN201 - bot.app.AssistantApplication
+    def application(self):
         return self.service.application
 
     def customer(self, first_name: str = "Éva") -> Customer:
@@ -105,7 +105,7 @@ class Customer:
     def _seen(self) -> int:
         return max((m.message_id for m in self.user.chat.messages), default=0)
 
-    async def _run(self, send) -> list[ChatMessage]:  # noqa: ANN001
+    async def _run(self, send) -> list[ChatMessage]:
         before = self._seen()
         await self.env.processed(send())
         return [m for m in self.user.replies if m.message_id > before]
@@ -292,7 +292,7 @@ STAFF_IDS = (9001, 9002)
 class Clerk:
     """Someone writing in the staff group (or a private chat): staff, or a stranger."""
 
-    def __init__(self, env: BotEnv, user: SimulatedUser, chat) -> None:  # noqa: ANN001
+    def __init__(self, env: BotEnv, user: SimulatedUser, chat) -> None:
         self.env = env
         self.user = user
         self.chat = chat
@@ -308,7 +308,7 @@ class Clerk:
     def _seen(self) -> int:
         return max((m.message_id for m in self.chat.messages), default=0)
 
-    async def _run(self, send) -> list[ChatMessage]:  # noqa: ANN001
+    async def _run(self, send) -> list[ChatMessage]:
         before = self._seen()
         await self.env.processed(send())
         return [m for m in self.chat.replies if m.message_id > before]
@@ -343,7 +343,7 @@ class StaffBotEnv(BotEnv):
     people: dict = field(default_factory=dict)  # clerks met so far, by user id
 
     @property
-    def announcer(self):  # noqa: ANN201 - bot.announcer.Announcer
+    def announcer(self):
         return self.service.announcer
 
     def clerk(self, user_id: int = STAFF_IDS[0], first_name: str = "Anna") -> Clerk:
@@ -363,7 +363,7 @@ class StaffBotEnv(BotEnv):
 
         return await self.emulator.wait_for(found, timeout=timeout, what=f"staff post {needles}")
 
-    async def chat_message(self, person, *needles: str, timeout: float = 10.0) -> ChatMessage:  # noqa: ANN001, ASYNC109
+    async def chat_message(self, person, *needles: str, timeout: float = 10.0) -> ChatMessage:  # noqa: ASYNC109
         """Wait for a bot message in a person's private chat containing every needle."""
 
         def found() -> ChatMessage | None:

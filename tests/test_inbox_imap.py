@@ -55,7 +55,7 @@ class Results:
         self.items.append(result)
         self._changed.set()
 
-    async def wait_for(self, count: int) -> list[InboundResult]:  # noqa: ASYNC109 - a guard
+    async def wait_for(self, count: int) -> list[InboundResult]:
         async with asyncio.timeout(WAIT):
             while len(self.items) < count:
                 self._changed.clear()
@@ -339,7 +339,7 @@ async def test_reading_does_not_mark_mail_seen(db, dovecot, imap_user, reader_fa
     await reader_factory(processed_folder=None).poll_once()
     with dovecot.session(imap_user.name) as client:
         client.select("INBOX", readonly=True)
-        typ, data = client.uid("FETCH", "1", "(FLAGS)")
+        _typ, data = client.uid("FETCH", "1", "(FLAGS)")
     assert b"\\Seen" not in data[0]
 
 

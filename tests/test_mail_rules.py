@@ -249,7 +249,7 @@ def test_a_customer_is_not_out_of_office(subject):
     assert not is_out_of_office(make_mail(Subject=subject))
 
 
-@pytest.mark.parametrize("name", CUSTOMER_MAILS + ["bounce_dsn_postfix.eml", "mailing_list.eml"])
+@pytest.mark.parametrize("name", [*CUSTOMER_MAILS, "bounce_dsn_postfix.eml", "mailing_list.eml"])
 def test_no_other_corpus_mail_is_out_of_office(name):
     assert not is_out_of_office(corpus(name))
 
@@ -286,7 +286,7 @@ def test_an_old_style_bounce_with_the_original_pasted_into_the_text():
     assert bounced_message_id(mail) == "<20240601.77@petkomm.hu>"
 
 
-@pytest.mark.parametrize("name", CUSTOMER_MAILS + ["out_of_office_hu.eml", "mailing_list.eml"])
+@pytest.mark.parametrize("name", [*CUSTOMER_MAILS, "out_of_office_hu.eml", "mailing_list.eml"])
 def test_no_other_corpus_mail_is_a_bounce(name):
     mail = corpus(name)
     assert not is_bounce(mail)

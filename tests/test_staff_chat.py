@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DAY = 86400.0
 
 
-async def report(customer, text: str) -> str:  # noqa: ANN001
+async def report(customer, text: str) -> str:
     """The customer reports a problem in the chat; returns the ticket number."""
     await customer.press("report")
     [reply] = await customer.say(text)
@@ -30,11 +30,11 @@ async def report(customer, text: str) -> str:  # noqa: ANN001
     return reply.text.split("Ügyszáma: ")[1].split()[0]
 
 
-def labels(message) -> list[str]:  # noqa: ANN001
+def labels(message) -> list[str]:
     return [text for row in message.inline_keyboard or [] for text in (b["text"] for b in row)]
 
 
-async def audited(env, action: str) -> list[audit.AuditEntry]:  # noqa: ANN001
+async def audited(env, action: str) -> list[audit.AuditEntry]:
     return [e for e in await audit.entries(env.db) if e.action == action]
 
 

@@ -121,7 +121,7 @@ async def process_stored(
             result = await handle_mail(tx, mail, mail_id, ctx, now, row.arrived_at)
     except sqlite3.Error:
         raise  # the database itself failed: the mail waits, the caller tries again
-    except Exception as error:  # noqa: BLE001 - a bug must not block the inbox (Zammad #2754)
+    except Exception as error:
         log.exception("mail %s %s could not be processed", where, row.message_id)
         reason = f"processing failed: {type(error).__name__}"
         result = await _set_aside(db, mail_id, row.message_id, reason)

@@ -44,6 +44,10 @@ class _TextCollector(HTMLParser):
         self._skip_depth = 0
         self._pre_depth = 0
 
+    def so_far(self) -> list[tuple[int, str]]:
+        """The lines collected so far, the unfinished one last (after a parser failure)."""
+        return [*self.lines, (0, "".join(self._current))]
+
     def _break(self, blank: bool = False) -> None:
         text = "".join(self._current).strip(" ")
         if text or blank:
@@ -123,7 +127,7 @@ def html_to_text(html: str) -> str:
         collector.feed(html)
         lines = collector.finish()
     except Exception:  # noqa: BLE001 - html.parser is lenient, but never let a body kill a mail
-        lines = collector.lines + [(0, "".join(collector._current))]
+        lines = collector.so_far()
     out: list[str] = []
     previous_blank = True
     for depth, text in lines:
