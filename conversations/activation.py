@@ -31,6 +31,7 @@ from conversations.common import (
 from core import account_lookup, accounts
 from core.account_lookup import Account
 from core.accounts import ACTIVATION_PREFIX, CodeOutcome
+from core.emails import normalised_email
 
 # The states (their values are what the persistence stores: never rename them).
 CODE = "act_code"
@@ -123,9 +124,9 @@ async def _send(update: Update, context: BotContext, account: Account) -> NextSt
 
 async def got_email(update: Update, context: BotContext) -> NextState:
     """The address of a pending registration: a new code goes there (same answer either way)."""
-    email = text_of(update).strip()
-    if not accounts.email_ok(email):
-        await say(update, "registration/bad_email", value=email)
+    email = normalised_email(text_of(update))
+    if email is None:
+        await say(update, "registration/bad_email", value=text_of(update).strip())
         return EMAIL
     svc = context.services
     pending = await account_lookup.pending_with_email(svc.db, email)

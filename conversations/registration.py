@@ -35,6 +35,7 @@ from conversations.common import (
 )
 from core import accounts
 from core.accounts import RegisterOutcome, Registration
+from core.emails import normalised_email
 from core.formats import (
     format_invoice_number,
     parse_amount,
@@ -90,10 +91,10 @@ async def start(update: Update, context: BotContext) -> NextState:
 
 
 async def got_email(update: Update, context: BotContext) -> NextState:
-    """Keep a plausible e-mail address."""
-    email = text_of(update).strip()
-    if not accounts.email_ok(email):
-        await say(update, "registration/bad_email", value=email)
+    """Keep a usable e-mail address (normalised), or say why not."""
+    email = normalised_email(text_of(update))
+    if email is None:
+        await say(update, "registration/bad_email", value=text_of(update).strip())
         return EMAIL
     _draft(context)["email"] = email
     return await _next(update, context, "email")

@@ -6,8 +6,9 @@ go to the server exactly as stored, so every retry carries the same Message-ID.
 Outcomes of one attempt:
 - accepted → marked sent (per-recipient refusals the server reported are kept
   in `last_error`);
-- a permanent refusal of this mail (a 5xx reply to MAIL, RCPT or DATA) → failed
-  at once with the server's reason, never retried;
+- a permanent refusal of this mail (a 5xx reply to MAIL, RCPT or DATA), or a
+  mail that cannot be put on the wire at all (a ValueError, e.g. a control
+  character in the address) → failed at once with the reason, never retried;
 - anything else (no connection, timeouts, 4xx, a wrong password, an
   unreachable folder) → retried with `core.outbox.next_delay` back-off, failed
   after `MAX_ATTEMPTS`. Login and greeting refusals are problems of the server
@@ -208,6 +209,10 @@ def classify(error: BaseException) -> _Failure:
             f"{error.code} {error.message}", permanent=error.code >= 500, server_down=False
         )
     reason = f"{type(error).__name__}: {error}".rstrip(": ")
+    if isinstance(error, ValueError):
+        # The mail itself cannot be put on the wire (e.g. aiosmtplib refuses a control
+        # character in the address): every retry would fail the same way.
+        return _Failure(reason, permanent=True, server_down=False)
     return _Failure(reason, permanent=False, server_down=isinstance(error, _UNREACHABLE))
 
 
