@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -34,32 +35,70 @@ def error(message: str, code: int = USAGE) -> int:
     return code
 
 
-class RedactSecret(logging.Filter):
-    """Replaces a secret wherever it would appear in a log line (e.g. PTB's URL at DEBUG)."""
+# Libraries that print what customers type, or our token, below a certain level: at DEBUG
+# python-telegram-bot logs every update and every Bot API call with its parameters
+# (passwords, codes, deep links), aiosqlite every statement with its values (a queued code
+# mail), httpcore the requests; httpx logs every URL, with the token in it, at INFO. They
+# stay at these levels whatever PETKOMM_LOG_LEVEL says (README, "Configuration").
+QUIET_LOGGERS = {
+    "telegram": logging.INFO,
+    "aiosqlite": logging.INFO,
+    "httpcore": logging.INFO,
+    "httpx": logging.WARNING,
+}
+CODE_PLACEHOLDER = "<code>"
 
-    def __init__(self, secret: str) -> None:
+
+def _code_pattern() -> re.Pattern[str]:
+    """A code we mail (24 characters of our alphabet, grouped by 4 or not), with its
+    deep-link prefix if any: never in a log line, whoever wrote it."""
+    from core.accounts import ACTIVATION_PREFIX, CODE_ALPHABET, CODE_LENGTH, RESET_PREFIX
+
+    char = f"[{re.escape(CODE_ALPHABET)}]"
+    groups = CODE_LENGTH // 4
+    prefixes = "|".join(re.escape(p) for p in (ACTIVATION_PREFIX, RESET_PREFIX))
+    return re.compile(
+        rf"(?:{prefixes})?(?<![A-Za-z0-9])(?:{char}{{{CODE_LENGTH}}}"
+        rf"|(?:{char}{{4}} ){{{groups - 1}}}{char}{{4}})(?![A-Za-z0-9])",
+        re.IGNORECASE,  # as a customer may type it
+    )
+
+
+class RedactSecret(logging.Filter):
+    """Replaces the bot token (e.g. in a URL) and anything shaped like one of our codes
+    wherever it would appear in a log line: a second line of defence behind the levels."""
+
+    def __init__(self, secret: str | None) -> None:
         super().__init__()
         self.secret = secret
+        self.codes = _code_pattern()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, TOKEN_PLACEHOLDER), None
+        clean = message
+        if self.secret and self.secret in clean:
+            clean = clean.replace(self.secret, TOKEN_PLACEHOLDER)
+        clean = self.codes.sub(CODE_PLACEHOLDER, clean)
+        if clean != message:
+            record.msg, record.args = clean, None
         return True
 
 
 def configure_logging(settings: Settings) -> None:
-    """Log at PETKOMM_LOG_LEVEL to standard error, never showing the bot token.
+    """Log at PETKOMM_LOG_LEVEL to standard error, never showing a password, a code, a
+    code's link or the bot token: the chatty libraries stay quieter (`QUIET_LOGGERS`) and
+    a filter redacts the token and code-shaped words.
 
     Raises ConfigError when the level is malformed.
     """
     logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
+    for name, floor in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, logging.root.level))
     secret = settings.env.get("TELEGRAM_BOT_TOKEN", "").strip()
-    if len(secret) >= 8:  # a shorter "token" would redact ordinary words
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(RedactSecret(secret))
+    # A shorter "token" would redact ordinary words.
+    redact = RedactSecret(secret if len(secret) >= 8 else None)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -73,6 +112,27 @@ def run_command(args: argparse.Namespace) -> int:
         return USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def os_user() -> str:
+    """Who runs the command (the audit's `cli:<user>`)."""
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in this environment
+        return str(os.getuid())
+
+
+def age(seconds: float) -> str:
+    """A short age for a listing: `45m`, `5h`, `3d`."""
+    seconds = max(seconds, 0.0)
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
 
 
 def local_time(moment: float, pattern: str = "%Y-%m-%d %H:%M") -> str:

@@ -8,6 +8,16 @@ rolls back) together with whatever caused it, e.g. a registration.
 
 Only the standard `email` package is used; the retry schedule lives here too,
 so the policy is read in one place.
+
+After sending, the outbox keeps no secret: a code mail (activation, reset) is
+reduced to its headers once it is sent or given up (`at_rest`), so neither the
+database nor a backup holds a live code or its link. A failed code mail cannot
+be sent again (`requeue` refuses it): its customer asks for a new code.
+
+The mail's health as staff see it is decided here too: the first mail given
+up, or a mail still failing after `ALERT_ATTEMPTS` tries, queues one "mail is
+failing" notice for the staff chat; the next mail that gets through queues one
+"mail works again" notice (`core.staff` hands them to the bot's announcer).
 """
 
 from __future__ import annotations
@@ -15,34 +25,34 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import formatdate, make_msgid, parseaddr
+from enum import StrEnum
 from typing import Any, Protocol
 
 import jinja2
 
 from core.texts import render
-from storage import outbox
-from storage.db import Queryable
+from storage import audit, notices, outbox
+from storage.db import Database, Queryable
 
 # The queue as the sender works it (the repository's own functions, named here so that
 # the mail door never imports storage).
+from storage.outbox import OutboxEntry as OutboxEntry
 from storage.outbox import OutboxMail as OutboxMail
 from storage.outbox import fetch_due as fetch_due
-from storage.outbox import mark_failed as mark_failed
-from storage.outbox import mark_sent as mark_sent
 from storage.outbox import next_due_at as next_due_at
-from storage.outbox import schedule_retry as schedule_retry
 
 # --- retry schedule -------------------------------------------------------------
 
 BASE_DELAY = 30.0  # seconds before the first retry
 MAX_DELAY = 3600.0  # back-off stops growing at one hour
 MAX_ATTEMPTS = 12  # after this many failed attempts (about 5 hours) the mail is failed
+ALERT_ATTEMPTS = 5  # a mail failing this often (about 8 minutes) tells staff mail is failing
 
 
 def next_delay(attempts: int) -> float:
@@ -81,6 +91,8 @@ def activation_link(bot_username: str, payload: str) -> str:
 MAX_REFERENCES = 10
 # Mails a machine sends on its own (codes): marked so that auto-responders keep quiet.
 AUTO_GENERATED_KINDS = frozenset({"activation", "reset"})
+# Mails that carry a single-use code and its link: kept at rest without their body.
+CODE_KINDS = frozenset({"activation", "reset"})
 
 _FLATTEN_POLICY = policy.SMTP.clone(max_line_length=998)
 _MSG_ID = re.compile(r"<[^<>\s]+>")
@@ -340,3 +352,183 @@ async def queue_code_mail(
         context={"username": username, "code": code, "link": link, "expires_at": expires_at},
         now=now,
     )
+
+
+# --- what is kept once a mail is sent or given up ---------------------------------------
+
+BODY_REMOVED = "X-Petkomm-Body-Removed"
+_CRLF = b"\r\n"
+# The body's own headers go with it; the rest (From, To, Subject, Date, Message-ID, …) stay.
+_BODY_HEADERS = (b"content-type:", b"content-transfer-encoding:", b"mime-version:")
+_REMOVED_NOTE = (
+    b"The body of this mail was removed once it was sent or failed: it carried a single-use code."
+)
+
+
+def at_rest(mail: OutboxMail) -> bytes | None:
+    """What the outbox keeps of `mail` once it is sent or given up; None keeps it whole.
+
+    A code mail (`CODE_KINDS`) keeps its headers and a note instead of its body:
+    the body's code and link would let whoever reads the database or a backup
+    activate the account or reset its password. Threading needs only the
+    Message-ID, which stays in its column and in the headers.
+    """
+    if mail.kind not in CODE_KINDS:
+        return None
+    head = mail.raw.partition(_CRLF + _CRLF)[0]
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(_CRLF):
+        if line[:1] in (b" ", b"\t"):  # a folded line belongs to the header above it
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.lower().startswith(_BODY_HEADERS)
+        if not dropping:
+            kept.append(line)
+    kept += [
+        b"MIME-Version: 1.0",
+        b'Content-Type: text/plain; charset="us-ascii"',
+        b"Content-Transfer-Encoding: 7bit",
+        f"{BODY_REMOVED}: a {mail.kind} code mail, once sent or failed".encode("ascii"),
+    ]
+    return _CRLF.join(kept) + _CRLF + _CRLF + _REMOVED_NOTE + _CRLF
+
+
+def body_removed(mail: OutboxMail) -> bool:
+    """Whether the stored message is only what `at_rest` keeps (it cannot be sent again)."""
+    return mail.kind in CODE_KINDS and mail.status != outbox.QUEUED
+
+
+# --- the sender's outcomes, and mail health as staff see it --------------------------------
+
+MAIL_FAILING = "mail_failing"  # staff notice: mails are given up or keep failing
+MAIL_RECOVERED = "mail_recovered"  # staff notice: a mail got through again
+_MAIL_TOPICS = (MAIL_FAILING, MAIL_RECOVERED)
+MAX_REASON = 300  # characters of a server's reason in a staff notice
+
+
+async def mail_failing(db: Queryable) -> bool:
+    """Whether staff were told mail is failing and not yet that it works again."""
+    return await notices.latest_topic(db, _MAIL_TOPICS) == MAIL_FAILING
+
+
+async def _tell_staff_failing(tx: Queryable, reason: str, now: float) -> None:
+    """One "mail is failing" notice, unless staff already know."""
+    if await mail_failing(tx):
+        return
+    counts = await outbox.count_by_status(tx)
+    details = {
+        "failed": counts[outbox.FAILED],
+        "retrying": await outbox.count_retrying(tx),
+        "reason": reason[:MAX_REASON],
+    }
+    await notices.add(tx, MAIL_FAILING, details, now)
+
+
+async def mark_sent(db: Database, mail: OutboxMail, now: float, note: str | None = None) -> bool:
+    """The server accepted `mail`: mark it sent, keep it as `at_rest` says, and tell
+    staff mail works again if they were told it was failing.
+
+    Returns False when the row was not queued any more (already marked).
+    """
+    async with db.transaction() as tx:
+        changed = await outbox.mark_sent(tx, mail.id, now, note, raw=at_rest(mail))
+        if changed and await mail_failing(tx):
+            counts = await outbox.count_by_status(tx)
+            await notices.add(tx, MAIL_RECOVERED, {"failed": counts[outbox.FAILED]}, now)
+    return changed
+
+
+async def mark_failed(db: Database, mail: OutboxMail, reason: str, now: float) -> bool:
+    """Give `mail` up for good (kept as `at_rest` says); staff hear mail is failing."""
+    async with db.transaction() as tx:
+        changed = await outbox.mark_failed(tx, mail.id, reason, raw=at_rest(mail))
+        if changed:
+            await _tell_staff_failing(tx, reason, now)
+    return changed
+
+
+async def schedule_retry(
+    db: Database, mail: OutboxMail, next_attempt_at: float, reason: str, now: float
+) -> bool:
+    """Count a failed attempt and set when to try again; after `ALERT_ATTEMPTS` failed
+    attempts of one mail, staff hear mail is failing."""
+    async with db.transaction() as tx:
+        changed = await outbox.schedule_retry(tx, mail.id, next_attempt_at, reason)
+        if changed and mail.attempts + 1 >= ALERT_ATTEMPTS:
+            await _tell_staff_failing(tx, reason, now)
+    return changed
+
+
+# --- the operator's view: listing and requeueing -------------------------------------------
+
+
+async def list_mails(
+    db: Queryable, statuses: Sequence[str], limit: int = 200
+) -> tuple[list[OutboxEntry], int]:
+    """Mails in `statuses` (queued, sent, failed), oldest first, at most `limit`; and the total."""
+    unknown = set(statuses) - set(outbox.STATUSES)
+    if unknown:
+        raise ValueError(f"no outbox status {sorted(unknown)}")
+    return await outbox.entries(db, tuple(statuses), limit)
+
+
+class RequeueRefusal(StrEnum):
+    """Why a mail was not put back in the queue."""
+
+    NOT_FOUND = "not_found"  # no mail with this id
+    NOT_FAILED = "not_failed"  # queued or sent: nothing to requeue
+    CODE_REMOVED = "code_removed"  # a code mail's body (the code) is gone: ask for a new code
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """What happened to one mail the operator asked to requeue."""
+
+    mail_id: int
+    kind: str | None  # None when there is no such mail
+    status: str | None  # the mail's status before (None when there is no such mail)
+    refusal: RequeueRefusal | None  # None: it is queued again
+
+    @property
+    def ok(self) -> bool:
+        return self.refusal is None
+
+
+async def requeue(
+    db: Database,
+    mail_ids: Iterable[int] | None,
+    *,
+    actor: str,
+    now: float,
+) -> list[Requeued]:
+    """Put failed mails back in the queue, due at once with their attempts reset; audited.
+
+    `mail_ids` None means every failed mail. A code mail is refused: its code was
+    removed when it failed (and may have expired since), so the customer asks for
+    a new code (Aktiválás → új kód, or Elfelejtett jelszó) rather than getting an
+    old one.
+    """
+    results: list[Requeued] = []
+    async with db.transaction() as tx:
+        ids = await outbox.failed_ids(tx) if mail_ids is None else list(mail_ids)
+        for mail_id in ids:
+            mail = await outbox.get_mail(tx, mail_id)
+            if mail is None:
+                results.append(Requeued(mail_id, None, None, RequeueRefusal.NOT_FOUND))
+                continue
+            refusal = None
+            if mail.status != outbox.FAILED:
+                refusal = RequeueRefusal.NOT_FAILED
+            elif body_removed(mail):
+                refusal = RequeueRefusal.CODE_REMOVED
+            if refusal is not None:
+                results.append(Requeued(mail_id, mail.kind, mail.status, refusal))
+            else:
+                await outbox.requeue(tx, mail_id, now)
+                await audit.record(
+                    tx, now, actor, "outbox_requeued", f"outbox {mail_id}", mail.kind
+                )
+                results.append(Requeued(mail_id, mail.kind, mail.status, None))
+    return results

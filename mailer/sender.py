@@ -14,8 +14,13 @@ Outcomes of one attempt:
   after `MAX_ATTEMPTS`. Login and greeting refusals are problems of the server
   or our configuration, not of the mail, so even their 5xx codes are retried.
 
+Once sent or given up, a code mail keeps only its headers (`core.outbox.at_rest`);
+the first mail given up, or one still failing after `ALERT_ATTEMPTS` tries,
+tells staff in their chat that mail is failing, and the next mail that gets
+through tells them it works again (one notice each, not one per mail).
+
 Crash safety: a mail is marked sent only after the server accepted it, in the
-statement right after `send` returns. A crash in that tiny window (accepted but
+transaction right after `send` returns. A crash in that tiny window (accepted but
 not yet committed) makes the restarted worker send that one mail again; SMTP
 offers no way to close the window. Everything not confirmed is simply still
 queued, so a restart loses nothing.
@@ -287,8 +292,9 @@ class OutboxSender:
                 self._outages += 1
                 self._paused_until = self.clock() + next_delay(self._outages)
             return False, failure.server_down
-        # Accepted: commit at once, so the resend-on-crash window stays tiny.
-        await outbox.mark_sent(self.db, mail.id, self.clock(), note)
+        # Accepted: commit at once, so the resend-on-crash window stays tiny. A code
+        # mail keeps no code from here on (core.outbox.at_rest).
+        await outbox.mark_sent(self.db, mail, self.clock(), note)
         self._outages = 0
         self._paused_until = 0.0
         if note:
@@ -299,16 +305,17 @@ class OutboxSender:
 
     async def _record_failure(self, mail: OutboxMail, failure: _Failure, context: str) -> None:
         attempts = mail.attempts + 1
+        now = self.clock()
         if failure.permanent:
-            await outbox.mark_failed(self.db, mail.id, failure.reason)
+            await outbox.mark_failed(self.db, mail, failure.reason, now)
             log.error("%s refused for good: %s", context, _for_log(failure.reason))
         elif attempts >= MAX_ATTEMPTS:
             reason = f"gave up after {attempts} attempts: {failure.reason}"
-            await outbox.mark_failed(self.db, mail.id, reason)
+            await outbox.mark_failed(self.db, mail, reason, now)
             log.error("%s failed: %s", context, _for_log(reason))
         else:
             delay = next_delay(attempts)
-            await outbox.schedule_retry(self.db, mail.id, self.clock() + delay, failure.reason)
+            await outbox.schedule_retry(self.db, mail, now + delay, failure.reason, now)
             log.warning(
                 "%s attempt %d failed, retry in %.0f s: %s",
                 context,

@@ -3,6 +3,11 @@
 A row is written once with the final, flattened message (`raw`) and status
 `queued`; the mail worker moves it to `sent` or `failed`. Every status change
 is guarded by `status = 'queued'`, so a row is marked sent at most once.
+
+Marking a mail sent or failed may replace its `raw` with what is kept at rest
+(a code mail keeps no code: `core.outbox.at_rest`). The replaced bytes are
+overwritten on disk, not merely freed (`PRAGMA secure_delete`), so neither the
+database file nor a backup of it holds them.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ QUEUED = "queued"
 SENT = "sent"
 FAILED = "failed"
 STATUSES = (QUEUED, SENT, FAILED)
-TOPIC = "outbox"  # the change topic (`Database.listen`) of a newly queued mail
+TOPIC = "outbox"  # the change topic (`Database.listen`) of a newly queued (or requeued) mail
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,22 @@ _COLUMNS = (
     "id, message_id, kind, recipient, subject, raw, ticket_id, status, attempts,"
     " next_attempt_at, last_error, created_at, sent_at"
 )
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One outbox row as the operator lists it: everything but the message itself."""
+
+    id: int
+    kind: str
+    recipient: str
+    subject: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    sent_at: float | None
 
 
 def _mail(row: sqlite3.Row) -> OutboxMail:
@@ -87,15 +108,29 @@ async def next_due_at(db: Queryable) -> float | None:
     return None if value is None else float(value)
 
 
-async def mark_sent(db: Queryable, mail_id: int, now: float, note: str | None = None) -> bool:
+async def _erase_replaced(db: Queryable, raw: bytes | None) -> None:
+    """Have SQLite overwrite the bytes a new `raw` frees, not just free them.
+
+    Many SQLite builds do this by default, not all: asked for on the connection.
+    """
+    if raw is not None:
+        await db.execute("PRAGMA secure_delete = ON")
+
+
+async def mark_sent(
+    db: Queryable, mail_id: int, now: float, note: str | None = None, raw: bytes | None = None
+) -> bool:
     """Record that the server accepted the mail; `note` keeps per-recipient refusals.
 
+    `raw`, when given, replaces the stored message (what is kept at rest).
     Returns False when the row was not queued any more (already marked).
     """
+    await _erase_replaced(db, raw)
     changed = await db.execute(
         "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-        " last_error = coalesce(?, last_error) WHERE id = ? AND status = 'queued'",
-        (now, note, mail_id),
+        " last_error = coalesce(?, last_error), raw = coalesce(?, raw)"
+        " WHERE id = ? AND status = 'queued'",
+        (now, note, raw, mail_id),
     )
     return changed == 1
 
@@ -110,12 +145,16 @@ async def schedule_retry(db: Queryable, mail_id: int, next_attempt_at: float, er
     return changed == 1
 
 
-async def mark_failed(db: Queryable, mail_id: int, error: str) -> bool:
-    """Give the mail up for good; `error` is the server's reason (shown to staff)."""
+async def mark_failed(db: Queryable, mail_id: int, error: str, raw: bytes | None = None) -> bool:
+    """Give the mail up for good; `error` is the server's reason (shown to staff).
+
+    `raw`, when given, replaces the stored message (what is kept at rest).
+    """
+    await _erase_replaced(db, raw)
     changed = await db.execute(
-        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?"
-        " WHERE id = ? AND status = 'queued'",
-        (error, mail_id),
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+        " raw = coalesce(?, raw) WHERE id = ? AND status = 'queued'",
+        (error, raw, mail_id),
     )
     return changed == 1
 
@@ -127,6 +166,8 @@ async def requeue(db: Queryable, mail_id: int, now: float) -> bool:
         " WHERE id = ? AND status = 'failed'",
         (now, mail_id),
     )
+    if changed:
+        db.changed(TOPIC)
     return changed == 1
 
 
@@ -138,6 +179,40 @@ async def list_failed(db: Queryable, limit: int = 50, offset: int = 0) -> list[O
         (limit, offset),
     )
     return [_mail(row) for row in rows]
+
+
+_ENTRY_COLUMNS = (
+    "id, kind, recipient, subject, status, attempts, next_attempt_at, last_error,"
+    " created_at, sent_at"
+)
+
+
+async def entries(
+    db: Queryable, statuses: tuple[str, ...], limit: int = 200
+) -> tuple[list[OutboxEntry], int]:
+    """Mails in these statuses, oldest first, at most `limit`; and how many there are."""
+    marks = ", ".join("?" for _ in statuses)
+    rows = await db.fetch_all(
+        f"SELECT {_ENTRY_COLUMNS} FROM outbox WHERE status IN ({marks})"
+        " ORDER BY created_at, id LIMIT ?",
+        (*statuses, limit),
+    )
+    total = await db.fetch_value(f"SELECT count(*) FROM outbox WHERE status IN ({marks})", statuses)
+    return [OutboxEntry(*row) for row in rows], int(total)
+
+
+async def failed_ids(db: Queryable) -> list[int]:
+    """Every failed mail's id, oldest first."""
+    rows = await db.fetch_all("SELECT id FROM outbox WHERE status = 'failed' ORDER BY id")
+    return [int(row[0]) for row in rows]
+
+
+async def count_retrying(db: Queryable) -> int:
+    """Queued mails that failed at least once and wait for their next attempt."""
+    value = await db.fetch_value(
+        "SELECT count(*) FROM outbox WHERE status = 'queued' AND attempts > 0"
+    )
+    return int(value or 0)
 
 
 async def get_mail(db: Queryable, mail_id: int) -> OutboxMail | None:

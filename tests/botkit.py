@@ -75,11 +75,21 @@ class BotEnv:
         await self.application.update_processor.wait_processed(update_id)
 
     async def mails_to(self, address: str) -> list[email.message.EmailMessage]:
-        """Mails queued for `address` in the outbox, oldest first."""
+        """Mails to `address`, oldest first, as the customer gets them.
+
+        A queued mail is read from the outbox; a sent one from the `.eml` file the
+        folder transport wrote before marking it sent (the outbox keeps no code).
+        """
         rows = await self.db.fetch_all(
-            "SELECT raw FROM outbox WHERE recipient = ? ORDER BY id", (address,)
+            "SELECT id, kind, status, raw FROM outbox WHERE recipient = ? ORDER BY id", (address,)
         )
-        return [email.message_from_bytes(r[0], policy=policy.default) for r in rows]
+        mails = []
+        for mail_id, kind, status, raw in rows:
+            delivered = self.tmp / "mail" / f"{mail_id}-{kind}.eml"
+            if status != "queued" and delivered.exists():
+                raw = delivered.read_bytes()
+            mails.append(email.message_from_bytes(raw, policy=policy.default))
+        return mails
 
     async def code_mailed_to(self, address: str) -> tuple[str, str]:
         """(code, deep link) of the newest code mail to `address`."""

@@ -54,12 +54,12 @@ async def queue_activation(db, settings, username="Éva", to="kovacs.eva@example
 async def test_a_customer_gets_the_activation_mail_exactly_as_queued(db, smtp_server):
     settings = smtp_settings(smtp_server)
     queued = await queue_activation(db, settings, username="<b>&x")
+    stored = await outbox.get_by_message_id(db, queued.message_id)  # as queued
     sender = OutboxSender(db, settings)
 
     assert await sender.send_due() == 1
     [msg] = await smtp_server.wait_for(1)
     [envelope] = smtp_server.envelopes
-    stored = await outbox.get_by_message_id(db, queued.message_id)
 
     assert envelope.mail_from == "petkomm@petkomm.hu"
     assert envelope.rcpt_tos == ["kovacs.eva@example.hu"]

@@ -1,0 +1,347 @@
+"""No secret at rest or in a log: once a code mail is sent, neither the database nor a
+backup of it holds a code, a code's link or a password; and no log level prints them
+or the bot token, not even DEBUG with every library's chatter."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import logging
+import os
+import re
+import signal
+import sys
+from collections.abc import Callable
+from datetime import date
+from email import policy
+from pathlib import Path
+
+from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
+from cli.common import RedactSecret
+from conversations.common import label
+from core.billing_import import import_folder
+from core.config import Settings
+from core.demodata import write_demo_data
+from core.outbox import BODY_REMOVED, at_rest, queue_code_mail, queue_mail
+from mailer.sender import OutboxSender
+from storage import outbox
+from storage.db import open_database
+from storage.migrations import available_migrations
+from tests.botkit import BOT_USERNAME, TOKEN, BotEnv, proof_for
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_PASSWORD = "Tavaszi-Szel-42"
+WRONG_PASSWORD = "Nyari-Zapor-17"
+NEW_PASSWORD = "Oszi-Avar-2026"
+SETTINGS = Settings({"PETKOMM_MAIL_FROM": "PÉTKOMM Kft. <petkomm@petkomm.hu>"})
+CODE = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+LINK = f"https://t.me/petkomm_bot?start=act_{CODE}"
+
+
+def code_traces(code: str, link: str) -> list[bytes]:
+    """Every form a code can take in a mail or a log: whole, grouped, halves, its link."""
+    grouped = " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+    forms = [code, grouped, code[:12], code[12:], link, link.rpartition("=")[2]]
+    return [form.encode() for form in forms]
+
+
+def secret_traces(secrets: dict[str, list[bytes]], data: bytes) -> list[str]:
+    """The names of the secrets found in `data`."""
+    return [name for name, forms in secrets.items() if any(form in data for form in forms)]
+
+
+def read_code(raw: bytes) -> tuple[str, str]:
+    """(code, link) from a delivered code mail."""
+    text = email.message_from_bytes(raw, policy=policy.default).get_body(("plain",))
+    body = text.get_content()
+    code = re.search(r"((?:[A-Z2-9]{4} ){5}[A-Z2-9]{4})", body)[1].replace(" ", "")
+    link = re.search(r"https://t\.me/\S+", body)[0]
+    return code, link
+
+
+# --- at rest -------------------------------------------------------------------------------
+
+
+async def sent(env: BotEnv) -> None:
+    """Every queued mail handed to the transport by the service's own sender, and marked."""
+    await env.service.sender.send_due()
+
+
+async def test_no_code_link_or_password_is_left_in_the_database_or_a_backup(bot_env):
+    db = bot_env.db
+    # Many SQLite builds free replaced bytes without overwriting them (Debian's overwrites).
+    await db.execute("PRAGMA secure_delete = OFF")
+    address = "titkos@example.hu"
+    eva = bot_env.customer()
+    proof = await proof_for(db, "U0031")
+    await eva.register(
+        email_address=address, username="titkos31", password=FIRST_PASSWORD, **proof
+    )
+    await sent(bot_env)
+    activation = await bot_env.code_mailed_to(address)
+    assert "Fiókja aktív" in eva.texts(await eva.open_link(activation[1]))
+    assert "nem megfelelő" in eva.texts(await eva.login("titkos31", WRONG_PASSWORD))
+    await eva.press("cancel")
+
+    await eva.press("forgot")
+    await eva.say("titkos31")
+    await sent(bot_env)
+    reset = await bot_env.code_mailed_to(address)
+    await eva.say(reset[0])  # typed
+    await eva.say(NEW_PASSWORD)
+    assert "beállítottuk" in eva.texts(await eva.say(NEW_PASSWORD))
+    assert "Sikeres belépés" in eva.texts(await eva.login("titkos31", NEW_PASSWORD))
+    await eva.press("logout")
+    # A reset asked for and never used: its code works for 48 hours.
+    await eva.press("forgot")
+    await eva.say(address)
+    await sent(bot_env)
+    unused = await bot_env.code_mailed_to(address)
+    assert len({activation[0], reset[0], unused[0]}) == 3
+
+    secrets = {
+        "activation code": code_traces(*activation),
+        "reset code": code_traces(*reset),
+        "unused reset code": code_traces(*unused),
+        "first password": [FIRST_PASSWORD.encode()],
+        "wrong password": [WRONG_PASSWORD.encode()],
+        "new password": [NEW_PASSWORD.encode()],
+    }
+    delivered = b"".join(p.read_bytes() for p in (bot_env.tmp / "mail").glob("*.eml"))
+    assert secret_traces(secrets, delivered) == [  # the customer has them, of course
+        "activation code",
+        "reset code",
+        "unused reset code",
+    ]
+    assert await db.fetch_value("SELECT count(*) FROM outbox WHERE status = 'queued'") == 0
+
+    backup = bot_env.tmp / "backup.sqlite3"
+    result = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "run_bot.py"),
+        "db",
+        "backup",
+        str(backup),
+        env={**os.environ, "PETKOMM_DB": str(db.path)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(result.communicate(), timeout=60)
+    assert result.returncode == 0, stderr.decode()
+    assert secret_traces(secrets, backup.read_bytes()) == []
+
+    # The database file itself, with everything the write-ahead log holds written into it.
+    await db.fetch_value("PRAGMA wal_checkpoint(TRUNCATE)")
+    wal = Path(f"{db.path}-wal")
+    on_disk = db.path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert secret_traces(secrets, on_disk) == []
+
+    # What is left of a code mail is its headers: threading still finds its Message-ID.
+    raw = await db.fetch_value("SELECT raw FROM outbox WHERE kind = 'reset' ORDER BY id LIMIT 1")
+    kept = email.message_from_bytes(raw, policy=policy.default)
+    assert kept["To"] == address and kept["Message-ID"] and kept[BODY_REMOVED]
+
+
+async def test_a_code_mail_keeps_its_headers_and_no_body_once_sent_or_failed(db, tmp_path):
+    settings = Settings({**SETTINGS.env, "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail")})
+    code_mail = await queue_code_mail(
+        db,
+        settings,
+        purpose="activation",
+        to="eva@example.hu",
+        username="eva",
+        code=CODE,
+        link=LINK,
+        expires_at="2024. 05. 03. 10:00",
+    )
+    answer = await queue_mail(
+        db,
+        settings,
+        kind="answer",
+        to="eva@example.hu",
+        subject="Re: Számla",
+        template="answer",
+        context={"marker": "", "name": None, "text": "Válasz", "ticket_number": "PK-000001"},
+    )
+    whole = (await outbox.get_mail(db, answer.id)).raw
+    assert await OutboxSender(db, settings).send_due() == 2
+
+    kept = await outbox.get_mail(db, code_mail.id)
+    assert kept.status == "sent"
+    assert secret_traces({"code": code_traces(CODE, LINK)}, kept.raw) == []
+    msg = email.message_from_bytes(kept.raw, policy=policy.default)
+    assert msg["Message-ID"] == code_mail.message_id
+    assert msg["To"] == "eva@example.hu"
+    assert msg["Subject"] == code_mail.subject
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg.get_content_type() == "text/plain" and "removed" in msg.get_content()
+    assert not msg.defects
+    assert (await outbox.get_mail(db, answer.id)).raw == whole  # no code: kept whole
+    assert CODE.encode() in (tmp_path / "mail" / f"{code_mail.id}-activation.eml").read_bytes()
+
+    failed = await queue_code_mail(
+        db,
+        settings,
+        purpose="reset",
+        to="eva@example.hu",
+        username="eva",
+        code=CODE,
+        link=LINK,
+        expires_at="2024. 05. 03. 10:00",
+    )
+    mail = await outbox.get_mail(db, failed.id)
+    assert at_rest(mail) is not None
+    async with db.transaction() as tx:
+        assert await outbox.mark_failed(tx, mail.id, "550 no such user", raw=at_rest(mail))
+    assert CODE.encode() not in (await outbox.get_mail(db, failed.id)).raw
+
+
+async def test_the_upgrade_removes_the_codes_of_mails_sent_before(db):
+    for status, kind in (("sent", "activation"), ("failed", "reset"), ("queued", "reset")):
+        queued = await queue_code_mail(
+            db,
+            SETTINGS,
+            purpose=kind,
+            to="eva@example.hu",
+            username="eva",
+            code=CODE,
+            link=LINK,
+            expires_at="2024. 05. 03. 10:00",
+        )
+        await db.execute("UPDATE outbox SET status = ? WHERE id = ?", (status, queued.id))
+    [migration] = [m for m in available_migrations() if m.name == "outbox_code_bodies_removed"]
+    await db.conn.executescript(f"BEGIN;\n{migration.sql}\nCOMMIT;")
+    rows = await db.fetch_all("SELECT status, message_id, raw FROM outbox ORDER BY id")
+    for status, message_id, raw in rows:
+        if status == "queued":
+            assert CODE.encode() in raw  # still to be sent
+        else:
+            assert CODE.encode() not in raw and LINK.encode() not in raw
+            assert message_id.encode() in raw
+
+
+# --- in logs ---------------------------------------------------------------------------------
+
+
+def test_the_log_filter_redacts_the_token_and_code_shaped_words():
+    redact = RedactSecret(TOKEN)
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "%s %s %s", (f"bot{TOKEN}/getMe", LINK, "ab"), None
+    )
+    assert redact.filter(record)
+    line = record.getMessage()
+    assert TOKEN not in line and CODE not in line and CODE[:12] not in line
+    grouped = " ".join(CODE[i : i + 4] for i in range(0, 24, 4)).lower()
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "code %s", (grouped,), None)
+    redact.filter(record)
+    assert record.getMessage() == "code <code>"
+
+
+async def wait_text(emulator: BotApiEmulator, user: SimulatedUser, send: Callable, *needles):
+    """Do `send()`, then wait for a bot reply after it that holds every needle."""
+    before = max((m.message_id for m in user.chat.messages), default=0)
+    send()
+
+    def found() -> ChatMessage | None:
+        for message in user.chat.replies:
+            if message.message_id > before and all(n in (message.text or "") for n in needles):
+                return message
+        return None
+
+    return await emulator.wait_for(found, timeout=20, what=f"a reply with {needles}")
+
+
+async def delivered_code(folder: Path, kind: str, seen: set[Path]) -> tuple[str, str]:
+    """The newest code mail the service wrote into the mail folder (another process)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while True:
+        files = [p for p in folder.glob(f"*-{kind}.eml") if p not in seen]
+        if files:
+            seen.update(files)
+            return read_code(files[0].read_bytes())
+        assert loop.time() < deadline, f"no {kind} mail written"
+        await asyncio.sleep(0.05)  # another process writes it: no event to await here
+
+
+async def test_a_debug_log_of_a_whole_customer_afternoon_holds_no_secret(tmp_path):
+    export = tmp_path / "export"
+    write_demo_data(export, customers=5, seed=3, years=1, today=date.today())
+    path = tmp_path / "run.sqlite3"
+    db = await open_database(path)
+    await import_folder(db, export)
+    customer_id = await db.fetch_value("SELECT customer_id FROM customers ORDER BY 1 LIMIT 1")
+    proof = await proof_for(db, customer_id)
+    await db.close()
+    mail = tmp_path / "mail"
+    async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
+        env.update(
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            PETKOMM_TELEGRAM_API_URL=emulator.base_url,
+            PETKOMM_DB=str(path),
+            PETKOMM_MAIL_OUTBOX_DIR=str(mail),
+            PETKOMM_LOG_LEVEL="DEBUG",
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "run_bot.py"),
+            "run",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        seen: set[Path] = set()
+        try:
+            eva = emulator.private_user(7101, "Éva")
+            await wait_text(emulator, eva, lambda: eva.send_command("start"), "PÉTKOMM")
+            await wait_text(emulator, eva, lambda: eva.press(label("register")), "1/6.")
+            answers = ("naplo@example.hu", "naplo31", FIRST_PASSWORD, *proof.values())
+            for answer in answers[:-1]:
+                await wait_text(emulator, eva, lambda a=answer: eva.send_text(a), "/6.")
+            summary = await wait_text(
+                emulator, eva, lambda: eva.send_text(answers[-1]), "ellenőrizze"
+            )
+            await wait_text(
+                emulator,
+                eva,
+                lambda: eva.press_inline(summary.message_id, label("confirm")),
+                "Köszönjük a regisztrációt",
+            )
+            activation = await delivered_code(mail, "activation", seen)
+            await wait_text(emulator, eva, lambda: eva.open_link(activation[1]), "Fiókja aktív")
+
+            async def login(password: str, *needles: str) -> None:
+                await wait_text(emulator, eva, lambda: eva.press(label("login")), "Belépés")
+                await wait_text(emulator, eva, lambda: eva.send_text("naplo31"), "jelszavát")
+                await wait_text(emulator, eva, lambda: eva.send_text(password), *needles)
+
+            # Each wait names the step's last message: the next button is on it.
+            await login(WRONG_PASSWORD, "adja meg a felhasználónevét")
+            await wait_text(emulator, eva, lambda: eva.press(label("cancel")), "megszakítottuk")
+            await login(FIRST_PASSWORD, "Egyenleg")
+            await wait_text(emulator, eva, lambda: eva.press(label("logout")), "Kijelentkezett")
+            await wait_text(emulator, eva, lambda: eva.press(label("forgot")), "Elfelejtett")
+            await wait_text(emulator, eva, lambda: eva.send_text("naplo31"), "Ha ilyen")
+            reset = await delivered_code(mail, "reset", seen)
+            await wait_text(emulator, eva, lambda: eva.send_text(reset[0]), "új jelszót")
+            await wait_text(emulator, eva, lambda: eva.send_text(NEW_PASSWORD), "még egyszer")
+            await wait_text(emulator, eva, lambda: eva.send_text(NEW_PASSWORD), "beállítottuk")
+            await login(NEW_PASSWORD, "Egyenleg")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = stderr.decode()
+    assert process.returncode == 0, log[-3000:]
+    assert " DEBUG petkomm." in log or " DEBUG " in log  # the level is really DEBUG
+    assert "outbox 1 (activation) to @example.hu sent" in log  # and says what happened
+    secrets = {
+        "activation code": code_traces(*activation),
+        "reset code": code_traces(*reset),
+        "first password": [FIRST_PASSWORD.encode()],
+        "wrong password": [WRONG_PASSWORD.encode()],
+        "new password": [NEW_PASSWORD.encode()],
+        "token": [TOKEN.encode(), TOKEN.split(":")[1].encode()],
+    }
+    assert secret_traces(secrets, stderr) == []
