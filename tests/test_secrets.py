@@ -74,9 +74,7 @@ async def test_no_code_link_or_password_is_left_in_the_database_or_a_backup(bot_
     address = "titkos@example.hu"
     eva = bot_env.customer()
     proof = await proof_for(db, "U0031")
-    await eva.register(
-        email_address=address, username="titkos31", password=FIRST_PASSWORD, **proof
-    )
+    await eva.register(email_address=address, username="titkos31", password=FIRST_PASSWORD, **proof)
     await sent(bot_env)
     activation = await bot_env.code_mailed_to(address)
     assert "Fiókja aktív" in eva.texts(await eva.open_link(activation[1]))
@@ -283,14 +281,15 @@ async def test_a_debug_log_of_a_whole_customer_afternoon_holds_no_secret(tmp_pat
             PETKOMM_MAIL_OUTBOX_DIR=str(mail),
             PETKOMM_LOG_LEVEL="DEBUG",
         )
+        log_file = tmp_path / "stderr.log"  # a file, not a pipe: a full pipe would stall it
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(ROOT / "run_bot.py"),
             "run",
             env=env,
             cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log_file.open("wb"),
         )
         seen: set[Path] = set()
         try:
@@ -331,7 +330,8 @@ async def test_a_debug_log_of_a_whole_customer_afternoon_holds_no_secret(tmp_pat
             await login(NEW_PASSWORD, "Egyenleg")
         finally:
             process.send_signal(signal.SIGTERM)
-            _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+            await asyncio.wait_for(process.wait(), timeout=30)
+    stderr = log_file.read_bytes()
     log = stderr.decode()
     assert process.returncode == 0, log[-3000:]
     assert " DEBUG petkomm." in log or " DEBUG " in log  # the level is really DEBUG
