@@ -8,6 +8,8 @@ what is queued and marks it done, so nothing is lost while the bot is down:
 - each announcement goes to the staff chat (PETKOMM_STAFF_CHAT_ID) with the
   Megnyitás / Válasz / Lezárás buttons, and is remembered as the ticket's
   staff post (a reply to it answers the ticket);
+- each notice about no ticket (`staff_notices`: outgoing mail is failing, or
+  works again) goes to the staff chat as it is;
 - each staff answer goes to the customer's chat with the ticket number and a
   "↩️ Válasz erre" button, and is remembered as the ticket's customer post (the
   customer's reply to it joins the ticket). A blocked bot or a vanished chat
@@ -83,7 +85,7 @@ class Announcer:
             sent = 0
             failure: TelegramError | None = None
             # A staff chat Telegram refuses must not hold up the customers' answers.
-            for step in (self.post_announcements, self.deliver_answers):
+            for step in (self.post_announcements, self.post_notices, self.deliver_answers):
                 try:
                     sent += await step()
                 except TelegramError as exc:
@@ -120,6 +122,21 @@ class Announcer:
                 self.db, item, self.staff_chat_id, sent.message_id, self.clock()
             )
             log.info("announced %s (%s) in the staff chat", summary.number, item.event)
+            posted += 1
+        return posted
+
+    async def post_notices(self) -> int:
+        """Every pending notice about no ticket (e.g. mail is failing) into the staff chat."""
+        if self.staff_chat_id is None:
+            return 0  # post_announcements has warned; they wait for a staff chat
+        posted = 0
+        for notice in await staff.pending_notices(self.db):
+            await self.bot.send_message(
+                self.staff_chat_id,
+                render("chat/staff/notice.txt", topic=notice.topic, details=notice.details),
+            )
+            await staff.notice_posted(self.db, notice, self.clock())
+            log.info("posted the %s notice in the staff chat", notice.topic)
             posted += 1
         return posted
 

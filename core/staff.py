@@ -38,7 +38,7 @@ from core.mail import (
 from core.outbox import MAX_ATTEMPTS, HasMailFrom, next_delay, queue_mail
 from core.paging import window
 from core.tickets import DAY, Deadline, deadline, ticket_number, untagged_subject
-from storage import audit, billing
+from storage import audit, billing, notices
 from storage import tickets as store
 from storage.db import Database, Queryable
 
@@ -320,6 +320,22 @@ async def remember_post(db: Queryable, chat_id: int, message_id: int, ticket_id:
 async def ticket_of_post(db: Queryable, chat_id: int, message_id: int) -> int | None:
     """The ticket a staff-chat message of the bot is about, if any."""
     return await store.staff_post_ticket(db, chat_id, message_id)
+
+
+# --- notices about no ticket (e.g. outgoing mail is failing) -------------------------------
+
+Notice = notices.Notice
+
+
+async def pending_notices(db: Queryable) -> list[notices.Notice]:
+    """Notices for the staff chat not yet posted, oldest first (`core.outbox` queues the
+    mail ones: `mail_failing`, `mail_recovered`)."""
+    return await notices.pending(db)
+
+
+async def notice_posted(db: Queryable, notice: notices.Notice, now: float) -> None:
+    """The notice is in the staff chat."""
+    await notices.mark_sent(db, notice.id, now)
 
 
 # --- answering ------------------------------------------------------------------------
