@@ -64,7 +64,10 @@ class Announcer:
         self.clock = clock
         self.interval = interval
         self._worker = Worker(
-            "staff announcer", self._round, backoff=Backoff(base=2.0, limit=BACKOFF_MAX)
+            "staff announcer",
+            self._round,
+            backoff=Backoff(base=2.0, limit=BACKOFF_MAX),
+            logger=log,
         )
         self._one_round = asyncio.Lock()
         self._warned_no_chat = False

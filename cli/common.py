@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from core.config import ConfigError, Settings
 
-Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 Subparsers = argparse._SubParsersAction  # noqa: SLF001 - argparse names no public type; what `add_subparsers` returns; each module adds to it
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -27,6 +26,12 @@ TOKEN_PLACEHOLDER = "<TELEGRAM_BOT_TOKEN>"
 # Exit codes: 2 for a usage or configuration problem (argparse's own), 1 for a refused action.
 USAGE = 2
 REFUSED = 1
+
+
+def program() -> str:
+    """How the operator called us: `petkomm` when installed, else `run_bot.py`."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "petkomm" if name == "petkomm" else "run_bot.py"
 
 
 def error(message: str, code: int = USAGE) -> int:

@@ -33,12 +33,12 @@ def register(sub: Subparsers) -> None:
 
 async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     """Open the database (which applies pending migrations), then run the action."""
-    from core.db import open_database
+    from core.db import open_database, schema_version
 
     db = await open_database(settings.db_path)
     try:
         if args.db_command == "migrate":
-            version = await db.fetch_value("SELECT max(version) FROM schema_migrations")
+            version = await schema_version(db)
             print(f"{settings.db_path}: schema at version {version}")
         elif args.db_command == "backup":
             target = Path(args.file)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cli import audit, db, demo, importing, outbox, run, tickets
-from cli.common import run_command
+from cli.common import program, run_command
 
 # In the order `--help` lists them.
 GROUPS = (importing, db, run, demo, tickets, outbox, audit)
@@ -14,7 +14,7 @@ GROUPS = (importing, db, run, demo, tickets, outbox, audit)
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: every subcommand, each with its `--help`."""
     parser = argparse.ArgumentParser(
-        prog="run_bot.py", description="PÉTKOMM customer-service assistant."
+        prog=program(), description="PÉTKOMM customer-service assistant."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
     for group in GROUPS:

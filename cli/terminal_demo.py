@@ -227,7 +227,7 @@ class ChatView:
                 self.console.line(INDENT + note("secret_deleted"))
             return
         self.touched.append(message.message_id)
-        prefix = BOT_PREFIX + ("✏️ (szerkesztve) " if event == "edited" else "")
+        prefix = BOT_PREFIX + (note("edited") + " " if event == "edited" else "")
         self.console.block(prefix, describe(message))
 
     def begin_step(self) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cli.common import REFUSED, Subparsers, error, local_time
+from cli.common import REFUSED, Subparsers, error, local_time, os_user, program
 from core.config import Settings
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
             return error(problem)
     db = await open_database(settings.db_path)
     try:
-        clerk = Clerk(db, settings, staff.cli_actor(_os_user()), time.time())
+        clerk = Clerk(db, settings, staff.cli_actor(os_user()), time.time())
         if number is None:
             await _list(clerk, include_closed=args.all)
         elif action == "show":
@@ -183,7 +183,7 @@ async def _reply(clerk: Clerk, number: int, text: str) -> None:
             f"{result.number}: answer queued for the customer's Telegram chat; "
             "the bot delivers it when it runs."
         )
-    print(f"The ticket stays open; close it with: run_bot.py tickets close {result.number}")
+    print(f"The ticket stays open; close it with: {program()} tickets close {result.number}")
 
 
 async def _close_or_reopen(clerk: Clerk, number: int, *, close: bool) -> None:
@@ -212,17 +212,6 @@ def _answer_text(args: argparse.Namespace) -> tuple[str | None, str | None]:
         return None, f"error: --file: {args.file} is not UTF-8 text"
     except OSError as exc:
         return None, f"error: --file: cannot read {args.file}: {exc.strerror or exc}"
-
-
-def _os_user() -> str:
-    """Who runs the command (the audit's `cli:<user>`)."""
-    import getpass
-    import os
-
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in this environment
-        return str(os.getuid())
 
 
 def _customer(summary: Summary) -> str:

@@ -35,7 +35,7 @@ from telegram.ext import filters as F
 from core import accounts
 from core.account_lookup import Account
 from core.accounts import CodeMailer, Policy, SessionState
-from core.config import Settings
+from core.config import DEFAULT_ANSWER_DAYS, Settings
 from core.db import Database
 from core.texts import LabelSection, labels, render
 
@@ -56,7 +56,7 @@ class Services:
     clock: Callable[[], float] = field(default=time.time)
     staff_ids: frozenset[int] = frozenset()
     staff_chat_id: int | None = None
-    answer_days: int = 15
+    answer_days: int = DEFAULT_ANSWER_DAYS
 
     def now(self) -> float:
         return self.clock()

@@ -1,6 +1,6 @@
 """Portal accounts: registration with proof, activation and reset codes, login.
 
-Every rule of product.md's account flows lives here once; the chat (and the
+Every rule of docs/product.md's account flows lives here once; the chat (and the
 mail worker, for re-sending codes) call these functions and turn the outcomes
 into their own texts.
 """

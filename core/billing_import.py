@@ -1,4 +1,4 @@
-"""The daily billing import (../shared/docs/billing-import.md).
+"""The daily billing import (docs/billing-import.md).
 
 All or nothing: the three files are applied in one transaction, customers
 first, then invoices, then transactions. Rows are streamed from disk straight

@@ -18,6 +18,11 @@ from dotenv import dotenv_values
 
 DEFAULT_DB = "./data/petkomm.sqlite3"
 DEFAULT_API_URL = "https://api.telegram.org/bot"
+# The rules' defaults (README, "Configuration"); dataclasses built without Settings use them.
+DEFAULT_CODE_TTL_HOURS = 48
+DEFAULT_IDLE_MINUTES = 30
+DEFAULT_PROOF_MONTHS = 12
+DEFAULT_ANSWER_DAYS = 15  # Fgytv. 17/B § (5)
 SECURITY_MODES = ("none", "starttls", "tls")
 
 
@@ -119,22 +124,22 @@ class Settings:
     @property
     def code_ttl_hours(self) -> int:
         """How long an activation or reset code works."""
-        return self._int("PETKOMM_CODE_TTL_HOURS", 48, minimum=1)
+        return self._int("PETKOMM_CODE_TTL_HOURS", DEFAULT_CODE_TTL_HOURS, minimum=1)
 
     @property
     def idle_minutes(self) -> int:
         """A Telegram login ends after this long without activity."""
-        return self._int("PETKOMM_IDLE_MINUTES", 30, minimum=1)
+        return self._int("PETKOMM_IDLE_MINUTES", DEFAULT_IDLE_MINUTES, minimum=1)
 
     @property
     def proof_months(self) -> int:
         """A registration proof must name an invoice issued within this many months."""
-        return self._int("PETKOMM_PROOF_MONTHS", 12, minimum=1)
+        return self._int("PETKOMM_PROOF_MONTHS", DEFAULT_PROOF_MONTHS, minimum=1)
 
     @property
     def answer_days(self) -> int:
         """Days staff have to answer a report (Fgytv. 17/B § (5): 15)."""
-        return self._int("PETKOMM_ANSWER_DAYS", 15, minimum=1)
+        return self._int("PETKOMM_ANSWER_DAYS", DEFAULT_ANSWER_DAYS, minimum=1)
 
     # --- telegram --------------------------------------------------------------
     @property

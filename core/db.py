@@ -6,6 +6,7 @@ calls. This module names those types for them.
 """
 
 from storage.db import Database, Queryable, Transaction, open_database
+from storage.migrations import schema_version
 from storage.outbox import TOPIC as OUTBOX_TOPIC
 from storage.tickets import STAFF_TOPIC
 
@@ -19,4 +20,5 @@ __all__ = [
     "Queryable",
     "Transaction",
     "open_database",
+    "schema_version",
 ]

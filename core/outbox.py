@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 import jinja2
 
+from core.mail.message_id import message_ids
 from core.texts import render
 from storage import audit, notices, outbox
 from storage.db import Database, Queryable
@@ -95,7 +96,6 @@ AUTO_GENERATED_KINDS = frozenset({"activation", "reset"})
 CODE_KINDS = frozenset({"activation", "reset"})
 
 _FLATTEN_POLICY = policy.SMTP.clone(max_line_length=998)
-_MSG_ID = re.compile(r"<[^<>\s]+>")
 # RFC 2047: an encoded word is at most 75 characters; "=?utf-8?b?" + "?=" take 12,
 # so 56 base64 characters (42 bytes) keep every folded line under 78.
 _WORD_BYTES = 42
@@ -116,14 +116,7 @@ def _message_ids(values: Iterable[str | None]) -> list[str]:
     """Every `<id>` found in the values, in order, without repeats."""
     found: list[str] = []
     for value in values:
-        if not value:
-            continue
-        ids = _MSG_ID.findall(value)
-        if not ids and "@" in value and not any(c.isspace() for c in value.strip()):
-            ids = [f"<{value.strip().strip('<>')}>"]
-        for msg_id in ids:
-            if msg_id not in found:
-                found.append(msg_id)
+        found += [msg_id for msg_id in message_ids(value) if msg_id not in found]
     return found
 
 

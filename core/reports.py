@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from core import throttle
 from core.accounts import wait_minutes
 from core.db import Queryable
+from core.tickets import MAX_CHAT_TEXT
 
-MAX_TEXT = 3500  # leaves room in Telegram's 4096 when a clerk reads it with its header
+MAX_TEXT = MAX_CHAT_TEXT
 
 
 @dataclass(frozen=True)

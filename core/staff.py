@@ -35,9 +35,16 @@ from core.mail import (
     parent_references,
     parse_mail,
 )
-from core.outbox import MAX_ATTEMPTS, HasMailFrom, next_delay, queue_mail
+from core.outbox import MAX_ATTEMPTS, HasMailFrom, mail_subject, next_delay, queue_mail
 from core.paging import window
-from core.tickets import DAY, Deadline, deadline, ticket_number, untagged_subject
+from core.tickets import (
+    DAY,
+    MAX_CHAT_TEXT,
+    Deadline,
+    deadline,
+    ticket_number,
+    untagged_subject,
+)
 from storage import audit, billing, notices
 from storage import tickets as store
 from storage.db import Database, Queryable
@@ -46,7 +53,7 @@ PER_PAGE = 10
 WARN_DAYS = 3  # a deadline this close (or past) is marked
 EXCERPT_LINES = 5
 EXCERPT_CHARS = 500
-MAX_TELEGRAM_ANSWER = 3500  # leaves room for the header within Telegram's 4096
+MAX_TELEGRAM_ANSWER = MAX_CHAT_TEXT
 MAX_MAIL_ANSWER = 50_000
 
 # Why an attempt was refused (the audit entry's details).
@@ -360,7 +367,7 @@ def clean_text(text: str) -> str:
 def reply_subject(subject: str) -> str:
     """`Re: <the customer's subject>` without our tags or piled-up reply prefixes."""
     bare = _REPLY_PREFIX.sub("", untagged_subject(subject)).strip()
-    return f"Re: {bare}" if bare else "Re: bejelentés"
+    return f"Re: {bare}" if bare else mail_subject("answer_untitled")
 
 
 async def _mail_thread(

@@ -10,9 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.texts import render
 from storage import audit
 from storage import tickets as store
 from storage.db import Database, Queryable
+
+# The most a ticket text shown in a Telegram chat may hold: a customer's report or reply
+# read by a clerk, a clerk's answer read by the customer; the frame around it (number,
+# names, buttons) must still fit in Telegram's 4096 characters.
+MAX_CHAT_TEXT = 3500
 
 DAY = 86400.0
 SUBJECT_MAX = 120
@@ -110,7 +116,7 @@ async def open_ticket(
     ticket_id = await store.create(
         tx,
         channel=channel,
-        subject=subject.strip() or "(nincs tárgy)",
+        subject=subject.strip() or render("tickets/no_subject.txt"),
         customer_id=customer_id,
         email=email,
         telegram_user_id=telegram_user_id,

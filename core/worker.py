@@ -49,8 +49,10 @@ class Worker:
         *,
         backoff: Backoff = Backoff(),
         what_failed: Callable[[], str] | None = None,
+        logger: logging.Logger | None = None,
     ) -> None:
         self.name = name
+        self.log = logger or log  # the owner's, so its messages carry the owner's name
         self._round = round
         self.backoff = backoff
         self._what_failed = what_failed or (lambda: name)
@@ -63,7 +65,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rounds until `stop` is set; the round in hand is finished first."""
-        log.info("%s started", self.name)
+        self.log.info("%s started", self.name)
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -74,7 +76,7 @@ class Worker:
                     break
                 self.failures += 1
                 pause = self.backoff.delay(self.failures)
-                log.warning(
+                self.log.warning(
                     "%s failed (%s); trying again in %.0f s",
                     self._what_failed(),
                     describe(error),
@@ -83,7 +85,7 @@ class Worker:
                 await wait_any(stop, None, pause)  # backing off: a wake-up does not cut it
                 continue
             await wait_any(stop, self._wake, pause)
-        log.info("%s stopped", self.name)
+        self.log.info("%s stopped", self.name)
 
 
 async def wait_any(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:

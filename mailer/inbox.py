@@ -11,7 +11,7 @@ One imap-tools `MailBox`, and every blocking call on it goes through one
 single-thread executor, so two calls never run on it at once (imap-tools is
 synchronous and not thread-safe).
 
-How nothing is lost or repeated (mail-notes.md, "Fetching without losing or
+How nothing is lost or repeated (docs/mail-notes.md, "Fetching without losing or
 repeating mail"):
 
 - The folder's (UIDVALIDITY, last UID) is kept in `inbox_state`; a poll
@@ -249,6 +249,7 @@ class InboxReader:
             self._round,
             backoff=Backoff(base=backoff_base, limit=backoff_max),
             what_failed=lambda: f"IMAP {self.host}:{self.port}",
+            logger=log,
         )
 
     def __repr__(self) -> str:  # never shows the password

@@ -78,6 +78,7 @@ class InboundProcessor:
             self._round,
             backoff=Backoff(base=backoff_base, limit=backoff_max),
             what_failed=lambda: "inbound processing",
+            logger=log,
         )
         self._last_error: dict[int, str] = {}  # mail id -> why its last attempt failed
 

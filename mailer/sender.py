@@ -253,7 +253,7 @@ class OutboxSender:
         self.batch_size = batch_size
         self.max_wait = max_wait
         self._worker = Worker(
-            "outbox sender", self._round, backoff=Backoff(base=2.0, limit=max_wait)
+            "outbox sender", self._round, backoff=Backoff(base=2.0, limit=max_wait), logger=log
         )
         self._stop: asyncio.Event | None = None
         self._paused_until = 0.0

@@ -33,6 +33,7 @@ pip_install() {
     -c "$constraints" "$@" 2> >(grep -v "is neither a file nor a directory" >&2)
 }
 if [ "$needs_install" -eq 1 ]; then
+  echo "Installing the assistant and its tools into ./.venv (the first time takes a minute)…" >&2
   pip_install -e "$root${extra:+[$extra]}"
   # The emulator as a plain path in a .pth (compat mode), not an import hook, so that
   # mypy finds it (with its py.typed) where the product's demo imports it.

@@ -70,12 +70,6 @@ def _mail(row: sqlite3.Row) -> InboundMail:
 # --- inbound_mails ------------------------------------------------------------------
 
 
-async def id_by_message_id(db: Queryable, message_id: str) -> int | None:
-    """The stored mail with this Message-ID, if it was seen before."""
-    value = await db.fetch_value("SELECT id FROM inbound_mails WHERE message_id = ?", (message_id,))
-    return None if value is None else int(value)
-
-
 async def insert(
     db: Queryable,
     *,

@@ -10,7 +10,7 @@ Registered in conftest through `pytest_plugins`. Fixtures:
         uid = dovecot.deliver(imap_user.name, raw)
         assert dovecot.folder_uids(imap_user.name, "INBOX") == [uid]
 
-The server follows Dovecot's rootless recipe (mail-notes.md): its own
+The server follows Dovecot's rootless recipe (docs/mail-notes.md): its own
 base_dir, state_dir and log under a temporary folder, passwd-file users,
 plaintext login without TLS, imaps off, Maildir. Run as root, Dovecot refuses
 to run its login process as root, so then the package's own `dovecot` and

@@ -3,7 +3,7 @@
 Two stages (`pipeline`). First the raw mail is kept as 'received' under its
 Message-ID (`store_mail`, or the IMAP reader's batch). Then `process_stored`
 takes it through the chain for one mail (`chain.handle_mail`), in one
-transaction, which reads like the checklists in mail-notes.md:
+transaction, which reads like the checklists in docs/mail-notes.md:
 
 1. ignore it? our own mail come back becomes nothing (`filters.IGNORE_RULES`);
 2. thread it or open a ticket: the first of `threads.THREAD_RULES` that finds

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.accounts import CodeMailer, Policy
+from core.config import DEFAULT_ANSWER_DAYS
 from core.mail import MailContext, ParsedMail, automatic_reason, is_bounce, is_out_of_office
 from core.outbox import HasMailFrom
 from storage import tickets as tickets_store
@@ -32,7 +33,7 @@ class InboundContext:
 
     ours: MailContext
     settings: HasMailFrom  # for queue_mail: the From address of our answers
-    answer_days: int = 15
+    answer_days: int = DEFAULT_ANSWER_DAYS
     code_mailer: CodeMailer | None = None
     policy: Policy = field(default_factory=Policy)
     # The bot's user name for links, or a function giving it once the bot knows it.

@@ -1,7 +1,7 @@
 """When a mail becomes nothing, and when it gets no automatic answer.
 
 Each rule is a small named function giving a short English reason (or None),
-in an ordered list read top-down like the checklists in mail-notes.md; the
+in an ordered list read top-down like the checklists in docs/mail-notes.md; the
 first reason found is the one kept. What a mail *is* (automatic, a bounce, an
 out-of-office reply) is decided by `core.mail.rules`; these rules decide what
 the mail worker *does* with it.

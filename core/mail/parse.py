@@ -381,7 +381,7 @@ def _delivery_status(part: Message, walk: _Walk) -> None:
         )
 
 
-def _visit(part: Message, walk: _Walk, in_alternative: bool = False, depth: int = 0) -> None:
+def _visit(part: Message, walk: _Walk, depth: int = 0) -> None:
     if depth > 20:
         _note(walk.problems, "MIME nesting too deep, rest skipped")
         return
@@ -401,7 +401,7 @@ def _visit(part: Message, walk: _Walk, in_alternative: bool = False, depth: int 
             chosen = _alternative_choice(children)
             for child in children:
                 if child is chosen:
-                    _visit(child, walk, in_alternative=True, depth=depth + 1)
+                    _visit(child, walk, depth=depth + 1)
                 else:
                     walk.part_types.append(_safe_content_type(child))
             return

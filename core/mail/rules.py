@@ -1,6 +1,6 @@
 """Decisions about an incoming mail, each rule a small named function in an ordered list.
 
-Read top-down like the checklist in mail-notes.md: `AUTOMATIC_CHECKS` says why a
+Read top-down like the checklist in docs/mail-notes.md: `AUTOMATIC_CHECKS` says why a
 mail must not be answered automatically (RFC 3834), `OUT_OF_OFFICE_SIGNS` and
 `BOUNCE_SIGNS` recognise auto-replies and delivery reports, and
 `SELF_HELP_TOPICS` maps a customer's words to the known problems we can answer
@@ -179,7 +179,7 @@ def our_x_loop(mail: ParsedMail, ours: MailContext) -> str | None:
     return None
 
 
-#: In the order of the checklist in mail-notes.md; the first reason found is reported.
+#: In the order of the checklist in docs/mail-notes.md; the first reason found is reported.
 AUTOMATIC_CHECKS: list[Check] = [
     auto_submitted,
     null_return_path,

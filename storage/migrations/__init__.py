@@ -6,8 +6,12 @@ import re
 import time
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import aiosqlite
+
+if TYPE_CHECKING:  # storage.db imports this module
+    from storage.db import Queryable
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -64,3 +68,9 @@ async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:
             raise
         applied.append(migration.version)
     return applied
+
+
+async def schema_version(db: Queryable) -> int:
+    """The newest migration applied to the database (0 for none)."""
+    value = await db.fetch_value("SELECT max(version) FROM schema_migrations")
+    return int(value or 0)
