@@ -41,6 +41,7 @@ class Booking:
     amount: int
     invoice_no: int | None
     description: str
+    effect: int  # what it did to the balance: a charge (or a negative adjustment) is negative
 
 
 # --- import ------------------------------------------------------------------
@@ -203,6 +204,8 @@ async def unpaid_invoices(db: Queryable, customer_id: str) -> list[Invoice]:
     return [Invoice(*row) for row in rows]
 
 
+# The one rule of a booking's sign: a charge raises the debt; a payment lowers it; an
+# adjustment lowers it when positive (a credit) and raises it when negative (a late fee).
 _SIGNED = "CASE kind WHEN 'charge' THEN -amount ELSE amount END"
 
 
@@ -222,12 +225,12 @@ async def bookings_page(
     """A customer's bookings newest first, each with the running balance after it."""
     rows = await db.fetch_all(
         "SELECT transaction_id, customer_id, booked_on, kind, amount, invoice_no, description,"
-        f" sum({_SIGNED}) OVER (ORDER BY booked_on, id) AS running"
+        f" {_SIGNED} AS effect, sum({_SIGNED}) OVER (ORDER BY booked_on, id) AS running"
         " FROM transactions WHERE customer_id = ?"
         " ORDER BY booked_on DESC, id DESC LIMIT ? OFFSET ?",
         (customer_id, limit, offset),
     )
-    return [(Booking(*row[:7]), int(row[7])) for row in rows]
+    return [(Booking(*row[:8]), int(row[8])) for row in rows]
 
 
 async def booking_count(db: Queryable, customer_id: str) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.billing_import import ImportFailed, import_folder
+from core.texts import render
 from storage import billing
 
 CUSTOMER_HEADER = ["customer_id", "name", "address", "phone", "email", "payment_method"]
@@ -222,6 +223,16 @@ async def test_columns_in_any_order_with_extra_columns_and_every_date_and_amount
         ("adjustment", -3000),
         ("adjustment", 1000),
     ]
+    # The customer's Folyószámla page says what each booking did to the balance.
+    page = render(
+        "chat/menu/account.txt", page=1, pages=1, total=4, balance=-2000, rows=bookings
+    )
+    page = page.replace("\xa0", " ")
+    assert "Helyesbítés: −3000 Ft\nHelyesbítés · Egyenleg" in page and "+-" not in page
+    assert "Helyesbítés: +1000 Ft\nEgyenleg utána: -2000 Ft" in page
+    assert "Terhelés (2024-000001): −12 345 Ft\nEgyenleg utána: -12 345 Ft" in page
+    empty = render("chat/menu/account.txt", page=1, pages=1, total=0, balance=0, rows=[])
+    assert "Jelenlegi egyenleg: 0 Ft\nMég nincs könyvelt tétel." in empty
 
 
 @pytest.mark.parametrize(
