@@ -21,8 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
-from botapi_emulator.gates import Gate
+from botapi_emulator import BotApiEmulator, ChatMessage, Gate, SimulatedUser
 from conversations.common import label
 from core import updates
 from core.billing_import import import_folder
