@@ -15,12 +15,13 @@ from collections.abc import Callable
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot import staff
 from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
 from bot.persistence import SqlitePersistence
+from bot.updates import AssistantRateLimiter, DurableApplication
 from conversations import dialogues, menu
 from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
 from core.accounts import CodeMailer, Policy
@@ -62,11 +63,17 @@ def build_application(
     api_url: str,
     clock: Callable[[], float] = time.time,
 ) -> AssistantApplication:
-    """The whole bot: defaults, persistence, ordering, services, handlers, error handler."""
+    """The whole bot: defaults, persistence, ordering, services, handlers, error handler.
+
+    Updates come from the store (`bot.updates.DurableUpdates`, started by the
+    composition root), not from python-telegram-bot's Updater, which would confirm
+    them to Telegram before they are handled.
+    """
     processor = PerUserUpdateProcessor(256)
     application = (
         ApplicationBuilder()
-        .application_class(AssistantApplication)
+        .application_class(DurableApplication)
+        .updater(None)
         .context_types(CONTEXT_TYPES)
         .token(token)
         .base_url(api_url)
@@ -79,12 +86,14 @@ def build_application(
         .persistence(SqlitePersistence(db))
         .concurrent_updates(processor)
         # Telegram allows ~30 messages a second overall and 20 a minute per group;
-        # the limiter paces sends and retries a 429 after its retry_after.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # the limiter paces sends and retries a 429 after its retry_after (and lets a
+        # button press handled again after a crash go on unacknowledged).
+        .rate_limiter(AssistantRateLimiter(max_retries=3))
         .post_init(set_commands)
         .build()
     )
     assert isinstance(application, AssistantApplication)
+    # After each update: its dialogue state and its done mark, in one transaction.
     processor.after_update = application.update_persistence
     services = Services(
         db=db,

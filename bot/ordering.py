@@ -6,6 +6,10 @@ processor keeps one FIFO lock per user (or chat), so a customer's updates are
 handled strictly in order while other customers are never delayed. After each
 update it flushes the application's persistence, so a conversation's state is
 on disk before the next update, and a restart resumes where the customer was.
+
+It also notes which updates' handlers have finished (`take_handled`): the
+flush marks those done in the transaction that keeps the state they left
+(`bot.updates.DurableApplication`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
         self.after_update: Callable[[], Awaitable[Any]] | None = None
+        self._handled: list[int] = []  # update ids whose handlers finished, not yet flushed
         self._done: dict[int, None] = {}  # recent update ids, oldest first (bounded)
         self._done_event = asyncio.Event()
 
@@ -46,15 +51,13 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         key = ordering_key(update)
         try:
             if key is None:
-                await coroutine
+                await self._handle(update, coroutine)
             else:
                 lock = self._locks.setdefault(key, asyncio.Lock())
                 self._waiting[key] = self._waiting.get(key, 0) + 1
                 try:
                     async with lock:
-                        await coroutine
-                        if self.after_update is not None:
-                            await self.after_update()
+                        await self._handle(update, coroutine)
                 finally:
                     self._waiting[key] -= 1
                     if not self._waiting[key]:  # forget idle users: no growth
@@ -66,6 +69,26 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
                 if len(self._done) > 10_000:
                     del self._done[next(iter(self._done))]
                 self._done_event.set()
+
+    async def _handle(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the handlers, note the update handled, flush the state it left."""
+        await coroutine
+        # No await between the handlers' end (the new dialogue state is in memory from
+        # then on) and this note: a flush that takes this id also takes that state.
+        if isinstance(update, Update):
+            self._handled.append(update.update_id)
+        if self.after_update is not None:
+            await self.after_update()
+
+    def take_handled(self) -> list[int]:
+        """The updates whose handlers finished since the last call (for the flush that
+        commits the state they left, to mark them done with it)."""
+        handled, self._handled = self._handled, []
+        return handled
+
+    def put_back(self, handled: list[int]) -> None:
+        """Handled updates whose flush failed: the next flush marks them done."""
+        self._handled[:0] = handled
 
     async def wait_processed(self, update_id: int, timeout: float = 15.0) -> None:  # noqa: ASYNC109
         """Wait until the update with this id has been handled (tests and the demo)."""

@@ -2,11 +2,15 @@
 
 Conversation states and user data are kept by `core.chat_state`; the update
 processor flushes after every update, so a restart mid-dialogue resumes it.
+A flush only collects the changes (`take_writes`): the application commits
+them in the transaction that marks the handled updates done
+(`bot.updates.DurableApplication`), so a state and its update are never apart.
 Chat data, bot data and callback data are not persisted (nothing uses them).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
@@ -14,6 +18,7 @@ from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from core import chat_state
 from core.db import Database
+from core.updates import Write
 
 
 class SqlitePersistence(BasePersistence[dict, dict, dict]):
@@ -27,6 +32,16 @@ class SqlitePersistence(BasePersistence[dict, dict, dict]):
             update_interval=60,
         )
         self.db = db
+        self._writes: list[Write] = []
+
+    def take_writes(self) -> list[Write]:
+        """The changes collected since the last call, oldest first, to be committed now."""
+        writes, self._writes = self._writes, []
+        return writes
+
+    def put_back(self, writes: list[Write]) -> None:
+        """Changes whose commit failed: they go first in the next one."""
+        self._writes[:0] = writes
 
     async def get_conversations(self, name: str) -> ConversationDict:
         return await chat_state.conversations(self.db, name)
@@ -34,16 +49,18 @@ class SqlitePersistence(BasePersistence[dict, dict, dict]):
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
-        await chat_state.set_conversation(self.db, name, key, new_state)
+        self._writes.append(
+            partial(chat_state.set_conversation, name=name, key=key, state=new_state)
+        )
 
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
         return await chat_state.user_data(self.db)
 
     async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
-        await chat_state.set_user_data(self.db, user_id, data)
+        self._writes.append(partial(chat_state.set_user_data, user_id=user_id, data=data))
 
     async def drop_user_data(self, user_id: int) -> None:
-        await chat_state.drop_user_data(self.db, user_id)
+        self._writes.append(partial(chat_state.drop_user_data, user_id=user_id))
 
     async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
         """Nothing: this process is the only writer."""
@@ -77,4 +94,4 @@ class SqlitePersistence(BasePersistence[dict, dict, dict]):
         pass
 
     async def flush(self) -> None:
-        """Every write is already committed."""
+        """Nothing: the application commits each flush's changes itself."""

@@ -7,15 +7,18 @@ the service: the doors (`bot`, `mailer`) never start each other.
 
 The parts:
 - the database (opened here unless the caller hands one in);
-- the Telegram application (`bot.app`), polling or behind a webhook;
+- the Telegram application (`bot.app`), its updates received polling or behind a
+  webhook into the database before Telegram is told, and handled from there
+  (`bot.updates`: a message being handled survives kill -9);
 - the outbox sender (SMTP or a folder), woken whenever a mail is queued;
 - the staff announcer (tickets into the staff chat, answers into customers' chats);
 - the support-mailbox reader and its processor, when PETKOMM_IMAP_HOST is set;
-- hourly housekeeping of old throttling rows.
+- hourly housekeeping of old throttling rows and handled updates.
 
 Start order: the Telegram application first (getMe: code mails carry the bot's
-name in their deep links), then the workers, then fetching updates. Stop order
-is the reverse, and every part is stopped whatever failed before it.
+name in their deep links), then the workers, then the updates (those the last
+run left unfinished first, then fetching). Stop order is the reverse, and every
+part is stopped whatever failed before it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from dataclasses import dataclass
 
 from bot.announcer import POLL_INTERVAL, Announcer
 from bot.app import AssistantApplication, build_application
-from core import throttle
+from bot.updates import DurableUpdates
+from core import throttle, updates
 from core.config import Settings
 from core.inbound import TOPIC_SCOPE, InboundContext
 from core.worker import Worker
@@ -55,7 +59,7 @@ class WebhookOptions:
 
 @dataclass(frozen=True)
 class Polling:
-    """How the updater long-polls (the tests and the demo poll a local emulator quickly)."""
+    """How getUpdates long-polls (the tests and the demo poll a local emulator quickly)."""
 
     interval: float = 0.0
     timeout: int = 10
@@ -114,6 +118,7 @@ class Service:
                 settings, code_mailer=self.application.services.mailer
             )
             self.reader = InboxReader(db, settings, ctx=ctx)
+        self.updates = DurableUpdates(self.application, db, self.clock)
         self.housekeeping = Worker("housekeeping", self._housekeep)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -149,19 +154,14 @@ class Service:
         else:
             log.info("PETKOMM_IMAP_HOST is not set: the support mailbox is not read")
         self._spawn("housekeeping", self.housekeeping.run)
-        updater = application.updater
-        assert updater is not None
         if webhook is None:
-            await updater.start_polling(
-                poll_interval=polling.interval, timeout=polling.timeout, drop_pending_updates=False
-            )
+            await self.updates.start_polling(interval=polling.interval, timeout=polling.timeout)
             log.info("polling %s as @%s", self.api_url, application.bot.username)
         else:
-            await updater.start_webhook(
+            await self.updates.start_webhook(
+                url=webhook.url,
                 listen=webhook.listen,
                 port=webhook.port,
-                url_path="telegram",
-                webhook_url=webhook.url,
                 secret_token=webhook.secret_token,
             )
             log.info("webhook %s (listening on %s:%s)", webhook.url, webhook.listen, webhook.port)
@@ -172,8 +172,7 @@ class Service:
         self._stop.set()
         application = self.application
         try:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
+            await self.updates.stop()  # what is stored and not handed over waits for the next run
             if application.running:
                 await application.stop()
             await application.shutdown()
@@ -207,9 +206,16 @@ class Service:
         self._tasks.append(asyncio.create_task(run(self._stop), name=name))  # type: ignore[arg-type]
 
     async def _housekeep(self, stop: asyncio.Event) -> float:
-        """Forget throttling attempts older than any window (keeping the self-help memory)."""
-        dropped = await throttle.housekeeping(self.db, self.clock(), keep_scopes=(TOPIC_SCOPE,))
-        log.debug("housekeeping: %d old throttling rows dropped", dropped)
+        """Forget throttling attempts older than any window (keeping the self-help memory)
+        and Telegram updates handled long enough ago that Telegram cannot send them again."""
+        now = self.clock()
+        dropped = await throttle.housekeeping(self.db, now, keep_scopes=(TOPIC_SCOPE,))
+        forgotten = await updates.housekeeping(self.db, now)
+        log.debug(
+            "housekeeping: %d old throttling rows dropped, %d handled updates forgotten",
+            dropped,
+            forgotten,
+        )
         return HOUSEKEEPING_EVERY
 
 

@@ -8,6 +8,7 @@ limits, so mistakes in the bot fail here the way they would in production.
 
 from .chats import ChatState
 from .errors import ApiError
+from .gates import Gate
 from .html_entities import parse_html
 from .markdown_v2 import parse_markdown_v2
 from .models import ApiCall, CallbackAnswer, ChatMessage
@@ -25,6 +26,7 @@ __all__ = [
     "ChatMessage",
     "ChatState",
     "EntityParseError",
+    "Gate",
     "SimulatedUser",
     "parse_html",
     "parse_markdown_v2",

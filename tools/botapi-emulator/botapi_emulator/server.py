@@ -17,6 +17,7 @@ from .chats import ChatState
 from .context import MethodContext
 from .dispatcher import dispatch, is_outgoing
 from .errors import ApiError, too_many_requests
+from .gates import Gate, Where
 from .http_params import read_params
 from .models import ApiCall, CallbackAnswer, CallbackQueryRecord, ChatMessage, StoredFile
 from .people import SimulatedUser
@@ -101,6 +102,7 @@ class BotApiEmulator:
         self._validator = ParamValidator(self.spec)
         self._limiter = RollingWindowLimiter(max_messages_per_second)
         self._failures: dict[str, deque[ApiError]] = defaultdict(deque)
+        self._gates: list[Gate] = []
         self._runner: web.AppRunner | None = None
         self.internal_errors: list[BaseException] = []
 
@@ -122,7 +124,9 @@ class BotApiEmulator:
         self.port = runner.addresses[0][1]
 
     async def stop(self) -> None:
-        """Stop serving; pending long polls are answered first."""
+        """Stop serving; pending long polls are answered first, held calls let through."""
+        for gate in list(self._gates):
+            gate.release()
         self._queue.close()
         await self._webhook.close()
         if self._runner is not None:
@@ -283,6 +287,11 @@ class BotApiEmulator:
         message (event 'sent', 'edited', 'deleted'); e.g. to print a terminal demo."""
         self._state.listeners.append(listener)
 
+    def add_webhook_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener(update)`` the moment the bot's webhook accepts an update (answers
+        2xx), before it counts as delivered; e.g. to check what the bot had done by then."""
+        self._webhook.listeners.append(listener)
+
     def file_content(self, file_id: str) -> bytes:
         """The bytes behind a ``file_id`` (uploaded by the bot or sent by a user)."""
         return self._state.files[file_id].content
@@ -300,6 +309,29 @@ class BotApiEmulator:
         """Make the next call of ``method`` fail once with this error (calls stack up)."""
         parameters = {"retry_after": retry_after} if retry_after else None
         self._failures[method.lower()].append(ApiError(error_code, description, parameters))
+
+    def hold(self, method: str, *, where: Where | None = None, after: bool = False) -> Gate:
+        """Hold the bot's calls of ``method`` (those whose parameters satisfy ``where``)
+        until ``gate.release()``: to stop a bot at a known point, e.g. kill it mid-answer.
+
+        By default a call is held before Telegram handles it, as if still on its way; one
+        whose client hung up meanwhile (the bot was killed) is dropped on release. With
+        ``after=True`` it is handled first (the message is in the chat) and only the answer
+        is held. ``await emulator.wait_for(lambda: gate.held)`` waits for a call to arrive;
+        ``gate.hung_up`` counts held calls whose client has gone.
+        """
+        gate = Gate(method, where, after, self._notify, self._gates.remove)
+        self._gates.append(gate)
+        return gate
+
+    async def _pass_gates(
+        self, request: web.Request, method: str, params: dict[str, Any], *, after: bool
+    ) -> list[Gate]:
+        """Wait at every gate this call meets; the gates that held it."""
+        held_by = [gate for gate in self._gates if gate.matches(method, params, after)]
+        for gate in held_by:
+            await gate.hold(partial(_client_gone, request))
+        return held_by
 
     def set_rate_limit(self, max_messages_per_second: int) -> None:
         """Change the flood-control limit (outgoing messages per rolling second)."""
@@ -395,6 +427,11 @@ class BotApiEmulator:
             if failures:
                 raise failures.popleft()
             params = self._validator.validate(method, raw, files)
+            held_by = await self._pass_gates(request, method.name, params, after=False)
+            if held_by and _client_gone(request):  # the bot died meanwhile: Telegram never saw it
+                for gate in held_by:
+                    gate.dropped += 1
+                return self._error_response(ApiError(499, "Client Closed Request"))
             outgoing = is_outgoing(method.name)
             if outgoing:
                 retry_after = self._limiter.retry_after()
@@ -403,6 +440,7 @@ class BotApiEmulator:
             result = await dispatch(self._ctx, method, params)
             if outgoing:
                 self._limiter.record()
+            await self._pass_gates(request, method.name, params, after=True)
         except ApiError as error:
             if not (error.error_code == 409 and _client_gone(request)):
                 # (a long poll superseded after its client hung up is nobody's business)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,7 @@ class WebhookDeliverer:
         self.last_error_date: int | None = None
         self.last_error_message: str | None = None
         self.deliveries = 0
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -97,6 +99,8 @@ class WebhookDeliverer:
             update = self.queue.pending[0]
             if await self._post(update):
                 self.deliveries += 1
+                for listener in list(self.listeners):
+                    listener(update)
                 self.queue.mark_delivered([update["update_id"]])
                 self.queue.confirm(update["update_id"])
                 backoff = 0.05

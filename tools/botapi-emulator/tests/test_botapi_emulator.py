@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -548,3 +550,87 @@ async def test_documents_commands_and_menu(emu: BotApiEmulator, bot: Bot) -> Non
     await bot.send_chat_action(EVA_ID, "typing")
     assert eva.chat.actions == ["typing"]
     assert (await bot.get_chat(EVA_ID)).first_name == "Éva"
+
+
+# -- gates: stopping a bot at a known point ------------------------------------------------
+
+
+async def test_a_gate_holds_a_call_on_its_way_until_released(emu: BotApiEmulator, bot: Bot) -> None:
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    gate = emu.hold("sendMessage", where=lambda params: params["chat_id"] == EVA_ID)
+    sending = asyncio.create_task(bot.send_message(EVA_ID, "tartva"))
+    await emu.wait_for(lambda: gate.held, what="the call to reach the gate")
+    assert eva.replies == [] and emu.calls("sendMessage") == []
+    gate.release()
+    sent = await sending
+    assert sent.text == "tartva" and [m.text for m in eva.replies] == ["tartva"]
+    assert (gate.arrived, gate.held, gate.dropped) == (1, 0, 0)
+    assert (await bot.send_message(EVA_ID, "szabad")).text == "szabad"  # released for good
+
+
+async def test_a_call_held_on_its_way_is_dropped_when_the_bot_hangs_up(
+    emu: BotApiEmulator,
+) -> None:
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    gate = emu.hold("sendMessage")
+    _reader, writer = await asyncio.open_connection(emu.host, emu.port)
+    body = json.dumps({"chat_id": EVA_ID, "text": "elveszik"}).encode()
+    writer.write(
+        f"POST /bot{TOKEN}/sendMessage HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    await emu.wait_for(lambda: gate.held, what="the call to reach the gate")
+    writer.close()  # the bot dies with its request in the network
+    await writer.wait_closed()
+    await _until(lambda: gate.hung_up, what="the emulator to see the hang-up")
+    gate.release()
+    await emu.wait_for(lambda: gate.dropped, what="the held call to be dropped")
+    assert eva.replies == [] and emu.calls("sendMessage") == []
+
+
+async def test_a_gate_after_the_call_holds_only_the_answer(emu: BotApiEmulator, bot: Bot) -> None:
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    gate = emu.hold("sendMessage", after=True)
+    sending = asyncio.create_task(bot.send_message(EVA_ID, "már látszik"))
+    await emu.wait_for(lambda: gate.held, what="the answer to be held")
+    assert [m.text for m in eva.replies] == ["már látszik"]  # the customer sees it already
+    assert not sending.done()
+    gate.release()
+    assert (await sending).text == "már látszik"
+
+
+async def test_a_webhook_listener_hears_each_accepted_update(emu: BotApiEmulator) -> None:
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text("ok")
+
+    heard: list[int] = []
+    emu.add_webhook_listener(lambda update: heard.append(update["update_id"]))
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    app = build_app(emu, [MessageHandler(filters.TEXT, echo)])
+    port = free_port()
+    await app.initialize()
+    await app.updater.start_webhook(
+        listen="127.0.0.1", port=port, url_path="hook", webhook_url=f"http://127.0.0.1:{port}/hook"
+    )
+    await app.start()
+    try:
+        update_id = eva.send_text("szia")
+        await emu.wait_delivered(update_id)
+        await eva.wait_reply()
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+    assert heard == [update_id]
+
+
+async def _until(predicate: Callable[[], object], *, what: str, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Poll a condition nothing announces (here: a socket closed on the server's side)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
