@@ -2,11 +2,15 @@
 
 Conversation states and user data are kept by `core.chat_state`; the update
 processor flushes after every update, so a restart mid-dialogue resumes it.
+Only what changed is written: python-telegram-bot hands over the data of every
+user it saw, and a page view that changes nothing must not wait for the
+database's write lock (another process's import may hold it).
 Chat data, bot data and callback data are not persisted (nothing uses them).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
@@ -27,23 +31,48 @@ class SqlitePersistence(BasePersistence[dict, dict, dict]):
             update_interval=60,
         )
         self.db = db
+        # What the database holds, as read at start and written since (this process is
+        # its only writer): a write that would change nothing is skipped.
+        self._states: dict[tuple[str, ConversationKey], object] = {}
+        self._users: dict[int, dict[Any, Any]] = {}
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        return await chat_state.conversations(self.db, name)
+        found = await chat_state.conversations(self.db, name)
+        self._states.update(((name, key), state) for key, state in found.items())
+        return found
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
+        if self._states.get((name, key)) == new_state:
+            return
         await chat_state.set_conversation(self.db, name, key, new_state)
+        if new_state is None:
+            self._states.pop((name, key), None)
+        else:
+            self._states[(name, key)] = new_state
 
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
-        return await chat_state.user_data(self.db)
+        found = await chat_state.user_data(self.db)
+        # A copy: the application changes its user data in place.
+        self._users = copy.deepcopy(found)
+        return found
 
     async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
+        # `data` is the application's deep copy: ours to keep.
+        if data == self._users.get(user_id, {}):
+            return
         await chat_state.set_user_data(self.db, user_id, data)
+        if data:
+            self._users[user_id] = data
+        else:
+            self._users.pop(user_id, None)
 
     async def drop_user_data(self, user_id: int) -> None:
+        if user_id not in self._users:
+            return
         await chat_state.drop_user_data(self.db, user_id)
+        del self._users[user_id]
 
     async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
         """Nothing: this process is the only writer."""
