@@ -304,7 +304,8 @@ class Database:
         changed nothing, so it is tried again until the budget is spent.
         """
         loop = asyncio.get_running_loop()
-        budget = _budget.get() or self.write_timeout
+        patience = _budget.get()
+        budget = self.write_timeout if patience is None else patience
         started = loop.time()
         deadline = started + budget
         notice = (

@@ -78,6 +78,16 @@ async def write_lock_held(path: Path) -> AsyncIterator[LockHolder]:
         await holder.release()
 
 
+def assert_another_writer_is_refused(path: Path) -> None:
+    """The second process holds what it claims: SQLite's write lock."""
+    other = sqlite3.connect(path, timeout=0)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+    finally:
+        other.close()
+
+
 def db_path(env: BotEnv) -> Path:
     return env.tmp / "bot.sqlite3"
 
@@ -217,6 +227,7 @@ async def test_reads_do_not_wait_and_a_write_gives_up_unchanged_when_the_lock_st
     try:
         await db.execute(ADD, ("U0001", "A"))
         async with write_lock_held(tmp_path / "db.sqlite3") as lock:
+            assert_another_writer_is_refused(tmp_path / "db.sqlite3")
             loop = asyncio.get_running_loop()
             started = loop.time()
             assert await db.fetch_value(NAME_OF, ("U0001",)) == "A"
@@ -258,16 +269,3 @@ async def test_a_waiting_transaction_goes_through_when_the_lock_is_released(tmp_
         assert await db.fetch_value("SELECT count(*) FROM customers") == 2
     finally:
         await db.close()
-
-
-async def test_the_holder_really_holds_the_write_lock(tmp_path):
-    """The tests' second process is what it claims: another writer is refused meanwhile."""
-    db = await open_database(tmp_path / "db.sqlite3")
-    await db.close()
-    async with write_lock_held(tmp_path / "db.sqlite3"):
-        other = sqlite3.connect(tmp_path / "db.sqlite3", timeout=0)
-        try:
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("BEGIN IMMEDIATE")
-        finally:
-            other.close()
