@@ -17,7 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import staff
+from bot import staff, waiting
 from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
 from bot.persistence import SqlitePersistence
@@ -106,6 +106,11 @@ def build_application(
         answer_days=settings.answer_days,
     )
     application.services = services
+
+    # Before everything (group -2): remember each update in its task, so that a write
+    # kept waiting by another process's lock tells that update's chat to be patient.
+    application.add_handler(waiting.watcher(), group=-2)
+    db.on_write_wait(waiting.tell_to_wait)
 
     # Staff first (group -1, before every customer handler): staff commands and buttons,
     # replies to a ticket's message, a customer's reply to a staff answer. What they take

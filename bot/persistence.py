@@ -5,11 +5,15 @@ processor flushes after every update, so a restart mid-dialogue resumes it.
 A flush only collects the changes (`take_writes`): the application commits
 them in the transaction that marks the handled updates done
 (`bot.updates.DurableApplication`), so a state and its update are never apart.
+Only what changed is collected: python-telegram-bot hands over the data of every
+user it saw, and a page view that changes nothing must not wait for the
+database's write lock (another process's import may hold it).
 Chat data, bot data and callback data are not persisted (nothing uses them).
 """
 
 from __future__ import annotations
 
+import copy
 from functools import partial
 from typing import Any
 
@@ -33,6 +37,10 @@ class SqlitePersistence(BasePersistence[dict, dict, dict]):
         )
         self.db = db
         self._writes: list[Write] = []
+        # What the database holds, as read at start and collected since (this process is
+        # its only writer): a change that would change nothing is not collected.
+        self._states: dict[tuple[str, ConversationKey], object] = {}
+        self._users: dict[int, dict[Any, Any]] = {}
 
     def take_writes(self) -> list[Write]:
         """The changes collected since the last call, oldest first, to be committed now."""
@@ -44,23 +52,44 @@ class SqlitePersistence(BasePersistence[dict, dict, dict]):
         self._writes[:0] = writes
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        return await chat_state.conversations(self.db, name)
+        found = await chat_state.conversations(self.db, name)
+        self._states.update(((name, key), state) for key, state in found.items())
+        return found
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
+        if self._states.get((name, key)) == new_state:
+            return
         self._writes.append(
             partial(chat_state.set_conversation, name=name, key=key, state=new_state)
         )
+        if new_state is None:
+            self._states.pop((name, key), None)
+        else:
+            self._states[(name, key)] = new_state
 
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
-        return await chat_state.user_data(self.db)
+        found = await chat_state.user_data(self.db)
+        # A copy: the application changes its user data in place.
+        self._users = copy.deepcopy(found)
+        return found
 
     async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
+        # `data` is the application's deep copy: ours to keep.
+        if data == self._users.get(user_id, {}):
+            return
         self._writes.append(partial(chat_state.set_user_data, user_id=user_id, data=data))
+        if data:
+            self._users[user_id] = data
+        else:
+            self._users.pop(user_id, None)
 
     async def drop_user_data(self, user_id: int) -> None:
+        if user_id not in self._users:
+            return
         self._writes.append(partial(chat_state.drop_user_data, user_id=user_id))
+        del self._users[user_id]
 
     async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
         """Nothing: this process is the only writer."""

@@ -7,6 +7,7 @@ into their own texts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -22,7 +23,7 @@ from core.outbox import activation_link, queue_code_mail
 from core.passwords import verify_password, verify_unknown_user
 from storage import accounts as store
 from storage import audit, billing
-from storage.db import Database, Queryable
+from storage.db import Database, DatabaseBusy, Queryable
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0, 1: nothing to confuse
 CODE_LENGTH = 24
@@ -536,7 +537,13 @@ async def current_account(
     if account is None or account.status != "active":
         await store.drop_login(db, telegram_user_id)
         return SessionState.NONE, None
-    await store.touch_login(db, telegram_user_id, now)
+    # "Last seen" is refreshed at most once a minute, and only if the write lock is free
+    # within half a second: a page is a read and must not wait for another process's
+    # import. Skipping a recent one costs at most a minute of the idle allowance; one
+    # skipped for a busy database is made at the next page.
+    if now - login_row.last_seen_at >= 60:
+        with contextlib.suppress(DatabaseBusy), db.patience(0.5):
+            await store.touch_login(db, telegram_user_id, now)
     return SessionState.ACTIVE, account
 
 

@@ -2,10 +2,11 @@
 
 Doors (the chat, the mail worker, the command line) never import `storage`:
 they hold a `Database` opened by the composition root and hand it to domain
-calls. This module names those types for them.
+calls. This module names those types for them, and `DatabaseBusy` (`is_busy`):
+a write gave up because another process held the write lock too long.
 """
 
-from storage.db import Database, Queryable, Transaction, open_database
+from storage.db import Database, DatabaseBusy, Queryable, Transaction, is_busy, open_database
 from storage.migrations import schema_version
 from storage.outbox import TOPIC as OUTBOX_TOPIC
 from storage.tickets import STAFF_TOPIC
@@ -17,8 +18,10 @@ __all__ = [
     "OUTBOX_TOPIC",
     "STAFF_TOPIC",
     "Database",
+    "DatabaseBusy",
     "Queryable",
     "Transaction",
+    "is_busy",
     "open_database",
     "schema_version",
 ]

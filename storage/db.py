@@ -1,20 +1,34 @@
-"""The one aiosqlite connection of a process, its pragmas, and transactions.
+"""The database of a process: one writer connection, a few reader connections,
+their pragmas, and transactions.
 
-Every statement goes through `Database` (single statements, autocommit) or a
-`Transaction` opened by `Database.transaction()`. One asyncio lock serialises
-them, so two coroutines never interleave statements inside one transaction on
-the shared connection.
+Writes — autocommit statements and `Database.transaction()` blocks — go through
+the one writer connection, one at a time (an asyncio lock), so two coroutines
+never interleave statements inside one transaction on it. Plain reads outside
+a transaction (`Database.fetch_*` of a SELECT) go to a small pool of read-only
+connections instead: in WAL mode a reader never waits for a writer — not for
+this process's, nor for another process holding the write lock through a long
+import — and every read starts a fresh snapshot, so it sees each write this
+process has committed before it.
+
+A write waits for another process's write lock up to `Database.write_timeout`
+(30 s; `Database.patience` shortens it for writes that may be skipped), then
+raises `DatabaseBusy`, having changed nothing. When a write has waited
+`Database.write_notice_after` (2 s), the listeners added with
+`Database.on_write_wait` are called in the waiting task's context, so that a
+door can tell the person behind that task to be patient.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 
@@ -22,7 +36,54 @@ from storage.migrations import apply_migrations
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
+# SQLite's own wait for a lock on the reader connections and during migrations.
 BUSY_TIMEOUT_MS = 10_000
+# The writer connection's busy timeout: one attempt at SQLite's write lock. A write
+# retries such attempts until its budget is spent, so the wait is ours to time, bound
+# and report (SQLite's busy handler would wait silently inside one call).
+WRITE_ATTEMPT_MS = 100
+# How long a write waits for another process's write lock before it gives up.
+WRITE_TIMEOUT = 30.0
+# After this long waiting, the write-wait listeners hear of it.
+WRITE_NOTICE_AFTER = 2.0
+# Reader connections of a file database: a few, for concurrent pages, each in its thread.
+READERS = 2
+
+T = TypeVar("T")
+
+
+class DatabaseBusy(sqlite3.OperationalError):
+    """A write gave up waiting: another process held the write lock too long.
+
+    Nothing of the write happened; trying again later is safe.
+    """
+
+
+def is_busy(error: BaseException | None) -> bool:
+    """Whether `error` means the database was locked by another writer (nothing was written)."""
+    if isinstance(error, DatabaseBusy):
+        return True
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(error)
+
+
+# How long writes in the current task may wait, when `Database.patience` says so.
+_budget: ContextVar[float | None] = ContextVar("petkomm_write_budget", default=None)
+
+# A statement that only reads: a SELECT, or a WITH … SELECT (a WITH may lead a write).
+_QUERY = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
+_WRITE_WORD = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE|RETURNING)\b", re.IGNORECASE)
+
+
+def _is_plain_read(sql: str) -> bool:
+    match = _QUERY.match(sql)
+    if match is None:
+        return False
+    return match[1].upper() == "SELECT" or _WRITE_WORD.search(sql) is None
 
 
 class Queryable(Protocol):
@@ -71,38 +132,43 @@ class _Listeners:
                     log.exception("a listener of %r failed", topic)
 
 
-class _Statements:
-    """Statement helpers over a raw aiosqlite connection (no locking)."""
+# --- statements on a raw aiosqlite connection (no locking) --------------------------------
+
+
+async def _execute(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    cursor = await conn.execute(sql, params)
+    count = cursor.rowcount
+    await cursor.close()
+    return count
+
+
+async def _insert(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    cursor = await conn.execute(sql, params)
+    row_id = cursor.lastrowid
+    await cursor.close()
+    return int(row_id or 0)
+
+
+async def _fetch_one(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+) -> sqlite3.Row | None:
+    # Leaving the block closes (resets) the statement: no read snapshot stays open.
+    async with conn.execute(sql, params) as cursor:
+        return await cursor.fetchone()
+
+
+async def _fetch_all(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+) -> list[sqlite3.Row]:
+    async with conn.execute(sql, params) as cursor:
+        return list(await cursor.fetchall())
+
+
+class Transaction:
+    """Statements inside one BEGIN IMMEDIATE … COMMIT; the writer is already held."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
-
-    async def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self.conn.execute(sql, params)
-        count = cursor.rowcount
-        await cursor.close()
-        return count
-
-    async def _insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self.conn.execute(sql, params)
-        row_id = cursor.lastrowid
-        await cursor.close()
-        return int(row_id or 0)
-
-    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
-
-    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
-
-
-class Transaction(_Statements):
-    """Statements inside one BEGIN IMMEDIATE … COMMIT; the lock is already held."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        super().__init__(conn)
         self.topics: list[str] = []  # one entry a change: listeners may count them
 
     def changed(self, topic: str) -> None:
@@ -110,22 +176,22 @@ class Transaction(_Statements):
         self.topics.append(topic)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return await self._execute(sql, params)
+        return await _execute(self.conn, sql, params)
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return await self._insert(sql, params)
+        return await _insert(self.conn, sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.conn.executemany(sql, rows)
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        return await self._fetch_one(sql, params)
+        return await _fetch_one(self.conn, sql, params)
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return await self._fetch_all(sql, params)
+        return await _fetch_all(self.conn, sql, params)
 
     async def fetch_value(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = await self._fetch_one(sql, params)
+        row = await _fetch_one(self.conn, sql, params)
         return None if row is None else row[0]
 
     @property
@@ -134,14 +200,51 @@ class Transaction(_Statements):
         return self.conn.total_changes
 
 
-class Database(_Statements):
-    """The process's database: autocommit statements and explicit transactions."""
+class _Readers:
+    """Read-only connections, each running one statement at a time.
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        super().__init__(conn)
+    One at a time, because a statement left open keeps its connection's read
+    snapshot: a read sharing it could miss a write committed meanwhile.
+    """
+
+    def __init__(self, conns: Sequence[aiosqlite.Connection]) -> None:
+        self.conns = list(conns)
+        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        for conn in self.conns:
+            self._idle.put_nowait(conn)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = await self._idle.get()
+        try:
+            yield conn
+        finally:
+            self._idle.put_nowait(conn)
+
+
+class Database:
+    """The process's database: autocommit statements, explicit transactions, plain reads.
+
+    `readers` are read-only connections to the same file for plain reads; without
+    them (an in-memory database) every statement uses the writer.
+    """
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        path: Path,
+        readers: Sequence[aiosqlite.Connection] = (),
+    ) -> None:
+        self.conn = conn
         self.path = path
+        self._readers = _Readers(readers) if readers else None
         self._lock = asyncio.Lock()
         self._listeners = _Listeners()
+        self._wait_listeners: list[Listener] = []
+        self.write_timeout = WRITE_TIMEOUT
+        self.write_notice_after = WRITE_NOTICE_AFTER
+
+    # --- listeners -------------------------------------------------------------------------
 
     def listen(self, topic: str, listener: Listener) -> Callable[[], None]:
         """Call `listener` after each committed write that marks `topic` changed in this
@@ -155,11 +258,108 @@ class Database(_Statements):
         """Tell `topic`'s listeners now (an autocommit statement has committed)."""
         self._listeners.fire((topic,))
 
+    def on_write_wait(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` whenever a write has waited `write_notice_after` seconds for the
+        write lock (and goes on waiting); returns a function that stops it.
+
+        It runs in the event loop, in the context (contextvars) of the task whose write
+        waits, so it can tell whom that task serves; it must not block.
+        """
+        self._wait_listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._wait_listeners:
+                self._wait_listeners.remove(listener)
+
+        return remove
+
+    def _write_waits(self) -> None:
+        for listener in list(self._wait_listeners):
+            try:
+                listener()
+            except Exception:  # a listener's bug must not fail the write
+                log.exception("a write-wait listener failed")
+
+    @contextmanager
+    def patience(self, seconds: float) -> Iterator[None]:
+        """Writes in this block (in this task) wait at most `seconds` for the write lock.
+
+        For writes that may be skipped when the database is busy (e.g. refreshing when
+        a login was last seen): catch `DatabaseBusy` around the block.
+        """
+        token = _budget.set(seconds)
+        try:
+            yield
+        finally:
+            _budget.reset(token)
+
+    # --- the writer --------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _writer(self, attempt: Callable[[], Awaitable[T]]) -> AsyncIterator[T]:
+        """Hold the writer for the block, `attempt` (BEGIN IMMEDIATE or one autocommit
+        statement) having run on it; DatabaseBusy when the write budget ran out first.
+
+        An attempt refused because another connection holds SQLite's write lock
+        changed nothing, so it is tried again until the budget is spent.
+        """
+        loop = asyncio.get_running_loop()
+        patience = _budget.get()
+        budget = self.write_timeout if patience is None else patience
+        started = loop.time()
+        deadline = started + budget
+        notice = (
+            loop.call_later(self.write_notice_after, self._write_waits)
+            if budget > self.write_notice_after
+            else None
+        )
+        try:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._lock.acquire()
+            except TimeoutError:
+                raise DatabaseBusy(
+                    f"database is locked: gave up waiting for the writer after {budget:g} s"
+                ) from None
+            try:
+                result = await self._attempt(attempt, deadline, budget)
+            except BaseException:
+                self._lock.release()
+                raise
+        finally:
+            if notice is not None:
+                notice.cancel()
+        waited = loop.time() - started
+        if waited >= self.write_notice_after:
+            log.warning("a write waited %.1f s for the database's write lock", waited)
+        try:
+            yield result
+        finally:
+            self._lock.release()
+
+    async def _attempt(
+        self, attempt: Callable[[], Awaitable[T]], deadline: float, budget: float
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                return await attempt()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+                if loop.time() >= deadline:
+                    log.warning(
+                        "gave up a write after %g s: another process holds the write lock",
+                        budget,
+                    )
+                    raise DatabaseBusy(
+                        f"database is locked: another process held it for {budget:g} s"
+                    ) from exc
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """Run the block in one transaction: committed on success, rolled back on error."""
-        async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+        async with self._writer(lambda: _execute(self.conn, "BEGIN IMMEDIATE")):
             tx = Transaction(self.conn)
             try:
                 yield tx
@@ -170,33 +370,49 @@ class Database(_Statements):
         self._listeners.fire(tx.topics)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        async with self._lock:
-            return await self._execute(sql, params)
+        async with self._writer(lambda: _execute(self.conn, sql, params)) as count:
+            return count
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        async with self._lock:
-            return await self._insert(sql, params)
+        async with self._writer(lambda: _insert(self.conn, sql, params)) as row_id:
+            return row_id
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as tx:
             await tx.executemany(sql, rows)
 
+    # --- reads ------------------------------------------------------------------------------
+
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._lock:
-            return await self._fetch_one(sql, params)
+        if self._readers is not None and _is_plain_read(sql):
+            async with self._readers.connection() as conn:
+                return await _fetch_one(conn, sql, params)
+        # A pragma or a write that returns rows: the writer's business.
+        async with self._writer(lambda: _fetch_one(self.conn, sql, params)) as row:
+            return row
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._lock:
-            return await self._fetch_all(sql, params)
+        if self._readers is not None and _is_plain_read(sql):
+            async with self._readers.connection() as conn:
+                return await _fetch_all(conn, sql, params)
+        async with self._writer(lambda: _fetch_all(self.conn, sql, params)) as rows:
+            return rows
 
     async def fetch_value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
 
+    # --- maintenance ------------------------------------------------------------------------
+
     async def migrate(self) -> list[int]:
         """Apply the pending migrations in order; returns their versions."""
         async with self._lock:
-            applied = await apply_migrations(self.conn)
+            # SQLite waits for the lock itself here, as long as a reader would.
+            await self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            try:
+                applied = await apply_migrations(self.conn)
+            finally:
+                await self.conn.execute(f"PRAGMA busy_timeout = {WRITE_ATTEMPT_MS}")
         for version in applied:
             log.info("applied migration %04d", version)
         return applied
@@ -212,22 +428,54 @@ class Database(_Statements):
                 await dest.close()
 
     async def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Close the connections (the writer last: it checkpoints the WAL)."""
+        if self._readers is not None:
+            for reader in self._readers.conns:
+                await reader.close()
         await self.conn.close()
+
+
+async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    return conn
 
 
 async def open_database(path: Path | str, migrate: bool = True) -> Database:
     """Open (creating if needed) the database file, set pragmas, apply migrations."""
     path = Path(path)
-    if str(path) != ":memory:":
+    in_memory = str(path) == ":memory:"
+    if not in_memory:
         path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute("PRAGMA synchronous = NORMAL")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    db = Database(conn, path)
+    conn = await _connect(path, WRITE_ATTEMPT_MS)
+    readers: list[aiosqlite.Connection] = []
+    try:
+        # Switching to WAL needs the file to itself: wait for it like a reader would.
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute(f"PRAGMA busy_timeout = {WRITE_ATTEMPT_MS}")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        # Freed bytes are overwritten, not left in the file: a handled message that held a
+        # password, a sent code mail's body (the repositories that free such bytes also ask
+        # for it on the writes that do, in case the setting was changed on the connection).
+        await conn.execute("PRAGMA secure_delete = ON")
+        if not in_memory:
+            for _ in range(READERS):
+                reader = await _connect(path, BUSY_TIMEOUT_MS)
+                readers.append(reader)
+                await reader.execute("PRAGMA query_only = ON")
+    except BaseException:
+        for reader in readers:
+            await reader.close()
+        await conn.close()
+        raise
+    db = Database(conn, path, readers)
     if migrate:
-        await db.migrate()
+        try:
+            await db.migrate()
+        except BaseException:
+            await db.close()
+            raise
     return db

@@ -371,7 +371,9 @@ class StaffBotEnv(BotEnv):
                     return message
             return None
 
-        return await self.emulator.wait_for(found, timeout=timeout, what=f"staff post {needles}")
+        message = await self.emulator.wait_for(found, timeout=timeout, what=f"staff post {needles}")
+        await self.announcer.run_once()  # the round that sent it has recorded it too
+        return message
 
     async def chat_message(self, person, *needles: str, timeout: float = 10.0) -> ChatMessage:  # noqa: ASYNC109
         """Wait for a bot message in a person's private chat containing every needle."""
@@ -382,7 +384,11 @@ class StaffBotEnv(BotEnv):
                     return message
             return None
 
-        return await self.emulator.wait_for(found, timeout=timeout, what=f"chat message {needles}")
+        message = await self.emulator.wait_for(
+            found, timeout=timeout, what=f"chat message {needles}"
+        )
+        await self.announcer.run_once()  # the round that sent it has recorded it too
+        return message
 
 
 @pytest.fixture

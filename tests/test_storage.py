@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -93,3 +94,41 @@ async def test_backup_copies_the_live_database(db, tmp_path):
     copy = sqlite3.connect(tmp_path / "copy" / "backup.sqlite3")
     assert copy.execute("SELECT name FROM customers").fetchall() == [("Á",)]
     copy.close()
+
+
+async def test_a_read_sees_every_write_committed_before_it(db):
+    async def write_then_read(n: int) -> str | None:
+        await db.execute(
+            "INSERT INTO customers(customer_id, name, address) VALUES (?, ?, 'B')",
+            (f"U{n:04d}", f"Ügyfél {n}"),
+        )
+        return await db.fetch_value(
+            "SELECT name FROM customers WHERE customer_id = ?", (f"U{n:04d}",)
+        )
+
+    # Many at once: reads go to the reader connections, writes to the writer.
+    names = await asyncio.gather(*(write_then_read(n) for n in range(1, 41)))
+    assert names == [f"Ügyfél {n}" for n in range(1, 41)]
+    assert await db.fetch_value("SELECT count(*) FROM customers") == 40
+
+
+async def test_a_read_does_not_wait_for_a_transaction_in_progress(db):
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO customers(customer_id, name, address) VALUES ('U0001', 'A', 'B')"
+        )
+        # Outside the transaction: at once, and without its uncommitted row.
+        count = await asyncio.wait_for(db.fetch_value("SELECT count(*) FROM customers"), 2)
+        assert count == 0
+        assert await tx.fetch_value("SELECT count(*) FROM customers") == 1
+    assert await db.fetch_value("SELECT count(*) FROM customers") == 1
+
+
+async def test_the_readers_cannot_write(db):
+    # Only plain reads go to the readers; a write that returns rows goes to the writer.
+    row = await db.fetch_one(
+        "INSERT INTO customers(customer_id, name, address) VALUES ('U0001', 'A', 'B')"
+        " RETURNING customer_id"
+    )
+    assert row[0] == "U0001"
+    assert await db.fetch_value("SELECT count(*) FROM customers") == 1

@@ -1,0 +1,271 @@
+"""Another process holds the database's write lock (the daily import, an operator's
+`sqlite3` shell): pages are shown at once, a writing step says it waits, and a
+step that waited too long says nothing was lost and to try again.
+
+The lock is held by a real second process: python's sqlite3 in a subprocess opens
+`BEGIN IMMEDIATE`, writes a row, and holds it until the test closes its stdin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from core.db import DatabaseBusy, open_database
+from tests.botkit import BotEnv, Customer, active_customer
+
+# The second process: a write transaction, held until its stdin closes, then committed
+# (like an import that finishes).
+HOLDER = r"""
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute(
+    "INSERT INTO customers(customer_id, name, address) VALUES ('U9999', 'Import', 'Pétfürdő')"
+)
+print("locked", flush=True)
+sys.stdin.read()
+conn.execute("COMMIT")
+conn.close()
+"""
+
+REPORT = "Nincs víz a Fő utca 3. alatt reggel óta."
+WAIT_NOTICE = "Egy pillanat türelmet kérünk, a rendszer éppen adatokat frissít"
+TRY_AGAIN = "küldje el újra az utolsó üzenetét"
+UNEXPECTED = "váratlan hiba"
+
+
+class LockHolder:
+    """The second process holding the write lock."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @property
+    def holding(self) -> bool:
+        return self.process.returncode is None
+
+    async def release(self) -> None:
+        """Let it commit and end."""
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()
+        await self.process.wait()
+
+
+@asynccontextmanager
+async def write_lock_held(path: Path) -> AsyncIterator[LockHolder]:
+    """A second process holds a write transaction on `path` until released (or the block ends)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HOLDER,
+        str(path),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    holder = LockHolder(process)
+    try:
+        assert process.stdout is not None
+        assert (await process.stdout.readline()).strip() == b"locked"
+        yield holder
+    finally:
+        await holder.release()
+
+
+def assert_another_writer_is_refused(path: Path) -> None:
+    """The second process holds what it claims: SQLite's write lock."""
+    other = sqlite3.connect(path, timeout=0)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+    finally:
+        other.close()
+
+
+def db_path(env: BotEnv) -> Path:
+    return env.tmp / "bot.sqlite3"
+
+
+async def customers_with_invoices(env: BotEnv, count: int) -> list[str]:
+    return [
+        row[0]
+        for row in await env.db.fetch_all(
+            "SELECT DISTINCT customer_id FROM invoices WHERE amount > 0"
+            " ORDER BY customer_id LIMIT ?",
+            (count,),
+        )
+    ]
+
+
+async def chat_message(env: BotEnv, person: Customer, needle: str, after: int) -> str:
+    """Wait for a bot message in the person's chat, newer than `after`, containing `needle`."""
+
+    def found() -> str | None:
+        for message in person.user.replies:
+            if message.message_id > after and needle in (message.text or ""):
+                return message.text
+        return None
+
+    return await env.emulator.wait_for(found, timeout=10, what=f"chat message {needle!r}")
+
+
+def last_id(person: Customer) -> int:
+    return max((m.message_id for m in person.user.chat.messages), default=0)
+
+
+# --- the chat ---------------------------------------------------------------------------------
+
+
+async def test_twenty_customers_see_their_debt_while_another_process_holds_the_write_lock(
+    bot_env,
+):
+    # Two households of ten, each person logged in to their household's account (the
+    # bot's rate limit makes twenty registrations slow; twenty logins are what count).
+    households = []
+    for n, customer_id in enumerate(await customers_with_invoices(bot_env, 2)):
+        first = await active_customer(bot_env, customer_id, f"haztartas{n}")
+        members = [first]
+        for _ in range(9):
+            member = bot_env.customer()
+            await member.login(f"haztartas{n}", "Tavaszi-Szel-42")
+            members.append(member)
+        households.append((first.texts(await first.press("debt")), members))
+    assert all("Tartozás" in page for page, _ in households)
+
+    async with write_lock_held(db_path(bot_env)) as lock:
+        # All twenty press Tartozás at once; every page comes while the lock is still held.
+        people = [person for _, members in households for person in members]
+        pages = await asyncio.wait_for(
+            asyncio.gather(*(person.press("debt") for person in people)), timeout=8
+        )
+        assert lock.holding
+
+    shown = [person.texts(replies) for person, replies in zip(people, pages, strict=True)]
+    assert shown == [page for page, members in households for _ in members]
+
+
+async def test_a_report_waits_for_the_lock_says_so_and_is_taken_once_it_is_released(bot_env):
+    bot_env.db.write_notice_after = 0.3  # the product says it after 2 s; the test is quicker
+    [customer_id] = await customers_with_invoices(bot_env, 1)
+    person = await active_customer(bot_env, customer_id, "varakozo")
+    await person.press("report")
+
+    async with write_lock_held(db_path(bot_env)) as lock:
+        seen = last_id(person)
+        sending = asyncio.create_task(person.say(REPORT))
+        await chat_message(bot_env, person, WAIT_NOTICE, after=seen)
+        assert not sending.done()  # still waiting, not failed
+        await lock.release()
+        replies = await sending
+
+    text = person.texts(replies)
+    assert WAIT_NOTICE in text
+    assert "bejelentését rögzítettük" in text and "PK-000001" in text
+    assert UNEXPECTED not in text and TRY_AGAIN not in text
+
+
+async def test_a_report_kept_waiting_too_long_says_try_again_and_nothing_is_lost(bot_env):
+    bot_env.db.write_notice_after = 0.3
+    bot_env.db.write_timeout = 1.5  # the product waits 30 s
+    [customer_id] = await customers_with_invoices(bot_env, 1)
+    person = await active_customer(bot_env, customer_id, "turelmes")
+    await person.press("report")
+
+    async with write_lock_held(db_path(bot_env)) as lock:
+        text = person.texts(await person.say(REPORT))
+        assert lock.holding
+    assert WAIT_NOTICE in text and TRY_AGAIN in text
+    assert UNEXPECTED not in text and "PK-" not in text
+
+    # The lock is gone: the dialogue still waits for the text, and sending it again
+    # opens the report, the first one (nothing half-done was kept).
+    text = person.texts(await person.say(REPORT))
+    assert "bejelentését rögzítettük" in text and "PK-000001" in text
+    bodies = await bot_env.db.fetch_all("SELECT body FROM ticket_messages")
+    assert [row[0] for row in bodies] == [REPORT]
+
+
+async def test_a_login_waits_for_the_lock_and_logs_in_once_it_is_released(bot_env):
+    bot_env.db.write_notice_after = 0.3
+    [customer_id] = await customers_with_invoices(bot_env, 1)
+    person = await active_customer(bot_env, customer_id, "belepo", password="Nyari-Zapor-17")
+    await person.press("logout")
+    await person.press("login")
+    await person.say("belepo")
+
+    async with write_lock_held(db_path(bot_env)) as lock:
+        seen = last_id(person)
+        sending = asyncio.create_task(person.say("Nyari-Zapor-17"))
+        await chat_message(bot_env, person, WAIT_NOTICE, after=seen)
+        assert not sending.done()
+        await lock.release()
+        text = person.texts(await sending)
+
+    assert WAIT_NOTICE in text and "Sikeres belépés" in text and UNEXPECTED not in text
+    assert "Tartozás" in person.texts(await person.press("debt"))
+
+
+# --- the database -------------------------------------------------------------------------
+
+ADD = "INSERT INTO customers(customer_id, name, address) VALUES (?, ?, 'Pétfürdő')"
+NAME_OF = "SELECT name FROM customers WHERE customer_id = ?"
+RENAME = "UPDATE customers SET name = ? WHERE customer_id = ?"
+
+
+async def test_reads_do_not_wait_and_a_write_gives_up_unchanged_when_the_lock_stays(tmp_path):
+    db = await open_database(tmp_path / "db.sqlite3")
+    db.write_notice_after = 0.2
+    db.write_timeout = 0.8
+    heard: list[str] = []
+    db.on_write_wait(lambda: heard.append("waiting"))
+    try:
+        await db.execute(ADD, ("U0001", "A"))
+        async with write_lock_held(tmp_path / "db.sqlite3") as lock:
+            assert_another_writer_is_refused(tmp_path / "db.sqlite3")
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            assert await db.fetch_value(NAME_OF, ("U0001",)) == "A"
+            assert loop.time() - started < 0.5
+            with pytest.raises(DatabaseBusy):
+                await db.execute(RENAME, ("X", "U0001"))
+            assert heard == ["waiting"]
+            assert lock.holding
+            # A write that may be skipped gives up sooner, and is not announced.
+            with pytest.raises(DatabaseBusy), db.patience(0.1):
+                await db.execute(RENAME, ("Y", "U0001"))
+            assert heard == ["waiting"]
+        assert await db.fetch_value(NAME_OF, ("U0001",)) == "A"
+        # The holder committed its own row; ours go through again.
+        await db.execute(RENAME, ("Z", "U0001"))
+        rows = await db.fetch_all("SELECT customer_id, name FROM customers ORDER BY 1")
+        assert [tuple(r) for r in rows] == [("U0001", "Z"), ("U9999", "Import")]
+    finally:
+        await db.close()
+
+
+async def test_a_waiting_transaction_goes_through_when_the_lock_is_released(tmp_path):
+    db = await open_database(tmp_path / "db.sqlite3")
+    db.write_notice_after = 0.2
+    waiting = asyncio.Event()
+    db.on_write_wait(waiting.set)
+
+    async def write() -> None:
+        async with db.transaction() as tx:
+            await tx.execute(ADD, ("U0002", "B"))
+
+    try:
+        async with write_lock_held(tmp_path / "db.sqlite3") as lock:
+            writing = asyncio.create_task(write())
+            await asyncio.wait_for(waiting.wait(), timeout=5)
+            assert not writing.done()
+            await lock.release()
+            await asyncio.wait_for(writing, timeout=5)
+        assert await db.fetch_value("SELECT count(*) FROM customers") == 2
+    finally:
+        await db.close()
