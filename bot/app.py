@@ -58,6 +58,7 @@ async def set_commands(application: Application) -> None:
 def build_application(
     settings: Settings,
     db: Database,
+    state_db: Database,
     *,
     token: str,
     api_url: str,
@@ -67,7 +68,8 @@ def build_application(
 
     Updates come from the store (`bot.updates.DurableUpdates`, started by the
     composition root), not from python-telegram-bot's Updater, which would confirm
-    them to Telegram before they are handled.
+    them to Telegram before they are handled. `db` is the main database the handlers
+    use; `state_db` the bot's own state file, where the dialogue states are kept.
     """
     processor = PerUserUpdateProcessor(256)
     application = (
@@ -83,7 +85,7 @@ def build_application(
                 parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
             )
         )
-        .persistence(SqlitePersistence(db))
+        .persistence(SqlitePersistence(state_db))
         .concurrent_updates(processor)
         # Telegram allows ~30 messages a second overall and 20 a minute per group;
         # the limiter paces sends and retries a 429 after its retry_after (and lets a
@@ -111,6 +113,7 @@ def build_application(
     # kept waiting by another process's lock tells that update's chat to be patient.
     application.add_handler(waiting.watcher(), group=-2)
     db.on_write_wait(waiting.tell_to_wait)
+    state_db.on_write_wait(waiting.tell_to_wait)  # only if an operator's shell holds it
 
     # Staff first (group -1, before every customer handler): staff commands and buttons,
     # replies to a ticket's message, a customer's reply to a staff answer. What they take

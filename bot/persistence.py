@@ -1,4 +1,4 @@
-"""python-telegram-bot persistence over the SQLite database.
+"""python-telegram-bot persistence over the bot's own state file (PETKOMM_STATE_DB).
 
 Conversation states and user data are kept by `core.chat_state`; the update
 processor flushes after every update, so a restart mid-dialogue resumes it.
@@ -6,8 +6,7 @@ A flush only collects the changes (`take_writes`): the application commits
 them in the transaction that marks the handled updates done
 (`bot.updates.DurableApplication`), so a state and its update are never apart.
 Only what changed is collected: python-telegram-bot hands over the data of every
-user it saw, and a page view that changes nothing must not wait for the
-database's write lock (another process's import may hold it).
+user it saw, and a page view that changes nothing need not write at all.
 Chat data, bot data and callback data are not persisted (nothing uses them).
 """
 
@@ -26,7 +25,8 @@ from core.updates import Write
 
 
 class SqlitePersistence(BasePersistence[dict, dict, dict]):
-    """Stores conversations and user_data in the project's database."""
+    """Stores conversations and user_data in the bot's state file (`db`), the file that
+    also keeps the received updates: a flush and its done marks commit there together."""
 
     def __init__(self, db: Database) -> None:
         super().__init__(

@@ -16,7 +16,9 @@ from the store (`bot.updates.UpdateFeed`).
 
 An update Telegram sends twice (the bot died between storing and
 confirming) is recognised by its id and stored once. Logs carry update ids,
-never an update's content.
+never an update's content. The store is the bot's own state file
+(PETKOMM_STATE_DB), which no other process writes: storing never waits for the
+main database's write lock (the daily import may hold it for a while).
 """
 
 from __future__ import annotations

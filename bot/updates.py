@@ -14,6 +14,12 @@ update before Telegram is told the bot has it. From there:
   it already moved on from, never lost.
 - `DurableUpdates` is the lifecycle the composition root starts and stops.
 
+The store and the dialogue states are the bot's own state file (PETKOMM_STATE_DB),
+which only this process writes: another process holding the main database's
+write lock (the daily import, `tickets reply`) never holds up a customer's
+message. A handler's own writes (a report, a login) still go to the main
+database and wait for that lock as they must.
+
 What a customer can notice when an update is handled again after a crash is
 only what the killed run had done before the commit that marks it done: a
 reply it had sent comes a second time, and a step whose own write had
@@ -78,7 +84,8 @@ class DurableApplication(AssistantApplication):
             if not handled and not writes:
                 return
             try:
-                await updates.finish(self.services.db, handled, writes, self.services.now())
+                # In the persistence's file, the state file: the states and marks together.
+                await updates.finish(persistence.db, handled, writes, self.services.now())
             except Exception as error:  # noqa: BLE001 - kept for the next flush, not lost
                 log.error(
                     "the dialogue state of updates %s could not be saved (%s); trying again"
@@ -125,7 +132,10 @@ def _query_expired(error: BadRequest) -> bool:
 
 
 class UpdateFeed:
-    """Hands the stored updates to the application, oldest first, each once per process."""
+    """Hands the stored updates to the application, oldest first, each once per process.
+
+    `db` is the bot's state file, where the receivers store the updates.
+    """
 
     def __init__(
         self, application: AssistantApplication, db: Database, clock: Callable[[], float]
@@ -202,7 +212,10 @@ class UpdateFeed:
 
 
 class DurableUpdates:
-    """Receiving updates into the store and feeding them to the handlers: one start, one stop."""
+    """Receiving updates into the store and feeding them to the handlers: one start, one stop.
+
+    `db` is the bot's state file (the one its persistence writes).
+    """
 
     def __init__(
         self, application: AssistantApplication, db: Database, clock: Callable[[], float]

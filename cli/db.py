@@ -1,4 +1,9 @@
-"""`db migrate` and `db backup FILE`: database maintenance on PETKOMM_DB."""
+"""`db migrate` and `db backup FILE`: maintenance of PETKOMM_DB and the bot's state file.
+
+The bot keeps its dialogue states and received updates in a file of its own
+(PETKOMM_STATE_DB, by default beside PETKOMM_DB): both are migrated, and a
+backup copies both (the state file to `FILE`'s name with `-state`).
+"""
 
 from __future__ import annotations
 
@@ -6,48 +11,63 @@ import argparse
 from pathlib import Path
 
 from cli.common import Subparsers, error
-from core.config import Settings
+from core.config import Settings, state_path_beside
 
 
 def register(sub: Subparsers) -> None:
     """Add `db` and its actions to the subcommands."""
     p = sub.add_parser(
-        "db", help="database maintenance", description="Database maintenance on PETKOMM_DB."
+        "db",
+        help="database maintenance",
+        description="Database maintenance on PETKOMM_DB and the bot's state file "
+        "(PETKOMM_STATE_DB).",
     )
     db_sub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser(
         "migrate",
         help="apply pending migrations",
-        description="Apply the pending schema migrations and print the version.",
+        description="Apply the pending schema migrations of both files and print their versions.",
     )
     b = db_sub.add_parser(
         "backup",
-        help="copy the live database to FILE",
-        description="Copy the database to FILE with SQLite's online backup; "
+        help="copy the live database and state file to FILE and FILE-state",
+        description="Copy the database to FILE and the bot's state file beside it "
+        "(backup.sqlite3 -> backup-state.sqlite3) with SQLite's online backup; "
         "safe while the bot runs.",
     )
     b.add_argument("file", metavar="FILE")
-    b.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    b.add_argument("--force", action="store_true", help="overwrite the files if they exist")
     p.set_defaults(func=cmd_db)
 
 
 async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
-    """Open the database (which applies pending migrations), then run the action."""
-    from core.db import open_database, schema_version
+    """Open both files (which applies pending migrations), then run the action."""
+    from core.db import open_database, open_state_database, schema_version
 
+    sources = (settings.db_path, settings.state_db_path)
+    if args.db_command == "backup":
+        target = Path(args.file)
+        targets = (target, state_path_beside(target))
+        live = {path.resolve() for path in sources}
+        for path in targets:
+            if path.resolve() in live:
+                return error(f"error: {path} is a live database file, not a backup")
+            if path.exists() and not args.force:
+                return error(f"error: {path} exists (use --force to overwrite)")
     db = await open_database(settings.db_path)
     try:
-        if args.db_command == "migrate":
-            version = await schema_version(db)
-            print(f"{settings.db_path}: schema at version {version}")
-        elif args.db_command == "backup":
-            target = Path(args.file)
-            if target.exists() and not args.force:
-                return error(f"error: {target} exists (use --force to overwrite)")
-            if target.exists():
-                target.unlink()
-            await db.backup(target)
-            print(f"Backed up {settings.db_path} to {target}")
+        state_db = await open_state_database(settings.state_db_path)
+        try:
+            if args.db_command == "migrate":
+                for source, opened in zip(sources, (db, state_db), strict=True):
+                    print(f"{source}: schema at version {await schema_version(opened)}")
+            elif args.db_command == "backup":
+                for source, opened, path in zip(sources, (db, state_db), targets, strict=True):
+                    path.unlink(missing_ok=True)
+                    await opened.backup(path)
+                    print(f"Backed up {source} to {path}")
+        finally:
+            await state_db.close()
     finally:
         await db.close()
     return 0

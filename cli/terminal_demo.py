@@ -38,7 +38,7 @@ from telegram.ext import Application
 from bot.ordering import PerUserUpdateProcessor
 from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
 from core.billing_import import import_folder
-from core.config import Settings
+from core.config import Settings, state_path_beside
 from core.db import OUTBOX_TOPIC, Database, open_database
 from core.demodata import DemoSummary, write_demo_data
 from core.formats import format_amount
@@ -445,6 +445,8 @@ def demo_settings(base: Settings, db_path: Path, mail_dir: Path) -> Settings:
     """The user's settings minus anything reaching outside, plus the demo's db and mail."""
     env = {k: v for k, v in base.env.items() if not k.startswith(_EXTERNAL_SETTINGS)}
     env["PETKOMM_DB"] = str(db_path)
+    # Never the operator's PETKOMM_STATE_DB: the demo's state file goes beside its db.
+    env["PETKOMM_STATE_DB"] = str(state_path_beside(db_path))
     env["PETKOMM_MAIL_OUTBOX_DIR"] = str(mail_dir)
     return Settings(env)
 
@@ -516,9 +518,10 @@ async def run_demo(
     console = Console(stdout if stdout is not None else sys.stdout)
     quiet_logging(settings)
     db_path = options.keep / DB_NAME if options.keep else None
-    if db_path is not None and db_path.exists():
-        print(f"error: {db_path} exists; remove it or choose another folder", file=sys.stderr)
-        return 2
+    for kept in (db_path, state_path_beside(db_path)) if db_path is not None else ():
+        if kept.exists():
+            print(f"error: {kept} exists; remove it or choose another folder", file=sys.stderr)
+            return 2
 
     with tempfile.TemporaryDirectory(prefix="petkomm-demo-") as tmp:
         export = Path(tmp) / "export"
@@ -570,7 +573,7 @@ async def _serve(
     stop_listening = db.listen(OUTBOX_TOPIC, mail.on_queued)
     await emulator.start()
     try:
-        service = Service(
+        service = await Service.build(
             settings,
             db,
             overrides=Overrides(

@@ -26,6 +26,20 @@ DEFAULT_ANSWER_DAYS = 15  # Fgytv. 17/B § (5)
 SECURITY_MODES = ("none", "starttls", "tls")
 
 
+def state_path_beside(path: Path) -> Path:
+    """The state file that goes with a main database file (or its backup):
+    `petkomm.sqlite3` -> `petkomm-state.sqlite3`."""
+    if str(path) == ":memory:":
+        return path
+    return path.with_name(f"{path.stem}-state{path.suffix}")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if ":memory:" in (str(a), str(b)):
+        return False
+    return a.resolve() == b.resolve()
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -58,7 +72,7 @@ class Settings:
         """Read every setting the running service needs, so a missing or malformed one
         stops it before anything starts (raises ConfigError naming the variable)."""
         self.telegram_token, self.telegram_api_url, self.staff_chat_id, self.staff_ids  # noqa: B018
-        self.mail_from, self.log_level, self.answer_days  # noqa: B018
+        self.mail_from, self.log_level, self.answer_days, self.state_db_path  # noqa: B018
         self.code_ttl_hours, self.idle_minutes, self.proof_months  # noqa: B018
         if self.mail_outbox_dir is None:
             self.smtp_host, self.smtp_port, self.smtp_security  # noqa: B018
@@ -110,6 +124,15 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return Path(self._str("PETKOMM_DB", DEFAULT_DB))
+
+    @property
+    def state_db_path(self) -> Path:
+        """The bot's own state file: PETKOMM_STATE_DB, else beside the main database."""
+        raw = self._str("PETKOMM_STATE_DB")
+        path = Path(raw) if raw is not None else state_path_beside(self.db_path)
+        if _same_file(path, self.db_path):
+            raise ConfigError("PETKOMM_STATE_DB", "must be another file than PETKOMM_DB")
+        return path
 
     @property
     def log_level(self) -> str:

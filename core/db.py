@@ -4,9 +4,22 @@ Doors (the chat, the mail worker, the command line) never import `storage`:
 they hold a `Database` opened by the composition root and hand it to domain
 calls. This module names those types for them, and `DatabaseBusy` (`is_busy`):
 a write gave up because another process held the write lock too long.
+
+There are two files: the main database (`open_database`, PETKOMM_DB), which the
+command line and the operator's tools write too, and the bot's own state file
+(`open_state_database`, PETKOMM_STATE_DB: dialogue states and received Telegram
+updates), which only the running service writes.
 """
 
-from storage.db import Database, DatabaseBusy, Queryable, Transaction, is_busy, open_database
+from storage.db import (
+    Database,
+    DatabaseBusy,
+    Queryable,
+    Transaction,
+    is_busy,
+    open_database,
+    open_state_database,
+)
 from storage.migrations import schema_version
 from storage.outbox import TOPIC as OUTBOX_TOPIC
 from storage.tickets import STAFF_TOPIC
@@ -23,5 +36,6 @@ __all__ = [
     "Transaction",
     "is_busy",
     "open_database",
+    "open_state_database",
     "schema_version",
 ]

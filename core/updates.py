@@ -18,6 +18,12 @@ chat door (`bot.updates`) instead:
 A handled update keeps only its id, as long as Telegram could send it again
 (`KEEP_FINISHED`); its payload, which may hold a password, is cleared at once.
 Here an update is its Telegram id and its JSON text: no Telegram types.
+
+Every `db` here is the bot's own state file (`core.db.open_state_database`,
+PETKOMM_STATE_DB), which also holds the dialogue states (`core.chat_state`) and
+which only the running service writes: another process holding the main
+database's write lock (the daily import) never holds up storing or finishing an
+update.
 """
 
 from __future__ import annotations

@@ -6,9 +6,14 @@ the clock, how often the staff announcer polls). Nothing else starts a part of
 the service: the doors (`bot`, `mailer`) never start each other.
 
 The parts:
-- the database (opened here unless the caller hands one in);
+- the main database (opened here unless the caller hands one in);
+- the bot's own state file beside it (PETKOMM_STATE_DB, always opened here):
+  dialogue states and received updates, written by this process alone, so that
+  another process holding the main database's write lock (the daily import)
+  never stalls a chat; on its first start the main database's old dialogue
+  states are carried over into it (`core.chat_state.carry_over`);
 - the Telegram application (`bot.app`), its updates received polling or behind a
-  webhook into the database before Telegram is told, and handled from there
+  webhook into the state file before Telegram is told, and handled from there
   (`bot.updates`: a message being handled survives kill -9);
 - the outbox sender (SMTP or a folder), woken whenever a mail is queued;
 - the staff announcer (tickets into the staff chat, answers into customers' chats);
@@ -34,13 +39,13 @@ from dataclasses import dataclass
 from bot.announcer import POLL_INTERVAL, Announcer
 from bot.app import AssistantApplication, build_application
 from bot.updates import DurableUpdates
-from core import throttle, updates
+from core import chat_state, throttle, updates
 from core.config import Settings
+from core.db import Database, open_database, open_state_database
 from core.inbound import TOPIC_SCOPE, InboundContext
 from core.worker import Worker
 from mailer.inbox import InboxReader
 from mailer.sender import OutboxSender, Transport, transport_from_settings
-from storage.db import Database, open_database
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -78,25 +83,33 @@ class Overrides:
 
 
 class Service:
-    """Every part of the running assistant; `start` and `stop` it once."""
+    """Every part of the running assistant; `start` and `stop` it once.
+
+    Built with `open` (from the settings alone) or `build` (around a main database
+    the caller opened and closes); both open the state file, which `stop` closes.
+    """
 
     def __init__(
         self,
         settings: Settings,
         db: Database,
+        state_db: Database,
         *,
         overrides: Overrides = Overrides(),
         owns_db: bool = False,
     ) -> None:
-        """Build every part (nothing runs yet). Settings are checked before this."""
+        """Build every part around open databases (nothing runs yet); `build` and `open`
+        do this. `stop` closes `state_db`, and `db` if the service owns it."""
         self.settings = settings
         self.db = db
+        self.state_db = state_db
         self._owns_db = owns_db
         self.clock = overrides.clock
         self.api_url = overrides.api_url or settings.telegram_api_url
         self.application: AssistantApplication = build_application(
             settings,
             db,
+            state_db,
             token=overrides.token or settings.telegram_token,
             api_url=self.api_url,
             clock=self.clock,
@@ -118,20 +131,40 @@ class Service:
                 settings, code_mailer=self.application.services.mailer
             )
             self.reader = InboxReader(db, settings, ctx=ctx)
-        self.updates = DurableUpdates(self.application, db, self.clock)
+        self.updates = DurableUpdates(self.application, state_db, self.clock)
         self.housekeeping = Worker("housekeeping", self._housekeep)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
+    async def build(
+        cls,
+        settings: Settings,
+        db: Database,
+        *,
+        overrides: Overrides = Overrides(),
+        owns_db: bool = False,
+    ) -> Service:
+        """Open the state file (`settings.state_db_path`) beside the open main database
+        `db`, carry the main database's old dialogue states over into it if it is new,
+        and build the service around both. Unless it `owns_db`, the caller closes `db`."""
+        state_db = await open_state_database(settings.state_db_path)
+        try:
+            await chat_state.carry_over(state_db, db, overrides.clock())
+            return cls(settings, db, state_db, overrides=overrides, owns_db=owns_db)
+        except BaseException:
+            await state_db.close()
+            raise
+
+    @classmethod
     async def open(cls, settings: Settings, *, overrides: Overrides = Overrides()) -> Service:
-        """Check the settings, open the database and build the service around it."""
+        """Check the settings, open both databases and build the service around them."""
         settings.check_service()
         if overrides.transport is None:
             transport_from_settings(settings)  # a missing SMTP setting stops us here, named
         db = await open_database(settings.db_path)
         try:
-            return cls(settings, db, overrides=overrides, owns_db=True)
+            return await cls.build(settings, db, overrides=overrides, owns_db=True)
         except BaseException:
             await db.close()
             raise
@@ -168,7 +201,8 @@ class Service:
 
     async def stop(self) -> None:
         """Stop fetching, finish handlers in flight, flush persistence, stop the workers
-        (each finishes the item in hand), close the database if it was opened here."""
+        (each finishes the item in hand), close the state file, and the main database
+        if it was opened here."""
         self._stop.set()
         application = self.application
         try:
@@ -181,8 +215,10 @@ class Service:
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(task, timeout=30)
             self._tasks.clear()
+            # An open connection's thread would keep the process alive.
+            await self.state_db.close()
             if self._owns_db:
-                await self.db.close()  # an open connection's thread would keep the process alive
+                await self.db.close()
 
     async def serve(
         self,
@@ -210,7 +246,7 @@ class Service:
         and Telegram updates handled long enough ago that Telegram cannot send them again."""
         now = self.clock()
         dropped = await throttle.housekeeping(self.db, now, keep_scopes=(TOPIC_SCOPE,))
-        forgotten = await updates.housekeeping(self.db, now)
+        forgotten = await updates.housekeeping(self.state_db, now)
         log.debug(
             "housekeeping: %d old throttling rows dropped, %d handled updates forgotten",
             dropped,

@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 
-from storage.migrations import apply_migrations
+from storage import migrations
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -226,7 +226,8 @@ class Database:
     """The process's database: autocommit statements, explicit transactions, plain reads.
 
     `readers` are read-only connections to the same file for plain reads; without
-    them (an in-memory database) every statement uses the writer.
+    them (an in-memory database) every statement uses the writer. `schema` is the
+    package of its migrations (`storage.migrations.MAIN` or `.STATE`).
     """
 
     def __init__(
@@ -234,9 +235,11 @@ class Database:
         conn: aiosqlite.Connection,
         path: Path,
         readers: Sequence[aiosqlite.Connection] = (),
+        schema: str = migrations.MAIN,
     ) -> None:
         self.conn = conn
         self.path = path
+        self.schema = schema
         self._readers = _Readers(readers) if readers else None
         self._lock = asyncio.Lock()
         self._listeners = _Listeners()
@@ -410,11 +413,11 @@ class Database:
             # SQLite waits for the lock itself here, as long as a reader would.
             await self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             try:
-                applied = await apply_migrations(self.conn)
+                applied = await migrations.apply_migrations(self.conn, self.schema)
             finally:
                 await self.conn.execute(f"PRAGMA busy_timeout = {WRITE_ATTEMPT_MS}")
         for version in applied:
-            log.info("applied migration %04d", version)
+            log.info("applied migration %04d to %s", version, self.path)
         return applied
 
     async def backup(self, target: Path) -> None:
@@ -443,8 +446,11 @@ async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
     return conn
 
 
-async def open_database(path: Path | str, migrate: bool = True) -> Database:
-    """Open (creating if needed) the database file, set pragmas, apply migrations."""
+async def open_database(
+    path: Path | str, migrate: bool = True, *, schema: str = migrations.MAIN
+) -> Database:
+    """Open (creating if needed) the database file, set pragmas, apply `schema`'s
+    migrations (the main database's by default; `open_state_database` for the other)."""
     path = Path(path)
     in_memory = str(path) == ":memory:"
     if not in_memory:
@@ -471,7 +477,7 @@ async def open_database(path: Path | str, migrate: bool = True) -> Database:
             await reader.close()
         await conn.close()
         raise
-    db = Database(conn, path, readers)
+    db = Database(conn, path, readers, schema)
     if migrate:
         try:
             await db.migrate()
@@ -479,3 +485,9 @@ async def open_database(path: Path | str, migrate: bool = True) -> Database:
             await db.close()
             raise
     return db
+
+
+async def open_state_database(path: Path | str, migrate: bool = True) -> Database:
+    """Open (creating if needed) the bot's own state file: its dialogue states and the
+    Telegram updates it received (`storage.state_migrations`)."""
+    return await open_database(path, migrate, schema=migrations.STATE)

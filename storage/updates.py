@@ -4,6 +4,7 @@ A row is 'received' from the moment it is stored until the transaction that
 keeps the dialogue state its handling left marks it 'done' (or it is set
 aside as 'failed'); either clears its payload, overwriting its bytes. Rows are handled in `id`
 order; `update_id` is unique, so an update delivered twice is stored once.
+The table is in the bot's own state file (`storage.state_migrations`).
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ async def start_bot(
     transport: Transport | None = None,
 ) -> Service:
     """The whole service (the composition root `run` uses) against the emulator, started."""
-    service = Service(
+    service = await Service.build(
         Settings(env_values),
         db,
         overrides=Overrides(

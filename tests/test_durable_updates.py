@@ -26,7 +26,7 @@ from conversations.common import label
 from core import updates
 from core.billing_import import import_folder
 from core.config import Settings
-from core.db import open_database
+from core.db import Database, open_database, open_state_database
 from service import WebhookOptions, run_service
 from tests.botkit import BOT_USERNAME, TOKEN, proof_for
 from tests.test_run import ROOT, free_port, service_env
@@ -61,6 +61,11 @@ class BotProcess:
     @property
     def db_path(self) -> Path:
         return self.tmp / "run.sqlite3"
+
+    @property
+    def state_path(self) -> Path:
+        """The bot's own file, beside the main one: the updates and dialogue states."""
+        return self.tmp / "run-state.sqlite3"
 
     async def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
@@ -114,6 +119,14 @@ async def proof(tmp_path, demo_folder) -> dict[str, str]:
         return await proof_for(db, "U0005")
     finally:
         await db.close()
+
+
+@pytest.fixture
+async def state_db(tmp_path) -> AsyncIterator[Database]:
+    """The bot's own state file, freshly migrated."""
+    database = await open_state_database(tmp_path / "petkomm-state.sqlite3")
+    yield database
+    await database.close()
 
 
 @pytest.fixture
@@ -247,9 +260,10 @@ async def test_a_bot_killed_while_answering_loses_no_message_and_answers_each_on
     assert PASSWORD not in log
     # Nothing a customer typed stays in the store once handled (the password was in one),
     # not even in the file's free space.
-    with sqlite3.connect(bot.db_path) as conn:
+    with sqlite3.connect(bot.state_path) as conn:
         rows = conn.execute("SELECT status, payload FROM telegram_updates").fetchall()
     assert rows and all(status == "done" and payload is None for status, payload in rows)
+    assert PASSWORD.encode() not in bot.state_path.read_bytes()
     assert PASSWORD.encode() not in bot.db_path.read_bytes()
 
 
@@ -301,7 +315,7 @@ async def test_a_bot_killed_after_noting_an_answer_does_not_answer_it_again(emul
     assert update_id is not None
     pressed.append(update_id)
     await wait_replies(emulator, eva, seen, ("1/6.",))
-    await until(lambda: done_in_store(bot.db_path, update_id), "the update to be done")
+    await until(lambda: done_in_store(bot.state_path, update_id), "the update to be done")
     await bot.kill()
     await until(lambda: gate.hung_up, "the emulator to see the bot gone")
     gate.release()  # the held getUpdates is dropped: Telegram still has the update
@@ -341,7 +355,7 @@ async def test_a_message_no_run_survives_is_set_aside_and_the_customer_told(emul
     await wait_replies(emulator, eva, seen, ("1/6.",))
     await bot.stop()
     assert "set aside" in bot.log_text()
-    with sqlite3.connect(bot.db_path) as conn:
+    with sqlite3.connect(bot.state_path) as conn:
         status, payload = conn.execute(
             "SELECT status, payload FROM telegram_updates ORDER BY id LIMIT 1 OFFSET 1"
         ).fetchone()
@@ -360,7 +374,7 @@ async def test_the_webhook_answers_only_once_the_update_is_stored_and_a_kill_los
     def on_answered(update: dict) -> None:
         # The moment the bot's 200 arrives: is the update in its database already?
         try:
-            with sqlite3.connect(f"file:{bot.db_path}?mode=ro", uri=True) as conn:
+            with sqlite3.connect(f"file:{bot.state_path}?mode=ro", uri=True) as conn:
                 row = conn.execute(
                     "SELECT 1 FROM telegram_updates WHERE update_id = ?", (update["update_id"],)
                 ).fetchone()
@@ -413,7 +427,9 @@ async def test_the_webhook_refuses_what_is_not_telegrams_and_stores_nothing_of_i
             garbage = await client.post(url, content=b"\xff{", headers=secret)
             no_id = await client.post(url, json={"message": {}}, headers=secret)
             real = await client.post(url, json={"update_id": 43}, headers=secret)
-        await until(lambda: done_in_store(tmp_path / "run.sqlite3", 43), "update 43 to be done")
+        await until(
+            lambda: done_in_store(tmp_path / "run-state.sqlite3", 43), "update 43 to be done"
+        )
     finally:
         stop.set()
         await asyncio.wait_for(service, timeout=30)
@@ -424,12 +440,15 @@ async def test_the_webhook_refuses_what_is_not_telegrams_and_stores_nothing_of_i
         400,
         200,
     ]
-    with sqlite3.connect(tmp_path / "run.sqlite3") as conn:
+    with sqlite3.connect(tmp_path / "run-state.sqlite3") as conn:
         stored = [row[0] for row in conn.execute("SELECT update_id FROM telegram_updates")]
     assert stored == [43]
 
 
-async def test_an_update_sent_twice_is_kept_once_and_forgotten_two_days_after_it_was_handled(db):
+async def test_an_update_sent_twice_is_kept_once_and_forgotten_two_days_after_it_was_handled(
+    state_db,
+):
+    db = state_db  # the bot's own file keeps the updates
     now = 1_800_000_000.0
     assert await updates.store(db, [(7, '{"update_id": 7}'), (8, '{"update_id": 8}')], now) == 2
     assert await updates.store(db, [(8, '{"update_id": 8}'), (9, '{"update_id": 9}')], now) == 1

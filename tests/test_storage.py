@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from storage.db import open_database
-from storage.migrations import available_migrations
+from storage.db import open_database, open_state_database
+from storage.migrations import STATE, available_migrations
 
 
 async def test_migrations_build_the_schema_from_an_empty_file_and_record_themselves(tmp_path):
@@ -39,6 +39,25 @@ async def test_migrations_build_the_schema_from_an_empty_file_and_record_themsel
     await db.close()
 
 
+async def test_the_state_file_has_its_own_schema_and_the_main_one_no_updates(tmp_path):
+    main = await open_database(tmp_path / "petkomm.sqlite3")
+    state = await open_state_database(tmp_path / "petkomm-state.sqlite3")
+    try:
+        tables = "SELECT name FROM sqlite_master WHERE type='table'"
+        state_tables = {r[0] for r in await state.fetch_all(tables)}
+        assert {"bot_state", "telegram_updates", "carried_over"} <= state_tables
+        assert "customers" not in state_tables
+        main_tables = {r[0] for r in await main.fetch_all(tables)}
+        assert "bot_state" in main_tables  # old deployments have it: carried over from there
+        assert "telegram_updates" not in main_tables
+        versions = [r[0] for r in await state.fetch_all("SELECT version FROM schema_migrations")]
+        assert versions == [m.version for m in available_migrations(STATE)] == [1]
+        assert await state.fetch_value("PRAGMA journal_mode") == "wal"
+    finally:
+        await state.close()
+        await main.close()
+
+
 async def test_running_migrations_again_changes_nothing(tmp_path):
     path = tmp_path / "again.sqlite3"
     db = await open_database(path)
@@ -57,7 +76,9 @@ async def test_a_failing_migration_leaves_no_trace(tmp_path, monkeypatch):
 
     good = migrations.available_migrations()
     broken = migrations.Migration(9999, "broken", "CREATE TABLE half_done(x); SELECT nope();")
-    monkeypatch.setattr(migrations, "available_migrations", lambda: [*good, broken])
+    monkeypatch.setattr(
+        migrations, "available_migrations", lambda package=migrations.MAIN: [*good, broken]
+    )
     with pytest.raises(sqlite3.OperationalError):
         await open_database(tmp_path / "broken.sqlite3")
     raw = sqlite3.connect(tmp_path / "broken.sqlite3")

@@ -1,4 +1,9 @@
-"""Numbered, forward-only SQL migrations (`NNNN_name.sql`), each applied in one transaction."""
+"""Numbered, forward-only SQL migrations (`NNNN_name.sql`), each applied in one transaction.
+
+This package holds the main database's migrations (`MAIN`); the bot's own state
+file has its own package (`STATE`, `storage.state_migrations`), applied by the
+same runner. Each file records its versions in its own `schema_migrations`.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,10 @@ if TYPE_CHECKING:  # storage.db imports this module
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
+# The packages of migration files: the main database's, and the bot's own state file's.
+MAIN = __package__
+STATE = "storage.state_migrations"
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -23,10 +32,11 @@ class Migration:
     sql: str
 
 
-def available_migrations() -> list[Migration]:
-    """The migration files shipped in this package, in version order."""
+def available_migrations(package: str = MAIN) -> list[Migration]:
+    """The migration files shipped in `package` (the main database's by default), in
+    version order."""
     found = []
-    for entry in resources.files(__package__).iterdir():
+    for entry in resources.files(package).iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
@@ -37,8 +47,8 @@ def available_migrations() -> list[Migration]:
     return found
 
 
-async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:
-    """Apply every migration not yet recorded; return the versions applied now.
+async def apply_migrations(conn: aiosqlite.Connection, package: str = MAIN) -> list[int]:
+    """Apply every migration of `package` not yet recorded; return the versions applied now.
 
     Each migration and its record run in one transaction (the script itself is
     wrapped in BEGIN/COMMIT), so a failing migration leaves no trace.
@@ -50,7 +60,7 @@ async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:
     async with conn.execute("SELECT version FROM schema_migrations") as cursor:
         done = {row[0] for row in await cursor.fetchall()}
     applied = []
-    for migration in available_migrations():
+    for migration in available_migrations(package):
         if migration.version in done:
             continue
         script = (

@@ -1,3 +1,27 @@
+-- The bot's own bookkeeping, in a file of its own that only the running service
+-- writes: another process holding the main database's write lock (the daily
+-- import, `tickets reply` from the command line, an sqlite3 shell) never keeps a
+-- customer's message from being stored or finished. An update and the dialogue
+-- state it left are committed together, in this one file.
+
+-- python-telegram-bot persistence: conversation states and per-user data.
+-- (The main database keeps its old `bot_state` table: what a deployment had there
+-- is carried over into this file once, on its first start with it.)
+CREATE TABLE bot_state (
+    kind    TEXT NOT NULL,     -- 'conversation:<name>', 'user', 'chat', 'bot'
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,     -- JSON
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+
+-- When the main database's `bot_state` rows were carried over (one row, once; in the
+-- transaction that copied them, so a start that dies half-way copies them again).
+CREATE TABLE carried_over (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    at      REAL NOT NULL,
+    rows    INTEGER NOT NULL   -- how many were copied
+);
+
 -- Customer messages made durable: every Telegram update is kept here before
 -- Telegram is told the bot has it (the next getUpdates offset, or the webhook's
 -- 200), handled from here, and marked 'done' in the transaction that keeps the
