@@ -1,6 +1,6 @@
-"""No secret at rest or in a log: once a code mail is sent, neither the database nor a
-backup of it holds a code, a code's link or a password; and no log level prints them
-or the bot token, not even DEBUG with every library's chatter."""
+"""No secret at rest or in a log: once a code mail is sent, neither the database, nor the
+bot's state file beside it, nor a backup of them holds a code, a code's link or a password;
+and no log level prints them or the bot token, not even DEBUG with every library's chatter."""
 
 from __future__ import annotations
 
@@ -69,8 +69,10 @@ async def sent(env: BotEnv) -> None:
 
 async def test_no_code_link_or_password_is_left_in_the_database_or_a_backup(bot_env):
     db = bot_env.db
+    state_db = bot_env.service.state_db  # the typed messages were stored there
     # Many SQLite builds free replaced bytes without overwriting them (Debian's overwrites).
     await db.execute("PRAGMA secure_delete = OFF")
+    await state_db.execute("PRAGMA secure_delete = OFF")
     address = "titkos@example.hu"
     eva = bot_env.customer()
     proof = await proof_for(db, "U0031")
@@ -126,13 +128,18 @@ async def test_no_code_link_or_password_is_left_in_the_database_or_a_backup(bot_
     )
     _, stderr = await asyncio.wait_for(result.communicate(), timeout=60)
     assert result.returncode == 0, stderr.decode()
-    assert secret_traces(secrets, backup.read_bytes()) == []
+    state_backup = bot_env.tmp / "backup-state.sqlite3"
+    assert state_backup.exists()
+    for copy in (backup, state_backup):
+        assert secret_traces(secrets, copy.read_bytes()) == [], copy
 
-    # The database file itself, with everything the write-ahead log holds written into it.
-    await db.fetch_value("PRAGMA wal_checkpoint(TRUNCATE)")
-    wal = Path(f"{db.path}-wal")
-    on_disk = db.path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
-    assert secret_traces(secrets, on_disk) == []
+    # The database files themselves, with everything the write-ahead log holds written in.
+    assert state_db.path == bot_env.tmp / "bot-state.sqlite3"
+    for opened in (db, state_db):
+        await opened.fetch_value("PRAGMA wal_checkpoint(TRUNCATE)")
+        wal = Path(f"{opened.path}-wal")
+        on_disk = opened.path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+        assert secret_traces(secrets, on_disk) == [], opened.path
 
     # What is left of a code mail is its headers: threading still finds its Message-ID.
     raw = await db.fetch_value("SELECT raw FROM outbox WHERE kind = 'reset' ORDER BY id LIMIT 1")
