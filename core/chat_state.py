@@ -81,7 +81,9 @@ async def carry_over(state: Database, main: Database, now: float) -> int:
             await bot_state.put_new(tx, rows)
             await bot_state.mark_carried_over(tx, now, len(rows))
         copied = len(rows)
-        log.info("carried %d dialogue states over from %s into %s", copied, main.path, state.path)
+        log.info(
+            "carried %d dialogue state rows over from %s into %s", copied, main.path, state.path
+        )
     if await bot_state.all_rows(main):
         try:
             with main.patience(0):

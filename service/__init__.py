@@ -216,9 +216,11 @@ class Service:
                     await asyncio.wait_for(task, timeout=30)
             self._tasks.clear()
             # An open connection's thread would keep the process alive.
-            await self.state_db.close()
-            if self._owns_db:
-                await self.db.close()
+            try:
+                await self.state_db.close()
+            finally:
+                if self._owns_db:
+                    await self.db.close()
 
     async def serve(
         self,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.migrations import available_migrations
+from storage.migrations import STATE, available_migrations
 from tests.test_billing_import import write_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,14 +89,32 @@ def test_settings_come_from_a_dot_env_file_too(tmp_path):
 
 def test_db_migrate_and_backup(tmp_path, env):
     latest = available_migrations()[-1].version
-    assert f"schema at version {latest}" in run("db", "migrate", env=env).stdout
+    migrated = run("db", "migrate", env=env).stdout
+    assert f"schema at version {latest}" in migrated
+    state = tmp_path / "db" / "petkomm-state.sqlite3"  # the bot's own file, beside PETKOMM_DB
+    state_latest = available_migrations(STATE)[-1].version
+    assert f"{state}: schema at version {state_latest}" in migrated.splitlines()
     target = tmp_path / "backup.sqlite3"
     result = run("db", "backup", str(target), env=env)
     assert result.returncode == 0, result.stderr
     copy = sqlite3.connect(target)
     assert copy.execute("SELECT count(*) FROM schema_migrations").fetchone() == (latest,)
+    state_copy = sqlite3.connect(tmp_path / "backup-state.sqlite3")
+    assert state_copy.execute("SELECT max(version) FROM schema_migrations").fetchone() == (
+        state_latest,
+    )
+    assert f"to {tmp_path / 'backup-state.sqlite3'}" in result.stdout
     refused = run("db", "backup", str(target), env=env)
     assert refused.returncode == 2 and "exists" in refused.stderr
+    target.unlink()  # the state file's copy is still there: refused all the same, one line
+    refused = run("db", "backup", str(target), env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'backup-state.sqlite3'} exists (use --force to overwrite)"
+    ]
+    assert not target.exists()
+    assert run("db", "backup", str(target), "--force", env=env).returncode == 0
+    assert target.exists()
 
 
 def test_importing_a_missing_folder_is_a_clear_error(tmp_path, env):
