@@ -309,7 +309,7 @@ async def test_the_queue_migration_keeps_mails_and_the_messages_that_reference_t
     everything = migrations.available_migrations()
     [queue] = [m for m in everything if m.name == "inbox_queue"]
     before = [m for m in everything if m.version < queue.version]
-    monkeypatch.setattr(migrations, "available_migrations", lambda: before)
+    monkeypatch.setattr(migrations, "available_migrations", lambda package=migrations.MAIN: before)
     old = await open_database(path)
     await old.execute(
         "INSERT INTO tickets(id, channel, status, subject, email, created_at, updated_at)"
