@@ -34,6 +34,8 @@ ACTIVATION_PREFIX = "act_"
 RESET_PREFIX = "rst_"
 BUDAPEST = ZoneInfo("Europe/Budapest")
 _USERNAME_EXTRA = set("._-")
+# What a throttle keeps of a typed name or address nobody has (a message may be 4096 long).
+_KEY_CHARS = 254
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
 
 
@@ -493,7 +495,7 @@ async def _code_on_request(
         if asked.locked_until is not None:
             return asked.locked_until
         account = await find(tx)
-        key: str | int = account.id if account is not None else f"asked:{asked_for}"
+        key: str | int = account.id if account is not None else f"asked:{asked_for[:_KEY_CHARS]}"
         limited = await throttle.use(tx, throttle.CODE_MAIL_ACCOUNT, key, now)
         if account is not None and limited is None:
             await _issue_code(tx, account, purpose, policy, mailer, now)
@@ -696,7 +698,7 @@ async def login(
     """
     tg_key = f"tg:{telegram_user_id}"
     account = await find_by_username(db, username)
-    target = str(account.id) if account else f"name:{username_key(username)}"
+    target = str(account.id) if account else f"name:{username_key(username)[:_KEY_CHARS]}"
     async with db.transaction() as tx:
         attempt = await throttle.reserve(tx, throttle.LOGIN, tg_key, target, now)
     if attempt.locked_until is not None:
