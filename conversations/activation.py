@@ -123,24 +123,25 @@ async def _send(update: Update, context: BotContext, account: Account) -> NextSt
 
 
 async def got_email(update: Update, context: BotContext) -> NextState:
-    """The address of a pending registration: a new code goes there (same answer either way)."""
+    """The address of a pending registration: a new code goes there (same answer and work
+    either way)."""
     email = normalised_email(text_of(update))
     if email is None:
         await say(update, "registration/bad_email", value=text_of(update).strip())
         return EMAIL
     svc = context.services
-    pending = await account_lookup.pending_with_email(svc.db, email)
-    if pending:
-        now = svc.now()
-        await accounts.send_new_code(
-            svc.db,
-            pending,
-            "activation",
-            policy=svc.policy,
-            mailer=svc.mailer,
-            actor=f"tg:{user_id(update)}",
-            now=now,
-        )
+    now = svc.now()
+    until = await accounts.request_activation_code(
+        svc.db,
+        email,
+        telegram_user_id=user_id(update),
+        policy=svc.policy,
+        mailer=svc.mailer,
+        now=now,
+    )
+    if until is not None:
+        await say(update, "common/request_wait", minutes=lock_minutes(until, now))
+        return EMAIL
     await say(update, "activation/resent_if_pending", email=email)
     await say(update, "activation/ask_code", reply_markup=cancel_keyboard())
     return CODE

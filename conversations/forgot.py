@@ -49,19 +49,20 @@ async def start(update: Update, context: BotContext) -> NextState:
 
 
 async def got_who(update: Update, context: BotContext) -> NextState:
-    """Mail a reset code to the registered address; the same answer whether found or not."""
+    """Mail a reset code to the registered address; the same answer (and work) either way."""
     svc = context.services
-    account = await accounts.find_for_reset(svc.db, text_of(update))
-    if account is not None:
-        await accounts.send_new_code(
-            svc.db,
-            account,
-            "reset",
-            policy=svc.policy,
-            mailer=svc.mailer,
-            actor=f"tg:{user_id(update)}",
-            now=svc.now(),
-        )
+    now = svc.now()
+    until = await accounts.request_reset_code(
+        svc.db,
+        text_of(update),
+        telegram_user_id=user_id(update),
+        policy=svc.policy,
+        mailer=svc.mailer,
+        now=now,
+    )
+    if until is not None:
+        await say(update, "common/request_wait", minutes=lock_minutes(until, now))
+        return WHO
     await say(update, "forgot/sent_if_known", hours=svc.policy.code_ttl_hours)
     return CODE
 

@@ -101,16 +101,15 @@ async def got_email(update: Update, context: BotContext) -> NextState:
 
 
 async def got_username(update: Update, context: BotContext) -> NextState:
-    """Keep a free user name of 3-32 letters, digits, . _ -."""
-    username = text_of(update).strip()
+    """Keep a user name of 3-32 letters (one script), digits, . _ - in its NFKC form.
+
+    Whether it is taken is told only at the end, once the proof holds: this
+    step is no way to learn who has an account.
+    """
+    username = accounts.normalise_username(text_of(update))
     problem = accounts.username_problem(username)
     if problem:
         await say(update, "registration/bad_username", problem=problem, value=username)
-        return USERNAME
-    if not await accounts.username_free(
-        context.services.db, username, _draft(context).get("customer_id")
-    ):
-        await say(update, "registration/username_taken", value=username)
         return USERNAME
     _draft(context)["username"] = username
     return await _next(update, context, "username")
