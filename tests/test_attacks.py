@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 
 from conversations.common import label
 from core import accounts, passwords
+from core.accounts import codes as account_codes
 from tests.botkit import active_customer, proof_for
 
 PASSWORD = "Tavaszi-Szel-42"
@@ -362,13 +363,13 @@ async def test_a_code_request_does_the_same_work_for_a_known_and_an_unknown_name
     await active_customer(bot_env, "U0015", "ismert47")
     services = bot_env.application.services
     composed: list[str] = []
-    real_queue = accounts.queue_code_mail
+    real_queue = account_codes.queue_code_mail
 
     async def composing(db, settings, **mail):
         composed.append(mail["to"])
         return await real_queue(db, settings, **mail)
 
-    monkeypatch.setattr(accounts, "queue_code_mail", composing)
+    monkeypatch.setattr(account_codes, "queue_code_mail", composing)
 
     def asking(who: str, user: int):
         return lambda: accounts.request_reset_code(
