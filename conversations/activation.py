@@ -18,7 +18,6 @@ from conversations.common import (
     Dialogue,
     NextState,
     cancel_keyboard,
-    delete_secret,
     guest_keyboard,
     inline,
     lock_minutes,
@@ -26,6 +25,7 @@ from conversations.common import (
     say,
     step,
     text_of,
+    typed_code,
     user_id,
 )
 from core import account_lookup, accounts
@@ -83,10 +83,8 @@ async def activate_with(update: Update, context: BotContext, code: str) -> NextS
 
 async def got_code(update: Update, context: BotContext) -> NextState:
     """A typed code: delete the message, then try it."""
-    code = text_of(update)
-    await delete_secret(update)
-    if not accounts.looks_like_code(code):
-        await say(update, "activation/bad_format", length=len(accounts.normalise_code(code)))
+    code = await typed_code(update)
+    if code is None:
         return CODE
     return await activate_with(update, context, code)
 

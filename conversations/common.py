@@ -262,6 +262,17 @@ async def send_or_edit(
             raise
 
 
+async def typed_code(update: Update) -> str | None:
+    """The code the customer typed, its message deleted at once; None (with the form a code
+    has explained) when the text is not shaped like one."""
+    code = text_of(update)
+    await delete_secret(update)
+    if not accounts.looks_like_code(code):
+        await say(update, "activation/bad_format", length=len(accounts.normalise_code(code)))
+        return None
+    return code
+
+
 async def delete_secret(update: Update) -> None:
     """Delete the customer's message holding a password or code, right after reading it."""
     message = update.effective_message

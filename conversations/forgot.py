@@ -20,13 +20,13 @@ from conversations.common import (
     Dialogue,
     NextState,
     cancel_keyboard,
-    delete_secret,
     guest_keyboard,
     lock_minutes,
     opened_by,
     say,
     step,
     text_of,
+    typed_code,
     user_id,
 )
 from core import account_lookup, accounts
@@ -106,10 +106,8 @@ async def use_code(update: Update, context: BotContext, code: str) -> NextState:
 
 async def got_code(update: Update, context: BotContext) -> NextState:
     """A typed code: delete the message, then check it."""
-    code = text_of(update)
-    await delete_secret(update)
-    if not accounts.looks_like_code(code):
-        await say(update, "activation/bad_format", length=len(accounts.normalise_code(code)))
+    code = await typed_code(update)
+    if code is None:
         return CODE
     return await use_code(update, context, code)
 
