@@ -49,7 +49,14 @@ async def start(update: Update, context: BotContext) -> NextState:
 
 
 async def got_who(update: Update, context: BotContext) -> NextState:
-    """Mail a reset code to the registered address; the same answer (and work) either way."""
+    """Mail a reset code to the registered address; the same answer (and work) either way.
+
+    The mail tells the customer to choose Elfelejtett jelszó and type the code, so a code
+    typed here is taken as the code: its message is deleted and it is never kept as a name.
+    """
+    if accounts.looks_like_code(text_of(update)):
+        code = await typed_code(update)
+        return await use_code(update, context, code) if code is not None else CODE
     svc = context.services
     now = svc.now()
     until = await accounts.request_reset_code(

@@ -135,6 +135,25 @@ async def test_a_forgotten_password_is_reset_with_the_mailed_link(bot_env):
     assert "nem érvényes" in person.texts(await person.open_link(link))  # single use
 
 
+async def test_a_reset_code_typed_where_the_name_is_asked_is_taken_as_the_code(bot_env):
+    # The mail says: choose Elfelejtett jelszó and type the code. The customer does just that.
+    person = await active_customer(bot_env, "U0028", "kodolo")
+    await person.press("logout")
+    await person.press("forgot")
+    await person.say("kodolo")
+    code, _ = await bot_env.code_mailed_to("kodolo@example.hu")
+    await person.press("cancel")
+    await person.press("forgot")
+    typed = " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+    replies = await person.say(typed)
+    assert "Adja meg az új jelszót" in person.texts(replies)
+    sent = [m for m in person.user.chat.messages if m.text == typed]
+    assert sent and all(m.deleted for m in sent)
+    for table, column in (("throttle_events", "key"), ("audit_log", "target")):
+        rows = await bot_env.db.fetch_all(f"SELECT {column} FROM {table}")
+        assert not any(code.lower() in str(row[0]).lower() for row in rows), table
+
+
 async def test_an_unknown_name_gets_the_same_answer_and_no_mail(bot_env):
     person = bot_env.customer()
     await person.command("start")
