@@ -165,3 +165,21 @@ def test_without_the_emulator_only_the_demo_is_missing_and_says_how_to_get_it(en
         "(./scripts/demo does it for you)"
     ]
     assert result.stdout == ""
+
+
+def test_installed_it_names_itself_petkomm(tmp_path):
+    petkomm = Path(sys.executable).with_name("petkomm")  # the console script of the install
+    if not petkomm.exists():
+        pytest.skip("the product is not installed in this interpreter's environment")
+    done = subprocess.run(
+        [str(petkomm), "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 0 and done.stdout.startswith("usage: petkomm ")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "run_bot.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.stdout.startswith("usage: run_bot.py ")

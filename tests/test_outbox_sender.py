@@ -262,3 +262,21 @@ async def test_a_login_problem_is_retried_and_neither_password_nor_mailbox_is_lo
     assert "kovacs.eva" not in caplog.text
     assert "@example.hu" in caplog.text and f"outbox {queued.id}" in caplog.text
     assert CODE not in caplog.text
+
+
+async def test_a_failing_round_is_logged_under_the_senders_own_name(db, caplog):
+    settings = Settings({"PETKOMM_MAIL_FROM": FROM, "PETKOMM_SMTP_HOST": "127.0.0.1"})
+    sender = OutboxSender(db, settings, max_wait=0.01)
+    await db.close()  # every round now fails: the database is gone
+    stop = asyncio.Event()
+    caplog.set_level("WARNING")
+    worker = asyncio.create_task(sender.run(stop))
+    try:
+        async with asyncio.timeout(5):
+            while not any("outbox sender failed" in r.getMessage() for r in caplog.records):
+                await asyncio.sleep(0.01)  # the log has no event to await
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, timeout=5)
+    [record] = [r for r in caplog.records if "outbox sender failed" in r.getMessage()][:1]
+    assert record.name == "petkomm.mailer.sender"
