@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from email import message_from_bytes, policy
 
 import pytest
@@ -268,15 +269,24 @@ async def test_a_failing_round_is_logged_under_the_senders_own_name(db, caplog):
     settings = Settings({"PETKOMM_MAIL_FROM": FROM, "PETKOMM_SMTP_HOST": "127.0.0.1"})
     sender = OutboxSender(db, settings, max_wait=0.01)
     await db.close()  # every round now fails: the database is gone
-    stop = asyncio.Event()
+    failed: list[logging.LogRecord] = []
+    seen = asyncio.Event()
+
+    class Failures(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "outbox sender failed" in record.getMessage():
+                failed.append(record)
+                seen.set()
+
+    watcher = Failures()
+    logging.getLogger().addHandler(watcher)
     caplog.set_level("WARNING")
+    stop = asyncio.Event()
     worker = asyncio.create_task(sender.run(stop))
     try:
-        async with asyncio.timeout(5):
-            while not any("outbox sender failed" in r.getMessage() for r in caplog.records):
-                await asyncio.sleep(0.01)  # the log has no event to await
+        await asyncio.wait_for(seen.wait(), timeout=5)
     finally:
         stop.set()
         await asyncio.wait_for(worker, timeout=5)
-    [record] = [r for r in caplog.records if "outbox sender failed" in r.getMessage()][:1]
-    assert record.name == "petkomm.mailer.sender"
+        logging.getLogger().removeHandler(watcher)
+    assert failed[0].name == "petkomm.mailer.sender"
