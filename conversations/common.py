@@ -268,7 +268,14 @@ async def typed_code(update: Update) -> str | None:
     code = text_of(update)
     await delete_secret(update)
     if not accounts.looks_like_code(code):
-        await say(update, "activation/bad_format", length=len(accounts.normalise_code(code)))
+        typed = accounts.normalise_code(code)
+        foreign = sorted({c for c in typed if c not in accounts.CODE_ALPHABET})
+        await say(
+            update,
+            "activation/bad_format",
+            length=len(typed),
+            foreign=" ".join(foreign[:8]) + (" …" if len(foreign) > 8 else ""),
+        )
         return None
     return code
 

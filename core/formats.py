@@ -21,6 +21,9 @@ _DOT_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?$")
 _DATE = re.compile(r"^(\d{4})[-.](\d{1,2})[-.](\d{1,2})\.?$")
 _CUSTOMER = re.compile(r"^U(\d{4})$")
 _INVOICE = re.compile(r"^(\d{4})-?(\d{6})$")
+# No bill reaches a thousand billion forints; a longer number is a typo (or an attack),
+# and would not fit SQLite's 64-bit integers or a chat message.
+MAX_AMOUNT_DIGITS = 12
 
 
 def parse_amount(text: str) -> int:
@@ -37,6 +40,8 @@ def parse_amount(text: str) -> int:
     if not match:
         raise ValueError(f"bad amount {text!r}: expected whole forints like 12 345")
     sign, whole, fraction = match.groups()
+    if len(whole.lstrip("0")) > MAX_AMOUNT_DIGITS:
+        raise ValueError(f"bad amount: more than {MAX_AMOUNT_DIGITS} digits")
     if fraction and int(fraction):
         raise ValueError(f"bad amount {text!r}: not whole forints")
     amount = int(whole)

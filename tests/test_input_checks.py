@@ -161,3 +161,43 @@ async def test_an_over_long_address_for_a_new_code_gets_the_usual_help(bot_env):
     assert "nem tűnik érvényes" in reply and "e" * 39 + "…" in reply
     failed = [c for c in bot_env.emulator.requests if not c.ok and c.method != "getUpdates"]
     assert failed == []
+
+
+async def test_an_amount_with_thousands_of_digits_is_refused_with_the_usual_help(bot_env):
+    # Found by the attacker trial: 4096 digits parsed as a number and the summary
+    # was too long for Telegram ("váratlan hiba").
+    eva = bot_env.customer()
+    await eva.command("start")
+    await eva.press("register")
+    proof = await proof_for(bot_env.db, "U0023")
+    for answer in ("eva@example.hu", "eva23", PASSWORD, proof["customer_id"], proof["invoice"]):
+        await eva.say(answer)
+    for digits in ("9" * LONGEST, "1" + "0" * 12):
+        reply = eva.texts(await eva.say(digits))
+        assert "váratlan hiba" not in reply
+        assert "ezt nem ismertem fel" in reply and len(reply) < 400
+    summary = eva.texts(await eva.say(proof["amount"]))
+    assert "Számla összege:" in summary and "Kérjük, ellenőrizze az adatait" in summary
+    failed = [c for c in bot_env.emulator.requests if not c.ok and c.method != "getUpdates"]
+    assert failed == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "told"),
+    [
+        # 24 characters, but 0 and O never occur in a code: the length is not the problem.
+        ("0BCD-EFGH-JKLM-NPQR-STUV-WXYO", "Ezek a jelek nem lehetnek benne: 0 O."),
+        ("ABCD EFGH JKLM", "Ön 12 karaktert írt."),
+        ("ABCD-EFGH-JKLM-NPQR-STUV-WXY<", "Ezek a jelek nem lehetnek benne: <."),
+    ],
+)
+async def test_a_mistyped_code_is_told_what_is_wrong_with_it(bot_env, typed, told):
+    eva = bot_env.customer()
+    await eva.command("start")
+    await eva.press("activate")
+    sent = await eva.say(typed)
+    reply = eva.texts(sent)
+    assert told in reply
+    if "Ön" not in told:
+        assert "karaktert írt" not in reply  # not "24 characters; you wrote 24"
+    assert "Kérjük, másolja be a kódot pontosan" in reply
