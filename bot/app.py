@@ -27,6 +27,7 @@ from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
 from core.db import Database
+from core.facts import facts_from
 from core.texts import labels
 
 log = logging.getLogger(f"petkomm.{__name__}")
@@ -106,6 +107,7 @@ def build_application(
         staff_ids=settings.staff_ids,
         staff_chat_id=settings.staff_chat_id,
         answer_days=settings.answer_days,
+        facts=facts_from(settings),
     )
     application.services = services
 

@@ -37,7 +37,8 @@ from core.account_lookup import Account
 from core.accounts import CodeMailer, Policy, SessionState
 from core.config import DEFAULT_ANSWER_DAYS, Settings
 from core.db import Database
-from core.texts import LabelSection, labels, render
+from core.facts import Facts
+from core.texts import LabelSection, labels, render, telling
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -57,6 +58,7 @@ class Services:
     staff_ids: frozenset[int] = frozenset()
     staff_chat_id: int | None = None
     answer_days: int = DEFAULT_ANSWER_DAYS
+    facts: Facts = field(default_factory=Facts)
 
     def now(self) -> float:
         return self.clock()
@@ -69,6 +71,11 @@ class AssistantApplication(Application[Any, Any, Any, Any, Any, Any]):
     """
 
     services: Services
+
+    async def process_update(self, update: object) -> None:
+        """Handle one update with this service's facts in its texts (phones, payee…)."""
+        with telling(self.services.facts):
+            await super().process_update(update)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

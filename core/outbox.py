@@ -36,6 +36,8 @@ from typing import Any, Protocol
 
 import jinja2
 
+from core.config import Settings
+from core.facts import facts_from
 from core.mail.message_id import message_ids
 from core.texts import render
 from storage import audit, notices, outbox
@@ -291,6 +293,8 @@ async def queue_mail(
     domain = _address(settings_like.mail_from).rpartition("@")[2]
     message_id = make_msgid(domain=domain)
     final_subject = tagged_subject(subject, ticket_number)
+    if isinstance(settings_like, Settings) and "facts" not in context:
+        context = {**context, "facts": facts_from(settings_like)}
     text, html = _render_bodies(template, context)
     msg = build_message(
         mail_from=settings_like.mail_from,

@@ -42,6 +42,7 @@ from bot.updates import DurableUpdates
 from core import chat_state, throttle, updates
 from core.config import Settings
 from core.db import Database, open_database, open_state_database
+from core.facts import facts_from
 from core.inbound import TOPIC_SCOPE, InboundContext
 from core.worker import Worker
 from mailer.inbox import InboxReader
@@ -160,6 +161,7 @@ class Service:
     async def open(cls, settings: Settings, *, overrides: Overrides = Overrides()) -> Service:
         """Check the settings, open both databases and build the service around them."""
         settings.check_service()
+        facts_from(settings)  # the phones, payee and közlemény pattern the texts show
         if overrides.transport is None:
             transport_from_settings(settings)  # a missing SMTP setting stops us here, named
         db = await open_database(settings.db_path)

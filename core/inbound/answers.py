@@ -17,6 +17,8 @@ from functools import partial
 from typing import Any
 
 from core.accounts import BUDAPEST, issue_new_code, local_time
+from core.config import Settings
+from core.facts import facts_from
 from core.formats import format_date
 from core.inbound.context import HOUR, InboundContext, Situation
 from core.inbound.filters import no_answer_reason
@@ -185,6 +187,7 @@ def _base_context(situation: Situation) -> dict[str, Any]:
         "due_date": format_date(datetime.fromtimestamp(due, BUDAPEST).date()),
         "bot_link": f"https://t.me/{bot}" if bot else None,
         "subject": untagged_subject(situation.facts.mail.subject),
+        **({"facts": facts_from(ctx.settings)} if isinstance(ctx.settings, Settings) else {}),
     }
 
 

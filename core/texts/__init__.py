@@ -5,6 +5,10 @@ autoescaped, so user-supplied values are always escaped), `mail/…` for mail
 (`.txt` plain, `.html` autoescaped). Filters format money and dates the
 Hungarian way, so a template never formats by hand.
 
+Every render also sees `facts` (core.facts.Facts): the company's phone numbers,
+payee, deadlines. The service puts its own in place for each update it handles
+(`telling`); a render outside one gets the defaults unless given `facts=`.
+
 Short labels — button captions and the command list's descriptions — are one
 catalogue, `chat/labels.json`, in sections by who reads them: `customer`
 (buttons in a customer's chat), `staff` (buttons in the staff chat) and
@@ -14,16 +18,31 @@ catalogue, `chat/labels.json`, in sections by who reads them: `customer`
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
 import jinja2
 
+from core.facts import Facts
 from core.formats import format_amount, format_date, format_invoice_number, format_number
 
 LabelSection = Literal["customer", "staff", "commands"]
+
+_FACTS: ContextVar[Facts] = ContextVar("petkomm_facts", default=Facts())  # noqa: B039 - frozen
+
+
+@contextmanager
+def telling(facts: Facts) -> Iterator[None]:
+    """Within this block (this task and the tasks it starts), texts tell these facts."""
+    token = _FACTS.set(facts)
+    try:
+        yield
+    finally:
+        _FACTS.reset(token)
 
 
 @cache
@@ -60,6 +79,7 @@ def render(name: str, /, **context: Any) -> str:
     are HTML, so both escape every value; plain mail text does not.
     """
     escape = name.startswith("chat/") or name.endswith(".html")
+    context.setdefault("facts", _FACTS.get())
     return _environment(escape).get_template(name).render(**context).strip()
 
 
