@@ -27,6 +27,7 @@ from core.mail.quotes import strip_quoted
 
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(--)?\s*$", re.MULTILINE)
 _TEXT_BODY_TYPES = ("text/plain", "text/html")
+_DISPOSITION = "message/disposition-notification"  # a read receipt's machine-readable part
 
 
 class MailParseError(Exception):
@@ -325,12 +326,15 @@ def _alternative_choice(children: list[Message]) -> Message | None:
 
 
 def _embedded_headers(part: Message, walk: _Walk) -> None:
-    """Message-IDs of a returned original (message/rfc822 or text/rfc822-headers)."""
+    """Message-IDs of a returned original (message/rfc822 or text/rfc822-headers), or
+    the Original-Message-ID of a read receipt (message/disposition-notification)."""
     kind = _safe_content_type(part)
     headers: Message | None = None
     if kind == "message/rfc822":
         children = _children(part)
         headers = children[0] if children else None
+    elif kind == _DISPOSITION and _children(part):
+        headers = _children(part)[0]  # the email package parses it as a header block
     else:
         try:
             headers = HeaderParser(policy=policy.compat32).parsestr(
@@ -340,7 +344,8 @@ def _embedded_headers(part: Message, walk: _Walk) -> None:
             headers = None
     if headers is None:
         return
-    message_id = normalise_message_id(_raw_header(headers, "message-id"))
+    name = "original-message-id" if kind == _DISPOSITION else "message-id"
+    message_id = normalise_message_id(_raw_header(headers, name))
     if message_id and message_id not in walk.embedded_ids:
         walk.embedded_ids.append(message_id)
 
@@ -413,7 +418,7 @@ def _visit(part: Message, walk: _Walk, depth: int = 0) -> None:
     if kind == "message/delivery-status":
         _delivery_status(part, walk)
         return
-    if kind in ("message/rfc822", "text/rfc822-headers", "message/global"):
+    if kind in ("message/rfc822", "text/rfc822-headers", "message/global", _DISPOSITION):
         _embedded_headers(part, walk)
     elif kind in _TEXT_BODY_TYPES and disposition != "attachment" and filename is None:
         walk.bodies.append((kind, part))

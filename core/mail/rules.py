@@ -1,21 +1,26 @@
 """Decisions about an incoming mail, each rule a small named function in an ordered list.
 
 Read top-down like the checklist in docs/mail-notes.md: `AUTOMATIC_CHECKS` says why a
-mail must not be answered automatically (RFC 3834), `OUT_OF_OFFICE_SIGNS` and
-`BOUNCE_SIGNS` recognise auto-replies and delivery reports, and
-`SELF_HELP_TOPICS` maps a customer's words to the known problems we can answer
-on our own. Nothing here knows about IMAP, SMTP or Telegram.
+mail must not be answered automatically (RFC 3834); `machine_kind` says which kind of
+machine mail it is, if no person wrote it: a delivery report (`BOUNCE_SIGNS`), a read
+receipt (`READ_RECEIPT_SIGNS`), a spam filter's challenge (`CHALLENGE_SIGNS`), an
+out-of-office or vacation notice (`OUT_OF_OFFICE_SIGNS`, `VACATION_TEXT_SIGNS`) or one
+of our own mails come back (`looks_like_our_mail`); `mail_owner` says who the mail is
+from for answering (a web form's `Reply-To` person rather than its robot); and
+`SELF_HELP_TOPICS` maps a customer's words to the known problems we can answer on our
+own. Nothing here knows about IMAP, SMTP or Telegram.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 
 from core.mail.message_id import normalise_message_id
-from core.mail.parse import ParsedMail
+from core.mail.parse import DeliveryStatus, ParsedMail
+from core.mail.quotes import REPLY_ABOVE_MARKER
 from core.mail.text import fold
 
 
@@ -79,8 +84,14 @@ def auto_submitted(mail: ParsedMail, ours: MailContext) -> str | None:
     value = mail.header("auto-submitted")
     if value is None:
         return None
-    keyword = value.split(";", 1)[0].strip().lower()
+    keyword = _keyword(value)
     return None if keyword == "no" else f"auto-submitted: {keyword or 'empty'}"
+
+
+def _keyword(value: str) -> str:
+    """A header's keyword without parameters or comments: `auto-replied (vacation)` ->
+    `auto-replied` (Sieve's vacation extension adds the comment)."""
+    return re.sub(r"\([^)]*\)", " ", value.split(";", 1)[0]).strip().lower()
 
 
 def null_return_path(mail: ParsedMail, ours: MailContext) -> str | None:
@@ -195,9 +206,17 @@ AUTOMATIC_CHECKS: list[Check] = [
 ]
 
 
-def automatic_reason(mail: ParsedMail, ours: MailContext) -> str | None:
-    """Why this mail must not be answered automatically (a short English reason), or None."""
+def automatic_reason(
+    mail: ParsedMail, ours: MailContext, skip: Collection[Check] = ()
+) -> str | None:
+    """Why this mail must not be answered automatically (a short English reason), or None.
+
+    `skip` leaves checks out: a web form's mail comes from a robot address
+    (`FORM_EXEMPT_CHECKS`) yet a person wrote it.
+    """
     for check in AUTOMATIC_CHECKS:
+        if check in skip:
+            continue
         reason = check(mail, ours)
         if reason:
             return reason
@@ -264,6 +283,7 @@ _OOF_SUBJECT = re.compile(
     r"^((re|aw|vs|fw|fwd|tr|wg)\s*:\s*)*"
     r"(automatikus valasz|automatic reply|auto(matic)?[- ]?reply|autoreply|autoresponse"
     r"|out of (the )?office( autoreply)?|hazon kivul|irodan kivul|tavol vagyok"
+    r"|szabadsag(on vagyok)?|tavollet|auto"
     r"|abwesenheitsnotiz|automatische antwort|reponse automatique|absence)"
     r"\s*(:|-|\(|$)"
 )
@@ -276,8 +296,7 @@ def _oof_subject(mail: ParsedMail) -> bool:
 
 def _auto_replied_header(mail: ParsedMail) -> bool:
     """`Auto-Submitted: auto-replied` (RFC 3834's mark for vacation answers)."""
-    value = mail.header("auto-submitted") or ""
-    return value.split(";", 1)[0].strip().lower() == "auto-replied"
+    return _keyword(mail.header("auto-submitted") or "") == "auto-replied"
 
 
 def _autoreply_headers(mail: ParsedMail) -> bool:
@@ -300,6 +319,311 @@ def is_out_of_office(mail: ParsedMail) -> bool:
     if is_bounce(mail):
         return False
     return any(sign(mail) for sign in OUT_OF_OFFICE_SIGNS)
+
+
+# --- delivery reports: what became of our mail ------------------------------------------------
+
+_DELAY_SUBJECT = re.compile(r"\bdelay|still being retried|warning: message|kesleltet|kesik")
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_SMTP_REPLY = re.compile(r"\b[45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*|\(#[45]\.\d{1,3}\.\d{1,3}\)")
+
+
+def delivery_outcome(mail: ParsedMail) -> str | None:
+    """What a delivery report says of our mail: 'failed', 'delayed' or 'delivered';
+    None for a mail that is no delivery report."""
+    if not is_bounce(mail):
+        return None
+    actions = {status.action for status in mail.delivery_status if status.action}
+    if "failed" in actions:
+        return "failed"
+    if "delayed" in actions:
+        return "delayed"
+    if actions & {"delivered", "relayed", "expanded"}:
+        return "delivered"
+    return "delayed" if _DELAY_SUBJECT.search(fold(mail.subject)) else "failed"
+
+
+@dataclass(frozen=True)
+class DeliveryProblem:
+    """Who did not get our mail and why, as the report words it (either may be unknown)."""
+
+    recipient: str | None
+    diagnostic: str | None
+
+
+def delivery_problem(mail: ParsedMail, ours: MailContext | None = None) -> DeliveryProblem:
+    """The recipient and the reason of a delivery report: from its delivery-status part,
+    or, for old-style bounces (qmail, Exim text), from `X-Failed-Recipients` and its text."""
+    blocks: list[DeliveryStatus] = [s for s in mail.delivery_status if s.action != "delivered"]
+    blocks = blocks or mail.delivery_status
+    recipient = next((s.recipient for s in blocks if s.recipient), None)
+    diagnostic = next((s.diagnostic or s.status for s in blocks if s.diagnostic or s.status), None)
+    text = _report_text(mail)
+    if recipient is None:
+        failed = _ADDRESS.findall(mail.header("x-failed-recipients") or "")
+        recipient = next(iter(failed + _foreign_addresses(text, ours or _NOBODY)), None)
+    if diagnostic is None:
+        found = _SMTP_REPLY.search(text)
+        diagnostic = found.group(0).strip() if found else None
+    if diagnostic:
+        diagnostic = " ".join(diagnostic.removeprefix("smtp;").split())[:300]
+    return DeliveryProblem(recipient.lower() if recipient else None, diagnostic)
+
+
+def _report_text(mail: ParsedMail) -> str:
+    """A report's own words: its text up to the returned copy of our mail."""
+    text = mail.text
+    for cut in ("--- Below this line is a copy", "------ This is a copy", "\nReturn-Path:"):
+        text = text.split(cut, 1)[0]
+    return text
+
+
+def _foreign_addresses(text: str, ours: MailContext) -> list[str]:
+    """The addresses a report names that are neither ours nor a mail system's."""
+    found = []
+    for address in _ADDRESS.findall(text):
+        address = address.lower()
+        if _is_our_domain(address.rpartition("@")[2], ours) or _DAEMON.match(
+            _local_part(address)
+        ):
+            continue
+        found.append(address)
+    return found
+
+
+# --- read receipts (RFC 8098 and the clients that only say it in the subject) --------------
+
+_RECEIPT_SUBJECT = re.compile(
+    r"^(olvasva|nem olvasott|olvasatlanul torolve|olvasatlan"
+    r"|olvasasi (visszaigazolas|nyugta|jelentes|igazolas)|tertiveveny"
+    r"|read|not read|read receipt|return receipt|read-receipt|gelesen|ungelesen|lu)"
+    r"\s*(\([^)]*\))?\s*[:-]"
+)
+
+
+def _disposition_notification(mail: ParsedMail) -> bool:
+    """A message/disposition-notification part, or a multipart/report of that type."""
+    return (
+        "message/disposition-notification" in mail.part_types
+        or _report_type(mail) == "disposition-notification"
+    )
+
+
+def _receipt_subject(mail: ParsedMail) -> bool:
+    """A receipt's subject: "Olvasva:", "Nem olvasott:", "Read:", "Tértivevény (…) -", …"""
+    return _RECEIPT_SUBJECT.match(fold(mail.subject).strip()) is not None
+
+
+READ_RECEIPT_SIGNS: list[Callable[[ParsedMail], bool]] = [
+    _disposition_notification,
+    _receipt_subject,
+]
+
+
+def is_read_receipt(mail: ParsedMail) -> bool:
+    """True for a read receipt (or a "deleted unread" notice) about a mail we sent."""
+    return not is_bounce(mail) and any(sign(mail) for sign in READ_RECEIPT_SIGNS)
+
+
+def receipt_message_id(mail: ParsedMail) -> str | None:
+    """The Message-ID of the mail a read receipt is about (Original-Message-ID, or the
+    returned headers), to thread it to its ticket."""
+    if not is_read_receipt(mail) or not mail.embedded_message_ids:
+        return None
+    return mail.embedded_message_ids[0]
+
+
+# --- spam filters' challenges: "confirm that you are not a robot" --------------------------
+
+_CHALLENGE_HEADERS = (
+    "x-boxbe-notification",
+    "x-challenge",
+    "x-challenge-response",
+    "x-spamarrest",
+    "x-spam-arrest-verification",
+)
+_CHALLENGE_ASKS = tuple(
+    re.compile(source)
+    for source in (
+        r"\b(igazolja|erositse meg|bizonyitsa)\b.{0,60}\b(nem robot|ember|valos szemely"
+        r"|valodi szemely|nem gep)",
+        r"\b(az on|on) (levele\w*|uzenete\w*)\b.{0,80}\b(visszatartott\w*|karanten\w*)",
+        r"\b(verify|confirm|prove)\b.{0,40}\b(you are|you're)\s+(a )?(human|real person"
+        r"|not a (ro)?bot)",
+        r"\b(approved|authorized|allowed) senders?\b",
+        r"\bguest list\b",
+        r"\bsender verification\b",
+        r"\bchallenge[- ]response\b",
+        r"\byour (message|e-?mail)\b.{0,40}\b(held|quarantined|pending approval)",
+    )
+)
+_CHALLENGE_ACTION = re.compile(r"https?://|\b(kattints\w*|click\w*|link\w*|hivatkozas\w*)\b")
+
+
+def _challenge_header(mail: ParsedMail) -> bool:
+    """A challenge service's own header (Boxbe, SpamArrest and the like)."""
+    return any(mail.header(name) is not None for name in _CHALLENGE_HEADERS)
+
+
+def _challenge_text(mail: ParsedMail) -> bool:
+    """It asks to confirm that a person sent our mail, and gives a link to do it."""
+    folded = " ".join(fold(f"{mail.subject}\n{mail.text}").split())
+    asks = any(pattern.search(folded) for pattern in _CHALLENGE_ASKS)
+    return asks and _CHALLENGE_ACTION.search(folded) is not None
+
+
+CHALLENGE_SIGNS: list[Callable[[ParsedMail], bool]] = [_challenge_header, _challenge_text]
+
+
+def is_challenge(mail: ParsedMail) -> bool:
+    """True for a spam filter's challenge: our mail is held until someone confirms."""
+    return not is_bounce(mail) and any(sign(mail) for sign in CHALLENGE_SIGNS)
+
+
+# --- vacation notices that carry no automatic header -----------------------------------------
+
+_AWAY = re.compile(
+    r"\b(szabadsag\w* (vagyok|leszek|tartozkodom)|szabadsagon|irodan kivul|hazon kivul"
+    r"|tavol vagyok|nem vagyok elerheto|nem tartozkodom|out of (the )?office|on (annual )?leave"
+    r"|on vacation|on holiday|away from (the |my )?(office|desk))"
+)
+_BACK = re.compile(
+    r"\d\.?-?(ig|tol|tol kezdve)\b|\bvisszaterese\w*|\b(ujra|ismet) elerheto|\bjelentkezem\b"
+    r"|\bsurgos ugyben|\buntil\b|\bwhen i am back\b|\bon my return\b|\bin urgent cases\b"
+    r"|\blimited access\b"
+)
+# An autoresponder speaks of its owner's mail ("leveleimet visszatérésem után olvasom");
+# a person writing that they are away until Monday speaks of the meter reading.
+_MAIL_HANDLING = re.compile(
+    r"\b(level\w*|e-?mail\w*|uzenet\w*)\b.{0,40}\b(olvas\w*|valaszol\w*|megvalaszol\w*"
+    r"|intez\w*|tovabbit\w*)|\bsurgos ugyben|\b(reply|respond|read|answer)\b.{0,30}\b(e-?mails?"
+    r"|messages?|when i)|\b(access to|checking) (my )?e-?mail|\bin urgent (cases|matters)"
+    r"|\bthank you for your (message|e-?mail)"
+)
+_QUOTED_LINE = re.compile(r"^\s*>", re.M)
+VACATION_TEXT_MAX = 800  # characters: an autoresponder's text is short
+
+
+def _vacation_text(mail: ParsedMail) -> bool:
+    """A short reply to our mail, quoting nothing, that says its writer is away, until
+    when, and what becomes of their mail meanwhile: an autoresponder without headers."""
+    replying = bool(mail.in_reply_to or mail.references or _OUR_TAG.search(mail.subject))
+    text = mail.new_text
+    if not replying or not text or len(text) > VACATION_TEXT_MAX:
+        return False
+    if _QUOTED_LINE.search(mail.text):
+        return False  # a person replying quotes us; an autoresponder does not
+    folded = " ".join(fold(text).split())
+    return all(sign.search(folded) for sign in (_AWAY, _BACK, _MAIL_HANDLING))
+
+
+VACATION_TEXT_SIGNS: list[Callable[[ParsedMail], bool]] = [_vacation_text]
+
+
+# --- our own mail come back --------------------------------------------------------------------
+
+_OUR_TAG = re.compile(r"\[\s*#\s*PK-\d{1,9}\s*\]", re.I)
+_STARTS_WITH_OUR_TAG = re.compile(r"^\s*\[\s*#\s*PK-\d{1,9}\s*\]", re.I)
+
+
+def looks_like_our_mail(mail: ParsedMail) -> bool:
+    """One of our own answers come back as it was sent (a forwarder resending it, a
+    mailbox rule redirecting it): our subject as we wrote it, nothing above our
+    reply separator, no attachment. A person's reply has "Re:" or text above it."""
+    if not _STARTS_WITH_OUR_TAG.match(mail.subject):
+        return False
+    first = next((line.strip() for line in mail.text.splitlines() if line.strip()), "")
+    if first != REPLY_ABOVE_MARKER:
+        return False
+    return not any(not attachment.inline for attachment in mail.attachments)
+
+
+# --- which kind of machine mail --------------------------------------------------------------
+
+_DELIVERY_KINDS = {"failed": "bounce", "delayed": "delayed", "delivered": "delivered"}
+
+
+def machine_kind(mail: ParsedMail) -> str | None:
+    """Which kind of machine mail this is, or None when a person wrote it:
+    'bounce', 'delayed', 'delivered' (delivery reports), 'receipt', 'challenge',
+    'auto_reply' (out of office, vacation) or 'echo' (our own mail come back)."""
+    outcome = delivery_outcome(mail)
+    if outcome is not None:
+        return _DELIVERY_KINDS[outcome]
+    if is_read_receipt(mail):
+        return "receipt"
+    if is_challenge(mail):
+        return "challenge"
+    if is_out_of_office(mail) or any(sign(mail) for sign in VACATION_TEXT_SIGNS):
+        return "auto_reply"
+    if looks_like_our_mail(mail):
+        return "echo"
+    return None
+
+
+def reported_message_id(mail: ParsedMail) -> str | None:
+    """The Message-ID of our mail that a delivery report or read receipt is about."""
+    return bounced_message_id(mail) or receipt_message_id(mail)
+
+
+# --- who the mail is from, for answering: a web form's person, not its robot --------------------
+
+_FORM_LOCAL_PART = re.compile(
+    r"^(wordpress|www-?data|apache|nginx|httpd|nobody|php|web|www|webmaster|website|honlap"
+    r"|weboldal|urlap|form|forms|webform|contact|contact-?form|kapcsolat|formmail|mailer)$"
+)
+_FORM_NAME = re.compile(
+    r"weboldal|honlap|urlap|web ?form|website|wordpress|kapcsolat|contact form|jotform"
+    r"|typeform|wufoo|google (forms|urlapok)"
+)
+_PLAUSIBLE_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def form_robot(mail: ParsedMail) -> bool:
+    """The From is a web form's robot or a no-reply address, not a person's mailbox."""
+    local = _local_part(mail.from_address)
+    if _MACHINE_LOCAL_PART.search(local) or _FORM_LOCAL_PART.match(local):
+        return True
+    return _FORM_NAME.search(fold(mail.from_name)) is not None
+
+
+def reply_to_person(mail: ParsedMail, ours: MailContext) -> tuple[str, str] | None:
+    """(address, name) of the person `Reply-To` names, when it names one who is not the
+    From, not us, not a list and not a robot; None otherwise (RFC 5322 3.6.2: replies
+    go to Reply-To)."""
+    if mailing_list(mail, ours) or bulk_precedence(mail, ours):
+        return None
+    for address in mail.reply_to:
+        if not address or address == mail.from_address or address in ours.addresses:
+            continue
+        if not _PLAUSIBLE_ADDRESS.match(address) or _MACHINE_LOCAL_PART.search(
+            _local_part(address)
+        ):
+            continue
+        return address, _reply_to_name(mail, address)
+    return None
+
+
+def _reply_to_name(mail: ParsedMail, address: str) -> str:
+    """The display name `Reply-To` gives `address` ("" when it gives none)."""
+    for name, found in getaddresses(mail.header_values("reply-to")):
+        if found.strip().lower() == address:
+            return name.strip()
+    return ""
+
+
+def mail_owner(mail: ParsedMail, ours: MailContext | None = None) -> tuple[str, str]:
+    """(address, name) of whoever answers to this mail go to: the `Reply-To` person, or
+    the From. The address is lower-case, either may be ""."""
+    person = reply_to_person(mail, ours or _NOBODY)
+    if person is not None:
+        return person
+    return mail.from_address.strip().lower(), mail.from_name.strip()
+
+
+#: A web form's mail passes these checks when its Reply-To names a person: the form's
+#: robot (no-reply, or a site on our own domain) sent it, but a person wrote it.
+FORM_EXEMPT_CHECKS: tuple[Check, ...] = (machine_sender, our_message_id)
 
 
 # --- self-help topics -------------------------------------------------------------------
@@ -418,3 +742,4 @@ def self_help_topics(mail: ParsedMail) -> list[str]:
     folded = fold(f"{mail.subject}\n{mail.new_text}")
     folded = re.sub(r"[ \t]+", " ", folded)
     return [topic.name for topic in SELF_HELP_TOPICS if topic_matches(topic, folded)]
+
