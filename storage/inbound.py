@@ -163,15 +163,56 @@ async def message_id_of(db: Queryable, mail_id: int) -> str | None:
 
 
 async def set_outcome(
-    db: Queryable, mail_id: int, *, status: str, reason: str | None, ticket_id: int | None
+    db: Queryable,
+    mail_id: int,
+    *,
+    status: str,
+    reason: str | None,
+    ticket_id: int | None,
+    fingerprint: str | None = None,
 ) -> bool:
-    """Record what became of a waiting mail; False when it was not waiting any more."""
+    """Record what became of a waiting mail; False when it was not waiting any more.
+
+    `fingerprint` (sender, subject and body hashed) lets a double send be recognised.
+    """
     changed = await db.execute(
-        "UPDATE inbound_mails SET status = ?, reason = ?, ticket_id = ?"
+        "UPDATE inbound_mails SET status = ?, reason = ?, ticket_id = ?, fingerprint = ?"
         " WHERE id = ? AND status = 'received'",
-        (status, reason, ticket_id, mail_id),
+        (status, reason, ticket_id, fingerprint, mail_id),
     )
     return changed == 1
+
+
+@dataclass(frozen=True)
+class EarlierCopy:
+    """A processed mail with the same fingerprint as a new one: its id and ticket."""
+
+    message_id: str
+    ticket_id: int
+
+
+async def earlier_copy(db: Queryable, fingerprint: str, since: float) -> EarlierCopy | None:
+    """The newest mail with this fingerprint that joined a ticket, stored at or after `since`."""
+    row = await db.fetch_one(
+        "SELECT message_id, ticket_id FROM inbound_mails WHERE fingerprint = ?"
+        " AND status = 'ticket' AND ticket_id IS NOT NULL AND received_at >= ?"
+        " ORDER BY id DESC LIMIT 1",
+        (fingerprint, since),
+    )
+    return EarlierCopy(row[0], int(row[1])) if row else None
+
+
+async def ticket_of_mails(db: Queryable, message_ids: Sequence[str]) -> int | None:
+    """The ticket that one of these stored mails joined (a double send's copy included)."""
+    if not message_ids:
+        return None
+    marks = ",".join("?" * len(message_ids))
+    value = await db.fetch_value(
+        f"SELECT ticket_id FROM inbound_mails WHERE message_id IN ({marks})"
+        " AND ticket_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+        list(message_ids),
+    )
+    return int(value) if value is not None else None
 
 
 async def get(db: Queryable, mail_id: int) -> InboundMail | None:

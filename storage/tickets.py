@@ -27,23 +27,32 @@ class Ticket:
     reopened_at: float | None
 
 
+# The kinds of machine mail kept on a ticket as a note (`ticket_messages.machine`).
+MACHINE_KINDS = ("bounce", "delayed", "delivered", "receipt", "auto_reply", "challenge", "echo")
+
+
 @dataclass(frozen=True)
 class TicketMessage:
     id: int
     ticket_id: int
     direction: str  # in | out
-    author: str
+    author: str  # 'customer', 'machine', 'auto' or a staff member
     body: str
     new_text: str
     mail_message_id: str | None
     created_at: float
+    machine: str | None = None  # a machine note's kind (MACHINE_KINDS); None for a person
 
 
 _TICKET = (
     "id, channel, status, subject, customer_id, email, telegram_user_id, telegram_chat_id,"
     " created_at, updated_at, closed_at, reopened_at"
 )
-_MESSAGE = "id, ticket_id, direction, author, body, new_text, mail_message_id, created_at"
+_TICKET_OF_T = ", ".join(f"t.{column}" for column in _TICKET.split(", "))
+_MESSAGE = (
+    "id, ticket_id, direction, author, body, new_text, mail_message_id, created_at, machine"
+)
+_MESSAGE_OF_M = ", ".join(f"m.{column}" for column in _MESSAGE.split(", "))
 
 
 async def create(
@@ -80,11 +89,24 @@ async def add_message(
     mail_message_id: str | None,
     inbound_mail_id: int | None,
     now: float,
+    machine: str | None = None,
 ) -> int:
+    """Add a message to a ticket's thread; `machine` names a machine note's kind."""
     message_id = await db.insert(
         "INSERT INTO ticket_messages(ticket_id, direction, author, body, new_text,"
-        " mail_message_id, inbound_mail_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (ticket_id, direction, author, body, new_text, mail_message_id, inbound_mail_id, now),
+        " mail_message_id, inbound_mail_id, created_at, machine)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            ticket_id,
+            direction,
+            author,
+            body,
+            new_text,
+            mail_message_id,
+            inbound_mail_id,
+            now,
+            machine,
+        ),
     )
     await db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (now, ticket_id))
     return message_id
@@ -157,11 +179,19 @@ async def latest_message_id(db: Queryable, ticket_id: int) -> str | None:
     return value
 
 
-async def announce(db: Queryable, ticket_id: int, event: str, now: float) -> None:
-    """Queue a staff-chat announcement of a ticket event (marks `STAFF_TOPIC` changed)."""
+async def announce(
+    db: Queryable, ticket_id: int, event: str, now: float, message_id: int | None = None
+) -> None:
+    """Queue a staff-chat announcement of a ticket event (marks `STAFF_TOPIC` changed).
+
+    It is about the ticket message `message_id`; by default the ticket's newest
+    incoming message (the one just added, as every caller announces right after).
+    """
     await db.execute(
-        "INSERT INTO staff_announcements(ticket_id, event, created_at) VALUES (?, ?, ?)",
-        (ticket_id, event, now),
+        "INSERT INTO staff_announcements(ticket_id, event, created_at, message_id)"
+        " VALUES (?, ?, ?, coalesce(?, (SELECT max(id) FROM ticket_messages"
+        " WHERE ticket_id = ? AND direction = 'in')))",
+        (ticket_id, event, now, message_id, ticket_id),
     )
     db.changed(STAFF_TOPIC)
 
@@ -182,6 +212,95 @@ async def announcement_sent(db: Queryable, announcement_id: int, now: float) -> 
     )
 
 
+# --- mail that is not a customer speaking, and bursts of mail ----------------------------
+
+
+async def our_message(db: Queryable, mail_message_id: str) -> TicketMessage | None:
+    """Our own message (an 'out' one: an automatic answer or a clerk's) with this Message-ID."""
+    row = await db.fetch_one(
+        f"SELECT {_MESSAGE} FROM ticket_messages WHERE mail_message_id = ? AND direction = 'out'"
+        " ORDER BY id DESC LIMIT 1",
+        (mail_message_id,),
+    )
+    return TicketMessage(*row) if row else None
+
+
+async def customer_messages_since(db: Queryable, ticket_id: int, since: float) -> int:
+    """How many customer messages (machine notes aside) the ticket got at or after `since`."""
+    return int(
+        await db.fetch_value(
+            "SELECT count(*) FROM ticket_messages WHERE ticket_id = ? AND direction = 'in'"
+            " AND machine IS NULL AND created_at >= ?",
+            (ticket_id, since),
+        )
+    )
+
+
+async def announced_since(db: Queryable, ticket_id: int, event: str, since: float) -> bool:
+    """Whether the ticket's `event` was announced (queued) at or after `since`."""
+    value = await db.fetch_value(
+        "SELECT 1 FROM staff_announcements WHERE ticket_id = ? AND event = ?"
+        " AND created_at >= ? LIMIT 1",
+        (ticket_id, event, since),
+    )
+    return value is not None
+
+
+@dataclass(frozen=True)
+class RecentMail:
+    """An open mail ticket with its newest customer message (for the flood guard)."""
+
+    ticket: Ticket
+    text: str  # the newest customer message's new text
+    at: float  # when it came
+
+
+async def recent_mail_tickets(
+    db: Queryable, since: float, *, email: str | None = None, domain: str | None = None
+) -> list[RecentMail]:
+    """Open mail tickets of an owner address (or of any address at `domain`) whose newest
+    customer message came at or after `since`, newest first."""
+    where, value = _owner_filter(email, domain)
+    rows = await db.fetch_all(
+        f"SELECT {_TICKET_OF_T}, m.new_text, m.created_at FROM tickets t"
+        " JOIN ticket_messages m ON m.id = (SELECT max(id) FROM ticket_messages"
+        "  WHERE ticket_id = t.id AND direction = 'in' AND machine IS NULL)"
+        f" WHERE t.channel = 'mail' AND t.status = 'open' AND {where} AND m.created_at >= ?"
+        " ORDER BY m.created_at DESC, t.id DESC LIMIT 20",
+        (value, since),
+    )
+    return [RecentMail(Ticket(*row[:-2]), row[-2], row[-1]) for row in rows]
+
+
+async def owner_messages_since(
+    db: Queryable, since: float, *, email: str | None = None, domain: str | None = None
+) -> int:
+    """How many customer messages the mail tickets of an owner address (or of any address
+    at `domain`) got at or after `since`."""
+    where, value = _owner_filter(email, domain)
+    return int(
+        await db.fetch_value(
+            "SELECT count(*) FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id"
+            f" WHERE {where} AND t.channel = 'mail' AND m.direction = 'in'"
+            " AND m.machine IS NULL AND m.created_at >= ?",
+            (value, since),
+        )
+    )
+
+
+def _owner_filter(email: str | None, domain: str | None) -> tuple[str, str]:
+    """The WHERE condition on `tickets t` for an owner address or a domain, and its value."""
+    if email is not None:
+        return "t.email = ? COLLATE NOCASE", email
+    if domain is not None:
+        return "t.email LIKE ? ESCAPE '\\'", "%@" + _like_escape(domain)
+    raise ValueError("an email or a domain is needed")
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 # --- staff work: lists, threads, posts, answers to the Telegram chat -------------------
 
 
@@ -199,12 +318,13 @@ class ParentMail:
 
 
 async def latest_customer_mail(db: Queryable, ticket_id: int) -> ParentMail | None:
-    """The newest customer message of the ticket that travelled by mail."""
+    """The newest customer message of the ticket that travelled by mail (machine notes
+    such as a read receipt or a bounce are not the customer's)."""
     row = await db.fetch_one(
         "SELECT m.mail_message_id, i.raw FROM ticket_messages m"
         " LEFT JOIN inbound_mails i ON i.id = m.inbound_mail_id"
         " WHERE m.ticket_id = ? AND m.direction = 'in' AND m.mail_message_id IS NOT NULL"
-        " ORDER BY m.id DESC LIMIT 1",
+        " AND m.machine IS NULL ORDER BY m.id DESC LIMIT 1",
         (ticket_id,),
     )
     return ParentMail(row[0], bytes(row[1]) if row[1] is not None else None) if row else None
@@ -223,17 +343,15 @@ async def mail_message_ids(db: Queryable, ticket_id: int) -> list[str]:
 async def announced_message(
     db: Queryable, announcement_id: int, ticket_id: int
 ) -> TicketMessage | None:
-    """The customer message an announcement is about.
+    """The ticket message an announcement is about.
 
-    Every customer message announces itself once (opened, threaded or
-    reopened), so the n-th announcement of a ticket is about its n-th
-    customer message; the newest one stands in should that ever not hold.
+    Each announcement names its message; should one not (a row the migration
+    could not place), the ticket's newest incoming message stands in.
     """
     row = await db.fetch_one(
-        f"SELECT {_MESSAGE} FROM ticket_messages WHERE ticket_id = ? AND direction = 'in'"
-        " ORDER BY id LIMIT 1 OFFSET (SELECT count(*) FROM staff_announcements"
-        " WHERE ticket_id = ? AND id < ?)",
-        (ticket_id, ticket_id, announcement_id),
+        f"SELECT {_MESSAGE_OF_M} FROM staff_announcements a"
+        " JOIN ticket_messages m ON m.id = a.message_id WHERE a.id = ?",
+        (announcement_id,),
     )
     if row is None:
         row = await db.fetch_one(
