@@ -252,8 +252,10 @@ def _print_thread(view: Thread) -> None:
     print(f"Received: {local_time(s.ticket.created_at)} ({_age(s)} ago)")
     print(f"Deadline: {_deadline(s).strip()}")
     for entry in view.entries:
-        who = {"customer": "customer", "auto": "automatic answer"}.get(
-            entry.who, f"staff {entry.author}"
-        )
+        who = {
+            "customer": "customer",
+            "auto": "automatic answer",
+            "machine": f"machine mail ({entry.machine})",
+        }.get(entry.who, f"staff {entry.author}")
         print(f"\n--- {who}, {local_time(entry.message.created_at)} ---")
         print(entry.text.rstrip())

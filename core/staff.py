@@ -35,6 +35,7 @@ from core.mail import (
     parent_references,
     parse_mail,
 )
+from core.mail.rules import mail_owner
 from core.outbox import MAX_ATTEMPTS, HasMailFrom, mail_subject, next_delay, queue_mail
 from core.paging import window
 from core.tickets import (
@@ -218,7 +219,8 @@ async def list_tickets(
 
 @dataclass(frozen=True)
 class Entry:
-    """One message of a thread: who wrote it ('customer', 'auto' or 'staff') and when."""
+    """One message of a thread: who wrote it ('customer', 'machine', 'auto' or 'staff') and
+    when."""
 
     message: store.TicketMessage
     who: str
@@ -232,6 +234,11 @@ class Entry:
     def author(self) -> str:
         return self.message.author
 
+    @property
+    def machine(self) -> str | None:
+        """A machine note's kind (a read receipt, a bounce, …); None for a person's message."""
+        return self.message.machine
+
 
 @dataclass(frozen=True)
 class Thread:
@@ -240,6 +247,8 @@ class Thread:
 
 
 def _who(message: store.TicketMessage) -> str:
+    if message.machine:
+        return "machine"
     if message.direction == "in":
         return "customer"
     return "auto" if message.author == "auto" else "staff"
@@ -389,7 +398,8 @@ async def _mail_thread(
         except MailParseError:
             mail = None
         if mail is not None:
-            return parent.message_id, parent_references(mail), mail.from_name.strip() or None
+            # A web form's mail: the Reply-To person is greeted, not the form's robot.
+            return parent.message_id, parent_references(mail), mail_owner(mail)[1] or None
     earlier = []
     for msg_id in await store.mail_message_ids(db, ticket.id):
         if msg_id == parent.message_id:

@@ -152,11 +152,12 @@ async def add_customer_message(
     inbound_mail_id: int | None = None,
     reopen: bool = True,
     now: float,
+    announce: bool = True,
 ) -> bool:
     """Thread a customer's further message into a ticket; a closed one reopens.
 
-    Returns True when the ticket was reopened. `reopen=False` (an out-of-office
-    reply) keeps a closed ticket closed. Staff hear of it either way.
+    Returns True when the ticket was reopened. `reopen=False` keeps a closed
+    ticket closed. Staff hear of it unless `announce=False` (a flooded ticket).
     """
     await store.add_message(
         tx,
@@ -173,7 +174,8 @@ async def add_customer_message(
     if reopened:
         await store.set_status(tx, ticket.id, "open", now)
         await audit.record(tx, now, actor, "ticket_reopened", ticket_number(ticket.id))
-    await store.announce(tx, ticket.id, "reopened" if reopened else "message", now)
+    if announce or reopened:
+        await store.announce(tx, ticket.id, "reopened" if reopened else "message", now)
     return reopened
 
 

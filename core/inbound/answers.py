@@ -2,10 +2,14 @@
 
 - `ANSWER_RULES`: what to answer (the acknowledgement of a new ticket, a
   self-help answer for each known problem the customer writes about);
-- `SEND_LIMITS`: per-answer limits (10 per sender in 3 hours, a topic once per ticket).
+- `SEND_LIMITS`: per-answer limits against robots and floods: 10 to one address
+  in 3 hours (FreeScout), 10 an hour to one domain (60 to a public mail
+  provider's, shared by thousands of customers), 120 an hour in all, and a
+  self-help topic once per ticket.
 
-Each answer is threaded to the customer's mail, queued in the outbox and
-kept in the ticket as an 'out' message by 'auto', in the mail's transaction.
+Each answer goes to the ticket's owner (a web form's Reply-To person, never
+its robot), is threaded to the customer's mail, queued in the outbox and kept
+in the ticket as an 'out' message by 'auto', in the mail's transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from storage import tickets as tickets_store
 from storage.db import Queryable, Transaction
 
 ANSWER_SCOPE = "autoreply"  # throttle_events scope, keyed by the recipient address
+DOMAIN_SCOPE = "autoreply:domain"  # keyed by the recipient's domain
+OVERALL_SCOPE = "autoreply:all"  # one key: every automatic answer
+OVERALL_KEY = "*"
 TOPIC_SCOPE = "selfhelp"  # throttle_events scope, keyed by "<ticket id>:<topic>"
 MAX_CODE_ACCOUNTS = 3  # pending registrations of one address that get a fresh code
 
@@ -85,11 +92,46 @@ async def answers_per_sender(
     """At most `answer_limit` automatic answers to one address per window (FreeScout)."""
     ctx = situation.ctx
     since = situation.now - ctx.answer_window
-    sent = await throttle_store.count_since(db, ANSWER_SCOPE, situation.facts.sender, since)
+    sent = await throttle_store.count_since(db, ANSWER_SCOPE, situation.recipient, since)
     if sent >= ctx.answer_limit:
         hours = ctx.answer_window / HOUR
         return f"rate limit: {sent} automatic answers to this address in {hours:g} h"
     return None
+
+
+async def answers_per_domain(
+    db: Queryable, answer: PlannedAnswer, situation: Situation
+) -> str | None:
+    """At most `domain_answer_limit` automatic answers to one domain per window: a robot
+    whose From changes each time is still one robot. A public mail provider's domain
+    (`public_providers`) gets `provider_answer_limit`."""
+    ctx = situation.ctx
+    domain = _domain(situation.recipient)
+    limit = ctx.provider_answer_limit if domain in ctx.public_providers else ctx.domain_answer_limit
+    since = situation.now - ctx.domain_answer_window
+    sent = await throttle_store.count_since(db, DOMAIN_SCOPE, domain, since)
+    if sent >= limit:
+        hours = ctx.domain_answer_window / HOUR
+        return f"rate limit: {sent} automatic answers to {domain} in {hours:g} h"
+    return None
+
+
+async def answers_overall(
+    db: Queryable, answer: PlannedAnswer, situation: Situation
+) -> str | None:
+    """At most `overall_answer_limit` automatic answers in all per window: a flood from
+    everywhere at once gets tickets, and staff answer it."""
+    ctx = situation.ctx
+    since = situation.now - ctx.overall_answer_window
+    sent = await throttle_store.count_since(db, OVERALL_SCOPE, OVERALL_KEY, since)
+    if sent >= ctx.overall_answer_limit:
+        hours = ctx.overall_answer_window / HOUR
+        return f"rate limit: {sent} automatic answers in all in {hours:g} h"
+    return None
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
 
 
 async def topic_once_per_ticket(
@@ -104,7 +146,12 @@ async def topic_once_per_ticket(
     return None
 
 
-SEND_LIMITS: list[SendLimit] = [answers_per_sender, topic_once_per_ticket]
+SEND_LIMITS: list[SendLimit] = [
+    answers_per_sender,
+    answers_per_domain,
+    answers_overall,
+    topic_once_per_ticket,
+]
 
 
 async def _send_limit(db: Queryable, answer: PlannedAnswer, situation: Situation) -> str | None:
@@ -118,7 +165,10 @@ async def _send_limit(db: Queryable, answer: PlannedAnswer, situation: Situation
 
 async def _count_answer(db: Queryable, answer: PlannedAnswer, situation: Situation) -> None:
     """Count the answer for the limits above."""
-    await throttle_store.record(db, ANSWER_SCOPE, situation.facts.sender, situation.now)
+    recipient, now = situation.recipient, situation.now
+    await throttle_store.record(db, ANSWER_SCOPE, recipient, now)
+    await throttle_store.record(db, DOMAIN_SCOPE, _domain(recipient), now)
+    await throttle_store.record(db, OVERALL_SCOPE, OVERALL_KEY, now)
     if answer.topic is not None:
         key = f"{situation.ticket.id}:{answer.topic}"
         await throttle_store.record(db, TOPIC_SCOPE, key, situation.now)
@@ -154,7 +204,7 @@ async def _queue_answer(tx: Transaction, answer: PlannedAnswer, situation: Situa
         tx,
         situation.ctx.settings,
         kind=answer.kind,
-        to=situation.facts.sender,
+        to=situation.recipient,
         subject=mail_subject(answer.template, **context),
         template=answer.template,
         context=context,
@@ -181,7 +231,7 @@ def _base_context(situation: Situation) -> dict[str, Any]:
     bot = _bot_username(ctx)
     return {
         "marker": REPLY_ABOVE_MARKER,
-        "name": situation.facts.mail.from_name.strip() or None,
+        "name": situation.facts.owner_name or None,
         "ticket_number": ticket_number(ticket.id),
         "answer_days": ctx.answer_days,
         "due_date": format_date(datetime.fromtimestamp(due, BUDAPEST).date()),
@@ -223,11 +273,11 @@ async def _keep_in_ticket(
 
 
 async def _fresh_activation_codes(tx: Transaction, situation: Situation) -> dict[str, Any]:
-    """Send a fresh activation code to each pending registration of the sender's address.
+    """Send a fresh activation code to each pending registration of the owner's address.
 
     The answer's template context: what was done (`state`) and for which address.
     """
-    ctx, sender, now = situation.ctx, situation.facts.sender, situation.now
+    ctx, sender, now = situation.ctx, situation.recipient, situation.now
     pending = await accounts_store.pending_by_email(tx, sender)
     if not pending:
         accounts = await accounts_store.by_email(tx, sender)

@@ -8,7 +8,9 @@ the mail worker *does* with it.
 
 - `IGNORE_RULES`: mails kept but turned into nothing (our own mail come back);
 - `UNMATCHED_RULES`: machine mail that threads nowhere is kept, not ticketed;
-- `NO_ANSWER_RULES`: never answer a machine (RFC 3834), nor a mail too old.
+- `NO_ANSWER_RULES`: never answer a machine (RFC 3834, and the machine mail the
+  headers do not tell: receipts, challenges, vacation notices, our own mail come
+  back), nor anyone but the ticket's owner, nor a mail too old.
 """
 
 from __future__ import annotations
@@ -56,7 +58,29 @@ def unmatched_auto_reply(facts: MailFacts) -> str | None:
     return "auto-reply to no known mail" if facts.out_of_office else None
 
 
-UNMATCHED_RULES: list[UnmatchedRule] = [unmatched_bounce, unmatched_auto_reply]
+def unmatched_receipt(facts: MailFacts) -> str | None:
+    """A read receipt of no mail we know."""
+    return "read receipt of no known mail" if facts.machine == "receipt" else None
+
+
+def unmatched_challenge(facts: MailFacts) -> str | None:
+    """A spam filter's challenge about no mail we know: confirming it helps nobody."""
+    return "spam-filter challenge about no known mail" if facts.machine == "challenge" else None
+
+
+def unmatched_echo(facts: MailFacts) -> str | None:
+    """One of our own answers come back (resent, redirected) that threads nowhere: never a
+    new report, or our acknowledgement of it would start a loop."""
+    return "our own answer came back" if facts.machine == "echo" else None
+
+
+UNMATCHED_RULES: list[UnmatchedRule] = [
+    unmatched_bounce,
+    unmatched_auto_reply,
+    unmatched_receipt,
+    unmatched_challenge,
+    unmatched_echo,
+]
 
 
 def unmatched_reason(facts: MailFacts) -> str | None:
@@ -78,17 +102,37 @@ def not_to_machines(situation: Situation) -> str | None:
     return situation.facts.automatic
 
 
+_MACHINE_REASONS = {
+    "bounce": "bounce",
+    "delayed": "bounce",
+    "delivered": "bounce",
+    "auto_reply": "out-of-office reply",
+    "receipt": "read receipt",
+    "challenge": "spam-filter challenge",
+    "echo": "our own mail came back",
+}
+
+
 def not_to_auto_replies(situation: Situation) -> str | None:
-    """Out-of-office replies and bounces, even when their headers do not say so."""
-    if situation.facts.bounce:
-        return "bounce"
-    return "out-of-office reply" if situation.facts.out_of_office else None
+    """Machine mail the headers do not always tell: bounces, out-of-office and vacation
+    notices, read receipts, spam filters' challenges, our own mail come back."""
+    machine = situation.facts.machine
+    return _MACHINE_REASONS.get(machine) if machine else None
 
 
 def needs_an_address(situation: Situation) -> str | None:
-    """Only a plausible single From address can be answered."""
-    sender = situation.facts.sender
-    return None if sender and email_ok(sender) else "no usable sender address"
+    """Only a plausible single owner address (Reply-To person or From) can be answered."""
+    owner = situation.facts.owner
+    return None if owner and email_ok(owner) else "no usable sender address"
+
+
+def only_to_the_owner(situation: Situation) -> str | None:
+    """Automatic answers go to the ticket's owner only, never to someone else who
+    wrote into the thread (a relative in Cc, a robot threaded in by the flood guard)."""
+    owner = (situation.ticket.email or "").strip().lower()
+    if not owner or owner in (situation.facts.owner, situation.facts.sender):
+        return None
+    return "not from the ticket's owner"
 
 
 def not_to_old_mail(situation: Situation) -> str | None:
@@ -107,6 +151,7 @@ NO_ANSWER_RULES: list[NoAnswerRule] = [
     not_to_machines,
     not_to_auto_replies,
     needs_an_address,
+    only_to_the_owner,
     not_to_old_mail,
 ]
 
