@@ -1,0 +1,191 @@
+"""Machine mail is never a customer speaking (issue 12, point 1).
+
+Read receipts, delivery reports, vacation notices and spam filters' challenges
+answering our mail, shaped as Outlook, Thunderbird, Gmail, Exchange Online,
+qmail, Exim, Postfix, Freemail, Citromail, Boxbe and Hungarian filters send
+them (tests/mail_corpus/machine/). Each joins its ticket as a machine note staff
+see as such; none reopens its (closed) ticket, none is answered, none gets a
+self-help answer; when our mail did not reach the customer (a bounce, a held
+mail), staff are told so at once.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import Settings
+from core.inbound import InboundContext, process_mail
+from mailer.inbox import InboxReader
+from storage import inbound as inbound_store
+from storage import tickets as tickets_store
+from tests.machinekit import (
+    MACHINE_TICKETS,
+    START,
+    chain_context,
+    corpus,
+    corpus_names,
+    outbox_rows,
+    seed_machine_tickets,
+    staff_posts,
+    thread_text,
+)
+
+# file: (its ticket, the note's label in the thread, the staff-chat headline or None)
+UNDELIVERED = "Levelünk nem jutott el az ügyfélhez"
+HELD = "Az ügyfél levélszűrője visszatartotta levelünket"
+EXPECTED = {
+    "mdn_outlook_hu.eml": (101, "olvasási visszaigazolás", None),
+    "mdn_thunderbird_hu.eml": (102, "olvasási visszaigazolás", None),
+    "mdn_gmail_workspace_en.eml": (103, "olvasási visszaigazolás", None),
+    "read_receipt_plain_hu.eml": (104, "olvasási visszaigazolás", None),
+    "mdn_not_read_outlook_hu.eml": (105, "olvasási visszaigazolás", None),
+    "bounce_gmail_dsn.eml": (106, "nem kézbesíthető", UNDELIVERED),
+    "bounce_qmail_failure_notice.eml": (107, "nem kézbesíthető", UNDELIVERED),
+    "bounce_exchange_online_hu.eml": (108, "nem kézbesíthető", UNDELIVERED),
+    "bounce_exim_mailbox_full.eml": (109, "nem kézbesíthető", UNDELIVERED),
+    "dsn_delayed_postfix.eml": (110, "késő kézbesítés", None),
+    "vacation_gmail_hu.eml": (111, "automatikus válasz", None),
+    "vacation_freemail_noheaders.eml": (112, "automatikus válasz", None),
+    "vacation_outlook_com_en.eml": (113, "automatikus válasz", None),
+    "vacation_sieve_auto.eml": (114, "automatikus válasz", None),
+    "vacation_citromail_subject.eml": (115, "automatikus válasz", None),
+    "challenge_hu_spamfilter.eml": (116, "levélszűrő megerősítést kér", HELD),
+    "challenge_boxbe_en.eml": (117, "levélszűrő megerősítést kér", HELD),
+    "challenge_approved_senders_en.eml": (118, "levélszűrő megerősítést kér", HELD),
+    "challenge_hu_nem_robot.eml": (119, "levélszűrő megerősítést kér", HELD),
+}
+# What the note tells staff beyond its label: who did not get our mail, and why.
+NOTE_DETAILS = {
+    "bounce_gmail_dsn.eml": ["automatikus levelünk", "nemletezo.cim.1987@gmail.com", "5.1.1"],
+    "bounce_qmail_failure_notice.eml": ["munkatársunk válasza", "iroda@kisvallalat.hu"],
+    "bounce_exchange_online_hu.eml": ["munkatársunk válasza", "info@bt-pelda.hu", "mailbox full"],
+    "bounce_exim_mailbox_full.eml": ["kiss.geza@citromail.hu", "mailbox is full"],
+    "dsn_delayed_postfix.eml": ["papp.lajos@upcmail.hu", "Connection timed out"],
+    "vacation_freemail_noheaders.eml": ["December 2-ig szabadságon vagyok"],
+    "vacation_outlook_com_en.eml": ["out of the office until 1 December"],
+    "challenge_hu_spamfilter.eml": ["igazolja, hogy Ön nem robot"],
+    "challenge_boxbe_en.eml": ["lower priority mailbox"],
+}
+
+
+def test_the_corpus_has_every_machine_mail_here():
+    assert corpus_names("machine") == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+async def test_machine_mail_is_a_note_on_its_ticket_and_never_a_customer(db, name):
+    number, label, headline = EXPECTED[name]
+    await seed_machine_tickets(db)  # every ticket closed, our mail sent two days ago
+    before = await tickets_store.messages(db, number)
+
+    result = await process_mail(
+        db, corpus("machine", name), ctx=chain_context(), folder="INBOX", uidvalidity=1,
+        uid=1, now=START,
+    )
+
+    # It joined its own ticket, which stays closed; nothing was sent to anyone.
+    stored = await inbound_store.get(db, result.mail_id)
+    assert (stored.status, stored.ticket_id) == ("ticket", number)
+    assert len(await tickets_store.messages(db, number)) == len(before) + 1
+    assert (await tickets_store.get(db, number)).status == "closed"
+    assert await outbox_rows(db) == []
+
+    # Staff hear of it only when our mail did not reach the customer, never as the customer.
+    posts = await staff_posts(db, START)
+    if headline is None:
+        assert posts == []
+    else:
+        [post] = posts
+        assert headline in post and f"PK-000{number}" in post
+        assert "Ez gépi levél, nem az ügyfél írta" in post
+        assert "Újranyitva" not in post and "Új üzenet" not in post
+
+    # The thread shows it as machine mail, with what it means for the customer.
+    thread = await thread_text(db, number, START)
+    assert f"Gépi levél</b> ({label})" in thread
+    assert thread.count("👤 <b>Ügyfél</b>") == 1  # only the report itself
+    for detail in NOTE_DETAILS.get(name, []):
+        assert detail.replace("'", "&#39;") in thread
+
+
+async def test_a_read_receipt_of_no_known_mail_opens_no_ticket(db):
+    result = await process_mail(
+        db, corpus("machine", "mdn_outlook_hu.eml"), ctx=chain_context(), folder="INBOX",
+        uidvalidity=1, uid=1, now=START,
+    )
+    assert result.outcome == "ignored" and result.reason == "read receipt of no known mail"
+    assert await tickets_store.count_all(db) == 0 and await outbox_rows(db) == []
+
+
+async def test_a_staff_answer_replies_to_the_customers_mail_not_to_a_machine_note(db):
+    await seed_machine_tickets(db, status="open")
+    await process_mail(
+        db, corpus("machine", "vacation_gmail_hu.eml"), ctx=chain_context(), folder="INBOX",
+        uidvalidity=1, uid=1, now=START,
+    )
+    parent = await tickets_store.latest_customer_mail(db, 111)
+    assert parent.message_id == "<report.111@example.hu>"
+
+
+# --- end to end: Dovecot, the real reader, the staff chat ---------------------------------
+
+
+async def test_machine_mail_through_the_mailbox_reaches_staff_as_machine_mail(
+    staff_bot, dovecot, imap_user
+):
+    env = await staff_bot()
+    await seed_machine_tickets(env.db)
+    settings = Settings({**env.settings.env, **imap_user.env})
+    reader = InboxReader(
+        env.db, settings, ctx=InboundContext.from_settings(settings), clock=env.clock
+    )
+    try:
+        dovecot.deliver_many(
+            imap_user.name, [corpus("machine", name) for name in sorted(EXPECTED)]
+        )
+        assert await reader.poll_once() == len(EXPECTED)
+        assert await reader.processor.process_pending() == len(EXPECTED)
+
+        # The bounces and the held mails are announced, each on its own ticket.
+        for number, _label, headline in sorted(EXPECTED.values()):
+            if headline:
+                await env.staff_message(headline, f"PK-000{number}")
+        await env.announcer.run_once()
+        posts = [m.text or "" for m in env.group.replies]
+        assert len(posts) == sum(1 for *_, headline in EXPECTED.values() if headline)
+        assert not any("Újranyitva" in post or "Új üzenet" in post for post in posts)
+
+        # No ticket reopened, no mail to anyone (no acknowledgement, no self-help).
+        for number in MACHINE_TICKETS:
+            assert (await tickets_store.get(env.db, number)).status == "closed"
+        assert await outbox_rows(env.db) == []
+
+        # A clerk opens a ticket whose acknowledgement bounced: the note says so.
+        clerk = env.clerk()
+        [thread] = await clerk.command("ticket", "PK-000106")
+        assert "Gépi levél" in thread.text and "nem kézbesíthető" in thread.text
+        assert "NEM jutott el az ügyfélhez" in thread.text
+        assert "nemletezo.cim.1987@gmail.com" in thread.text
+        [receipt] = await clerk.command("ticket", "PK-000101")
+        assert "olvasási visszaigazolás" in receipt.text and "lezárt" in receipt.text
+    finally:
+        await reader.close()
+
+
+async def test_a_customer_who_writes_that_they_are_away_is_still_a_customer(db):
+    await seed_machine_tickets(db)
+    reply = (
+        "From: =?UTF-8?Q?Balogh_Ter=C3=A9z?= <balogh.terez@freemail.hu>\r\n"
+        "To: petkomm@petkomm.hu\r\n"
+        "Subject: =?UTF-8?Q?Re=3A_=5B=23PK-000112=5D_Bejelent=C3=A9s=C3=A9t_r=C3=B6gz=C3=ADtett=C3=BCk?=\r\n"
+        "In-Reply-To: <179537640001.48213.112@petkomm.hu>\r\n"
+        "Message-ID: <fm.human.112@freemail.hu>\r\n"
+        "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "Köszönöm. December 2-ig szabadságon vagyok, utána tudom fogadni a szerelőt.\r\n"
+    ).encode()
+    result = await process_mail(
+        db, reply, ctx=chain_context(), folder="INBOX", uidvalidity=1, uid=1, now=START
+    )
+    assert (result.outcome, result.ticket_id) == ("reopened", 112)
+    [post] = await staff_posts(db, START)
+    assert "Újranyitva: az ügyfél ismét írt" in post and "szerelőt" in post
