@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,6 +117,9 @@ async def new_reader(
     settings = Settings(user.env)
     db = await open_database(workdir / f"{name}.sqlite3")
     ctx = InboundContext.from_settings(settings, code_mailer=CodeMailer(settings, lambda: "bot"))
+    # Ten thousand customers of one domain in minutes would be a flood; here they are the
+    # load to measure, so every one is acknowledged as in the figures before.
+    ctx = replace(ctx, domain_answer_limit=10**9, overall_answer_limit=10**9)
     return InboxReader(
         db,
         settings,

@@ -200,7 +200,9 @@ async def _add_to_ticket(
     """
     mail, ticket = facts.mail, thread.ticket
     since = now - ctx.flood_window
-    recent = await tickets_store.customer_messages_since(tx, ticket.id, since)
+    recent = await tickets_store.customer_messages_since(
+        tx, ticket.id, since, at_most=ctx.flood_mails
+    )
     burst = thread.rule.startswith(FLOOD_GUARD)
     quiet = ticket.status == "open" and (burst or recent >= ctx.flood_mails)
     reopened = await add_customer_message(

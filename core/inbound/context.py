@@ -195,7 +195,7 @@ class Outcome(StrEnum):
     NEW = "new"  # it opened a ticket
     THREADED = "threaded"  # it joined its ticket
     REOPENED = "reopened"  # it joined its closed ticket, which opened again
-    DUPLICATE = "duplicate"  # seen or processed before: nothing done
+    DUPLICATE = "duplicate"  # seen or processed before, or a double send: nothing done
     QUARANTINED = "quarantined"  # unreadable, or the chain choked on it: set aside
     IGNORED = "ignored"  # kept, but turned into nothing
 

@@ -105,7 +105,10 @@ async def same_sender_burst(
     if not facts.owner:
         return None
     since = now - ctx.flood_window
-    if await tickets_store.owner_messages_since(db, since, email=facts.owner) < ctx.flood_mails:
+    sent = await tickets_store.owner_messages_since(
+        db, since, email=facts.owner, at_most=ctx.flood_mails
+    )
+    if sent < ctx.flood_mails:
         return None
     recent = await tickets_store.recent_mail_tickets(db, since, email=facts.owner)
     return Thread(recent[0].ticket, f"{FLOOD_GUARD}: same sender") if recent else None
@@ -122,7 +125,10 @@ async def same_domain_burst(
     if not domain or domain in ctx.public_providers or domain == ctx.ours.domain:
         return None
     since = now - ctx.flood_window
-    if await tickets_store.owner_messages_since(db, since, domain=domain) < ctx.flood_mails:
+    sent = await tickets_store.owner_messages_since(
+        db, since, domain=domain, at_most=ctx.flood_mails
+    )
+    if sent < ctx.flood_mails:
         return None
     recent = await tickets_store.recent_mail_tickets(db, since, domain=domain)
     subject, text = skeleton(untagged_subject(facts.mail.subject)), skeleton(facts.mail.new_text)

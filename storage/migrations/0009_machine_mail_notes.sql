@@ -9,6 +9,10 @@ ALTER TABLE ticket_messages ADD COLUMN machine TEXT
     CHECK (machine IN ('bounce', 'delayed', 'delivered', 'receipt', 'auto_reply',
                        'challenge', 'echo'));
 
+-- The flood guard counts the customer messages of the last minutes, by their time.
+CREATE INDEX ticket_messages_in_by_time ON ticket_messages(created_at)
+    WHERE direction = 'in' AND machine IS NULL;
+
 -- Double sends: the same sender, subject and body a few minutes apart make one
 -- ticket. `fingerprint` is a hash of those three, set when the mail is processed.
 ALTER TABLE inbound_mails ADD COLUMN fingerprint TEXT;
