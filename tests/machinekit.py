@@ -119,6 +119,12 @@ async def seed_ticket(
             inbound_mail_id=None,
             now=at + offset,
         )
+        if direction == "in":  # the report was announced in the staff chat long ago
+            await db.execute(
+                "INSERT INTO staff_announcements(ticket_id, event, created_at, sent_at)"
+                " VALUES (?, 'new', ?, ?)",
+                (number, at, at),
+            )
 
 
 async def seed_machine_tickets(db: Database, *, status: str = "closed") -> None:

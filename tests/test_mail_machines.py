@@ -68,13 +68,9 @@ NOTE_DETAILS = {
 }
 
 
-def test_the_corpus_has_every_machine_mail_here():
-    assert corpus_names("machine") == sorted(EXPECTED)
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", corpus_names("machine"))
 async def test_machine_mail_is_a_note_on_its_ticket_and_never_a_customer(db, name):
-    number, label, headline = EXPECTED[name]
+    number, label, headline = EXPECTED[name]  # every file of the folder is expected here
     await seed_machine_tickets(db)  # every ticket closed, our mail sent two days ago
     before = await tickets_store.messages(db, number)
 
@@ -117,14 +113,35 @@ async def test_a_read_receipt_of_no_known_mail_opens_no_ticket(db):
     assert await tickets_store.count_all(db) == 0 and await outbox_rows(db) == []
 
 
-async def test_a_staff_answer_replies_to_the_customers_mail_not_to_a_machine_note(db):
+async def test_staff_answer_the_customers_own_mail_not_the_vacation_notice(db):
     await seed_machine_tickets(db, status="open")
     await process_mail(
-        db, corpus("machine", "vacation_gmail_hu.eml"), ctx=chain_context(), folder="INBOX",
-        uidvalidity=1, uid=1, now=START,
+        db, corpus("machine", "vacation_freemail_noheaders.eml"), ctx=chain_context(),
+        folder="INBOX", uidvalidity=1, uid=1, now=START,
     )
-    parent = await tickets_store.latest_customer_mail(db, 111)
-    assert parent.message_id == "<report.111@example.hu>"
+    parent = await tickets_store.latest_customer_mail(db, 112)
+    assert parent.message_id == "<report.112@example.hu>"  # not the vacation notice
+    assert await staff_posts(db, START) == []
+
+    # The customer herself writes that she is away, and asks something: that is hers.
+    reply = (
+        "From: =?UTF-8?Q?Balogh_Ter=C3=A9z?= <balogh.terez@freemail.hu>\r\n"
+        "To: petkomm@petkomm.hu\r\n"
+        "Subject: =?UTF-8?Q?Re=3A_=5B=23PK-000112=5D_Bejelent=C3=A9s=C3=A9t?=\r\n"
+        "In-Reply-To: <179537640001.48213.112@petkomm.hu>\r\n"
+        "Message-ID: <fm.human.112@freemail.hu>\r\n"
+        "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "Köszönöm. December 2-ig szabadságon vagyok, utána tudom fogadni a szerelőt.\r\n"
+    ).encode()
+    result = await process_mail(
+        db, reply, ctx=chain_context(), folder="INBOX", uidvalidity=1, uid=2, now=START + 60
+    )
+    assert (result.outcome, result.ticket_id) == ("threaded", 112)
+    [post] = await staff_posts(db, START + 60)
+    assert "Új üzenet" in post and "szerelőt" in post
+    assert (await tickets_store.latest_customer_mail(db, 112)).message_id == (
+        "<fm.human.112@freemail.hu>"
+    )
 
 
 # --- end to end: Dovecot, the real reader, the staff chat ---------------------------------
@@ -172,20 +189,42 @@ async def test_machine_mail_through_the_mailbox_reaches_staff_as_machine_mail(
         await reader.close()
 
 
-async def test_a_customer_who_writes_that_they_are_away_is_still_a_customer(db):
-    await seed_machine_tickets(db)
-    reply = (
-        "From: =?UTF-8?Q?Balogh_Ter=C3=A9z?= <balogh.terez@freemail.hu>\r\n"
-        "To: petkomm@petkomm.hu\r\n"
-        "Subject: =?UTF-8?Q?Re=3A_=5B=23PK-000112=5D_Bejelent=C3=A9s=C3=A9t_r=C3=B6gz=C3=ADtett=C3=BCk?=\r\n"
-        "In-Reply-To: <179537640001.48213.112@petkomm.hu>\r\n"
-        "Message-ID: <fm.human.112@freemail.hu>\r\n"
-        "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-        "Köszönöm. December 2-ig szabadságon vagyok, utána tudom fogadni a szerelőt.\r\n"
-    ).encode()
-    result = await process_mail(
-        db, reply, ctx=chain_context(), folder="INBOX", uidvalidity=1, uid=1, now=START
+# --- the upgrade ---------------------------------------------------------------------------
+
+
+async def test_announcements_queued_before_the_upgrade_keep_their_messages(tmp_path, monkeypatch):
+    from storage import migrations
+    from storage.db import open_database
+
+    every = migrations.available_migrations()
+    before = [m for m in every if m.version < 9]  # the schema this release upgrades from
+    monkeypatch.setattr(migrations, "available_migrations", lambda package=migrations.MAIN: before)
+    path = tmp_path / "old.sqlite3"
+    old = await open_database(path)
+    await old.execute(
+        "INSERT INTO tickets(id, channel, subject, email, created_at, updated_at)"
+        " VALUES (7, 'mail', 'Nincs víz', 'kiss.anna@example.hu', 1, 1)"
     )
-    assert (result.outcome, result.ticket_id) == ("reopened", 112)
-    [post] = await staff_posts(db, START)
-    assert "Újranyitva: az ügyfél ismét írt" in post and "szerelőt" in post
+    for n, (direction, text) in enumerate(
+        [("in", "Nincs víz."), ("out", "Rögzítettük."), ("in", "Még mindig nincs.")]
+    ):
+        await old.execute(
+            "INSERT INTO ticket_messages(ticket_id, direction, author, body, new_text,"
+            " created_at) VALUES (7, ?, 'x', ?, ?, ?)",
+            (direction, text, text, n),
+        )
+    await old.execute(
+        "INSERT INTO staff_announcements(ticket_id, event, created_at, sent_at)"
+        " VALUES (7, 'new', 1, 1), (7, 'message', 2, NULL)"
+    )
+    await old.close()
+
+    monkeypatch.setattr(migrations, "available_migrations", lambda package=migrations.MAIN: every)
+    db = await open_database(path)
+    try:
+        rows = await db.fetch_all("SELECT event, message_id FROM staff_announcements ORDER BY id")
+        assert [tuple(row) for row in rows] == [("new", 1), ("message", 3)]
+        [post] = await staff_posts(db, START)
+        assert "Még mindig nincs." in post
+    finally:
+        await db.close()
