@@ -268,7 +268,7 @@ async def recent_mail_tickets(
 ) -> list[RecentMail]:
     """Open mail tickets of an owner address (or of any address at `domain`) with their
     customer messages that came at or after `since`, newest message first (a ticket
-    once per message, at most `limit` rows)."""
+    once per message, at most `limit` rows: how many came, up to `limit`, and which)."""
     where, value = _owner_filter(email, domain)
     rows = await db.fetch_all(
         # `+t.status`: not by the open tickets' index, which holds every open ticket.
@@ -277,25 +277,6 @@ async def recent_mail_tickets(
         (since, value, limit),
     )
     return [RecentMail(Ticket(*row[:-2]), row[-2], row[-1]) for row in rows]
-
-
-async def owner_messages_since(
-    db: Queryable,
-    since: float,
-    *,
-    email: str | None = None,
-    domain: str | None = None,
-    at_most: int = 100,
-) -> int:
-    """How many customer messages the mail tickets of an owner address (or of any address
-    at `domain`) got at or after `since`, counted up to `at_most`."""
-    where, value = _owner_filter(email, domain)
-    return int(
-        await db.fetch_value(
-            f"SELECT count(*) FROM (SELECT 1 {_RECENT_FROM} AND {where} LIMIT ?)",
-            (since, value, at_most),
-        )
-    )
 
 
 # Customer messages by mail since a moment, read newest first through the partial index

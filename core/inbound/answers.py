@@ -92,10 +92,9 @@ async def answers_per_sender(
     """At most `answer_limit` automatic answers to one address per window (FreeScout)."""
     ctx = situation.ctx
     since = situation.now - ctx.answer_window
-    sent = await throttle_store.count_since(db, ANSWER_SCOPE, situation.recipient, since)
-    if sent >= ctx.answer_limit:
+    if await _reached(db, ANSWER_SCOPE, situation.recipient, since, ctx.answer_limit):
         hours = ctx.answer_window / HOUR
-        return f"rate limit: {sent} automatic answers to this address in {hours:g} h"
+        return f"rate limit: {ctx.answer_limit} automatic answers to this address in {hours:g} h"
     return None
 
 
@@ -109,10 +108,9 @@ async def answers_per_domain(
     domain = _domain(situation.recipient)
     limit = ctx.provider_answer_limit if domain in ctx.public_providers else ctx.domain_answer_limit
     since = situation.now - ctx.domain_answer_window
-    sent = await throttle_store.count_since(db, DOMAIN_SCOPE, domain, since)
-    if sent >= limit:
+    if await _reached(db, DOMAIN_SCOPE, domain, since, limit):
         hours = ctx.domain_answer_window / HOUR
-        return f"rate limit: {sent} automatic answers to {domain} in {hours:g} h"
+        return f"rate limit: {limit} automatic answers to {domain} in {hours:g} h"
     return None
 
 
@@ -123,11 +121,18 @@ async def answers_overall(
     everywhere at once gets tickets, and staff answer it."""
     ctx = situation.ctx
     since = situation.now - ctx.overall_answer_window
-    sent = await throttle_store.count_since(db, OVERALL_SCOPE, OVERALL_KEY, since)
-    if sent >= ctx.overall_answer_limit:
+    if await _reached(db, OVERALL_SCOPE, OVERALL_KEY, since, ctx.overall_answer_limit):
         hours = ctx.overall_answer_window / HOUR
-        return f"rate limit: {sent} automatic answers in all in {hours:g} h"
+        return f"rate limit: {ctx.overall_answer_limit} automatic answers in all in {hours:g} h"
     return None
+
+
+async def _reached(db: Queryable, scope: str, key: str, since: float, limit: int) -> bool:
+    """Whether `limit` answers were counted under (scope, key) after `since`: the limit-th
+    newest is looked up, never the whole window counted (a flood fills it)."""
+    if limit <= 0:
+        return True
+    return await throttle_store.nth_newest_of_key(db, scope, key, since, limit) is not None
 
 
 def _domain(address: str) -> str:

@@ -95,6 +95,7 @@ async def find_thread(db: Queryable, facts: MailFacts) -> Thread | None:
 
 BurstRule = Callable[[Queryable, MailFacts, InboundContext, float], Awaitable[Thread | None]]
 FLOOD_GUARD = "flood guard"  # the start of the burst rules' names
+DOMAIN_CANDIDATES = 10  # a domain's newest messages a new mail is compared with
 
 
 async def same_sender_burst(
@@ -105,13 +106,12 @@ async def same_sender_burst(
     if not facts.owner:
         return None
     since = now - ctx.flood_window
-    sent = await tickets_store.owner_messages_since(
-        db, since, email=facts.owner, at_most=ctx.flood_mails
+    recent = await tickets_store.recent_mail_tickets(
+        db, since, email=facts.owner, limit=ctx.flood_mails
     )
-    if sent < ctx.flood_mails:
+    if len(recent) < ctx.flood_mails:
         return None
-    recent = await tickets_store.recent_mail_tickets(db, since, email=facts.owner)
-    return Thread(recent[0].ticket, f"{FLOOD_GUARD}: same sender") if recent else None
+    return Thread(recent[0].ticket, f"{FLOOD_GUARD}: same sender")
 
 
 async def same_domain_burst(
@@ -125,12 +125,10 @@ async def same_domain_burst(
     if not domain or domain in ctx.public_providers or domain == ctx.ours.domain:
         return None
     since = now - ctx.flood_window
-    sent = await tickets_store.owner_messages_since(
-        db, since, domain=domain, at_most=ctx.flood_mails
-    )
-    if sent < ctx.flood_mails:
+    limit = max(ctx.flood_mails, DOMAIN_CANDIDATES)
+    recent = await tickets_store.recent_mail_tickets(db, since, domain=domain, limit=limit)
+    if len(recent) < ctx.flood_mails:
         return None
-    recent = await tickets_store.recent_mail_tickets(db, since, domain=domain)
     subject, text = skeleton(untagged_subject(facts.mail.subject)), skeleton(facts.mail.new_text)
     if not (subject or text):
         return None
@@ -162,5 +160,6 @@ SKELETON_CHARS = 200
 def skeleton(text: str) -> str:
     """What stays of a robot's text from one mail to the next: the words, accent-folded,
     without numbers, punctuation or reply prefixes (at most `SKELETON_CHARS`)."""
-    folded = _REPLY_PREFIXES.sub("", fold(text))
+    # Only the start matters; folding a whole long mail for it would cost every new mail.
+    folded = _REPLY_PREFIXES.sub("", fold(text[: SKELETON_CHARS * 3]))
     return " ".join(_NOT_WORDS.sub(" ", folded).split())[:SKELETON_CHARS]
