@@ -25,6 +25,13 @@ def register(sub: Subparsers) -> None:
     )
     p.add_argument("folder", metavar="FOLDER")
     p.add_argument(
+        "--only",
+        metavar="FILES",
+        default=None,
+        help="the files this export has, comma-separated (customers,invoices,transactions);"
+        " without it all three must be there",
+    )
+    p.add_argument(
         "--encoding",
         choices=["utf-8", "cp1250"],
         default=None,
@@ -44,16 +51,21 @@ def register(sub: Subparsers) -> None:
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     """Import FOLDER's three CSV files in one transaction and print what changed."""
-    from core.billing_import import ImportFailed, import_folder
+    from core.billing_import import ImportFailed, import_folder, wanted_files
     from core.db import open_database
 
     folder = Path(args.folder)
     if not folder.is_dir():
         return error(f"error: {folder} is not a folder")
+    only = args.only.split(",") if args.only is not None else None
+    try:
+        wanted_files(only)
+    except ValueError as exc:
+        return error(f"error: {exc}")
     db = await open_database(settings.db_path)
     try:
         result = await import_folder(
-            db, folder, encoding=args.encoding, progress=_progress_factory()
+            db, folder, encoding=args.encoding, progress=_progress_factory(), only=only
         )
     except ImportFailed as failed:
         for problem in failed.errors:

@@ -72,6 +72,21 @@ def test_a_bad_import_prints_file_line_reasons_and_exits_non_zero(tmp_path, env)
     assert db.execute("SELECT count(*) FROM customers").fetchone() == (0,)
 
 
+def test_an_import_missing_a_file_is_refused_unless_told_which_files_it_has(tmp_path, env):
+    folder = write_all(tmp_path / "export")
+    (folder / "transactions.csv").unlink()
+    result = run("import", str(folder), env=env)
+    assert result.returncode == 1, result.stderr
+    assert "transactions.csv: missing from" in result.stderr
+    assert "--only customers,invoices" in result.stderr and "Traceback" not in result.stderr
+    told = run("import", str(folder), "--only", "customers,invoices", env=env)
+    assert told.returncode == 0, told.stderr
+    assert "transactions.csv" not in told.stdout and "3 new" in told.stdout
+    wrong = run("import", str(folder), "--only", "customers,szamlak", env=env)
+    assert wrong.returncode == 2
+    assert "error: --only takes customers, invoices and transactions, got szamlak" in wrong.stderr
+
+
 def test_a_malformed_setting_is_one_clear_line(tmp_path, env):
     result = run("db", "migrate", env={**env, "PETKOMM_LOG_LEVEL": "LOUD"})
     assert result.returncode == 2
