@@ -20,6 +20,7 @@ from storage.db import (
     open_database,
     open_state_database,
 )
+from storage.health import FileHealth, database_health
 from storage.migrations import schema_version
 from storage.outbox import TOPIC as OUTBOX_TOPIC
 from storage.tickets import STAFF_TOPIC
@@ -32,8 +33,10 @@ __all__ = [
     "STAFF_TOPIC",
     "Database",
     "DatabaseBusy",
+    "FileHealth",
     "Queryable",
     "Transaction",
+    "database_health",
     "is_busy",
     "open_database",
     "open_state_database",

@@ -38,7 +38,16 @@ def env(tmp_path):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["import"], ["demo-data"], ["db"], ["db", "migrate"], ["db", "backup"], ["demo"]],
+    [
+        [],
+        ["import"],
+        ["demo-data"],
+        ["db"],
+        ["db", "migrate"],
+        ["db", "backup"],
+        ["demo"],
+        ["check"],
+    ],
 )
 def test_every_subcommand_has_help(command):
     result = run(*command, "--help")
