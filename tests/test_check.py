@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from botapi_emulator import BotApiEmulator
 
+from botapi_emulator import BotApiEmulator
 from core.db import open_database, open_state_database
 from tests.botkit import BOT_USERNAME, STAFF_CHAT_ID, TOKEN
 from tests.smtp_server import _Controller
