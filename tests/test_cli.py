@@ -207,3 +207,33 @@ def test_installed_it_names_itself_petkomm(tmp_path):
         cwd=tmp_path,
     )
     assert done.stdout.startswith("usage: run_bot.py ")
+
+
+def test_json_logs_are_one_object_a_line_and_redacted(tmp_path, env):
+    import json
+    import logging
+
+    from cli.common import JsonLines, RedactSecret
+
+    result = run("db", "migrate", env={**env, "PETKOMM_LOG_FORMAT": "json"})
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert lines and all(set(e) == {"time", "level", "logger", "message"} for e in lines)
+    assert any("applied migration 0001" in e["message"] for e in lines)
+
+    code = "ABCD EFGH JKLM NPQR STUV WXYZ"
+    token = "123456:SECRETTOKENVALUE"
+    record = logging.LogRecord("petkomm.x", logging.ERROR, __file__, 1, "code %s", (code,), None)
+    try:
+        raise ValueError(f"{token} {code}")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert RedactSecret(token).filter(record)
+    entry = json.loads(JsonLines().format(record))
+    assert entry["message"] == "code <code>"
+    assert code not in entry["exception"] and token not in entry["exception"]
+    assert "ValueError" in entry["exception"]
+    wrong = run("db", "migrate", env={**env, "PETKOMM_LOG_FORMAT": "xml"})
+    assert wrong.returncode == 2 and "PETKOMM_LOG_FORMAT" in wrong.stderr
