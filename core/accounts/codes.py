@@ -61,6 +61,7 @@ class CodeMailer:
             link=activation_link(self.bot_username(), prefix + code),
             expires_at=local_time(expires_at),
             now=now,
+            account_id=account.id or None,
         )
         return queued.message_id
 
