@@ -40,7 +40,7 @@ from core.outbox import (
 from mailer.sender import OutboxSender, SmtpTransport, classify
 from storage import audit, outbox
 from storage.db import open_database
-from tests.botkit import proof_for
+from tests.botkit import active_customer, proof_for
 
 FROM = "PÉTKOMM Kft. <petkomm@petkomm.hu>"
 PASSWORD = "Tavaszi-Szel-42"
@@ -262,13 +262,48 @@ async def test_a_reset_mail_that_bounces_is_told_to_who_is_logged_in_not_to_the_
     asker = env.customer("Idegen")
     await asker.command("start")
     await asker.press("forgot")
-    await asker.say("kata22")
+    answer = asker.texts(await asker.say("kata22"))
+    assert "már nem küldtünk oda 3 kódot" in answer
 
     told = await env.chat_message(owner, "Nem tudtuk kézbesíteni a jelszó-visszaállító levelet")
     assert address in told.text and "nincs postafiók" in told.text
     assert "Módosítás kérése" in told.text and "Hibabejelentés" in told.text
     await env.announcer.run_once()
     assert not any("kézbesíteni" in (m.text or "") for m in asker.user.replies)
+
+
+# --- the per-account cap on code mails --------------------------------------------------------
+
+
+async def test_the_registration_mail_counts_toward_three_code_mails_an_hour(bot_env):
+    eva = bot_env.customer()
+    proof = await proof_for(bot_env.db, "U0023")
+    address = "eva23@example.hu"
+    await eva.register(email_address=address, username="eva23", password=PASSWORD, **proof)
+    answers = []
+    for _ in range(3):
+        await eva.press("activate")
+        answers.append(eva.texts(await eva.press("resend")))
+        await eva.press("cancel")
+    assert len(await bot_env.mails_to(address)) == 3  # the registration's and two new codes
+    assert "Új kódot küldtünk" in answers[1]
+    assert "Nemrég már küldtünk új kódot" in answers[2] and "perc múlva" in answers[2]
+
+
+async def test_a_capped_anonymous_request_answers_honestly_and_alike(bot_env):
+    await active_customer(bot_env, "U0024", "ismert24")  # its activation mail: 1 of 3
+    asker = bot_env.customer("Kérdező")
+    await asker.command("start")
+    answers = {}
+    for n, who in enumerate(("ismert24", "ismert24", "ismert24", "nincs24")):
+        await asker.press("forgot")
+        answers[(n, who)] = asker.texts(await asker.say(who))
+        await asker.press("cancel")
+    assert len(await bot_env.mails_to("ismert24@example.hu")) == 3  # the third ask held back
+    assert len(set(answers.values())) == 1  # held back, sent, or no such account: alike
+    [text] = set(answers.values())
+    assert "hacsak az elmúlt órában már nem küldtünk oda 3 kódot" in text
+    assert "60 perc elteltével kérjen újat" in text
 
 
 # --- the words for a refusal, and whose trouble it was ------------------------------------------
