@@ -180,8 +180,9 @@ async def test_the_staff_chat_is_told_and_the_operator_requeues_what_can_be_sent
             ("outbox_requeued", f"outbox {answer.id}", "answer")
         ]
         again = run(env.db.path, "outbox", "requeue", "--all-failed")
-        assert again.returncode == 0  # only the code mail is left, and it is explained
+        assert again.returncode == 1  # only the code mail is left: nothing requeued
         assert f"outbox {code.id} (activation): not requeued" in again.stdout
+        assert again.stdout.strip().endswith("Nothing requeued.")
 
         smtp_server.start()
         # The command line requeued with the wall clock; the sender probes a server that
@@ -201,5 +202,8 @@ async def test_the_staff_chat_is_told_and_the_operator_requeues_what_can_be_sent
 def test_requeue_wants_ids_or_all_failed(tmp_path):
     result = run(tmp_path / "x.sqlite3", "outbox", "requeue")
     assert result.returncode == 2 and "--all-failed" in result.stderr
+    result = run(tmp_path / "x.sqlite3", "outbox", "requeue", "--all-failed")
+    assert result.returncode == 1  # nothing to requeue is not a success
+    assert result.stdout.strip() == "No failed mail: nothing requeued."
     result = run(tmp_path / "x.sqlite3", "outbox", "list")
     assert result.returncode == 0 and result.stdout.strip() == "No queued and failed mail."
