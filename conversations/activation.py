@@ -28,7 +28,7 @@ from conversations.common import (
     typed_code,
     user_id,
 )
-from core import account_lookup, accounts
+from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
 from core.accounts import ACTIVATION_PREFIX, CodeOutcome
 from core.emails import normalised_email
@@ -140,7 +140,14 @@ async def got_email(update: Update, context: BotContext) -> NextState:
     if until is not None:
         await say(update, "common/request_wait", minutes=lock_minutes(until, now))
         return EMAIL
-    await say(update, "activation/resent_if_pending", email=email)
+    cap = throttle.CODE_MAIL_ACCOUNT  # told alike whether or not it held this mail back
+    await say(
+        update,
+        "activation/resent_if_pending",
+        email=email,
+        per_hour=cap.limit,
+        minutes=round(cap.lock_for / 60),
+    )
     await say(update, "activation/ask_code", reply_markup=cancel_keyboard())
     return CODE
 

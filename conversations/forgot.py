@@ -29,7 +29,7 @@ from conversations.common import (
     typed_code,
     user_id,
 )
-from core import account_lookup, accounts
+from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
 from core.accounts import RESET_PREFIX, CodeOutcome
 
@@ -70,7 +70,14 @@ async def got_who(update: Update, context: BotContext) -> NextState:
     if until is not None:
         await say(update, "common/request_wait", minutes=lock_minutes(until, now))
         return WHO
-    await say(update, "forgot/sent_if_known", hours=svc.policy.code_ttl_hours)
+    cap = throttle.CODE_MAIL_ACCOUNT  # told alike whether or not it held this mail back
+    await say(
+        update,
+        "forgot/sent_if_known",
+        hours=svc.policy.code_ttl_hours,
+        per_hour=cap.limit,
+        minutes=round(cap.lock_for / 60),
+    )
     return CODE
 
 

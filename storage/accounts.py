@@ -216,3 +216,12 @@ async def drop_logins_of_account(
         "DELETE FROM telegram_logins WHERE account_id = ? AND telegram_user_id IS NOT ?",
         (account_id, except_user),
     )
+
+
+async def chats_logged_in_to(db: Queryable, account_id: int) -> list[int]:
+    """The private chats of the Telegram users logged in to an account, oldest login first."""
+    rows = await db.fetch_all(
+        "SELECT chat_id FROM telegram_logins WHERE account_id = ? ORDER BY logged_in_at",
+        (account_id,),
+    )
+    return [int(row[0]) for row in rows]

@@ -41,11 +41,12 @@ class OutboxMail:
     last_error: str | None
     created_at: float
     sent_at: float | None
+    account_id: int | None = None  # the account a code mail carries a code for
 
 
 _COLUMNS = (
     "id, message_id, kind, recipient, subject, raw, ticket_id, status, attempts,"
-    " next_attempt_at, last_error, created_at, sent_at"
+    " next_attempt_at, last_error, created_at, sent_at, account_id"
 )
 
 
@@ -81,12 +82,17 @@ async def insert_mail(
     raw: bytes,
     ticket_id: int | None,
     now: float,
+    account_id: int | None = None,
 ) -> int:
-    """Queue a flattened mail, due at once; returns its id. Marks the "outbox" topic changed."""
+    """Queue a flattened mail, due at once; returns its id. Marks the "outbox" topic changed.
+
+    `account_id` names the account a code mail carries a code for.
+    """
     mail_id = await db.insert(
-        "INSERT INTO outbox(message_id, kind, recipient, subject, raw, ticket_id, status,"
-        " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
-        (message_id, kind, recipient, subject, raw, ticket_id, now, now),
+        "INSERT INTO outbox(message_id, kind, recipient, subject, raw, ticket_id, account_id,"
+        " status, attempts, next_attempt_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
+        (message_id, kind, recipient, subject, raw, ticket_id, account_id, now, now),
     )
     db.changed(TOPIC)
     return mail_id
@@ -207,12 +213,9 @@ async def failed_ids(db: Queryable) -> list[int]:
     return [int(row[0]) for row in rows]
 
 
-async def count_retrying(db: Queryable) -> int:
-    """Queued mails that failed at least once and wait for their next attempt."""
-    value = await db.fetch_value(
-        "SELECT count(*) FROM outbox WHERE status = 'queued' AND attempts > 0"
-    )
-    return int(value or 0)
+async def count_queued(db: Queryable) -> int:
+    """How many mails wait to be sent (the partial index of queued mails answers it)."""
+    return int(await db.fetch_value("SELECT count(*) FROM outbox WHERE status = 'queued'"))
 
 
 async def get_mail(db: Queryable, mail_id: int) -> OutboxMail | None:

@@ -61,6 +61,7 @@ class CodeMailer:
             link=activation_link(self.bot_username(), prefix + code),
             expires_at=local_time(expires_at),
             now=now,
+            account_id=account.id or None,
         )
         return queued.message_id
 
@@ -73,11 +74,19 @@ async def issue_code(
     mailer: CodeMailer,
     now: float,
 ) -> str:
-    """Store a fresh code's hash and queue its mail; returns the mail's Message-ID."""
+    """Store a fresh code's hash and queue its mail; returns the mail's Message-ID.
+
+    Every code mail to an account counts toward its cap (`throttle.CODE_MAIL_ACCOUNT`),
+    the registration's own included; a caller that may be refused asks `throttle.locked`
+    first.
+    """
     code = new_code()
     expires_at = now + policy.code_ttl_hours * 3600
     await store.add_code(db, account.id, purpose, hash_code(code), now, expires_at)
-    return await mailer.send(db, account, purpose, code, expires_at, now)
+    message_id = await mailer.send(db, account, purpose, code, expires_at, now)
+    if account.id:  # not the stand-in for nobody, whose mail goes nowhere
+        await throttle.failure(db, throttle.CODE_MAIL_ACCOUNT, account.id, now)
+    return message_id
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,7 @@ async def issue_new_code(
     now: float,
 ) -> NewCode:
     """Inside the caller's transaction: a fresh code (replacing the old) and its mail."""
-    until = await throttle.use(tx, throttle.CODE_MAIL_ACCOUNT, account.id, now)
+    until = await throttle.locked(tx, throttle.CODE_MAIL_ACCOUNT, account.id, now)
     if until:
         return NewCode(limited_until=until)
     message_id = await issue_code(tx, account, purpose, policy, mailer, now)
@@ -198,8 +207,11 @@ async def _code_on_request(
         if asked.locked_until is not None:
             return asked.locked_until
         account = await find(tx)
-        key: str | int = account.id if account is not None else f"asked:{asked_for[:KEY_CHARS]}"
-        limited = await throttle.use(tx, throttle.CODE_MAIL_ACCOUNT, key, now)
+        if account is not None:  # counted by issue_code, as every code mail to an account
+            limited = await throttle.locked(tx, throttle.CODE_MAIL_ACCOUNT, account.id, now)
+        else:
+            key = f"asked:{asked_for[:KEY_CHARS]}"
+            limited = await throttle.use(tx, throttle.CODE_MAIL_ACCOUNT, key, now)
         if account is not None and limited is None:
             await issue_code(tx, account, purpose, policy, mailer, now)
             await audit.record(tx, now, actor, f"{purpose}_code_sent", account.customer_id)
