@@ -44,6 +44,7 @@ from core.config import Settings
 from core.db import Database, open_database, open_state_database
 from core.facts import facts_from
 from core.inbound import TOPIC_SCOPE, InboundContext
+from core.texts import telling
 from core.worker import Worker
 from mailer.inbox import InboxReader
 from mailer.sender import OutboxSender, Transport, transport_from_settings
@@ -182,13 +183,16 @@ class Service:
         if application.post_init is not None:
             await application.post_init(application)
         await application.start()
-        self._spawn("outbox-sender", self.sender.run)
-        self._spawn("staff-announcer", self.announcer.run)
-        if self.reader is not None:
-            self._spawn("inbox-reader", self.reader.run)
-        else:
-            log.info("PETKOMM_IMAP_HOST is not set: the support mailbox is not read")
-        self._spawn("housekeeping", self.housekeeping.run)
+        # The workers' texts (chat notices, staff posts, mail) tell this service's facts:
+        # each task keeps the context it was started in.
+        with telling(application.services.facts):
+            self._spawn("outbox-sender", self.sender.run)
+            self._spawn("staff-announcer", self.announcer.run)
+            if self.reader is not None:
+                self._spawn("inbox-reader", self.reader.run)
+            else:
+                log.info("PETKOMM_IMAP_HOST is not set: the support mailbox is not read")
+            self._spawn("housekeeping", self.housekeeping.run)
         if webhook is None:
             await self.updates.start_polling(interval=polling.interval, timeout=polling.timeout)
             log.info("polling %s as @%s", self.api_url, application.bot.username)

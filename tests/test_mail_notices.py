@@ -356,3 +356,22 @@ def test_a_refusal_is_told_in_plain_words(reason, trouble, why):
 def test_whose_trouble_a_failed_attempt_was(error, trouble, permanent):
     failure = classify(error)
     assert (failure.trouble, failure.permanent) == (trouble, permanent)
+
+
+async def test_a_notice_sent_by_the_background_worker_tells_the_operators_facts(
+    staff_bot, smtp_server
+):
+    # Texts rendered outside a customer's update (the announcer's chat notices) tell the
+    # service's own support address and phone, not the defaults.
+    env = await staff_bot(
+        transport=SmtpTransport(smtp_server.host, smtp_server.port, "none"),
+        PETKOMM_MAIL_FROM="Ügyfélszolgálat <ugyfel@petfurdo-viz.example.hu>",
+    )
+    typo = "bela@exmaple.hu"
+    smtp_server.refuse_address(typo, 550, NO_SUCH_USER.format(typo))
+    bela = env.customer("Béla")
+    proof = await proof_for(env.db, "U0022")
+    await bela.register(email_address=typo, username="bela22", password=PASSWORD, **proof)
+    told = await env.chat_message(bela, "Nem tudtuk kézbesíteni az aktiváló levelet")
+    assert "ugyfel@petfurdo-viz.example.hu" in told.text
+    assert "petkomm@petkomm.hu" not in told.text
