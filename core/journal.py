@@ -19,11 +19,16 @@ id>`) and
 A result holds what the answer needs again (a ticket's id, an account's id, a
 time), never a secret. Without a key (the command line, the mail worker, which
 have their own ways of doing things once) both are no-ops. An entry is needed
-only until its message is marked handled, which the next start does; it is
-kept `KEEP` (a week) for a bot that stays down for days, then forgotten
-(`housekeeping`). Telegram numbers updates afresh after a quiet week; the key
-names the Telegram user too, so a reused number is never taken for another
-person's message.
+only while its update may be handled again, until the update is marked
+handled (at the latest by the next start); it is kept `KEEP` (a week) for a
+bot that stays down for days, then forgotten (`housekeeping`). After a week
+without updates Telegram numbers them afresh from a random start; the key
+names the Telegram user too, so a number used again is never taken for
+another person's message.
+
+A wrong guess (a password, a code, a registration proof) is counted before it
+is checked, in a transaction of its own (`core.throttle`): handled again, it
+counts again. The limits err on the safe side there, by design.
 """
 
 from __future__ import annotations
