@@ -41,6 +41,7 @@ from conversations.common import (
     button_data,
     chat_of,
     inline,
+    once_key,
     pager,
     query_of,
     say,
@@ -279,6 +280,7 @@ async def _answer(
             number,
             text,
             actor=staff.telegram_actor(user_id(update)),
+            once=once_key(update),
             now=svc.now(),
         )
     except StaffError as error:
@@ -299,7 +301,11 @@ async def _set_status(update: Update, svc: Services, number: int, command: str) 
     change = staff.close if command == "close" else staff.reopen
     try:
         result = await change(
-            svc.db, number, actor=staff.telegram_actor(user_id(update)), now=svc.now()
+            svc.db,
+            number,
+            actor=staff.telegram_actor(user_id(update)),
+            once=once_key(update),
+            now=svc.now(),
         )
     except StaffError as error:
         await _error(update, error)
@@ -405,15 +411,12 @@ async def _customer_reply(
     text = text_of(update).strip()
     telegram_user = user_id(update)
     now = svc.now()
-    refused = await reports.refusal(
-        svc.db, reports.REPLY, text, telegram_user_id=telegram_user, now=now
+    result = await reports.take_reply(
+        svc.db, ticket_id, text, telegram_user_id=telegram_user, once=once_key(update), now=now
     )
-    if refused:
-        await say(update, refused.template, reply_markup=None, **refused.values)
+    if isinstance(result, reports.Refusal):
+        await say(update, result.template, reply_markup=None, **result.values)
         return
-    result = await tickets.reply_from_chat(
-        svc.db, ticket_id, text, telegram_user_id=telegram_user, now=now
-    )
     if result is None:
         await say(update, "staff/customer_reply_gone")
         return

@@ -21,14 +21,17 @@ message. A handler's own writes (a report, a login) still go to the main
 database and wait for that lock as they must.
 
 What a customer can notice when an update is handled again after a crash is
-only what the killed run had done before the commit that marks it done: a
-reply it had sent comes a second time, and a step whose own write had
-committed is done again as if the message had come twice (a confirmed
-registration mails a second activation code, the newer one valid; a code
-already used is answered as used; a wrong password counts twice). That window
-is the time a handler takes to send its replies. A secret's message the killed
-run deleted is deleted again without fuss, and a button press is handled even
-though Telegram no longer takes its acknowledgement (`AssistantRateLimiter`).
+only a reply the killed run had sent before the commit that marks the update
+done: it comes a second time. That window is the time a handler takes to send
+its replies. A step whose own write had committed is not done again: the
+handlers pass the update's key (`conversations.common.once_key`) to the domain,
+which commits each effect with its entry in the effect journal
+(`core.journal`), so the step handled again finds what it did (the ticket it
+opened, the account it activated) and answers as it did. A wrong guess (a
+password, a code) is counted again: the limits err on the safe side. A
+secret's message the killed run deleted is deleted again without fuss, and a
+button press is handled even though Telegram no longer takes its
+acknowledgement (`AssistantRateLimiter`).
 """
 
 from __future__ import annotations

@@ -308,6 +308,12 @@ def user_id(update: Update) -> int:
     return update.effective_user.id
 
 
+def once_key(update: Update) -> str:
+    """The key under which the effects of this update are made once (`core.journal`): an
+    update handled again after a crash finds what it did and does not do it twice."""
+    return f"tg:{update.update_id}:{user_id(update)}"
+
+
 def chat_of(update: Update) -> Chat:
     """The chat the update happened in."""
     assert update.effective_chat is not None

@@ -22,6 +22,7 @@ from conversations.common import (
     cancel_keyboard,
     guest_keyboard,
     lock_minutes,
+    once_key,
     opened_by,
     say,
     step,
@@ -65,6 +66,7 @@ async def got_who(update: Update, context: BotContext) -> NextState:
         telegram_user_id=user_id(update),
         policy=svc.policy,
         mailer=svc.mailer,
+        once=once_key(update),
         now=now,
     )
     if until is not None:
@@ -155,6 +157,7 @@ async def got_again(update: Update, context: BotContext) -> NextState:
         account,
         new_hash,
         telegram_user_id=user_id(update),
+        once=once_key(update),
         now=svc.now(),
     )
     context.drafts.pop(RESET, None)

@@ -26,6 +26,7 @@ from conversations.common import (
     guest_keyboard,
     inline,
     lock_minutes,
+    once_key,
     opened_by,
     query_of,
     say,
@@ -221,6 +222,7 @@ async def confirm(update: Update, context: BotContext) -> NextState:
         telegram_user_id=user_id(update),
         policy=svc.policy,
         mailer=svc.mailer,
+        once=once_key(update),
         now=now,
     )
     match result.outcome:

@@ -13,7 +13,8 @@ chat door (`bot.updates`) instead:
 3. marks an update done in the transaction that keeps the dialogue state its
    handler left (`finish`), so the two are never apart: after a crash an
    update is either done with its state kept, or still waiting, with the
-   state as it was before it, and is handled again.
+   state as it was before it, and is handled again (what its handler had
+   already done in the main database is not done twice: `core.journal`).
 
 A handled update keeps only its id, as long as Telegram could send it again
 (`KEEP_FINISHED`); its payload, which may hold a password, is cleared at once.

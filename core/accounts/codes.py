@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from core import throttle
+from core import journal, throttle
 from core.accounts.rules import (
     ACTIVATION_PREFIX,
     KEY_CHARS,
@@ -124,13 +124,22 @@ async def send_new_code(
     policy: Policy,
     mailer: CodeMailer,
     actor: str,
+    once: str | None = None,
     now: float,
 ) -> float | None:
-    """Mail a fresh code (replacing the old); returns when allowed again if rate-limited."""
+    """Mail a fresh code (replacing the old); returns when allowed again if rate-limited.
+
+    Once for the message `once`: asked again, it returns what it did then.
+    """
     async with db.transaction() as tx:
+        sent_before = await journal.done(tx, once, f"{purpose}_code_sent")
+        if sent_before is not None:
+            until: float | None = sent_before["until"]
+            return until
         sent = await issue_new_code(
             tx, account, purpose, policy=policy, mailer=mailer, actor=actor, now=now
         )
+        await journal.record(tx, once, f"{purpose}_code_sent", now, until=sent.limited_until)
     return sent.limited_until
 
 
@@ -191,6 +200,7 @@ async def _code_on_request(
     telegram_user_id: int,
     policy: Policy,
     mailer: CodeMailer,
+    once: str | None,
     now: float,
 ) -> float | None:
     """Mail a fresh code to the account `find` finds; the same work and the same outcome
@@ -200,9 +210,15 @@ async def _code_on_request(
     answer) and per account (`throttle.CODE_MAIL_ACCOUNT`, keyed by what was
     asked for when there is no account). Returns when the Telegram user may
     ask again, if they asked too often: the only thing the answer may tell.
+    Once for the message `once`: asked again, it is answered as then, and
+    nothing is mailed or counted again.
     """
     actor = f"tg:{telegram_user_id}"
+    effect = f"{purpose}_code_requested"
     async with db.transaction() as tx:
+        if await journal.done(tx, once, effect) is not None:
+            return None
+
         asked = await throttle.reserve(tx, throttle.CODE_REQUEST, actor, "", now)
         if asked.locked_until is not None:
             return asked.locked_until
@@ -219,6 +235,8 @@ async def _code_on_request(
             await issue_code(_NOWHERE, _stand_in(now), purpose, policy, mailer, now)
             reason = "limited" if account is not None else "unknown"
             await audit.record(tx, now, actor, f"{purpose}_code_not_sent", "", reason)
+
+        await journal.record(tx, once, effect, now)
     return None
 
 
@@ -229,6 +247,7 @@ async def request_reset_code(
     telegram_user_id: int,
     policy: Policy,
     mailer: CodeMailer,
+    once: str | None = None,
     now: float,
 ) -> float | None:
     """A forgotten password: mail a reset code to the active account named by user name or
@@ -241,6 +260,7 @@ async def request_reset_code(
         telegram_user_id=telegram_user_id,
         policy=policy,
         mailer=mailer,
+        once=once,
         now=now,
     )
 
@@ -252,6 +272,7 @@ async def request_activation_code(
     telegram_user_id: int,
     policy: Policy,
     mailer: CodeMailer,
+    once: str | None = None,
     now: float,
 ) -> float | None:
     """A new activation code for the newest pending registration with this address, telling
@@ -269,6 +290,7 @@ async def request_activation_code(
         telegram_user_id=telegram_user_id,
         policy=policy,
         mailer=mailer,
+        once=once,
         now=now,
     )
 
@@ -323,12 +345,19 @@ async def check_code(
     return CodeResult(CodeOutcome.OK, account=account, code_id=code.id)
 
 
-async def activate(db: Database, text: str, *, telegram_user_id: int, now: float) -> CodeResult:
+async def activate(
+    db: Database, text: str, *, telegram_user_id: int, once: str | None = None, now: float
+) -> CodeResult:
     """Activate the account the activation code belongs to (single use).
 
     Whoever activates has the mailed code: they are the owner, so strangers'
-    failed logins never lock them out of the account.
+    failed logins never lock them out of the account. The message `once` that
+    activated it is answered OK again, not "already used".
     """
+    activated = await journal.done(db, once, "activated")
+    account = await store.by_id(db, activated["account"]) if activated else None
+    if activated is not None and account is not None:
+        return CodeResult(CodeOutcome.OK, account=account, code_id=activated["code"])
     result = await check_code(db, text, "activation", telegram_user_id=telegram_user_id, now=now)
     if result.outcome is not CodeOutcome.OK:
         return result
@@ -340,6 +369,9 @@ async def activate(db: Database, text: str, *, telegram_user_id: int, now: float
         await store.activate(tx, result.account.id, now)
         await throttle.vouch(tx, throttle.LOGIN, tg_key, str(result.account.id), now)
         await audit.record(tx, now, tg_key, "activated", result.account.customer_id)
+        await journal.record(
+            tx, once, "activated", now, account=result.account.id, code=result.code_id
+        )
     return CodeResult(CodeOutcome.OK, account=await store.by_id(db, result.account.id))
 
 
@@ -350,21 +382,26 @@ async def reset_password(
     password_hash: str,
     *,
     telegram_user_id: int,
+    once: str | None = None,
     now: float,
 ) -> bool:
     """Set a new password with a checked reset code; every login of the account ends.
 
     The mailed code proves the owner: their failed logins are forgiven and
     strangers' failures no longer lock them out (the strangers stay counted).
+    The message `once` that set it is told True again, not that the code is used.
     """
     tg_key = f"tg:{telegram_user_id}"
     async with db.transaction() as tx:
+        if await journal.done(tx, once, "password_reset") is not None:
+            return True
         if not await store.use_code(tx, code_id, now):
             return False
         await store.set_password(tx, account.id, password_hash, now)
         await store.drop_logins_of_account(tx, account.id)
         await throttle.vouch(tx, throttle.LOGIN, tg_key, str(account.id), now)
         await audit.record(tx, now, tg_key, "password_reset", account.customer_id)
+        await journal.record(tx, once, "password_reset", now, account=account.id)
     return True
 
 

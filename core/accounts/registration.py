@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum
 
-from core import throttle
+from core import journal, throttle
 from core.accounts.codes import CodeMailer, issue_code
 from core.accounts.rules import (
     BUDAPEST,
@@ -125,6 +125,7 @@ async def register(
     telegram_user_id: int | None,
     policy: Policy,
     mailer: CodeMailer,
+    once: str | None = None,
     now: float,
 ) -> RegisterResult:
     """Check the proof and create a pending account with its activation mail queued.
@@ -166,6 +167,10 @@ async def register(
 
     async with db.transaction() as tx:
         await throttle.succeeded(tx, attempt, now)
+        # The message `once` that registered already: OK again, no second code mail.
+        registered = await journal.done(tx, once, "registered")
+        if registered is not None:
+            return RegisterResult(RegisterOutcome.OK, account_id=registered["account"])
         existing = await store.by_customer(tx, reg.customer_id)
         if existing is not None and existing.status != "pending":
             await audit.record(tx, now, tg_key, "registration_taken", reg.customer_id)
@@ -204,4 +209,5 @@ async def register(
             reg.customer_id,
             "replaced a pending registration" if existing else "",
         )
+        await journal.record(tx, once, "registered", now, account=account_id)
     return RegisterResult(RegisterOutcome.OK, account_id=account_id)
