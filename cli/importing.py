@@ -69,7 +69,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         )
     except ImportFailed as failed:
         for problem in failed.errors:
-            print(printable(problem), file=sys.stderr)  # a cell may hold anything
+            print(printable(str(problem)), file=sys.stderr)  # a cell may hold anything
         if failed.total > len(failed.errors):
             print(f"… and {failed.total - len(failed.errors)} more problems", file=sys.stderr)
         return error(f"Import rejected: {failed.total} problem(s); nothing was changed.", REFUSED)
