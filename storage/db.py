@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
@@ -103,6 +104,47 @@ def _is_plain_read(sql: str) -> bool:
     if match is None:
         return False
     return match[1].upper() == "SELECT" or _WRITE_WORD.search(sql) is None
+
+
+# The byte of a WAL database's `-shm` file that SQLite's unix VFS locks (fcntl) while a
+# connection holds the write lock (UNIX_SHM_BASE + WAL_WRITE_LOCK in its os_unix.c).
+_WAL_WRITE_LOCK_BYTE = 120
+
+
+def write_lock_holders(path: Path) -> list[str]:
+    """Which other processes hold `path`'s write lock, as "process 4242 (sqlite3)".
+
+    Read from /proc/locks (Linux) for the operator's log: empty where there is none,
+    or when it cannot be told. Only the program's name is given, never its arguments.
+    """
+    try:
+        shm = Path(f"{path}-shm").stat()
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    device = f"{os.major(shm.st_dev):02x}:{os.minor(shm.st_dev):02x}:{shm.st_ino}"
+    holders: list[str] = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 8 or fields[1] != "POSIX" or fields[3] != "WRITE":
+            continue
+        pid, where, start, end = fields[4], fields[5], fields[6], fields[7]
+        covered = start.isdigit() and int(start) <= _WAL_WRITE_LOCK_BYTE
+        covered = covered and (end == "EOF" or (end.isdigit() and int(end) >= _WAL_WRITE_LOCK_BYTE))
+        if where != device or not covered or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            name = "?"
+        holders.append(f"process {pid} ({name})")
+    return holders
+
+
+def _held_by(path: Path) -> str:
+    """ ", held by process 4242 (sqlite3)" for a log line, or nothing when it cannot be told."""
+    holders = write_lock_holders(path)
+    return f", held by {', '.join(holders)}" if holders else ""
 
 
 class Queryable(Protocol):
@@ -410,6 +452,12 @@ class Database:
         return remove
 
     def _write_waits(self) -> None:
+        log.warning(
+            "a write to %s has waited %g s for its write lock: another process holds it%s",
+            self.path,
+            self.write_notice_after,
+            _held_by(self.path),
+        )
         for listener in list(self._wait_listeners):
             try:
                 listener()
@@ -458,7 +506,7 @@ class Database:
                     f"database is locked: gave up waiting for the writer after {budget:g} s"
                 ) from None
             try:
-                result = await self._attempt(attempt, deadline, budget)
+                result = await self._attempt(attempt, deadline, budget, patience is not None)
             except BaseException:
                 self._lock.release()
                 raise
@@ -467,14 +515,14 @@ class Database:
                 notice.cancel()
         waited = loop.time() - started
         if waited >= self.write_notice_after:
-            log.warning("a write waited %.1f s for the database's write lock", waited)
+            log.warning("a write to %s waited %.1f s for its write lock", self.path, waited)
         try:
             yield result
         finally:
             self._lock.release()
 
     async def _attempt(
-        self, attempt: Callable[[], Awaitable[T]], deadline: float, budget: float
+        self, attempt: Callable[[], Awaitable[T]], deadline: float, budget: float, patient: bool
     ) -> T:
         loop = asyncio.get_running_loop()
         while True:
@@ -484,9 +532,13 @@ class Database:
                 if not is_busy(exc):
                     raise
                 if loop.time() >= deadline:
-                    log.warning(
-                        "gave up a write after %g s: another process holds the write lock",
+                    # A write that may be skipped (`patience`): its caller says what it means.
+                    log.log(
+                        logging.DEBUG if patient else logging.WARNING,
+                        "gave up a write to %s after %g s: another process holds its write lock%s",
+                        self.path,
                         budget,
+                        "" if patient else _held_by(self.path),
                     )
                     raise DatabaseBusy(
                         f"database is locked: another process held it for {budget:g} s"
