@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import json
 import logging
 import os
 import re
@@ -20,13 +21,14 @@ from pathlib import Path
 from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
 from cli.common import RedactSecret
 from conversations.common import label
+from core import updates
 from core.billing_import import import_folder
 from core.config import Settings
 from core.demodata import write_demo_data
 from core.outbox import BODY_REMOVED, at_rest, queue_code_mail, queue_mail
 from mailer.sender import OutboxSender
 from storage import outbox
-from storage.db import ERASED_WITHIN, open_database
+from storage.db import ERASED_WITHIN, open_database, open_state_database
 from storage.migrations import available_migrations
 from tests.botkit import BOT_USERNAME, TOKEN, BotEnv, proof_for
 from tests.test_durable_updates import until
@@ -448,3 +450,54 @@ async def test_a_bot_killed_after_an_afternoon_leaves_no_secret_in_its_data_fold
     assert found == {}, f"{ERASED_WITHIN} s after the last erasure: {found}"
     assert secrets_in_folder(data, secrets) == {}
     assert "Traceback" not in log_file.read_text()
+
+
+# A second process reading the state file: its read transaction keeps the snapshot it began
+# with until its stdin closes (an operator's `sqlite3` query, a `db backup` in progress).
+READER = r"""
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN")
+conn.execute("SELECT count(*) FROM telegram_updates").fetchone()
+print("reading", flush=True)
+sys.stdin.read()
+conn.execute("COMMIT")
+"""
+
+
+async def test_an_erased_message_leaves_the_log_as_soon_as_an_old_reader_lets_go(tmp_path):
+    db = await open_state_database(tmp_path / "state.sqlite3")
+    message = json.dumps({"update_id": 1, "message": {"text": FIRST_PASSWORD}})
+    files = [tmp_path / name for name in ("state.sqlite3", "state.sqlite3-wal")]
+    reader = None
+    try:
+        await updates.store(db, [(1, message)], 1.0)
+        reader = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            READER,
+            str(db.path),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert (await reader.stdout.readline()).strip() == b"reading"
+        batch = await updates.take(db, 0, 10, 2.0)
+        await updates.finish(db, [u.update_id for u in batch.handle], [], 3.0)
+
+        # The reader's snapshot still needs the log's older pages: the log cannot be emptied
+        # yet, and meanwhile the bot's writes do not wait for it.
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await updates.store(db, [(2, '{"update_id": 2}')], 4.0)
+        assert loop.time() - began < 0.5
+        assert any(FIRST_PASSWORD.encode() in path.read_bytes() for path in files)
+
+        reader.stdin.close()
+        await reader.wait()
+        await asyncio.wait_for(db.erased_everywhere(), timeout=ERASED_WITHIN)
+        assert not any(FIRST_PASSWORD.encode() in p.read_bytes() for p in files if p.exists())
+    finally:
+        if reader is not None and reader.returncode is None:
+            reader.kill()
+            await reader.wait()
+        await db.close()
