@@ -84,7 +84,7 @@ async def one_at_a_time(folder: Path, count: int, *, scrub: bool) -> tuple[float
         elapsed = time.perf_counter() - started
         if scrub:  # apart: each checkpoint timed alone, from its commit to an empty log
             # (SCRUB_DELAY, the wait for more erasures to serve together, included)
-            for update_id in range(count + 1, count + 1 + min(count, 200)):
+            for update_id in range(count + 1, count + 1 + min(count, 50)):
                 after = await one_update(db, update_id, after)
                 began = time.perf_counter()
                 await db.erased_everywhere()

@@ -62,7 +62,7 @@ WRITE_NOTICE_AFTER = 2.0
 ERASED_WITHIN = 2.0
 # How long the checkpoint after an erasure waits for more erasures to serve with it: a
 # busy minute's handled messages share a few checkpoints instead of one each.
-SCRUB_DELAY = 0.2
+SCRUB_DELAY = 0.5
 # The first pause between two checkpoint attempts that found the log in use; it doubles.
 SCRUB_RETRY = 0.02
 SCRUB_RETRY_LIMIT = 0.5
