@@ -172,17 +172,10 @@ class StoreWaiting:
             told = self._told.get(update_id)
             if waited >= self.db.write_timeout and told != KEPT:
                 self._told[update_id] = KEPT
-                log.warning(
-                    "Telegram update %d not stored after %.0f s (%s still locked): its chat is"
-                    " told it is kept and will be answered",
-                    update_id,
-                    waited,
-                    self.db.path,
-                )
-                self._tell(payload, "chat/common/busy_kept.txt")
+                self._tell(update_id, payload, KEPT, waited)
             elif waited >= self.db.write_notice_after and told is None:
                 self._told[update_id] = WAIT
-                self._tell(payload, "chat/common/busy_wait.txt")
+                self._tell(update_id, payload, WAIT, waited)
 
     def _stored(self, rows: Sequence[tuple[int, str]]) -> None:
         for update_id, _ in rows:
@@ -197,18 +190,29 @@ class StoreWaiting:
             )
             self._locked_since = None
 
-    def _tell(self, payload: str, template: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._send(payload, template))
+    def _tell(self, update_id: int, payload: str, what: str, waited: float) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(update_id, payload, what, waited))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _send(self, payload: str, template: str) -> None:
+    async def _send(self, update_id: int, payload: str, what: str, waited: float) -> None:
         try:
-            chat = Update.de_json(json.loads(payload), self.bot).effective_chat
+            update = Update.de_json(json.loads(payload), self.bot)
         except Exception:  # noqa: BLE001 - unreadable: then there is nobody to tell
             return
+        chat, user = update.effective_chat, update.effective_user
+        log.log(
+            logging.WARNING if what == KEPT else logging.INFO,
+            "update %d of Telegram user %s not stored after %.0f s (%s is locked): %s",
+            update_id,
+            user.id if user else "?",
+            waited,
+            self.db.path,
+            "told it is kept and will be answered" if what == KEPT else "told to wait",
+        )
         if chat is None:
             return
+        template = "chat/common/busy_kept.txt" if what == KEPT else "chat/common/busy_wait.txt"
         try:
             await chat.send_message(render(template))
         except TelegramError as exc:

@@ -21,9 +21,9 @@ A secret's bytes are overwritten where they are freed (`PRAGMA secure_delete`),
 but the write-ahead log (`-wal`) still holds the page as it was before, secret
 and all, until a checkpoint copies the new page into the database file and the
 log is emptied. A write that erases a secret says so (`erased()`); soon after
-its commit a TRUNCATE checkpoint on a connection of its own empties the log,
-retried until no other connection needs the old pages (`ERASED_WITHIN`). A
-kill -9 after that finds no secret in any of the files.
+its commit a TRUNCATE checkpoint on the writer empties the log, retried until no
+other process needs the old pages (`ERASED_WITHIN`). A kill -9 after that finds
+no secret in any of the files.
 """
 
 from __future__ import annotations
