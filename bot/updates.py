@@ -51,7 +51,7 @@ from bot.persistence import SqlitePersistence
 from bot.receiving import UpdatePoller, WebhookReceiver
 from conversations.common import AssistantApplication
 from core import updates
-from core.db import Database
+from core.db import Database, DatabaseBusy
 from core.texts import render
 from core.updates import StoredUpdate
 from core.worker import Worker, describe
@@ -60,6 +60,7 @@ log = logging.getLogger(f"petkomm.{__name__}")
 
 FEED_BATCH = 100  # stored updates read at once
 FEED_IDLE = 60.0  # seconds between looks at the store when nobody says something came
+FEED_RETRY = 1.0  # seconds before the next look when the state file stayed locked
 
 
 class DurableApplication(AssistantApplication):
@@ -166,7 +167,10 @@ class UpdateFeed:
 
     async def _round(self, stop: asyncio.Event) -> float:
         while not stop.is_set():
-            batch = await updates.take(self.db, self._after, FEED_BATCH, self.clock())
+            try:
+                batch = await updates.take(self.db, self._after, FEED_BATCH, self.clock())
+            except DatabaseBusy:  # the state file stayed locked (storage logged by whom)
+                return FEED_RETRY  # soon again, not after a growing back-off
             self._after = max(self._after, batch.last)
             for stored in batch.set_aside:
                 await self._give_up(stored)

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import sys
+import unicodedata
 from datetime import datetime
 
 from core.config import ConfigError, Settings
@@ -147,6 +148,52 @@ def run_command(args: argparse.Namespace) -> int:
         return USAGE
     except KeyboardInterrupt:
         return 130
+
+
+# Kept as they are although Unicode files them with the invisible characters: the zero-width
+# joiner holds an emoji sequence together (👨‍👩‍👧).
+_KEPT_FORMAT = frozenset("\u200d")
+# What a terminal could take for something else than text: C0 and C1 controls and DEL (an
+# ESC starts a sequence that can recolour, hide or retitle, even write to the clipboard),
+# format characters (the bidi overrides and isolates that reverse what follows, U+202E;
+# zero-width ones that hide), line and paragraph separators, lone surrogates.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _visible(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """Text that a customer (or any outsider) wrote, safe to print on an operator's terminal.
+
+    Every control, format (bidi override, zero-width) or separator character is replaced
+    by a visible escape: ESC becomes `\\x1b`, U+202E `\\u202e`, so nothing can move the
+    cursor, recolour, retitle or reverse the operator's screen, and nothing stays hidden.
+    Letters of every script stay as they are (`árvíztűrő`). With `lines`, the text is a
+    body: its newlines (and tabs) stay, a Windows line end counts as one.
+    """
+    if lines:
+        text = text.replace("\r\n", "\n")
+    out: list[str] = []
+    for char in text:
+        if (lines and char in "\n\t") or char in _KEPT_FORMAT:
+            out.append(char)
+        elif unicodedata.category(char) in _UNSAFE_CATEGORIES:
+            out.append(_visible(char))
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def os_user() -> str:

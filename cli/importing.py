@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cli.common import REFUSED, Subparsers, add_demo_data_options, error
+from cli.common import REFUSED, Subparsers, add_demo_data_options, error, printable
 from core.config import Settings
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         )
     except ImportFailed as failed:
         for problem in failed.errors:
-            print(problem, file=sys.stderr)
+            print(printable(str(problem)), file=sys.stderr)  # a cell may hold anything
         if failed.total > len(failed.errors):
             print(f"… and {failed.total - len(failed.errors)} more problems", file=sys.stderr)
         return error(f"Import rejected: {failed.total} problem(s); nothing was changed.", REFUSED)

@@ -14,7 +14,7 @@ import argparse
 import time
 from typing import TYPE_CHECKING
 
-from cli.common import REFUSED, Subparsers, age, error, os_user
+from cli.common import REFUSED, Subparsers, age, error, os_user, printable
 from core.config import Settings
 
 if TYPE_CHECKING:
@@ -117,10 +117,10 @@ def _line(entry: OutboxEntry, now: float) -> str:
     mark = "*" if entry.status == "failed" and entry.kind in CODE_KINDS else ""
     line = (
         f"{entry.id:>6}  {entry.status:<7} {entry.kind + mark:<11} {entry.attempts:>5}  "
-        f"{age(now - entry.created_at):>4}  {entry.recipient}"
+        f"{age(now - entry.created_at):>4}  {printable(entry.recipient)}"
     )
-    if entry.last_error:
-        reason = " ".join(entry.last_error.split())
+    if entry.last_error:  # a server's words, which may quote the address
+        reason = printable(" ".join(entry.last_error.split()))
         if len(reason) > ERROR_WIDTH:
             reason = reason[: ERROR_WIDTH - 1] + "…"
         line += f"  ({reason})"

@@ -1,7 +1,9 @@
 """`tickets list|show|reply|close|reopen`: the staff chat's work, without Telegram.
 
 The same core.staff calls as the staff chat, so the same rules and audit; the
-actor is `cli:<the OS user>`. Output is for operators, in English.
+actor is `cli:<the OS user>`. Output is for operators, in English; whatever a
+customer wrote (subject, text, name, address) is printed through
+`cli.common.printable`, so it cannot drive the operator's terminal.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cli.common import REFUSED, Subparsers, error, local_time, os_user, program
+from cli.common import REFUSED, Subparsers, error, local_time, os_user, printable, program
 from core.config import Settings
 
 if TYPE_CHECKING:
@@ -143,7 +145,7 @@ async def _list(clerk: Clerk, *, include_closed: bool) -> None:
         f"! = {staff.WARN_DAYS} days or less)"
     )
     for s in items:
-        subject = s.subject
+        subject = printable(s.subject)
         if len(subject) > SUBJECT_WIDTH:
             subject = subject[: SUBJECT_WIDTH - 1] + "…"
         print(
@@ -175,7 +177,7 @@ async def _reply(clerk: Clerk, number: int, text: str) -> None:
     )
     if result.via == "mail":
         print(
-            f"{result.number}: answer queued as mail to {result.recipient} "
+            f"{result.number}: answer queued as mail to {printable(result.recipient or '')} "
             f"(Message-ID {result.mail_message_id})."
         )
     else:
@@ -215,9 +217,10 @@ def _answer_text(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 
 def _customer(summary: Summary) -> str:
+    """Who reported it: a name from the billing data, a customer ID, or an address (printable)."""
     if summary.customer_name:
-        return f"{summary.customer_name} ({summary.customer_id})"
-    return summary.customer_id or summary.email or "unknown"
+        return printable(f"{summary.customer_name} ({summary.customer_id})")
+    return printable(summary.customer_id or summary.email or "unknown")
 
 
 def _age(summary: Summary) -> str:
@@ -246,14 +249,14 @@ def _deadline(summary: Summary) -> str:
 def _print_thread(view: Thread) -> None:
     s = view.summary
     print(f"{s.number}  {s.ticket.status}  {s.channel}")
-    contact = f" <{s.email}>" if s.email and s.customer_id else ""
+    contact = f" <{printable(s.email)}>" if s.email and s.customer_id else ""
     print(f"Customer: {_customer(s)}{contact}")
-    print(f"Subject:  {s.subject}")
+    print(f"Subject:  {printable(s.subject)}")
     print(f"Received: {local_time(s.ticket.created_at)} ({_age(s)} ago)")
     print(f"Deadline: {_deadline(s).strip()}")
     for entry in view.entries:
         who = {"customer": "customer", "auto": "automatic answer"}.get(
-            entry.who, f"staff {entry.author}"
+            entry.who, f"staff {printable(entry.author)}"
         )
         print(f"\n--- {who}, {local_time(entry.message.created_at)} ---")
-        print(entry.text.rstrip())
+        print(printable(entry.text.rstrip(), lines=True))

@@ -3,7 +3,8 @@
 Doors (the chat, the mail worker, the command line) never import `storage`:
 they hold a `Database` opened by the composition root and hand it to domain
 calls. This module names those types for them, and `DatabaseBusy` (`is_busy`):
-a write gave up because another process held the write lock too long.
+a write gave up because another process held the write lock too long
+(`write_lock_holders` says which, for the operator's log).
 
 There are two files: the main database (`open_database`, PETKOMM_DB), which the
 command line and the operator's tools write too, and the bot's own state file
@@ -19,6 +20,7 @@ from storage.db import (
     is_busy,
     open_database,
     open_state_database,
+    write_lock_holders,
 )
 from storage.health import FileHealth, database_health
 from storage.migrations import schema_version
@@ -41,4 +43,5 @@ __all__ = [
     "open_database",
     "open_state_database",
     "schema_version",
+    "write_lock_holders",
 ]

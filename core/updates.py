@@ -77,8 +77,12 @@ async def take(db: Database, after: int, limit: int, now: float) -> Batch:
 
     Each start is counted and committed before any handler runs, so a start
     that dies with the process counts too; an update started `MAX_ATTEMPTS`
-    times already is set aside ('failed', its payload cleared) instead.
+    times already is set aside ('failed', its payload cleared) instead. When nothing
+    waits, nothing is written (the write lock, which another process may hold, is
+    not even asked for).
     """
+    if not await table.waiting(db, after, 1):
+        return Batch()
     async with db.transaction() as tx:
         rows = await table.waiting(tx, after, limit)
         spent = [u for u in rows if u.attempts >= MAX_ATTEMPTS]

@@ -6,8 +6,9 @@ is guarded by `status = 'queued'`, so a row is marked sent at most once.
 
 Marking a mail sent or failed may replace its `raw` with what is kept at rest
 (a code mail keeps no code: `core.outbox.at_rest`). The replaced bytes are
-overwritten on disk, not merely freed (`PRAGMA secure_delete`), so neither the
-database file nor a backup of it holds them.
+overwritten on disk, not merely freed (`PRAGMA secure_delete`), and the
+write-ahead log's older copy is emptied soon after (`Queryable.erased`), so
+neither the database's files nor a backup of them holds them.
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ async def mark_sent(
         " WHERE id = ? AND status = 'queued'",
         (now, note, raw, mail_id),
     )
+    if raw is not None and changed:
+        db.erased()  # and out of the write-ahead log, after the commit
     return changed == 1
 
 
@@ -162,6 +165,8 @@ async def mark_failed(db: Queryable, mail_id: int, error: str, raw: bytes | None
         " raw = coalesce(?, raw) WHERE id = ? AND status = 'queued'",
         (error, raw, mail_id),
     )
+    if raw is not None and changed:
+        db.erased()
     return changed == 1
 
 

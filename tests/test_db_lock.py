@@ -20,15 +20,14 @@ import pytest
 from core.db import DatabaseBusy, open_database
 from tests.botkit import BotEnv, Customer, active_customer
 
-# The second process: a write transaction, held until its stdin closes, then committed
-# (like an import that finishes).
+# The second process: a write transaction (with the statement given, if any), held until
+# its stdin closes, then committed (like an import that finishes).
 HOLDER = r"""
 import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 conn.execute("BEGIN IMMEDIATE")
-conn.execute(
-    "INSERT INTO customers(customer_id, name, address) VALUES ('U9999', 'Import', 'Pétfürdő')"
-)
+if sys.argv[2]:
+    conn.execute(sys.argv[2])
 print("locked", flush=True)
 sys.stdin.read()
 conn.execute("COMMIT")
@@ -58,14 +57,21 @@ class LockHolder:
         await self.process.wait()
 
 
+IMPORT_ROW = (
+    "INSERT INTO customers(customer_id, name, address) VALUES ('U9999', 'Import', 'Pétfürdő')"
+)
+
+
 @asynccontextmanager
-async def write_lock_held(path: Path) -> AsyncIterator[LockHolder]:
-    """A second process holds a write transaction on `path` until released (or the block ends)."""
+async def write_lock_held(path: Path, statement: str = IMPORT_ROW) -> AsyncIterator[LockHolder]:
+    """A second process holds a write transaction on `path` until released (or the block ends),
+    having run `statement` in it (by default, an import's new customer; "" for none)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         HOLDER,
         str(path),
+        statement,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )

@@ -172,6 +172,9 @@ class _Nowhere:
     def changed(self, topic: str) -> None:
         return None
 
+    def erased(self) -> None:
+        return None
+
 
 _NOWHERE = _Nowhere()
 
