@@ -20,6 +20,7 @@ REPLY_ABOVE_MARKER = "##- Kérjük, e sor fölé írja válaszát -##"
 
 _MARKER_FOLDED = "e sor fole irja valaszat"
 _MAX_ATTRIBUTION_LINES = 3
+_MAX_FORWARD_DEPTH = 5  # a forward of a forward of …: deeper ones are kept as they are
 
 # "-----Original Message-----", "-------- Eredeti üzenet --------" (Samsung), …
 _SEPARATOR = re.compile(
@@ -27,6 +28,39 @@ _SEPARATOR = re.compile(
     r"\s*-{2,}$"
 )
 _UNDERSCORES = re.compile(r"^_{8,}$")
+# What only a forward starts with: Gmail's and Thunderbird's separator line (English,
+# Hungarian, German, French; Freemail and Citromail say "Továbbított levél"), and
+# Apple Mail's introduction of a forwarded message.
+_FORWARD_SEPARATOR = re.compile(
+    r"^-{2,}\s*(forwarded message|tovabbitott (uzenet|level)|weitergeleitete nachricht"
+    r"|message transfere)\s*-{2,}$"
+)
+_FORWARD_INTRO = re.compile(
+    r"^(begin forwarded message|anfang der weitergeleiteten nachricht"
+    r"|tovabbitott uzenet kezdete|kezdete a tovabbitott uzenetnek|debut du message reexpedie)"
+    r"\s*:?$"
+)
+# A subject that says the mail forwards one: "Fwd:", "FW:", Outlook's Hungarian "TO:",
+# webmails' "Továbbítás:", German "WG:", French "TR:", after any reply prefixes.
+FORWARD_SUBJECT = re.compile(
+    r"^\s*((re|aw|vs|sv|valasz)\s*:\s*)*(fwd?|to|tov|tovabbitas|tovabbitott|wg|tr|vb)\s*:"
+)
+REPLY_SUBJECT = re.compile(r"^\s*(re|aw|vs|sv|valasz)\s*:")
+# A header line of a forwarded mail's header block ("Feladó: …", "*Subject:* …").
+_HEADER_LINE = re.compile(r"^\*?[^\W\d][\w .-]{0,24}:\*?(\s|$)")
+# Webmail advertising footers: a provider's name with a web address or an advert's words.
+_AD_BRAND = re.compile(
+    r"freemail|citromail|indamail|vipmail|t-online|mailbox\.hu|axelero|avast|avg\.com"
+    r"|mailbird|yahoo mail|aol mail"
+)
+_AD_WORDS = re.compile(
+    r"www\.|https?://|ingyenes|levelez|regisztral|virusmentes|virus-free"
+    r"|reklam|hirdetes|sent with|kuldve|e-?mail cim"
+)
+_EMAIL_ADDRESS = re.compile(r"\S+@\S+")
+_URL_LINE = re.compile(r"^<?(https?://|www\.)\S+>?$")
+_RULE_LINE = re.compile(r"^([_\-=*~]){5,}$")
+_MAX_FOOTER_LINES = 6
 # The first and the other lines of an Outlook header block, in English, Hungarian
 # and German; Outlook's plain-text conversion sometimes keeps bold as *From:*.
 _HEADER_FROM = re.compile(r"^\*?(from|felado|von|de|od)\s*:\*?\s*\S")
@@ -216,20 +250,157 @@ def _bottom_posted(lines: list[str]) -> str:
     return _tidy(kept)
 
 
-def strip_quoted(text: str) -> str:
-    """The new part of a reply: quoted lines, attributions and signatures removed.
+# --- webmail advertising footers ----------------------------------------------------------
 
-    Never returns an empty string when the text has unquoted words: a reply
-    written below the quote keeps its words, and a text that looks entirely
-    quoted is returned whole.
+
+def _is_ad_line(line: str) -> bool:
+    """A provider's advert: its name (not in an address) with a web address or an advert's words."""
+    normal = _EMAIL_ADDRESS.sub(" ", _normal(line))
+    return bool(_AD_BRAND.search(normal) and _AD_WORDS.search(normal)) and len(normal) <= 200
+
+
+def _strip_footer(lines: list[str]) -> list[str]:
+    """The lines without a trailing webmail advert ("Freemail - ingyenes levelezés …").
+
+    Only a block at the very end counts: its first line names a provider with an
+    advert's words, every line after it is an advert, a web address or a rule, and
+    a rule line ("_____") right above it goes with it.
     """
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start: int | None = None
+    index = end - 1
+    seen = 0
+    while index >= 0 and seen < _MAX_FOOTER_LINES:
+        line = lines[index].strip()
+        if line:
+            seen += 1
+            if _is_ad_line(line):
+                start = index
+            elif not (_URL_LINE.match(line) or _RULE_LINE.match(line)):
+                break
+        index -= 1
+    if start is None:
+        return lines
+    probe = start - 1
+    while probe >= 0 and not lines[probe].strip():
+        probe -= 1
+    if probe >= 0 and _RULE_LINE.match(lines[probe].strip()):
+        start = probe
+    return lines[:start]
+
+
+# --- forwards ----------------------------------------------------------------------------------
+
+
+def forward_context(subject: str, replied: bool) -> bool:
+    """Whether a mail's header blocks are forwards: its subject says so ("Fwd:", "TO:"),
+    or it replies to nothing and its subject is no reply's ("Re:", "VS:") either."""
+    folded = fold(subject)
+    if FORWARD_SUBJECT.match(folded):
+        return True
+    return not replied and not REPLY_SUBJECT.match(folded)
+
+
+def _quote_start(lines: list[str], index: int) -> bool:
+    """A line where a quoted conversation (not a signature) starts."""
+    return any(
+        detector(lines, index) is not None
+        for detector in (_marker, _separator, _header_block, _attribution)
+    )
+
+
+def _find_forward(lines: list[str], forwarded: bool) -> int | None:
+    """Index of the first line of the customer's forward, or None.
+
+    A forward separator or Apple's "Begin forwarded message:" always starts one; in a
+    forward context an Outlook header block or "-----Original Message-----" does
+    too. A quoted conversation starting first (a reply's attribution, our marker)
+    ends the search: anything below it is quoted, forwarded or not.
+    """
+    for index in range(len(lines)):
+        if _is_quoted(lines[index]):
+            continue
+        normal = _normal(lines[index])
+        if _FORWARD_SEPARATOR.match(normal) or _FORWARD_INTRO.match(normal):
+            return index
+        if forwarded:
+            if _separator(lines, index) is not None:
+                return index
+            block = _header_block(lines, index)
+            if block is not None:
+                return block
+        if _quote_start(lines, index):
+            return None
+    return None
+
+
+def _unquote_once(lines: list[str]) -> list[str]:
+    """Lines with one level of `>` quoting removed (Apple Mail quotes what it forwards)."""
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith(">"):
+            stripped = stripped[1:]
+            line = stripped[1:] if stripped.startswith(" ") else stripped
+        out.append(line)
+    return out
+
+
+def _forwarded_part(lines: list[str], depth: int) -> str:
+    """A forwarded mail as staff read it: its intro or separator, its header block,
+    then its text with its own quotes, signatures and adverts cut."""
+    head = [lines[0]] if not _UNDERSCORES.match(lines[0].strip()) else []
+    rest = lines[1:]
+    if rest and all(_is_quoted(line) for line in rest if line.strip()):
+        rest = _unquote_once(rest)
+    index = 0
+    while index < len(rest) and not rest[index].strip():
+        index += 1
+    if index < len(rest) and _HEADER_LINE.match(rest[index].strip()):
+        while index < len(rest) and rest[index].strip():
+            head.append(rest[index])
+            index += 1
+    body = _strip("\n".join(rest[index:]), forwarded=False, depth=depth + 1)
+    return _tidy([*head, "", *body.split("\n")])
+
+
+# --- the entry point ---------------------------------------------------------------------------
+
+
+def _only_signature(lines: list[str]) -> bool:
+    """Nothing but a mobile signature or an advert ("Küldve iPhone-ról"): no words to keep."""
+    kept = [index for index, line in enumerate(lines) if line.strip()]
+    return all(_mobile_signature(lines, i) is not None or _is_ad_line(lines[i]) for i in kept)
+
+
+def _strip(text: str, *, forwarded: bool, depth: int) -> str:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    start = _find_forward(lines, forwarded) if depth < _MAX_FORWARD_DEPTH else None
+    if start is not None:
+        above = lines[:start]
+        own = ""
+        if not _only_signature(above):
+            own = _strip("\n".join(above), forwarded=False, depth=depth)
+        return _tidy([*own.split("\n"), "", *_forwarded_part(lines[start:], depth).split("\n")])
     cut = _find_cut(lines)
-    above = lines if cut is None else lines[:cut]
+    above = _strip_footer(lines if cut is None else lines[:cut])
     result = _tidy(_unquoted_lines(above))
     if result:
         return result
-    result = _bottom_posted(lines)
-    if result:
+    result = _bottom_posted(_strip_footer(lines))
+    if result or _only_signature(lines):
         return result
     return _tidy(lines)
+
+
+def strip_quoted(text: str, *, forwarded: bool = False) -> str:
+    """The new part of a mail: quoted lines, attributions, signatures and adverts removed.
+
+    A forward stays, with its headers (`forwarded`: the mail's header blocks are
+    forwards, see `forward_context`). Never returns an empty string when the text
+    has unquoted words: a reply written below the quote keeps its words, and a
+    text that looks entirely quoted is returned whole.
+    """
+    return _strip(text, forwarded=forwarded, depth=0)
