@@ -22,9 +22,10 @@ _MARKER_FOLDED = "e sor fole irja valaszat"
 _MAX_ATTRIBUTION_LINES = 3
 _MAX_FORWARD_DEPTH = 5  # a forward of a forward of …: deeper ones are kept as they are
 
-# "-----Original Message-----", "-------- Eredeti üzenet --------" (Samsung), …
+# "-----Original Message-----", "-------- Eredeti üzenet --------" (Samsung),
+# "-------- Eredeti levél --------" (Freemail), …
 _SEPARATOR = re.compile(
-    r"^-{2,}\s*(original message|eredeti uzenet|ursprungliche nachricht|message d'origine)"
+    r"^-{2,}\s*(original message|eredeti (uzenet|level)|ursprungliche nachricht|message d'origine)"
     r"\s*-{2,}$"
 )
 _UNDERSCORES = re.compile(r"^_{8,}$")
@@ -239,7 +240,10 @@ def _bottom_posted(lines: list[str]) -> str:
         if _is_quoted(line) or _marker(lines, index) is not None:
             index += 1
             continue
-        if _signature_separator(lines, index) is not None or _mobile_signature(lines, index):
+        if (
+            _signature_separator(lines, index) is not None
+            or _mobile_signature(lines, index) is not None
+        ):
             break
         if _attribution(lines, index) is not None:
             # Skip the attribution, however many lines it was wrapped over.
@@ -371,8 +375,14 @@ def _forwarded_part(lines: list[str], depth: int) -> str:
 
 def _only_signature(lines: list[str]) -> bool:
     """Nothing but a mobile signature or an advert ("Küldve iPhone-ról"): no words to keep."""
-    kept = [index for index, line in enumerate(lines) if line.strip()]
-    return all(_mobile_signature(lines, i) is not None or _is_ad_line(lines[i]) for i in kept)
+    return all(
+        _mobile_signature(lines, index) is not None
+        or _is_ad_line(line)
+        or _RULE_LINE.match(line.strip())
+        or _URL_LINE.match(line.strip())
+        for index, line in enumerate(lines)
+        if line.strip()
+    )
 
 
 def _strip(text: str, *, forwarded: bool, depth: int) -> str:
