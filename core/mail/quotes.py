@@ -59,6 +59,7 @@ _AD_WORDS = re.compile(
     r"|reklam|hirdetes|sent with|kuldve|e-?mail cim"
 )
 _EMAIL_ADDRESS = re.compile(r"\S+@\S+")
+_WEB_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s<>()]+")
 _URL_LINE = re.compile(r"^<?(https?://|www\.)\S+>?$")
 _RULE_LINE = re.compile(r"^([_\-=*~]){5,}$")
 _MAX_FOOTER_LINES = 6
@@ -258,9 +259,17 @@ def _bottom_posted(lines: list[str]) -> str:
 
 
 def _is_ad_line(line: str) -> bool:
-    """A provider's advert: its name (not in an address) with a web address or an advert's words."""
-    normal = _EMAIL_ADDRESS.sub(" ", _normal(line))
-    return bool(_AD_BRAND.search(normal) and _AD_WORDS.search(normal)) and len(normal) <= 200
+    """A provider's advert: a line that starts with its name and an advert's words
+    ("Freemail - ingyenes levelezés: …"), or little but its web address ("Vírusmentes.
+    www.avast.com"). A customer's sentence naming a provider is neither."""
+    normal = _EMAIL_ADDRESS.sub(" ", _normal(line)).strip()
+    if len(normal) > 200 or not _AD_BRAND.search(normal):
+        return False
+    if _AD_BRAND.match(normal.lstrip("-_*~[( ")) and _AD_WORDS.search(normal):
+        return True
+    addresses = _WEB_ADDRESS.findall(normal)
+    rest = _WEB_ADDRESS.sub("", normal).strip(" <>()[]")
+    return any(_AD_BRAND.search(address) for address in addresses) and len(rest) <= 30
 
 
 def _strip_footer(lines: list[str]) -> list[str]:
