@@ -1,4 +1,4 @@
-"""Finding the customer's own words in a reply: quote and signature stripping.
+"""Finding the customer's own words in a mail: quote, signature and advert stripping.
 
 A reply is cut at the first line where the quoted conversation starts — our own
 "reply above this line" marker, an attribution line ("On … wrote:", "… ezt írta:",
@@ -6,6 +6,13 @@ A reply is cut at the first line where the quoted conversation starts — our ow
 signature or the `-- ` signature separator — and `>` quoted lines are dropped
 from what is left. Each detector is a small function in `_CUT_DETECTORS`,
 checked in order on every line.
+
+A forward is not a quote: what a customer forwards ("---------- Továbbított
+üzenet ----------", "Forwarded message", "Begin forwarded message:", an Outlook
+header block under a "TO:"/"FW:" subject) is the complaint staff must read, so
+it stays in the new text with its header lines, only its own quotes and
+signatures cut (`_find_forward`, `_forwarded_part`). Webmail adverts at the end
+(Freemail, Citromail, Indamail, Avast) go like signatures (`_strip_footer`).
 """
 
 from __future__ import annotations
@@ -43,10 +50,10 @@ _FORWARD_INTRO = re.compile(
 )
 # A subject that says the mail forwards one: "Fwd:", "FW:", Outlook's Hungarian "TO:",
 # webmails' "Továbbítás:", German "WG:", French "TR:", after any reply prefixes.
-FORWARD_SUBJECT = re.compile(
+_FORWARD_SUBJECT = re.compile(
     r"^\s*((re|aw|vs|sv|valasz)\s*:\s*)*(fwd?|to|tov|tovabbitas|tovabbitott|wg|tr|vb)\s*:"
 )
-REPLY_SUBJECT = re.compile(r"^\s*(re|aw|vs|sv|valasz)\s*:")
+_REPLY_SUBJECT = re.compile(r"^\s*(re|aw|vs|sv|valasz)\s*:")
 # A header line of a forwarded mail's header block ("Feladó: …", "*Subject:* …").
 _HEADER_LINE = re.compile(r"^\*?[^\W\d][\w .-]{0,24}:\*?(\s|$)")
 # Webmail advertising footers: a provider's name with a web address or an advert's words.
@@ -311,9 +318,9 @@ def forward_context(subject: str, replied: bool) -> bool:
     """Whether a mail's header blocks are forwards: its subject says so ("Fwd:", "TO:"),
     or it replies to nothing and its subject is no reply's ("Re:", "VS:") either."""
     folded = fold(subject)
-    if FORWARD_SUBJECT.match(folded):
+    if _FORWARD_SUBJECT.match(folded):
         return True
-    return not replied and not REPLY_SUBJECT.match(folded)
+    return not replied and not _REPLY_SUBJECT.match(folded)
 
 
 def _quote_start(lines: list[str], index: int) -> bool:
