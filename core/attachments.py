@@ -190,13 +190,9 @@ def safe_name(name: str | None, content_type: str, number: int) -> str:
     if base:
         return base
     guess = filetype.get_type(mime=content_type)
-    extension = (
-        str(guess.extension)
-        if guess is not None
-        else "txt"
-        if kind_of(content_type) == "text"
-        else "bin"
-    )
+    extension = {"text": "txt", "mail": "eml"}.get(kind_of(content_type), "bin")
+    if guess is not None:
+        extension = str(guess.extension)
     return f"{render('tickets/attachment_name.txt')}-{number}.{extension}"
 
 

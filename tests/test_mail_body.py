@@ -264,6 +264,7 @@ def test_a_bounce_brings_no_files():
         ("szamla\u202egpj.exe", "application/x-msdownload", "szamlagpj.exe"),
         ("..", "image/png", "melléklet-3.png"),
         (None, "application/pdf", "melléklet-3.pdf"),
+        (None, "message/rfc822", "melléklet-3.eml"),  # a mail forwarded as an attachment
         ("a:b?.txt", "text/plain", "a_b_.txt"),
         ("x" * 300 + ".jpeg", "image/jpeg", "x" * 115 + ".jpeg"),
     ],
