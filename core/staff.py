@@ -32,6 +32,7 @@ from core.accounts import BUDAPEST, local_time
 from core.mail import (
     REPLY_ABOVE_MARKER,
     MailParseError,
+    answer_subject,
     is_stand_in,
     parent_references,
     parse_mail,
@@ -366,9 +367,10 @@ def clean_text(text: str) -> str:
 
 
 def reply_subject(subject: str) -> str:
-    """`Re: <the customer's subject>` without our tags or piled-up reply prefixes."""
+    """`Re: <the customer's subject>` without our tags or piled-up reply prefixes, cut at a
+    word when long (`core.mail.answer_subject`)."""
     bare = _REPLY_PREFIX.sub("", untagged_subject(subject)).strip()
-    return f"Re: {bare}" if bare else mail_subject("answer_untitled")
+    return answer_subject(f"Re: {bare}") if bare else mail_subject("answer_untitled")
 
 
 async def _mail_thread(

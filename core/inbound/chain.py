@@ -7,6 +7,7 @@ the mail's final status commit together or not at all.
 
 from __future__ import annotations
 
+from core import attachments
 from core.inbound.answers import answer_mail
 from core.inbound.context import InboundContext, InboundResult, MailFacts, Outcome, Situation
 from core.inbound.filters import ignore_reason, unmatched_reason
@@ -34,13 +35,15 @@ async def handle_mail(
         return await _ignore(tx, facts, mail_id, reason)
 
     thread = await find_thread(tx, facts)
+    files = attachments.sort_out(mail)
     if thread is None:
         reason = unmatched_reason(facts)
         if reason:
             return await _ignore(tx, facts, mail_id, reason)
-        ticket, outcome = await _open_ticket(tx, facts, mail_id, now), Outcome.NEW
+        ticket, outcome = await _open_ticket(tx, facts, files, mail_id, now), Outcome.NEW
     else:
-        ticket, outcome = await _add_to_ticket(tx, thread, facts, mail_id, now)
+        ticket, outcome = await _add_to_ticket(tx, thread, facts, files, mail_id, now)
+    await attachments.keep(tx, files, ticket_id=ticket.id, inbound_mail_id=mail_id, now=now)
 
     situation = Situation(facts, ticket, outcome is Outcome.NEW, ctx, now, arrived_at)
     answers, held = await answer_mail(tx, situation)
@@ -67,7 +70,7 @@ async def _ignore(tx: Transaction, facts: MailFacts, mail_id: int, reason: str) 
 
 
 async def _open_ticket(
-    tx: Transaction, facts: MailFacts, mail_id: int, now: float
+    tx: Transaction, facts: MailFacts, files: attachments.Intake, mail_id: int, now: float
 ) -> tickets_store.Ticket:
     """A mail that belongs to no ticket opens one, for the customer the address names."""
     mail = facts.mail
@@ -75,8 +78,8 @@ async def _open_ticket(
         tx,
         channel="mail",
         subject=mail.subject,
-        body=mail.text,
-        new_text=mail.new_text,
+        body=attachments.with_note(mail.text, files),
+        new_text=attachments.with_note(mail.new_text, files),
         actor=facts.actor,
         email=facts.sender or None,
         customer_id=await _customer_id_for(tx, facts.sender),
@@ -87,7 +90,12 @@ async def _open_ticket(
 
 
 async def _add_to_ticket(
-    tx: Transaction, thread: Thread, facts: MailFacts, mail_id: int, now: float
+    tx: Transaction,
+    thread: Thread,
+    facts: MailFacts,
+    files: attachments.Intake,
+    mail_id: int,
+    now: float,
 ) -> tuple[tickets_store.Ticket, Outcome]:
     """The mail joins its ticket; a person's mail reopens a closed one."""
     mail = facts.mail
@@ -95,8 +103,8 @@ async def _add_to_ticket(
     reopened = await add_customer_message(
         tx,
         thread.ticket,
-        body=mail.text,
-        new_text=mail.new_text,
+        body=attachments.with_note(mail.text, files),
+        new_text=attachments.with_note(mail.new_text, files),
         actor=facts.actor,
         mail_message_id=mail.message_id,
         inbound_mail_id=mail_id,
