@@ -316,7 +316,8 @@ def _attachment_error(refused: Exception) -> str:
 
 def _file_line(file: TicketFile) -> str:
     """`akna.jpg, image/jpeg, 1.2 KB`."""
-    return f"{file.filename}, {file.content_type}, {file.size_text.replace(',', '.')}"
+    size = file.size_text.replace(",", ".")
+    return f"{printable(file.filename)}, {printable(file.content_type)}, {size}"
 
 
 def _print_files(number: str, files: list[TicketFile]) -> None:
