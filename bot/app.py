@@ -98,6 +98,7 @@ def build_application(
     assert isinstance(application, AssistantApplication)
     # After each update: its dialogue state and its done mark, in one transaction.
     processor.after_update = application.update_persistence
+    processor.reprocess = application.process_update  # an update whose write gave up, again
     services = Services(
         db=db,
         settings=settings,

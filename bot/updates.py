@@ -264,6 +264,9 @@ class DurableUpdates:
         """Stop receiving and feeding. What is stored and not yet handed over waits in the
         store for the next start; what was handed over is finished by the application's stop."""
         self._stop.set()
+        processor = self.application.update_processor
+        if isinstance(processor, PerUserUpdateProcessor):
+            processor.stop_retrying()  # updates waiting for a locked database: next start
         if self._webhook is not None:
             await self._webhook.stop()
             self._webhook = None

@@ -55,7 +55,11 @@ _notices: set[asyncio.Task[None]] = set()  # notices being sent (a task needs a 
 
 
 async def watch(update: Update, context: BotContext) -> None:
-    """Remember the update this task handles, for `tell_to_wait`."""
+    """Remember the update this task handles, for `tell_to_wait`. The same update handled
+    again in its task (its write gave up: `bot.ordering`) keeps what its chat was told."""
+    current = _handling.get()
+    if current is not None and current.update.update_id == update.update_id:
+        return
     _handling.set(_Handling(update))
 
 
