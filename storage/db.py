@@ -451,13 +451,20 @@ class Database:
 
         return remove
 
-    def _write_waits(self) -> None:
-        log.warning(
-            "a write to %s has waited %g s for its write lock: another process holds it%s",
-            self.path,
-            self.write_notice_after,
-            _held_by(self.path),
-        )
+    def _write_waits(self, queued: list[bool]) -> None:
+        if queued[0]:  # this process's own writes ahead of it: a busy moment, not a lock
+            log.warning(
+                "a write to %s has waited %g s behind this process's other writes",
+                self.path,
+                self.write_notice_after,
+            )
+        else:
+            log.warning(
+                "a write to %s has waited %g s for its write lock: another process holds it%s",
+                self.path,
+                self.write_notice_after,
+                _held_by(self.path),
+            )
         for listener in list(self._wait_listeners):
             try:
                 listener()
@@ -492,8 +499,9 @@ class Database:
         budget = self.write_timeout if patience is None else patience
         started = loop.time()
         deadline = started + budget
+        queued = [True]  # still behind this process's own writes (not yet at SQLite's lock)
         notice = (
-            loop.call_later(self.write_notice_after, self._write_waits)
+            loop.call_later(self.write_notice_after, self._write_waits, queued)
             if budget > self.write_notice_after
             else None
         )
@@ -501,6 +509,7 @@ class Database:
             try:
                 async with asyncio.timeout_at(deadline):
                     await self._lock.acquire()
+                queued[0] = False
             except TimeoutError:
                 raise DatabaseBusy(
                     f"database is locked: gave up waiting for the writer after {budget:g} s"
