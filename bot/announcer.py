@@ -10,6 +10,9 @@ what is queued and marks it done, so nothing is lost while the bot is down:
   staff post (a reply to it answers the ticket);
 - each notice about no ticket (`staff_notices`: outgoing mail is failing, or
   works again) goes to the staff chat as it is;
+- each notice for one customer's chat (`chat_notices`: their activation or
+  reset mail could not be delivered) goes to that chat; a blocked bot or a
+  vanished chat gives it up, other failures retry with back-off;
 - each staff answer goes to the customer's chat with the ticket number and a
   "↩️ Válasz erre" button, and is remembered as the ticket's customer post (the
   customer's reply to it joins the ticket). A blocked bot or a vanished chat
@@ -32,7 +35,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.staff import customer_answer_buttons, ticket_buttons
-from core import staff
+from core import outbox, staff
 from core.db import STAFF_TOPIC, Database
 from core.texts import render
 from core.tickets import ticket_number
@@ -88,7 +91,13 @@ class Announcer:
             sent = 0
             failure: TelegramError | None = None
             # A staff chat Telegram refuses must not hold up the customers' answers.
-            for step in (self.post_announcements, self.post_notices, self.deliver_answers):
+            steps = (
+                self.post_announcements,
+                self.post_notices,
+                self.deliver_answers,
+                self.deliver_chat_notices,
+            )
+            for step in steps:
                 try:
                     sent += await step()
                 except TelegramError as exc:
@@ -166,6 +175,40 @@ class Announcer:
             log.info("delivered the answer of %s to its customer's chat", number)
             delivered += 1
         return delivered
+
+    async def deliver_chat_notices(self) -> int:
+        """Every due notice for a customer's own chat (e.g. their code mail failed)."""
+        delivered = 0
+        for notice in await outbox.due_chat_notices(self.db, self.clock()):
+            try:
+                await self.bot.send_message(notice.chat_id, outbox.chat_notice_text(notice))
+            except (Forbidden, BadRequest) as exc:  # blocked, or the chat is gone: no retry
+                await self._notice_failed(notice, exc, permanent=True)
+                continue
+            except RetryAfter:
+                raise  # flood control beyond the rate limiter: the loop backs off
+            except TelegramError as exc:  # network trouble: this one later, the rest too
+                await self._notice_failed(notice, exc, permanent=False)
+                raise
+            await outbox.chat_notice_posted(self.db, notice, self.clock())
+            log.info("posted the %s notice %d in its customer's chat", notice.topic, notice.id)
+            delivered += 1
+        return delivered
+
+    async def _notice_failed(
+        self, notice: outbox.ChatNotice, exc: TelegramError, *, permanent: bool
+    ) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        gave_up = await outbox.chat_notice_failed(
+            self.db, notice, error, permanent=permanent, now=self.clock()
+        )
+        log.warning(
+            "the %s notice %d was not delivered (%s)%s",
+            notice.topic,
+            notice.id,
+            error,
+            "; given up" if gave_up else "; will retry",
+        )
 
     async def _failed(
         self, item: staff.TelegramAnswer, exc: TelegramError, *, permanent: bool

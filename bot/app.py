@@ -98,6 +98,7 @@ def build_application(
     assert isinstance(application, AssistantApplication)
     # After each update: its dialogue state and its done mark, in one transaction.
     processor.after_update = application.update_persistence
+    processor.reprocess = application.process_update  # an update whose write gave up, again
     services = Services(
         db=db,
         settings=settings,
@@ -115,7 +116,8 @@ def build_application(
     # kept waiting by another process's lock tells that update's chat to be patient.
     application.add_handler(waiting.watcher(), group=-2)
     db.on_write_wait(waiting.tell_to_wait)
-    state_db.on_write_wait(waiting.tell_to_wait)  # only if an operator's shell holds it
+    # The state file's waits are told where an update is stored (bot.waiting.StoreWaiting):
+    # a flush that waits comes after the customer has had the answer.
 
     # Staff first (group -1, before every customer handler): staff commands and buttons,
     # replies to a ticket's message, a customer's reply to a staff answer. What they take

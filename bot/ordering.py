@@ -10,6 +10,13 @@ on disk before the next update, and a restart resumes where the customer was.
 It also notes which updates' handlers have finished (`take_handled`): the
 flush marks those done in the transaction that keeps the state they left
 (`bot.updates.DurableApplication`).
+
+An update whose write gave up because another process kept the database's
+write lock (the error handler calls `retry_later`) is handled again, still in
+its customer's turn, until the lock is gone or `BUSY_GIVE_UP` has passed: a
+message is never dropped because of an import or an operator's shell. Should
+the service stop meanwhile, the update is left unfinished in the store and
+handled at the next start.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 log = logging.getLogger(f"petkomm.{__name__}")
+
+BUSY_RETRY_PAUSE = 1.0  # seconds between tries; each try itself waits up to 30 s for the lock
+BUSY_GIVE_UP = 15 * 60.0  # then the customer is told to send it again later
 
 
 def ordering_key(update: object) -> int | None:
@@ -46,6 +56,12 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self._handled: list[int] = []  # update ids whose handlers finished, not yet flushed
         self._done: dict[int, None] = {}  # recent update ids, oldest first (bounded)
         self._done_event = asyncio.Event()
+        # Handling an update again after its write gave up: python-telegram-bot's own
+        # process_update, set by the composition root.
+        self.reprocess: Callable[[object], Awaitable[Any]] | None = None
+        self._retry: set[int] = set()  # update ids whose handling asked to be tried again
+        self._busy_since: dict[int, float] = {}  # update id -> first give-up (loop time)
+        self._stopping = asyncio.Event()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = ordering_key(update)
@@ -71,14 +87,52 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
                 self._done_event.set()
 
     async def _handle(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Run the handlers, note the update handled, flush the state it left."""
+        """Run the handlers (again while a locked database makes them give up), note the
+        update handled, flush the state it left."""
         await coroutine
+        if isinstance(update, Update):
+            while update.update_id in self._retry:
+                self._retry.discard(update.update_id)
+                if await self._stopped_within(BUSY_RETRY_PAUSE) or self.reprocess is None:
+                    log.info(
+                        "update %d is left for the next start: the service stops while the"
+                        " database is locked",
+                        update.update_id,
+                    )
+                    return  # not marked handled: the next start handles it again
+                await self.reprocess(update)
+            self._busy_since.pop(update.update_id, None)
         # No await between the handlers' end (the new dialogue state is in memory from
         # then on) and this note: a flush that takes this id also takes that state.
         if isinstance(update, Update):
             self._handled.append(update.update_id)
         if self.after_update is not None:
             await self.after_update()
+
+    def retry_later(self, update_id: int) -> str | None:
+        """The update's write gave up (the database stayed locked): handle it again, in its
+        customer's turn. Returns "first" the first time (its customer should hear that it
+        is kept), "again" after that, and None once it has been tried for `BUSY_GIVE_UP`:
+        then it is not tried again."""
+        now = asyncio.get_running_loop().time()
+        first = update_id not in self._busy_since
+        since = self._busy_since.setdefault(update_id, now)
+        if now - since >= BUSY_GIVE_UP:
+            self._busy_since.pop(update_id, None)
+            return None
+        self._retry.add(update_id)
+        return "first" if first else "again"
+
+    def stop_retrying(self) -> None:
+        """The service stops: updates waiting for the lock are left for the next start."""
+        self._stopping.set()
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     def take_handled(self) -> list[int]:
         """The updates whose handlers finished since the last call (for the flush that

@@ -10,9 +10,13 @@ from the store (`bot.updates.UpdateFeed`).
 - `UpdatePoller`: getUpdates (long polling); each batch is stored in one
   transaction, and only then is the next getUpdates, whose offset confirms
   it, sent. A failed store sends the same offset again: nothing is skipped.
+  While another process holds the state file's write lock, it fetches again
+  every second (new messages too) and tries again (`bot.waiting.StoreWaiting`
+  tells the waiting chats).
 - `WebhookReceiver`: a small tornado server; each POST is checked (secret
   token, JSON with an update_id), stored, and only then answered 200. A
-  store that fails answers 500, and Telegram sends the update again.
+  store that fails answers 500 (503 when the state file stayed locked), and
+  Telegram sends the update again.
 
 An update Telegram sends twice (the bot died between storing and
 confirming) is recognised by its id and stored once. Logs carry update ids,
@@ -37,7 +41,7 @@ from telegram import Bot
 from telegram.error import TelegramError, TimedOut
 from tornado.httpserver import HTTPServer
 
-from core import updates
+from bot.waiting import STORE_ATTEMPT, StoreWaiting
 from core.db import Database
 from core.worker import Backoff, Worker
 
@@ -85,6 +89,7 @@ class UpdatePoller:
         self.interval = interval  # seconds between two getUpdates
         self.timeout = timeout  # seconds Telegram holds a getUpdates open
         self._offset: int | None = None  # the next update wanted; None: the oldest unconfirmed
+        self.storing = StoreWaiting(db, bot)
         self.worker = Worker(
             "telegram-poller",
             self._round,
@@ -114,9 +119,11 @@ class UpdatePoller:
             return 0.0
         if not fetched:
             return self.interval
-        added = await updates.store(
-            self.db, [(u.update_id, u.to_json()) for u in fetched], self.clock()
+        added = await self.storing.store(
+            [(u.update_id, u.to_json()) for u in fetched], self.clock(), within=STORE_ATTEMPT
         )
+        if added is None:  # the state file is locked: fetch again (and what came since)
+            return 0.0
         # Stored and committed: the next getUpdates may confirm them.
         self._offset = fetched[-1].update_id + 1
         log.debug(
@@ -160,6 +167,7 @@ class WebhookReceiver:
         self.port = port
         self.secret_token = secret_token
         self._server: HTTPServer | None = None
+        self.storing = StoreWaiting(db, bot)
 
     async def start(self) -> None:
         """Listen, then ask Telegram to post here (so its first POST finds us)."""
@@ -187,9 +195,11 @@ class WebhookReceiver:
         return token is not None and hmac.compare_digest(token, self.secret_token)
 
     async def keep(self, body: bytes) -> int:
-        """Store one POSTed update; its id. ValueError when the body is not an update."""
+        """Store one POSTed update; its id. ValueError when the body is not an update;
+        HTTPError 503 when the state file stayed locked (Telegram sends it again)."""
         update_id, payload = parse_update(body)
-        await updates.store(self.db, [(update_id, payload)], self.clock())
+        if await self.storing.store([(update_id, payload)], self.clock()) is None:
+            raise tornado.web.HTTPError(503)
         return update_id
 
 

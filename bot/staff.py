@@ -5,10 +5,12 @@ update taken here ends in `ApplicationHandlerStop`, so the customer handlers
 never see it: a non-staff /tickets gets the refusal, not "unknown command".
 
 - Commands (the staff chat, or a staff member's private chat with the bot):
-  /tickets, /ticket N, /reply N text, /close N, /reopen N. N is `PK-000123` or
-  `123`, and may be left out when the command replies to a ticket's message.
+  /tickets, /ticket N, /reply N text, /close N, /reopen N, /file N n. N is
+  `PK-000123` or `123`, and may be left out when the command replies to a
+  ticket's message.
 - Buttons on announcements and threads: Megnyitás, Válasz, Lezárás
-  (Újranyitás), and ◀ ▶ on the list (`st:<action>:<n>`).
+  (Újranyitás), and ◀ ▶ on the list (`st:<action>:<n>`); under a thread, 📎 1,
+  📎 2, … send the ticket's files as documents (`st:file:<ticket>:<n>`).
 - A reply to any bot message about a ticket (announcement, thread, prompt,
   confirmation) answers that ticket.
 - The customer's side of an answer: the "↩️ Válasz erre" button under a staff
@@ -25,7 +27,15 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
-from telegram import Chat, ForceReply, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    Chat,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -41,6 +51,7 @@ from conversations.common import (
     button_data,
     chat_of,
     inline,
+    once_key,
     pager,
     query_of,
     say,
@@ -48,14 +59,17 @@ from conversations.common import (
     text_of,
     user_id,
 )
-from core import reports, staff, tickets
+from core import attachments, reports, staff, tickets
+from core.attachments import AttachmentError, TicketFile
 from core.staff import StaffError
 from core.texts import labels, render
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
-COMMANDS = ("tickets", "ticket", "reply", "close", "reopen")
+COMMANDS = ("tickets", "ticket", "reply", "close", "reopen", "file")
 THREAD_ENTRY_LIMIT = 1200  # characters of one message in the thread view
+FILE_BUTTONS = 20  # 📎 buttons under a thread (the list names them all)
+FILE_BUTTONS_PER_ROW = 5
 MESSAGE_BUDGET = 3900  # Telegram takes 4096 characters; the rendered HTML is longer than that
 
 _COMMAND = re.compile(r"^/(\w+)(?:@\w+)?(.*)$", re.DOTALL)
@@ -72,10 +86,28 @@ def button_label(name: str) -> str:
     return labels("staff")[name]
 
 
-def ticket_buttons(ticket_id: int, closed: bool) -> InlineKeyboardMarkup:
-    """Megnyitás · Válasz · Lezárás (Újranyitás when closed) under a ticket's message."""
+def ticket_buttons(
+    ticket_id: int, closed: bool, files: list[TicketFile] | None = None
+) -> InlineKeyboardMarkup:
+    """Megnyitás · Válasz · Lezárás (Újranyitás when closed) under a ticket's message, and a
+    📎 n button for each of its files that was kept (`files`)."""
     last = ("reopen", f"st:reopen:{ticket_id}") if closed else ("close", f"st:close:{ticket_id}")
-    return _buttons([("open", f"st:open:{ticket_id}"), ("reply", f"st:reply:{ticket_id}"), last])
+    markup = _buttons([("open", f"st:open:{ticket_id}"), ("reply", f"st:reply:{ticket_id}"), last])
+    kept = [file for file in files or [] if file.withheld is None][:FILE_BUTTONS]
+    if not kept:
+        return markup
+    label = button_label("file")
+    buttons = [
+        InlineKeyboardButton(
+            label.format(number=file.number), callback_data=f"st:file:{ticket_id}:{file.number}"
+        )
+        for file in kept
+    ]
+    rows = [
+        buttons[start : start + FILE_BUTTONS_PER_ROW]
+        for start in range(0, len(buttons), FILE_BUTTONS_PER_ROW)
+    ]
+    return InlineKeyboardMarkup([*markup.inline_keyboard, *rows])
 
 
 def customer_answer_buttons(ticket_id: int) -> InlineKeyboardMarkup:
@@ -204,6 +236,16 @@ async def reopen_command(update: Update, context: BotContext, svc: Services) -> 
     await _status_command(update, svc, "reopen")
 
 
+async def file_command(update: Update, context: BotContext, svc: Services) -> None:
+    """/file N n: the ticket's n-th file, sent as a document."""
+    number, rest = await _ticket_and_rest(update, svc, _command_parts(update)[1])
+    position = rest.split()[0].lstrip("#").rstrip(".") if rest.split() else ""
+    if number is None or not position.isdigit():
+        await say(update, "staff/usage", command="file")
+        return
+    await _send_file(update, svc, number, int(position))
+
+
 async def _status_command(update: Update, svc: Services, command: str) -> None:
     number, _ = await _ticket_and_rest(update, svc, _command_parts(update)[1])
     if number is None:
@@ -218,6 +260,7 @@ _ACTIONS: dict[str, Action] = {
     "reply": reply_command,
     "close": close_command,
     "reopen": reopen_command,
+    "file": file_command,
 }
 
 
@@ -233,8 +276,9 @@ async def _send_list(update: Update, svc: Services, page: int) -> None:
     await send_or_edit(update, text, pager("st:list", listing.page, listing.pages, "staff"))
 
 
-def thread_text(view: staff.Thread) -> str:
-    """The thread as one message: the newest messages that fit, older ones counted."""
+def thread_text(view: staff.Thread, files: list[TicketFile] | None = None) -> str:
+    """The thread as one message: the newest messages that fit, older ones counted, and
+    the ticket's files listed (number, name, type, size)."""
     entries = view.entries
     text = ""
     for start in range(len(entries) + 1):
@@ -244,6 +288,8 @@ def thread_text(view: staff.Thread) -> str:
             entries=entries[start:],
             hidden=start,
             limit=THREAD_ENTRY_LIMIT,
+            files=files or [],
+            files_shown=FILE_BUTTONS,
         )
         if len(text) <= MESSAGE_BUDGET:
             break
@@ -263,10 +309,44 @@ async def _send_thread(update: Update, svc: Services, number: int) -> None:
         await _error(update, error)
         return
     ticket = view.summary.ticket
+    files = await attachments.files_of(svc.db, ticket.id)
     sent = await chat_of(update).send_message(
-        thread_text(view), reply_markup=ticket_buttons(ticket.id, view.summary.closed)
+        thread_text(view, files), reply_markup=ticket_buttons(ticket.id, view.summary.closed, files)
     )
     await _remember(svc, sent, ticket.id)
+
+
+async def _send_file(update: Update, svc: Services, number: int, position: int) -> None:
+    """One of a ticket's files, as a document in this chat (audited)."""
+    try:
+        opened = await attachments.open_file(
+            svc.db, number, position, actor=staff.telegram_actor(user_id(update)), now=svc.now()
+        )
+    except AttachmentError as error:
+        await say(
+            update,
+            "staff/file_error",
+            kind=error.kind,
+            number=error.number,
+            position=error.position,
+            reason=error.reason,
+        )
+        return
+    file = opened.file
+    log.info(
+        "%s file %d sent to Telegram user %s",
+        tickets.ticket_number(number),
+        position,
+        user_id(update),
+    )
+    sent = await chat_of(update).send_document(
+        InputFile(opened.content, filename=file.filename),
+        caption=render(
+            "chat/staff/file_caption.txt", number=tickets.ticket_number(number), file=file
+        ),
+        disable_content_type_detection=True,
+    )
+    await _remember(svc, sent, number)
 
 
 async def _answer(
@@ -279,6 +359,7 @@ async def _answer(
             number,
             text,
             actor=staff.telegram_actor(user_id(update)),
+            once=once_key(update),
             now=svc.now(),
         )
     except StaffError as error:
@@ -299,7 +380,11 @@ async def _set_status(update: Update, svc: Services, number: int, command: str) 
     change = staff.close if command == "close" else staff.reopen
     try:
         result = await change(
-            svc.db, number, actor=staff.telegram_actor(user_id(update)), now=svc.now()
+            svc.db,
+            number,
+            actor=staff.telegram_actor(user_id(update)),
+            once=once_key(update),
+            now=svc.now(),
         )
     except StaffError as error:
         await _error(update, error)
@@ -326,7 +411,7 @@ async def _error(update: Update, error: StaffError) -> None:
 async def on_staff_button(update: Update, context: BotContext) -> None:
     """Megnyitás, Válasz, Lezárás, Újranyitás, ◀ ▶ — staff only; never passed on."""
     query = query_of(update)
-    _, action, value = ([*button_data(update).split(":"), "", ""])[:3]
+    _, action, value, extra = ([*button_data(update).split(":"), "", "", ""])[:4]
     if not await _allowed(update, context, f"button {action}", command=False):
         raise ApplicationHandlerStop
     svc = context.services
@@ -345,6 +430,9 @@ async def on_staff_button(update: Update, context: BotContext) -> None:
     elif action in ("close", "reopen"):
         await query.answer()
         await _set_status(update, svc, number, action)
+    elif action == "file" and extra.isdigit():
+        await query.answer()
+        await _send_file(update, svc, number, int(extra))
     else:
         await query.answer()
     raise ApplicationHandlerStop
@@ -405,15 +493,12 @@ async def _customer_reply(
     text = text_of(update).strip()
     telegram_user = user_id(update)
     now = svc.now()
-    refused = await reports.refusal(
-        svc.db, reports.REPLY, text, telegram_user_id=telegram_user, now=now
+    result = await reports.take_reply(
+        svc.db, ticket_id, text, telegram_user_id=telegram_user, once=once_key(update), now=now
     )
-    if refused:
-        await say(update, refused.template, reply_markup=None, **refused.values)
+    if isinstance(result, reports.Refusal):
+        await say(update, result.template, reply_markup=None, **result.values)
         return
-    result = await tickets.reply_from_chat(
-        svc.db, ticket_id, text, telegram_user_id=telegram_user, now=now
-    )
     if result is None:
         await say(update, "staff/customer_reply_gone")
         return

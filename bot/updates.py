@@ -21,14 +21,17 @@ message. A handler's own writes (a report, a login) still go to the main
 database and wait for that lock as they must.
 
 What a customer can notice when an update is handled again after a crash is
-only what the killed run had done before the commit that marks it done: a
-reply it had sent comes a second time, and a step whose own write had
-committed is done again as if the message had come twice (a confirmed
-registration mails a second activation code, the newer one valid; a code
-already used is answered as used; a wrong password counts twice). That window
-is the time a handler takes to send its replies. A secret's message the killed
-run deleted is deleted again without fuss, and a button press is handled even
-though Telegram no longer takes its acknowledgement (`AssistantRateLimiter`).
+only a reply the killed run had sent before the commit that marks the update
+done: it comes a second time. That window is the time a handler takes to send
+its replies. A step whose own write had committed is not done again: the
+handlers pass the update's key (`conversations.common.once_key`) to the domain,
+which commits each effect with its entry in the effect journal
+(`core.journal`), so the step handled again finds what it did (the ticket it
+opened, the account it activated) and answers as it did. A wrong guess (a
+password, a code) is counted again: the limits err on the safe side. A
+secret's message the killed run deleted is deleted again without fuss, and a
+button press is handled even though Telegram no longer takes its
+acknowledgement (`AssistantRateLimiter`).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from bot.persistence import SqlitePersistence
 from bot.receiving import UpdatePoller, WebhookReceiver
 from conversations.common import AssistantApplication
 from core import updates
-from core.db import Database
+from core.db import Database, DatabaseBusy
 from core.texts import render
 from core.updates import StoredUpdate
 from core.worker import Worker, describe
@@ -57,6 +60,7 @@ log = logging.getLogger(f"petkomm.{__name__}")
 
 FEED_BATCH = 100  # stored updates read at once
 FEED_IDLE = 60.0  # seconds between looks at the store when nobody says something came
+FEED_RETRY = 1.0  # seconds before the next look when the state file stayed locked
 
 
 class DurableApplication(AssistantApplication):
@@ -163,7 +167,10 @@ class UpdateFeed:
 
     async def _round(self, stop: asyncio.Event) -> float:
         while not stop.is_set():
-            batch = await updates.take(self.db, self._after, FEED_BATCH, self.clock())
+            try:
+                batch = await updates.take(self.db, self._after, FEED_BATCH, self.clock())
+            except DatabaseBusy:  # the state file stayed locked (storage logged by whom)
+                return FEED_RETRY  # soon again, not after a growing back-off
             self._after = max(self._after, batch.last)
             for stored in batch.set_aside:
                 await self._give_up(stored)
@@ -257,6 +264,9 @@ class DurableUpdates:
         """Stop receiving and feeding. What is stored and not yet handed over waits in the
         store for the next start; what was handed over is finished by the application's stop."""
         self._stop.set()
+        processor = self.application.update_processor
+        if isinstance(processor, PerUserUpdateProcessor):
+            processor.stop_retrying()  # updates waiting for a locked database: next start
         if self._webhook is not None:
             await self._webhook.stop()
             self._webhook = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.common import Subparsers, error, local_time
+from cli.common import Subparsers, error, local_time, printable
 from core.config import Settings
 
 
@@ -44,7 +44,11 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         await db.close()
     for entry in entries:
         when = local_time(entry.at, "%Y-%m-%d %H:%M:%S")
-        line = f"{when}  {entry.actor:<20} {entry.action:<26} {entry.target:<12} {entry.details}"
+        # Each field printable: a stranger's refused command is kept as its target.
+        actor, action, target, details = (
+            printable(field) for field in (entry.actor, entry.action, entry.target, entry.details)
+        )
+        line = f"{when}  {actor:<20} {action:<26} {target:<12} {details}"
         print(line.rstrip())
     if not entries:
         print("No audit entries.")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import re
 import sys
+import unicodedata
 from datetime import datetime
 
 from core.config import ConfigError, Settings
@@ -78,15 +80,41 @@ class RedactSecret(logging.Filter):
         self.secret = secret
         self.codes = _code_pattern()
 
+    def clean(self, text: str) -> str:
+        """`text` without the token and without anything shaped like a code."""
+        if self.secret and self.secret in text:
+            text = text.replace(self.secret, TOKEN_PLACEHOLDER)
+        return self.codes.sub(CODE_PLACEHOLDER, text)
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = message
-        if self.secret and self.secret in clean:
-            clean = clean.replace(self.secret, TOKEN_PLACEHOLDER)
-        clean = self.codes.sub(CODE_PLACEHOLDER, clean)
+        clean = self.clean(message)
         if clean != message:
             record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:  # a traceback's text, cleaned too
+            record.exc_text = self.clean(logging.Formatter().formatException(record.exc_info))
         return True
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line for a log collector: time, level, logger, message (and the
+    traceback). Only these fields: a library's `extra` attributes, which the redaction
+    never sees, are left out (why this is not python-json-logger, which adds them)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created)
+            .astimezone()
+            .isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 def configure_logging(settings: Settings) -> None:
@@ -97,6 +125,9 @@ def configure_logging(settings: Settings) -> None:
     Raises ConfigError when the level is malformed.
     """
     logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
+    if settings.log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLines())
     for name, floor in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(max(floor, logging.root.level))
     secret = settings.env.get("TELEGRAM_BOT_TOKEN", "").strip()
@@ -117,6 +148,52 @@ def run_command(args: argparse.Namespace) -> int:
         return USAGE
     except KeyboardInterrupt:
         return 130
+
+
+# Kept as they are although Unicode files them with the invisible characters: the zero-width
+# joiner holds an emoji sequence together (👨‍👩‍👧).
+_KEPT_FORMAT = frozenset("\u200d")
+# What a terminal could take for something else than text: C0 and C1 controls and DEL (an
+# ESC starts a sequence that can recolour, hide or retitle, even write to the clipboard),
+# format characters (the bidi overrides and isolates that reverse what follows, U+202E;
+# zero-width ones that hide), line and paragraph separators, lone surrogates.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _visible(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """Text that a customer (or any outsider) wrote, safe to print on an operator's terminal.
+
+    Every control, format (bidi override, zero-width) or separator character is replaced
+    by a visible escape: ESC becomes `\\x1b`, U+202E `\\u202e`, so nothing can move the
+    cursor, recolour, retitle or reverse the operator's screen, and nothing stays hidden.
+    Letters of every script stay as they are (`árvíztűrő`). With `lines`, the text is a
+    body: its newlines (and tabs) stay, a Windows line end counts as one.
+    """
+    if lines:
+        text = text.replace("\r\n", "\n")
+    out: list[str] = []
+    for char in text:
+        if (lines and char in "\n\t") or char in _KEPT_FORMAT:
+            out.append(char)
+        elif unicodedata.category(char) in _UNSAFE_CATEGORIES:
+            out.append(_visible(char))
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def os_user() -> str:

@@ -8,10 +8,27 @@ backup copies both (the state file to `FILE`'s name with `-state`).
 from __future__ import annotations
 
 import argparse
+import re
+from datetime import datetime
 from pathlib import Path
 
 from cli.common import Subparsers, error
 from core.config import Settings, state_path_beside
+
+BACKUP_PREFIX = "petkomm-"
+_DATED = re.compile(r"^petkomm-(\d{8}-\d{6})(-state)?\.sqlite3$")
+
+
+def _old_backups(folder: Path, keep: int) -> list[Path]:
+    """The files of every dated backup in `folder` but the newest `keep` (each backup is
+    a main file and its `-state` file); files of other names are never touched."""
+    stamps: dict[str, list[Path]] = {}
+    for path in folder.iterdir():
+        match = _DATED.match(path.name)
+        if match and path.is_file():
+            stamps.setdefault(match[1], []).append(path)
+    old = sorted(stamps, reverse=True)[keep:]
+    return [path for stamp in old for path in sorted(stamps[stamp])]
 
 
 def register(sub: Subparsers) -> None:
@@ -35,8 +52,19 @@ def register(sub: Subparsers) -> None:
         "(backup.sqlite3 -> backup-state.sqlite3) with SQLite's online backup; "
         "safe while the bot runs.",
     )
-    b.add_argument("file", metavar="FILE")
+    b.add_argument("file", metavar="FILE", nargs="?")
     b.add_argument("--force", action="store_true", help="overwrite the files if they exist")
+    b.add_argument(
+        "--into",
+        metavar="FOLDER",
+        help="instead of FILE: a new dated backup in FOLDER (petkomm-YYYYMMDD-HHMMSS.sqlite3)",
+    )
+    b.add_argument(
+        "--keep",
+        metavar="N",
+        type=int,
+        help="with --into: then delete all but the newest N backups in FOLDER",
+    )
     p.set_defaults(func=cmd_db)
 
 
@@ -46,7 +74,18 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
     sources = (settings.db_path, settings.state_db_path)
     if args.db_command == "backup":
-        target = Path(args.file)
+        if (args.file is None) == (args.into is None):
+            return error("error: name either FILE or --into FOLDER")
+        if args.keep is not None and (args.into is None or args.keep < 1):
+            return error("error: --keep N (N at least 1) goes with --into FOLDER")
+        if args.into is not None:
+            folder = Path(args.into)
+            if not folder.is_dir():
+                return error(f"error: {folder} is not a folder")
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            target = folder / f"{BACKUP_PREFIX}{stamp}.sqlite3"
+        else:
+            target = Path(args.file)
         targets = (target, state_path_beside(target))
         live = {path.resolve() for path in sources}
         for path in targets:
@@ -66,6 +105,10 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
                     path.unlink(missing_ok=True)
                     await opened.backup(path)
                     print(f"Backed up {source} to {path}")
+                if args.keep is not None:
+                    for old in _old_backups(Path(args.into), args.keep):
+                        old.unlink()
+                        print(f"Deleted the old backup {old}")
         finally:
             await state_db.close()
     finally:

@@ -41,6 +41,9 @@ def register(sub: Subparsers) -> None:
         help="try it without a token or servers",
         description="Chat with the real bot in this terminal: demo data in a throwaway\n"
         "database, a local Telegram Bot API emulator, outgoing mail as .eml files.\n"
+        "The whole service runs: after a report the demo prints the `tickets reply`\n"
+        "command that answers it from a second terminal, and the answer arrives here.\n"
+        "Typing where the bot asks for a password or a code is not shown.\n"
         "Not on a terminal, lines are read from standard input and echoed, so\n"
         "`run_bot.py demo < session.txt` replays a whole session.",
         epilog=EPILOG,

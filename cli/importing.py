@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cli.common import REFUSED, Subparsers, add_demo_data_options, error
+from cli.common import REFUSED, Subparsers, add_demo_data_options, error, printable
 from core.config import Settings
 
 if TYPE_CHECKING:
@@ -24,6 +24,13 @@ def register(sub: Subparsers) -> None:
         "from FOLDER into the database (PETKOMM_DB). All or nothing.",
     )
     p.add_argument("folder", metavar="FOLDER")
+    p.add_argument(
+        "--only",
+        metavar="FILES",
+        default=None,
+        help="the files this export has, comma-separated (customers,invoices,transactions);"
+        " without it all three must be there",
+    )
     p.add_argument(
         "--encoding",
         choices=["utf-8", "cp1250"],
@@ -44,20 +51,25 @@ def register(sub: Subparsers) -> None:
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     """Import FOLDER's three CSV files in one transaction and print what changed."""
-    from core.billing_import import ImportFailed, import_folder
+    from core.billing_import import ImportFailed, import_folder, wanted_files
     from core.db import open_database
 
     folder = Path(args.folder)
     if not folder.is_dir():
         return error(f"error: {folder} is not a folder")
+    only = args.only.split(",") if args.only is not None else None
+    try:
+        wanted_files(only)
+    except ValueError as exc:
+        return error(f"error: {exc}")
     db = await open_database(settings.db_path)
     try:
         result = await import_folder(
-            db, folder, encoding=args.encoding, progress=_progress_factory()
+            db, folder, encoding=args.encoding, progress=_progress_factory(), only=only
         )
     except ImportFailed as failed:
         for problem in failed.errors:
-            print(problem, file=sys.stderr)
+            print(printable(str(problem)), file=sys.stderr)  # a cell may hold anything
         if failed.total > len(failed.errors):
             print(f"… and {failed.total - len(failed.errors)} more problems", file=sys.stderr)
         return error(f"Import rejected: {failed.total} problem(s); nothing was changed.", REFUSED)

@@ -14,7 +14,7 @@ import argparse
 import time
 from typing import TYPE_CHECKING
 
-from cli.common import REFUSED, Subparsers, age, error, os_user
+from cli.common import REFUSED, Subparsers, age, error, os_user, printable
 from core.config import Settings
 
 if TYPE_CHECKING:
@@ -59,6 +59,9 @@ def register(sub: Subparsers) -> None:
         "or within the hour while it waits out an outage). A failed "
         "activation or reset mail is refused: its code was removed, so the customer "
         "asks for a new code.",
+        epilog="Exit status: 0 when mail was requeued (with --all-failed, the code mails it "
+        "leaves are explained); 1 when nothing was requeued, or a named mail could not be; "
+        "2 for a usage error.",
     )
     o.add_argument("ids", nargs="*", type=int, metavar="ID", help="outbox ids (see `outbox list`)")
     o.add_argument("--all-failed", action="store_true", help="every failed mail")
@@ -66,7 +69,11 @@ def register(sub: Subparsers) -> None:
 
 
 async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
-    """Check the arguments, then list or requeue; a refused requeue is a line and exit 1."""
+    """Check the arguments, then list or requeue.
+
+    `requeue` exits 1 (`REFUSED`) when it requeued nothing (no failed mail, or only
+    code mails), or when a mail named by its id could not be requeued; 0 otherwise.
+    """
     from core.db import open_database
 
     if args.outbox_command == "requeue" and bool(args.ids) == bool(args.all_failed):
@@ -110,10 +117,10 @@ def _line(entry: OutboxEntry, now: float) -> str:
     mark = "*" if entry.status == "failed" and entry.kind in CODE_KINDS else ""
     line = (
         f"{entry.id:>6}  {entry.status:<7} {entry.kind + mark:<11} {entry.attempts:>5}  "
-        f"{age(now - entry.created_at):>4}  {entry.recipient}"
+        f"{age(now - entry.created_at):>4}  {printable(entry.recipient)}"
     )
-    if entry.last_error:
-        reason = " ".join(entry.last_error.split())
+    if entry.last_error:  # a server's words, which may quote the address
+        reason = printable(" ".join(entry.last_error.split()))
         if len(reason) > ERROR_WIDTH:
             reason = reason[: ERROR_WIDTH - 1] + "…"
         line += f"  ({reason})"
@@ -126,16 +133,19 @@ async def _requeue(db: Database, ids: list[int] | None) -> int:
 
     results = await outbox.requeue(db, ids, actor=cli_actor(os_user()), now=time.time())
     if not results:
-        print("No failed mail.")
-        return 0
+        print("No failed mail: nothing requeued.")
+        return REFUSED
     for result in results:
         print(_outcome(result))
     requeued = sum(r.ok for r in results)
-    if requeued:
-        print(
-            f"{requeued} mail(s) queued again; the running service sends them at its next try "
-            "(within a minute, or within the hour while it waits out an outage)."
-        )
+    if not requeued:
+        print("Nothing requeued.")
+        return REFUSED
+    print(
+        f"{requeued} mail(s) queued again; the running service sends them at its next try "
+        "(within a minute, or within the hour while it waits out an outage)."
+    )
+    # Every mail named must be requeued; --all-failed explains the code mails it leaves.
     named_refusals = ids is not None and any(not r.ok for r in results)
     return REFUSED if named_refusals else 0
 

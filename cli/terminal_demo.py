@@ -22,21 +22,25 @@ import email
 import logging
 import queue
 import re
+import shlex
+import shutil
 import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from email import policy
 from pathlib import Path
-from typing import TextIO
-
-from telegram.ext import Application
+from typing import Any, TextIO
 
 from bot.ordering import PerUserUpdateProcessor
 from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
+from cli.common import QUIET_LOGGERS, program
+from conversations import dialogues
+from core import chat_state, tickets
 from core.billing_import import import_folder
 from core.config import Settings, state_path_beside
 from core.db import OUTBOX_TOPIC, Database, open_database
@@ -44,6 +48,7 @@ from core.demodata import DemoSummary, write_demo_data
 from core.formats import format_amount
 from core.outbox import OutboxMail
 from core.texts import render
+from core.tickets import ticket_number
 from mailer.sender import FolderTransport
 from service import Overrides, Polling, Service
 
@@ -58,6 +63,11 @@ DB_NAME = "demo.sqlite3"
 QUIT_WORDS = frozenset({":q", "/quit"})
 BOT_PREFIX = "🤖 "
 INDENT = "   "
+PROMPT = "> "
+SECRET_PROMPT = "> 🔒 "  # typing here is not shown
+MASK = "••••••••"  # a secret's line on the screen (its length tells nothing)
+CLEAR_ROW = "\r\x1b[K"  # to the row's start, erase it
+RUN_BOT = Path(__file__).resolve().parents[1] / "run_bot.py"
 MAIL_WAIT = 5.0  # seconds to wait for mails queued by one update to be written
 
 # Settings that would point the demo at real servers or chats: never inherited.
@@ -69,6 +79,16 @@ _EXTERNAL_SETTINGS = (
     "PETKOMM_SMTP_",
     "PETKOMM_IMAP_",
 )
+
+# What the texts tell about the company (core.facts), as examples where the operator's
+# environment sets nothing: the welcome, Súgó and Tartozás show them.
+DEMO_FACTS = {
+    "PETKOMM_SUPPORT_PHONE": "+36 88 555 0100",
+    "PETKOMM_OPENING_HOURS": "H–Cs 8–16, P 8–13",
+    "PETKOMM_EMERGENCY_PHONE": "+36 30 555 0199",
+    "PETKOMM_PAYEE_NAME": "PÉTKOMM Kft.",
+    "PETKOMM_PAYEE_IBAN": "HU42 1177 3016 1111 1018 0000 0000",
+}
 
 _CODE = re.compile(r"\b((?:[A-Z2-9]{4} ){5}[A-Z2-9]{4})\b")
 _LINK = re.compile(r"https://t\.me/\S+")
@@ -91,17 +111,56 @@ class DemoOptions:
 
 
 class Console:
-    """Where the demo writes: one flush per line, so a pipe shows it at once."""
+    """Where the demo writes: one flush per line, so a pipe shows it at once.
+
+    On a terminal (`live`) a line printed while the customer's prompt is open (a
+    staff answer arriving, a mail written meanwhile) first clears the prompt's
+    row, and the prompt with what was typed so far is drawn again after it.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.live = False  # a terminal we may move the cursor on (set once we know)
+        self.prompt: str | None = None  # the prompt waiting for a line now (live only)
+        self.typed: Callable[[], str] = lambda: ""  # what is typed at the prompt so far
+        self._cleared = False  # the open prompt's row is cleared, to be drawn again
         if hasattr(stream, "reconfigure"):  # never die on a terminal that lacks an emoji
             with contextlib.suppress(ValueError, OSError):
                 stream.reconfigure(errors="replace")
 
     def line(self, text: str = "") -> None:
         """Print `text` (may hold several lines)."""
+        if self.live and self.prompt is not None and not self._cleared:
+            self.stream.write(CLEAR_ROW)
+            self._cleared = True
+            asyncio.get_running_loop().call_soon(self._redraw_prompt)
         print(text, file=self.stream, flush=True)
+
+    def prompt_opened(self, prompt: str, typed: Callable[[], str]) -> None:
+        """The reader shows `prompt` now; `typed` tells what is typed after it."""
+        self.prompt, self.typed, self._cleared = prompt, typed, False
+
+    def prompt_closed(self) -> None:
+        """The line was entered: nothing to draw again."""
+        self.prompt, self._cleared = None, False
+
+    def _redraw_prompt(self) -> None:
+        if self.prompt is None or not self._cleared:
+            return
+        self._cleared = False
+        self.stream.write(self.prompt + self.typed())
+        self.stream.flush()
+
+    def rewrite_entered(self, entered: str, shown: str) -> None:
+        """Replace the line just entered at a prompt (`entered`, the prompt included), the
+        last thing on the screen, with `shown`."""
+        if not self.live:
+            return
+        columns = max(shutil.get_terminal_size().columns, 1)
+        rows = max(1, -(-display_width(entered) // columns))
+        # Up to the entered line's first row, clear from there down, write it anew.
+        self.stream.write(f"\x1b[{rows}F\x1b[J{shown}\n")
+        self.stream.flush()
 
     def block(self, first_prefix: str, text: str) -> None:
         """Print `text` with `first_prefix` before its first line and the rest indented."""
@@ -109,6 +168,14 @@ class Console:
         self.line(first_prefix + lines[0])
         for rest in lines[1:]:
             self.line(INDENT + rest if rest else "")
+
+
+def display_width(text: str) -> int:
+    """How many terminal columns `text` takes (wide characters two, combining marks none)."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
 
 
 # --- mail --------------------------------------------------------------------------
@@ -207,36 +274,64 @@ class Choice:
 
 @dataclass
 class ChatView:
-    """Prints what the customer sees in their private chat, as it happens."""
+    """Prints what the customer sees in their private chat, as it happens.
+
+    Between the customer's steps the bot may send a message by itself (a staff
+    answer the announcer delivers): it is printed at once, its buttons numbered.
+    """
 
     console: Console
-    chat_id: int
+    user: SimulatedUser
     printed: bool = False  # anything printed since the last prompt
+    stepping: bool = False  # a line of the customer is being handled
     touched: list[int] = field(default_factory=list)  # bot messages sent/edited this step
     choices: list[Choice] = field(default_factory=list)
+    # A message asking for a reply (ForceReply): a Telegram client sends the next text as a
+    # reply to it, so the demo does too.
+    reply_to: int | None = None
+    # Called when the bot deletes the customer's message before printing anything else.
+    on_own_deleted: Callable[[], None] = lambda: None
 
     def on_event(self, event: str, message: ChatMessage) -> None:
         """The emulator's listener: the bot sent, edited or deleted a message."""
-        if message.chat_id != self.chat_id:
+        if message.chat_id != self.user.chat.chat_id:
             return
-        self.printed = True
         if event == "deleted":
             if message.from_bot:
                 self.console.line(BOT_PREFIX + note("bot_deleted"))
             else:
+                if self.stepping and not self.printed:  # the line typed is the last shown
+                    self.on_own_deleted()
                 self.console.line(INDENT + note("secret_deleted"))
+            self.printed = True
             return
+        pushed = not self.stepping
+        if pushed:  # nobody typed anything: the bot speaks by itself
+            self.touched.clear()
+        self.printed = True
         self.touched.append(message.message_id)
         prefix = BOT_PREFIX + (note("edited") + " " if event == "edited" else "")
         self.console.block(prefix, describe(message))
+        if event == "sent" and (message.reply_markup or {}).get("force_reply"):
+            self.reply_to = message.message_id
+            self.console.line(INDENT + note("force_reply"))
+        if pushed:
+            self.show_choices()
 
     def begin_step(self) -> None:
         """A new line of the customer: forget what the previous step touched."""
+        self.stepping = True
         self.printed = False
         self.touched.clear()
 
-    def show_choices(self, user: SimulatedUser) -> None:
-        """After a step with output: number the buttons now on screen and print them."""
+    def end_step(self) -> None:
+        """The bot has answered the line: number the buttons now on screen."""
+        self.show_choices()
+        self.stepping = False
+
+    def show_choices(self) -> None:
+        """After output: number the buttons now on screen and print them."""
+        user = self.user
         if not self.printed:
             return
         choices: list[Choice] = []
@@ -284,51 +379,125 @@ def describe(message: ChatMessage) -> str:
 # --- reading lines -----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Entered:
+    """A line the customer entered, and whether it was typed unseen (a secret's prompt)."""
+
+    text: str
+    hidden: bool = False
+
+
 class LineReader:
     """Reads the customer's lines in a daemon thread, one when asked, keeping the loop free.
 
     A daemon thread (not the loop's executor) so that Ctrl-C never waits for a
-    pending `input()` before the process can exit.
+    pending `input()` before the process can exit. At a prompt for a password or
+    a code a terminal does not echo what is typed (as `getpass` would); the
+    terminal's settings are put back by `close`, even after Ctrl-C.
     """
 
-    def __init__(self, stream: TextIO, interactive: bool) -> None:
+    def __init__(self, stream: TextIO, interactive: bool, console: Console) -> None:
         self.stream = stream
         self.interactive = interactive
-        self._requests: queue.SimpleQueue[tuple[str, asyncio.Future[str | None]]] = (
+        self.console = console
+        self._requests: queue.SimpleQueue[tuple[str, bool, asyncio.Future[Entered | None]]] = (
             queue.SimpleQueue()
         )
         self._loop = asyncio.get_running_loop()
+        self._terminal = _terminal_settings(stream) if interactive else None
         self._thread = threading.Thread(target=self._serve, name="demo-stdin", daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
         while True:
-            prompt, future = self._requests.get()
-            line: str | None
+            prompt, secret, future = self._requests.get()
+            entered: Entered | None
             try:
-                if self.interactive:
-                    line = input(prompt)
-                else:
+                if not self.interactive:
                     raw = self.stream.readline()
-                    line = raw.rstrip("\r\n") if raw else None
+                    entered = Entered(raw.rstrip("\r\n")) if raw else None
+                elif secret and self._terminal is not None:
+                    entered = self._read_unseen(prompt, self._terminal)
+                else:
+                    entered = Entered(input(prompt))
             except (EOFError, OSError, ValueError):
-                line = None
-            self._loop.call_soon_threadsafe(_resolve, future, line)
-            if line is None:
+                entered = None
+            self._loop.call_soon_threadsafe(_resolve, future, entered)
+            if entered is None:
                 return
 
-    async def read(self, prompt: str) -> str | None:
-        """The next line without its newline, or None at the end of input."""
+    def _read_unseen(self, prompt: str, terminal: list[Any]) -> Entered | None:
+        """One line typed with the terminal's echo off."""
+        import termios
+
+        fd = self.stream.fileno()
+        quiet = [*terminal[:3], terminal[3] & ~termios.ECHO, *terminal[4:]]
+        out = self.console.stream
+        try:  # echo off before the prompt shows, so that nothing typed ever shows
+            termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+        except termios.error:  # the terminal refuses: typed visibly, as anywhere else
+            return Entered(input(prompt))
+        try:
+            out.write(prompt)
+            out.flush()
+            raw = self.stream.readline()
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, terminal)
+        return Entered(raw.rstrip("\r\n"), hidden=True) if raw else None
+
+    async def read(self, prompt: str, *, secret: bool = False) -> Entered | None:
+        """The next line without its newline, or None at the end of input; with `secret`,
+        typed unseen on a terminal."""
         if not self._thread.is_alive():
             return None
-        future: asyncio.Future[str | None] = self._loop.create_future()
-        self._requests.put((prompt, future))
-        return await future
+        future: asyncio.Future[Entered | None] = self._loop.create_future()
+        self._requests.put((prompt, secret, future))
+        if self.interactive:
+            hidden = secret and self._terminal is not None
+            self.console.prompt_opened(prompt, (lambda: "") if hidden else _readline_buffer)
+        try:
+            return await future
+        finally:
+            self.console.prompt_closed()
+
+    def close(self) -> None:
+        """Put the terminal's settings back (echo on), whatever the reading thread did."""
+        if self._terminal is not None:
+            import termios
+
+            with contextlib.suppress(OSError, ValueError, termios.error):
+                termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._terminal)
 
 
-def _resolve(future: asyncio.Future[str | None], line: str | None) -> None:
+def _terminal_settings(stream: TextIO) -> list[Any] | None:
+    """The terminal's settings (termios), or None where echo cannot be switched off."""
+    try:
+        import termios
+    except ImportError:  # not a POSIX system: typing stays visible
+        return None
+    try:
+        return termios.tcgetattr(stream.fileno())
+    except (termios.error, OSError, ValueError, AttributeError):
+        return None
+
+
+def _readline_buffer() -> str:
+    """What is typed at input()'s prompt so far, when readline edits the line."""
+    readline = sys.modules.get("readline")
+    return readline.get_line_buffer() if readline is not None else ""
+
+
+def _forget_last_history_line() -> None:
+    """Drop the line just entered from readline's history (arrow-up must not bring back a
+    password)."""
+    readline = sys.modules.get("readline")
+    if readline is not None and readline.get_current_history_length() > 0:
+        readline.remove_history_item(readline.get_current_history_length() - 1)
+
+
+def _resolve(future: asyncio.Future[Entered | None], entered: Entered | None) -> None:
     if not future.done():
-        future.set_result(line)
+        future.set_result(entered)
 
 
 # --- the session -------------------------------------------------------------------
@@ -342,7 +511,7 @@ class TerminalChat:
         console: Console,
         emulator: BotApiEmulator,
         user: SimulatedUser,
-        application: Application,
+        service: Service,
         view: ChatView,
         mail: MailAnnouncer,
         values: dict[str, str],
@@ -350,10 +519,16 @@ class TerminalChat:
         self.console = console
         self.emulator = emulator
         self.user = user
-        self.application = application
+        self.service = service
+        self.application = service.application
         self.view = view
         self.mail = mail
         self.values = values
+        self.interactive = False  # lines come from a person at a terminal (set by `run`)
+        self._entered: Entered | None = None  # the line being handled, as typed
+        self._next_ticket = 1  # the first ticket number not yet seen
+        self._told_unseen = False  # the note on unseen typing was printed
+        view.on_own_deleted = self._own_line_deleted
 
     def expand(self, line: str) -> str | None:
         """Fill in the placeholders; None when `{code}`/`{link}` is used before any code mail."""
@@ -369,18 +544,31 @@ class TerminalChat:
         return line
 
     def action(self, line: str) -> Callable[[], int | None]:
-        """What typing `line` does: press a numbered button, open a link, command or text."""
+        """What typing `line` does: press a numbered button, open a link, command or text
+        (a reply to the message that asked for one)."""
+        reply_to, self.view.reply_to = self.view.reply_to, None
         if _NUMBER.fullmatch(line):
             choice = self.view.choice(int(line))
             if choice is not None:
                 return lambda: self._press(choice)
         if line.startswith(("https://t.me/", "http://t.me/")) and " " not in line:
             return lambda: self.user.open_link(line)
-        if line.startswith("/") and len(line) > 1 and not line[1].isspace():
+        if self.is_command(line):
             command, _, payload = line[1:].partition(" ")
             payload = payload.strip()
             return lambda: self.user.send_command(command, payload or None)
-        return lambda: self.user.send_text(line)
+        return lambda: self.user.send_text(line, reply_to=reply_to)
+
+    @staticmethod
+    def is_command(line: str) -> bool:
+        """Whether `line` is sent as a /command."""
+        return line.startswith("/") and len(line) > 1 and not line[1].isspace()
+
+    def sent_as_text(self, line: str) -> bool:
+        """Whether `line` goes to the bot as typed text (not a button press or a command):
+        what a secret's prompt hides."""
+        pressed = _NUMBER.fullmatch(line) is not None and self.view.choice(int(line)) is not None
+        return not pressed and not self.is_command(line)
 
     def _press(self, choice: Choice) -> int | None:
         if choice.message_id is not None:
@@ -394,6 +582,13 @@ class TerminalChat:
     async def step(self, line: str) -> None:
         """Send one line and wait until the bot has handled it and its mail is written."""
         self.view.begin_step()
+        try:
+            await self._step(line)
+        finally:
+            self.view.end_step()
+        await self._tell_new_tickets()
+
+    async def _step(self, line: str) -> None:
         answered = len(self.emulator.callback_answers)
         try:
             update_id = self.action(line)()
@@ -413,29 +608,95 @@ class TerminalChat:
             if answer.text:  # the little notice Telegram shows after a button press
                 self.console.line(f"🔔 {answer.text}")
         await self.mail.settle()
-        self.view.show_choices(self.user)
+
+    async def asks_for_secret(self) -> bool:
+        """Whether the bot's open question wants a password or a code (`secret_question`)."""
+        states = await chat_state.conversations(self.service.state_db, dialogues.NAME)
+        for key, state in states.items():
+            if self.user.user_id in key and isinstance(state, str):
+                return secret_question(dialogues.ASKS.get(state))
+        return False
+
+    def _own_line_deleted(self) -> None:
+        """The bot deleted the line just typed (a secret it did not ask for): on a terminal,
+        dots replace it on the screen, and it leaves readline's history."""
+        entered = self._entered
+        if entered is None or entered.hidden or not self.interactive:
+            return
+        self.console.rewrite_entered(PROMPT + entered.text, PROMPT + MASK)
+        _forget_last_history_line()
+
+    async def _tell_new_tickets(self) -> None:
+        """After the customer's report opens a ticket: how to answer it as staff."""
+        while (ticket := await tickets.get(self.service.db, self._next_ticket)) is not None:
+            self._next_ticket += 1
+            if ticket.telegram_chat_id != self.user.chat.chat_id:
+                continue
+            number = ticket_number(ticket.id)
+            command = staff_command(
+                self.service.settings.db_path,
+                "tickets",
+                "reply",
+                number,
+                "--text",
+                note("example_answer"),
+            )
+            self.console.line(render("demo/staff_hint.txt", number=number, command=command))
 
     async def run(self, reader: LineReader, echo: bool) -> None:
         """Until :q, /quit or the end of input."""
+        self.interactive = reader.interactive
         while True:
-            line = await reader.read("> ")
-            if line is None:
+            secret = await self.asks_for_secret()
+            if secret and reader.interactive and not self._told_unseen:
+                self._told_unseen = True
+                self.console.line(note("typing_unseen"))
+            entered = await reader.read(SECRET_PROMPT if secret else PROMPT, secret=secret)
+            self._entered = entered
+            if entered is None:
                 if reader.interactive:
                     self.console.line()
                 return
-            text = line.strip()
+            text = entered.text.strip()
             if text.lower() in QUIT_WORDS:
                 if echo:
-                    self.console.line(f"> {text}")
+                    self.console.line(f"{PROMPT}{text}")
+                elif entered.hidden:
+                    self.console.line(text)  # the prompt's row, not echoed by the terminal
                 return
             expanded = self.expand(text)
+            shown = expanded if expanded is not None else text
+            if secret and expanded and self.sent_as_text(expanded):
+                shown = MASK
             if echo:  # what the customer "typed", placeholders filled in
-                self.console.line(f"> {expanded if expanded is not None else text}")
+                self.console.line(f"{PROMPT}{shown}")
+            elif entered.hidden:
+                self.console.line(shown)
             if expanded is None:
                 missing = [n for n in ("code", "link") if "{" + n + "}" in text]
                 self.console.line(note("no_code_yet", placeholder=missing[0]))
             elif expanded:
                 await self.step(expanded)
+
+
+def secret_question(asks: str | None) -> bool:
+    """Whether a dialogue's question, by its template's name, asks for a password or a code
+    (`login/ask_password`, `password/ask_new`, `activation/ask_code`…): the answers the bot
+    deletes from the chat, so the terminal does not show them either."""
+    if asks is None:
+        return False
+    folder, _, name = asks.rpartition("/")
+    return folder == "password" or "password" in name or name.endswith("_code")
+
+
+def staff_command(db_path: Path, *arguments: str) -> str:
+    """The command line that runs `run_bot.py ARGUMENTS` on the demo's database, to be
+    pasted into another terminal (any folder: every path is absolute)."""
+    if program() == "petkomm":
+        command = [str(Path(sys.argv[0]).absolute())]
+    else:
+        command = [sys.executable, str(RUN_BOT)]
+    return f"PETKOMM_DB={shlex.quote(str(db_path))} {shlex.join([*command, *arguments])}"
 
 
 # --- putting it together -----------------------------------------------------------
@@ -448,6 +709,9 @@ def demo_settings(base: Settings, db_path: Path, mail_dir: Path) -> Settings:
     # Never the operator's PETKOMM_STATE_DB: the demo's state file goes beside its db.
     env["PETKOMM_STATE_DB"] = str(state_path_beside(db_path))
     env["PETKOMM_MAIL_OUTBOX_DIR"] = str(mail_dir)
+    for name, example in DEMO_FACTS.items():
+        if not env.get(name, "").strip():
+            env[name] = example
     return Settings(env)
 
 
@@ -456,6 +720,9 @@ def quiet_logging(settings: Settings) -> None:
     level = getattr(logging, settings.log_level)
     if level != logging.DEBUG:
         logging.getLogger().setLevel(max(level, logging.WARNING))
+        for name in QUIET_LOGGERS:  # their own levels would let "Application started" through
+            library = logging.getLogger(name)
+            library.setLevel(max(library.level, logging.WARNING))
         # The demo has no staff chat by design: the announcer's warning about it is noise.
         logging.getLogger("petkomm.bot.announcer").setLevel(logging.ERROR)
 
@@ -525,6 +792,7 @@ async def run_demo(
 
     with tempfile.TemporaryDirectory(prefix="petkomm-demo-") as tmp:
         export = Path(tmp) / "export"
+        console.line(note("preparing", customers=options.customers))  # not a hang: data first
         try:
             summary = write_demo_data(
                 export,
@@ -566,10 +834,11 @@ async def _serve(
     transport = AnnouncingFolderTransport(settings.mail_outbox_dir or Path("."), mail.on_written)
     emulator = BotApiEmulator(token=DEMO_TOKEN, bot_username=BOT_USERNAME)
     user = emulator.private_user(USER_ID, USER_FIRST_NAME)
-    view = ChatView(console, user.chat.chat_id)
+    view = ChatView(console, user)
     emulator.add_listener(view.on_event)
 
     service: Service | None = None
+    reader: LineReader | None = None
     stop_listening = db.listen(OUTBOX_TOPIC, mail.on_queued)
     await emulator.start()
     try:
@@ -585,17 +854,20 @@ async def _serve(
             ),
         )
         await service.start(polling=Polling(interval=0, timeout=1))
-        chat = TerminalChat(console, emulator, user, service.application, view, mail, values)
+        chat = TerminalChat(console, emulator, user, service, view, mail, values)
         interactive = stdin.isatty()
         if interactive:
             with contextlib.suppress(ImportError):
                 import readline  # noqa: F401 - line editing and history for input()
-        reader = LineReader(stdin, interactive)
+        console.live = interactive and console.stream.isatty()
+        reader = LineReader(stdin, interactive, console)
         await chat.run(reader, echo=not interactive)
     except asyncio.CancelledError:  # Ctrl-C: stop as cleanly as after :q
         console.line()
         raise
     finally:
+        if reader is not None:
+            reader.close()
         if service is not None:
             await service.stop()
         stop_listening()

@@ -1,7 +1,9 @@
-"""`tickets list|show|reply|close|reopen`: the staff chat's work, without Telegram.
+"""`tickets list|show|reply|close|reopen|attachment`: the staff chat's work, without Telegram.
 
 The same core.staff calls as the staff chat, so the same rules and audit; the
-actor is `cli:<the OS user>`. Output is for operators, in English.
+actor is `cli:<the OS user>`. Output is for operators, in English; whatever a
+customer wrote (subject, text, name, address) is printed through
+`cli.common.printable`, so it cannot drive the operator's terminal.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cli.common import REFUSED, Subparsers, error, local_time, os_user, program
+from cli.common import REFUSED, Subparsers, error, local_time, os_user, printable, program
 from core.config import Settings
 
 if TYPE_CHECKING:
+    from core.attachments import TicketFile
     from core.db import Database
     from core.staff import Summary, Thread
 
@@ -27,6 +30,12 @@ STAFF_ERRORS = {
     "no_address": "error: {number} has no address to answer to",
 }
 SUBJECT_WIDTH = 50
+# Why a file was not kept (core.attachments), worded for the operator.
+WITHHELD = {
+    "program": "a program, withheld for safety",
+    "too_big": "too big",
+    "too_many": "too many files in one mail",
+}
 
 
 def register(sub: Subparsers) -> None:
@@ -62,6 +71,16 @@ def register(sub: Subparsers) -> None:
     t.add_argument("number", metavar="N")
     t = t_sub.add_parser("reopen", help="reopen a ticket", description="Reopen a ticket.")
     t.add_argument("number", metavar="N")
+    t = t_sub.add_parser(
+        "attachment",
+        help="save a file that came with a ticket",
+        description="Save the ticket's file number n (as `tickets show N` lists them) to FILE; "
+        "without --out, under its own name in the current folder (never overwriting). "
+        "Audited as attachment_opened.",
+    )
+    t.add_argument("number", metavar="N")
+    t.add_argument("position", metavar="n", type=int, help="the file's number in the ticket")
+    t.add_argument("--out", metavar="FILE", help="where to write it (- is standard output)")
     p.set_defaults(func=cmd_tickets)
 
 
@@ -80,6 +99,7 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
     from core import staff
+    from core.attachments import AttachmentError
     from core.db import open_database
     from core.staff import StaffError
     from core.tickets import parse_ticket_number
@@ -104,11 +124,15 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
             await _show(clerk, number)
         elif action == "reply":
             await _reply(clerk, number, text or "")
+        elif action == "attachment":
+            return await _attachment(clerk, number, args.position, args.out)
         else:
             await _close_or_reopen(clerk, number, close=action == "close")
     except StaffError as refused:
         message = STAFF_ERRORS.get(refused.kind, "error: {number}: " + refused.kind)
         return error(message.format(number=refused.number, limit=refused.limit), REFUSED)
+    except AttachmentError as refused:
+        return error(_attachment_error(refused), REFUSED)
     finally:
         await db.close()
     return 0
@@ -143,7 +167,7 @@ async def _list(clerk: Clerk, *, include_closed: bool) -> None:
         f"! = {staff.WARN_DAYS} days or less)"
     )
     for s in items:
-        subject = s.subject
+        subject = printable(s.subject)
         if len(subject) > SUBJECT_WIDTH:
             subject = subject[: SUBJECT_WIDTH - 1] + "…"
         print(
@@ -155,6 +179,7 @@ async def _list(clerk: Clerk, *, include_closed: bool) -> None:
 async def _show(clerk: Clerk, number: int) -> None:
     """Print the whole thread (audited as viewed)."""
     from core import staff
+    from core.attachments import files_of
 
     view = await staff.thread(
         clerk.db,
@@ -164,6 +189,32 @@ async def _show(clerk: Clerk, number: int) -> None:
         now=clerk.now,
     )
     _print_thread(view)
+    _print_files(view.summary.number, await files_of(clerk.db, view.summary.ticket.id))
+
+
+async def _attachment(clerk: Clerk, number: int, position: int, out: str | None) -> int:
+    """Write one of the ticket's files where asked (audited); 0, or 1 when it cannot."""
+    from core.attachments import open_file
+    from core.tickets import ticket_number
+
+    opened = await open_file(clerk.db, number, position, actor=clerk.actor, now=clerk.now)
+    file = opened.file
+    what = f"{ticket_number(number)} attachment {position} ({_file_line(file)})"
+    if out == "-":
+        sys.stdout.buffer.write(opened.content)
+        sys.stdout.buffer.flush()
+        print(f"{what} written to standard output", file=sys.stderr)
+        return 0
+    target = Path(out) if out else Path(file.filename)
+    try:
+        with target.open("wb" if out else "xb") as handle:
+            handle.write(opened.content)
+    except FileExistsError:
+        return error(f"error: {target} exists; choose another name with --out FILE", REFUSED)
+    except OSError as exc:
+        return error(f"error: cannot write {target}: {exc.strerror or exc}", REFUSED)
+    print(f"{what} saved to {target}")
+    return 0
 
 
 async def _reply(clerk: Clerk, number: int, text: str) -> None:
@@ -175,7 +226,7 @@ async def _reply(clerk: Clerk, number: int, text: str) -> None:
     )
     if result.via == "mail":
         print(
-            f"{result.number}: answer queued as mail to {result.recipient} "
+            f"{result.number}: answer queued as mail to {printable(result.recipient or '')} "
             f"(Message-ID {result.mail_message_id})."
         )
     else:
@@ -215,9 +266,10 @@ def _answer_text(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 
 def _customer(summary: Summary) -> str:
+    """Who reported it: a name from the billing data, a customer ID, or an address (printable)."""
     if summary.customer_name:
-        return f"{summary.customer_name} ({summary.customer_id})"
-    return summary.customer_id or summary.email or "unknown"
+        return printable(f"{summary.customer_name} ({summary.customer_id})")
+    return printable(summary.customer_id or summary.email or "unknown")
 
 
 def _age(summary: Summary) -> str:
@@ -243,12 +295,48 @@ def _deadline(summary: Summary) -> str:
     return f"{mark}{summary.due_date.isoformat()} ({words})"
 
 
+def _attachment_error(refused: Exception) -> str:
+    """An AttachmentError worded for the operator."""
+    from core.attachments import AttachmentError
+
+    assert isinstance(refused, AttachmentError)
+    if refused.kind == AttachmentError.NO_TICKET:
+        return f"error: no ticket {refused.number}"
+    if refused.kind == AttachmentError.NO_FILE:
+        return (
+            f"error: {refused.number} has no attachment {refused.position} "
+            f"(see: {program()} tickets show {refused.number})"
+        )
+    why = WITHHELD.get(refused.reason or "", "not kept")
+    return (
+        f"error: attachment {refused.position} of {refused.number} was not kept ({why}); "
+        "the whole mail is still in the database"
+    )
+
+
+def _file_line(file: TicketFile) -> str:
+    """`akna.jpg, image/jpeg, 1.2 KB`."""
+    size = file.size_text.replace(",", ".")
+    return f"{printable(file.filename)}, {printable(file.content_type)}, {size}"
+
+
+def _print_files(number: str, files: list[TicketFile]) -> None:
+    if not files:
+        return
+    print("\n--- attachments ---")
+    for file in files:
+        reason = file.withheld or ""
+        withheld = f"  (not kept: {WITHHELD.get(reason, reason)})" if reason else ""
+        print(f"{file.number:>3}. {_file_line(file)}{withheld}")
+    print(f"Save one with: {program()} tickets attachment {number} 1")
+
+
 def _print_thread(view: Thread) -> None:
     s = view.summary
     print(f"{s.number}  {s.ticket.status}  {s.channel}")
-    contact = f" <{s.email}>" if s.email and s.customer_id else ""
+    contact = f" <{printable(s.email)}>" if s.email and s.customer_id else ""
     print(f"Customer: {_customer(s)}{contact}")
-    print(f"Subject:  {s.subject}")
+    print(f"Subject:  {printable(s.subject)}")
     print(f"Received: {local_time(s.ticket.created_at)} ({_age(s)} ago)")
     print(f"Deadline: {_deadline(s).strip()}")
     for entry in view.entries:
@@ -256,6 +344,6 @@ def _print_thread(view: Thread) -> None:
             "customer": "customer",
             "auto": "automatic answer",
             "machine": f"machine mail ({entry.machine})",
-        }.get(entry.who, f"staff {entry.author}")
+        }.get(entry.who, f"staff {printable(entry.author)}")
         print(f"\n--- {who}, {local_time(entry.message.created_at)} ---")
-        print(entry.text.rstrip())
+        print(printable(entry.text.rstrip(), lines=True))

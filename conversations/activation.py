@@ -21,6 +21,7 @@ from conversations.common import (
     guest_keyboard,
     inline,
     lock_minutes,
+    once_key,
     opened_by,
     say,
     step,
@@ -28,7 +29,7 @@ from conversations.common import (
     typed_code,
     user_id,
 )
-from core import account_lookup, accounts
+from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
 from core.accounts import ACTIVATION_PREFIX, CodeOutcome
 from core.emails import normalised_email
@@ -57,7 +58,9 @@ async def activate_with(update: Update, context: BotContext, code: str) -> NextS
     """Try a code (typed or from a deep link) and tell the outcome."""
     svc = context.services
     now = svc.now()
-    result = await accounts.activate(svc.db, code, telegram_user_id=user_id(update), now=now)
+    result = await accounts.activate(
+        svc.db, code, telegram_user_id=user_id(update), once=once_key(update), now=now
+    )
     match result.outcome:
         case CodeOutcome.OK:
             assert result.account is not None
@@ -111,6 +114,7 @@ async def _send(update: Update, context: BotContext, account: Account) -> NextSt
         policy=svc.policy,
         mailer=svc.mailer,
         actor=f"tg:{user_id(update)}",
+        once=once_key(update),
         now=now,
     )
     if until:
@@ -135,12 +139,20 @@ async def got_email(update: Update, context: BotContext) -> NextState:
         telegram_user_id=user_id(update),
         policy=svc.policy,
         mailer=svc.mailer,
+        once=once_key(update),
         now=now,
     )
     if until is not None:
         await say(update, "common/request_wait", minutes=lock_minutes(until, now))
         return EMAIL
-    await say(update, "activation/resent_if_pending", email=email)
+    cap = throttle.CODE_MAIL_ACCOUNT  # told alike whether or not it held this mail back
+    await say(
+        update,
+        "activation/resent_if_pending",
+        email=email,
+        per_hour=cap.limit,
+        minutes=round(cap.lock_for / 60),
+    )
     await say(update, "activation/ask_code", reply_markup=cancel_keyboard())
     return CODE
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from telegram import (
@@ -19,7 +21,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     BaseHandler,
@@ -292,20 +294,48 @@ async def delete_secret(update: Update) -> None:
     message = update.effective_message
     if message is None:
         return
+    user = update.effective_user.id if update.effective_user else "?"
     try:
         await message.delete()
-    except TelegramError as exc:  # too old, or already gone: say so in the log only
-        log.warning(
-            "could not delete a secret message of user %s: %s",
-            update.effective_user.id if update.effective_user else "?",
-            exc,
+    except RetryAfter as exc:  # Telegram's pace ran out: delete it as soon as it allows
+        task = asyncio.get_running_loop().create_task(
+            _delete_when_allowed(message, exc.retry_after, user)
         )
+        _deleting.add(task)
+        task.add_done_callback(_deleting.discard)
+    except TelegramError as exc:  # too old, or already gone: say so in the log only
+        log.warning("could not delete a secret message of user %s: %s", user, exc)
+
+
+_deleting: set[asyncio.Task[None]] = set()  # deletions waiting for Telegram (keep a reference)
+DELETE_TRIES = 10
+
+
+async def _delete_when_allowed(message: Message, wait: float | timedelta, user: object) -> None:
+    """Keep trying to delete a secret message while Telegram asks the bot to slow down."""
+    for _ in range(DELETE_TRIES):
+        await asyncio.sleep(wait.total_seconds() if isinstance(wait, timedelta) else wait)
+        try:
+            await message.delete()
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            continue
+        except TelegramError as exc:
+            log.warning("could not delete a secret message of user %s: %s", user, exc)
+        return
+    log.error("a secret message of user %s could not be deleted: Telegram kept refusing", user)
 
 
 def user_id(update: Update) -> int:
     """The Telegram user the update comes from."""
     assert update.effective_user is not None
     return update.effective_user.id
+
+
+def once_key(update: Update) -> str:
+    """The key under which the effects of this update are made once (`core.journal`): an
+    update handled again after a crash finds what it did and does not do it twice."""
+    return f"tg:{update.update_id}:{user_id(update)}"
 
 
 def chat_of(update: Update) -> Chat:

@@ -22,6 +22,7 @@ from conversations.common import (
     cancel_keyboard,
     guest_keyboard,
     lock_minutes,
+    once_key,
     opened_by,
     say,
     step,
@@ -29,7 +30,7 @@ from conversations.common import (
     typed_code,
     user_id,
 )
-from core import account_lookup, accounts
+from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
 from core.accounts import RESET_PREFIX, CodeOutcome
 
@@ -65,12 +66,20 @@ async def got_who(update: Update, context: BotContext) -> NextState:
         telegram_user_id=user_id(update),
         policy=svc.policy,
         mailer=svc.mailer,
+        once=once_key(update),
         now=now,
     )
     if until is not None:
         await say(update, "common/request_wait", minutes=lock_minutes(until, now))
         return WHO
-    await say(update, "forgot/sent_if_known", hours=svc.policy.code_ttl_hours)
+    cap = throttle.CODE_MAIL_ACCOUNT  # told alike whether or not it held this mail back
+    await say(
+        update,
+        "forgot/sent_if_known",
+        hours=svc.policy.code_ttl_hours,
+        per_hour=cap.limit,
+        minutes=round(cap.lock_for / 60),
+    )
     return CODE
 
 
@@ -148,6 +157,7 @@ async def got_again(update: Update, context: BotContext) -> NextState:
         account,
         new_hash,
         telegram_user_id=user_id(update),
+        once=once_key(update),
         now=svc.now(),
     )
     context.drafts.pop(RESET, None)

@@ -17,6 +17,7 @@ from conversations.common import (
     guest_keyboard,
     inline,
     label_pattern,
+    once_key,
     pager,
     say,
     send_or_edit,
@@ -137,7 +138,7 @@ async def customer_data(update: Update, context: BotContext) -> None:
 async def logout(update: Update, context: BotContext) -> None:
     """Kijelentkezés."""
     svc = context.services
-    done = await accounts.logout(svc.db, user_id(update), svc.now())
+    done = await accounts.logout(svc.db, user_id(update), svc.now(), once=once_key(update))
     await say(
         update,
         "menu/logged_out" if done else "menu/not_logged_in",

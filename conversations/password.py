@@ -21,6 +21,7 @@ from conversations.common import (
     delete_secret,
     guest_keyboard,
     lock_minutes,
+    once_key,
     opened_by,
     say,
     step,
@@ -124,7 +125,7 @@ async def got_again(update: Update, context: BotContext) -> NextState:
         )
         return END
     await accounts.change_password(
-        svc.db, account, new_hash, telegram_user_id=user_id(update), now=now
+        svc.db, account, new_hash, telegram_user_id=user_id(update), once=once_key(update), now=now
     )
     await say(update, "password/changed", reply_markup=customer_keyboard())
     return END

@@ -26,6 +26,7 @@ from conversations.common import (
     guest_keyboard,
     inline,
     lock_minutes,
+    once_key,
     opened_by,
     query_of,
     say,
@@ -36,12 +37,7 @@ from conversations.common import (
 from core import accounts
 from core.accounts import RegisterOutcome, Registration
 from core.emails import normalised_email
-from core.formats import (
-    format_invoice_number,
-    parse_amount,
-    parse_customer_id,
-    parse_invoice_number,
-)
+from core.formats import format_invoice_number, parse_amount, parse_invoice_number
 from core.passwords import hash_password, password_problem
 
 DRAFT = "reg"  # user_data: the fields typed so far (the password only as its hash)
@@ -83,7 +79,20 @@ async def _next(update: Update, context: BotContext, done: str) -> NextState:
 
 
 async def start(update: Update, context: BotContext) -> NextState:
-    """Begin (or restart) a registration."""
+    """Begin (or restart) a registration; or, if this Telegram user may not try a proof
+    now at all, say so and until when before asking anything."""
+    svc = context.services
+    now = svc.now()
+    until = await accounts.registration_locked(svc.db, user_id(update), now)
+    if until is not None:
+        await say(
+            update,
+            "registration/locked_at_start",
+            reply_markup=guest_keyboard(),
+            minutes=lock_minutes(until, now),
+            until=accounts.local_time(until),
+        )
+        return END
     context.drafts[DRAFT] = {}
     await say(update, "registration/intro", reply_markup=cancel_keyboard())
     await say(update, "registration/ask_email", step=1)
@@ -150,8 +159,8 @@ def _billing_fact(field: str, parse: Callable[[str], object]) -> StepCallback:
     return keep
 
 
-# U1234 (any case, spaces tolerated); 2016-000123 or 2016000123; 12 345 Ft and friends.
-got_customer_id = _billing_fact("customer_id", lambda t: parse_customer_id(t, lenient=True))
+# U1234 (any case, spaces, fullwidth tolerated); 2016-000123 or 2016000123; 12 345 Ft.
+got_customer_id = _billing_fact("customer_id", accounts.parse_typed_customer_id)
 got_invoice = _billing_fact("invoice", lambda t: parse_invoice_number(t, lenient=True))
 got_amount = _billing_fact("amount", _positive_amount)
 
@@ -213,6 +222,7 @@ async def confirm(update: Update, context: BotContext) -> NextState:
         telegram_user_id=user_id(update),
         policy=svc.policy,
         mailer=svc.mailer,
+        once=once_key(update),
         now=now,
     )
     match result.outcome:
@@ -234,10 +244,27 @@ async def confirm(update: Update, context: BotContext) -> NextState:
             )
             return CONFIRM
         case RegisterOutcome.LOCKED:
+            # Under siege (many strangers' wrong proofs) the customer ID takes one proof a
+            # day from each Telegram user; otherwise this Telegram user tried too often.
             await say(
                 update,
-                "registration/locked",
+                "registration/besieged" if result.locked_by == "siege" else "registration/locked",
+                by=result.locked_by,
+                mismatch=result.proof_mismatch,
                 minutes=lock_minutes(result.locked_until, now),
+                until=accounts.local_time(result.locked_until or now),
+            )
+            return CONFIRM
+        case RegisterOutcome.NAMES_LOCKED:
+            # Every other answer stays in the draft: after the wait, one press sends it.
+            await say(
+                update,
+                "registration/names_locked",
+                reply_markup=inline([[("confirm", "reg:confirm")], [("correct", "reg:fix")]]),
+                by=result.locked_by,
+                value=reg.username,
+                minutes=lock_minutes(result.locked_until, now),
+                until=accounts.local_time(result.locked_until or now),
             )
             return CONFIRM
         case RegisterOutcome.TAKEN:

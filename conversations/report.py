@@ -20,6 +20,7 @@ from conversations.common import (
     cancel_keyboard,
     chat_id,
     keyboard_for,
+    once_key,
     opened_by,
     say,
     step,
@@ -58,22 +59,21 @@ async def got_text(update: Update, context: BotContext) -> NextState:
     text = text_of(update).strip()
     svc = context.services
     now = svc.now()
-    refused = await reports.refusal(
-        svc.db, reports.REPORT, text, telegram_user_id=user_id(update), now=now
-    )
-    if refused:
-        await say(update, refused.template, reply_markup=None, **refused.values)
-        return TEXT
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, now)
-    ticket = await tickets.open_from_chat(
+    ticket = await reports.take_report(
         svc.db,
         text,
         telegram_user_id=user_id(update),
         chat_id=chat_id(update),
         customer_id=account.customer_id if account else None,
-        subject=context.drafts.pop(SUBJECT, None),
+        subject=context.drafts.get(SUBJECT),
+        once=once_key(update),
         now=now,
     )
+    if isinstance(ticket, reports.Refusal):
+        await say(update, ticket.template, reply_markup=None, **ticket.values)
+        return TEXT
+    context.drafts.pop(SUBJECT, None)
     await say(
         update,
         "report/opened",

@@ -12,7 +12,7 @@ import csv
 import json
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from itertools import islice, pairwise, repeat
 from operator import eq, itemgetter
@@ -74,6 +74,8 @@ class RowError:
     reason: str
 
     def __str__(self) -> str:
+        if self.line == 0:  # about the whole file
+            return f"{self.file}: {self.reason}"
         return f"{self.file}:{self.line}: {self.reason}"
 
 
@@ -242,12 +244,22 @@ class _Table:
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Yield (first line of the record, stripped fields in COLUMNS order).
 
-        Header problems and short rows are errors; blank lines are skipped.
+        Structural damage is an error on the line where it starts, and that
+        record is not yielded: a header problem (then nothing is read), a
+        record with another number of fields than the header has, a field
+        running over a line break (a stray quote swallows the lines after it:
+        it would merge rows silently), a second header row. Blank lines are
+        skipped; a file without a single row after its header is an error.
         """
         lines = iter(self.lines)
         first = next(lines, None)
-        if first is None:
+        if first is None or not first.strip():
             self.errors.add(self.name, 1, "empty file: expected a header row")
+            return
+        if "\x00" in first:
+            self.errors.add(
+                self.name, 1, "the file is UTF-16 or binary, not text: save it as UTF-8 CSV"
+            )
             return
         delimiter = ";" if first.count(";") > first.count(",") else ","
         header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter))]
@@ -261,22 +273,47 @@ class _Table:
             )
             return
         index = [header.index(c) for c in wanted]
-        needed = max(index) + 1
+        width = len(header)
         pick = itemgetter(*index)  # every file has several columns: this returns a tuple
         strip = str.strip
         reader = csv.reader(lines, delimiter=delimiter, strict=False)
         previous = 1  # the line the previous record ended on (the header's at first)
-        for fields in reader:
+        found = 0
+        while True:
             line = previous + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # e.g. a stray quote that runs to the end of the file
+                self.errors.add(self.name, line, f"unreadable CSV from here on ({exc})")
+                return
             previous = reader.line_num + 1  # the reader did not see the header line
-            if len(fields) < needed:
-                if not fields or (len(fields) == 1 and not fields[0].strip()):
-                    continue  # a blank line
+            if previous != line:
                 self.errors.add(
-                    self.name, line, f"expected {len(header)} columns, found {len(fields)}"
+                    self.name,
+                    line,
+                    f"a field runs over lines {line}–{previous}: a stray or unbalanced quote"
+                    ' (") or a line break inside a field; a record must be one line',
                 )
                 continue
+            if len(fields) != width:
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue  # a blank line
+                self.errors.add(self.name, line, f"expected {width} columns, found {len(fields)}")
+                continue
+            found += 1
+            if fields[index[0]].strip().lower() == wanted[0]:  # cheap: the key column first
+                if [f.strip().lower() for f in fields] == header:
+                    self.errors.add(
+                        self.name, line, "a second header row (two exports pasted together?)"
+                    )
+                    continue
             yield line, list(map(strip, pick(fields)))
+        if not found:
+            self.errors.add(
+                self.name, 2, "no rows after the header (an empty export? nothing was imported)"
+            )
 
 
 class _KeyTracker:
@@ -336,6 +373,10 @@ def _invoice_number(text: str) -> int:
 # --- rows of each file ------------------------------------------------------------
 
 
+class _UnknownCustomer(ValueError):
+    """A row names a customer that is neither in customers.csv nor the database."""
+
+
 class _Importer:
     def __init__(
         self,
@@ -352,6 +393,10 @@ class _Importer:
         self.run_id = run_id
         self.errors = _Errors()
         self.customers: set[str] = set()
+        # customers.csv is damaged: rows naming a customer not found are a consequence,
+        # counted per file and told once after the cause, not one error each.
+        self.customers_damaged = False
+        self.orphans: dict[str, int] = {}
         self.dates = _ParseCache(_iso_date)  # text -> ISO date
         self.amounts = _ParseCache(parse_amount)  # text -> forints
 
@@ -380,6 +425,12 @@ class _Importer:
                 rows += 1
                 try:
                     record = convert(fields)
+                except _UnknownCustomer as exc:
+                    if self.customers_damaged:
+                        self.orphans[name] = self.orphans.get(name, 0) + 1
+                    else:
+                        errors.add(name, line, str(exc))
+                    continue
                 except ValueError as exc:
                     errors.add(name, line, str(exc))
                     continue
@@ -438,7 +489,7 @@ class _Importer:
             return text
         customer_id = parse_customer_id(text)
         if customer_id not in self.customers:
-            raise ValueError(
+            raise _UnknownCustomer(
                 f"unknown customer {customer_id} (not in customers.csv nor the database)"
             )
         return customer_id
@@ -480,12 +531,28 @@ async def import_folder(
     *,
     encoding: str | None = None,
     progress: ProgressFactory | None = None,
+    only: Collection[str] | None = None,
 ) -> ImportResult:
-    """Import whatever of the three files `folder` holds; raise ImportFailed on any error."""
-    present = [name for name in FILES if (folder / name).is_file()]
-    if not present:
+    """Import the three files of `folder` (or just those named in `only`: `customers`,
+    `invoices.csv`…); raise ImportFailed on any error, a missing file included."""
+    wanted = wanted_files(only)
+    missing = [name for name in wanted if not (folder / name).is_file()]
+    if missing:
+        if len(missing) == len(FILES):
+            reason = "no customers.csv, invoices.csv or transactions.csv here"
+            raise ImportFailed([RowError(str(folder), 0, reason)], 1)
+        hint = ",".join(n.removesuffix(".csv") for n in FILES if n not in missing)
         raise ImportFailed(
-            [RowError(str(folder), 0, "no customers.csv, invoices.csv or transactions.csv here")], 1
+            [
+                RowError(
+                    name,
+                    0,
+                    f"missing from {folder}: an import takes all three files, or name the ones"
+                    f" it has (--only {hint})",
+                )
+                for name in missing
+            ],
+            len(missing),
         )
     started = time.monotonic()
     async with db.transaction() as tx, billing.import_cache(tx):
@@ -498,16 +565,40 @@ async def import_folder(
             "invoices.csv": importer.invoice,
             "transactions.csv": importer.transaction,
         }
-        for name in present:
+        for name in wanted:
             result.counts[name] = await importer.apply(name, convert[name])
+            if name == "customers.csv" and importer.errors.total:
+                importer.customers_damaged = True
         if importer.errors.total:
             order = {name: i for i, name in enumerate(FILES)}
             errors = sorted(importer.errors.kept, key=lambda e: (order.get(e.file, 9), e.line))
-            raise ImportFailed(errors, importer.errors.total)
-        if "invoices.csv" in present:
+            errors += [
+                RowError(
+                    name,
+                    0,
+                    f"{count} row(s) name a customer that is not in customers.csv: fix"
+                    " customers.csv first (see above), these may then be right",
+                )
+                for name, count in importer.orphans.items()
+            ]
+            raise ImportFailed(errors, importer.errors.total + len(importer.orphans))
+        if "invoices.csv" in wanted:
             result.new_invoice_count = result.counts["invoices.csv"].new
             listed = await billing.invoices_of_run(tx, run_id, NEW_INVOICES_LISTED)
             result.new_invoices = [format_invoice_number(n) for n in listed]
         result.seconds = time.monotonic() - started
         await billing.finish_import_run(tx, run_id, time.time(), result.summary_json())
     return result
+
+
+def wanted_files(only: Collection[str] | None) -> list[str]:
+    """The files an import takes, in the order they are applied (ValueError names a
+    file that is not one of the three)."""
+    if only is None:
+        return list(FILES)
+    names = {name.strip().lower().removesuffix(".csv") + ".csv" for name in only if name.strip()}
+    unknown = sorted(name.removesuffix(".csv") for name in names - set(FILES))
+    if unknown or not names:
+        got = ", ".join(unknown) or "nothing"
+        raise ValueError(f"--only takes customers, invoices and transactions, got {got}")
+    return [name for name in FILES if name in names]

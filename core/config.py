@@ -72,7 +72,8 @@ class Settings:
         """Read every setting the running service needs, so a missing or malformed one
         stops it before anything starts (raises ConfigError naming the variable)."""
         self.telegram_token, self.telegram_api_url, self.staff_chat_id, self.staff_ids  # noqa: B018
-        self.mail_from, self.log_level, self.answer_days, self.state_db_path  # noqa: B018
+        self.mail_from, self.log_level, self.log_format, self.answer_days  # noqa: B018
+        self.state_db_path  # noqa: B018
         self.code_ttl_hours, self.idle_minutes, self.proof_months  # noqa: B018
         if self.mail_outbox_dir is None:
             self.smtp_host, self.smtp_port, self.smtp_security  # noqa: B018
@@ -142,6 +143,11 @@ class Settings:
                 "PETKOMM_LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {value!r}"
             )
         return value
+
+    @property
+    def log_format(self) -> str:
+        """`text` (one readable line) or `json` (one JSON object a line, for a collector)."""
+        return self._choice("PETKOMM_LOG_FORMAT", ("text", "json"), "text")
 
     # --- rules of the service -------------------------------------------------------
     @property

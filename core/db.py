@@ -3,7 +3,8 @@
 Doors (the chat, the mail worker, the command line) never import `storage`:
 they hold a `Database` opened by the composition root and hand it to domain
 calls. This module names those types for them, and `DatabaseBusy` (`is_busy`):
-a write gave up because another process held the write lock too long.
+a write gave up because another process held the write lock too long
+(`write_lock_holders` says which, for the operator's log).
 
 There are two files: the main database (`open_database`, PETKOMM_DB), which the
 command line and the operator's tools write too, and the bot's own state file
@@ -19,7 +20,9 @@ from storage.db import (
     is_busy,
     open_database,
     open_state_database,
+    write_lock_holders,
 )
+from storage.health import FileHealth, database_health
 from storage.migrations import schema_version
 from storage.outbox import TOPIC as OUTBOX_TOPIC
 from storage.tickets import STAFF_TOPIC
@@ -32,10 +35,13 @@ __all__ = [
     "STAFF_TOPIC",
     "Database",
     "DatabaseBusy",
+    "FileHealth",
     "Queryable",
     "Transaction",
+    "database_health",
     "is_busy",
     "open_database",
     "open_state_database",
     "schema_version",
+    "write_lock_holders",
 ]

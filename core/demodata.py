@@ -515,6 +515,10 @@ class _Generator:
                         first -= second
                         second_day = first_day + 10 + int(rnd() * 25)
 
+                if index == self.sample_index and m == self.months - 1:
+                    # The demo's sample still owes its latest invoice, so that Tartozás shows
+                    # how to pay it; decided after the draws, so nobody else's data changes.
+                    first = 0
                 # A payment after today has not happened yet.
                 if first and first_day <= today:
                     first_day = business_day[first_day]

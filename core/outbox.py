@@ -14,10 +14,12 @@ reduced to its headers once it is sent or given up (`at_rest`), so neither the
 database nor a backup holds a live code or its link. A failed code mail cannot
 be sent again (`requeue` refuses it): its customer asks for a new code.
 
-The mail's health as staff see it is decided here too: the first mail given
-up, or a mail still failing after `ALERT_ATTEMPTS` tries, queues one "mail is
-failing" notice for the staff chat; the next mail that gets through queues one
-"mail works again" notice (`core.staff` hands them to the bot's announcer).
+The mail's health as staff see it is decided here too (`MailHealth`): when the
+mail server keeps failing (no connection, timeouts, our login refused, 4xx to
+everyone) one "mail is failing" notice goes to the staff chat, and one "mail
+works again" when it is over (`core.staff` hands them to the bot's announcer).
+One recipient's refusal is no outage: when a code mail fails for good, the
+customer entitled to know hears it in their chat (`_tell_customer`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import base64
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.policy import Policy
@@ -40,6 +42,7 @@ from core.config import Settings
 from core.facts import facts_from
 from core.mail.message_id import message_ids
 from core.texts import render
+from storage import accounts as accounts_store
 from storage import audit, notices, outbox
 from storage.db import Database, Queryable
 
@@ -55,7 +58,12 @@ from storage.outbox import next_due_at as next_due_at
 BASE_DELAY = 30.0  # seconds before the first retry
 MAX_DELAY = 3600.0  # back-off stops growing at one hour
 MAX_ATTEMPTS = 12  # after this many failed attempts (about 5 hours) the mail is failed
-ALERT_ATTEMPTS = 5  # a mail failing this often (about 8 minutes) tells staff mail is failing
+# Staff hear that the mail server is failing after this many of its failed attempts over at
+# least this long (about eight minutes of back-off when it cannot be reached at all), and that
+# it works again once this many mails in a row got through (or all that waited did).
+ALERT_ATTEMPTS = 5
+ALERT_AFTER = 300.0  # seconds
+RECOVER_DELIVERIES = 3
 
 
 def next_delay(attempts: int) -> float:
@@ -281,12 +289,14 @@ async def queue_mail(
     references: Iterable[str] = (),
     auto_reply: bool = False,
     now: float | None = None,
+    account_id: int | None = None,
 ) -> QueuedMail:
     """Render `mail/<template>.txt` (and `.html`), build the mail and queue it, due at once.
 
     The Message-ID is final from here on. `db` may be an open Transaction so the
     mail commits with the change that caused it. `auto_reply` marks an automatic
     answer (RFC 3834); code mails (`AUTO_GENERATED_KINDS`) are auto-generated.
+    `account_id` names the account a code mail is for (its customer hears if it fails).
     """
     moment = time.time() if now is None else now
     recipient = _address(to)
@@ -317,6 +327,7 @@ async def queue_mail(
         raw=flatten(msg),
         ticket_id=ticket_id,
         now=moment,
+        account_id=account_id,
     )
     return QueuedMail(id=mail_id, message_id=message_id, subject=final_subject)
 
@@ -332,10 +343,12 @@ async def queue_code_mail(
     link: str,
     expires_at: str,
     now: float | None = None,
+    account_id: int | None = None,
 ) -> QueuedMail:
     """Queue an activation or password-reset mail: its deep link and code, until `expires_at`.
 
     `purpose` is "activation" or "reset"; it names the template and the outbox kind.
+    `account_id` is the account's, so that its customer can be told if the mail fails.
     """
     if purpose not in ("activation", "reset"):
         raise ValueError(f"no code mail for {purpose!r}")
@@ -348,6 +361,7 @@ async def queue_code_mail(
         template=purpose,
         context={"username": username, "code": code, "link": link, "expires_at": expires_at},
         now=now,
+        account_id=account_id,
     )
 
 
@@ -399,10 +413,83 @@ def body_removed(mail: OutboxMail) -> bool:
 
 # --- the sender's outcomes, and mail health as staff see it --------------------------------
 
-MAIL_FAILING = "mail_failing"  # staff notice: mails are given up or keep failing
-MAIL_RECOVERED = "mail_recovered"  # staff notice: a mail got through again
+MAIL_FAILING = "mail_failing"  # staff notice: the mail server is failing (an outage)
+MAIL_RECOVERED = "mail_recovered"  # staff notice: mail gets through again
 _MAIL_TOPICS = (MAIL_FAILING, MAIL_RECOVERED)
 MAX_REASON = 300  # characters of a server's reason in a staff notice
+
+
+class Trouble(StrEnum):
+    """Whose problem a failed attempt was: the mail server's (everyone's) or one mail's."""
+
+    # No connection, a timeout, our login or our sender address refused, "421 closing":
+    # nothing gets through.
+    SERVER = "server"
+    # This recipient (or this mail) refused for now (a 4xx): one recipient's greylisting or
+    # full mailbox, or the server's trouble when it defers many different recipients.
+    DEFERRED = "deferred"
+    # This mail refused for good (a 5xx to RCPT or DATA, e.g. "550 no such user"), or it
+    # cannot be put on the wire at all: the customer's matter, never an outage.
+    REFUSED = "refused"
+
+
+@dataclass
+class MailHealth:
+    """The outgoing mail server's health as the sender has seen it: whether staff should
+    hear that it is failing, or that it works again.
+
+    With hysteresis, so that a flaky server makes one "failing" and one "works again"
+    notice per outage, not one per mail: an outage begins after `ALERT_ATTEMPTS`
+    failed attempts of the server's over at least `ALERT_AFTER` seconds, and a lone
+    mail getting through in between does not end it; it ends when `RECOVER_DELIVERIES`
+    mails in a row got through (or one did and nothing else waits). One recipient's
+    refusal, for good or for now, is no failure of the server's; several different
+    recipients deferred in a row are (a server that answers 4xx to everyone).
+
+    Kept in the sender's memory; whether staff were told is kept in the database (the
+    newest mail notice), so a restart in an outage still tells them when it ends.
+    """
+
+    failures: int = 0  # the server's failed attempts since the last run of deliveries
+    failing_since: float | None = None  # the first of them
+    deliveries: int = 0  # mails that got through in a row since the server's last failure
+    deferred: set[str] = field(default_factory=set)  # recipients deferred since then
+    reason: str = ""  # the latest failure's reason
+    flowing: bool = False  # enough mail got through since the server's last failure
+
+    def server_failed(self, reason: str, now: float) -> None:
+        """Count a failed attempt that was the server's (or our connection's) fault."""
+        self.failures += 1
+        self.failing_since = self.failing_since if self.failing_since is not None else now
+        self.deliveries = 0
+        self.flowing = False
+        self.reason = reason
+
+    def failed(self, trouble: Trouble, recipient: str, reason: str, now: float) -> None:
+        """Count a failed attempt; only the server's trouble counts toward an outage."""
+        if trouble is Trouble.SERVER:
+            self.server_failed(reason, now)
+        elif trouble is Trouble.DEFERRED:
+            self.deferred.add(recipient.casefold())
+            if len(self.deferred) > 1:  # more than one recipient: the server defers everyone
+                self.server_failed(reason, now)
+
+    def delivered(self, *, queue_empty: bool) -> None:
+        """A mail got through; enough of them in a row end the failures' count."""
+        self.deliveries += 1
+        if self.deliveries >= RECOVER_DELIVERIES or queue_empty:
+            self.failures = 0
+            self.failing_since = None
+            self.deferred.clear()
+            self.flowing = True
+
+    def outage(self, now: float) -> bool:
+        """Whether the server has failed long and often enough to tell staff."""
+        return (
+            self.failing_since is not None
+            and self.failures >= ALERT_ATTEMPTS
+            and now - self.failing_since >= ALERT_AFTER
+        )
 
 
 async def mail_failing(db: Queryable) -> bool:
@@ -410,52 +497,219 @@ async def mail_failing(db: Queryable) -> bool:
     return await notices.latest_topic(db, _MAIL_TOPICS) == MAIL_FAILING
 
 
-async def _tell_staff_failing(tx: Queryable, reason: str, now: float) -> None:
-    """One "mail is failing" notice, unless staff already know."""
-    if await mail_failing(tx):
-        return
+async def _mail_counts(tx: Queryable) -> dict[str, int]:
+    """What the staff notices count: mails waiting to be sent, and mails failed for good."""
     counts = await outbox.count_by_status(tx)
-    details = {
-        "failed": counts[outbox.FAILED],
-        "retrying": await outbox.count_retrying(tx),
-        "reason": reason[:MAX_REASON],
-    }
-    await notices.add(tx, MAIL_FAILING, details, now)
+    return {"waiting": counts[outbox.QUEUED], "failed": counts[outbox.FAILED]}
 
 
-async def mark_sent(db: Database, mail: OutboxMail, now: float, note: str | None = None) -> bool:
+async def _tell_staff(tx: Queryable, health: MailHealth, now: float) -> None:
+    """One "failing" notice when an outage begins, one "works again" when it ends."""
+    told = await mail_failing(tx)
+    if not told and health.outage(now):
+        details: dict[str, Any] = {**await _mail_counts(tx), "reason": health.reason[:MAX_REASON]}
+        await notices.add(tx, MAIL_FAILING, details, now)
+    elif told and health.flowing:
+        await notices.add(tx, MAIL_RECOVERED, await _mail_counts(tx), now)
+
+
+async def mark_sent(
+    db: Database,
+    mail: OutboxMail,
+    now: float,
+    note: str | None = None,
+    *,
+    health: MailHealth,
+) -> bool:
     """The server accepted `mail`: mark it sent, keep it as `at_rest` says, and tell
-    staff mail works again if they were told it was failing.
+    staff mail works again if they were told it was failing and `health` says so.
 
     Returns False when the row was not queued any more (already marked).
     """
     async with db.transaction() as tx:
         changed = await outbox.mark_sent(tx, mail.id, now, note, raw=at_rest(mail))
-        if changed and await mail_failing(tx):
-            counts = await outbox.count_by_status(tx)
-            await notices.add(tx, MAIL_RECOVERED, {"failed": counts[outbox.FAILED]}, now)
+        if changed:
+            health.delivered(queue_empty=await outbox.count_queued(tx) == 0)
+            await _tell_staff(tx, health, now)
     return changed
 
 
-async def mark_failed(db: Database, mail: OutboxMail, reason: str, now: float) -> bool:
-    """Give `mail` up for good (kept as `at_rest` says); staff hear mail is failing."""
+async def mark_failed(
+    db: Database,
+    mail: OutboxMail,
+    reason: str,
+    now: float,
+    *,
+    trouble: Trouble,
+    health: MailHealth,
+) -> bool:
+    """Give `mail` up for good (kept as `at_rest` says).
+
+    Staff hear that mail is failing only when the server is (`health`); the customer
+    of a code mail hears it in the chat, if someone may know (`_tell_customer`).
+    """
     async with db.transaction() as tx:
         changed = await outbox.mark_failed(tx, mail.id, reason, raw=at_rest(mail))
         if changed:
-            await _tell_staff_failing(tx, reason, now)
+            health.failed(trouble, mail.recipient, reason, now)
+            await _tell_staff(tx, health, now)
+            await _tell_customer(tx, mail, reason, trouble, now)
     return changed
 
 
 async def schedule_retry(
-    db: Database, mail: OutboxMail, next_attempt_at: float, reason: str, now: float
+    db: Database,
+    mail: OutboxMail,
+    next_attempt_at: float,
+    reason: str,
+    now: float,
+    *,
+    trouble: Trouble,
+    health: MailHealth,
 ) -> bool:
-    """Count a failed attempt and set when to try again; after `ALERT_ATTEMPTS` failed
-    attempts of one mail, staff hear mail is failing."""
+    """Count a failed attempt and set when to try again; staff hear that mail is failing
+    once `health` sees an outage."""
     async with db.transaction() as tx:
         changed = await outbox.schedule_retry(tx, mail.id, next_attempt_at, reason)
-        if changed and mail.attempts + 1 >= ALERT_ATTEMPTS:
-            await _tell_staff_failing(tx, reason, now)
+        if changed:
+            health.failed(trouble, mail.recipient, reason, now)
+            await _tell_staff(tx, health, now)
     return changed
+
+
+# --- telling the customer that their code mail could not be delivered ----------------------
+
+ACTIVATION_MAIL_FAILED = "activation_mail_failed"  # chat notice to who registered the account
+RESET_MAIL_FAILED = "reset_mail_failed"  # chat notice to who is logged in to the account
+CHAT_NOTICE_TEMPLATES = {
+    ACTIVATION_MAIL_FAILED: "chat/activation/mail_failed.txt",
+    RESET_MAIL_FAILED: "chat/forgot/mail_failed.txt",
+}
+ChatNotice = notices.ChatNotice
+
+
+class Undelivered(StrEnum):
+    """Why a mail failed for good, as a customer can be told it."""
+
+    NO_MAILBOX = "no_mailbox"  # no such mailbox at that address (5.1.1, "user unknown")
+    NO_DOMAIN = "no_domain"  # the part after @ takes no mail (5.1.2, 5.4.4, 5.1.10)
+    MAILBOX_FULL = "mailbox_full"  # x.2.2, 452, 552
+    BLOCKED = "blocked"  # the recipient's server would not take our mail (5.7.x)
+    BAD_ADDRESS = "bad_address"  # the address cannot be put on the wire at all
+    NOT_DELIVERED = "not_delivered"  # hours of retries did not get it through
+    REFUSED = "refused"  # refused, no reason we can word
+
+
+# The server's reply code and its enhanced status code (RFC 3463), e.g. "550 5.1.1".
+_REPLY = re.compile(r"\b([245]\d\d)\b(?:[ -]+([245])\.(\d{1,3})\.(\d{1,3})\b)?")
+_NO_SUCH_USER = re.compile(
+    r"unknown|no such|does not exist|doesn't exist|not exist|not found|invalid recipient"
+    r"|unavailable|nincs ilyen",
+    re.IGNORECASE,
+)
+_GAVE_UP = "gave up after"
+
+
+def server_reply(reason: str) -> str:
+    """The reply code (and enhanced code) a reason starts with, e.g. "550 5.1.1", or ""."""
+    match = _REPLY.search(reason)
+    if match is None:
+        return ""
+    return match[1] + (f" {match[2]}.{match[3]}.{match[4]}" if match[2] else "")
+
+
+def undelivered_because(reason: str, trouble: Trouble) -> Undelivered:
+    """Why a mail failed for good, in the few cases a customer can act on."""
+    gave_up = reason.startswith(_GAVE_UP)
+    match = _REPLY.search(reason)
+    if match is None:
+        if trouble is Trouble.REFUSED and not gave_up:
+            return Undelivered.BAD_ADDRESS
+        return Undelivered.NOT_DELIVERED
+    code, subject, detail = match[1], match[3], match[4]
+    if (subject, detail) == ("2", "2") or (subject is None and code in ("452", "552")):
+        return Undelivered.MAILBOX_FULL
+    if gave_up:
+        return Undelivered.NOT_DELIVERED
+    if (subject, detail) in (("1", "2"), ("1", "10"), ("4", "4")):
+        return Undelivered.NO_DOMAIN
+    if subject == "1":
+        return Undelivered.NO_MAILBOX
+    if subject == "7":
+        return Undelivered.BLOCKED
+    if subject is None and code in ("550", "551", "553") and _NO_SUCH_USER.search(reason):
+        return Undelivered.NO_MAILBOX
+    return Undelivered.REFUSED
+
+
+async def _entitled_chats(tx: Queryable, mail: OutboxMail) -> tuple[Any, list[int]]:
+    """The account a code mail was for, and the chats that may hear it failed.
+
+    Never whoever merely asked for the code (that would tell a stranger the account
+    exists): for an activation mail the Telegram user who registered the account, while
+    it waits for activation; for a reset mail the Telegram users logged in to it.
+    """
+    if mail.account_id is None:
+        return None, []
+    account = await accounts_store.by_id(tx, mail.account_id)
+    if account is None or account.email.casefold() != mail.recipient.casefold():
+        return None, []  # replaced by a newer registration, or the address has changed
+    if mail.kind == "activation":
+        if account.status != "pending" or account.registered_by_tg is None:
+            return account, []
+        return account, [account.registered_by_tg]  # a private chat's id is its user's
+    return account, await accounts_store.chats_logged_in_to(tx, account.id)
+
+
+async def _tell_customer(
+    tx: Queryable, mail: OutboxMail, reason: str, trouble: Trouble, now: float
+) -> None:
+    """A code mail failed for good: queue a notice for the chats entitled to know."""
+    if mail.kind not in CODE_KINDS:
+        return
+    account, chats = await _entitled_chats(tx, mail)
+    if account is None:
+        return
+    topic = ACTIVATION_MAIL_FAILED if mail.kind == "activation" else RESET_MAIL_FAILED
+    details = {
+        "address": mail.recipient,
+        "username": account.username,
+        "why": undelivered_because(reason, trouble).value,
+        "reply": server_reply(reason),
+    }
+    for chat_id in dict.fromkeys(chats):
+        await notices.add_for_chat(tx, chat_id, topic, details, now)
+    told = ", ".join(f"tg:{chat_id}" for chat_id in dict.fromkeys(chats)) or "nobody"
+    await audit.record(
+        tx, now, "system", f"{mail.kind}_mail_undeliverable", account.customer_id, f"told {told}"
+    )
+
+
+async def due_chat_notices(db: Queryable, now: float) -> list[ChatNotice]:
+    """Customers' chat notices due for delivery, oldest first (the bot's announcer)."""
+    return await notices.due_for_chats(db, now)
+
+
+def chat_notice_text(notice: ChatNotice) -> str:
+    """The notice as the customer reads it."""
+    return render(CHAT_NOTICE_TEMPLATES[notice.topic], **notice.details)
+
+
+async def chat_notice_posted(db: Queryable, notice: ChatNotice, now: float) -> None:
+    """The notice is in the customer's chat."""
+    await notices.chat_notice_sent(db, notice.id, now)
+
+
+async def chat_notice_failed(
+    db: Queryable, notice: ChatNotice, error: str, *, permanent: bool, now: float
+) -> bool:
+    """Count a failed delivery; True when it is given up (the chat refuses the bot, or
+    too many tries). Retries back off like the mail itself."""
+    attempts = notice.attempts + 1
+    give_up = permanent or attempts >= MAX_ATTEMPTS
+    retry_at = None if give_up else now + next_delay(attempts)
+    await notices.chat_notice_failed(db, notice.id, error[:500], retry_at)
+    return give_up
 
 
 # --- the operator's view: listing and requeueing -------------------------------------------

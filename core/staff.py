@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from core import journal
 from core.accounts import BUDAPEST, local_time
 from core.mail import (
     REPLY_ABOVE_MARKER,
     MailParseError,
+    answer_subject,
     is_stand_in,
     parent_references,
     parse_mail,
@@ -374,9 +376,10 @@ def clean_text(text: str) -> str:
 
 
 def reply_subject(subject: str) -> str:
-    """`Re: <the customer's subject>` without our tags or piled-up reply prefixes."""
+    """`Re: <the customer's subject>` without our tags or piled-up reply prefixes, cut at a
+    word when long (`core.mail.answer_subject`)."""
     bare = _REPLY_PREFIX.sub("", untagged_subject(subject)).strip()
-    return f"Re: {bare}" if bare else mail_subject("answer_untitled")
+    return answer_subject(f"Re: {bare}") if bare else mail_subject("answer_untitled")
 
 
 async def _mail_thread(
@@ -416,6 +419,7 @@ async def answer(
     text: str,
     *,
     actor: str,
+    once: str | None = None,
     now: float,
 ) -> Answered:
     """Send the clerk's answer the way the report came, and keep it in the ticket.
@@ -423,6 +427,8 @@ async def answer(
     Mail: queued in the outbox in the same transaction as the ticket message,
     threaded to the customer's newest mail. Telegram: queued for the
     customer's chat (the bot's announcer delivers it). The ticket stays open.
+    The message `once` (a clerk's in the staff chat) answers once: handled
+    again, it is told where its answer went, and the customer gets it once.
     """
     text = clean_text(text)
     label = ticket_number(number)
@@ -430,6 +436,9 @@ async def answer(
         raise StaffError(StaffError.EMPTY, label)
     async with db.transaction() as tx:
         ticket = await find(tx, number)
+        sent = await journal.done(tx, once, "answered")
+        if sent is not None:
+            return Answered(ticket, label, sent["via"], sent["to"], sent["message_id"])
         if ticket.channel == "mail":
             result = await _answer_by_mail(tx, settings, ticket, label, text, now)
             details = f"by mail {result.mail_message_id}"
@@ -449,6 +458,15 @@ async def answer(
         )
         await audit.record(
             tx, now, actor, "ticket_answered", label, f"{details}, {len(text)} characters"
+        )
+        await journal.record(
+            tx,
+            once,
+            "answered",
+            now,
+            via=result.via,
+            to=result.recipient,
+            message_id=result.mail_message_id,
         )
     return result
 
@@ -507,27 +525,42 @@ class Changed:
 
 
 async def _set_status(
-    db: Database, number: int, status: str, action: str, *, actor: str, now: float
+    db: Database,
+    number: int,
+    status: str,
+    action: str,
+    *,
+    actor: str,
+    once: str | None,
+    now: float,
 ) -> Changed:
     async with db.transaction() as tx:
         ticket = await find(tx, number)
+        if await journal.done(tx, once, action) is not None:  # this message changed it
+            return Changed(ticket, ticket_number(number), True)
         if ticket.status == status:
             return Changed(ticket, ticket_number(number), False)
         await store.set_status(tx, ticket.id, status, now)
         await audit.record(tx, now, actor, action, ticket_number(number))
+        await journal.record(tx, once, action, now)
         current = await store.get(tx, ticket.id)
     assert current is not None
     return Changed(current, ticket_number(number), True)
 
 
-async def close(db: Database, number: int, *, actor: str, now: float) -> Changed:
-    """Close a ticket (a customer's further message reopens it)."""
-    return await _set_status(db, number, "closed", "ticket_closed", actor=actor, now=now)
+async def close(
+    db: Database, number: int, *, actor: str, once: str | None = None, now: float
+) -> Changed:
+    """Close a ticket (a customer's further message reopens it); the message `once` that
+    closed it is told so again, not that it was closed already."""
+    return await _set_status(db, number, "closed", "ticket_closed", actor=actor, once=once, now=now)
 
 
-async def reopen(db: Database, number: int, *, actor: str, now: float) -> Changed:
-    """Reopen a closed ticket."""
-    return await _set_status(db, number, "open", "ticket_reopened", actor=actor, now=now)
+async def reopen(
+    db: Database, number: int, *, actor: str, once: str | None = None, now: float
+) -> Changed:
+    """Reopen a closed ticket (told so again to the message `once` that reopened it)."""
+    return await _set_status(db, number, "open", "ticket_reopened", actor=actor, once=once, now=now)
 
 
 # --- delivering Telegram answers (the bot's announcer calls these) -----------------------

@@ -17,6 +17,12 @@ Telegram user) and what is guessed (an account, a customer ID).
 - Whoever has succeeded against a target before is remembered there and held
   by `per_pair` alone: strangers' failures never lock the owner out, and the
   owner's own stumbles elsewhere never lock them out of what is theirs.
+- A guard with `under_siege` does not close a target to every stranger once
+  `per_target` is reached (that would let strangers lock out an owner who has
+  never succeeded yet, e.g. a first-time registrant): the target is "under
+  siege" and each stranger may still make `under_siege` attempts there (one a
+  day), so a newcomer's first attempt is always evaluated while many guessers
+  together get one guess each.
 
 A simple rate limit (`Rule`, `use`) counts uses of an action in a window and
 locks the key for a while once the limit is reached.
@@ -25,12 +31,14 @@ locks the key for a while once the limit is reached.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from storage import throttle as store
 from storage.db import Queryable, Transaction
 
 MINUTE = 60.0
 HOUR = 60 * MINUTE
+DAY = 24 * HOUR
 
 
 # --- guessing a secret -----------------------------------------------------------------
@@ -57,6 +65,7 @@ class Guard:
     per_guesser: Limit
     per_pair: Limit | None = None
     per_target: Limit | None = None
+    under_siege: Limit | None = None  # a stranger against a target whose per_target is full
 
 
 # The limits the README's "Limits against guessing" states: change both together.
@@ -70,23 +79,43 @@ PROOF = Guard(
     "proof",  # a registration's customer ID + invoice number + amount
     per_pair=Limit(5, HOUR),
     per_guesser=Limit(5, HOUR),
-    per_target=Limit(10, HOUR),
+    # A day, not an hour: guessers pacing themselves below the siege get 9 a day, not 9 an
+    # hour; and a household's own typos never come near 10 strangers' failures a day.
+    per_target=Limit(10, DAY),
+    under_siege=Limit(1, DAY),
 )
 CODE = Guard("code", per_guesser=Limit(5, 15 * MINUTE))  # typed activation and reset codes
 # Look-ups that could tell who has an account: counted whatever their answer.
-USERNAME_LOOKUP = Guard("username", per_guesser=Limit(10, HOUR))  # "is this name taken?"
+USERNAME_LOOKUP = Guard(  # "is this name taken?", asked with a proof that holds (the target)
+    "username", per_guesser=Limit(10, HOUR), per_target=Limit(10, HOUR)
+)
 CODE_REQUEST = Guard("code-request", per_guesser=Limit(5, HOUR))  # forgotten password, new code
+
+
+# Which limit stops a guesser: `pair` (this guesser, this target), `guesser` (this guesser,
+# every target), `target` (everyone, this target), `siege` (a stranger's one attempt a day
+# against a target under siege, see `Guard.under_siege`).
+LockedBy = Literal["pair", "guesser", "target", "siege"]
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Until when a guesser must wait, and the limit that holds them longest."""
+
+    until: float
+    by: LockedBy
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One reserved attempt, or why there is none (`locked_until`)."""
+    """One reserved attempt, or why there is none (`locked_until`, `locked_by`)."""
 
     guard: Guard
     guesser: str
     target: str
     id: int | None = None
     locked_until: float | None = None
+    locked_by: LockedBy | None = None
 
 
 async def reserve(tx: Transaction, guard: Guard, guesser: str, target: str, now: float) -> Attempt:
@@ -97,9 +126,9 @@ async def reserve(tx: Transaction, guard: Guard, guesser: str, target: str, now:
     attempts at most the limit get through. Until the check forgives it, the
     attempt counts as a failure (a crash meanwhile costs the guesser, not us).
     """
-    until = await _blocked(tx, guard, guesser, target, now)
-    if until is not None:
-        return Attempt(guard, guesser, target, locked_until=until)
+    lock = await _blocked(tx, guard, guesser, target, now)
+    if lock is not None:
+        return Attempt(guard, guesser, target, locked_until=lock.until, locked_by=lock.by)
     attempt_id = await store.record(tx, guard.scope, guesser, now, target)
     return Attempt(guard, guesser, target, id=attempt_id)
 
@@ -107,7 +136,26 @@ async def reserve(tx: Transaction, guard: Guard, guesser: str, target: str, now:
 async def lock_after_failure(db: Queryable, attempt: Attempt, now: float) -> float | None:
     """After a wrong guess (its reservation stays as the failure): when the guesser may try
     this target again, if this failure reached a limit."""
+    lock = await lock_after(db, attempt, now)
+    return lock.until if lock is not None else None
+
+
+async def lock_after(db: Queryable, attempt: Attempt, now: float) -> Lock | None:
+    """`lock_after_failure`, saying which limit it reached."""
     return await _blocked(db, attempt.guard, attempt.guesser, attempt.target, now)
+
+
+async def guesser_locked(db: Queryable, guard: Guard, guesser: str, now: float) -> float | None:
+    """When the guesser may guess again at all, if `per_guesser` stops them against every
+    target: None while they may still try some target, or have succeeded against one (that
+    one stays open to them), so that they can be told before they start rather than after."""
+    if await store.trusts_any(db, guard.scope, guesser):
+        return None
+    limit = guard.per_guesser
+    oldest = await store.nth_newest_of_key(
+        db, guard.scope, guesser, now - limit.window, limit.count
+    )
+    return oldest + limit.window if oldest is not None else None
 
 
 async def succeeded(db: Queryable, attempt: Attempt, now: float, *, remember: bool = True) -> None:
@@ -133,38 +181,58 @@ async def vouch(db: Queryable, guard: Guard, guesser: str, target: str, now: flo
 
 async def _blocked(
     db: Queryable, guard: Guard, guesser: str, target: str, now: float
-) -> float | None:
-    """When every limit that stops this guesser against this target allows one more attempt;
-    None if they all allow it now.
+) -> Lock | None:
+    """When every limit that stops this guesser against this target allows one more attempt,
+    and the limit that ends last; None if they all allow it now.
 
     A guesser who has succeeded against the target before is held by `per_pair`
     alone there: strangers' failures do not lock them out, and their own
     failures elsewhere do not lock them out of what is theirs.
     """
     trusted = await store.trusted(db, guard.scope, target, guesser)
-    ends: list[float] = []
+    locks: list[Lock] = []
     if guard.per_pair is not None:
         limit = guard.per_pair
         oldest = await store.nth_newest_of_pair(
             db, guard.scope, guesser, target, now - limit.window, limit.count
         )
         if oldest is not None:
-            ends.append(oldest + limit.window)
+            locks.append(Lock(oldest + limit.window, "pair"))
     if not trusted:
         limit = guard.per_guesser
         oldest = await store.nth_newest_of_key(
             db, guard.scope, guesser, now - limit.window, limit.count
         )
         if oldest is not None:
-            ends.append(oldest + limit.window)
+            locks.append(Lock(oldest + limit.window, "guesser"))
     if guard.per_target is not None and not trusted:
-        limit = guard.per_target
-        oldest = await store.nth_newest_of_target(
-            db, guard.scope, target, now - limit.window, limit.count
-        )
-        if oldest is not None:
-            ends.append(oldest + limit.window)
-    return max(ends) if ends else None
+        siege = await _target_full(db, guard, guesser, target, now, guard.per_target)
+        if siege is not None:
+            locks.append(siege)
+    return max(locks, key=lambda lock: lock.until) if locks else None
+
+
+async def _target_full(
+    db: Queryable, guard: Guard, guesser: str, target: str, now: float, limit: Limit
+) -> Lock | None:
+    """The lock `per_target` puts on a stranger: the whole target while it is full, or,
+    under siege, this stranger once they have had their `under_siege` attempts there."""
+    oldest = await store.nth_newest_of_target(
+        db, guard.scope, target, now - limit.window, limit.count
+    )
+    if oldest is None:
+        return None
+    siege_ends = oldest + limit.window
+    if guard.under_siege is None:
+        return Lock(siege_ends, "target")
+    mine = guard.under_siege
+    own = await store.nth_newest_of_pair(
+        db, guard.scope, guesser, target, now - mine.window, mine.count
+    )
+    if own is None:
+        return None  # a newcomer here: their attempt is evaluated
+    # Free again when their attempt leaves the window, or when the siege lifts if sooner.
+    return Lock(min(own + mine.window, siege_ends), "siege")
 
 
 # --- simple rate limits ----------------------------------------------------------------
@@ -213,7 +281,7 @@ async def use(db: Queryable, rule: Rule, key: str | int, now: float) -> float | 
 
 
 # The longest window of any rule above (the mail worker's auto-answer limit is 3 hours).
-LONGEST_WINDOW = 24 * HOUR
+LONGEST_WINDOW = DAY
 
 
 async def housekeeping(db: Queryable, now: float, keep_scopes: tuple[str, ...] = ()) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from core.texts import render
 from storage import audit
 from storage import tickets as store
-from storage.db import Database, Queryable
+from storage.db import Queryable
 
 # The most a ticket text shown in a Telegram chat may hold: a customer's report or reply
 # read by a clerk, a clerk's answer read by the customer; the frame around it (number,
@@ -179,46 +179,12 @@ async def add_customer_message(
     return reopened
 
 
-async def open_from_chat(
-    db: Database,
-    text: str,
-    *,
-    telegram_user_id: int,
-    chat_id: int,
-    customer_id: str | None,
-    subject: str | None = None,
-    now: float,
-) -> store.Ticket:
-    """A report typed in the chat becomes a ticket (answered back into the chat)."""
-    async with db.transaction() as tx:
-        return await open_ticket(
-            tx,
-            channel="telegram",
-            subject=subject or subject_from_text(text),
-            body=text,
-            new_text=text,
-            actor=f"tg:{telegram_user_id}",
-            customer_id=customer_id,
-            telegram_user_id=telegram_user_id,
-            telegram_chat_id=chat_id,
-            now=now,
-        )
-
-
 async def get(db: Queryable, number: int) -> store.Ticket | None:
     """A ticket by its number."""
     return await store.get(db, number)
 
 
 # --- the customer's reply, in the chat, to a staff answer -------------------------------
-
-
-@dataclass(frozen=True)
-class ChatReply:
-    """A customer's message added to their ticket from the chat."""
-
-    ticket: store.Ticket
-    reopened: bool
 
 
 async def ticket_of_customer_post(db: Queryable, chat_id: int, message_id: int) -> int | None:
@@ -231,30 +197,3 @@ async def record_customer_post(
 ) -> None:
     """Remember that this bot message in the customer's chat belongs to the ticket."""
     await store.add_customer_post(db, chat_id, message_id, ticket_id)
-
-
-async def reply_from_chat(
-    db: Database,
-    ticket_id: int,
-    text: str,
-    *,
-    telegram_user_id: int,
-    now: float,
-) -> ChatReply | None:
-    """Thread a customer's chat reply into their ticket; a closed one reopens.
-
-    None when the ticket is not this Telegram user's own chat report: nobody
-    writes into someone else's ticket.
-    """
-    async with db.transaction() as tx:
-        ticket = await store.get(tx, ticket_id)
-        if ticket is None or ticket.channel != "telegram":
-            return None
-        if ticket.telegram_user_id != telegram_user_id:
-            return None
-        reopened = await add_customer_message(
-            tx, ticket, body=text, new_text=text, actor=f"tg:{telegram_user_id}", now=now
-        )
-        current = await store.get(tx, ticket_id)
-    assert current is not None
-    return ChatReply(current, reopened)

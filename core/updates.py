@@ -13,7 +13,8 @@ chat door (`bot.updates`) instead:
 3. marks an update done in the transaction that keeps the dialogue state its
    handler left (`finish`), so the two are never apart: after a crash an
    update is either done with its state kept, or still waiting, with the
-   state as it was before it, and is handled again.
+   state as it was before it, and is handled again (what its handler had
+   already done in the main database is not done twice: `core.journal`).
 
 A handled update keeps only its id, as long as Telegram could send it again
 (`KEEP_FINISHED`); its payload, which may hold a password, is cleared at once.
@@ -76,8 +77,12 @@ async def take(db: Database, after: int, limit: int, now: float) -> Batch:
 
     Each start is counted and committed before any handler runs, so a start
     that dies with the process counts too; an update started `MAX_ATTEMPTS`
-    times already is set aside ('failed', its payload cleared) instead.
+    times already is set aside ('failed', its payload cleared) instead. When nothing
+    waits, nothing is written (the write lock, which another process may hold, is
+    not even asked for).
     """
+    if not await table.waiting(db, after, 1):
+        return Batch()
     async with db.transaction() as tx:
         rows = await table.waiting(tx, after, limit)
         spent = [u for u in rows if u.attempts >= MAX_ATTEMPTS]

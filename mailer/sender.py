@@ -6,18 +6,22 @@ go to the server exactly as stored, so every retry carries the same Message-ID.
 Outcomes of one attempt:
 - accepted → marked sent (per-recipient refusals the server reported are kept
   in `last_error`);
-- a permanent refusal of this mail (a 5xx reply to MAIL, RCPT or DATA), or a
-  mail that cannot be put on the wire at all (a ValueError, e.g. a control
+- a permanent refusal of this mail (a 5xx reply to RCPT or DATA), or a mail
+  that cannot be put on the wire at all (a ValueError, e.g. a control
   character in the address) → failed at once with the reason, never retried;
 - anything else (no connection, timeouts, 4xx, a wrong password, an
   unreachable folder) → retried with `core.outbox.next_delay` back-off, failed
-  after `MAX_ATTEMPTS`. Login and greeting refusals are problems of the server
-  or our configuration, not of the mail, so even their 5xx codes are retried.
+  after `MAX_ATTEMPTS`. Login, greeting and sender-address refusals (and 421,
+  "closing") are problems of the server or our configuration, not of the mail,
+  so even their 5xx codes are retried.
 
-Once sent or given up, a code mail keeps only its headers (`core.outbox.at_rest`);
-the first mail given up, or one still failing after `ALERT_ATTEMPTS` tries,
-tells staff in their chat that mail is failing, and the next mail that gets
-through tells them it works again (one notice each, not one per mail).
+Each failure is also sorted by whose trouble it is (`core.outbox.Trouble`): the
+server's (everyone's mail waits) or this mail's recipient's. Only the server's
+count toward an outage, which staff hear of once in their chat, and once again
+when it is over (`core.outbox.MailHealth`, with hysteresis); one customer's
+refused address is that customer's matter: a failed code mail is told in the
+chat of the customer entitled to know (`core.outbox.mark_failed`). Once sent or
+given up, a code mail keeps only its headers (`core.outbox.at_rest`).
 
 Crash safety: a mail is marked sent only after the server accepted it, in the
 transaction right after `send` returns. A crash in that tiny window (accepted but
@@ -49,7 +53,7 @@ import aiosmtplib
 from core import outbox
 from core.config import Settings
 from core.db import OUTBOX_TOPIC, Database
-from core.outbox import MAX_ATTEMPTS, OutboxMail, next_delay
+from core.outbox import MAX_ATTEMPTS, MailHealth, OutboxMail, Trouble, next_delay
 from core.worker import Backoff, Worker
 
 log = logging.getLogger(f"petkomm.{__name__}")
@@ -182,13 +186,16 @@ class _Failure:
     reason: str
     permanent: bool
     server_down: bool  # nothing else will get through either: pause the pass
+    trouble: Trouble  # whose problem it is: the server's (an outage) or this mail's
 
 
-# Replies that concern the server or our login, not this mail: retried even when 5xx.
+# Replies that concern the server, our login or our sender address, not this mail: every
+# mail would get them, so they are retried even when 5xx.
 _SERVER_REPLIES = (
     aiosmtplib.SMTPAuthenticationError,
     aiosmtplib.SMTPHeloError,
     aiosmtplib.SMTPConnectResponseError,
+    aiosmtplib.SMTPSenderRefused,
 )
 _UNREACHABLE = (
     aiosmtplib.SMTPConnectError,
@@ -199,26 +206,44 @@ _UNREACHABLE = (
     OSError,
     TimeoutError,
 )
+SERVICE_CLOSING = 421  # "service not available, closing": the server's, whatever it answers
+
+
+def _server_failure(reason: str) -> _Failure:
+    return _Failure(reason, permanent=False, server_down=True, trouble=Trouble.SERVER)
+
+
+def _reply_failure(reason: str, code: int) -> _Failure:
+    """A reply about this mail (RCPT or DATA): 5xx for good, 4xx for now, 421 the server's."""
+    if code == SERVICE_CLOSING:
+        return _server_failure(reason)
+    if code >= 500:
+        return _Failure(reason, permanent=True, server_down=False, trouble=Trouble.REFUSED)
+    return _Failure(reason, permanent=False, server_down=False, trouble=Trouble.DEFERRED)
 
 
 def classify(error: BaseException) -> _Failure:
-    """Decide whether a failed attempt is permanent (5xx about this mail) or worth a retry."""
+    """Decide whether a failed attempt is permanent (5xx about this mail) or worth a retry,
+    and whether it was the server's trouble (everyone's) or this mail's."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         reason = "; ".join(f"{r.code} {r.message}" for r in error.recipients) or str(error)
-        permanent = bool(error.recipients) and all(r.code >= 500 for r in error.recipients)
-        return _Failure(reason, permanent=permanent, server_down=False)
+        codes = [r.code for r in error.recipients]
+        return _reply_failure(reason, max(codes) if codes else 400)
     if isinstance(error, _SERVER_REPLIES):
-        return _Failure(f"{error.code} {error.message}", permanent=False, server_down=True)
+        return _server_failure(f"{error.code} {error.message}")
     if isinstance(error, aiosmtplib.SMTPResponseException):
-        return _Failure(
-            f"{error.code} {error.message}", permanent=error.code >= 500, server_down=False
-        )
+        return _reply_failure(f"{error.code} {error.message}", error.code)
     reason = f"{type(error).__name__}: {error}".rstrip(": ")
     if isinstance(error, ValueError):
         # The mail itself cannot be put on the wire (e.g. aiosmtplib refuses a control
         # character in the address): every retry would fail the same way.
-        return _Failure(reason, permanent=True, server_down=False)
-    return _Failure(reason, permanent=False, server_down=isinstance(error, _UNREACHABLE))
+        return _Failure(reason, permanent=True, server_down=False, trouble=Trouble.REFUSED)
+    return _Failure(
+        reason,
+        permanent=False,
+        server_down=isinstance(error, _UNREACHABLE),
+        trouble=Trouble.SERVER,
+    )
 
 
 def _domain(address: str) -> str:
@@ -258,6 +283,7 @@ class OutboxSender:
         self._stop: asyncio.Event | None = None
         self._paused_until = 0.0
         self._outages = 0
+        self.health = MailHealth()  # what staff should hear of the server (core.outbox)
 
     def wake(self) -> None:
         """Look at the queue now; call it from the loop `run` runs in (e.g. after queueing)."""
@@ -294,7 +320,7 @@ class OutboxSender:
             return False, failure.server_down
         # Accepted: commit at once, so the resend-on-crash window stays tiny. A code
         # mail keeps no code from here on (core.outbox.at_rest).
-        await outbox.mark_sent(self.db, mail, self.clock(), note)
+        await outbox.mark_sent(self.db, mail, self.clock(), note, health=self.health)
         self._outages = 0
         self._paused_until = 0.0
         if note:
@@ -306,16 +332,21 @@ class OutboxSender:
     async def _record_failure(self, mail: OutboxMail, failure: _Failure, context: str) -> None:
         attempts = mail.attempts + 1
         now = self.clock()
+        trouble, health = failure.trouble, self.health
         if failure.permanent:
-            await outbox.mark_failed(self.db, mail, failure.reason, now)
+            await outbox.mark_failed(
+                self.db, mail, failure.reason, now, trouble=trouble, health=health
+            )
             log.error("%s refused for good: %s", context, _for_log(failure.reason))
         elif attempts >= MAX_ATTEMPTS:
             reason = f"gave up after {attempts} attempts: {failure.reason}"
-            await outbox.mark_failed(self.db, mail, reason, now)
+            await outbox.mark_failed(self.db, mail, reason, now, trouble=trouble, health=health)
             log.error("%s failed: %s", context, _for_log(reason))
         else:
             delay = next_delay(attempts)
-            await outbox.schedule_retry(self.db, mail, now + delay, failure.reason, now)
+            await outbox.schedule_retry(
+                self.db, mail, now + delay, failure.reason, now, trouble=trouble, health=health
+            )
             log.warning(
                 "%s attempt %d failed, retry in %.0f s: %s",
                 context,

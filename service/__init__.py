@@ -18,7 +18,7 @@ The parts:
 - the outbox sender (SMTP or a folder), woken whenever a mail is queued;
 - the staff announcer (tickets into the staff chat, answers into customers' chats);
 - the support-mailbox reader and its processor, when PETKOMM_IMAP_HOST is set;
-- hourly housekeeping of old throttling rows and handled updates.
+- hourly housekeeping of old throttling rows, handled updates and effect-journal entries.
 
 Start order: the Telegram application first (getMe: code mails carry the bot's
 name in their deep links), then the workers, then the updates (those the last
@@ -39,11 +39,12 @@ from dataclasses import dataclass
 from bot.announcer import POLL_INTERVAL, Announcer
 from bot.app import AssistantApplication, build_application
 from bot.updates import DurableUpdates
-from core import chat_state, throttle, updates
+from core import chat_state, journal, throttle, updates
 from core.config import Settings
 from core.db import Database, open_database, open_state_database
 from core.facts import facts_from
 from core.inbound import TOPIC_SCOPE, InboundContext
+from core.texts import telling
 from core.worker import Worker
 from mailer.inbox import InboxReader
 from mailer.sender import OutboxSender, Transport, transport_from_settings
@@ -182,13 +183,16 @@ class Service:
         if application.post_init is not None:
             await application.post_init(application)
         await application.start()
-        self._spawn("outbox-sender", self.sender.run)
-        self._spawn("staff-announcer", self.announcer.run)
-        if self.reader is not None:
-            self._spawn("inbox-reader", self.reader.run)
-        else:
-            log.info("PETKOMM_IMAP_HOST is not set: the support mailbox is not read")
-        self._spawn("housekeeping", self.housekeeping.run)
+        # The workers' texts (chat notices, staff posts, mail) tell this service's facts:
+        # each task keeps the context it was started in.
+        with telling(application.services.facts):
+            self._spawn("outbox-sender", self.sender.run)
+            self._spawn("staff-announcer", self.announcer.run)
+            if self.reader is not None:
+                self._spawn("inbox-reader", self.reader.run)
+            else:
+                log.info("PETKOMM_IMAP_HOST is not set: the support mailbox is not read")
+            self._spawn("housekeeping", self.housekeeping.run)
         if webhook is None:
             await self.updates.start_polling(interval=polling.interval, timeout=polling.timeout)
             log.info("polling %s as @%s", self.api_url, application.bot.username)
@@ -246,15 +250,19 @@ class Service:
         self._tasks.append(asyncio.create_task(run(self._stop), name=name))  # type: ignore[arg-type]
 
     async def _housekeep(self, stop: asyncio.Event) -> float:
-        """Forget throttling attempts older than any window (keeping the self-help memory)
-        and Telegram updates handled long enough ago that Telegram cannot send them again."""
+        """Forget throttling attempts older than any window (keeping the self-help memory),
+        Telegram updates handled long enough ago that Telegram cannot send them again, and
+        effect-journal entries older than a week (`core.journal.KEEP`)."""
         now = self.clock()
         dropped = await throttle.housekeeping(self.db, now, keep_scopes=(TOPIC_SCOPE,))
         forgotten = await updates.housekeeping(self.state_db, now)
+        journaled = await journal.housekeeping(self.db, now)
         log.debug(
-            "housekeeping: %d old throttling rows dropped, %d handled updates forgotten",
+            "housekeeping: %d old throttling rows dropped, %d handled updates and %d"
+            " effect-journal entries forgotten",
             dropped,
             forgotten,
+            journaled,
         )
         return HOUSEKEEPING_EVERY
 

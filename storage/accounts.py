@@ -58,6 +58,31 @@ async def by_username(db: Queryable, username_key: str) -> Account | None:
     return Account(*row) if row else None
 
 
+async def by_looks(db: Queryable, looks: tuple[str, str]) -> list[Account]:
+    """The accounts whose user name looks alike: either key of its look is the same."""
+    rows = await db.fetch_all(
+        f"SELECT {_ACCOUNT} FROM portal_accounts"
+        " WHERE username_look_caps = ? OR username_look_small = ?",
+        looks,
+    )
+    return [Account(*row) for row in rows]
+
+
+async def without_looks(db: Queryable) -> list[tuple[int, str]]:
+    """(id, user name) of the accounts whose look is not computed yet."""
+    rows = await db.fetch_all(
+        "SELECT id, username FROM portal_accounts WHERE username_look_caps IS NULL"
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def set_looks(db: Queryable, account_id: int, looks: tuple[str, str]) -> None:
+    await db.execute(
+        "UPDATE portal_accounts SET username_look_caps = ?, username_look_small = ? WHERE id = ?",
+        (*looks, account_id),
+    )
+
+
 async def by_customer(db: Queryable, customer_id: str) -> Account | None:
     row = await db.fetch_one(
         f"SELECT {_ACCOUNT} FROM portal_accounts WHERE customer_id = ?", (customer_id,)
@@ -109,12 +134,26 @@ async def create(
     password_hash: str,
     now: float,
     registered_by_tg: int | None,
+    username_looks: tuple[str, str] | None = None,
 ) -> int:
-    """Insert a pending account; returns its id."""
+    """Insert a pending account; returns its id. Without `username_looks` (the two keys of
+    how the name looks) they are computed before the next look-up."""
+    caps, small = username_looks or (None, None)
     return await db.insert(
-        "INSERT INTO portal_accounts(customer_id, username, username_key, email, password_hash,"
-        " status, created_at, registered_by_tg) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-        (customer_id, username, username_key, email, password_hash, now, registered_by_tg),
+        "INSERT INTO portal_accounts(customer_id, username, username_key, username_look_caps,"
+        " username_look_small, email, password_hash, status, created_at, registered_by_tg)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        (
+            customer_id,
+            username,
+            username_key,
+            caps,
+            small,
+            email,
+            password_hash,
+            now,
+            registered_by_tg,
+        ),
     )
 
 
@@ -216,3 +255,12 @@ async def drop_logins_of_account(
         "DELETE FROM telegram_logins WHERE account_id = ? AND telegram_user_id IS NOT ?",
         (account_id, except_user),
     )
+
+
+async def chats_logged_in_to(db: Queryable, account_id: int) -> list[int]:
+    """The private chats of the Telegram users logged in to an account, oldest login first."""
+    rows = await db.fetch_all(
+        "SELECT chat_id FROM telegram_logins WHERE account_id = ? ORDER BY logged_in_at",
+        (account_id,),
+    )
+    return [int(row[0]) for row in rows]

@@ -50,7 +50,9 @@ async def put_new(tx: Transaction, rows: Sequence[tuple[str, str, str]]) -> None
 async def drop_all(db: Queryable) -> int:
     """Forget every row (overwriting their bytes); returns how many."""
     await db.execute("PRAGMA secure_delete = ON")
-    return await db.execute("DELETE FROM bot_state")
+    dropped = await db.execute("DELETE FROM bot_state")
+    db.erased()
+    return dropped
 
 
 async def carried_over(db: Queryable) -> bool:

@@ -16,12 +16,22 @@ raises `DatabaseBusy`, having changed nothing. When a write has waited
 `Database.write_notice_after` (2 s), the listeners added with
 `Database.on_write_wait` are called in the waiting task's context, so that a
 door can tell the person behind that task to be patient.
+
+A secret's bytes are overwritten where they are freed (`PRAGMA secure_delete`),
+but the write-ahead log (`-wal`) still holds the page as it was before, secret
+and all, until a checkpoint copies the new page into the database file and the
+log is emptied. A write that erases a secret says so (`erased()`); soon after
+its commit a TRUNCATE checkpoint on the writer empties the log, retried until no
+other process needs the old pages (`ERASED_WITHIN`). A kill -9 after that finds
+no secret in any of the files.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
@@ -46,6 +56,16 @@ WRITE_ATTEMPT_MS = 100
 WRITE_TIMEOUT = 30.0
 # After this long waiting, the write-wait listeners hear of it.
 WRITE_NOTICE_AFTER = 2.0
+# An erased secret (`erased`) leaves every file of the database within this many seconds of
+# its commit, unless another process keeps an old read snapshot or the write lock longer
+# (then as soon as it lets go; the log says so after this long).
+ERASED_WITHIN = 2.0
+# How long the checkpoint after an erasure waits for more erasures to serve with it: a
+# busy minute's handled messages share a few checkpoints instead of one each.
+SCRUB_DELAY = 0.5
+# The first pause between two checkpoint attempts that found the log in use; it doubles.
+SCRUB_RETRY = 0.02
+SCRUB_RETRY_LIMIT = 0.5
 # Reader connections of a file database: a few, for concurrent pages, each in its thread.
 READERS = 2
 
@@ -86,6 +106,47 @@ def _is_plain_read(sql: str) -> bool:
     return match[1].upper() == "SELECT" or _WRITE_WORD.search(sql) is None
 
 
+# The byte of a WAL database's `-shm` file that SQLite's unix VFS locks (fcntl) while a
+# connection holds the write lock (UNIX_SHM_BASE + WAL_WRITE_LOCK in its os_unix.c).
+_WAL_WRITE_LOCK_BYTE = 120
+
+
+def write_lock_holders(path: Path) -> list[str]:
+    """Which other processes hold `path`'s write lock, as "process 4242 (sqlite3)".
+
+    Read from /proc/locks (Linux) for the operator's log: empty where there is none,
+    or when it cannot be told. Only the program's name is given, never its arguments.
+    """
+    try:
+        shm = Path(f"{path}-shm").stat()
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    device = f"{os.major(shm.st_dev):02x}:{os.minor(shm.st_dev):02x}:{shm.st_ino}"
+    holders: list[str] = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 8 or fields[1] != "POSIX" or fields[3] != "WRITE":
+            continue
+        pid, where, start, end = fields[4], fields[5], fields[6], fields[7]
+        covered = start.isdigit() and int(start) <= _WAL_WRITE_LOCK_BYTE
+        covered = covered and (end == "EOF" or (end.isdigit() and int(end) >= _WAL_WRITE_LOCK_BYTE))
+        if where != device or not covered or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            name = "?"
+        holders.append(f"process {pid} ({name})")
+    return holders
+
+
+def _held_by(path: Path) -> str:
+    """ ", held by process 4242 (sqlite3)" for a log line, or nothing when it cannot be told."""
+    holders = write_lock_holders(path)
+    return f", held by {', '.join(holders)}" if holders else ""
+
+
 class Queryable(Protocol):
     """What repositories need: a Database or an open Transaction."""
 
@@ -102,6 +163,8 @@ class Queryable(Protocol):
     async def fetch_value(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
 
     def changed(self, topic: str) -> None: ...
+
+    def erased(self) -> None: ...
 
 
 Listener = Callable[[], None]
@@ -170,10 +233,16 @@ class Transaction:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
         self.topics: list[str] = []  # one entry a change: listeners may count them
+        self.erases = False
 
     def changed(self, topic: str) -> None:
         """Tell `topic`'s listeners once this transaction has committed."""
         self.topics.append(topic)
+
+    def erased(self) -> None:
+        """This transaction overwrote a secret: once it has committed, the write-ahead
+        log's older copy of it goes too (`Database.erased`)."""
+        self.erases = True
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return await _execute(self.conn, sql, params)
@@ -222,6 +291,97 @@ class _Readers:
             self._idle.put_nowait(conn)
 
 
+class _Scrubber:
+    """Empties the write-ahead log soon after a secret was erased: a TRUNCATE checkpoint.
+
+    It runs on the writer connection, taking its turn with this process's writes
+    (so a stream of them cannot starve it), and never waits inside SQLite (busy
+    timeout 0): an attempt that finds another process holding the write lock, or
+    a reader still on a snapshot that needs the log's old pages, gives the writer
+    back at once, having changed nothing, and is tried again a moment later.
+    Requests that come within `SCRUB_DELAY` of each other are served together.
+    """
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
+        self.path = path
+        self._conn = conn
+        self._lock = lock
+        self._due = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def request(self) -> None:
+        """Empty the log soon (the erasing write has committed)."""
+        self._idle.clear()
+        self._due.set()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"scrub {self.path.name}"
+            )
+
+    async def drained(self) -> None:
+        """Return once every request so far is served (tests, benchmarks, close)."""
+        await self._idle.wait()
+
+    async def _run(self) -> None:
+        while True:
+            await self._due.wait()
+            await asyncio.sleep(SCRUB_DELAY)
+            self._due.clear()
+            await self._until_empty()
+            if not self._due.is_set():
+                self._idle.set()
+
+    async def _until_empty(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        pause = SCRUB_RETRY
+        warned = False
+        while True:
+            try:
+                if await self.attempt():
+                    break
+            except sqlite3.Error as exc:
+                log.warning("could not empty %s-wal (%s); trying again", self.path, exc)
+            waited = loop.time() - started
+            if waited >= ERASED_WITHIN and not warned:
+                warned = True
+                log.warning(
+                    "erased data is still in %s-wal after %.1f s: another process holds "
+                    "its write lock or reads an old snapshot; trying until it lets go",
+                    self.path,
+                    waited,
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, SCRUB_RETRY_LIMIT)
+        if warned:
+            log.info("%s-wal emptied after %.1f s", self.path, loop.time() - started)
+
+    async def attempt(self) -> bool:
+        """One TRUNCATE checkpoint, the writer held; whether the log is empty now."""
+        async with self._lock:
+            await self._conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                row = await _fetch_one(self._conn, "PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                await self._conn.execute(f"PRAGMA busy_timeout = {WRITE_ATTEMPT_MS}")
+        return row is not None and int(row[0]) == 0
+
+    async def stop(self) -> None:
+        """Stop; a request not yet served gets one last attempt (the writer's close
+        empties the log anyway when it is the file's last connection)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if not self._idle.is_set():
+            with contextlib.suppress(sqlite3.Error):
+                await self.attempt()
+            self._idle.set()
+
+
 class Database:
     """The process's database: autocommit statements, explicit transactions, plain reads.
 
@@ -244,6 +404,7 @@ class Database:
         self._lock = asyncio.Lock()
         self._listeners = _Listeners()
         self._wait_listeners: list[Listener] = []
+        self._scrubber = None if str(path) == ":memory:" else _Scrubber(path, conn, self._lock)
         self.write_timeout = WRITE_TIMEOUT
         self.write_notice_after = WRITE_NOTICE_AFTER
 
@@ -261,6 +422,20 @@ class Database:
         """Tell `topic`'s listeners now (an autocommit statement has committed)."""
         self._listeners.fire((topic,))
 
+    def erased(self) -> None:
+        """A committed write overwrote a secret (secure_delete): empty the write-ahead log,
+        which still holds the page as it was, within `ERASED_WITHIN` seconds.
+
+        Inside a transaction, call `Transaction.erased` instead: it waits for the commit.
+        """
+        if self._scrubber is not None:
+            self._scrubber.request()
+
+    async def erased_everywhere(self) -> None:
+        """Return once the write-ahead log holds nothing erased so far (tests, benchmarks)."""
+        if self._scrubber is not None:
+            await self._scrubber.drained()
+
     def on_write_wait(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` whenever a write has waited `write_notice_after` seconds for the
         write lock (and goes on waiting); returns a function that stops it.
@@ -276,7 +451,20 @@ class Database:
 
         return remove
 
-    def _write_waits(self) -> None:
+    def _write_waits(self, queued: list[bool]) -> None:
+        if queued[0]:  # this process's own writes ahead of it: a busy moment, not a lock
+            log.warning(
+                "a write to %s has waited %g s behind this process's other writes",
+                self.path,
+                self.write_notice_after,
+            )
+        else:
+            log.warning(
+                "a write to %s has waited %g s for its write lock: another process holds it%s",
+                self.path,
+                self.write_notice_after,
+                _held_by(self.path),
+            )
         for listener in list(self._wait_listeners):
             try:
                 listener()
@@ -311,8 +499,9 @@ class Database:
         budget = self.write_timeout if patience is None else patience
         started = loop.time()
         deadline = started + budget
+        queued = [True]  # still behind this process's own writes (not yet at SQLite's lock)
         notice = (
-            loop.call_later(self.write_notice_after, self._write_waits)
+            loop.call_later(self.write_notice_after, self._write_waits, queued)
             if budget > self.write_notice_after
             else None
         )
@@ -320,12 +509,13 @@ class Database:
             try:
                 async with asyncio.timeout_at(deadline):
                     await self._lock.acquire()
+                queued[0] = False
             except TimeoutError:
                 raise DatabaseBusy(
                     f"database is locked: gave up waiting for the writer after {budget:g} s"
                 ) from None
             try:
-                result = await self._attempt(attempt, deadline, budget)
+                result = await self._attempt(attempt, deadline, budget, patience is not None)
             except BaseException:
                 self._lock.release()
                 raise
@@ -334,14 +524,14 @@ class Database:
                 notice.cancel()
         waited = loop.time() - started
         if waited >= self.write_notice_after:
-            log.warning("a write waited %.1f s for the database's write lock", waited)
+            log.warning("a write to %s waited %.1f s for its write lock", self.path, waited)
         try:
             yield result
         finally:
             self._lock.release()
 
     async def _attempt(
-        self, attempt: Callable[[], Awaitable[T]], deadline: float, budget: float
+        self, attempt: Callable[[], Awaitable[T]], deadline: float, budget: float, patient: bool
     ) -> T:
         loop = asyncio.get_running_loop()
         while True:
@@ -351,9 +541,13 @@ class Database:
                 if not is_busy(exc):
                     raise
                 if loop.time() >= deadline:
-                    log.warning(
-                        "gave up a write after %g s: another process holds the write lock",
+                    # A write that may be skipped (`patience`): its caller says what it means.
+                    log.log(
+                        logging.DEBUG if patient else logging.WARNING,
+                        "gave up a write to %s after %g s: another process holds its write lock%s",
+                        self.path,
                         budget,
+                        "" if patient else _held_by(self.path),
                     )
                     raise DatabaseBusy(
                         f"database is locked: another process held it for {budget:g} s"
@@ -370,6 +564,8 @@ class Database:
                 await self.conn.execute("ROLLBACK")
                 raise
             await self.conn.execute("COMMIT")
+        if tx.erases:
+            self.erased()
         self._listeners.fire(tx.topics)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -418,6 +614,8 @@ class Database:
                 await self.conn.execute(f"PRAGMA busy_timeout = {WRITE_ATTEMPT_MS}")
         for version in applied:
             log.info("applied migration %04d to %s", version, self.path)
+        if applied:
+            self.erased()  # a migration may have erased something (0006 did: code mails)
         return applied
 
     async def backup(self, target: Path) -> None:
@@ -432,6 +630,8 @@ class Database:
 
     async def close(self) -> None:
         """Close the connections (the writer last: it checkpoints the WAL)."""
+        if self._scrubber is not None:
+            await self._scrubber.stop()
         if self._readers is not None:
             for reader in self._readers.conns:
                 await reader.close()

@@ -6,8 +6,9 @@ is guarded by `status = 'queued'`, so a row is marked sent at most once.
 
 Marking a mail sent or failed may replace its `raw` with what is kept at rest
 (a code mail keeps no code: `core.outbox.at_rest`). The replaced bytes are
-overwritten on disk, not merely freed (`PRAGMA secure_delete`), so neither the
-database file nor a backup of it holds them.
+overwritten on disk, not merely freed (`PRAGMA secure_delete`), and the
+write-ahead log's older copy is emptied soon after (`Queryable.erased`), so
+neither the database's files nor a backup of them holds them.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ class OutboxMail:
     last_error: str | None
     created_at: float
     sent_at: float | None
+    account_id: int | None = None  # the account a code mail carries a code for
 
 
 _COLUMNS = (
     "id, message_id, kind, recipient, subject, raw, ticket_id, status, attempts,"
-    " next_attempt_at, last_error, created_at, sent_at"
+    " next_attempt_at, last_error, created_at, sent_at, account_id"
 )
 
 
@@ -81,12 +83,17 @@ async def insert_mail(
     raw: bytes,
     ticket_id: int | None,
     now: float,
+    account_id: int | None = None,
 ) -> int:
-    """Queue a flattened mail, due at once; returns its id. Marks the "outbox" topic changed."""
+    """Queue a flattened mail, due at once; returns its id. Marks the "outbox" topic changed.
+
+    `account_id` names the account a code mail carries a code for.
+    """
     mail_id = await db.insert(
-        "INSERT INTO outbox(message_id, kind, recipient, subject, raw, ticket_id, status,"
-        " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
-        (message_id, kind, recipient, subject, raw, ticket_id, now, now),
+        "INSERT INTO outbox(message_id, kind, recipient, subject, raw, ticket_id, account_id,"
+        " status, attempts, next_attempt_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
+        (message_id, kind, recipient, subject, raw, ticket_id, account_id, now, now),
     )
     db.changed(TOPIC)
     return mail_id
@@ -132,6 +139,8 @@ async def mark_sent(
         " WHERE id = ? AND status = 'queued'",
         (now, note, raw, mail_id),
     )
+    if raw is not None and changed:
+        db.erased()  # and out of the write-ahead log, after the commit
     return changed == 1
 
 
@@ -156,6 +165,8 @@ async def mark_failed(db: Queryable, mail_id: int, error: str, raw: bytes | None
         " raw = coalesce(?, raw) WHERE id = ? AND status = 'queued'",
         (error, raw, mail_id),
     )
+    if raw is not None and changed:
+        db.erased()
     return changed == 1
 
 
@@ -207,12 +218,9 @@ async def failed_ids(db: Queryable) -> list[int]:
     return [int(row[0]) for row in rows]
 
 
-async def count_retrying(db: Queryable) -> int:
-    """Queued mails that failed at least once and wait for their next attempt."""
-    value = await db.fetch_value(
-        "SELECT count(*) FROM outbox WHERE status = 'queued' AND attempts > 0"
-    )
-    return int(value or 0)
+async def count_queued(db: Queryable) -> int:
+    """How many mails wait to be sent (the partial index of queued mails answers it)."""
+    return int(await db.fetch_value("SELECT count(*) FROM outbox WHERE status = 'queued'"))
 
 
 async def get_mail(db: Queryable, mail_id: int) -> OutboxMail | None:

@@ -104,6 +104,16 @@ async def trusted(db: Queryable, scope: str, target: str, key: str) -> bool:
     )
 
 
+async def trusts_any(db: Queryable, scope: str, key: str) -> bool:
+    """Has the key ever succeeded against any target of the scope?"""
+    return (
+        await db.fetch_value(
+            "SELECT 1 FROM throttle_trust WHERE scope = ? AND guesser = ? LIMIT 1", (scope, key)
+        )
+        is not None
+    )
+
+
 async def clear(db: Queryable, scope: str, key: str) -> None:
     """Forget the attempts (after a success) and any lock."""
     await db.execute("DELETE FROM throttle_events WHERE scope = ? AND key = ?", (scope, key))

@@ -2,7 +2,8 @@
 
 A row is 'received' from the moment it is stored until the transaction that
 keeps the dialogue state its handling left marks it 'done' (or it is set
-aside as 'failed'); either clears its payload, overwriting its bytes. Rows are handled in `id`
+aside as 'failed'); either clears its payload, overwriting its bytes (in the
+write-ahead log too, within `storage.db.ERASED_WITHIN` seconds). Rows are handled in `id`
 order; `update_id` is unique, so an update delivered twice is stored once.
 The table is in the bot's own state file (`storage.state_migrations`).
 """
@@ -75,14 +76,18 @@ async def finish(tx: Transaction, update_ids: Sequence[int], status: str, now: f
     """Give waiting updates their final status ('done' or 'failed') and forget their payload.
 
     The payload's bytes are overwritten on disk, not merely freed (a message may hold
-    a password): many SQLite builds do that by default, not all, so it is asked for.
+    a password): many SQLite builds do that by default, not all, so it is asked for;
+    and once the transaction commits, the write-ahead log's copy goes too (`erased`).
     """
+    if not update_ids:
+        return
     await tx.execute("PRAGMA secure_delete = ON")
     await tx.executemany(
         "UPDATE telegram_updates SET status = ?, payload = NULL, done_at = ?"
         " WHERE update_id = ? AND status = 'received'",
         [(status, now, update_id) for update_id in update_ids],
     )
+    tx.erased()
 
 
 async def status_of(db: Queryable, update_id: int) -> str | None:

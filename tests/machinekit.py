@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import staff
+from core import attachments, staff
 from core.accounts import CodeMailer
 from core.config import Settings
 from core.inbound import InboundContext
@@ -156,7 +156,13 @@ async def thread_text(db: Database, number: int, now: float) -> str:
     """A ticket's thread as the staff chat shows it (/ticket PK-000123)."""
     view = await staff.thread(db, number, answer_days=15, actor="cli:test", now=now)
     return render(
-        "chat/staff/thread.txt", summary=view.summary, entries=view.entries, hidden=0, limit=3000
+        "chat/staff/thread.txt",
+        summary=view.summary,
+        entries=view.entries,
+        hidden=0,
+        limit=3000,
+        files=await attachments.files_of(db, number),
+        files_shown=10,
     )
 
 

@@ -10,7 +10,9 @@ Use the `smtp_server` fixture (registered in conftest through `pytest_plugins`):
 
 It records every accepted mail (`.envelopes` raw, `.messages` parsed with
 `policy.default`), can refuse the next mail with any reply (`.refuse_next`),
-and can be stopped and started again on the same port (an outage).
+one address every time (`.refuse_address`, a mailbox that does not exist) or
+every recipient (`.refuse_everyone`, a server deferring all mail), and can be
+stopped and started again on the same port (an outage).
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ class SmtpServer:
         self._loop = loop
         self._lock = threading.Lock()
         self._refusals: list[tuple[str, str]] = []  # (stage, reply)
+        self._refused_addresses: dict[str, str] = {}  # address (casefolded) -> reply
+        self._refuse_everyone: str | None = None  # the reply to every RCPT TO
+        self.refused: list[str] = []  # every address refused, in order
         self._changed = asyncio.Event()
         self._controller: _Controller | None = None
 
@@ -99,6 +104,20 @@ class SmtpServer:
         with self._lock:
             self._refusals.append((stage, f"{code} {text}"))
 
+    def refuse_address(self, address: str, code: int | None, text: str = "") -> None:
+        """Answer every RCPT TO for `address` with `code text` (e.g. 550, no such user);
+        None accepts it again."""
+        with self._lock:
+            if code is None:
+                self._refused_addresses.pop(address.casefold(), None)
+            else:
+                self._refused_addresses[address.casefold()] = f"{code} {text}"
+
+    def refuse_everyone(self, code: int | None, text: str = "") -> None:
+        """Answer every RCPT TO with `code text` (None: accept again)."""
+        with self._lock:
+            self._refuse_everyone = None if code is None else f"{code} {text}"
+
     # Named like asyncio.wait_for(…, timeout) for readable tests; asyncio.timeout does the work.
     async def wait_for(self, count: int, timeout: float = 5.0) -> list[EmailMessage]:  # noqa: ASYNC109
         """Wait until at least `count` mails have arrived; return the first `count`."""
@@ -124,6 +143,12 @@ class SmtpServer:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # noqa: N802
         refusal = self._take_refusal("rcpt")
+        with self._lock:
+            refusal = (
+                refusal or self._refused_addresses.get(address.casefold()) or self._refuse_everyone
+            )
+            if refusal:
+                self.refused.append(address)
         if refusal:
             return refusal
         envelope.rcpt_tos.append(address)

@@ -132,7 +132,7 @@ async def test_a_changed_row_updates_its_record_and_new_rows_are_counted(db, tmp
     paid[1][5] = "0"  # the customer paid invoice 2
     paid.append(["2024-000004", "U0001", "2024.07.01", "2024.07.15", "9 999", "9 999"])
     write(tmp_path / "day2", "invoices.csv", INVOICE_HEADER, paid)
-    result = await import_folder(db, tmp_path / "day2")
+    result = await import_folder(db, tmp_path / "day2", only=["invoices"])
     counts = result.counts["invoices.csv"]
     assert (counts.new, counts.changed, counts.unchanged) == (1, 1, 2)
     assert result.new_invoices == ["2024-000004"]
@@ -170,7 +170,7 @@ async def test_windows_1250_detected_even_when_accents_come_late(db, tmp_path):
         + [["U2000", "Kőszegi Ödön", "8105 Pétfürdő", "", "", "csekk"]],
         encoding="cp1250",
     )
-    await import_folder(db, tmp_path / "in")
+    await import_folder(db, tmp_path / "in", only=["customers"])
     assert (await billing.get_customer(db, "U2000")).name == "Kőszegi Ödön"
 
 
@@ -224,9 +224,7 @@ async def test_columns_in_any_order_with_extra_columns_and_every_date_and_amount
         ("adjustment", 1000),
     ]
     # The customer's Folyószámla page says what each booking did to the balance.
-    page = render(
-        "chat/menu/account.txt", page=1, pages=1, total=4, balance=-2000, rows=bookings
-    )
+    page = render("chat/menu/account.txt", page=1, pages=1, total=4, balance=-2000, rows=bookings)
     page = page.replace("\xa0", " ")
     assert "Helyesbítés: −3000 Ft\nHelyesbítés · Egyenleg" in page and "+-" not in page
     assert "Helyesbítés: +1000 Ft\nEgyenleg utána: -2000 Ft" in page
@@ -326,7 +324,7 @@ async def test_a_missing_column_is_reported_on_the_header_line(db, tmp_path):
         [["2024-000001", "U0001", "2024.05.01", "2024.05.15", "0"]],
     )
     with pytest.raises(ImportFailed) as failed:
-        await import_folder(db, folder)
+        await import_folder(db, folder, only=["invoices"])
     assert str(failed.value.errors[0]).startswith("invoices.csv:1: missing column(s): amount")
 
 
@@ -364,7 +362,9 @@ async def test_a_failed_import_reports_every_problem_and_changes_nothing(db, tmp
     assert await snapshot(db) == [[], [], []]
 
 
-async def test_a_quoted_field_spanning_lines_keeps_line_numbers_right(db, tmp_path):
+async def test_a_field_with_a_line_break_is_refused_and_later_lines_keep_their_numbers(
+    db, tmp_path
+):
     folder = tmp_path / "in"
     write(
         folder,
@@ -376,8 +376,12 @@ async def test_a_quoted_field_spanning_lines_keeps_line_numbers_right(db, tmp_pa
         ],
     )
     with pytest.raises(ImportFailed) as failed:
-        await import_folder(db, folder)
-    assert [str(e) for e in failed.value.errors] == ["customers.csv:4: name is empty"]
+        await import_folder(db, folder, only=["customers"])
+    assert [str(e) for e in failed.value.errors] == [
+        'customers.csv:2: a field runs over lines 2–3: a stray or unbalanced quote (") or a'
+        " line break inside a field; a record must be one line",
+        "customers.csv:4: name is empty",
+    ]
 
 
 async def test_an_empty_folder_is_refused(db, tmp_path):
@@ -436,8 +440,9 @@ async def test_errors_deep_in_a_big_file_keep_their_line_numbers(db, tmp_path):
     records[5800] = b"U5800;Kov\x81cs;x;;;csekk"  # line 5802, long after UTF-8 accents
     path.write_bytes(b"\r\n".join(records))
     with pytest.raises(ImportFailed) as failed:
-        await import_folder(db, folder)
+        await import_folder(db, folder, only=["customers"])
     assert [str(e)[:37] for e in failed.value.errors] == [
+        "customers.csv:5001: a field runs over",
         "customers.csv:5502: name is empty",
         "customers.csv:5802: undecodable bytes",
     ]
@@ -449,7 +454,7 @@ async def test_windows_1250_detected_when_accents_come_after_the_first_blocks(db
     rows[5899][1] = "Kőszegi Ödön"
     path = write(tmp_path / "in", "customers.csv", CUSTOMER_HEADER, rows, encoding="cp1250")
     big_enough(path)
-    result = await import_folder(db, tmp_path / "in")
+    result = await import_folder(db, tmp_path / "in", only=["customers"])
     assert result.counts["customers.csv"].new == 6000
     assert (await billing.get_customer(db, "U5900")).name == "Kőszegi Ödön"
 
@@ -531,3 +536,93 @@ async def test_the_connection_page_cache_is_restored_after_an_import(db, tmp_pat
     with pytest.raises(ImportFailed):
         await import_folder(db, folder)
     assert await db.fetch_value("PRAGMA cache_size") == before
+
+
+# --- structural damage: refused with the line of its cause, nothing changed ---------------
+
+
+async def refused(db, folder, **options) -> list[str]:
+    before = await snapshot(db)
+    with pytest.raises(ImportFailed) as failed:
+        await import_folder(db, folder, **options)
+    assert await snapshot(db) == before  # nothing changed
+    return [str(e) for e in failed.value.errors]
+
+
+async def test_a_stray_quote_is_refused_at_its_line_before_its_consequences(db, tmp_path):
+    # Found by the operator trial: one stray quote merged three customers into one name
+    # (exit 0, "1 changed"), and on a fresh database only the consequences were printed.
+    folder = write_all(tmp_path / "in")
+    many = many_customers(40)
+    write(folder, "customers.csv", CUSTOMER_HEADER, many)
+    path = folder / "customers.csv"
+    lines = path.read_bytes().split(b"\r\n")
+    lines[2] = lines[2].replace(b";", b';"', 1)  # line 3: a quote opens the name, never closes
+    path.write_bytes(b"\r\n".join(lines))
+    invoices = [
+        [f"2024-{i:06d}", f"U{i:04d}", "2024.05.01", "2024.05.15", "100", "0"] for i in range(1, 41)
+    ]
+    write(folder, "invoices.csv", INVOICE_HEADER, invoices)
+    errors = await refused(db, folder)
+    assert errors[0].startswith("customers.csv:3: a field runs over lines 3–")
+    assert "stray or unbalanced quote" in errors[0]
+    assert not any(e.startswith("invoices.csv:") and "unknown customer" in e for e in errors)
+    assert errors[-1].startswith("invoices.csv: ") and "fix customers.csv first" in errors[-1]
+
+
+@pytest.mark.parametrize(
+    ("row", "told"),
+    [
+        (
+            ["U0003", "Kis Béla", "8105 Pétfürdő", "", "", "csekk", "többlet"],
+            "expected 6 columns, found 7",
+        ),
+        (["U0003", "Kis Béla", "8105 Pétfürdő"], "expected 6 columns, found 3"),
+        (CUSTOMER_HEADER, "a second header row"),
+        ([h.upper() for h in CUSTOMER_HEADER], "a second header row"),
+    ],
+    ids=["too-many", "too-few", "header-again", "header-again-upper"],
+)
+async def test_a_row_of_the_wrong_shape_is_refused_at_its_line(db, tmp_path, row, told):
+    folder = write_all(tmp_path / "in")
+    write(folder, "customers.csv", CUSTOMER_HEADER, [CUSTOMERS[0], row, CUSTOMERS[1]])
+    errors = await refused(db, folder)
+    assert len(errors) == 1 and errors[0].startswith(f"customers.csv:3: {told}"), errors
+
+
+@pytest.mark.parametrize(
+    ("content", "told"),
+    [
+        (b"", "customers.csv:1: empty file: expected a header row"),
+        (b"\r\n\r\n", "customers.csv:1: empty file: expected a header row"),
+        (";".join(CUSTOMER_HEADER).encode() + b"\r\n", "customers.csv:2: no rows after the header"),
+        (
+            "\ufeff" + ";".join(CUSTOMER_HEADER) + "\r\nU0001;Kovács Éva;Pétfürdő;;;csekk\r\n",
+            "customers.csv:1: the file is UTF-16",
+        ),
+    ],
+    ids=["empty", "blank-lines", "header-only", "utf-16"],
+)
+async def test_an_empty_or_unreadable_file_is_refused_with_one_line(db, tmp_path, content, told):
+    folder = write_all(tmp_path / "in")
+    if isinstance(content, str):
+        content = content.encode("utf-16")
+    (folder / "customers.csv").write_bytes(content)
+    errors = await refused(db, folder)
+    assert errors[0].startswith(told), errors
+
+
+async def test_a_missing_file_is_refused_unless_the_import_names_its_files(db, tmp_path):
+    # Found by the operator trial: without transactions.csv the import said nothing and
+    # balances would silently stop changing.
+    folder = write_all(tmp_path / "in")
+    (folder / "transactions.csv").unlink()
+    errors = await refused(db, folder)
+    assert errors == [
+        f"transactions.csv: missing from {folder}: an import takes all three files, or name"
+        " the ones it has (--only customers,invoices)"
+    ]
+    result = await import_folder(db, folder, only=["customers", "invoices.csv"])
+    assert set(result.counts) == {"customers.csv", "invoices.csv"}
+    with pytest.raises(ValueError, match="--only takes customers, invoices and transactions"):
+        await import_folder(db, folder, only=["szamlak"])

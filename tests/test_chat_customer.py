@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.formats import format_amount
+from tests.botkit import active_customer
 
 PASSWORD = "Tavaszi-Szel-42"
 
@@ -49,3 +50,20 @@ async def test_the_password_message_is_deleted_and_never_repeated(bot_env):
     password_messages = [m for m in mine if m.text == PASSWORD]
     assert password_messages and all(m.deleted for m in password_messages)
     assert all(PASSWORD not in (m.text or "") for m in eva.user.replies)
+
+
+async def test_a_password_message_is_deleted_even_when_telegram_asks_to_slow_down(bot_env):
+    # Found by the attacker trial: in a burst of 50 logins Telegram's 429 outlasted the
+    # rate limiter's retries and two password messages stayed in the chat.
+    eva = await active_customer(bot_env, bot_env.demo.sample.customer_id, "lassan", PASSWORD)
+    await eva.press("logout")
+    for _ in range(4):  # one more than the limiter's own retries
+        bot_env.emulator.fail_next(
+            "deleteMessage", 429, "Too Many Requests: retry after 1", retry_after=1
+        )
+    assert "Sikeres belépés" in eva.texts(await eva.login("lassan", PASSWORD))
+    typed = [m for m in eva.user.chat.messages if not m.from_bot and m.text == PASSWORD]
+    assert typed
+    await bot_env.emulator.wait_for(
+        lambda: all(m.deleted for m in typed), timeout=15, what="the password deleted"
+    )

@@ -38,7 +38,16 @@ def env(tmp_path):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["import"], ["demo-data"], ["db"], ["db", "migrate"], ["db", "backup"], ["demo"]],
+    [
+        [],
+        ["import"],
+        ["demo-data"],
+        ["db"],
+        ["db", "migrate"],
+        ["db", "backup"],
+        ["demo"],
+        ["check"],
+    ],
 )
 def test_every_subcommand_has_help(command):
     result = run(*command, "--help")
@@ -70,6 +79,21 @@ def test_a_bad_import_prints_file_line_reasons_and_exits_non_zero(tmp_path, env)
     assert "Traceback" not in result.stderr
     db = sqlite3.connect(env["PETKOMM_DB"])
     assert db.execute("SELECT count(*) FROM customers").fetchone() == (0,)
+
+
+def test_an_import_missing_a_file_is_refused_unless_told_which_files_it_has(tmp_path, env):
+    folder = write_all(tmp_path / "export")
+    (folder / "transactions.csv").unlink()
+    result = run("import", str(folder), env=env)
+    assert result.returncode == 1, result.stderr
+    assert "transactions.csv: missing from" in result.stderr
+    assert "--only customers,invoices" in result.stderr and "Traceback" not in result.stderr
+    told = run("import", str(folder), "--only", "customers,invoices", env=env)
+    assert told.returncode == 0, told.stderr
+    assert "transactions.csv" not in told.stdout and "3 new" in told.stdout
+    wrong = run("import", str(folder), "--only", "customers,szamlak", env=env)
+    assert wrong.returncode == 2
+    assert "error: --only takes customers, invoices and transactions, got szamlak" in wrong.stderr
 
 
 def test_a_malformed_setting_is_one_clear_line(tmp_path, env):
@@ -183,3 +207,33 @@ def test_installed_it_names_itself_petkomm(tmp_path):
         cwd=tmp_path,
     )
     assert done.stdout.startswith("usage: run_bot.py ")
+
+
+def test_json_logs_are_one_object_a_line_and_redacted(tmp_path, env):
+    import json
+    import logging
+
+    from cli.common import JsonLines, RedactSecret
+
+    result = run("db", "migrate", env={**env, "PETKOMM_LOG_FORMAT": "json"})
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert lines and all(set(e) == {"time", "level", "logger", "message"} for e in lines)
+    assert any("applied migration 0001" in e["message"] for e in lines)
+
+    code = "ABCD EFGH JKLM NPQR STUV WXYZ"
+    token = "123456:SECRETTOKENVALUE"
+    record = logging.LogRecord("petkomm.x", logging.ERROR, __file__, 1, "code %s", (code,), None)
+    try:
+        raise ValueError(f"{token} {code}")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert RedactSecret(token).filter(record)
+    entry = json.loads(JsonLines().format(record))
+    assert entry["message"] == "code <code>"
+    assert code not in entry["exception"] and token not in entry["exception"]
+    assert "ValueError" in entry["exception"]
+    wrong = run("db", "migrate", env={**env, "PETKOMM_LOG_FORMAT": "xml"})
+    assert wrong.returncode == 2 and "PETKOMM_LOG_FORMAT" in wrong.stderr

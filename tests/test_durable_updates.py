@@ -54,6 +54,7 @@ class BotProcess:
     tmp: Path
     emulator: BotApiEmulator
     webhook_port: int | None = None
+    settings: dict[str, str] = field(default_factory=dict)  # more PETKOMM_ settings
     process: asyncio.subprocess.Process | None = None
     runs: int = 0
     logs: list[Path] = field(default_factory=list)
@@ -70,6 +71,7 @@ class BotProcess:
     async def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
         env.update(service_env(self.tmp, self.emulator), PYTHONPATH=str(ROOT))
+        env.update(self.settings)
         if self.webhook_port is None:
             command = [str(ROOT / "run_bot.py"), "run"]
         else:
@@ -360,6 +362,71 @@ async def test_a_message_no_run_survives_is_set_aside_and_the_customer_told(emul
             "SELECT status, payload FROM telegram_updates ORDER BY id LIMIT 1 OFFSET 1"
         ).fetchone()
     assert (status, payload) == ("failed", None)
+
+
+async def test_a_bot_killed_after_writing_a_registration_and_a_report_makes_each_once(
+    emulator, bot, proof
+):
+    # Killed after the effect committed (the account and its code mail, the ticket and its
+    # staff announcement), before the message was noted handled: the next start handles
+    # it again, and must find what it did instead of doing it twice.
+    staff_chat = emulator.group(-1001987654321, "PÉTKOMM ügyfélszolgálat")
+    bot.settings = {"PETKOMM_STAFF_CHAT_ID": str(staff_chat.chat_id)}
+    eva = emulator.private_user(7106, "Éva")
+    await bot.start()
+    for send, needle in (
+        (lambda: eva.send_command("start"), "PÉTKOMM"),
+        (lambda: eva.press(label("register")), "1/6."),
+        (lambda: eva.send_text("eva@example.hu"), "2/6."),
+        (lambda: eva.send_text("kovacs.eva"), "3/6."),
+        (lambda: eva.send_text(PASSWORD), "4/6."),
+        (lambda: eva.send_text(proof["customer_id"]), "5/6."),
+        (lambda: eva.send_text(proof["invoice"]), "6/6."),
+        (lambda: eva.send_text(proof["amount"]), "Kérjük, ellenőrizze"),
+    ):
+        seen = newest_id(eva)
+        send()
+        await wait_replies(emulator, eva, seen, (needle,))
+    seen = newest_id(eva)
+    await killed_mid_answer(
+        bot, eva, lambda: eva.press_inline(eva.last_reply.message_id, label("confirm"))
+    )
+    await wait_replies(emulator, eva, seen, ("Köszönjük a regisztrációt",))
+    seen = newest_id(eva)
+    eva.press(label("report"))
+    await wait_replies(emulator, eva, seen, ("Hibabejelentés",))
+    # The staff chat's post is held too: the killed run's announcement never arrives.
+    announcements = emulator.hold(
+        "sendMessage", where=lambda p: p.get("chat_id") == staff_chat.chat_id
+    )
+    seen = newest_id(eva)
+    await killed_mid_answer(bot, eva, lambda: eva.send_text("Nem jön víz a csapból."))
+    announcements.release()
+    await wait_replies(emulator, eva, seen, ("rögzítettük",))
+    await emulator.wait_for(
+        lambda: any("Új bejelentés" in (m.text or "") for m in staff_chat.messages),
+        timeout=ANSWER_TIMEOUT,
+        what="the staff announcement",
+    )
+    await bot.stop()
+
+    texts = [m.text or "" for m in eva.replies]
+    with sqlite3.connect(bot.db_path) as conn:
+        tickets = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+        code_mails = conn.execute(
+            "SELECT count(*) FROM outbox WHERE kind = 'activation' AND recipient = ?",
+            ("eva@example.hu",),
+        ).fetchone()[0]
+    made = {
+        "tickets": tickets,
+        "staff announcements": sum("Új bejelentés" in (m.text or "") for m in staff_chat.messages),
+        "answers with a ticket number": sum("rögzítettük" in t for t in texts),
+        "activation mails": code_mails,
+        "registration answers": sum("Köszönjük a regisztrációt" in t for t in texts),
+    }
+    assert made == dict.fromkeys(made, 1), made
+    assert "PK-000001" in next(t for t in texts if "rögzítettük" in t)
+    assert "Traceback" not in bot.log_text()
 
 
 # --- webhook ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from core.mail import (
     parse_mail,
     strip_quoted,
 )
+from tests.mail_kinds import READS as KIND_READS
 
 CORPUS = Path(__file__).parent / "mail_corpus"
 CORPUS_FILES = sorted(path.name for path in CORPUS.glob("*.eml"))
@@ -439,6 +440,9 @@ EXPECTED: dict[str, Expected] = {
         ),
     ),
 }
+
+# Issue 12's kinds (forwards, attachments, half-broken charsets, …): tests/mail_kinds.py.
+EXPECTED.update(KIND_READS)  # Reads has the fields of Expected
 
 # Replies that quote our mail: the quote must be in the body and gone from new_text.
 QUOTING_REPLIES = [

@@ -20,6 +20,8 @@ from core.mail import (
     self_help_topics,
 )
 from core.tickets import ticket_numbers_in_subject
+from tests.mail_kinds import CUSTOMER_MAILS as KIND_CUSTOMER_MAILS
+from tests.mail_kinds import TOPICS as KIND_TOPICS
 
 CORPUS = Path(__file__).parent / "mail_corpus"
 OURS = MailContext.of("petkomm@petkomm.hu", "ugyfelszolgalat@petkomm.hu")
@@ -79,6 +81,7 @@ CUSTOMER_MAILS = [
     "topic_personal_data_accents.eml",
     "topic_personal_data_plain.eml",
     "unrelated_report.eml",
+    *KIND_CUSTOMER_MAILS,  # issue 12's kinds: tests/mail_kinds.py
 ]
 
 MACHINE_MAILS = {
@@ -361,6 +364,7 @@ TOPIC_MAILS = {
     "topic_invoices_plain.eml": ["where_invoices"],
     "topic_personal_data_accents.eml": ["personal_data_change"],
     "topic_personal_data_plain.eml": ["personal_data_change"],
+    **KIND_TOPICS,
 }
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import email
+import json
 import logging
 import os
 import re
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -19,15 +21,17 @@ from pathlib import Path
 from botapi_emulator import BotApiEmulator, ChatMessage, SimulatedUser
 from cli.common import RedactSecret
 from conversations.common import label
+from core import updates
 from core.billing_import import import_folder
 from core.config import Settings
 from core.demodata import write_demo_data
 from core.outbox import BODY_REMOVED, at_rest, queue_code_mail, queue_mail
 from mailer.sender import OutboxSender
 from storage import outbox
-from storage.db import open_database
+from storage.db import ERASED_WITHIN, open_database, open_state_database
 from storage.migrations import available_migrations
 from tests.botkit import BOT_USERNAME, TOKEN, BotEnv, proof_for
+from tests.test_durable_updates import until
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_PASSWORD = "Tavaszi-Szel-42"
@@ -269,72 +273,108 @@ async def delivered_code(folder: Path, kind: str, seen: set[Path]) -> tuple[str,
         await asyncio.sleep(0.05)  # another process writes it: no event to await here
 
 
-async def test_a_debug_log_of_a_whole_customer_afternoon_holds_no_secret(tmp_path):
-    export = tmp_path / "export"
+async def billing_database(path: Path, export: Path) -> dict[str, str]:
+    """A main database at `path` with a few demo customers; a registration proof for one."""
     write_demo_data(export, customers=5, seed=3, years=1, today=date.today())
-    path = tmp_path / "run.sqlite3"
     db = await open_database(path)
-    await import_folder(db, export)
-    customer_id = await db.fetch_value("SELECT customer_id FROM customers ORDER BY 1 LIMIT 1")
-    proof = await proof_for(db, customer_id)
-    await db.close()
+    try:
+        await import_folder(db, export)
+        customer_id = await db.fetch_value("SELECT customer_id FROM customers ORDER BY 1 LIMIT 1")
+        return await proof_for(db, customer_id)
+    finally:
+        await db.close()
+
+
+async def run_bot(
+    emulator: BotApiEmulator, cwd: Path, log_file: Path, **settings: str
+) -> asyncio.subprocess.Process:
+    """`run_bot.py run` as the operator starts it, with these PETKOMM_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
+    env.update(TELEGRAM_BOT_TOKEN=TOKEN, PETKOMM_TELEGRAM_API_URL=emulator.base_url, **settings)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "run_bot.py"),
+        "run",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=log_file.open("wb"),  # a file, not a pipe: a full pipe would stall it
+    )
+
+
+async def customer_afternoon(
+    emulator: BotApiEmulator, proof: dict[str, str], mail: Path
+) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Éva registers (typing FIRST_PASSWORD), activates with the mailed link, mistypes her
+    password (WRONG_PASSWORD), logs in and out, resets her password with the mailed code,
+    typed (NEW_PASSWORD, twice), and logs in with it. Returns the activation and the reset
+    (code, link)."""
+    seen: set[Path] = set()
+    eva = emulator.private_user(7101, "Éva")
+    await wait_text(emulator, eva, lambda: eva.send_command("start"), "PÉTKOMM")
+    await wait_text(emulator, eva, lambda: eva.press(label("register")), "1/6.")
+    answers = ("naplo@example.hu", "naplo31", FIRST_PASSWORD, *proof.values())
+    for answer in answers[:-1]:
+        await wait_text(emulator, eva, lambda a=answer: eva.send_text(a), "/6.")
+    summary = await wait_text(emulator, eva, lambda: eva.send_text(answers[-1]), "ellenőrizze")
+    await wait_text(
+        emulator,
+        eva,
+        lambda: eva.press_inline(summary.message_id, label("confirm")),
+        "Köszönjük a regisztrációt",
+    )
+    activation = await delivered_code(mail, "activation", seen)
+    await wait_text(emulator, eva, lambda: eva.open_link(activation[1]), "Fiókja aktív")
+
+    async def login(password: str, *needles: str) -> None:
+        await wait_text(emulator, eva, lambda: eva.press(label("login")), "Belépés")
+        await wait_text(emulator, eva, lambda: eva.send_text("naplo31"), "jelszavát")
+        await wait_text(emulator, eva, lambda: eva.send_text(password), *needles)
+
+    # Each wait names the step's last message: the next button is on it.
+    await login(WRONG_PASSWORD, "adja meg a felhasználónevét")
+    await wait_text(emulator, eva, lambda: eva.press(label("cancel")), "megszakítottuk")
+    await login(FIRST_PASSWORD, "Egyenleg")
+    await wait_text(emulator, eva, lambda: eva.press(label("logout")), "Kijelentkezett")
+    await wait_text(emulator, eva, lambda: eva.press(label("forgot")), "Elfelejtett")
+    await wait_text(emulator, eva, lambda: eva.send_text("naplo31"), "Ha ilyen")
+    reset = await delivered_code(mail, "reset", seen)
+    await wait_text(emulator, eva, lambda: eva.send_text(reset[0]), "új jelszót")
+    await wait_text(emulator, eva, lambda: eva.send_text(NEW_PASSWORD), "még egyszer")
+    await wait_text(emulator, eva, lambda: eva.send_text(NEW_PASSWORD), "beállítottuk")
+    await login(NEW_PASSWORD, "Egyenleg")
+    return activation, reset
+
+
+def afternoon_secrets(
+    activation: tuple[str, str], reset: tuple[str, str]
+) -> dict[str, list[bytes]]:
+    """Every secret of `customer_afternoon`, in every form it can take."""
+    return {
+        "activation code": code_traces(*activation),
+        "reset code": code_traces(*reset),
+        "first password": [FIRST_PASSWORD.encode()],
+        "wrong password": [WRONG_PASSWORD.encode()],
+        "new password": [NEW_PASSWORD.encode()],
+    }
+
+
+async def test_a_debug_log_of_a_whole_customer_afternoon_holds_no_secret(tmp_path):
+    path = tmp_path / "run.sqlite3"
+    proof = await billing_database(path, tmp_path / "export")
     mail = tmp_path / "mail"
     async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
-        env.update(
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            PETKOMM_TELEGRAM_API_URL=emulator.base_url,
+        log_file = tmp_path / "stderr.log"
+        process = await run_bot(
+            emulator,
+            tmp_path,
+            log_file,
             PETKOMM_DB=str(path),
             PETKOMM_MAIL_OUTBOX_DIR=str(mail),
             PETKOMM_LOG_LEVEL="DEBUG",
         )
-        log_file = tmp_path / "stderr.log"  # a file, not a pipe: a full pipe would stall it
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(ROOT / "run_bot.py"),
-            "run",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log_file.open("wb"),
-        )
-        seen: set[Path] = set()
         try:
-            eva = emulator.private_user(7101, "Éva")
-            await wait_text(emulator, eva, lambda: eva.send_command("start"), "PÉTKOMM")
-            await wait_text(emulator, eva, lambda: eva.press(label("register")), "1/6.")
-            answers = ("naplo@example.hu", "naplo31", FIRST_PASSWORD, *proof.values())
-            for answer in answers[:-1]:
-                await wait_text(emulator, eva, lambda a=answer: eva.send_text(a), "/6.")
-            summary = await wait_text(
-                emulator, eva, lambda: eva.send_text(answers[-1]), "ellenőrizze"
-            )
-            await wait_text(
-                emulator,
-                eva,
-                lambda: eva.press_inline(summary.message_id, label("confirm")),
-                "Köszönjük a regisztrációt",
-            )
-            activation = await delivered_code(mail, "activation", seen)
-            await wait_text(emulator, eva, lambda: eva.open_link(activation[1]), "Fiókja aktív")
-
-            async def login(password: str, *needles: str) -> None:
-                await wait_text(emulator, eva, lambda: eva.press(label("login")), "Belépés")
-                await wait_text(emulator, eva, lambda: eva.send_text("naplo31"), "jelszavát")
-                await wait_text(emulator, eva, lambda: eva.send_text(password), *needles)
-
-            # Each wait names the step's last message: the next button is on it.
-            await login(WRONG_PASSWORD, "adja meg a felhasználónevét")
-            await wait_text(emulator, eva, lambda: eva.press(label("cancel")), "megszakítottuk")
-            await login(FIRST_PASSWORD, "Egyenleg")
-            await wait_text(emulator, eva, lambda: eva.press(label("logout")), "Kijelentkezett")
-            await wait_text(emulator, eva, lambda: eva.press(label("forgot")), "Elfelejtett")
-            await wait_text(emulator, eva, lambda: eva.send_text("naplo31"), "Ha ilyen")
-            reset = await delivered_code(mail, "reset", seen)
-            await wait_text(emulator, eva, lambda: eva.send_text(reset[0]), "új jelszót")
-            await wait_text(emulator, eva, lambda: eva.send_text(NEW_PASSWORD), "még egyszer")
-            await wait_text(emulator, eva, lambda: eva.send_text(NEW_PASSWORD), "beállítottuk")
-            await login(NEW_PASSWORD, "Egyenleg")
+            activation, reset = await customer_afternoon(emulator, proof, mail)
         finally:
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), timeout=30)
@@ -344,11 +384,120 @@ async def test_a_debug_log_of_a_whole_customer_afternoon_holds_no_secret(tmp_pat
     assert " DEBUG petkomm." in log or " DEBUG " in log  # the level is really DEBUG
     assert "outbox 1 (activation) to @example.hu sent" in log  # and says what happened
     secrets = {
-        "activation code": code_traces(*activation),
-        "reset code": code_traces(*reset),
-        "first password": [FIRST_PASSWORD.encode()],
-        "wrong password": [WRONG_PASSWORD.encode()],
-        "new password": [NEW_PASSWORD.encode()],
+        **afternoon_secrets(activation, reset),
         "token": [TOKEN.encode(), TOKEN.split(":")[1].encode()],
     }
     assert secret_traces(secrets, stderr) == []
+
+
+# --- after kill -9 ---------------------------------------------------------------------------
+
+
+def secrets_in_folder(folder: Path, secrets: dict[str, list[bytes]]) -> dict[str, list[str]]:
+    """Each file of `folder` (the databases, their -wal, -shm, journals) that holds a
+    secret, with the names of the secrets it holds."""
+    found = {}
+    for path in sorted(folder.iterdir()):
+        names = secret_traces(secrets, path.read_bytes())
+        if names:
+            found[path.name] = names
+    return found
+
+
+def all_handled(data: Path) -> bool:
+    """Whether the bot has finished every message and sent every mail (read as another
+    process would): every secret it had is erased from the tables by now."""
+    with sqlite3.connect(f"file:{data / 'petkomm-state.sqlite3'}?mode=ro", uri=True) as state:
+        waiting = state.execute(
+            "SELECT count(*) FROM telegram_updates WHERE status = 'received'"
+        ).fetchone()[0]
+    with sqlite3.connect(f"file:{data / 'petkomm.sqlite3'}?mode=ro", uri=True) as main:
+        queued = main.execute("SELECT count(*) FROM outbox WHERE status = 'queued'").fetchone()[0]
+    return waiting == 0 and queued == 0
+
+
+async def test_a_bot_killed_after_an_afternoon_leaves_no_secret_in_its_data_folder(tmp_path):
+    # The databases in a folder of their own (the state file beside the main one); the
+    # mail the customer gets is written elsewhere.
+    data = tmp_path / "data"
+    data.mkdir()
+    proof = await billing_database(data / "petkomm.sqlite3", tmp_path / "export")
+    mail = tmp_path / "mail"
+    async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
+        log_file = tmp_path / "stderr.log"
+        process = await run_bot(
+            emulator,
+            tmp_path,
+            log_file,
+            PETKOMM_DB=str(data / "petkomm.sqlite3"),
+            PETKOMM_MAIL_OUTBOX_DIR=str(mail),
+        )
+        try:
+            activation, reset = await customer_afternoon(emulator, proof, mail)
+            secrets = afternoon_secrets(activation, reset)
+            loop = asyncio.get_running_loop()
+            await until(lambda: all_handled(data), "the last message and mail to be done")
+            erased = loop.time()
+            # Within the stated bound of the erasure, no file holds a secret any more...
+            while found := secrets_in_folder(data, secrets):
+                if loop.time() - erased > ERASED_WITHIN:
+                    break
+                await asyncio.sleep(0.02)  # another process's files: nothing to await
+        finally:
+            # ... and a kill -9 then (no clean close, no last checkpoint) changes nothing.
+            process.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(process.wait(), timeout=30)
+    assert found == {}, f"{ERASED_WITHIN} s after the last erasure: {found}"
+    assert secrets_in_folder(data, secrets) == {}
+    assert "Traceback" not in log_file.read_text()
+
+
+# A second process reading the state file: its read transaction keeps the snapshot it began
+# with until its stdin closes (an operator's `sqlite3` query, a `db backup` in progress).
+READER = r"""
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN")
+conn.execute("SELECT count(*) FROM telegram_updates").fetchone()
+print("reading", flush=True)
+sys.stdin.read()
+conn.execute("COMMIT")
+"""
+
+
+async def test_an_erased_message_leaves_the_log_as_soon_as_an_old_reader_lets_go(tmp_path):
+    db = await open_state_database(tmp_path / "state.sqlite3")
+    message = json.dumps({"update_id": 1, "message": {"text": FIRST_PASSWORD}})
+    files = [tmp_path / name for name in ("state.sqlite3", "state.sqlite3-wal")]
+    reader = None
+    try:
+        await updates.store(db, [(1, message)], 1.0)
+        reader = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            READER,
+            str(db.path),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert (await reader.stdout.readline()).strip() == b"reading"
+        batch = await updates.take(db, 0, 10, 2.0)
+        await updates.finish(db, [u.update_id for u in batch.handle], [], 3.0)
+
+        # The reader's snapshot still needs the log's older pages: the log cannot be emptied
+        # yet, and meanwhile the bot's writes do not wait for it.
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await updates.store(db, [(2, '{"update_id": 2}')], 4.0)
+        assert loop.time() - began < 0.5
+        assert any(FIRST_PASSWORD.encode() in path.read_bytes() for path in files)
+
+        reader.stdin.close()
+        await reader.wait()
+        await asyncio.wait_for(db.erased_everywhere(), timeout=ERASED_WITHIN)
+        assert not any(FIRST_PASSWORD.encode() in p.read_bytes() for p in files if p.exists())
+    finally:
+        if reader is not None and reader.returncode is None:
+            reader.kill()
+            await reader.wait()
+        await db.close()

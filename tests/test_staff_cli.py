@@ -7,6 +7,7 @@ and what it changed, including the mail it queued.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import getpass
 import os
@@ -15,12 +16,15 @@ import sys
 import time
 from datetime import UTC, datetime
 from email import policy
+from email.header import Header
 from pathlib import Path
 
 import pytest
 
 from core import tickets
 from core.config import Settings
+from core.inbound import InboundContext
+from mailer.inbox import InboxReader
 from mailer.sender import OutboxSender
 from storage import audit
 from storage import tickets as tickets_store
@@ -242,3 +246,90 @@ def test_audit_shows_who_did_what_filtered_by_day_and_actor(env):
     assert bad.stderr.strip().splitlines() == [
         "error: --since: not a YYYY-MM-DD date: '2024-13-01'"
     ]
+
+
+# --- customer text on the operator's terminal --------------------------------------------------
+
+# What a customer may put in a report to drive the clerk's terminal: a window title and a bell
+# (OSC 0), clearing the screen, colours, a cursor query (C1 CSI), a carriage return that
+# overwrites the line, and a right-to-left override that shows "hello" reversed.
+TERMINAL_TRAPS = (
+    "Nincs víz\x1b]0;pwned\x07 \x1b[2J\x1b[31mpiros\x1b[0m \u202eolleh\u202c \x9b6n vége\r"
+    "ELREJTVE\nÁrvíztűrő tükörfúrógép\nKérem, nézzék meg!"
+)
+RAW_CONTROLS = ("\x1b", "\x07", "\u202e", "\u202c", "\x9b", "\r")
+
+
+async def cli(env: dict[str, str], *args: str) -> str:
+    """Run the command line (without blocking the bot in this process); its standard output."""
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))
+    }
+    environment.update(env)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "run_bot.py"),
+        *args,
+        env=environment,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, stderr.decode()
+    return stdout.decode()
+
+
+def raw_controls(output: str) -> list[str]:
+    return [repr(c) for c in RAW_CONTROLS if c in output]
+
+
+def trap_mail(subject: str, body: str) -> bytes:
+    """A mail whose sender's address hides a right-to-left override (mail clients send
+    UTF-8 headers as they are) and whose subject hides escapes in an encoded word."""
+    headers = [
+        "From: Kiss Anna <anna\u202egpj.exe@example.hu>",
+        "To: petkomm@petkomm.hu",
+        f"Subject: {Header(subject, 'utf-8').encode()}",
+        "Date: Wed, 25 Nov 2026 09:00:00 +0100",
+        "Message-ID: <trap.1@example.hu>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
+    return ("\r\n".join(headers) + "\r\n\r\n" + body.replace("\n", "\r\n") + "\r\n").encode()
+
+
+async def test_what_customers_write_cannot_drive_the_clerks_terminal(bot_env, dovecot, imap_user):
+    # A report typed in the chat, and one mailed.
+    person = bot_env.customer()
+    await person.command("start")
+    await person.press("report")
+    assert "PK-000001" in person.texts(await person.say(TERMINAL_TRAPS))
+    settings = Settings({**bot_env.settings.env, **imap_user.env})
+    reader = InboxReader(
+        bot_env.db, settings, ctx=InboundContext.from_settings(settings), clock=bot_env.clock
+    )
+    subject = "Számla \x1b[8mrejtett\x1b[0m \u202etxt.exe"
+    dovecot.deliver(imap_user.name, trap_mail(subject, TERMINAL_TRAPS.replace("\r", "")))
+    await reader.poll_once()
+    await reader.processor.process_pending()
+
+    env = {"PETKOMM_DB": str(bot_env.db.path)}
+    listing = await cli(env, "tickets", "list")
+    chat = await cli(env, "tickets", "show", "1")
+    mail = await cli(env, "tickets", "show", "2")
+    trail = await cli(env, "audit")
+    for output in (listing, chat, mail, trail):
+        assert raw_controls(output) == [], output
+
+    # What was there is shown, visibly escaped; Hungarian letters and the body's lines stay.
+    assert "Nincs víz\\x1b]0;pwned\\x07 \\x1b[2J" in listing
+    assert "anna\\u202egpj.exe@example.hu" in ticket_lines(listing)[1]
+    lines = chat.splitlines()
+    assert "Nincs víz\\x1b]0;pwned\\x07 \\x1b[2J\\x1b[31mpiros\\x1b[0m \\u202eolleh\\u202c" in chat
+    assert "\\x9b6n vége\\rELREJTVE" in chat
+    assert lines[-2:] == ["Árvíztűrő tükörfúrógép", "Kérem, nézzék meg!"]
+    assert "Subject:  Számla \\x1b[8mrejtett\\x1b[0m \\u202etxt.exe" in mail.splitlines()
+    assert "Árvíztűrő tükörfúrógép\nKérem, nézzék meg!" in mail
+    assert "mail:anna\\u202egpj.exe@example.hu" in trail

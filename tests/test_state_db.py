@@ -3,12 +3,15 @@
 Only the running service writes it, so the daily import holding the main database's
 write lock never stalls a chat (tests/test_db_lock.py). Here: where it is, that the
 operator can name it, that customers mid-dialogue during the upgrade keep their place,
-and that a backup taken while the bot runs holds it too, so a restore resumes dialogues.
+that a backup taken while the bot runs holds it too, so a restore resumes dialogues,
+and that a customer is told when another process (an operator's `sqlite3` shell) holds
+its write lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import sys
@@ -19,11 +22,13 @@ from pathlib import Path
 import pytest
 
 from botapi_emulator import BotApiEmulator
+from conversations.common import label
 from core import chat_state
 from core.config import ConfigError, Settings
 from core.db import Database, open_database, open_state_database
+from core.texts import render
 from tests.botkit import BOT_USERNAME, TOKEN, BotEnv, Clock, Customer, start_bot, stop_bot
-from tests.test_db_lock import write_lock_held
+from tests.test_db_lock import WAIT_NOTICE, chat_message, last_id, write_lock_held
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -230,3 +235,75 @@ async def test_a_backup_taken_while_the_bot_runs_holds_both_files_and_a_restore_
             await stop_bot(env.service)
     finally:
         await restored.db.close()
+
+
+# --- another process holds the state file's write lock ------------------------------------------
+
+KEPT = "Üzenetét nem veszítjük el"
+
+
+def replies_since(person: Customer, seen: int) -> list[str]:
+    return [m.text or "" for m in person.user.replies if m.message_id > seen]
+
+
+async def test_a_message_waits_for_the_locked_state_file_says_so_and_is_answered_after(
+    bot_env, caplog
+):
+    caplog.set_level(logging.INFO, logger="petkomm.bot.waiting")
+    state = bot_env.service.state_db
+    state.write_notice_after = 0.3  # the product says it after 2 s; the test is quicker
+    eva = bot_env.customer()
+    await eva.command("start")
+    seen = last_id(eva)
+
+    async with write_lock_held(state.path, statement="") as lock:
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        pressed = eva.user.press(label("register"))
+        await chat_message(bot_env, eva, WAIT_NOTICE, after=seen)
+        assert loop.time() - sent < 0.3 + 1.5
+        assert lock.holding and replies_since(eva, seen) == [render("chat/common/busy_wait.txt")]
+        await lock.release()
+        await bot_env.processed(pressed)
+
+    # Answered once the lock is gone, without being sent again; told to wait once.
+    texts = replies_since(eva, seen)
+    assert texts[0] == render("chat/common/busy_wait.txt")
+    assert sum("1/6." in t for t in texts) == 1 and len(texts) == 3  # the button's two
+    logged = [r.getMessage() for r in caplog.records if r.name == "petkomm.bot.waiting"]
+    assert any(
+        str(state.path) in line and f"process {lock.process.pid} (python" in line for line in logged
+    ), logged
+    assert any("writable again" in line for line in logged), logged
+
+
+async def test_a_message_kept_waiting_long_is_said_to_be_kept_and_answered_when_it_can(bot_env):
+    state = bot_env.service.state_db
+    state.write_notice_after = 0.3
+    state.write_timeout = 1.5  # the product waits 30 s
+    eva = bot_env.customer()
+    await eva.command("start")
+    seen = last_id(eva)
+
+    async with write_lock_held(state.path, statement="") as lock:
+        pressed = eva.user.press(label("register"))
+        await chat_message(bot_env, eva, KEPT, after=seen)
+        # The bot goes on fetching while the lock stays: Anna's message is told too.
+        anna = bot_env.customer("Anna")
+        anna_seen = last_id(anna)
+        anna_sent = anna.user.send_command("start")
+        await chat_message(bot_env, anna, WAIT_NOTICE, after=anna_seen)
+        assert lock.holding
+        assert replies_since(eva, seen) == [
+            render("chat/common/busy_wait.txt"),
+            render("chat/common/busy_kept.txt"),
+        ]
+        await lock.release()
+        await bot_env.processed(pressed)
+        await bot_env.processed(anna_sent)
+
+    # Nothing lost, nothing to send again: each message answered once.
+    texts = replies_since(eva, seen)
+    assert sum("1/6." in t for t in texts) == 1 and len(texts) == 4
+    assert "PÉTKOMM" in replies_since(anna, anna_seen)[-1]
+    assert "váratlan hiba" not in " ".join(texts)

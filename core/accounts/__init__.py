@@ -29,7 +29,10 @@ from core.accounts.registration import (
     RegisterOutcome,
     RegisterResult,
     Registration,
+    canonical_customer_id,
+    parse_typed_customer_id,
     register,
+    registration_locked,
     username_free,
 )
 from core.accounts.rules import (
@@ -48,6 +51,7 @@ from core.accounts.rules import (
     normalise_code,
     normalise_username,
     username_key,
+    username_looks,
     username_problem,
     wait_minutes,
 )
@@ -80,6 +84,7 @@ __all__ = [
     "Registration",
     "SessionState",
     "activate",
+    "canonical_customer_id",
     "change_password",
     "check_code",
     "check_current_password",
@@ -96,13 +101,16 @@ __all__ = [
     "new_code",
     "normalise_code",
     "normalise_username",
+    "parse_typed_customer_id",
     "register",
+    "registration_locked",
     "request_activation_code",
     "request_reset_code",
     "reset_password",
     "send_new_code",
     "username_free",
     "username_key",
+    "username_looks",
     "username_problem",
     "wait_minutes",
 ]

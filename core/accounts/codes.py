@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from core import throttle
+from core import journal, throttle
 from core.accounts.rules import (
     ACTIVATION_PREFIX,
     KEY_CHARS,
@@ -61,6 +61,7 @@ class CodeMailer:
             link=activation_link(self.bot_username(), prefix + code),
             expires_at=local_time(expires_at),
             now=now,
+            account_id=account.id or None,
         )
         return queued.message_id
 
@@ -73,11 +74,19 @@ async def issue_code(
     mailer: CodeMailer,
     now: float,
 ) -> str:
-    """Store a fresh code's hash and queue its mail; returns the mail's Message-ID."""
+    """Store a fresh code's hash and queue its mail; returns the mail's Message-ID.
+
+    Every code mail to an account counts toward its cap (`throttle.CODE_MAIL_ACCOUNT`),
+    the registration's own included; a caller that may be refused asks `throttle.locked`
+    first.
+    """
     code = new_code()
     expires_at = now + policy.code_ttl_hours * 3600
     await store.add_code(db, account.id, purpose, hash_code(code), now, expires_at)
-    return await mailer.send(db, account, purpose, code, expires_at, now)
+    message_id = await mailer.send(db, account, purpose, code, expires_at, now)
+    if account.id:  # not the stand-in for nobody, whose mail goes nowhere
+        await throttle.failure(db, throttle.CODE_MAIL_ACCOUNT, account.id, now)
+    return message_id
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,7 @@ async def issue_new_code(
     now: float,
 ) -> NewCode:
     """Inside the caller's transaction: a fresh code (replacing the old) and its mail."""
-    until = await throttle.use(tx, throttle.CODE_MAIL_ACCOUNT, account.id, now)
+    until = await throttle.locked(tx, throttle.CODE_MAIL_ACCOUNT, account.id, now)
     if until:
         return NewCode(limited_until=until)
     message_id = await issue_code(tx, account, purpose, policy, mailer, now)
@@ -115,13 +124,22 @@ async def send_new_code(
     policy: Policy,
     mailer: CodeMailer,
     actor: str,
+    once: str | None = None,
     now: float,
 ) -> float | None:
-    """Mail a fresh code (replacing the old); returns when allowed again if rate-limited."""
+    """Mail a fresh code (replacing the old); returns when allowed again if rate-limited.
+
+    Once for the message `once`: asked again, it returns what it did then.
+    """
     async with db.transaction() as tx:
+        sent_before = await journal.done(tx, once, f"{purpose}_code_sent")
+        if sent_before is not None:
+            until: float | None = sent_before["until"]
+            return until
         sent = await issue_new_code(
             tx, account, purpose, policy=policy, mailer=mailer, actor=actor, now=now
         )
+        await journal.record(tx, once, f"{purpose}_code_sent", now, until=sent.limited_until)
     return sent.limited_until
 
 
@@ -154,6 +172,9 @@ class _Nowhere:
     def changed(self, topic: str) -> None:
         return None
 
+    def erased(self) -> None:
+        return None
+
 
 _NOWHERE = _Nowhere()
 
@@ -182,6 +203,7 @@ async def _code_on_request(
     telegram_user_id: int,
     policy: Policy,
     mailer: CodeMailer,
+    once: str | None,
     now: float,
 ) -> float | None:
     """Mail a fresh code to the account `find` finds; the same work and the same outcome
@@ -191,15 +213,24 @@ async def _code_on_request(
     answer) and per account (`throttle.CODE_MAIL_ACCOUNT`, keyed by what was
     asked for when there is no account). Returns when the Telegram user may
     ask again, if they asked too often: the only thing the answer may tell.
+    Once for the message `once`: asked again, it is answered as then, and
+    nothing is mailed or counted again.
     """
     actor = f"tg:{telegram_user_id}"
+    effect = f"{purpose}_code_requested"
     async with db.transaction() as tx:
+        if await journal.done(tx, once, effect) is not None:
+            return None
+
         asked = await throttle.reserve(tx, throttle.CODE_REQUEST, actor, "", now)
         if asked.locked_until is not None:
             return asked.locked_until
         account = await find(tx)
-        key: str | int = account.id if account is not None else f"asked:{asked_for[:KEY_CHARS]}"
-        limited = await throttle.use(tx, throttle.CODE_MAIL_ACCOUNT, key, now)
+        if account is not None:  # counted by issue_code, as every code mail to an account
+            limited = await throttle.locked(tx, throttle.CODE_MAIL_ACCOUNT, account.id, now)
+        else:
+            key = f"asked:{asked_for[:KEY_CHARS]}"
+            limited = await throttle.use(tx, throttle.CODE_MAIL_ACCOUNT, key, now)
         if account is not None and limited is None:
             await issue_code(tx, account, purpose, policy, mailer, now)
             await audit.record(tx, now, actor, f"{purpose}_code_sent", account.customer_id)
@@ -207,6 +238,8 @@ async def _code_on_request(
             await issue_code(_NOWHERE, _stand_in(now), purpose, policy, mailer, now)
             reason = "limited" if account is not None else "unknown"
             await audit.record(tx, now, actor, f"{purpose}_code_not_sent", "", reason)
+
+        await journal.record(tx, once, effect, now)
     return None
 
 
@@ -217,6 +250,7 @@ async def request_reset_code(
     telegram_user_id: int,
     policy: Policy,
     mailer: CodeMailer,
+    once: str | None = None,
     now: float,
 ) -> float | None:
     """A forgotten password: mail a reset code to the active account named by user name or
@@ -229,6 +263,7 @@ async def request_reset_code(
         telegram_user_id=telegram_user_id,
         policy=policy,
         mailer=mailer,
+        once=once,
         now=now,
     )
 
@@ -240,6 +275,7 @@ async def request_activation_code(
     telegram_user_id: int,
     policy: Policy,
     mailer: CodeMailer,
+    once: str | None = None,
     now: float,
 ) -> float | None:
     """A new activation code for the newest pending registration with this address, telling
@@ -257,6 +293,7 @@ async def request_activation_code(
         telegram_user_id=telegram_user_id,
         policy=policy,
         mailer=mailer,
+        once=once,
         now=now,
     )
 
@@ -311,12 +348,19 @@ async def check_code(
     return CodeResult(CodeOutcome.OK, account=account, code_id=code.id)
 
 
-async def activate(db: Database, text: str, *, telegram_user_id: int, now: float) -> CodeResult:
+async def activate(
+    db: Database, text: str, *, telegram_user_id: int, once: str | None = None, now: float
+) -> CodeResult:
     """Activate the account the activation code belongs to (single use).
 
     Whoever activates has the mailed code: they are the owner, so strangers'
-    failed logins never lock them out of the account.
+    failed logins never lock them out of the account. The message `once` that
+    activated it is answered OK again, not "already used".
     """
+    activated = await journal.done(db, once, "activated")
+    account = await store.by_id(db, activated["account"]) if activated else None
+    if activated is not None and account is not None:
+        return CodeResult(CodeOutcome.OK, account=account, code_id=activated["code"])
     result = await check_code(db, text, "activation", telegram_user_id=telegram_user_id, now=now)
     if result.outcome is not CodeOutcome.OK:
         return result
@@ -328,6 +372,9 @@ async def activate(db: Database, text: str, *, telegram_user_id: int, now: float
         await store.activate(tx, result.account.id, now)
         await throttle.vouch(tx, throttle.LOGIN, tg_key, str(result.account.id), now)
         await audit.record(tx, now, tg_key, "activated", result.account.customer_id)
+        await journal.record(
+            tx, once, "activated", now, account=result.account.id, code=result.code_id
+        )
     return CodeResult(CodeOutcome.OK, account=await store.by_id(db, result.account.id))
 
 
@@ -338,21 +385,26 @@ async def reset_password(
     password_hash: str,
     *,
     telegram_user_id: int,
+    once: str | None = None,
     now: float,
 ) -> bool:
     """Set a new password with a checked reset code; every login of the account ends.
 
     The mailed code proves the owner: their failed logins are forgiven and
     strangers' failures no longer lock them out (the strangers stay counted).
+    The message `once` that set it is told True again, not that the code is used.
     """
     tg_key = f"tg:{telegram_user_id}"
     async with db.transaction() as tx:
+        if await journal.done(tx, once, "password_reset") is not None:
+            return True
         if not await store.use_code(tx, code_id, now):
             return False
         await store.set_password(tx, account.id, password_hash, now)
         await store.drop_logins_of_account(tx, account.id)
         await throttle.vouch(tx, throttle.LOGIN, tg_key, str(account.id), now)
         await audit.record(tx, now, tg_key, "password_reset", account.customer_id)
+        await journal.record(tx, once, "password_reset", now, account=account.id)
     return True
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from core import throttle
 from core.config import Settings
+from core.confusables import skeleton
 from storage import accounts as store
 from storage import audit
 from storage.db import Queryable, Transaction
@@ -111,6 +112,39 @@ def username_key(username: str) -> str:
     return unicodedata.normalize("NFKC", normalise_username(username).casefold())
 
 
+def _small_capital_as_capital(char: str) -> str:
+    """LATIN LETTER SMALL CAPITAL A (U+1D00) -> `A`: Unicode's confusables keep the small
+    capitals apart from their letters, but in a name U+1D00 `dmin` reads as `admin`."""
+    script, found, letter = unicodedata.name(char, "").partition(" LETTER SMALL CAPITAL ")
+    if not found:
+        return char
+    try:
+        return unicodedata.lookup(f"{script} CAPITAL LETTER {letter}")
+    except KeyError:  # a small capital without a capital twin (e.g. a turned or barred one)
+        return char
+
+
+def username_looks(username: str) -> tuple[str, str]:
+    """How a user name looks, as two keys: two names that share either are the same name.
+
+    Each is Unicode's skeleton (UTS #39: `papa` in Cyrillic letters looks like `papa`),
+    made case-insensitive like the names themselves: one taken of the name in capitals
+    (where Latin, Greek and Cyrillic share the most shapes: Greek capital alpha, beta,
+    epsilon are `ABE`; the dotless i (U+0131) becomes `I`), one of the name in small
+    letters (Greek small sigma looks like `o`, `rn` like `m`), each case-folded and taken
+    again. Small capitals are their capitals first (U+1D00 `dmin` is `admin`, which
+    Unicode's data leaves apart). Accents are kept: `Ödön` and `Odon` stay two names, as
+    `username_key` has them, and so do `ö` and `ő`. Digits and letters that look alike in
+    some case are one (`admin1`, `adminl`).
+    """
+    name = "".join(map(_small_capital_as_capital, normalise_username(username)))
+    return _look(name.upper()), _look(name.casefold())
+
+
+def _look(text: str) -> str:
+    return skeleton(skeleton(text).casefold())
+
+
 def _lookup_keys(username: str) -> list[str]:
     """A typed name's keys: first as names were stored before NFKC (casefolded only, so
     every existing name keeps working), then normalised. Usually both are the same."""
@@ -181,8 +215,25 @@ async def wrong_guess(
     Returns when the guesser may try this target again, if this failure
     reached a limit.
     """
-    until = await throttle.lock_after_failure(tx, attempt, now)
+    lock = await wrong_guess_lock(
+        tx, attempt, actor=actor, action=action, target=target, lock_reason=lock_reason, now=now
+    )
+    return lock.until if lock is not None else None
+
+
+async def wrong_guess_lock(
+    tx: Transaction,
+    attempt: throttle.Attempt,
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    lock_reason: str,
+    now: float,
+) -> throttle.Lock | None:
+    """`wrong_guess`, saying which limit the failure reached (for a precise refusal)."""
+    lock = await throttle.lock_after(tx, attempt, now)
     await audit.record(tx, now, actor, action, target)
-    if until is not None:
+    if lock is not None:
         await audit.record(tx, now, actor, "lockout", target, lock_reason)
-    return until
+    return lock

@@ -6,7 +6,7 @@ import contextlib
 from dataclasses import dataclass
 from enum import Enum
 
-from core import throttle
+from core import journal, throttle
 from core.accounts.rules import KEY_CHARS, Policy, find_by_username, username_key, wrong_guess
 from core.passwords import verify_password, verify_unknown_user
 from storage import accounts as store
@@ -84,17 +84,21 @@ async def login(
     return LoginResult(LoginOutcome.OK, account=account)
 
 
-async def logout(db: Database, telegram_user_id: int, now: float) -> bool:
-    """End this Telegram user's login; False when there was none."""
+async def logout(
+    db: Database, telegram_user_id: int, now: float, *, once: str | None = None
+) -> bool:
+    """End this Telegram user's login; False when there was none (True again for the
+    message `once` that ended it)."""
     login_row = await store.login_of(db, telegram_user_id)
     if login_row is None:
-        return False
+        return await journal.done(db, once, "logged_out") is not None
     async with db.transaction() as tx:
         await store.drop_login(tx, telegram_user_id)
         account = await store.by_id(tx, login_row.account_id)
         await audit.record(
             tx, now, f"tg:{telegram_user_id}", "logout", account.customer_id if account else ""
         )
+        await journal.record(tx, once, "logged_out", now)
     return True
 
 
@@ -163,12 +167,17 @@ async def change_password(
     password_hash: str,
     *,
     telegram_user_id: int,
+    once: str | None = None,
     now: float,
 ) -> None:
-    """Store the new password; other Telegram logins of the account end."""
+    """Store the new password; other Telegram logins of the account end (once for the
+    message `once`: its audit entry is not written twice)."""
     async with db.transaction() as tx:
+        if await journal.done(tx, once, "password_changed") is not None:
+            return
         await store.set_password(tx, account.id, password_hash, now)
         await store.drop_logins_of_account(tx, account.id, except_user=telegram_user_id)
         await audit.record(
             tx, now, f"tg:{telegram_user_id}", "password_changed", account.customer_id
         )
+        await journal.record(tx, once, "password_changed", now)

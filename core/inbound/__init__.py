@@ -20,10 +20,10 @@ transaction, which reads like the checklists in docs/mail-notes.md:
    note: never reopening it, staff told at once only when our mail did not
    reach the customer; a person's mail joins as theirs, announced unless its
    ticket is flooded;
-4. answer it: never a machine (`filters.NO_ANSWER_RULES`, RFC 3834), only the
-   ticket's owner, then what `answers.ANSWER_RULES` plan (the acknowledgement,
-   self-help topics) within `answers.SEND_LIMITS` (per address, per domain,
-   overall, a topic once per ticket);
+4. answer it: never a machine (`filters.NO_ANSWER_RULES`, RFC 3834), then what
+   `answers.ANSWER_RULES` plan (the acknowledgement, self-help topics for the
+   ticket's owner alone) within `answers.SEND_LIMITS` (per address, per domain,
+   overall, a topic once per ticket), always to the ticket's owner;
 5. record what became of it: the mail's final status ('ticket', 'ignored',
    'quarantined') and an `InboundResult` with its `Outcome`.
 

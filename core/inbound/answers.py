@@ -26,7 +26,7 @@ from core.facts import facts_from
 from core.formats import format_date
 from core.inbound.context import HOUR, InboundContext, Situation
 from core.inbound.filters import no_answer_reason
-from core.mail import REPLY_ABOVE_MARKER, parent_references, self_help_topics
+from core.mail import REPLY_ABOVE_MARKER, answer_subject, parent_references, self_help_topics
 from core.outbox import mail_subject, queue_mail
 from core.texts import render
 from core.tickets import deadline, ticket_number, untagged_subject
@@ -66,7 +66,11 @@ def acknowledge_new_ticket(situation: Situation) -> list[PlannedAnswer]:
 
 
 def self_help(situation: Situation) -> list[PlannedAnswer]:
-    """A known problem gets its self-help answer (the topics of `core.mail.rules`)."""
+    """A known problem gets its self-help answer (the topics of `core.mail.rules`), only when
+    the ticket's owner wrote: self-help (a fresh activation code!) goes to the owner alone,
+    never to another address writing into the ticket."""
+    if not _from_ticket_owner(situation):
+        return []
     answers = []
     for topic in self_help_topics(situation.facts.mail):
         prepare = (
@@ -76,6 +80,13 @@ def self_help(situation: Situation) -> list[PlannedAnswer]:
         )
         answers.append(PlannedAnswer("self_help", f"selfhelp_{topic}", topic, prepare))
     return answers
+
+
+def _from_ticket_owner(situation: Situation) -> bool:
+    """The mail's sender is the address the ticket belongs to (its From, or the person a web
+    form names in Reply-To, for whom the ticket was opened)."""
+    owner = (situation.ticket.email or "").strip().lower()
+    return bool(owner) and owner in (situation.facts.sender, situation.facts.owner)
 
 
 ANSWER_RULES: list[AnswerRule] = [acknowledge_new_ticket, self_help]
@@ -210,7 +221,7 @@ async def _queue_answer(tx: Transaction, answer: PlannedAnswer, situation: Situa
         situation.ctx.settings,
         kind=answer.kind,
         to=situation.recipient,
-        subject=mail_subject(answer.template, **context),
+        subject=answer_subject(mail_subject(answer.template, **context)),
         template=answer.template,
         context=context,
         ticket_number=ticket_number(ticket.id),

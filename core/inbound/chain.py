@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 
+from core import attachments
 from core.accounts import local_time
 from core.inbound.answers import answer_mail
 from core.inbound.context import InboundContext, InboundResult, MailFacts, Outcome, Situation
@@ -66,14 +67,19 @@ async def handle_mail(
     if thread is None and not facts.machine:
         thread = await find_burst(tx, facts, ctx, now)
     if thread is None:
-        reason = unmatched_reason(facts)
+        reason = unmatched_reason(facts)  # every kind of machine mail has one
         if reason:
             return await _ignore(tx, facts, mail_id, reason)
-        ticket, outcome = await _open_ticket(tx, facts, mail_id, now), Outcome.NEW
-    elif facts.machine:
+    if facts.machine and thread is not None:
+        # A machine's parts (our own mail returned, a report) are no customer's files.
         ticket, outcome = await _add_machine_note(tx, thread, facts, mail_id, now), Outcome.THREADED
     else:
-        ticket, outcome = await _add_to_ticket(tx, thread, facts, mail_id, ctx, now)
+        files = attachments.sort_out(mail)
+        if thread is None:
+            ticket, outcome = await _open_ticket(tx, facts, files, mail_id, now), Outcome.NEW
+        else:
+            ticket, outcome = await _add_to_ticket(tx, thread, facts, files, mail_id, ctx, now)
+        await attachments.keep(tx, files, ticket_id=ticket.id, inbound_mail_id=mail_id, now=now)
 
     situation = Situation(facts, ticket, outcome is Outcome.NEW, ctx, now, arrived_at)
     answers, held = await answer_mail(tx, situation)
@@ -164,7 +170,7 @@ async def _double_send(
 
 
 async def _open_ticket(
-    tx: Transaction, facts: MailFacts, mail_id: int, now: float
+    tx: Transaction, facts: MailFacts, files: attachments.Intake, mail_id: int, now: float
 ) -> tickets_store.Ticket:
     """A mail that belongs to no ticket opens one, for the customer the owner's address
     names (a web form's Reply-To person, not its robot)."""
@@ -173,8 +179,8 @@ async def _open_ticket(
         tx,
         channel="mail",
         subject=mail.subject,
-        body=mail.text,
-        new_text=mail.new_text,
+        body=attachments.with_note(mail.text, files),
+        new_text=attachments.with_note(mail.new_text, files),
         actor=facts.actor,
         email=facts.owner or None,
         customer_id=await _customer_id_for(tx, facts.owner),
@@ -188,6 +194,7 @@ async def _add_to_ticket(
     tx: Transaction,
     thread: Thread,
     facts: MailFacts,
+    files: attachments.Intake,
     mail_id: int,
     ctx: InboundContext,
     now: float,
@@ -208,8 +215,8 @@ async def _add_to_ticket(
     reopened = await add_customer_message(
         tx,
         ticket,
-        body=mail.text,
-        new_text=mail.new_text,
+        body=attachments.with_note(mail.text, files),
+        new_text=attachments.with_note(mail.new_text, files),
         actor=facts.actor,
         mail_message_id=mail.message_id,
         inbound_mail_id=mail_id,

@@ -10,7 +10,7 @@ the mail worker *does* with it.
 - `UNMATCHED_RULES`: machine mail that threads nowhere is kept, not ticketed;
 - `NO_ANSWER_RULES`: never answer a machine (RFC 3834, and the machine mail the
   headers do not tell: receipts, challenges, vacation notices, our own mail come
-  back), nor anyone but the ticket's owner, nor a mail too old.
+  back), nor a mail too old (self-help goes to the ticket's owner alone: `answers`).
 """
 
 from __future__ import annotations
@@ -126,14 +126,6 @@ def needs_an_address(situation: Situation) -> str | None:
     return None if owner and email_ok(owner) else "no usable sender address"
 
 
-def only_to_the_owner(situation: Situation) -> str | None:
-    """Automatic answers go to the ticket's owner only, never to someone else who
-    wrote into the thread (a relative in Cc, a robot threaded in by the flood guard)."""
-    owner = (situation.ticket.email or "").strip().lower()
-    if not owner or owner in (situation.facts.owner, situation.facts.sender):
-        return None
-    return "not from the ticket's owner"
-
 
 def not_to_old_mail(situation: Situation) -> str | None:
     """Mail that waited in the mailbox for days (read for the first time, a long outage)
@@ -151,7 +143,6 @@ NO_ANSWER_RULES: list[NoAnswerRule] = [
     not_to_machines,
     not_to_auto_replies,
     needs_an_address,
-    only_to_the_owner,
     not_to_old_mail,
 ]
 

@@ -26,7 +26,7 @@ from core.mail.parse import (
     ParsedMail,
     parse_mail,
 )
-from core.mail.quotes import REPLY_ABOVE_MARKER, strip_quoted
+from core.mail.quotes import REPLY_ABOVE_MARKER, forward_context, strip_quoted
 from core.mail.rules import (
     AUTOMATIC_CHECKS,
     SELF_HELP_TOPICS,
@@ -37,22 +37,25 @@ from core.mail.rules import (
     is_out_of_office,
     self_help_topics,
 )
-from core.mail.text import fold
+from core.mail.text import SUBJECT_MAX, answer_subject, fold, shorten
 
 __all__ = [
     "AUTOMATIC_CHECKS",
     "REPLY_ABOVE_MARKER",
     "SELF_HELP_TOPICS",
+    "SUBJECT_MAX",
     "Attachment",
     "DeliveryStatus",
     "MailContext",
     "MailParseError",
     "ParsedMail",
+    "answer_subject",
     "automatic_reason",
     "bounced_message_id",
     "decode_bytes",
     "decode_header_value",
     "fold",
+    "forward_context",
     "html_to_text",
     "is_bounce",
     "is_out_of_office",
@@ -62,6 +65,7 @@ __all__ = [
     "parse_mail",
     "replied_ids",
     "self_help_topics",
+    "shorten",
     "stored_message_id",
     "strip_quoted",
 ]

@@ -36,6 +36,10 @@ _ALIASES = {
     "us-ascii": "us-ascii",
 }
 
+# One-byte charsets decode any bytes; valid UTF-8 with accents under such a label is
+# UTF-8 mislabelled (no Hungarian text in them is valid UTF-8 by chance).
+_ONE_BYTE = frozenset({"cp1250", "iso8859-2", "iso8859-1", "cp1252", "iso8859-15"})
+
 _ENCODED_WORD = re.compile(
     r"=\?(?P<charset>[^?\s*]+)(?:\*[^?\s]*)?\?(?P<encoding>[QqBb])\?(?P<text>[^?]*)\?="
 )
@@ -59,28 +63,74 @@ def _display(codec: str) -> str:
     return {"cp1250": "windows-1250", "iso8859-2": "iso-8859-2"}.get(codec, codec)
 
 
+def _mostly_valid(data: bytes, codec: str) -> tuple[str, int] | None:
+    """`data` decoded in `codec` with its broken bytes replaced, when it is mostly valid there.
+
+    Mostly valid: at least as many non-ASCII characters decode cleanly as there are
+    broken byte runs. A UTF-8 text cut inside its last character qualifies (many good
+    accents, one broken run); Windows-1250 text read as UTF-8 never does (its accented
+    letters almost never form valid UTF-8 sequences). Returns (text, broken runs), or None.
+    """
+    try:
+        text = data.decode(codec, errors="replace")
+        clean = data.decode(codec, errors="ignore")
+    except (LookupError, ValueError):
+        return None
+    broken = text.count("\ufffd") - clean.count("\ufffd")
+    good = sum(1 for ch in clean if ord(ch) > 0x7F and ch != "\ufffd")
+    if broken and good >= broken:
+        return text, broken
+    return None
+
+
+def _utf8_with_accents(data: bytes) -> str | None:
+    """`data` as UTF-8 when it is valid UTF-8 holding at least one multi-byte character."""
+    if data.isascii():
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str | None]:
     """Decode `data`, trying the declared charset, then UTF-8, Windows-1250, ISO-8859-2.
 
-    Returns the text and, when the declared charset could not be used, a short
-    English problem description (`unknown charset x-foo, decoded as windows-1250`).
+    Returns the text and, when the declared charset could not be used as it is, a
+    short English problem description (`unknown charset x-foo, decoded as
+    windows-1250`). Text that is mostly valid in its declared charset (or, undeclared,
+    in UTF-8) keeps that charset, with U+FFFD only where bytes are broken; UTF-8
+    labelled as a one-byte charset (a web form's mistake) is read as UTF-8.
     Never raises.
     """
     label = (declared or "").strip().strip("\"'")
     codec = _codec_name(label) if label else None
     if codec is not None:
+        if codec in _ONE_BYTE and (utf8 := _utf8_with_accents(data)) is not None:
+            return utf8, f"text declared {label} is utf-8, decoded as utf-8"
         try:
             return data.decode(codec), None
         except (UnicodeDecodeError, LookupError, ValueError):
             pass
+        mostly = _mostly_valid(data, codec)
+        if mostly is not None:
+            text, broken = mostly
+            return text, f"text not valid {label}: {broken} broken byte run(s) replaced"
     elif not label and data.isascii():
         return data.decode("ascii"), None
     for candidate in FALLBACK_CHARSETS:
         try:
             text = data.decode(candidate)
         except UnicodeDecodeError:
-            continue
-        used = _display(codecs.lookup(candidate).name)
+            if candidate != "utf-8" or codec == "utf-8":
+                continue
+            mostly = _mostly_valid(data, candidate)
+            if mostly is None:
+                continue
+            text, broken = mostly
+            used = f"utf-8, {broken} broken byte run(s) replaced"
+        else:
+            used = _display(codecs.lookup(candidate).name)
         if not label:
             return text, f"undeclared 8-bit text, decoded as {used}"
         if codec is None:

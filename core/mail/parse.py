@@ -7,6 +7,7 @@ mail worker answers by quarantining the raw bytes.
 
 Attachments are described (name, type, size), never copied: their payload stays
 inside the parsed message, and base64 sizes are computed from the encoded length.
+`Attachment.payload()` decodes one when someone wants to keep it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datet
 from core.mail.charset import decode_bytes, decode_header_value, unescape_surrogates, unfold
 from core.mail.html_text import html_to_text
 from core.mail.message_id import message_ids, normalise_message_id, stand_in_message_id
-from core.mail.quotes import strip_quoted
+from core.mail.quotes import forward_context, strip_quoted
 
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(--)?\s*$", re.MULTILINE)
 _TEXT_BODY_TYPES = ("text/plain", "text/html")
@@ -42,6 +43,20 @@ class Attachment:
     content_type: str
     size: int
     inline: bool = False
+    content_id: str | None = None  # an inline picture the HTML shows (`cid:`), e.g. a logo
+    part: Message | None = field(default=None, repr=False, compare=False)
+
+    def payload(self) -> bytes:
+        """The attachment's decoded bytes (an attached mail: the mail as it was); never raises."""
+        if self.part is None:
+            return b""
+        children = _children(self.part)
+        if children:
+            try:
+                return children[0].as_bytes(policy=policy.compat32)
+            except Exception:  # noqa: BLE001 - a broken attached mail is kept as its text
+                return _part_bytes(self.part)
+        return _part_bytes(self.part)
 
 
 @dataclass(frozen=True)
@@ -187,6 +202,14 @@ def _disposition(part: Message) -> str | None:
         return part.get_content_disposition()
     except Exception:  # noqa: BLE001
         return None
+
+
+def _content_id(part: Message) -> str | None:
+    try:
+        value = str(part.get("content-id", "") or "")
+    except Exception:  # noqa: BLE001 - a garbage header is no Content-ID
+        return None
+    return value.strip().strip("<>").strip() or None
 
 
 def _filename(part: Message) -> str | None:
@@ -429,6 +452,8 @@ def _visit(part: Message, walk: _Walk, depth: int = 0) -> None:
             content_type=kind,
             size=_encoded_size(part),
             inline=disposition == "inline",
+            content_id=_content_id(part),
+            part=part,
         )
     )
 
@@ -493,22 +518,26 @@ def parse_mail(raw: bytes) -> ParsedMail:
         _note(problems, f"MIME structure partly unreadable ({type(error).__name__})")
     _collect_defects(msg, problems)
     text, from_html = _body_text(walk)
+    in_reply_to = normalise_message_id(_raw_header(msg, "in-reply-to"))
+    references = message_ids(_raw_header(msg, "references"))
+    subject = (headers.get("subject") or [""])[0].replace("\t", " ")
+    forwarded = forward_context(subject, replied=bool(in_reply_to or references))
 
     return ParsedMail(
         message_id=message_id,
         message_id_missing=missing,
-        in_reply_to=normalise_message_id(_raw_header(msg, "in-reply-to")),
-        references=message_ids(_raw_header(msg, "references")),
+        in_reply_to=in_reply_to,
+        references=references,
         from_address=from_address,
         from_name=from_name,
         reply_to=[address for _, address in _addresses(_raw_header(msg, "reply-to"), problems)],
         to=[address for _, address in _addresses(_raw_header(msg, "to"), problems)],
         cc=[address for _, address in _addresses(_raw_header(msg, "cc"), problems)],
-        subject=(headers.get("subject") or [""])[0].replace("\t", " "),
+        subject=subject,
         date=_date(_raw_header(msg, "date"), problems),
         text=text,
         text_from_html=from_html,
-        new_text=strip_quoted(text),
+        new_text=strip_quoted(text, forwarded=forwarded),
         attachments=walk.attachments,
         headers=headers,
         content_type=_safe_content_type(msg),

@@ -1,4 +1,4 @@
-"""Finding the customer's own words in a reply: quote and signature stripping.
+"""Finding the customer's own words in a mail: quote, signature and advert stripping.
 
 A reply is cut at the first line where the quoted conversation starts — our own
 "reply above this line" marker, an attribution line ("On … wrote:", "… ezt írta:",
@@ -6,6 +6,13 @@ A reply is cut at the first line where the quoted conversation starts — our ow
 signature or the `-- ` signature separator — and `>` quoted lines are dropped
 from what is left. Each detector is a small function in `_CUT_DETECTORS`,
 checked in order on every line.
+
+A forward is not a quote: what a customer forwards ("---------- Továbbított
+üzenet ----------", "Forwarded message", "Begin forwarded message:", an Outlook
+header block under a "TO:"/"FW:" subject) is the complaint staff must read, so
+it stays in the new text with its header lines, only its own quotes and
+signatures cut (`_find_forward`, `_forwarded_part`). Webmail adverts at the end
+(Freemail, Citromail, Indamail, Avast) go like signatures (`_strip_footer`).
 """
 
 from __future__ import annotations
@@ -20,13 +27,49 @@ REPLY_ABOVE_MARKER = "##- Kérjük, e sor fölé írja válaszát -##"
 
 _MARKER_FOLDED = "e sor fole irja valaszat"
 _MAX_ATTRIBUTION_LINES = 3
+_MAX_FORWARD_DEPTH = 5  # a forward of a forward of …: deeper ones are kept as they are
 
-# "-----Original Message-----", "-------- Eredeti üzenet --------" (Samsung), …
+# "-----Original Message-----", "-------- Eredeti üzenet --------" (Samsung),
+# "-------- Eredeti levél --------" (Freemail), …
 _SEPARATOR = re.compile(
-    r"^-{2,}\s*(original message|eredeti uzenet|ursprungliche nachricht|message d'origine)"
+    r"^-{2,}\s*(original message|eredeti (uzenet|level)|ursprungliche nachricht|message d'origine)"
     r"\s*-{2,}$"
 )
 _UNDERSCORES = re.compile(r"^_{8,}$")
+# What only a forward starts with: Gmail's and Thunderbird's separator line (English,
+# Hungarian, German, French; Freemail and Citromail say "Továbbított levél"), and
+# Apple Mail's introduction of a forwarded message.
+_FORWARD_SEPARATOR = re.compile(
+    r"^-{2,}\s*(forwarded message|tovabbitott (uzenet|level)|weitergeleitete nachricht"
+    r"|message transfere)\s*-{2,}$"
+)
+_FORWARD_INTRO = re.compile(
+    r"^(begin forwarded message|anfang der weitergeleiteten nachricht"
+    r"|tovabbitott uzenet kezdete|kezdete a tovabbitott uzenetnek|debut du message reexpedie)"
+    r"\s*:?$"
+)
+# A subject that says the mail forwards one: "Fwd:", "FW:", Outlook's Hungarian "TO:",
+# webmails' "Továbbítás:", German "WG:", French "TR:", after any reply prefixes.
+_FORWARD_SUBJECT = re.compile(
+    r"^\s*((re|aw|vs|sv|valasz)\s*:\s*)*(fwd?|to|tov|tovabbitas|tovabbitott|wg|tr|vb)\s*:"
+)
+_REPLY_SUBJECT = re.compile(r"^\s*(re|aw|vs|sv|valasz)\s*:")
+# A header line of a forwarded mail's header block ("Feladó: …", "*Subject:* …").
+_HEADER_LINE = re.compile(r"^\*?[^\W\d][\w .-]{0,24}:\*?(\s|$)")
+# Webmail advertising footers: a provider's name with a web address or an advert's words.
+_AD_BRAND = re.compile(
+    r"freemail|citromail|indamail|vipmail|t-online|mailbox\.hu|axelero|avast|avg\.com"
+    r"|mailbird|yahoo mail|aol mail"
+)
+_AD_WORDS = re.compile(
+    r"www\.|https?://|ingyenes|levelez|regisztral|virusmentes|virus-free"
+    r"|reklam|hirdetes|sent with|kuldve|e-?mail cim"
+)
+_EMAIL_ADDRESS = re.compile(r"\S+@\S+")
+_WEB_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s<>()]+")
+_URL_LINE = re.compile(r"^<?(https?://|www\.)\S+>?$")
+_RULE_LINE = re.compile(r"^([_\-=*~]){5,}$")
+_MAX_FOOTER_LINES = 6
 # The first and the other lines of an Outlook header block, in English, Hungarian
 # and German; Outlook's plain-text conversion sometimes keeps bold as *From:*.
 _HEADER_FROM = re.compile(r"^\*?(from|felado|von|de|od)\s*:\*?\s*\S")
@@ -205,7 +248,10 @@ def _bottom_posted(lines: list[str]) -> str:
         if _is_quoted(line) or _marker(lines, index) is not None:
             index += 1
             continue
-        if _signature_separator(lines, index) is not None or _mobile_signature(lines, index):
+        if (
+            _signature_separator(lines, index) is not None
+            or _mobile_signature(lines, index) is not None
+        ):
             break
         if _attribution(lines, index) is not None:
             # Skip the attribution, however many lines it was wrapped over.
@@ -216,20 +262,171 @@ def _bottom_posted(lines: list[str]) -> str:
     return _tidy(kept)
 
 
-def strip_quoted(text: str) -> str:
-    """The new part of a reply: quoted lines, attributions and signatures removed.
+# --- webmail advertising footers ----------------------------------------------------------
 
-    Never returns an empty string when the text has unquoted words: a reply
-    written below the quote keeps its words, and a text that looks entirely
-    quoted is returned whole.
+
+def _is_ad_line(line: str) -> bool:
+    """A provider's advert: a line that starts with its name and an advert's words
+    ("Freemail - ingyenes levelezés: …"), or little but its web address ("Vírusmentes.
+    www.avast.com"). A customer's sentence naming a provider is neither."""
+    normal = _EMAIL_ADDRESS.sub(" ", _normal(line)).strip()
+    if len(normal) > 200 or not _AD_BRAND.search(normal):
+        return False
+    if _AD_BRAND.match(normal.lstrip("-_*~[( ")) and _AD_WORDS.search(normal):
+        return True
+    addresses = _WEB_ADDRESS.findall(normal)
+    rest = _WEB_ADDRESS.sub("", normal).strip(" <>()[]")
+    return any(_AD_BRAND.search(address) for address in addresses) and len(rest) <= 30
+
+
+def _strip_footer(lines: list[str]) -> list[str]:
+    """The lines without a trailing webmail advert ("Freemail - ingyenes levelezés …").
+
+    Only a block at the very end counts: its first line names a provider with an
+    advert's words, every line after it is an advert, a web address or a rule, and
+    a rule line ("_____") right above it goes with it.
     """
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start: int | None = None
+    index = end - 1
+    seen = 0
+    while index >= 0 and seen < _MAX_FOOTER_LINES:
+        line = lines[index].strip()
+        if line:
+            seen += 1
+            if _is_ad_line(line):
+                start = index
+            elif not (_URL_LINE.match(line) or _RULE_LINE.match(line)):
+                break
+        index -= 1
+    if start is None:
+        return lines
+    probe = start - 1
+    while probe >= 0 and not lines[probe].strip():
+        probe -= 1
+    if probe >= 0 and _RULE_LINE.match(lines[probe].strip()):
+        start = probe
+    return lines[:start]
+
+
+# --- forwards ----------------------------------------------------------------------------------
+
+
+def forward_context(subject: str, replied: bool) -> bool:
+    """Whether a mail's header blocks are forwards: its subject says so ("Fwd:", "TO:"),
+    or it replies to nothing and its subject is no reply's ("Re:", "VS:") either."""
+    folded = fold(subject)
+    if _FORWARD_SUBJECT.match(folded):
+        return True
+    return not replied and not _REPLY_SUBJECT.match(folded)
+
+
+def _quote_start(lines: list[str], index: int) -> bool:
+    """A line where a quoted conversation (not a signature) starts."""
+    return any(
+        detector(lines, index) is not None
+        for detector in (_marker, _separator, _header_block, _attribution)
+    )
+
+
+def _find_forward(lines: list[str], forwarded: bool) -> int | None:
+    """Index of the first line of the customer's forward, or None.
+
+    A forward separator or Apple's "Begin forwarded message:" always starts one; in a
+    forward context an Outlook header block or "-----Original Message-----" does
+    too. A quoted conversation starting first (a reply's attribution, our marker)
+    ends the search: anything below it is quoted, forwarded or not.
+    """
+    for index in range(len(lines)):
+        if _is_quoted(lines[index]):
+            continue
+        normal = _normal(lines[index])
+        if _FORWARD_SEPARATOR.match(normal) or _FORWARD_INTRO.match(normal):
+            return index
+        if forwarded:
+            if _separator(lines, index) is not None:
+                return index
+            block = _header_block(lines, index)
+            if block is not None:
+                return block
+        if _quote_start(lines, index):
+            return None
+    return None
+
+
+def _unquote_once(lines: list[str]) -> list[str]:
+    """Lines with one level of `>` quoting removed (Apple Mail quotes what it forwards)."""
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith(">"):
+            stripped = stripped[1:]
+            line = stripped[1:] if stripped.startswith(" ") else stripped
+        out.append(line)
+    return out
+
+
+def _forwarded_part(lines: list[str], depth: int) -> str:
+    """A forwarded mail as staff read it: its intro or separator, its header block,
+    then its text with its own quotes, signatures and adverts cut."""
+    head = [lines[0]] if not _UNDERSCORES.match(lines[0].strip()) else []
+    rest = lines[1:]
+    if rest and all(_is_quoted(line) for line in rest if line.strip()):
+        rest = _unquote_once(rest)
+    index = 0
+    while index < len(rest) and not rest[index].strip():
+        index += 1
+    if index < len(rest) and _HEADER_LINE.match(rest[index].strip()):
+        while index < len(rest) and rest[index].strip():
+            head.append(rest[index])
+            index += 1
+    body = _strip("\n".join(rest[index:]), forwarded=False, depth=depth + 1)
+    return _tidy([*head, "", *body.split("\n")])
+
+
+# --- the entry point ---------------------------------------------------------------------------
+
+
+def _only_signature(lines: list[str]) -> bool:
+    """Nothing but a mobile signature or an advert ("Küldve iPhone-ról"): no words to keep."""
+    return all(
+        _mobile_signature(lines, index) is not None
+        or _is_ad_line(line)
+        or _RULE_LINE.match(line.strip())
+        or _URL_LINE.match(line.strip())
+        for index, line in enumerate(lines)
+        if line.strip()
+    )
+
+
+def _strip(text: str, *, forwarded: bool, depth: int) -> str:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    start = _find_forward(lines, forwarded) if depth < _MAX_FORWARD_DEPTH else None
+    if start is not None:
+        above = lines[:start]
+        own = ""
+        if not _only_signature(above):
+            own = _strip("\n".join(above), forwarded=False, depth=depth)
+        return _tidy([*own.split("\n"), "", *_forwarded_part(lines[start:], depth).split("\n")])
     cut = _find_cut(lines)
-    above = lines if cut is None else lines[:cut]
+    above = _strip_footer(lines if cut is None else lines[:cut])
     result = _tidy(_unquoted_lines(above))
     if result:
         return result
-    result = _bottom_posted(lines)
-    if result:
+    result = _bottom_posted(_strip_footer(lines))
+    if result or _only_signature(lines):
         return result
     return _tidy(lines)
+
+
+def strip_quoted(text: str, *, forwarded: bool = False) -> str:
+    """The new part of a mail: quoted lines, attributions, signatures and adverts removed.
+
+    A forward stays, with its headers (`forwarded`: the mail's header blocks are
+    forwards, see `forward_context`). Never returns an empty string when the text
+    has unquoted words: a reply written below the quote keeps its words, and a
+    text that looks entirely quoted is returned whole.
+    """
+    return _strip(text, forwarded=forwarded, depth=0)

@@ -646,7 +646,9 @@ def _patterns(*sources: str) -> tuple[re.Pattern[str], ...]:
 _CODE_WORDS = r"(aktival\w*|aktivacio\w*|regisztracio\w*|megerosit\w*|visszaigazol\w*)"
 _NOT_ARRIVED = r"nem (kaptam|kaptuk|kapom|kapok|jott|jon|erkezett|erkezik)( meg)?"
 
-#: The known problems, matched on the accent-folded, lower-case subject and new text.
+#: The known problems, matched on the accent-folded, lower-case subject and new text: what
+#: the customer asks for, not a word that happens to be in the mail ("a számláimat
+#: küldjék az új címemre" asks for a change of address, not where to see invoices).
 SELF_HELP_TOPICS: list[SelfHelpTopic] = [
     SelfHelpTopic(
         name="activation_code_missing",
@@ -682,17 +684,34 @@ SELF_HELP_TOPICS: list[SelfHelpTopic] = [
     ),
     SelfHelpTopic(
         name="where_invoices",
+        # Asking where or how to see invoices, balance or debt, or how much is owed.
         clear=_patterns(
             r"\bhol (latom|lathatom|talalom|talalhatom|nezhetem|nezhetem meg|tudom megnezni"
-            r"|erem el|erhetem el)\b.{0,40}\b(szaml\w*|egyenleg\w*|tartozas\w*|befizet\w*)",
+            r"|nezem meg|lehet megnezni|lehet latni|erem el|erhetem el)\b.{0,40}"
+            r"\b(szaml\w*|egyenleg\w*|tartozas\w*|befizet\w*|folyoszaml\w*)",
+            r"\bmennyi (a |az )?(tartozas\w*|egyenleg\w*|hatralek\w*)",
+            r"\b(hogyan|hogy) (tudom|tudnam|lehet) (meg)?(nezni|latni|tekinteni)\b.{0,30}"
+            r"\b(szaml\w*|egyenleg\w*|tartozas\w*|folyoszaml\w*)",
+            r"\bszaml\w* megtekint\w*",
+            r"\bmegtekint\w* .{0,20}\bszaml\w*",
+            r"\bwhere (can|do) (i|we) (see|find|view)\b.{0,20}\b(invoice|bill|balance)",
+        ),
+        # The words alone, when the mail asks for nothing else with them.
+        hints=_patterns(
             r"\begyenleg\w*",
             r"\btartozas\w*",
             r"\bfolyoszamla\w*",
-            r"\bszaml\w* megtekint\w*",
-            r"\bmegtekint\w* .{0,20}\bszaml\w*",
             r"\bszamlaim\w*",
-            r"\bwhere (can|do) (i|we) (see|find|view)\b.{0,20}\b(invoice|bill|balance)",
             r"\bmy (invoices|bills|balance)\b",
+        ),
+        unless=_patterns(
+            # Invoices sent somewhere else or otherwise: a change of address or delivery.
+            r"\b(kuldj\w*|kuldjek|kuldeni|kuldenek|postaz\w*|kezbesit\w*|cimre|cimemre"
+            r"|cimunkre|e-?mailben|e-?szamla\w*|elektronikus szaml\w*"
+            r"|send (my|the) (invoice|bill))",
+            # A payment made, or an amount disputed: staff must look into it.
+            r"\b(befizettem|befizettuk|kifizettem|kifizettuk|atutaltam|atutaltuk|rendeztem"
+            r"|rendeztuk|jovair\w*|hibas\w*|teves\w*|tevedes\w*|reklamal\w*|panasz\w*)",
         ),
     ),
     SelfHelpTopic(
@@ -706,7 +725,8 @@ SELF_HELP_TOPICS: list[SelfHelpTopic] = [
             r"\b(meg)?valtozott (a |az )?(lak|e-?mail ?)?(cim|telefonszam|nev)\w*",
             r"\btelefonszam\w* (meg)?valtoz\w*",
             r"\buj telefonszam\w*",
-            r"\b(el|at|ki|be)?koltoz\w*",
+            # The customer moves ("elköltöztem", "költözés miatt"), not a neighbour.
+            r"\b(el|at|ki|be)?koltoz(tem|tunk|om|unk|es\w*)\b",
             r"\bnev ?valtozas\w*",
             r"\bnevem (meg)?valtozott",
             r"\b(change of address|new address|moved (house|out|to)|update my "

@@ -29,7 +29,7 @@ CREATE INDEX inbound_mails_by_fingerprint ON inbound_mails(fingerprint)
 -- SQLite cannot alter a CHECK constraint, so the table is rebuilt; nothing
 -- references it, so the plain copy-drop-rename is safe. Earlier announcements
 -- get the message the old rule meant: the ticket's n-th incoming message.
-CREATE TABLE staff_announcements_0009 (
+CREATE TABLE staff_announcements_rebuilt (
     id          INTEGER PRIMARY KEY,
     ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
     event       TEXT NOT NULL
@@ -46,7 +46,7 @@ WITH numbered AS (
     SELECT id, ticket_id, row_number() OVER (PARTITION BY ticket_id ORDER BY id) AS n
     FROM ticket_messages WHERE direction = 'in'
 )
-INSERT INTO staff_announcements_0009(id, ticket_id, event, created_at, sent_at, message_id)
+INSERT INTO staff_announcements_rebuilt(id, ticket_id, event, created_at, sent_at, message_id)
     SELECT a.id, a.ticket_id, a.event, a.created_at, a.sent_at, m.id
     FROM staff_announcements a
     JOIN numbered USING (id)
@@ -54,5 +54,5 @@ INSERT INTO staff_announcements_0009(id, ticket_id, event, created_at, sent_at, 
     ORDER BY a.id;
 
 DROP TABLE staff_announcements;
-ALTER TABLE staff_announcements_0009 RENAME TO staff_announcements;
+ALTER TABLE staff_announcements_rebuilt RENAME TO staff_announcements;
 CREATE INDEX staff_announcements_pending ON staff_announcements(id) WHERE sent_at IS NULL;

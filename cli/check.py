@@ -1,0 +1,135 @@
+"""`check`: one line per part of the installation, each OK or the reason; for monitoring.
+
+Exit code 0 only when every configured part works; a part that is not configured
+(the support mailbox, the staff chat) is said to be so and does not fail the check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from cli.common import REFUSED, Subparsers
+from core.config import ConfigError, Settings
+
+PART_TIMEOUT = 20.0  # seconds a part may take before it counts as failed
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        verdict = "OK" if self.ok else "FAILED"
+        return (
+            f"{self.name:<12} {verdict}: {self.detail}"
+            if self.detail
+            else f"{self.name:<12} {verdict}"
+        )
+
+
+def register(sub: Subparsers) -> None:
+    """Add `check` to the subcommands."""
+    p = sub.add_parser(
+        "check",
+        help="check settings, databases, mail servers and Telegram (for monitoring)",
+        description="Check every part of the installation without changing anything: the"
+        " settings, both database files (reachable, migrated, writable, intact), SMTP"
+        " (connect, EHLO, login), IMAP (login, folder), Telegram (getMe with the token) and"
+        " the staff chat. One line per part; exit 0 only when all that is configured works.",
+    )
+    p.set_defaults(func=cmd_check)
+
+
+async def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Print one line per part and return 0 only if every configured part is OK."""
+    parts = [await _settings(settings)]
+    if parts[0].ok:
+        parts += await _databases(settings)
+        parts.append(await _timed("smtp", lambda: _smtp(settings)))
+        parts.append(await _timed("imap", lambda: _imap(settings)))
+        parts += await _telegram(settings)
+    for part in parts:
+        print(part.line())
+    return 0 if all(part.ok for part in parts) else REFUSED
+
+
+async def _timed(name: str, probe: Callable[[], Awaitable[Part]]) -> Part:
+    try:
+        return await asyncio.wait_for(probe(), PART_TIMEOUT)
+    except TimeoutError:
+        return Part(name, False, f"no answer within {PART_TIMEOUT:.0f} s")
+
+
+async def _settings(settings: Settings) -> Part:
+    from core.facts import facts_from
+
+    try:
+        settings.check_service()
+        if settings.mail_outbox_dir is None:
+            settings.smtp_host  # noqa: B018 - read to check
+        facts_from(settings)
+    except ConfigError as error:
+        return Part("settings", False, str(error))
+    return Part("settings", True, "")
+
+
+async def _databases(settings: Settings) -> list[Part]:
+    from core.db import database_health
+
+    parts = []
+    for name, path, state in (
+        ("database", settings.db_path, False),
+        ("state file", settings.state_db_path, True),
+    ):
+        health = await asyncio.to_thread(database_health, path, state=state)
+        if health.problem is not None:
+            parts.append(Part(name, False, f"{path} {health.problem}"))
+        else:
+            parts.append(Part(name, True, f"{path}, version {health.version}"))
+    return parts
+
+
+async def _smtp(settings: Settings) -> Part:
+    from mailer.probes import smtp_problem
+
+    problem = await smtp_problem(settings)
+    if settings.mail_outbox_dir is not None:
+        where = f"writing .eml files to {settings.mail_outbox_dir} (PETKOMM_MAIL_OUTBOX_DIR)"
+    else:
+        where = f"{settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security})"
+    return Part("smtp", problem is None, f"{where}: {problem}" if problem else where)
+
+
+async def _imap(settings: Settings) -> Part:
+    if not settings.reads_mail:
+        return Part("imap", True, "not configured (PETKOMM_IMAP_HOST): mail is not read")
+    from mailer.probes import imap_problem
+
+    problem = await imap_problem(settings)
+    where = f"{settings.imap_user}@{settings.imap_host}:{settings.imap_port}/{settings.imap_folder}"
+    return Part("imap", problem is None, f"{where}: {problem}" if problem else where)
+
+
+async def _telegram(settings: Settings) -> list[Part]:
+    from bot.probes import telegram_health
+
+    try:
+        health = await asyncio.wait_for(telegram_health(settings), PART_TIMEOUT)
+    except TimeoutError:
+        return [Part("telegram", False, f"no answer within {PART_TIMEOUT:.0f} s")]
+    if health.problem is not None:
+        return [Part("telegram", False, health.problem)]
+    parts = [Part("telegram", True, f"@{health.bot}")]
+    chat = settings.staff_chat_id
+    if chat is None:
+        parts.append(Part("staff chat", True, "not configured (PETKOMM_STAFF_CHAT_ID)"))
+    elif health.staff_problem is not None:
+        parts.append(Part("staff chat", False, f"{chat}: {health.staff_problem}"))
+    else:
+        parts.append(Part("staff chat", True, str(chat)))
+    return parts
