@@ -35,8 +35,10 @@ from storage import throttle as throttle_store
 from storage import tickets as tickets_store
 from storage.db import Queryable, Transaction
 
-ANSWER_SCOPE = "autoreply"  # throttle_events scope, keyed by the recipient address
-DOMAIN_SCOPE = "autoreply:domain"  # keyed by the recipient's domain
+# throttle_events scope of automatic answers: keyed by the recipient address, its target
+# the address's domain (answers before this release have none: the domain limit starts
+# counting afresh).
+ANSWER_SCOPE = "autoreply"
 OVERALL_SCOPE = "autoreply:all"  # one key: every automatic answer
 OVERALL_KEY = "*"
 TOPIC_SCOPE = "selfhelp"  # throttle_events scope, keyed by "<ticket id>:<topic>"
@@ -119,7 +121,8 @@ async def answers_per_domain(
     domain = _domain(situation.recipient)
     limit = ctx.provider_answer_limit if domain in ctx.public_providers else ctx.domain_answer_limit
     since = situation.now - ctx.domain_answer_window
-    if await _reached(db, DOMAIN_SCOPE, domain, since, limit):
+    found = await throttle_store.nth_newest_of_target(db, ANSWER_SCOPE, domain, since, limit)
+    if limit <= 0 or found is not None:
         hours = ctx.domain_answer_window / HOUR
         return f"rate limit: {limit} automatic answers to {domain} in {hours:g} h"
     return None
@@ -182,8 +185,8 @@ async def _send_limit(db: Queryable, answer: PlannedAnswer, situation: Situation
 async def _count_answer(db: Queryable, answer: PlannedAnswer, situation: Situation) -> None:
     """Count the answer for the limits above."""
     recipient, now = situation.recipient, situation.now
-    await throttle_store.record(db, ANSWER_SCOPE, recipient, now)
-    await throttle_store.record(db, DOMAIN_SCOPE, _domain(recipient), now)
+    # One row counts the address (its key) and its domain (its target).
+    await throttle_store.record(db, ANSWER_SCOPE, recipient, now, target=_domain(recipient))
     await throttle_store.record(db, OVERALL_SCOPE, OVERALL_KEY, now)
     if answer.topic is not None:
         key = f"{situation.ticket.id}:{answer.topic}"

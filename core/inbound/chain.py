@@ -28,7 +28,7 @@ from core.inbound.context import InboundContext, InboundResult, MailFacts, Outco
 from core.inbound.filters import ignore_reason, unmatched_reason
 from core.inbound.threads import FLOOD_GUARD, Thread, find_burst, find_thread
 from core.mail import ParsedMail, fold, replied_ids
-from core.mail.rules import delivery_problem, reported_message_id
+from core.mail.rules import delivery_problem, our_message_id, reported_message_id
 from core.staff import excerpt
 from core.texts import render
 from core.tickets import add_customer_message, open_ticket, ticket_number
@@ -53,7 +53,7 @@ async def handle_mail(
 ) -> InboundResult:
     """The chain for one stored mail, inside its transaction; ends with the mail's status."""
     facts = MailFacts.of(mail, ctx.ours)
-    reason = ignore_reason(facts, ctx) or await _our_message_id(tx, facts)
+    reason = ignore_reason(facts, ctx) or await _our_message_id(tx, facts, ctx)
     if reason:
         return await _ignore(tx, facts, mail_id, reason)
 
@@ -115,11 +115,11 @@ async def _ignore(tx: Transaction, facts: MailFacts, mail_id: int, reason: str) 
     )
 
 
-async def _our_message_id(db: Queryable, facts: MailFacts) -> str | None:
+async def _our_message_id(db: Queryable, facts: MailFacts, ctx: InboundContext) -> str | None:
     """One of our own mails came back under its own Message-ID (a mailbox rule resending
     it, a forwarder), whatever its From says: never a customer's message."""
-    if facts.mail.message_id_missing:
-        return None
+    if our_message_id(facts.mail, ctx.ours) is None:
+        return None  # we make Message-IDs of our own domain: any other needs no look-up
     ours = await tickets_store.our_message(db, facts.mail.message_id)
     return "our own mail came back (its Message-ID is ours)" if ours else None
 
