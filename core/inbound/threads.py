@@ -95,7 +95,6 @@ async def find_thread(db: Queryable, facts: MailFacts) -> Thread | None:
 
 BurstRule = Callable[[Queryable, MailFacts, InboundContext, float], Awaitable[Thread | None]]
 FLOOD_GUARD = "flood guard"  # the start of the burst rules' names
-DOMAIN_CANDIDATES = 10  # a domain's newest messages a new mail is compared with
 
 
 async def same_sender_burst(
@@ -125,8 +124,11 @@ async def same_domain_burst(
     if not domain or domain in ctx.public_providers or domain == ctx.ours.domain:
         return None
     since = now - ctx.flood_window
-    limit = max(ctx.flood_mails, DOMAIN_CANDIDATES)
-    recent = await tickets_store.recent_mail_tickets(db, since, domain=domain, limit=limit)
+    # The domain's newest messages: a robot's burst is threaded into one ticket, so its
+    # newest few are that ticket's.
+    recent = await tickets_store.recent_mail_tickets(
+        db, since, domain=domain, limit=ctx.flood_mails
+    )
     if len(recent) < ctx.flood_mails:
         return None
     subject, text = skeleton(untagged_subject(facts.mail.subject)), skeleton(facts.mail.new_text)

@@ -457,6 +457,7 @@ _CHALLENGE_ASKS = tuple(
         r"\byour (message|e-?mail)\b.{0,40}\b(held|quarantined|pending approval)",
     )
 )
+CHALLENGE_TEXT_CHARS = 3000
 _CHALLENGE_ACTION = re.compile(r"https?://|\b(kattints\w*|click\w*|link\w*|hivatkozas\w*)\b")
 
 
@@ -467,7 +468,8 @@ def _challenge_header(mail: ParsedMail) -> bool:
 
 def _challenge_text(mail: ParsedMail) -> bool:
     """It asks to confirm that a person sent our mail, and gives a link to do it."""
-    folded = " ".join(fold(f"{mail.subject}\n{mail.text}").split())
+    # A challenge asks at its start; a long mail's rest need not be folded for it.
+    folded = " ".join(fold(f"{mail.subject}\n{mail.text[:CHALLENGE_TEXT_CHARS]}").split())
     asks = any(pattern.search(folded) for pattern in _CHALLENGE_ASKS)
     return asks and _CHALLENGE_ACTION.search(folded) is not None
 
