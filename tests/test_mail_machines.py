@@ -11,6 +11,12 @@ mail), staff are told so at once.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from core.config import Settings
@@ -185,8 +191,26 @@ async def test_machine_mail_through_the_mailbox_reaches_staff_as_machine_mail(
         assert "nemletezo.cim.1987@gmail.com" in thread.text
         [receipt] = await clerk.command("ticket", "PK-000101")
         assert "olvasási visszaigazolás" in receipt.text and "lezárt" in receipt.text
+
+        # The command line shows it as machine mail too.
+        shown = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "run_bot.py", "tickets", "show", "106"],
+            env={**_clean_environment(), "PETKOMM_DB": env.settings.env["PETKOMM_DB"]},
+            cwd=Path(__file__).parents[1],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "--- machine mail (bounce)" in shown.stdout
+        assert "NEM jutott el az ügyfélhez" in shown.stdout
     finally:
         await reader.close()
+
+
+def _clean_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
 
 
 # --- the upgrade ---------------------------------------------------------------------------
