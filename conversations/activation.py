@@ -18,6 +18,7 @@ from conversations.common import (
     Dialogue,
     NextState,
     cancel_keyboard,
+    dialogue_keyboard,
     guest_keyboard,
     inline,
     lock_minutes,
@@ -78,7 +79,12 @@ async def activate_with(update: Update, context: BotContext, code: str) -> NextS
             await say(update, "activation/expired", reply_markup=RESEND)
             return CODE
         case CodeOutcome.LOCKED:
-            await say(update, "common/locked", minutes=lock_minutes(result.locked_until, now))
+            await say(
+                update,
+                "common/locked",
+                reply_markup=dialogue_keyboard("report"),
+                minutes=lock_minutes(result.locked_until, now),
+            )
             return CODE
     await say(update, "activation/invalid", reply_markup=RESEND)
     return CODE
@@ -143,7 +149,12 @@ async def got_email(update: Update, context: BotContext) -> NextState:
         now=now,
     )
     if until is not None:
-        await say(update, "common/request_wait", minutes=lock_minutes(until, now))
+        await say(
+            update,
+            "common/request_wait",
+            reply_markup=dialogue_keyboard("report"),
+            minutes=lock_minutes(until, now),
+        )
         return EMAIL
     cap = throttle.CODE_MAIL_ACCOUNT  # told alike whether or not it held this mail back
     await say(

@@ -20,6 +20,7 @@ from conversations.common import (
     Dialogue,
     NextState,
     cancel_keyboard,
+    dialogue_keyboard,
     guest_keyboard,
     lock_minutes,
     once_key,
@@ -70,7 +71,12 @@ async def got_who(update: Update, context: BotContext) -> NextState:
         now=now,
     )
     if until is not None:
-        await say(update, "common/request_wait", minutes=lock_minutes(until, now))
+        await say(
+            update,
+            "common/request_wait",
+            reply_markup=dialogue_keyboard("report"),
+            minutes=lock_minutes(until, now),
+        )
         return WHO
     cap = throttle.CODE_MAIL_ACCOUNT  # told alike whether or not it held this mail back
     await say(
@@ -111,7 +117,12 @@ async def use_code(update: Update, context: BotContext, code: str) -> NextState:
             )
             return NEW
         case CodeOutcome.LOCKED:
-            await say(update, "common/locked", minutes=lock_minutes(result.locked_until, now))
+            await say(
+                update,
+                "common/locked",
+                reply_markup=dialogue_keyboard("report"),
+                minutes=lock_minutes(result.locked_until, now),
+            )
             return CODE
         case CodeOutcome.EXPIRED | CodeOutcome.USED:
             await say(update, "forgot/expired", reply_markup=guest_keyboard())

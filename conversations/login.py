@@ -15,6 +15,7 @@ from conversations.common import (
     chat_id,
     customer_keyboard,
     delete_secret,
+    dialogue_keyboard,
     guest_keyboard,
     lock_minutes,
     logged_in,
@@ -87,7 +88,7 @@ async def got_password(update: Update, context: BotContext) -> NextState:
         case LoginOutcome.DISABLED:
             await say(update, "login/disabled", reply_markup=guest_keyboard())
             return END
-    await say(update, "login/wrong")
+    await say(update, "login/wrong", reply_markup=dialogue_keyboard("forgot"))
     await say(update, "login/ask_username")
     return USERNAME
 

@@ -23,6 +23,7 @@ from conversations.common import (
     button_data,
     cancel_keyboard,
     delete_secret,
+    dialogue_keyboard,
     guest_keyboard,
     inline,
     lock_minutes,
@@ -240,7 +241,7 @@ async def confirm(update: Update, context: BotContext) -> NextState:
             await say(
                 update,
                 "registration/proof_mismatch",
-                reply_markup=inline([[("correct", "reg:fix")]]),
+                reply_markup=inline([[("correct", "reg:fix")], [("report", "open:report")]]),
             )
             return CONFIRM
         case RegisterOutcome.LOCKED:
@@ -251,6 +252,7 @@ async def confirm(update: Update, context: BotContext) -> NextState:
                 "registration/besieged" if result.locked_by == "siege" else "registration/locked",
                 by=result.locked_by,
                 mismatch=result.proof_mismatch,
+                reply_markup=dialogue_keyboard("report"),
                 minutes=lock_minutes(result.locked_until, now),
                 until=accounts.local_time(result.locked_until or now),
             )
@@ -260,7 +262,13 @@ async def confirm(update: Update, context: BotContext) -> NextState:
             await say(
                 update,
                 "registration/names_locked",
-                reply_markup=inline([[("confirm", "reg:confirm")], [("correct", "reg:fix")]]),
+                reply_markup=inline(
+                    [
+                        [("confirm", "reg:confirm")],
+                        [("correct", "reg:fix")],
+                        [("report", "open:report")],
+                    ]
+                ),
                 by=result.locked_by,
                 value=reg.username,
                 minutes=lock_minutes(result.locked_until, now),

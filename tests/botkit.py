@@ -28,6 +28,7 @@ from core.db import Database, open_database
 from core.demodata import DemoSummary, write_demo_data
 from mailer.sender import Transport
 from service import Overrides, Polling, Service
+from tests.screen import missing_buttons
 
 TOKEN = "123456:TESTTOKEN"
 BOT_USERNAME = "petkomm_teszt_bot"
@@ -118,7 +119,11 @@ class Customer:
     async def _run(self, send) -> list[ChatMessage]:
         before = self._seen()
         await self.env.processed(send())
-        return [m for m in self.user.replies if m.message_id > before]
+        replies = [m for m in self.user.replies if m.message_id > before]
+        # Issue 11: a reply names only buttons that are on the screen (or shows them).
+        missing = missing_buttons(self, replies)
+        assert not missing, f"a reply names buttons that are not on the screen: {missing}"
+        return replies
 
     async def say(self, text: str) -> list[ChatMessage]:
         """Type a message; returns the bot's answers."""
