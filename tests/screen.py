@@ -22,11 +22,16 @@ def _button_names() -> dict[str, str]:
     return {plain_label(name): label(name) for name in labels("customer")}
 
 
+def named_in(html: str) -> list[str]:
+    """The customer buttons a text (as the bot sends it, HTML) names, as their labels."""
+    known = _button_names()
+    names = [a or b for a, b in _NAMED.findall(html)]
+    return [known[n] for n in names if n in known]
+
+
 def named_buttons(message: ChatMessage) -> list[str]:
     """The customer buttons a bot message names, as their labels."""
-    known = _button_names()
-    names = [a or b for a, b in _NAMED.findall(message.html or "")]
-    return [known[n] for n in names if n in known]
+    return named_in(message.html or "")
 
 
 def missing_buttons(person, replies: list[ChatMessage]) -> list[tuple[str, str]]:

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import re
 
-from conversations.common import label
+import pytest
+
+from conversations.common import CUSTOMER_MENU, GUEST_MENU, label
+from core.outbox import Undelivered
+from core.texts import render
 from tests.botkit import active_customer, debtor, proof_for
+from tests.screen import named_in
 
 PASSWORD = "Nyari-Zapor-77"
 
@@ -199,3 +204,16 @@ async def test_a_reply_that_names_a_button_shows_it(bot_env):
     )
     assert "Hibabejelentés" in stranger.texts(refused)
     assert "miben segíthetünk" in stranger.texts(await stranger.press("report")).lower()
+
+
+@pytest.mark.parametrize("why", [u.value for u in Undelivered])
+def test_a_code_mail_notice_names_only_buttons_its_reader_has(why):
+    """Notices come unasked, under the keyboard the customer has: who registered is a guest,
+    who is told of a failed reset mail is logged in."""
+    details = {"address": "anna@example.hu", "username": "anna", "why": why, "reply": ""}
+    guest = {label(name) for row in GUEST_MENU for name in row}
+    customer = {label(name) for row in CUSTOMER_MENU for name in row}
+    activation = render("chat/activation/mail_failed.txt", **details)
+    assert set(named_in(activation)) <= guest
+    reset = render("chat/forgot/mail_failed.txt", **details)
+    assert set(named_in(reset)) <= customer
