@@ -146,11 +146,14 @@ async def cancel(update: Update, context: BotContext) -> NextState:
     "Kilépés" typed here leaves the dialogue only; a logged-in customer is told where
     the logout is.
     """
-    if update.message and current_state(update) in SECRET_STATES:
-        await delete_secret(update)
+    typed = text_of(update)
+    if typed not in (label("cancel"), "") and not typed.startswith("/"):
+        # Typed where a password or code is asked, it may have been one: it goes like one.
+        if current_state(update) in SECRET_STATES:
+            await delete_secret(update)
     _forget_drafts(context)
     account = await logged_in(update, context)
-    said = intents.understand(text_of(update), logged_in=account is not None)
+    said = intents.understand(typed, logged_in=account is not None)
     await say(
         update,
         "common/cancelled",

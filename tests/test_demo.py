@@ -540,8 +540,9 @@ def test_at_a_terminal_passwords_and_codes_never_show(tmp_path):
     terminal.type(password + "\r")
     typed = terminal.wait_for("(az üzenetét biztonsági okból töröltük)")
     assert typed.lstrip().startswith("••••••••")
-    terminal.wait_for("[1] ✖️ Mégse")  # asked for the user name again
-    terminal.at_prompt("1")  # Mégse
+    # Asked for the user name again, Elfelejtett jelszó offered beside Mégse (issue 11).
+    terminal.wait_for("[2] ✖️ Mégse")
+    terminal.at_prompt("2")  # Mégse
     terminal.wait_for("[6] ℹ️ Súgó")
 
     # A code typed where the bot asks for a name: shown as typed, then dots over it once the
