@@ -167,7 +167,7 @@ async def _list(clerk: Clerk, *, include_closed: bool) -> None:
         f"! = {staff.WARN_DAYS} days or less)"
     )
     for s in items:
-        subject = printable(s.subject)
+        subject = ("URGENT: " if s.ticket.urgent else "") + printable(s.subject)
         if len(subject) > SUBJECT_WIDTH:
             subject = subject[: SUBJECT_WIDTH - 1] + "…"
         print(
@@ -333,7 +333,7 @@ def _print_files(number: str, files: list[TicketFile]) -> None:
 
 def _print_thread(view: Thread) -> None:
     s = view.summary
-    print(f"{s.number}  {s.ticket.status}  {s.channel}")
+    print(f"{s.number}  {s.ticket.status}  {s.channel}{'  URGENT' if s.ticket.urgent else ''}")
     contact = f" <{printable(s.email)}>" if s.email and s.customer_id else ""
     print(f"Customer: {_customer(s)}{contact}")
     print(f"Subject:  {printable(s.subject)}")

@@ -10,14 +10,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.mail.text import shorten
 from core.texts import render
+from core.urgency import urgent_kinds
 from storage import audit
 from storage import tickets as store
 from storage.db import Queryable
 
-# The most a ticket text shown in a Telegram chat may hold: a customer's report or reply
-# read by a clerk, a clerk's answer read by the customer; the frame around it (number,
-# names, buttons) must still fit in Telegram's 4096 characters.
+# Telegram's own limit of a message's text: a customer's report or reply may be this long
+# (a longer paste arrives split into several messages, which join one ticket).
+TELEGRAM_TEXT_LIMIT = 4096
+# The most a clerk's answer to a chat ticket may hold: it reaches the customer framed
+# (number, greeting, the reply hint), and the whole must fit in Telegram's 4096.
 MAX_CHAT_TEXT = 3500
 
 DAY = 86400.0
@@ -73,9 +77,9 @@ def untagged_subject(subject: str) -> str:
 
 
 def subject_from_text(text: str) -> str:
-    """A chat report has no subject: its first line, shortened."""
+    """A chat report has no subject: its first line, cut at a word with "…" when long."""
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return first if len(first) <= SUBJECT_MAX else first[: SUBJECT_MAX - 1].rstrip() + "…"
+    return shorten(first, SUBJECT_MAX)
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,10 @@ async def open_ticket(
 ) -> store.Ticket:
     """Open a ticket with its first message and queue its staff announcement.
 
-    Runs inside the caller's transaction (`tx`), so the ticket, its message and
-    whatever the caller records beside it commit together.
+    A report that sounds urgent (`core.urgency`, its subject or what the customer
+    wrote: `new_text`, never a quote) is marked so. Runs inside the caller's
+    transaction (`tx`), so the ticket, its message and whatever the caller records
+    beside it commit together.
     """
     ticket_id = await store.create(
         tx,
@@ -121,6 +127,7 @@ async def open_ticket(
         email=email,
         telegram_user_id=telegram_user_id,
         telegram_chat_id=telegram_chat_id,
+        urgent=bool(urgent_kinds(subject, new_text)),
         now=now,
     )
     await store.add_message(
@@ -156,7 +163,8 @@ async def add_customer_message(
     """Thread a customer's further message into a ticket; a closed one reopens.
 
     Returns True when the ticket was reopened. `reopen=False` (an out-of-office
-    reply) keeps a closed ticket closed. Staff hear of it either way.
+    reply) keeps a closed ticket closed. Staff hear of it either way. A message that
+    sounds urgent (`new_text`, what the customer wrote now) marks the ticket urgent.
     """
     await store.add_message(
         tx,
@@ -169,6 +177,10 @@ async def add_customer_message(
         inbound_mail_id=inbound_mail_id,
         now=now,
     )
+    # A machine's mail (reopen=False: a bounce, an out-of-office note) may carry our own
+    # words back ("csőtörés … esetén hívja"): it never makes a ticket urgent.
+    if reopen and not ticket.urgent and urgent_kinds(new_text):
+        await store.mark_urgent(tx, ticket.id)
     reopened = reopen and ticket.status == "closed"
     if reopened:
         await store.set_status(tx, ticket.id, "open", now)

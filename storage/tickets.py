@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from storage.db import Queryable
 
@@ -25,6 +27,7 @@ class Ticket:
     updated_at: float
     closed_at: float | None
     reopened_at: float | None
+    urgent: bool = False  # it sounded urgent (core.urgency): staff see it marked
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,14 @@ class TicketMessage:
 
 _TICKET = (
     "id, channel, status, subject, customer_id, email, telegram_user_id, telegram_chat_id,"
-    " created_at, updated_at, closed_at, reopened_at"
+    " created_at, updated_at, closed_at, reopened_at, urgent"
 )
 _MESSAGE = "id, ticket_id, direction, author, body, new_text, mail_message_id, created_at"
+
+
+def _ticket(row: Sequence[Any]) -> Ticket:
+    """A ticket from a row of `_TICKET`'s columns (the flag stored as 0 or 1)."""
+    return replace(Ticket(*row), urgent=bool(row[-1]))
 
 
 async def create(
@@ -55,18 +63,30 @@ async def create(
     email: str | None,
     telegram_user_id: int | None,
     telegram_chat_id: int | None,
+    urgent: bool = False,
     now: float,
 ) -> int:
     return await db.insert(
         "INSERT INTO tickets(channel, status, subject, customer_id, email, telegram_user_id,"
-        " telegram_chat_id, created_at, updated_at) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?)",
-        (channel, subject, customer_id, email, telegram_user_id, telegram_chat_id, now, now),
+        " telegram_chat_id, urgent, created_at, updated_at)"
+        " VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            channel,
+            subject,
+            customer_id,
+            email,
+            telegram_user_id,
+            telegram_chat_id,
+            int(urgent),
+            now,
+            now,
+        ),
     )
 
 
 async def get(db: Queryable, ticket_id: int) -> Ticket | None:
     row = await db.fetch_one(f"SELECT {_TICKET} FROM tickets WHERE id = ?", (ticket_id,))
-    return Ticket(*row) if row else None
+    return _ticket(row) if row else None
 
 
 async def add_message(
@@ -88,6 +108,14 @@ async def add_message(
     )
     await db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (now, ticket_id))
     return message_id
+
+
+async def mark_urgent(db: Queryable, ticket_id: int) -> bool:
+    """Mark the ticket urgent; True when it was not yet."""
+    changed = await db.execute(
+        "UPDATE tickets SET urgent = 1 WHERE id = ? AND urgent = 0", (ticket_id,)
+    )
+    return bool(changed)
 
 
 async def set_status(db: Queryable, ticket_id: int, status: str, now: float) -> None:
@@ -122,7 +150,7 @@ async def by_mail_message_ids(db: Queryable, message_ids: list[str]) -> Ticket |
         " ORDER BY m.id DESC LIMIT 1",
         message_ids,
     )
-    return Ticket(*row) if row else None
+    return _ticket(row) if row else None
 
 
 async def open_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
@@ -132,7 +160,7 @@ async def open_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
         " LIMIT ? OFFSET ?",
         (limit, offset),
     )
-    return [Ticket(*row) for row in rows]
+    return [_ticket(row) for row in rows]
 
 
 async def all_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
@@ -140,7 +168,7 @@ async def all_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
     rows = await db.fetch_all(
         f"SELECT {_TICKET} FROM tickets ORDER BY created_at, id LIMIT ? OFFSET ?", (limit, offset)
     )
-    return [Ticket(*row) for row in rows]
+    return [_ticket(row) for row in rows]
 
 
 async def count_open(db: Queryable) -> int:

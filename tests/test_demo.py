@@ -408,8 +408,8 @@ def test_a_staff_answer_given_in_a_second_terminal_arrives_in_the_demo_chat(tmp_
     arrived = demo.wait_for(answer)
     assert "Válasz" in arrived and "PK-000001" in arrived
     demo.wait_for("[1] ↩️ Válasz erre")
-    demo.type("1")  # the answer's button: the next text is a reply to the bot's question
-    demo.wait_for("válaszként megy erre az üzenetre")
+    demo.type("1")  # the answer's button: the next text is the reply (issue 11: Mégse shown)
+    demo.wait_for("[1] ✖️ Mégse")
     demo.type("Köszönöm, otthon leszünk.")
     joined = demo.wait_for("PK-000001")
     assert "csatoltuk" in joined
