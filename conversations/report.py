@@ -52,7 +52,7 @@ from conversations.common import (
     text_of,
     user_id,
 )
-from core import accounts, reports, tickets
+from core import accounts, intents, reports, tickets
 from core.texts import labels, render
 
 log = logging.getLogger(f"petkomm.{__name__}")
@@ -147,6 +147,13 @@ async def follow_up(update: Update, context: BotContext) -> None:
         return  # a photo or sticker is answered "text only" as ever; the minutes go on
     text = message.text.strip()
     if text.startswith("/") or message.text in set(labels("customer").values()):
+        _forget_follow_up(context)
+        return
+    # Thanks, "mégse" or a button's word typed alone is not more of the report.
+    understood = intents.understand(text, logged_in=False)
+    if understood.kind in (intents.Kind.CANCEL, intents.Kind.SOCIAL) or (
+        understood.kind is intents.Kind.INTENT and len(text.split()) <= 2
+    ):
         _forget_follow_up(context)
         return
     svc = context.services

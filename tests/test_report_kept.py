@@ -332,3 +332,13 @@ def test_a_report_subject_is_its_first_line_cut_at_a_word():
     assert line.startswith(subject[:-1]) and line[len(subject) - 1] == " "
     assert re.match(r"^Nem érkezett", subject)
     assert tickets.subject_from_text("Rövid tárgy\nszöveg") == "Rövid tárgy"
+
+
+@pytest.mark.parametrize("typed", ["Köszönöm!", "mégse", "Számlák"])
+async def test_thanks_cancel_or_a_button_word_after_a_report_is_not_more_of_it(staff_bot, typed):
+    env = await staff_bot()
+    juli = env.customer("Juli")
+    await reported(juli, "A Petőfi utca sarkán nyitva maradt egy akna fedele.")
+    answer = juli.texts(await juli.say(typed))
+    assert "Hozzáfűztük" not in answer
+    assert await customer_texts(env, 1) == ["A Petőfi utca sarkán nyitva maradt egy akna fedele."]
