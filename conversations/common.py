@@ -180,7 +180,8 @@ CUSTOMER_MENU = (
     ("home", "debt"),
     ("invoices", "account"),
     ("customer_data", "password"),
-    ("report", "logout"),
+    ("report", "help"),
+    ("logout",),
 )
 
 

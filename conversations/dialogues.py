@@ -130,7 +130,7 @@ async def remind(update: Update, context: BotContext) -> None:
 
 async def help_in_dialogue(update: Update, context: BotContext) -> None:
     """/help mid-dialogue: the general help, then the question again."""
-    await say(update, "common/help")
+    await say(update, "common/help", logged_in=await logged_in(update, context) is not None)
     await _ask_again(update, current_state(update))
 
 
@@ -178,8 +178,14 @@ async def greet(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """/help or Súgó: what the bot can do."""
-    await say(update, "common/help", reply_markup=await current_keyboard(update, context))
+    """/help or Súgó: what the bot can do, for a guest or for a logged-in customer."""
+    account = await logged_in(update, context)
+    await say(
+        update,
+        "common/help",
+        reply_markup=customer_keyboard() if account else guest_keyboard(),
+        logged_in=account is not None,
+    )
 
 
 async def nothing_to_cancel(update: Update, context: BotContext) -> None:
