@@ -73,14 +73,26 @@ async def got_text(update: Update, context: BotContext) -> NextState:
     if isinstance(ticket, reports.Refusal):
         await say(update, ticket.template, reply_markup=None, **ticket.values)
         return TEXT
-    context.drafts.pop(SUBJECT, None)
+    number = tickets.ticket_number(ticket.id)
+    change_request = context.drafts.pop(SUBJECT, None) is not None
     await say(
         update,
         "report/opened",
         reply_markup=keyboard_for(state),
-        number=tickets.ticket_number(ticket.id),
+        number=number,
         days=svc.answer_days,
     )
+    if change_request and account is not None:  # a written copy to the registered address
+        await accounts.mail_change_request(
+            svc.db,
+            svc.mailer,
+            account,
+            ticket_number=number,
+            text=text,
+            once=once_key(update),
+            now=now,
+        )
+        await say(update, "report/change_copied")
     return END
 
 
