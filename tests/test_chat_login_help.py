@@ -153,6 +153,12 @@ async def test_one_password_for_two_accounts_of_an_address_asks_which(bot_env):
     home = anna.texts(await anna.say("Nagy.Anna"))
     assert "Sikeres belépés" in home and "U0036" in home
     assert typed_by(anna)[-1].deleted
+    # The choice stands for the password given just then, not for ever.
+    await anna.press("logout")
+    asked = await anna.login(address, "Kozos-Jelszo-55")
+    bot_env.clock.advance(11 * 60)
+    late = anna.texts(await anna.press_on(asked[-1], "nagy.anna"))
+    assert "lejárt" in late and "Sikeres belépés" not in late
 
 
 async def five_wrong(person, who: str, prefix: str) -> list[str]:

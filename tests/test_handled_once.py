@@ -284,6 +284,8 @@ async def test_a_password_change_handled_again_is_audited_once(bot_env):
     assert len(answers) == 2 and all("megváltoztattuk" in t for t in answers), answers
     changes = [e for e in await audit.entries(bot_env.db) if e.action == "password_changed"]
     assert len(changes) == 1
+    mails = await bot_env.mails_to("valtozo@example.hu")
+    assert len([m for m in mails if "megváltoztatták" in m["Subject"]]) == 1  # told once
 
 
 async def test_a_logout_handled_again_says_logged_out(bot_env):
