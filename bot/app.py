@@ -22,7 +22,7 @@ from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
 from bot.persistence import SqlitePersistence
 from bot.updates import AssistantRateLimiter, DurableApplication
-from conversations import dialogues, menu
+from conversations import dialogues, menu, secrecy
 from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
@@ -123,6 +123,9 @@ def build_application(
     # replies to a ticket's message, a customer's reply to a staff answer. What they take
     # stops there, so a non-staff /tickets is refused rather than an "unknown command".
     application.add_handlers(staff.handlers(), group=-1)
+    # Then, if no staff handler took it: text typed just after a wrong password is deleted
+    # (it may be the password again) and goes on to the customer handlers.
+    application.add_handler(secrecy.watcher(dialogues.current_state), group=-1)
 
     # Customers: the dialogues first, then the menu pages, then everything else.
     application.add_handler(dialogues.conversation())

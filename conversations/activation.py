@@ -1,5 +1,9 @@
 """Activation: by the mail's deep link at once, or by typing the 24-character code.
 
+The Telegram user who registered the account is logged in by it at once and sees
+the home page; anyone else activating it (the link opened on another phone) logs
+in with the password afterwards.
+
 A new code can be asked for: it goes to the address of the pending
 registration (this Telegram user's own, or one named by its e-mail address).
 """
@@ -19,6 +23,7 @@ from conversations.common import (
     NextState,
     cancel_keyboard,
     dialogue_keyboard,
+    chat_id,
     guest_keyboard,
     inline,
     lock_minutes,
@@ -30,6 +35,8 @@ from conversations.common import (
     typed_code,
     user_id,
 )
+from conversations.menu import show_home
+from conversations.secrecy import unwatch
 from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
 from core.accounts import ACTIVATION_PREFIX, CodeOutcome
@@ -60,9 +67,20 @@ async def activate_with(update: Update, context: BotContext, code: str) -> NextS
     svc = context.services
     now = svc.now()
     result = await accounts.activate(
-        svc.db, code, telegram_user_id=user_id(update), once=once_key(update), now=now
+        svc.db,
+        code,
+        telegram_user_id=user_id(update),
+        chat_id=chat_id(update),
+        once=once_key(update),
+        now=now,
     )
     match result.outcome:
+        case CodeOutcome.OK if result.logged_in:
+            assert result.account is not None
+            unwatch(context)
+            await say(update, "activation/done_logged_in", username=result.account.username)
+            await show_home(update, context, result.account)
+            return END
         case CodeOutcome.OK:
             assert result.account is not None
             await say(

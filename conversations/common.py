@@ -210,7 +210,8 @@ CUSTOMER_MENU = (
     ("home", "debt"),
     ("invoices", "account"),
     ("customer_data", "password"),
-    ("report", "logout"),
+    ("report", "help"),
+    ("logout",),
 )
 
 

@@ -206,7 +206,14 @@ async def remind(update: Update, context: BotContext) -> None:
 
 async def help_in_dialogue(update: Update, context: BotContext) -> None:
     """/help or Súgó mid-dialogue: how to go on or leave, how to reach us; the question again."""
-    await say(update, "common/help", reply_markup=cancel_keyboard(), in_dialogue=True, options=[])
+    await say(
+        update,
+        "common/help",
+        reply_markup=cancel_keyboard(),
+        in_dialogue=True,
+        options=[],
+        logged_in=await logged_in(update, context) is not None,
+    )
     await _ask_again(update, current_state(update))
 
 
@@ -269,7 +276,8 @@ async def greet(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """/help or Súgó: what the bot can do, with the buttons this customer has."""
+    """/help or Súgó: what the bot can do, with the buttons this customer has (a guest's or a
+    logged-in customer's)."""
     account = await logged_in(update, context)
     await say(
         update,

@@ -21,6 +21,7 @@ from conversations.common import (
     NextState,
     cancel_keyboard,
     dialogue_keyboard,
+    delete_secret,
     guest_keyboard,
     lock_minutes,
     once_key,
@@ -31,6 +32,7 @@ from conversations.common import (
     typed_code,
     user_id,
 )
+from conversations.secrecy import say_deleted
 from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
 from core.accounts import RESET_PREFIX, CodeOutcome
@@ -149,7 +151,8 @@ async def got_new(update: Update, context: BotContext) -> NextState:
     """Keep the new password's hash if it is acceptable; ask for it again."""
     _, account = await _reset_account(context)
     if account is None:
-        await say(update, "forgot/expired", reply_markup=guest_keyboard())
+        await delete_secret(update)  # a new password all the same
+        await say_deleted(update, "forgot/expired", reply_markup=guest_keyboard())
         return END
     return AGAIN if await password.keep_new(update, context, account.username) else NEW
 
@@ -168,14 +171,15 @@ async def got_again(update: Update, context: BotContext) -> NextState:
         account,
         new_hash,
         telegram_user_id=user_id(update),
+        mailer=svc.mailer,
         once=once_key(update),
         now=svc.now(),
     )
     context.drafts.pop(RESET, None)
     if not done:
-        await say(update, "forgot/expired", reply_markup=guest_keyboard())
+        await say_deleted(update, "forgot/expired", reply_markup=guest_keyboard())
         return END
-    await say(update, "forgot/done", reply_markup=guest_keyboard())
+    await say_deleted(update, "forgot/done", reply_markup=guest_keyboard())
     return END
 
 

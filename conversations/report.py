@@ -105,7 +105,7 @@ async def got_text(update: Update, context: BotContext) -> NextState:
     if isinstance(report, reports.Refusal):
         await say(update, report.template, reply_markup=None, **report.values)
         return TEXT
-    context.drafts.pop(SUBJECT, None)
+    change_request = context.drafts.pop(SUBJECT, None) is not None
     ticket = report.ticket
     number = tickets.ticket_number(ticket.id)
     context.drafts[FOLLOW_UP] = {"ticket": ticket.id, "at": now}
@@ -122,6 +122,17 @@ async def got_text(update: Update, context: BotContext) -> NextState:
     )
     # A Telegram reply to the confirmation joins the ticket too, whenever it comes.
     await tickets.record_customer_post(svc.db, sent.chat_id, sent.message_id, ticket.id)
+    if change_request and account is not None:  # a written copy to the registered address
+        await accounts.mail_change_request(
+            svc.db,
+            svc.mailer,
+            account,
+            ticket_number=number,
+            text=text,
+            once=once_key(update),
+            now=now,
+        )
+        await say(update, "report/change_copied")
     return END
 
 
