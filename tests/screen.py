@@ -48,4 +48,3 @@ def missing_buttons(person, replies: list[ChatMessage]) -> list[tuple[str, str]]
             if button not in keyboard and button not in inline:
                 missing.append((button, (message.text or "")[:60]))
     return missing
-
