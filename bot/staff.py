@@ -1,6 +1,6 @@
 """The staff chat: clerks list, read, answer, close and reopen tickets in Telegram.
 
-Registered in group -1, before every customer handler (`bot/app.py`). Each
+Registered in group -2, before every customer handler (`bot/app.py`). Each
 update taken here ends in `ApplicationHandlerStop`, so the customer handlers
 never see it: a non-staff /tickets gets the refusal, not "unknown command".
 
