@@ -243,7 +243,7 @@ async def file_command(update: Update, context: BotContext, svc: Services) -> No
     """/file N n: the ticket's n-th file, sent as a document."""
     number, rest = await _ticket_and_rest(update, svc, _command_parts(update)[1])
     position = rest.split()[0].lstrip("#").rstrip(".") if rest.split() else ""
-    if number is None or not position.isdigit():
+    if number is None or tickets.small_number(position) is None:
         await say(update, "staff/usage", command="file")
         return
     await _send_file(update, svc, number, int(position))
@@ -418,10 +418,11 @@ async def on_staff_button(update: Update, context: BotContext) -> None:
     if not await _allowed(update, context, f"button {action}", command=False):
         raise ApplicationHandlerStop
     svc = context.services
-    if not value.isdigit():
+    parsed = tickets.small_number(value)
+    if parsed is None:
         await query.answer()
         raise ApplicationHandlerStop
-    number = int(value)
+    number = parsed
     if action == "list":
         await _send_list(update, svc, number)
     elif action == "open":
@@ -433,7 +434,7 @@ async def on_staff_button(update: Update, context: BotContext) -> None:
     elif action in ("close", "reopen"):
         await query.answer()
         await _set_status(update, svc, number, action)
-    elif action == "file" and extra.isdigit():
+    elif action == "file" and tickets.small_number(extra) is not None:
         await query.answer()
         await _send_file(update, svc, number, int(extra))
     else:

@@ -79,7 +79,7 @@ def register(sub: Subparsers) -> None:
         "Audited as attachment_opened.",
     )
     t.add_argument("number", metavar="N")
-    t.add_argument("position", metavar="n", type=int, help="the file's number in the ticket")
+    t.add_argument("position", metavar="n", type=_position, help="the file's number in the ticket")
     t.add_argument("--out", metavar="FILE", help="where to write it (- is standard output)")
     p.set_defaults(func=cmd_tickets)
 
@@ -312,6 +312,16 @@ def _attachment_error(refused: Exception) -> str:
         f"error: attachment {refused.position} of {refused.number} was not kept ({why}); "
         "the whole mail is still in the database"
     )
+
+
+def _position(text: str) -> int:
+    """argparse type: a file's number in its ticket (a plain, reasonable number)."""
+    from core.tickets import small_number
+
+    value = small_number(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a file number: {text!r}")
+    return value
 
 
 def _file_line(file: TicketFile) -> str:

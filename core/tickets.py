@@ -32,6 +32,7 @@ SUBJECT_MAX = 120
 # what staff type and what mail programs pass on, each pattern as loose as its source.
 
 # A whole token a person typed to name a ticket: `PK-000123`, `pk000123`, `#PK-123`.
+MAX_NUMBER_DIGITS = 9  # ticket numbers, positions and pages: a longer one is no one's
 _TYPED_NUMBER = re.compile(r"^\s*#?\s*PK-?(\d{1,6})\s*$", re.IGNORECASE)
 # A token marked as a ticket number (`#12`, `PK-12`) rather than a bare number.
 _NUMBER_MARK = re.compile(r"^(?:#|pk-?)", re.IGNORECASE)
@@ -53,7 +54,15 @@ def parse_ticket_number(text: str) -> int | None:
     match = _TYPED_NUMBER.match(text)
     if match:
         return int(match[1])
-    return int(text) if text.strip().isdigit() else None
+    digits = text.strip()
+    # A number longer than any ticket's is nobody's (and would not fit SQLite's integers).
+    return int(digits) if digits.isdigit() and len(digits) <= MAX_NUMBER_DIGITS else None
+
+
+def small_number(text: str) -> int | None:
+    """A typed position or page (`3`), or None when it is not a plain, reasonable number."""
+    digits = text.strip()
+    return int(digits) if digits.isdigit() and len(digits) <= MAX_NUMBER_DIGITS else None
 
 
 def marked_as_ticket_number(token: str) -> bool:

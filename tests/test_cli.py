@@ -284,3 +284,19 @@ def test_a_state_file_that_cannot_work_names_its_own_setting(tmp_path):
     assert result.returncode == 2
     assert "configuration error: PETKOMM_STATE_DB:" in result.stderr
     assert "is a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tickets", "show", "9" * 23],
+        ["tickets", "close", "9" * 23],
+        ["tickets", "reply", "9" * 20, "--text", "x"],
+        ["tickets", "attachment", "1", "9" * 20],
+    ],
+)
+def test_numbers_too_long_for_any_ticket_are_one_line(args, env):
+    # Found by the attacker trial: a traceback (SQLite's integers overflowed).
+    result = run(*args, env=env)
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2

@@ -41,6 +41,10 @@ REFUSED = [
     "kovács.éva@example.hu",  # needs SMTPUTF8, which not every server speaks
     "a" * 250 + "@example.hu",
     "x" * LONGEST,
+    # Encoded words: the mail library decoded them into another mailbox, or a CR LF.
+    "=?utf-8?q?evil?=@example.hu",
+    "=?utf-8?q?spy=40evil.hu?=@example.hu",
+    "=?utf-8?q?a=0D=0ABcc=3A_spy2=40evil.hu?=@example.hu",
 ]
 
 
