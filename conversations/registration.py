@@ -30,7 +30,9 @@ from telegram.ext import filters as F
 
 from conversations.common import (
     ANSWER,
+    CUSTOMER_MENU,
     END,
+    GUEST_MENU,
     BotContext,
     Dialogue,
     NextState,
@@ -61,7 +63,6 @@ from core.formats import (
     parse_invoice_number,
 )
 from core.passwords import hash_password, password_problem, verify_password
-from core.texts import labels
 
 DRAFT = "reg"  # user_data: the fields typed so far (the password only as its hash)
 # In the draft: the field being corrected from the summary, and the password's hash
@@ -293,7 +294,7 @@ async def back_from_secret(update: Update, context: BotContext) -> NextState:
 
 # What a typed answer to "Melyik adatot javítaná?" names, without accents and spaces.
 FIELD_WORDS = {
-    "email": ("email", "emailcim", "cim"),
+    "email": ("email", "cim"),
     "username": ("felhasznalo", "nev"),
     "password": ("jelszo",),
     "customer_id": ("azonosito", "ugyfel"),
@@ -425,11 +426,12 @@ async def confirm(update: Update, context: BotContext) -> NextState:
 # Mégse where it means "back to the summary": the button, or /megse, /cancel.
 # (A typed cancel word is read by the dialogue table's fallbacks, after these.)
 MEGSE = F.TEXT & F.Regex(label_pattern("cancel"))
-# Text while choosing what to correct: anything typed but another button or a command.
+# Text while choosing what to correct: anything typed but a menu button (which does what
+# it says, as everywhere) or a command. A field's label typed ("Számlaszám") names it.
 TYPED_CHOICE = (
     F.TEXT
     & ~F.COMMAND
-    & ~F.Regex(label_pattern(*(name for name in labels("customer") if name != "cancel")))
+    & ~F.Regex(label_pattern(*dict.fromkeys(n for row in GUEST_MENU + CUSTOMER_MENU for n in row)))
 )
 
 

@@ -197,6 +197,10 @@ async def test_megse_while_correcting_goes_back_to_the_summary_with_everything_k
     asked = eva.texts(await eva.press("field_invoice"))
     assert "5/6." in asked and "Mégse" in asked and "összesítőhöz" in asked
     assert kept(await eva.press("cancel"))
+    # A field named by its button's words ("Számlaszám", typed) is asked again.
+    await eva.press("correct")
+    assert "5/6." in eva.texts(await eva.say("Számlaszám"))
+    assert kept(await eva.command("megse"))
     # The field named in words; Mégse at the repeated password is deleted like one.
     await eva.press("correct")
     assert "3/6. Válasszon jelszót" in eva.texts(await eva.say("a jelszót"))
