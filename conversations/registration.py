@@ -30,6 +30,7 @@ from telegram.ext import filters as F
 
 from conversations.common import (
     ANSWER,
+    CANCEL,
     CUSTOMER_MENU,
     END,
     GUEST_MENU,
@@ -43,6 +44,7 @@ from conversations.common import (
     dialogue_keyboard,
     guest_keyboard,
     inline,
+    label,
     label_pattern,
     lock_minutes,
     once_key,
@@ -287,8 +289,11 @@ async def back_to_summary(update: Update, context: BotContext) -> NextState:
 
 
 async def back_from_secret(update: Update, context: BotContext) -> NextState:
-    """Mégse where a password was asked: deleted like one, then back to the summary."""
-    await delete_secret(update)
+    """Mégse where a password was asked: a typed cancel word may have been the password, so
+    it is deleted like one (the pressed button and /megse are not); back to the summary."""
+    typed = text_of(update)
+    if typed != label("cancel") and not typed.startswith("/"):
+        await delete_secret(update)
     return await back_to_summary(update, context)
 
 
@@ -423,9 +428,6 @@ async def confirm(update: Update, context: BotContext) -> NextState:
     return CONFIRM
 
 
-# Mégse where it means "back to the summary": the button, or /megse, /cancel.
-# (A typed cancel word is read by the dialogue table's fallbacks, after these.)
-MEGSE = F.TEXT & F.Regex(label_pattern("cancel"))
 # Text while choosing what to correct: anything typed but a menu button (which does what
 # it says, as everywhere) or a command. A field's label typed ("Számlaszám") names it.
 TYPED_CHOICE = (
@@ -436,10 +438,11 @@ TYPED_CHOICE = (
 
 
 def _back(secret: bool) -> tuple[BaseHandler, ...]:
-    """The handlers that take Mégse back to the summary (deleting it where a password was
-    asked)."""
+    """The handlers that take Mégse (pressed, /megse, or a cancel word typed) back to the
+    summary, where the dialogue table's would leave; a word typed where a password was asked
+    is deleted like one."""
     callback = back_from_secret if secret else back_to_summary
-    return (CommandHandler(["cancel", "megse"], callback), MessageHandler(MEGSE, callback))
+    return (CommandHandler(["cancel", "megse"], callback), MessageHandler(CANCEL, callback))
 
 
 # Each question: the template asking it, and the step that takes its answer.

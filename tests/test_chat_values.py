@@ -155,6 +155,7 @@ async def test_the_password_is_asked_twice_and_a_mismatch_asks_both_again(bot_en
     assert "Köszönjük a regisztrációt" in eva.texts(await eva.press("confirm"))
     _, link = await bot_env.code_mailed_to("anna@example.hu")
     await eva.open_link(link)
+    await eva.press("logout")  # her own link logged her in
     # The one typed twice is the password; the mistyped pair was kept nowhere.
     assert "nem megfelelő" in eva.texts(await eva.login("anna26", "Első-Tavasz-2026"))
     await eva.press("cancel")
@@ -201,13 +202,23 @@ async def test_megse_while_correcting_goes_back_to_the_summary_with_everything_k
     await eva.press("correct")
     assert "5/6." in eva.texts(await eva.say("Számlaszám"))
     assert kept(await eva.command("megse"))
-    # The field named in words; Mégse at the repeated password is deleted like one.
+    # "mégse" typed while a field is asked again: back too, not out of the registration.
+    await eva.press("correct")
+    await eva.press("field_amount")
+    assert kept(await eva.say("Mégse!"))
+    # The field named in words. Mégse pressed at the repeated password is a button (it
+    # stays); "mégse" typed there may have been the password, so it is deleted like one.
     await eva.press("correct")
     assert "3/6. Válasszon jelszót" in eva.texts(await eva.say("a jelszót"))
     await eva.say("Uj-Jelszo-Ketszer-1")
     assert kept(await eva.press("cancel"))
-    cancel_pressed = [m for m in eva.user.chat.messages if m.text == label("cancel")]
-    assert cancel_pressed[-1].deleted and not cancel_pressed[0].deleted
+    await eva.press("correct")
+    await eva.press("field_password")
+    await eva.say("Uj-Jelszo-Ketszer-2")
+    assert kept(await eva.say("mégse"))
+    mine = [m for m in eva.user.chat.messages if not m.from_bot]
+    assert not any(m.deleted for m in mine if m.text == label("cancel"))
+    assert [m.deleted for m in mine if m.text == "mégse"] == [True]
     # A correction made after all that returns to the summary with the new value.
     await eva.press("correct")
     await eva.press("field_email")
@@ -217,7 +228,20 @@ async def test_megse_while_correcting_goes_back_to_the_summary_with_everything_k
     # The password kept is the first one: the call-off changed nothing.
     _, link = await bot_env.code_mailed_to("gizella@example.hu")
     await eva.open_link(link)
+    await eva.press("logout")  # her own link logged her in
     assert "Sikeres belépés" in eva.texts(await eva.login("gizi27", PASSWORD))
+
+
+async def test_a_cancel_word_typed_at_the_repeated_password_leaves_and_is_deleted(bot_env):
+    eva = bot_env.customer()
+    await eva.command("start")
+    await eva.press("register")
+    for answer in ("eva@example.hu", "eva.megse", PASSWORD):
+        await eva.say(answer)
+    assert "megszakítottuk" in eva.texts(await eva.say("Mégsem"))
+    typed = [m for m in eva.user.chat.messages if m.text in (PASSWORD, "Mégsem")]
+    assert len(typed) == 2 and all(m.deleted for m in typed)
+    assert label("register") in eva.keyboard
 
 
 async def test_megse_at_the_summary_itself_still_leaves_the_registration(bot_env):
