@@ -91,7 +91,7 @@ DRAFTS = tuple(dict.fromkeys(key for d in DIALOGUES for key in d.drafts))
 SECRET_STATES = frozenset(
     {
         login.PASSWORD,
-        registration.PASSWORD,
+        *registration.SECRET_STATES,
         password.CURRENT,
         password.NEW,
         password.AGAIN,

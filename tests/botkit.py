@@ -185,7 +185,8 @@ class Customer:
         if label("register") not in self.keyboard:
             await self.command("start")
         await self.press("register")
-        for answer in (email_address, username, password, customer_id, invoice, amount):
+        # The password twice: the registration asks for it again (issue 11).
+        for answer in (email_address, username, password, password, customer_id, invoice, amount):
             await self.say(answer)
         return await self.press("confirm")
 

@@ -46,6 +46,7 @@ SESSION = """\
 {email}
 kovacs.eva
 Tavaszi-Szel-42
+Tavaszi-Szel-42
 {customer_id}
 {invoice}
 {amount}
@@ -130,7 +131,7 @@ def test_a_scripted_session_registers_activates_logs_in_and_looks_around(tmp_pat
     # Registration, with the password deleted from the chat.
     assert "[1] ✅ Rendben, elküldöm" in out
     assert "Köszönjük a regisztrációt" in out
-    assert out.count(DELETED_NOTE) == 1  # the registration's password
+    assert out.count(DELETED_NOTE) == 2  # the registration's password, typed twice
 
     # The activation mail: announced, written, and its code is the one printed.
     emls = sorted(mail_dir.glob("*.eml"))
@@ -420,6 +421,7 @@ PAYING_SESSION = """\
 {email}
 nagy.piroska
 Kek-Ibolya-1958
+Kek-Ibolya-1958
 {customer_id}
 {invoice}
 {amount}
@@ -445,7 +447,7 @@ def test_tartozas_shows_how_to_pay_and_a_replayed_password_is_never_printed(tmp_
 
     # Typed where the bot asks for a password: dots in the transcript, never the password.
     assert "Kek-Ibolya-1958" not in out
-    assert out.count("> ••••••••") == 1  # the registration's (the link logs her in)
+    assert out.count("> ••••••••") == 2  # the registration's, twice (the link logs her in)
     assert "> nagy.piroska" in out
 
 

@@ -181,7 +181,7 @@ async def test_a_confirmed_registration_handled_again_mails_one_code(bot_env):
     proof = await proof_for(bot_env.db, "U0007")
     await eva.command("start")
     await eva.press("register")
-    for answer in ("eva7@example.hu", "eva7", PASSWORD, *proof.values()):
+    for answer in ("eva7@example.hu", "eva7", PASSWORD, PASSWORD, *proof.values()):
         await eva.say(answer)
     summary = eva.user.last_reply
     seen = newest(eva.user.chat.messages)

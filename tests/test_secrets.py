@@ -314,7 +314,7 @@ async def customer_afternoon(
     eva = emulator.private_user(7101, "Éva")
     await wait_text(emulator, eva, lambda: eva.send_command("start"), "PÉTKOMM")
     await wait_text(emulator, eva, lambda: eva.press(label("register")), "1/6.")
-    answers = ("naplo@example.hu", "naplo31", FIRST_PASSWORD, *proof.values())
+    answers = ("naplo@example.hu", "naplo31", FIRST_PASSWORD, FIRST_PASSWORD, *proof.values())
     for answer in answers[:-1]:
         await wait_text(emulator, eva, lambda a=answer: eva.send_text(a), "/6.")
     summary = await wait_text(emulator, eva, lambda: eva.send_text(answers[-1]), "ellenőrizze")
