@@ -22,7 +22,7 @@ from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
 from bot.persistence import SqlitePersistence
 from bot.updates import AssistantRateLimiter, DurableApplication
-from conversations import dialogues, menu
+from conversations import dialogues, menu, secrecy
 from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
@@ -112,17 +112,21 @@ def build_application(
     )
     application.services = services
 
-    # Before everything (group -2): remember each update in its task, so that a write
+    # Before everything (group -3): remember each update in its task, so that a write
     # kept waiting by another process's lock tells that update's chat to be patient.
-    application.add_handler(waiting.watcher(), group=-2)
+    application.add_handler(waiting.watcher(), group=-3)
     db.on_write_wait(waiting.tell_to_wait)
     # The state file's waits are told where an update is stored (bot.waiting.StoreWaiting):
     # a flush that waits comes after the customer has had the answer.
 
-    # Staff first (group -1, before every customer handler): staff commands and buttons,
-    # replies to a ticket's message, a customer's reply to a staff answer. What they take
-    # stops there, so a non-staff /tickets is refused rather than an "unknown command".
-    application.add_handlers(staff.handlers(), group=-1)
+    # Staff first (group -2, before every customer handler): staff commands and buttons,
+    # replies to a ticket's message, a customer's reply to a staff answer, more of a report
+    # just sent. What they take stops there, so a non-staff /tickets is refused rather than
+    # an "unknown command". (Within a group only the first handler that fits runs.)
+    application.add_handlers(staff.handlers(), group=-2)
+    # Then, in a group of its own: text typed just after a wrong password is deleted (it
+    # may be the password again) and goes on to the customer handlers.
+    application.add_handler(secrecy.watcher(dialogues.current_state), group=-1)
 
     # Customers: the dialogues first, then the menu pages, then everything else.
     application.add_handler(dialogues.conversation())

@@ -42,6 +42,7 @@ from telegram.error import TelegramError, TimedOut
 from tornado.httpserver import HTTPServer
 
 from bot.waiting import STORE_ATTEMPT, StoreWaiting
+from core import updates
 from core.db import Database
 from core.worker import Backoff, Worker
 
@@ -50,6 +51,8 @@ log = logging.getLogger(f"petkomm.{__name__}")
 T = TypeVar("T")
 
 WEBHOOK_PATH = "/telegram"
+HEALTH_PATH = "/healthz"  # for the load balancer: GET, 200 or 503, JSON
+STUCK_AFTER = 300.0  # seconds an update may wait to be handled before the bot is unhealthy
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # A failed getUpdates is retried soon: customers are waiting (the mail worker waits longer).
 POLL_BACKOFF = Backoff(base=1.0, limit=30.0)
@@ -172,7 +175,10 @@ class WebhookReceiver:
     async def start(self) -> None:
         """Listen, then ask Telegram to post here (so its first POST finds us)."""
         app = tornado.web.Application(
-            [(rf"{WEBHOOK_PATH}/?", _WebhookHandler, {"receiver": self})],
+            [
+                (rf"{WEBHOOK_PATH}/?", _WebhookHandler, {"receiver": self}),
+                (rf"{HEALTH_PATH}/?", _HealthHandler, {"receiver": self}),
+            ],
             log_function=lambda _handler: None,  # no access log: one line per message is noise
         )
         self._server = HTTPServer(app)
@@ -201,6 +207,41 @@ class WebhookReceiver:
         if await self.storing.store([(update_id, payload)], self.clock()) is None:
             raise tornado.web.HTTPError(503)
         return update_id
+
+
+class _HealthHandler(tornado.web.RequestHandler):
+    """GET /healthz: 200 when updates can be stored and are being handled, else 503.
+
+    It tells a load balancer (or monitoring) whether this process does its job: the
+    state file answers, and no stored update has waited `STUCK_AFTER` to be handled.
+    It shows counts only, never an update.
+    """
+
+    SUPPORTED_METHODS = ("GET", "HEAD")
+
+    def initialize(self, receiver: WebhookReceiver) -> None:
+        self.receiver = receiver
+
+    async def _report(self) -> dict[str, object]:
+        try:
+            state = await updates.backlog(self.receiver.db, self.receiver.clock())
+        except Exception as error:  # noqa: BLE001 - any failure is the answer: unhealthy
+            self.set_status(503)
+            return {"status": "failing", "problem": f"the state file: {type(error).__name__}"}
+        stuck = state.oldest_age is not None and state.oldest_age > STUCK_AFTER
+        self.set_status(503 if stuck else 200)
+        return {
+            "status": "stuck" if stuck else "ok",
+            "waiting_updates": state.waiting,
+            "oldest_waiting_seconds": None if state.oldest_age is None else round(state.oldest_age),
+        }
+
+    async def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.write(await self._report())
+
+    async def head(self) -> None:
+        await self._report()
 
 
 class _WebhookHandler(tornado.web.RequestHandler):

@@ -1,6 +1,6 @@
 """The staff chat: clerks list, read, answer, close and reopen tickets in Telegram.
 
-Registered in group -1, before every customer handler (`bot/app.py`). Each
+Registered in group -2, before every customer handler (`bot/app.py`). Each
 update taken here ends in `ApplicationHandlerStop`, so the customer handlers
 never see it: a non-staff /tickets gets the refusal, not "unknown command".
 
@@ -13,9 +13,11 @@ never see it: a non-staff /tickets gets the refusal, not "unknown command".
   📎 2, … send the ticket's files as documents (`st:file:<ticket>:<n>`).
 - A reply to any bot message about a ticket (announcement, thread, prompt,
   confirmation) answers that ticket.
-- The customer's side of an answer: the "↩️ Válasz erre" button under a staff
-  answer (`tk:reply:<n>`), or a reply to the answer or to its prompt, adds the
-  customer's message to their ticket; a closed one reopens and is announced.
+- The customer's side of an answer: a Telegram reply to the answer (or to the
+  prompt of its "↩️ Válasz erre" button, `tk:reply:<n>`, whose step is
+  `conversations.report`'s) adds the customer's message to their ticket; a
+  closed one reopens and is announced. Last, a customer's text in the minutes
+  after their report joins it (`conversations.report.follow_up_handlers`).
 
 The rules are `core.staff`'s (the command line uses the same functions); this
 module only turns updates into its calls and its results into texts.
@@ -45,6 +47,7 @@ from telegram.ext import (
 )
 from telegram.ext import filters as F
 
+from conversations import dialogues, report
 from conversations.common import (
     BotContext,
     Services,
@@ -59,7 +62,7 @@ from conversations.common import (
     text_of,
     user_id,
 )
-from core import attachments, reports, staff, tickets
+from core import attachments, staff, tickets
 from core.attachments import AttachmentError, TicketFile
 from core.staff import StaffError
 from core.texts import labels, render
@@ -240,7 +243,7 @@ async def file_command(update: Update, context: BotContext, svc: Services) -> No
     """/file N n: the ticket's n-th file, sent as a document."""
     number, rest = await _ticket_and_rest(update, svc, _command_parts(update)[1])
     position = rest.split()[0].lstrip("#").rstrip(".") if rest.split() else ""
-    if number is None or not position.isdigit():
+    if number is None or tickets.small_number(position) is None:
         await say(update, "staff/usage", command="file")
         return
     await _send_file(update, svc, number, int(position))
@@ -415,10 +418,11 @@ async def on_staff_button(update: Update, context: BotContext) -> None:
     if not await _allowed(update, context, f"button {action}", command=False):
         raise ApplicationHandlerStop
     svc = context.services
-    if not value.isdigit():
+    parsed = tickets.small_number(value)
+    if parsed is None:
         await query.answer()
         raise ApplicationHandlerStop
-    number = int(value)
+    number = parsed
     if action == "list":
         await _send_list(update, svc, number)
     elif action == "open":
@@ -430,7 +434,7 @@ async def on_staff_button(update: Update, context: BotContext) -> None:
     elif action in ("close", "reopen"):
         await query.answer()
         await _set_status(update, svc, number, action)
-    elif action == "file" and extra.isdigit():
+    elif action == "file" and tickets.small_number(extra) is not None:
         await query.answer()
         await _send_file(update, svc, number, int(extra))
     else:
@@ -462,15 +466,27 @@ async def _ask_for_answer(update: Update, svc: Services, number: int) -> None:
 async def on_reply(update: Update, context: BotContext) -> None:
     """A reply to a ticket's message: a staff answer, or a customer's reply to an answer.
 
-    Replies to any other message are left to the customer handlers.
+    A customer's reply to any other message may be more of the report they have just
+    sent (`conversations.report.follow_up`); else it is left to the customer handlers.
     """
     message = update.effective_message
     target = message.reply_to_message if message else None
-    if target is None or target.from_user is None or target.from_user.id != context.bot.id:
-        return
+    chat = chat_of(update)
+    if (
+        target is not None
+        and target.from_user is not None
+        and target.from_user.id == context.bot.id
+    ):
+        await _reply_to_bot(update, context, target.message_id)
+    if chat.type == Chat.PRIVATE:
+        await report.follow_up(update, context)  # more of a report just sent, perhaps
+
+
+async def _reply_to_bot(update: Update, context: BotContext, message_id: int) -> None:
+    """A reply to one of the bot's messages: taken (and stopped here) when it is a ticket's."""
     svc = context.services
     chat = chat_of(update)
-    ticket_id = await staff.ticket_of_post(svc.db, chat.id, target.message_id)
+    ticket_id = await staff.ticket_of_post(svc.db, chat.id, message_id)
     if ticket_id is not None:
         if await _allowed(update, context, "reply", command=False):
             text = text_of(update)
@@ -480,8 +496,9 @@ async def on_reply(update: Update, context: BotContext) -> None:
                 await say(update, "staff/error", kind="text_only", number="", limit=None)
         raise ApplicationHandlerStop
     if chat.type == Chat.PRIVATE:
-        ticket_id = await tickets.ticket_of_customer_post(svc.db, chat.id, target.message_id)
-        if ticket_id is not None:
+        ticket_id = await tickets.ticket_of_customer_post(svc.db, chat.id, message_id)
+        # After "Válasz erre" the dialogue's reply step takes it (and ends there).
+        if ticket_id is not None and dialogues.current_state(update) != report.REPLY:
             await _customer_reply(update, context, svc, ticket_id)
             raise ApplicationHandlerStop
 
@@ -490,50 +507,7 @@ async def _customer_reply(
     update: Update, context: BotContext, svc: Services, ticket_id: int
 ) -> None:
     """The customer's message joins their ticket (reopening it if closed)."""
-    text = text_of(update).strip()
-    telegram_user = user_id(update)
-    now = svc.now()
-    result = await reports.take_reply(
-        svc.db, ticket_id, text, telegram_user_id=telegram_user, once=once_key(update), now=now
-    )
-    if isinstance(result, reports.Refusal):
-        await say(update, result.template, reply_markup=None, **result.values)
-        return
-    if result is None:
-        await say(update, "staff/customer_reply_gone")
-        return
-    log.info(
-        "Telegram user %s wrote into %s%s",
-        telegram_user,
-        tickets.ticket_number(ticket_id),
-        " (reopened)" if result.reopened else "",
-    )
-    await say(update, "staff/customer_reply_added", number=tickets.ticket_number(ticket_id))
-
-
-async def on_customer_button(update: Update, context: BotContext) -> None:
-    """ "↩️ Válasz erre" under a staff answer: a prompt the customer replies to."""
-    query = query_of(update)
-    svc = context.services
-    message = query.message
-    ticket_id = None
-    if message is not None and chat_of(update).type == Chat.PRIVATE:
-        ticket_id = await tickets.ticket_of_customer_post(
-            svc.db, message.chat.id, message.message_id
-        )
-    await query.answer()
-    if ticket_id is None or query.data != f"tk:reply:{ticket_id}":
-        await say(update, "staff/customer_reply_gone")
-        raise ApplicationHandlerStop
-    label = tickets.ticket_number(ticket_id)
-    sent = await say(
-        update,
-        "staff/customer_ask_reply",
-        reply_markup=ForceReply(input_field_placeholder=label),
-        number=label,
-    )
-    await tickets.record_customer_post(svc.db, sent.chat_id, sent.message_id, ticket_id)
-    raise ApplicationHandlerStop
+    await report.add_reply(update, context, ticket_id)
 
 
 def handlers() -> list[BaseHandler]:
@@ -542,6 +516,8 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler(list(COMMANDS), on_command, filters=new_message),
         CallbackQueryHandler(on_staff_button, pattern=r"^st:"),
-        CallbackQueryHandler(on_customer_button, pattern=r"^tk:"),
         MessageHandler(new_message & F.REPLY & ~F.COMMAND, on_reply),
+        # Last: a customer's text in the minutes after their report joins it; any other
+        # message or button passes on to the customer handlers (and may end those minutes).
+        *report.follow_up_handlers(),
     ]

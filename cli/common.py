@@ -139,12 +139,19 @@ def configure_logging(settings: Settings) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Load the settings, set up logging and run the chosen subcommand to its exit code."""
+    from core.db import DatabaseUnusable
+
     settings = Settings.from_environment()
     try:
         configure_logging(settings)
         return asyncio.run(args.func(args, settings))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return USAGE
+    except DatabaseUnusable as exc:
+        print(
+            f"configuration error: {_database_variable(settings, exc.path)}: {exc}", file=sys.stderr
+        )
         return USAGE
     except KeyboardInterrupt:
         return 130
@@ -194,6 +201,16 @@ def printable(text: str, *, lines: bool = False) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def _database_variable(settings: Settings, path: object) -> str:
+    """Which setting named the database file that could not be used."""
+    try:
+        if str(path) == str(settings.state_db_path):
+            return "PETKOMM_STATE_DB"
+    except ConfigError:
+        pass
+    return "PETKOMM_DB"
 
 
 def os_user() -> str:

@@ -79,7 +79,7 @@ def register(sub: Subparsers) -> None:
         "Audited as attachment_opened.",
     )
     t.add_argument("number", metavar="N")
-    t.add_argument("position", metavar="n", type=int, help="the file's number in the ticket")
+    t.add_argument("position", metavar="n", type=_position, help="the file's number in the ticket")
     t.add_argument("--out", metavar="FILE", help="where to write it (- is standard output)")
     p.set_defaults(func=cmd_tickets)
 
@@ -167,7 +167,7 @@ async def _list(clerk: Clerk, *, include_closed: bool) -> None:
         f"! = {staff.WARN_DAYS} days or less)"
     )
     for s in items:
-        subject = printable(s.subject)
+        subject = ("URGENT: " if s.ticket.urgent else "") + printable(s.subject)
         if len(subject) > SUBJECT_WIDTH:
             subject = subject[: SUBJECT_WIDTH - 1] + "…"
         print(
@@ -314,6 +314,16 @@ def _attachment_error(refused: Exception) -> str:
     )
 
 
+def _position(text: str) -> int:
+    """argparse type: a file's number in its ticket (a plain, reasonable number)."""
+    from core.tickets import small_number
+
+    value = small_number(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a file number: {text!r}")
+    return value
+
+
 def _file_line(file: TicketFile) -> str:
     """`akna.jpg, image/jpeg, 1.2 KB`."""
     size = file.size_text.replace(",", ".")
@@ -333,7 +343,7 @@ def _print_files(number: str, files: list[TicketFile]) -> None:
 
 def _print_thread(view: Thread) -> None:
     s = view.summary
-    print(f"{s.number}  {s.ticket.status}  {s.channel}")
+    print(f"{s.number}  {s.ticket.status}  {s.channel}{'  URGENT' if s.ticket.urgent else ''}")
     contact = f" <{printable(s.email)}>" if s.email and s.customer_id else ""
     print(f"Customer: {_customer(s)}{contact}")
     print(f"Subject:  {printable(s.subject)}")

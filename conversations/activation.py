@@ -1,5 +1,9 @@
 """Activation: by the mail's deep link at once, or by typing the 24-character code.
 
+The Telegram user who registered the account is logged in by it at once and sees
+the home page; anyone else activating it (the link opened on another phone) logs
+in with the password afterwards.
+
 A new code can be asked for: it goes to the address of the pending
 registration (this Telegram user's own, or one named by its e-mail address).
 """
@@ -18,6 +22,8 @@ from conversations.common import (
     Dialogue,
     NextState,
     cancel_keyboard,
+    chat_id,
+    dialogue_keyboard,
     guest_keyboard,
     inline,
     lock_minutes,
@@ -29,6 +35,8 @@ from conversations.common import (
     typed_code,
     user_id,
 )
+from conversations.menu import show_home
+from conversations.secrecy import unwatch
 from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
 from core.accounts import ACTIVATION_PREFIX, CodeOutcome
@@ -59,9 +67,20 @@ async def activate_with(update: Update, context: BotContext, code: str) -> NextS
     svc = context.services
     now = svc.now()
     result = await accounts.activate(
-        svc.db, code, telegram_user_id=user_id(update), once=once_key(update), now=now
+        svc.db,
+        code,
+        telegram_user_id=user_id(update),
+        chat_id=chat_id(update),
+        once=once_key(update),
+        now=now,
     )
     match result.outcome:
+        case CodeOutcome.OK if result.logged_in:
+            assert result.account is not None
+            unwatch(context)
+            await say(update, "activation/done_logged_in", username=result.account.username)
+            await show_home(update, context, result.account)
+            return END
         case CodeOutcome.OK:
             assert result.account is not None
             await say(
@@ -78,7 +97,12 @@ async def activate_with(update: Update, context: BotContext, code: str) -> NextS
             await say(update, "activation/expired", reply_markup=RESEND)
             return CODE
         case CodeOutcome.LOCKED:
-            await say(update, "common/locked", minutes=lock_minutes(result.locked_until, now))
+            await say(
+                update,
+                "common/locked",
+                reply_markup=dialogue_keyboard("report"),
+                minutes=lock_minutes(result.locked_until, now),
+            )
             return CODE
     await say(update, "activation/invalid", reply_markup=RESEND)
     return CODE
@@ -143,7 +167,12 @@ async def got_email(update: Update, context: BotContext) -> NextState:
         now=now,
     )
     if until is not None:
-        await say(update, "common/request_wait", minutes=lock_minutes(until, now))
+        await say(
+            update,
+            "common/request_wait",
+            reply_markup=dialogue_keyboard("report"),
+            minutes=lock_minutes(until, now),
+        )
         return EMAIL
     cap = throttle.CODE_MAIL_ACCOUNT  # told alike whether or not it held this mail back
     await say(

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,7 +35,7 @@ from telegram.ext import (
 )
 from telegram.ext import filters as F
 
-from core import accounts
+from core import accounts, intents
 from core.account_lookup import Account
 from core.accounts import CodeMailer, Policy, SessionState
 from core.config import DEFAULT_ANSWER_DAYS, Settings
@@ -170,19 +171,47 @@ def label_pattern(*names: str) -> str:
     return "^(" + "|".join(re.escape(label(n)) for n in names) + ")$"
 
 
+def plain_label(name: str) -> str:
+    """A button's label as a text names it: without its emoji ("Számlák", "Súgó")."""
+    words = label(name).split()
+    while words and not _latin(words[0]):
+        words.pop(0)
+    while words and not _latin(words[-1]):
+        words.pop()
+    return " ".join(words)
+
+
+def _latin(word: str) -> bool:
+    # The information sign of Súgó is a letter to Python, but not a Latin one.
+    return any(c.isalpha() and "LATIN" in unicodedata.name(c, "") for c in word)
+
+
 def _any_button() -> str:
     return label_pattern(*labels("customer"))
 
 
-# A typed answer to a dialogue's question: text that is neither a command nor a button.
-ANSWER = F.TEXT & ~F.COMMAND & ~F.Regex(_any_button())
+class _TypedCancel(F.MessageFilter):
+    """A message that only says to stop, typed ("mégse", "Mégse!", "inkább mégsem")."""
+
+    def filter(self, message: Message) -> bool:
+        return intents.is_cancel(message.text or "")
+
+
+# Mégse pressed or typed: leaves any dialogue, at any step (conversations.dialogues).
+CANCEL = F.TEXT & ~F.COMMAND & (F.Regex(label_pattern("cancel")) | _TypedCancel())
+
+# A typed answer to a dialogue's question: text that is neither a command, nor a button,
+# nor a cancel word. Inside a dialogue an answer is an answer: a user name "szamla" or a
+# report "a számlám hibás" is taken as typed; only Mégse and exact buttons switch.
+ANSWER = F.TEXT & ~F.COMMAND & ~F.Regex(_any_button()) & ~CANCEL
 
 GUEST_MENU = (("register", "activate"), ("login", "forgot"), ("report", "help"))
 CUSTOMER_MENU = (
     ("home", "debt"),
     ("invoices", "account"),
     ("customer_data", "password"),
-    ("report", "logout"),
+    ("report", "help"),
+    ("logout",),
 )
 
 
@@ -202,6 +231,26 @@ def customer_keyboard() -> ReplyKeyboardMarkup:
 
 def cancel_keyboard() -> ReplyKeyboardMarkup:
     return reply_keyboard((("cancel",),))
+
+
+def dialogue_keyboard(*names: str) -> ReplyKeyboardMarkup:
+    """A dialogue's keyboard with ways out beside Mégse: the buttons a reply names.
+
+    E.g. `dialogue_keyboard("forgot")` under "…válassza az Elfelejtett jelszó gombot".
+    """
+    return reply_keyboard((*((name,) for name in names), ("cancel",)))
+
+
+def menu_of(logged_in: bool) -> tuple[tuple[str, ...], ...]:
+    """The rows of the menu this customer has."""
+    return CUSTOMER_MENU if logged_in else GUEST_MENU
+
+
+def offer_keyboard(names: tuple[str, ...], logged_in: bool) -> ReplyKeyboardMarkup:
+    """The customer's menu with `names` (a choice the bot offers) moved to its first row."""
+    rest = [name for row in menu_of(logged_in) for name in row if name not in names]
+    rows = [tuple(names), *(tuple(rest[i : i + 2]) for i in range(0, len(rest), 2))]
+    return reply_keyboard(tuple(rows))
 
 
 def keyboard_for(state: SessionState) -> ReplyKeyboardMarkup:

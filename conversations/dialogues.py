@@ -7,13 +7,25 @@ buttons and deep links always do what they say (re-entry), /start and Mégse
 leave, other commands, stickers and stale buttons get a reminder of the
 question. Outside a dialogue, the handlers at the end answer everything else.
 
+What people type (core.intents) is read by one rule:
+- inside a dialogue an answer is an answer: a user name "szamla" or a report
+  "a számlám hibás" is taken as typed. Only Mégse (the button, /megse, or a
+  typed cancel word alone: "mégse", "Mégse!", "mégsem", "vissza", "kilépés")
+  and exact buttons switch. "Kilépés" there leaves the dialogue, not the login;
+- outside a dialogue every typed message is read (`understood`): a button's
+  words lead to it ("szamlak", "mennyi a tartozásom?", "Regisztrálni szeretnék"),
+  a tie offers both, "kilépés" logs a customer out, greetings and thanks get a
+  friendly answer, and anything else the options this customer has, shown.
+
 Each dialogue describes itself (`DIALOGUE` in its module); the table here is
 derived from the list of them.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.ext import (
@@ -28,24 +40,36 @@ from telegram.warnings import PTBUserWarning
 
 from conversations import activation, forgot, login, menu, password, registration, report
 from conversations.common import (
-    ANSWER,
+    CANCEL,
     END,
     PRIVATE,
     BotContext,
     Dialogue,
     NextState,
+    StepCallback,
+    cancel_keyboard,
     current_keyboard,
     customer_keyboard,
+    delete_secret,
     guest_keyboard,
+    keyboard_for,
     label,
     label_pattern,
     logged_in,
+    menu_of,
+    offer_keyboard,
+    plain_label,
     query_of,
     say,
     text_of,
+    user_id,
 )
-from core import accounts
-from core.texts import render
+from core import accounts, intents
+from core.accounts import SessionState
+from core.intents import Kind
+from core.texts import labels, render
+
+log = logging.getLogger(f"petkomm.{__name__}")
 
 DIALOGUES: tuple[Dialogue, ...] = (
     registration.DIALOGUE,
@@ -62,6 +86,22 @@ DIALOGUE_OF = {state: d.name for d in DIALOGUES for state in d.states}
 ASKS = {state: s.asks for d in DIALOGUES for state, s in d.states.items()}
 DRAFTS = tuple(dict.fromkeys(key for d in DIALOGUES for key in d.drafts))
 
+# The steps that ask for a password or a code: whatever is typed there to leave is
+# deleted like the secret it may be.
+SECRET_STATES = frozenset(
+    {
+        login.PASSWORD,
+        *registration.SECRET_STATES,
+        password.CURRENT,
+        password.NEW,
+        password.AGAIN,
+        forgot.CODE,
+        forgot.NEW,
+        forgot.AGAIN,
+        activation.CODE,
+    }
+)
+
 _conversation: ConversationHandler | None = None
 
 
@@ -73,6 +113,18 @@ def current_state(update: Update) -> str | None:
     key = _conversation._get_key(update)  # noqa: SLF001
     state = _conversation._conversations.get(key)  # noqa: SLF001
     return state if isinstance(state, str) else None
+
+
+class _Idle(F.UpdateFilter):
+    """The customer is in no dialogue (so what they type is read as a request)."""
+
+    def filter(self, update: Update) -> bool:
+        return current_state(update) is None
+
+
+# Text typed outside a dialogue: an entry point of the table (it may open a dialogue),
+# which allow_reentry would otherwise also offer mid-dialogue.
+TYPED_OUTSIDE = PRIVATE & F.TEXT & ~F.COMMAND & _Idle()
 
 
 # --- fallbacks: anything unexpected inside a dialogue ---------------------------------
@@ -89,9 +141,25 @@ async def _ask_again(update: Update, state: str | None) -> None:
 
 
 async def cancel(update: Update, context: BotContext) -> NextState:
-    """Mégse or /cancel: leave the dialogue, nothing half-done is kept."""
+    """Mégse, /megse or a typed cancel word: leave the dialogue, nothing half-done is kept.
+
+    "Kilépés" typed here leaves the dialogue only; a logged-in customer is told where
+    the logout is.
+    """
+    typed = text_of(update)
+    if typed not in (label("cancel"), "") and not typed.startswith("/"):
+        # Typed where a password or code is asked, it may have been one: it goes like one.
+        if current_state(update) in SECRET_STATES:
+            await delete_secret(update)
     _forget_drafts(context)
-    await say(update, "common/cancelled", reply_markup=await current_keyboard(update, context))
+    account = await logged_in(update, context)
+    said = intents.understand(typed, logged_in=account is not None)
+    await say(
+        update,
+        "common/cancelled",
+        reply_markup=customer_keyboard() if account else guest_keyboard(),
+        logout_hint=account is not None and "logout" in said.intents,
+    )
     return END
 
 
@@ -113,24 +181,39 @@ async def menu_in_dialogue(update: Update, context: BotContext) -> NextState:
 
 
 async def remind(update: Update, context: BotContext) -> None:
-    """A command, sticker, photo or stale button mid-dialogue: repeat the question."""
+    """A command, sticker, photo, stale button or text this step does not take: ask again."""
     state = current_state(update)
     if update.callback_query:
         await update.callback_query.answer(
             render("chat/common/stale_button_alert.txt"), show_alert=False
         )
-    what = (
-        "command"
-        if update.message and (update.message.text or "").startswith("/")
-        else ("button" if update.callback_query else "media")
+    text = update.message.text if update.message else None
+    if update.callback_query or text in set(labels("customer").values()):
+        what = "button"
+    elif text is not None:
+        what = "command" if text.startswith("/") else "text"
+    else:
+        what = "media"
+    await say(
+        update,
+        "common/mid_dialogue",
+        reply_markup=cancel_keyboard(),
+        what=what,
+        dialogue=DIALOGUE_OF.get(state or "", ""),
     )
-    await say(update, "common/mid_dialogue", what=what, dialogue=DIALOGUE_OF.get(state or "", ""))
     await _ask_again(update, state)
 
 
 async def help_in_dialogue(update: Update, context: BotContext) -> None:
-    """/help mid-dialogue: the general help, then the question again."""
-    await say(update, "common/help")
+    """/help or Súgó mid-dialogue: how to go on or leave, how to reach us; the question again."""
+    await say(
+        update,
+        "common/help",
+        reply_markup=cancel_keyboard(),
+        in_dialogue=True,
+        options=[],
+        logged_in=await logged_in(update, context) is not None,
+    )
     await _ask_again(update, current_state(update))
 
 
@@ -138,9 +221,10 @@ def fallbacks() -> list[BaseHandler]:
     """What every dialogue does with the unexpected (order matters: the catch-alls last)."""
     return [
         CommandHandler(["cancel", "megse"], cancel),
-        MessageHandler(F.TEXT & F.Regex(label_pattern("cancel")), cancel),
+        MessageHandler(CANCEL, cancel),
         CommandHandler("start", restart),
         CommandHandler(["help", "sugo"], help_in_dialogue),
+        MessageHandler(F.TEXT & F.Regex(label_pattern("help")), help_in_dialogue),
         MessageHandler(F.TEXT & F.Regex(label_pattern(*menu.MENU_ACTIONS)), menu_in_dialogue),
         MessageHandler(F.ALL & ~F.StatusUpdate.ALL, remind),
         CallbackQueryHandler(remind),
@@ -148,12 +232,21 @@ def fallbacks() -> list[BaseHandler]:
 
 
 def conversation() -> ConversationHandler:
-    """The whole dialogue table: every dialogue's entries and states, one set of fallbacks."""
+    """The whole dialogue table: every dialogue's entries and states, one set of fallbacks.
+
+    The last entry point reads what is typed outside a dialogue (`understood`).
+    """
     global _conversation
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBUserWarning)  # per_message=False is intended
         _conversation = ConversationHandler(
-            entry_points=[handler for d in DIALOGUES for handler in d.entry_points],
+            entry_points=[
+                *(handler for d in DIALOGUES for handler in d.entry_points),
+                # Hibabejelentés as an inline button, under a reply that suggests it
+                # (registration's refused proof).
+                CallbackQueryHandler(report.start, pattern="^open:report$"),
+                MessageHandler(TYPED_OUTSIDE, understood),
+            ],
             states={state: list(s.handlers) for d in DIALOGUES for state, s in d.states.items()},
             fallbacks=fallbacks(),
             name=NAME,
@@ -164,6 +257,11 @@ def conversation() -> ConversationHandler:
 
 
 # --- outside any dialogue ---------------------------------------------------------------
+
+
+def _options(logged_in: bool) -> list[tuple[str, str]]:
+    """The buttons this customer has, as (label without emoji, name), for a text to list."""
+    return [(plain_label(name), name) for row in menu_of(logged_in) for name in row]
 
 
 async def greet(update: Update, context: BotContext) -> None:
@@ -178,8 +276,17 @@ async def greet(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """/help or Súgó: what the bot can do."""
-    await say(update, "common/help", reply_markup=await current_keyboard(update, context))
+    """/help or Súgó: what the bot can do, with the buttons this customer has (a guest's or a
+    logged-in customer's)."""
+    account = await logged_in(update, context)
+    await say(
+        update,
+        "common/help",
+        reply_markup=customer_keyboard() if account else guest_keyboard(),
+        in_dialogue=False,
+        logged_in=account is not None,
+        options=_options(account is not None),
+    )
 
 
 async def nothing_to_cancel(update: Update, context: BotContext) -> None:
@@ -198,13 +305,84 @@ async def menu_command(update: Update, context: BotContext) -> None:
         await greet(update, context)
 
 
-async def free_text(update: Update, context: BotContext) -> None:
-    """Text outside a dialogue: a pasted activation code works; anything else gets a hint."""
+def _page(action: Callable[[Update, BotContext], Awaitable[None]]) -> StepCallback:
+    """A page or answer as a step that opens no dialogue."""
+
+    async def show(update: Update, context: BotContext) -> NextState:
+        await action(update, context)
+        return END
+
+    return show
+
+
+# What each button does when its label or its words are typed outside a dialogue: a
+# dialogue's first step (returning its state) or a page.
+OPENS: dict[str, StepCallback] = {
+    "register": registration.start,
+    "activate": activation.start,
+    "login": login.start,
+    "forgot": forgot.start,
+    "report": report.start,
+    "password": password.start,
+    "help": _page(help_command),
+    "cancel": _page(nothing_to_cancel),
+    **{name: _page(action) for name, action in menu.MENU_ACTIONS.items()},
+}
+# Typed words for the home page greet a guest instead of asking them to log in.
+WORDS_OPEN = {**OPENS, "home": _page(menu_command)}
+
+
+async def understood(update: Update, context: BotContext) -> NextState:
+    """Text outside a dialogue: a button's label or words, a pasted activation code, a
+    cancel, a greeting or thanks; anything else gets the options with their buttons."""
     text = text_of(update)
+    by_label = {value: name for name, value in labels("customer").items()}.get(text)
+    if by_label in OPENS:
+        return await OPENS[by_label](update, context)
     if accounts.looks_like_code(text):
         await activation.got_code(update, context)
-        return
-    await say(update, "common/not_understood", reply_markup=await current_keyboard(update, context))
+        return END
+    svc = context.services
+    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
+    is_in = state is SessionState.ACTIVE
+    meant = intents.understand(text, logged_in=is_in)
+    log.debug("typed outside a dialogue: %s %s", meant.kind.value, ",".join(meant.intents))
+    match meant.kind:
+        case Kind.INTENT:
+            return await WORDS_OPEN[meant.intents[0]](update, context)
+        case Kind.CHOICE:
+            await say(
+                update,
+                "common/choose",
+                reply_markup=offer_keyboard(meant.intents, is_in),
+                choices=[plain_label(name) for name in meant.intents],
+            )
+        case Kind.CANCEL if is_in and "logout" in meant.intents:
+            await menu.logout(update, context)
+        case Kind.CANCEL if "home" in meant.intents:
+            await menu_command(update, context)
+        case Kind.CANCEL:
+            await nothing_to_cancel(update, context)
+        case Kind.SOCIAL:
+            await say(
+                update,
+                "common/social",
+                reply_markup=keyboard_for(state),
+                social=sorted(meant.social),
+                logged_in=is_in,
+                name=account.username if account and is_in else "",
+            )
+        case _:
+            await say(
+                update,
+                "common/not_understood",
+                reply_markup=keyboard_for(state),
+                social=sorted(meant.social),
+                long=meant.long,
+                logged_in=is_in,
+                options=_options(is_in),
+            )
+    return END
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -226,17 +404,17 @@ async def stale_button(update: Update, context: BotContext) -> None:
 
 
 def outside_handlers() -> list[BaseHandler]:
-    """Handlers for everything the dialogue and the menu did not take (order matters)."""
+    """Handlers for everything the dialogue table and the menu did not take (order matters).
+
+    Typed text outside a dialogue never gets here: the table's last entry point reads it.
+    """
     return [
         CommandHandler("start", greet, filters=PRIVATE),
         CommandHandler(["help", "sugo"], help_command, filters=PRIVATE),
-        MessageHandler(PRIVATE & F.TEXT & F.Regex(label_pattern("help")), help_command),
         CommandHandler(["cancel", "megse"], nothing_to_cancel, filters=PRIVATE),
-        MessageHandler(PRIVATE & F.TEXT & F.Regex(label_pattern("cancel")), nothing_to_cancel),
         CommandHandler("menu", menu_command, filters=PRIVATE),
         CommandHandler(["kijelentkezes", "logout"], menu.logout, filters=PRIVATE),
         MessageHandler(PRIVATE & F.COMMAND, unknown_command),
-        MessageHandler(PRIVATE & ANSWER, free_text),
         MessageHandler(PRIVATE & ~F.TEXT & ~F.StatusUpdate.ALL, media),
         CallbackQueryHandler(stale_button),
     ]

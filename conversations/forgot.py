@@ -20,6 +20,8 @@ from conversations.common import (
     Dialogue,
     NextState,
     cancel_keyboard,
+    delete_secret,
+    dialogue_keyboard,
     guest_keyboard,
     lock_minutes,
     once_key,
@@ -30,6 +32,7 @@ from conversations.common import (
     typed_code,
     user_id,
 )
+from conversations.secrecy import say_deleted
 from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
 from core.accounts import RESET_PREFIX, CodeOutcome
@@ -70,7 +73,12 @@ async def got_who(update: Update, context: BotContext) -> NextState:
         now=now,
     )
     if until is not None:
-        await say(update, "common/request_wait", minutes=lock_minutes(until, now))
+        await say(
+            update,
+            "common/request_wait",
+            reply_markup=dialogue_keyboard("report"),
+            minutes=lock_minutes(until, now),
+        )
         return WHO
     cap = throttle.CODE_MAIL_ACCOUNT  # told alike whether or not it held this mail back
     await say(
@@ -111,7 +119,12 @@ async def use_code(update: Update, context: BotContext, code: str) -> NextState:
             )
             return NEW
         case CodeOutcome.LOCKED:
-            await say(update, "common/locked", minutes=lock_minutes(result.locked_until, now))
+            await say(
+                update,
+                "common/locked",
+                reply_markup=dialogue_keyboard("report"),
+                minutes=lock_minutes(result.locked_until, now),
+            )
             return CODE
         case CodeOutcome.EXPIRED | CodeOutcome.USED:
             await say(update, "forgot/expired", reply_markup=guest_keyboard())
@@ -138,7 +151,8 @@ async def got_new(update: Update, context: BotContext) -> NextState:
     """Keep the new password's hash if it is acceptable; ask for it again."""
     _, account = await _reset_account(context)
     if account is None:
-        await say(update, "forgot/expired", reply_markup=guest_keyboard())
+        await delete_secret(update)  # a new password all the same
+        await say_deleted(update, "forgot/expired", reply_markup=guest_keyboard())
         return END
     return AGAIN if await password.keep_new(update, context, account.username) else NEW
 
@@ -157,14 +171,15 @@ async def got_again(update: Update, context: BotContext) -> NextState:
         account,
         new_hash,
         telegram_user_id=user_id(update),
+        mailer=svc.mailer,
         once=once_key(update),
         now=svc.now(),
     )
     context.drafts.pop(RESET, None)
     if not done:
-        await say(update, "forgot/expired", reply_markup=guest_keyboard())
+        await say_deleted(update, "forgot/expired", reply_markup=guest_keyboard())
         return END
-    await say(update, "forgot/done", reply_markup=guest_keyboard())
+    await say_deleted(update, "forgot/done", reply_markup=guest_keyboard())
     return END
 
 

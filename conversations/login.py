@@ -1,9 +1,16 @@
-"""Login with user name and password; it binds this Telegram user to the account."""
+"""Login with user name (or e-mail address) and password; it binds this Telegram user to the
+account.
+
+Every message typed here is deleted as soon as it is read, the user name too: a
+password typed at the user-name prompt must not stay on screen either
+(`conversations.secrecy`). An address several accounts share may open more than
+one with the same password: then the customer picks one of those.
+"""
 
 from __future__ import annotations
 
-from telegram import Update
-from telegram.ext import MessageHandler
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, MessageHandler
 
 from conversations.common import (
     ANSWER,
@@ -11,10 +18,12 @@ from conversations.common import (
     BotContext,
     Dialogue,
     NextState,
+    button_data,
     cancel_keyboard,
     chat_id,
     customer_keyboard,
     delete_secret,
+    dialogue_keyboard,
     guest_keyboard,
     lock_minutes,
     logged_in,
@@ -25,14 +34,18 @@ from conversations.common import (
     user_id,
 )
 from conversations.menu import show_home
-from core import accounts
-from core.accounts import LoginOutcome
+from conversations.secrecy import say_deleted, unwatch, watch
+from core import account_lookup, accounts
+from core.accounts import LoginOutcome, LoginResult
 
 # The states (their values are what the persistence stores: never rename them).
 USERNAME = "login_username"
 PASSWORD = "login_password"
+WHICH = "login_which"
 
 USERNAME_DRAFT = "login_username"  # user_data: the user name, checked with the password
+CHOICE_DRAFT = "login_choice"  # user_data: the accounts offered to choose from, and when
+PICK = "login:pick:"  # an offered account's button: its id follows
 
 
 async def start(update: Update, context: BotContext) -> NextState:
@@ -46,9 +59,10 @@ async def start(update: Update, context: BotContext) -> NextState:
 
 
 async def got_username(update: Update, context: BotContext) -> NextState:
-    """Keep the user name (checked together with the password)."""
+    """Keep the user name or address (checked together with the password); delete it."""
     context.drafts[USERNAME_DRAFT] = text_of(update).strip()
-    await say(update, "login/ask_password")
+    await delete_secret(update)
+    await say_deleted(update, "login/ask_password")
     return PASSWORD
 
 
@@ -58,23 +72,36 @@ async def got_password(update: Update, context: BotContext) -> NextState:
     await delete_secret(update)
     svc = context.services
     now = svc.now()
-    username = context.drafts.pop(USERNAME_DRAFT, "")
+    who = context.drafts.pop(USERNAME_DRAFT, "")
     result = await accounts.login(
         svc.db,
-        username,
+        who,
         password,
         telegram_user_id=user_id(update),
         chat_id=chat_id(update),
         now=now,
     )
+    if result.outcome is LoginOutcome.CHOOSE:
+        context.drafts[CHOICE_DRAFT] = {"ids": [a.id for a in result.choices], "at": now}
+        await say_deleted(update, "login/choose", reply_markup=_choices(result))
+        return WHICH
+    return await _outcome(update, context, result, now)
+
+
+async def _outcome(
+    update: Update, context: BotContext, result: LoginResult, now: float
+) -> NextState:
+    """Tell the customer how the login went; a wrong password asks from the start."""
     match result.outcome:
         case LoginOutcome.OK:
             assert result.account is not None
-            await say(update, "login/welcome", name=result.account.username)
+            unwatch(context)
+            await say_deleted(update, "login/welcome", name=result.account.username)
             await show_home(update, context, result.account)
             return END
         case LoginOutcome.LOCKED:
-            await say(
+            watch(context, now, result.locked_until)
+            await say_deleted(
                 update,
                 "login/locked",
                 reply_markup=guest_keyboard(),
@@ -82,14 +109,69 @@ async def got_password(update: Update, context: BotContext) -> NextState:
             )
             return END
         case LoginOutcome.PENDING:
-            await say(update, "login/pending", reply_markup=guest_keyboard())
+            await say_deleted(update, "login/pending", reply_markup=guest_keyboard())
             return END
         case LoginOutcome.DISABLED:
-            await say(update, "login/disabled", reply_markup=guest_keyboard())
+            await say_deleted(update, "login/disabled", reply_markup=guest_keyboard())
             return END
-    await say(update, "login/wrong")
+    watch(context, now)
+    await say_deleted(update, "login/wrong", reply_markup=dialogue_keyboard("forgot"))
     await say(update, "login/ask_username")
     return USERNAME
+
+
+def _choices(result: LoginResult) -> InlineKeyboardMarkup:
+    """One button for each account the password opened, by its user name."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(a.username, callback_data=f"{PICK}{a.id}")] for a in result.choices]
+    )
+
+
+async def _enter(update: Update, context: BotContext, chosen: int) -> NextState:
+    """Log in to the chosen account, if it was offered just now; else start again."""
+    svc = context.services
+    now = svc.now()
+    offered = context.drafts.pop(CHOICE_DRAFT, None) or {"ids": [], "at": 0.0}
+    result = await accounts.enter_chosen(
+        svc.db,
+        chosen,
+        offered["ids"],
+        offered["at"],
+        telegram_user_id=user_id(update),
+        chat_id=chat_id(update),
+        now=now,
+    )
+    if result.outcome is LoginOutcome.WRONG:  # offered too long ago: the password again
+        await say_deleted(update, "login/choice_expired")
+        await say(update, "login/ask_username")
+        return USERNAME
+    return await _outcome(update, context, result, now)
+
+
+async def picked(update: Update, context: BotContext) -> NextState:
+    """An offered account's button."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    try:
+        chosen = int(button_data(update).removeprefix(PICK))
+    except ValueError:
+        chosen = 0
+    return await _enter(update, context, chosen)
+
+
+async def typed_choice(update: Update, context: BotContext) -> NextState:
+    """A user name typed instead of pressing its button: one of those offered, or ask again."""
+    typed = accounts.username_key(text_of(update))
+    await delete_secret(update)
+    offered = context.drafts.get(CHOICE_DRAFT) or {"ids": [], "at": 0.0}
+    db = context.services.db
+    for account_id in offered["ids"]:
+        account = await account_lookup.by_id(db, account_id)
+        if account is not None and accounts.username_key(account.username) == typed:
+            return await _enter(update, context, account.id)
+    await say_deleted(update, "login/choose_again")
+    return WHICH
 
 
 DIALOGUE = Dialogue(
@@ -98,6 +180,11 @@ DIALOGUE = Dialogue(
     states={
         USERNAME: step("login/ask_username", MessageHandler(ANSWER, got_username)),
         PASSWORD: step("login/ask_password", MessageHandler(ANSWER, got_password)),
+        WHICH: step(
+            "login/choose_again",
+            CallbackQueryHandler(picked, pattern=rf"^{PICK}\d+$"),
+            MessageHandler(ANSWER, typed_choice),
+        ),
     },
-    drafts=(USERNAME_DRAFT,),
+    drafts=(USERNAME_DRAFT, CHOICE_DRAFT),
 )

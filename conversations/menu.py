@@ -8,15 +8,13 @@ What the pages say is `core.statement`'s; this module only shows it.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
-from telegram.ext import filters as F
+from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from conversations.common import (
     BotContext,
     customer_keyboard,
     guest_keyboard,
     inline,
-    label_pattern,
     once_key,
     pager,
     say,
@@ -136,15 +134,10 @@ async def customer_data(update: Update, context: BotContext) -> None:
 
 
 async def logout(update: Update, context: BotContext) -> None:
-    """Kijelentkezés."""
+    """Kijelentkezés (also "kilépés" typed outside a dialogue)."""
     svc = context.services
     done = await accounts.logout(svc.db, user_id(update), svc.now(), once=once_key(update))
-    await say(
-        update,
-        "menu/logged_out" if done else "menu/not_logged_in",
-        reply_markup=guest_keyboard(),
-        minutes=svc.policy.idle_minutes,
-    )
+    await say(update, "menu/logged_out" if done else "menu/not_in", reply_markup=guest_keyboard())
 
 
 MENU_ACTIONS = {
@@ -158,13 +151,12 @@ MENU_ACTIONS = {
 
 
 def handlers() -> list[BaseHandler]:
-    """The menu's handlers (outside the dialogue: pages need no state)."""
-    result: list[BaseHandler] = [
-        MessageHandler(F.Regex(label_pattern(name)) & F.TEXT, action)
-        for name, action in MENU_ACTIONS.items()
-    ]
-    result += [
+    """The pages' ◀ ▶ buttons (pages need no state).
+
+    The menu buttons themselves are typed text: `conversations.dialogues` reads every
+    text outside a dialogue and calls `MENU_ACTIONS`.
+    """
+    return [
         CallbackQueryHandler(invoices, pattern=r"^inv:\d+$"),
         CallbackQueryHandler(account_history, pattern=r"^acc:\d+$"),
     ]
-    return result

@@ -1,8 +1,10 @@
 """Changing the password when logged in: current password → new → new again.
 
-Every message holding a password is deleted as soon as it is read; the new
-password is kept only as its hash between the two questions. The forgotten
-password's dialogue (`conversations.forgot`) asks for the new one the same way.
+Every message typed here is deleted as soon as it is read, and the answer starts
+with the note saying so (`conversations.secrecy`); the new password is kept only
+as its hash between the two questions. The forgotten password's dialogue
+(`conversations.forgot`) asks for the new one the same way. The registered
+address is told by mail once the password has changed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from conversations.common import (
     user_id,
 )
 from conversations.menu import require_login
+from conversations.secrecy import say_deleted, watch
 from core import accounts
 from core.accounts import LoginOutcome
 from core.passwords import hash_password, password_problem, verify_password
@@ -63,7 +66,8 @@ async def got_current(update: Update, context: BotContext) -> NextState:
         svc.db, account, password, telegram_user_id=user_id(update), now=now
     )
     if result.outcome is LoginOutcome.LOCKED:
-        await say(
+        watch(context, now, result.locked_until)
+        await say_deleted(
             update,
             "common/locked",
             reply_markup=customer_keyboard(),
@@ -71,9 +75,10 @@ async def got_current(update: Update, context: BotContext) -> NextState:
         )
         return END
     if result.outcome is not LoginOutcome.OK:
-        await say(update, "password/wrong_current")
+        watch(context, now)
+        await say_deleted(update, "password/wrong_current")
         return CURRENT
-    await say(update, "password/ask_new")
+    await say_deleted(update, "password/ask_new")
     return NEW
 
 
@@ -83,22 +88,23 @@ async def keep_new(update: Update, context: BotContext, username: str) -> bool:
     await delete_secret(update)
     problem = password_problem(password, username)
     if problem:
-        await say(update, "registration/bad_password", problem=problem)
+        await say_deleted(update, "registration/bad_password", problem=problem)
         return False
     context.drafts[NEW_HASH] = await hash_password(password)
-    await say(update, "password/ask_again")
+    await say_deleted(update, "password/ask_again")
     return True
 
 
 async def same_again(update: Update, context: BotContext) -> str | None:
-    """The repeated password matches the kept hash: return that hash."""
+    """The repeated password matches the kept hash: return that hash (the caller answers);
+    else None, after saying they differ."""
     password = text_of(update)
     await delete_secret(update)
     kept: str | None = context.drafts.get(NEW_HASH)
     if kept and await verify_password(kept, password):
         del context.drafts[NEW_HASH]
         return kept
-    await say(update, "password/mismatch")
+    await say_deleted(update, "password/mismatch")
     return None
 
 
@@ -120,14 +126,20 @@ async def got_again(update: Update, context: BotContext) -> NextState:
     now = svc.now()
     _, account = await accounts.current_account(svc.db, user_id(update), svc.policy, now)
     if account is None:
-        await say(
+        await say_deleted(
             update, "menu/expired", reply_markup=guest_keyboard(), minutes=svc.policy.idle_minutes
         )
         return END
     await accounts.change_password(
-        svc.db, account, new_hash, telegram_user_id=user_id(update), once=once_key(update), now=now
+        svc.db,
+        account,
+        new_hash,
+        telegram_user_id=user_id(update),
+        mailer=svc.mailer,
+        once=once_key(update),
+        now=now,
     )
-    await say(update, "password/changed", reply_markup=customer_keyboard())
+    await say_deleted(update, "password/changed", reply_markup=customer_keyboard())
     return END
 
 

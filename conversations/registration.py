@@ -1,21 +1,39 @@
 """Registration: the seed's fields one at a time, a summary, then the proof.
 
-e-mail → user name → password → customer ID → invoice number → amount →
+e-mail → user name → password, twice → customer ID → invoice number → amount →
 summary (confirm, or correct one field) → account pending, activation mail
-queued. The password is hashed as soon as it is read and its message deleted.
+queued. The password is hashed as soon as it is read and its message deleted;
+the second typing is checked against that hash (both messages are deleted, so
+a typo would otherwise be invisible). The steps are numbered 1/6 to 6/6 by the
+six answers kept: the repeated password is still step 3.
+
+The billing facts are read as people write them (`core.formats`, lenient): a
+refused one is told the form that works, with an example, and what was wrong
+where that can be told.
+
+Correcting keeps everything: Mégse while choosing which field to correct, or
+while answering that field again, goes back to the summary with every answer
+as it was. Those steps are states of their own (`FIXING`), so that Mégse in
+them means "back", and anywhere else leaves the registration as in every
+dialogue.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, MessageHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
+from telegram.ext import filters as F
 
 from conversations.common import (
     ANSWER,
+    CANCEL,
+    CUSTOMER_MENU,
     END,
+    GUEST_MENU,
     BotContext,
     Dialogue,
     NextState,
@@ -23,8 +41,11 @@ from conversations.common import (
     button_data,
     cancel_keyboard,
     delete_secret,
+    dialogue_keyboard,
     guest_keyboard,
     inline,
+    label,
+    label_pattern,
     lock_minutes,
     once_key,
     opened_by,
@@ -37,19 +58,30 @@ from conversations.common import (
 from core import accounts
 from core.accounts import RegisterOutcome, Registration
 from core.emails import normalised_email
-from core.formats import format_invoice_number, parse_amount, parse_invoice_number
-from core.passwords import hash_password, password_problem
+from core.formats import (
+    TypedValueError,
+    format_invoice_number,
+    parse_amount,
+    parse_invoice_number,
+)
+from core.passwords import hash_password, password_problem, verify_password
 
 DRAFT = "reg"  # user_data: the fields typed so far (the password only as its hash)
+# In the draft: the field being corrected from the summary, and the password's hash
+# between its first typing and the second.
+CORRECTING = "correcting"
+PASSWORD_ONCE = "password_once"
 
 # The states (their values are what the persistence stores: never rename them).
 EMAIL = "reg_email"
 USERNAME = "reg_username"
 PASSWORD = "reg_password"
+PASSWORD_AGAIN = "reg_password_again"
 CUSTOMER = "reg_customer"
 INVOICE = "reg_invoice"
 AMOUNT = "reg_amount"
 CONFIRM = "reg_confirm"
+CHOOSE = "reg_choose"  # "Melyik adatot javítaná?"
 
 # The seed's fields in the order they are asked, each with the state asking it.
 FIELDS = ("email", "username", "password", "customer_id", "invoice", "amount")
@@ -61,6 +93,14 @@ STATE_OF = {
     "invoice": INVOICE,
     "amount": AMOUNT,
 }
+# The questions' states while a field is corrected from the summary: the same questions,
+# where Mégse goes back to the summary instead of leaving.
+FIXING = {
+    state: f"{state}_fix"
+    for state in (EMAIL, USERNAME, PASSWORD, PASSWORD_AGAIN, CUSTOMER, INVOICE, AMOUNT)
+}
+# The states whose answers are passwords: whatever is typed there is deleted.
+SECRET_STATES = frozenset({PASSWORD, PASSWORD_AGAIN, FIXING[PASSWORD], FIXING[PASSWORD_AGAIN]})
 
 
 def _draft(context: BotContext) -> dict[str, Any]:
@@ -68,10 +108,15 @@ def _draft(context: BotContext) -> dict[str, Any]:
     return draft
 
 
+def _asking(context: BotContext, state: str) -> str:
+    """The state of a question: its correcting twin when a field is being corrected."""
+    return FIXING[state] if _draft(context).get(CORRECTING) else state
+
+
 async def _next(update: Update, context: BotContext, done: str) -> NextState:
     """After a field is kept: back to the summary when correcting, else the next question."""
     draft = _draft(context)
-    if draft.pop("correcting", None) or all(f in draft for f in FIELDS):
+    if draft.pop(CORRECTING, None) or all(f in draft for f in FIELDS):
         return await show_summary(update, context)
     following = FIELDS[FIELDS.index(done) + 1]
     await say(update, f"registration/ask_{following}", step=FIELDS.index(following) + 1)
@@ -104,7 +149,7 @@ async def got_email(update: Update, context: BotContext) -> NextState:
     email = normalised_email(text_of(update))
     if email is None:
         await say(update, "registration/bad_email", value=text_of(update).strip())
-        return EMAIL
+        return _asking(context, EMAIL)
     _draft(context)["email"] = email
     return await _next(update, context, "email")
 
@@ -119,27 +164,48 @@ async def got_username(update: Update, context: BotContext) -> NextState:
     problem = accounts.username_problem(username)
     if problem:
         await say(update, "registration/bad_username", problem=problem, value=username)
-        return USERNAME
+        return _asking(context, USERNAME)
     _draft(context)["username"] = username
     return await _next(update, context, "username")
 
 
 async def got_password(update: Update, context: BotContext) -> NextState:
-    """Hash the password at once and delete the message holding it."""
+    """Hash the password at once, delete the message holding it, ask for it again."""
     password = text_of(update)
     await delete_secret(update)
-    problem = password_problem(password, _draft(context).get("username", ""))
+    draft = _draft(context)
+    problem = password_problem(password, draft.get("username", ""))
     if problem:
         await say(update, "registration/bad_password", problem=problem)
-        return PASSWORD
-    _draft(context)["password"] = await hash_password(password)
+        return _asking(context, PASSWORD)
+    draft[PASSWORD_ONCE] = await hash_password(password)
+    await say(
+        update,
+        "registration/ask_password_again",
+        step=FIELDS.index("password") + 1,
+        correcting=CORRECTING in draft,
+    )
+    return _asking(context, PASSWORD_AGAIN)
+
+
+async def got_password_again(update: Update, context: BotContext) -> NextState:
+    """The same password again: keep its hash; a different one asks for both again."""
+    password = text_of(update)
+    await delete_secret(update)
+    draft = _draft(context)
+    once: str | None = draft.pop(PASSWORD_ONCE, None)
+    if once is None or not await verify_password(once, password):
+        await say(update, "registration/password_mismatch")
+        await say(update, "registration/ask_password", step=FIELDS.index("password") + 1)
+        return _asking(context, PASSWORD)
+    draft["password"] = once
     return await _next(update, context, "password")
 
 
 def _positive_amount(text: str) -> int:
-    amount = parse_amount(text)
+    amount = parse_amount(text, lenient=True)
     if amount <= 0:
-        raise ValueError("an invoice to prove with is never zero or negative")
+        raise TypedValueError("amount", text, "not_positive")
     return amount
 
 
@@ -149,9 +215,14 @@ def _billing_fact(field: str, parse: Callable[[str], object]) -> StepCallback:
     async def keep(update: Update, context: BotContext) -> NextState:
         try:
             value = parse(text_of(update))
-        except ValueError:
-            await say(update, f"registration/bad_{field}", value=text_of(update).strip())
-            return STATE_OF[field]
+        except ValueError as error:
+            await say(
+                update,
+                f"registration/bad_{field}",
+                value=text_of(update).strip(),
+                problem=getattr(error, "problem", "form"),
+            )
+            return _asking(context, STATE_OF[field])
         _draft(context)[field] = value
         return await _next(update, context, field)
 
@@ -159,14 +230,16 @@ def _billing_fact(field: str, parse: Callable[[str], object]) -> StepCallback:
     return keep
 
 
-# U1234 (any case, spaces, fullwidth tolerated); 2016-000123 or 2016000123; 12 345 Ft.
+# As people write them (core.formats, lenient): u27 or U-0027 is U0027; 2016/123 or
+# 2016 000123 is 2016-000123; 12 345 Ft, 12.345,- or HUF 12345 is 12345.
 got_customer_id = _billing_fact("customer_id", accounts.parse_typed_customer_id)
 got_invoice = _billing_fact("invoice", lambda t: parse_invoice_number(t, lenient=True))
 got_amount = _billing_fact("amount", _positive_amount)
 
 
-async def show_summary(update: Update, context: BotContext) -> NextState:
-    """Everything typed (password hidden), to confirm or correct."""
+async def show_summary(update: Update, context: BotContext, *, kept: bool = False) -> NextState:
+    """Everything typed (password hidden, the rest in its normalised form), to confirm or
+    correct; `kept` says first that nothing was changed (Mégse while correcting)."""
     draft = _draft(context)
     await say(
         update,
@@ -174,6 +247,7 @@ async def show_summary(update: Update, context: BotContext) -> NextState:
         reply_markup=inline([[("confirm", "reg:confirm")], [("correct", "reg:fix")]]),
         draft=draft,
         invoice=format_invoice_number(draft["invoice"]),
+        kept=kept,
     )
     return CONFIRM
 
@@ -186,7 +260,13 @@ async def choose_field(update: Update, context: BotContext) -> NextState:
         "registration/which_field",
         reply_markup=inline([[(f"field_{f}", f"reg:fix:{f}")] for f in FIELDS]),
     )
-    return CONFIRM
+    return CHOOSE
+
+
+async def _ask_to_correct(update: Update, context: BotContext, field: str) -> NextState:
+    _draft(context)[CORRECTING] = field
+    await say(update, f"registration/ask_{field}", step=FIELDS.index(field) + 1, correcting=True)
+    return FIXING[STATE_OF[field]]
 
 
 async def fix_field(update: Update, context: BotContext) -> NextState:
@@ -195,9 +275,63 @@ async def fix_field(update: Update, context: BotContext) -> NextState:
     field = button_data(update).removeprefix("reg:fix:")
     if field not in STATE_OF:
         return CONFIRM
-    _draft(context)["correcting"] = field
-    await say(update, f"registration/ask_{field}", step=FIELDS.index(field) + 1)
-    return STATE_OF[field]
+    return await _ask_to_correct(update, context, field)
+
+
+async def back_to_summary(update: Update, context: BotContext) -> NextState:
+    """Mégse while correcting: the summary again, every answer as it was."""
+    draft = _draft(context)
+    draft.pop(CORRECTING, None)
+    draft.pop(PASSWORD_ONCE, None)
+    if not all(f in draft for f in FIELDS):  # a stale step from an earlier registration
+        return await start(update, context)
+    return await show_summary(update, context, kept=True)
+
+
+async def back_from_secret(update: Update, context: BotContext) -> NextState:
+    """Mégse where a password was asked: a typed cancel word may have been the password, so
+    it is deleted like one (the pressed button and /megse are not); back to the summary."""
+    typed = text_of(update)
+    if typed != label("cancel") and not typed.startswith("/"):
+        await delete_secret(update)
+    return await back_to_summary(update, context)
+
+
+# What a typed answer to "Melyik adatot javítaná?" names, without accents and spaces.
+FIELD_WORDS = {
+    "email": ("email", "cim"),
+    "username": ("felhasznalo", "nev"),
+    "password": ("jelszo",),
+    "customer_id": ("azonosito", "ugyfel"),
+    "invoice": ("szamlaszam", "sorszam"),
+    "amount": ("osszeg",),
+}
+
+
+def named_fields(text: str) -> set[str]:
+    """The fields a typed answer names ("a jelszót", "Számla összege", "e-mail")."""
+    plain = "".join(
+        c
+        for c in unicodedata.normalize("NFD", text.casefold())
+        if c.isalnum() and not unicodedata.combining(c)
+    )
+    return {field for field, words in FIELD_WORDS.items() if any(w in plain for w in words)}
+
+
+async def typed_choice(update: Update, context: BotContext) -> NextState:
+    """Text while choosing what to correct: the field it names is asked again; Mégse, or
+    anything that names no field ("vissza", "semmit"), goes back to the summary."""
+    named = named_fields(text_of(update))
+    if len(named) == 1:
+        return await _ask_to_correct(update, context, named.pop())
+    if len(named) > 1:
+        await say(
+            update,
+            "registration/which_field",
+            reply_markup=inline([[(f"field_{f}", f"reg:fix:{f}")] for f in FIELDS]),
+        )
+        return CHOOSE
+    return await back_to_summary(update, context)
 
 
 async def confirm(update: Update, context: BotContext) -> NextState:
@@ -216,6 +350,8 @@ async def confirm(update: Update, context: BotContext) -> NextState:
         amount=draft["amount"],
     )
     now = svc.now()
+    # Said with a refused proof, from the typed number only: it tells nothing of the data.
+    old_year = accounts.outdated_invoice_year(reg.invoice_no, svc.policy, now)
     result = await accounts.register(
         svc.db,
         reg,
@@ -240,7 +376,8 @@ async def confirm(update: Update, context: BotContext) -> NextState:
             await say(
                 update,
                 "registration/proof_mismatch",
-                reply_markup=inline([[("correct", "reg:fix")]]),
+                reply_markup=inline([[("correct", "reg:fix")], [("report", "open:report")]]),
+                old_year=old_year,
             )
             return CONFIRM
         case RegisterOutcome.LOCKED:
@@ -251,6 +388,8 @@ async def confirm(update: Update, context: BotContext) -> NextState:
                 "registration/besieged" if result.locked_by == "siege" else "registration/locked",
                 by=result.locked_by,
                 mismatch=result.proof_mismatch,
+                reply_markup=dialogue_keyboard("report"),
+                old_year=old_year,
                 minutes=lock_minutes(result.locked_until, now),
                 until=accounts.local_time(result.locked_until or now),
             )
@@ -260,7 +399,13 @@ async def confirm(update: Update, context: BotContext) -> NextState:
             await say(
                 update,
                 "registration/names_locked",
-                reply_markup=inline([[("confirm", "reg:confirm")], [("correct", "reg:fix")]]),
+                reply_markup=inline(
+                    [
+                        [("confirm", "reg:confirm")],
+                        [("correct", "reg:fix")],
+                        [("report", "open:report")],
+                    ]
+                ),
                 by=result.locked_by,
                 value=reg.username,
                 minutes=lock_minutes(result.locked_until, now),
@@ -277,28 +422,69 @@ async def confirm(update: Update, context: BotContext) -> NextState:
             )
             return END
         case RegisterOutcome.USERNAME_TAKEN:
-            draft["correcting"] = "username"
+            draft[CORRECTING] = "username"
             await say(update, "registration/username_taken", value=reg.username)
-            return USERNAME
+            return FIXING[USERNAME]
     return CONFIRM
 
 
-# e-mail → user name → password → customer ID → invoice number → amount → summary.
+# Text while choosing what to correct: anything typed but a menu button (which does what
+# it says, as everywhere) or a command. A field's label typed ("Számlaszám") names it.
+TYPED_CHOICE = (
+    F.TEXT
+    & ~F.COMMAND
+    & ~F.Regex(label_pattern(*dict.fromkeys(n for row in GUEST_MENU + CUSTOMER_MENU for n in row)))
+)
+
+
+def _back(secret: bool) -> tuple[BaseHandler, ...]:
+    """The handlers that take Mégse (pressed, /megse, or a cancel word typed) back to the
+    summary, where the dialogue table's would leave; a word typed where a password was asked
+    is deleted like one."""
+    callback = back_from_secret if secret else back_to_summary
+    return (CommandHandler(["cancel", "megse"], callback), MessageHandler(CANCEL, callback))
+
+
+# Each question: the template asking it, and the step that takes its answer.
+QUESTIONS: dict[str, tuple[str, StepCallback]] = {
+    EMAIL: ("registration/ask_email", got_email),
+    USERNAME: ("registration/ask_username", got_username),
+    PASSWORD: ("registration/ask_password", got_password),
+    PASSWORD_AGAIN: ("registration/ask_password_again", got_password_again),
+    CUSTOMER: ("registration/ask_customer_id", got_customer_id),
+    INVOICE: ("registration/ask_invoice", got_invoice),
+    AMOUNT: ("registration/ask_amount", got_amount),
+}
+SUMMARY_BUTTONS = (
+    CallbackQueryHandler(confirm, pattern="^reg:confirm$"),
+    CallbackQueryHandler(choose_field, pattern="^reg:fix$"),
+    CallbackQueryHandler(fix_field, pattern="^reg:fix:"),
+)
+
+# e-mail → user name → password, twice → customer ID → invoice number → amount → summary;
+# from the summary, which field → that question (its FIXING twin) → the summary.
 DIALOGUE = Dialogue(
     name="registration",
     entry_points=opened_by("register", ("regisztracio", "register"), start),
     states={
-        EMAIL: step("registration/ask_email", MessageHandler(ANSWER, got_email)),
-        USERNAME: step("registration/ask_username", MessageHandler(ANSWER, got_username)),
-        PASSWORD: step("registration/ask_password", MessageHandler(ANSWER, got_password)),
-        CUSTOMER: step("registration/ask_customer_id", MessageHandler(ANSWER, got_customer_id)),
-        INVOICE: step("registration/ask_invoice", MessageHandler(ANSWER, got_invoice)),
-        AMOUNT: step("registration/ask_amount", MessageHandler(ANSWER, got_amount)),
-        CONFIRM: step(
-            "registration/confirm_again",
-            CallbackQueryHandler(confirm, pattern="^reg:confirm$"),
-            CallbackQueryHandler(choose_field, pattern="^reg:fix$"),
-            CallbackQueryHandler(fix_field, pattern="^reg:fix:"),
+        **{
+            state: step(asks, MessageHandler(ANSWER, callback))
+            for state, (asks, callback) in QUESTIONS.items()
+        },
+        **{
+            FIXING[state]: step(
+                asks,
+                *_back(secret=FIXING[state] in SECRET_STATES),
+                MessageHandler(ANSWER, callback),
+            )
+            for state, (asks, callback) in QUESTIONS.items()
+        },
+        CONFIRM: step("registration/confirm_again", *SUMMARY_BUTTONS),
+        CHOOSE: step(
+            "registration/which_field",
+            *SUMMARY_BUTTONS,
+            *_back(secret=False),
+            MessageHandler(TYPED_CHOICE, typed_choice),
         ),
     },
     drafts=(DRAFT,),

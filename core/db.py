@@ -15,6 +15,7 @@ updates), which only the running service writes.
 from storage.db import (
     Database,
     DatabaseBusy,
+    DatabaseUnusable,
     Queryable,
     Transaction,
     is_busy,
@@ -35,6 +36,7 @@ __all__ = [
     "STAFF_TOPIC",
     "Database",
     "DatabaseBusy",
+    "DatabaseUnusable",
     "FileHealth",
     "Queryable",
     "Transaction",

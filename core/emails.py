@@ -12,7 +12,10 @@ may tomorrow):
   every server offers); a domain with accents is kept in its ASCII (IDNA)
   form, which every server accepts;
 - at most 254 characters, the domain with a dot, no reserved name
-  (`localhost`, `.test`, `.invalid`, …).
+  (`localhost`, `.test`, `.invalid`, …);
+- no `=?` in it: valid syntax, but the mail library reads `=?utf-8?q?evil?=@…`
+  as an RFC 2047 encoded word and mails `evil@…`, or another address it
+  decodes to (found by the attacker trial).
 
 The address kept is the normalised one (domain in lower case), so the outbox
 mails exactly what was checked.
@@ -47,7 +50,7 @@ def normalised_email(text: str) -> str | None:
     except EmailNotValidError:
         return None
     address = checked.ascii_email  # not None: an internationalised local part was refused
-    if address is None or len(address) > MAX_LENGTH:
+    if address is None or len(address) > MAX_LENGTH or "=?" in address:
         return None
     return address
 

@@ -1,10 +1,16 @@
-"""A customer's text in the chat, taken as a new report or as a reply to an answer, or refused.
+"""A customer's text in the chat, taken as a new report, as more of it, or as a reply to an
+answer, or refused.
 
-One rule for both: the text (stripped) must be long enough and at most
-`MAX_TEXT` characters, and a Telegram user writes at most
-`throttle.REPORT_USER` texts an hour. A refused text gets one reply, named by
-its template with the values it needs; a taken one becomes a ticket
-(`take_report`) or joins the customer's own ticket (`take_reply`).
+One rule for all: the text (stripped) must be long enough and at most
+`MAX_TEXT` characters (Telegram's own limit: a longer paste arrives in parts),
+and a Telegram user writes at most `throttle.REPORT_USER` texts an hour. A
+refused text gets one reply, named by its template with the values it needs; a
+taken one becomes a ticket (`take_report`) or joins the customer's own ticket:
+as a reply to a staff answer (`take_reply`), or as more of the report they have
+just sent (`take_follow_up`: a text within `FOLLOW_UP_MINUTES` of the report's
+last message; an older customer presses Enter mid-sentence, and Telegram cuts a
+long paste in parts). Each answer says whether the text sounds urgent
+(`core.urgency`): the customer is then told whom to call at once.
 
 Each is one transaction: the count against the allowance, the ticket and the
 entry in the effect journal (`core.journal`), so the same message handled
@@ -18,10 +24,14 @@ from dataclasses import dataclass, field
 from core import journal, throttle, tickets
 from core.accounts import wait_minutes
 from core.db import Database, Queryable
-from core.tickets import MAX_CHAT_TEXT
+from core.tickets import TELEGRAM_TEXT_LIMIT
+from core.urgency import kinds_in_order, urgent_kinds
 from storage.tickets import Ticket
 
-MAX_TEXT = MAX_CHAT_TEXT
+MAX_TEXT = TELEGRAM_TEXT_LIMIT
+# A text this soon after the report's last message is more of that report.
+FOLLOW_UP_MINUTES = 5
+FOLLOW_UP_SECONDS = FOLLOW_UP_MINUTES * 60.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,19 @@ async def refusal(
     return None
 
 
+def _urgency(text: str) -> list[str]:
+    """What kinds of emergency the text speaks of (`core.urgency.KINDS` order)."""
+    return kinds_in_order(urgent_kinds(text))
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report typed in the chat, opened as a ticket."""
+
+    ticket: Ticket
+    urgent: list[str]  # the kinds of emergency it speaks of (`core.urgency`); empty if none
+
+
 async def take_report(
     db: Database,
     text: str,
@@ -73,7 +96,7 @@ async def take_report(
     subject: str | None = None,
     once: str | None = None,
     now: float,
-) -> Refusal | Ticket:
+) -> Refusal | Report:
     """A report typed in the chat: why it is refused (`refusal`), or the ticket it opened
     (answered back into the chat; a ticket of the message `once` opened before, if it did).
     """
@@ -81,7 +104,7 @@ async def take_report(
         opened = await journal.done(tx, once, "report")
         ticket = await tickets.get(tx, opened["ticket"]) if opened else None
         if ticket is not None:
-            return ticket
+            return Report(ticket, _urgency(text))
         refused = await refusal(tx, REPORT, text, telegram_user_id=telegram_user_id, now=now)
         if refused:
             return refused
@@ -98,7 +121,7 @@ async def take_report(
             now=now,
         )
         await journal.record(tx, once, "report", now, ticket=ticket.id)
-    return ticket
+    return Report(ticket, _urgency(text))
 
 
 @dataclass(frozen=True)
@@ -107,6 +130,7 @@ class ChatReply:
 
     ticket: Ticket
     reopened: bool
+    urgent: list[str] = field(default_factory=list)  # as `Report.urgent`
 
 
 async def take_reply(
@@ -127,20 +151,67 @@ async def take_reply(
     async with db.transaction() as tx:
         added = await journal.done(tx, once, "reply")
         if added is not None:
-            ticket = await tickets.get(tx, added["ticket"])
-            return ChatReply(ticket, bool(added["reopened"])) if ticket else None
-        refused = await refusal(tx, REPLY, text, telegram_user_id=telegram_user_id, now=now)
-        if refused:
-            return refused
-        ticket = await tickets.get(tx, ticket_id)
-        if ticket is None or ticket.channel != "telegram":
+            return await _added_before(tx, added, text)
+        return await _add(tx, REPLY, ticket_id, text, telegram_user_id, once, now)
+
+
+async def take_follow_up(
+    db: Database,
+    ticket_id: int,
+    text: str,
+    *,
+    telegram_user_id: int,
+    since: float,
+    once: str | None = None,
+    now: float,
+) -> Refusal | ChatReply | None:
+    """A text the customer sent after their chat report, whose last message came at `since`:
+    more of that report when it comes within `FOLLOW_UP_MINUTES`, added to its ticket like a
+    reply (`take_reply`; once for the message `once`), or why it is refused.
+
+    None when it is not more of the report: later than that, shorter than a report
+    may be ("ok"), or the ticket is not this Telegram user's.
+    """
+    async with db.transaction() as tx:
+        added = await journal.done(tx, once, "reply")
+        if added is not None:
+            return await _added_before(tx, added, text)
+        if now - since > FOLLOW_UP_SECONDS or len(text) < REPORT.min_length:
             return None
-        if ticket.telegram_user_id != telegram_user_id:
-            return None
-        reopened = await tickets.add_customer_message(
-            tx, ticket, body=text, new_text=text, actor=f"tg:{telegram_user_id}", now=now
-        )
-        current = await tickets.get(tx, ticket_id)
-        await journal.record(tx, once, "reply", now, ticket=ticket_id, reopened=reopened)
+        return await _add(tx, REPORT, ticket_id, text, telegram_user_id, once, now)
+
+
+async def _added_before(tx: Queryable, added: dict[str, object], text: str) -> ChatReply | None:
+    """What the message added before (handled again after a crash), answered as then."""
+    ticket_id = added["ticket"]
+    assert isinstance(ticket_id, int)
+    ticket = await tickets.get(tx, ticket_id)
+    return ChatReply(ticket, bool(added["reopened"]), _urgency(text)) if ticket else None
+
+
+async def _add(
+    tx: Queryable,
+    rule: TextRule,
+    ticket_id: int,
+    text: str,
+    telegram_user_id: int,
+    once: str | None,
+    now: float,
+) -> Refusal | ChatReply | None:
+    """Inside the caller's transaction: the text joins the user's own chat ticket, counted
+    against the allowance and noted in the journal; or why not (None: not their ticket)."""
+    refused = await refusal(tx, rule, text, telegram_user_id=telegram_user_id, now=now)
+    if refused:
+        return refused
+    ticket = await tickets.get(tx, ticket_id)
+    if ticket is None or ticket.channel != "telegram":
+        return None
+    if ticket.telegram_user_id != telegram_user_id:
+        return None
+    reopened = await tickets.add_customer_message(
+        tx, ticket, body=text, new_text=text, actor=f"tg:{telegram_user_id}", now=now
+    )
+    current = await tickets.get(tx, ticket_id)
+    await journal.record(tx, once, "reply", now, ticket=ticket_id, reopened=reopened)
     assert current is not None
-    return ChatReply(current, reopened)
+    return ChatReply(current, reopened, _urgency(text))

@@ -10,14 +10,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.mail.text import shorten
 from core.texts import render
+from core.urgency import urgent_kinds
 from storage import audit
 from storage import tickets as store
 from storage.db import Queryable
 
-# The most a ticket text shown in a Telegram chat may hold: a customer's report or reply
-# read by a clerk, a clerk's answer read by the customer; the frame around it (number,
-# names, buttons) must still fit in Telegram's 4096 characters.
+# Telegram's own limit of a message's text: a customer's report or reply may be this long
+# (a longer paste arrives split into several messages, which join one ticket).
+TELEGRAM_TEXT_LIMIT = 4096
+# The most a clerk's answer to a chat ticket may hold: it reaches the customer framed
+# (number, greeting, the reply hint), and the whole must fit in Telegram's 4096.
 MAX_CHAT_TEXT = 3500
 
 DAY = 86400.0
@@ -28,6 +32,7 @@ SUBJECT_MAX = 120
 # what staff type and what mail programs pass on, each pattern as loose as its source.
 
 # A whole token a person typed to name a ticket: `PK-000123`, `pk000123`, `#PK-123`.
+MAX_NUMBER_DIGITS = 9  # ticket numbers, positions and pages: a longer one is no one's
 _TYPED_NUMBER = re.compile(r"^\s*#?\s*PK-?(\d{1,6})\s*$", re.IGNORECASE)
 # A token marked as a ticket number (`#12`, `PK-12`) rather than a bare number.
 _NUMBER_MARK = re.compile(r"^(?:#|pk-?)", re.IGNORECASE)
@@ -49,7 +54,15 @@ def parse_ticket_number(text: str) -> int | None:
     match = _TYPED_NUMBER.match(text)
     if match:
         return int(match[1])
-    return int(text) if text.strip().isdigit() else None
+    digits = text.strip()
+    # A number longer than any ticket's is nobody's (and would not fit SQLite's integers).
+    return int(digits) if digits.isdigit() and len(digits) <= MAX_NUMBER_DIGITS else None
+
+
+def small_number(text: str) -> int | None:
+    """A typed position or page (`3`), or None when it is not a plain, reasonable number."""
+    digits = text.strip()
+    return int(digits) if digits.isdigit() and len(digits) <= MAX_NUMBER_DIGITS else None
 
 
 def marked_as_ticket_number(token: str) -> bool:
@@ -73,9 +86,9 @@ def untagged_subject(subject: str) -> str:
 
 
 def subject_from_text(text: str) -> str:
-    """A chat report has no subject: its first line, shortened."""
+    """A chat report has no subject: its first line, cut at a word with "…" when long."""
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return first if len(first) <= SUBJECT_MAX else first[: SUBJECT_MAX - 1].rstrip() + "…"
+    return shorten(first, SUBJECT_MAX)
 
 
 @dataclass(frozen=True)
@@ -110,8 +123,10 @@ async def open_ticket(
 ) -> store.Ticket:
     """Open a ticket with its first message and queue its staff announcement.
 
-    Runs inside the caller's transaction (`tx`), so the ticket, its message and
-    whatever the caller records beside it commit together.
+    A report that sounds urgent (`core.urgency`, its subject or what the customer
+    wrote: `new_text`, never a quote) is marked so. Runs inside the caller's
+    transaction (`tx`), so the ticket, its message and whatever the caller records
+    beside it commit together.
     """
     ticket_id = await store.create(
         tx,
@@ -121,6 +136,7 @@ async def open_ticket(
         email=email,
         telegram_user_id=telegram_user_id,
         telegram_chat_id=telegram_chat_id,
+        urgent=bool(urgent_kinds(subject, new_text)),
         now=now,
     )
     await store.add_message(
@@ -157,7 +173,9 @@ async def add_customer_message(
     """Thread a customer's further message into a ticket; a closed one reopens.
 
     Returns True when the ticket was reopened. `reopen=False` keeps a closed
-    ticket closed. Staff hear of it unless `announce=False` (a flooded ticket).
+    ticket closed. Staff hear of it unless `announce=False` (a flooded ticket). A
+    message that sounds urgent (`new_text`, what the customer wrote now) marks the
+    ticket urgent.
     """
     await store.add_message(
         tx,
@@ -170,6 +188,10 @@ async def add_customer_message(
         inbound_mail_id=inbound_mail_id,
         now=now,
     )
+    # A machine's mail (reopen=False: a bounce, an out-of-office note) may carry our own
+    # words back ("csőtörés … esetén hívja"): it never makes a ticket urgent.
+    if reopen and not ticket.urgent and urgent_kinds(new_text):
+        await store.mark_urgent(tx, ticket.id)
     reopened = reopen and ticket.status == "closed"
     if reopened:
         await store.set_status(tx, ticket.id, "open", now)

@@ -122,6 +122,20 @@ async def waiting_count(db: Database) -> int:
     return await table.count_waiting(db)
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """How far behind the handling of stored updates is (the webhook's health URL)."""
+
+    waiting: int
+    oldest_age: float | None  # seconds the oldest waiting update has waited
+
+
+async def backlog(db: Database, now: float) -> Backlog:
+    """How many updates wait, and for how long the oldest has."""
+    oldest = await table.oldest_waiting(db)
+    return Backlog(await table.count_waiting(db), None if oldest is None else now - oldest)
+
+
 async def housekeeping(db: Database, now: float) -> int:
     """Forget updates finished more than `KEEP_FINISHED` ago; returns how many."""
     return await table.prune(db, now - KEEP_FINISHED)

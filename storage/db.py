@@ -79,6 +79,15 @@ class DatabaseBusy(sqlite3.OperationalError):
     """
 
 
+class DatabaseUnusable(Exception):
+    """The file cannot be opened as a database; `reason` says why in a few words."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 def is_busy(error: BaseException | None) -> bool:
     """Whether `error` means the database was locked by another writer (nothing was written)."""
     if isinstance(error, DatabaseBusy):
@@ -640,10 +649,46 @@ class Database:
 
 async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-    await conn.execute("PRAGMA foreign_keys = ON")
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        await conn.close()  # its thread would otherwise outlive the event loop
+        raise
     return conn
+
+
+def _usable_path(path: Path) -> None:
+    """Refuse at once what cannot be a database file (DatabaseUnusable), creating the
+    folder it goes in if needed."""
+    if path.is_dir():
+        raise DatabaseUnusable(path, "is a folder, not a database file")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DatabaseUnusable(path, f"{parent} is a file, not a folder") from None
+    except OSError as error:
+        why = error.strerror or str(error)
+        raise DatabaseUnusable(path, f"its folder {parent} cannot be made: {why}") from None
+    if path.exists():
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(16)
+        except OSError as error:
+            raise DatabaseUnusable(path, f"cannot be read: {error.strerror or error}") from None
+        if head and head != b"SQLite format 3\x00":
+            raise DatabaseUnusable(path, "is not a SQLite database (another kind of file)")
+
+
+def _unusable(path: Path, error: sqlite3.Error) -> DatabaseUnusable:
+    text = str(error)
+    if "not a database" in text:
+        return DatabaseUnusable(path, "is not a SQLite database (another kind of file)")
+    if "unable to open" in text:
+        return DatabaseUnusable(path, "cannot be opened (check the folder's permissions)")
+    return DatabaseUnusable(path, f"cannot be used: {text}")
 
 
 async def open_database(
@@ -654,8 +699,11 @@ async def open_database(
     path = Path(path)
     in_memory = str(path) == ":memory:"
     if not in_memory:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await _connect(path, WRITE_ATTEMPT_MS)
+        _usable_path(path)
+    try:
+        conn = await _connect(path, WRITE_ATTEMPT_MS)
+    except sqlite3.Error as error:
+        raise _unusable(path, error) from None
     readers: list[aiosqlite.Connection] = []
     try:
         # Switching to WAL needs the file to itself: wait for it like a reader would.
@@ -672,10 +720,12 @@ async def open_database(
                 reader = await _connect(path, BUSY_TIMEOUT_MS)
                 readers.append(reader)
                 await reader.execute("PRAGMA query_only = ON")
-    except BaseException:
+    except BaseException as error:
         for reader in readers:
             await reader.close()
         await conn.close()
+        if isinstance(error, sqlite3.Error) and not is_busy(error):
+            raise _unusable(path, error) from None
         raise
     db = Database(conn, path, readers, schema)
     if migrate:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from storage.db import Queryable
 
@@ -25,6 +27,7 @@ class Ticket:
     updated_at: float
     closed_at: float | None
     reopened_at: float | None
+    urgent: bool = False  # it sounded urgent (core.urgency): staff see it marked
 
 
 # The kinds of machine mail kept on a ticket as a note (`ticket_messages.machine`).
@@ -46,13 +49,18 @@ class TicketMessage:
 
 _TICKET = (
     "id, channel, status, subject, customer_id, email, telegram_user_id, telegram_chat_id,"
-    " created_at, updated_at, closed_at, reopened_at"
+    " created_at, updated_at, closed_at, reopened_at, urgent"
 )
 _TICKET_OF_T = ", ".join(f"t.{column}" for column in _TICKET.split(", "))
 _MESSAGE = (
     "id, ticket_id, direction, author, body, new_text, mail_message_id, created_at, machine"
 )
 _MESSAGE_OF_M = ", ".join(f"m.{column}" for column in _MESSAGE.split(", "))
+
+
+def _ticket(row: Sequence[Any]) -> Ticket:
+    """A ticket from a row of `_TICKET`'s columns (the flag stored as 0 or 1)."""
+    return replace(Ticket(*row), urgent=bool(row[-1]))
 
 
 async def create(
@@ -64,18 +72,30 @@ async def create(
     email: str | None,
     telegram_user_id: int | None,
     telegram_chat_id: int | None,
+    urgent: bool = False,
     now: float,
 ) -> int:
     return await db.insert(
         "INSERT INTO tickets(channel, status, subject, customer_id, email, telegram_user_id,"
-        " telegram_chat_id, created_at, updated_at) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?)",
-        (channel, subject, customer_id, email, telegram_user_id, telegram_chat_id, now, now),
+        " telegram_chat_id, urgent, created_at, updated_at)"
+        " VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            channel,
+            subject,
+            customer_id,
+            email,
+            telegram_user_id,
+            telegram_chat_id,
+            int(urgent),
+            now,
+            now,
+        ),
     )
 
 
 async def get(db: Queryable, ticket_id: int) -> Ticket | None:
     row = await db.fetch_one(f"SELECT {_TICKET} FROM tickets WHERE id = ?", (ticket_id,))
-    return Ticket(*row) if row else None
+    return _ticket(row) if row else None
 
 
 async def add_message(
@@ -112,6 +132,14 @@ async def add_message(
     return message_id
 
 
+async def mark_urgent(db: Queryable, ticket_id: int) -> bool:
+    """Mark the ticket urgent; True when it was not yet."""
+    changed = await db.execute(
+        "UPDATE tickets SET urgent = 1 WHERE id = ? AND urgent = 0", (ticket_id,)
+    )
+    return bool(changed)
+
+
 async def set_status(db: Queryable, ticket_id: int, status: str, now: float) -> None:
     """Open or close; remembers when it was closed or reopened."""
     if status == "closed":
@@ -144,7 +172,7 @@ async def by_mail_message_ids(db: Queryable, message_ids: list[str]) -> Ticket |
         " ORDER BY m.id DESC LIMIT 1",
         message_ids,
     )
-    return Ticket(*row) if row else None
+    return _ticket(row) if row else None
 
 
 async def open_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
@@ -154,7 +182,7 @@ async def open_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
         " LIMIT ? OFFSET ?",
         (limit, offset),
     )
-    return [Ticket(*row) for row in rows]
+    return [_ticket(row) for row in rows]
 
 
 async def all_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
@@ -162,7 +190,7 @@ async def all_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
     rows = await db.fetch_all(
         f"SELECT {_TICKET} FROM tickets ORDER BY created_at, id LIMIT ? OFFSET ?", (limit, offset)
     )
-    return [Ticket(*row) for row in rows]
+    return [_ticket(row) for row in rows]
 
 
 async def count_open(db: Queryable) -> int:

@@ -65,6 +65,14 @@ async def count_waiting(db: Queryable) -> int:
     )
 
 
+async def oldest_waiting(db: Queryable) -> float | None:
+    """When the oldest update that waits to be handled was stored (None: nothing waits)."""
+    value = await db.fetch_value(
+        "SELECT min(received_at) FROM telegram_updates WHERE status = 'received'"
+    )
+    return float(value) if value is not None else None
+
+
 async def count_attempt(tx: Transaction, ids: Sequence[int]) -> None:
     """One more start of the handler on each of these rows."""
     await tx.executemany(

@@ -28,6 +28,7 @@ from core.db import Database, open_database
 from core.demodata import DemoSummary, write_demo_data
 from mailer.sender import Transport
 from service import Overrides, Polling, Service
+from tests.screen import missing_buttons
 
 TOKEN = "123456:TESTTOKEN"
 BOT_USERNAME = "petkomm_teszt_bot"
@@ -118,7 +119,11 @@ class Customer:
     async def _run(self, send) -> list[ChatMessage]:
         before = self._seen()
         await self.env.processed(send())
-        return [m for m in self.user.replies if m.message_id > before]
+        replies = [m for m in self.user.replies if m.message_id > before]
+        # Issue 11: a reply names only buttons that are on the screen (or shows them).
+        missing = missing_buttons(self, replies)
+        assert not missing, f"a reply names buttons that are not on the screen: {missing}"
+        return replies
 
     async def say(self, text: str) -> list[ChatMessage]:
         """Type a message; returns the bot's answers."""
@@ -180,7 +185,8 @@ class Customer:
         if label("register") not in self.keyboard:
             await self.command("start")
         await self.press("register")
-        for answer in (email_address, username, password, customer_id, invoice, amount):
+        # The password twice: the registration asks for it again (issue 11).
+        for answer in (email_address, username, password, password, customer_id, invoice, amount):
             await self.say(answer)
         return await self.press("confirm")
 
@@ -282,14 +288,14 @@ async def debtor(db: Database, overdue: bool = True) -> str:
 async def active_customer(
     env: BotEnv, customer_id: str, username: str, password: str = "Tavaszi-Szel-42"
 ) -> Customer:
-    """A person who registered `customer_id`, activated it and is logged in."""
+    """A person who registered `customer_id` and activated it with the mailed link, which
+    logged them in."""
     person = env.customer()
     proof = await proof_for(env.db, customer_id)
     address = f"{username}@example.hu"
     await person.register(email_address=address, username=username, password=password, **proof)
     _, link = await env.code_mailed_to(address)
-    await person.open_link(link)
-    await person.login(username, password)
+    await person.open_link(link)  # the registrant's own link logs them in at once
     return person
 
 

@@ -133,7 +133,14 @@ async def test_fifty_users_besieging_one_customer_id_get_one_guess_each_not_the_
     async def to_the_summary(i: int, person):
         await person.command("regisztracio")
         amount = str(int(proof["amount"]) + 1 + i)  # every one a different wrong guess
-        for answer in (f"t{i}@example.hu", f"tamado{i}", PASSWORD, "U0031", proof["invoice"]):
+        for answer in (
+            f"t{i}@example.hu",
+            f"tamado{i}",
+            PASSWORD,
+            PASSWORD,
+            "U0031",
+            proof["invoice"],
+        ):
             await person.say(answer)
         await person.say(amount)
         return person.user.last_reply

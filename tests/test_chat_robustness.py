@@ -21,7 +21,8 @@ async def test_a_sticker_or_photo_outside_a_dialogue_gets_a_hint(bot_env):
     await eva.command("start")
     assert "csak szöveges" in eva.texts(await eva.sticker())
     assert "csak szöveges" in eva.texts(await eva.photo())
-    assert "nem értem" in eva.texts(await eva.say("Jó napot, hogy vannak?"))
+    # A greeting is answered as one now (issue 11); a question the bot cannot answer is not.
+    assert "nem értem" in eva.texts(await eva.say("Milyen idő lesz holnap?"))
     assert "Ilyen parancsot nem ismerek" in eva.texts(await eva.command("fizetes"))
 
 
@@ -43,7 +44,7 @@ async def test_cancel_leaves_a_dialogue_and_a_stale_button_is_explained(bot_env)
     eva = bot_env.customer()
     await eva.command("start")
     await eva.press("register")
-    for answer in ("eva@example.hu", "eva.k", PASSWORD, "U0030", "2026-000030", "1000"):
+    for answer in ("eva@example.hu", "eva.k", PASSWORD, PASSWORD, "U0030", "2026-000030", "1000"):
         await eva.say(answer)
     summary = eva.user.last_reply
     assert "megszakítottuk" in eva.texts(await eva.press("cancel"))
@@ -92,7 +93,8 @@ async def test_a_restart_mid_registration_continues_where_the_customer_was(bot_e
     bot_env.service = await start_bot(
         dict(bot_env.settings.env), bot_env.db, bot_env.clock, bot_env.emulator
     )
-    replies = await eva.say(PASSWORD)
+    await eva.say(PASSWORD)
+    replies = await eva.say(PASSWORD)  # asked twice (issue 11)
     assert "4/6" in eva.texts(replies)  # the next question after the password
 
 

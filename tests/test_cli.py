@@ -237,3 +237,66 @@ def test_json_logs_are_one_object_a_line_and_redacted(tmp_path, env):
     assert "ValueError" in entry["exception"]
     wrong = run("db", "migrate", env={**env, "PETKOMM_LOG_FORMAT": "xml"})
     assert wrong.returncode == 2 and "PETKOMM_LOG_FORMAT" in wrong.stderr
+
+
+@pytest.mark.parametrize("command", [["tickets", "list"], ["run"]])
+@pytest.mark.parametrize(
+    ("make", "told"),
+    [
+        (lambda tmp: tmp / "adatok", "is a folder, not a database file"),
+        (lambda tmp: tmp / "jegyzet.txt", "is not a SQLite database"),
+        (lambda tmp: tmp / "jegyzet.txt" / "petkomm.sqlite3", "is a file, not a folder"),
+        (lambda tmp: Path("/proc/nincs/petkomm.sqlite3"), "cannot be made"),
+    ],
+    ids=["folder", "not-a-database", "under-a-file", "folder-cannot-be-made"],
+)
+def test_a_database_path_that_cannot_work_is_one_line_at_once(tmp_path, command, make, told):
+    # Found by the operator trial: tracebacks, and a text file made `run` hang.
+    (tmp_path / "adatok").mkdir()
+    (tmp_path / "jegyzet.txt").write_text("ez egy jegyzet, nem adatbázis\n" * 50)
+    path = make(tmp_path)
+    result = run(
+        *command,
+        env={
+            "PETKOMM_DB": str(path),
+            "TELEGRAM_BOT_TOKEN": "123456:TESTTOKEN",
+            "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail"),
+        },
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"configuration error: PETKOMM_DB: {path}: " + (
+        result.stderr.split(f"{path}: ", 1)[1].strip()
+    )
+    assert told in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "jegyzet.txt").read_text().startswith("ez egy jegyzet")  # untouched
+
+
+def test_a_state_file_that_cannot_work_names_its_own_setting(tmp_path):
+    (tmp_path / "allapot").mkdir()
+    result = run(
+        "db",
+        "migrate",
+        env={
+            "PETKOMM_DB": str(tmp_path / "petkomm.sqlite3"),
+            "PETKOMM_STATE_DB": str(tmp_path / "allapot"),
+        },
+    )
+    assert result.returncode == 2
+    assert "configuration error: PETKOMM_STATE_DB:" in result.stderr
+    assert "is a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tickets", "show", "9" * 23],
+        ["tickets", "close", "9" * 23],
+        ["tickets", "reply", "9" * 20, "--text", "x"],
+        ["tickets", "attachment", "1", "9" * 20],
+    ],
+)
+def test_numbers_too_long_for_any_ticket_are_one_line(args, env):
+    # Found by the attacker trial: a traceback (SQLite's integers overflowed).
+    result = run(*args, env=env)
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2

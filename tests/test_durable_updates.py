@@ -215,6 +215,7 @@ async def test_a_bot_killed_while_answering_loses_no_message_and_answers_each_on
         (True, lambda: eva.press(label("register")), ("Hat adatot kérünk", "1/6.")),
         (True, lambda: eva.send_text("eva@example.hu"), ("2/6.",)),
         (False, lambda: eva.send_text("kovacs.eva"), ("3/6.",)),
+        (True, lambda: eva.send_text(PASSWORD), ("még egyszer",)),  # asked twice (issue 11)
         (True, lambda: eva.send_text(PASSWORD), ("4/6.",)),
         (False, lambda: eva.send_text(proof["customer_id"]), ("5/6.",)),
         (True, lambda: eva.send_text(proof["invoice"]), ("6/6.",)),
@@ -293,6 +294,9 @@ async def test_a_bot_killed_right_after_answering_keeps_the_dialogue_where_it_wa
     # The message is handled again (the one repeat a crash here can cost: the question),
     # and Éva's next answer is taken for what it is, the password.
     await wait_replies(emulator, eva, seen, ("3/6.", "3/6."))
+    seen = newest_id(eva)
+    eva.send_text(PASSWORD)
+    await wait_replies(emulator, eva, seen, ("még egyszer",))  # asked twice (issue 11)
     seen = newest_id(eva)
     eva.send_text(PASSWORD)
     replies = await wait_replies(emulator, eva, seen, ("4/6.",))
@@ -379,6 +383,7 @@ async def test_a_bot_killed_after_writing_a_registration_and_a_report_makes_each
         (lambda: eva.press(label("register")), "1/6."),
         (lambda: eva.send_text("eva@example.hu"), "2/6."),
         (lambda: eva.send_text("kovacs.eva"), "3/6."),
+        (lambda: eva.send_text(PASSWORD), "még egyszer"),  # asked twice (issue 11)
         (lambda: eva.send_text(PASSWORD), "4/6."),
         (lambda: eva.send_text(proof["customer_id"]), "5/6."),
         (lambda: eva.send_text(proof["invoice"]), "6/6."),

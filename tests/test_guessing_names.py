@@ -43,7 +43,7 @@ async def test_users_sharing_a_proof_at_once_are_told_about_ten_names_in_all(bot
 
     async def to_the_summary(i: int, person):
         await person.command("regisztracio")
-        for answer in (f"k{i}@example.hu", "foglalt60", PASSWORD, *proof.values()):
+        for answer in (f"k{i}@example.hu", "foglalt60", PASSWORD, PASSWORD, *proof.values()):
             await person.say(answer)
         return person.user.last_reply
 

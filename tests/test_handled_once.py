@@ -181,7 +181,7 @@ async def test_a_confirmed_registration_handled_again_mails_one_code(bot_env):
     proof = await proof_for(bot_env.db, "U0007")
     await eva.command("start")
     await eva.press("register")
-    for answer in ("eva7@example.hu", "eva7", PASSWORD, *proof.values()):
+    for answer in ("eva7@example.hu", "eva7", PASSWORD, PASSWORD, *proof.values()):
         await eva.say(answer)
     summary = eva.user.last_reply
     seen = newest(eva.user.chat.messages)
@@ -202,7 +202,11 @@ async def test_an_activation_handled_again_says_active_not_already_used(bot_env)
     seen = newest(eva.user.chat.messages)
     await handled_twice(bot_env, eva.id, lambda: eva.user.open_link(link))
     answers = since(eva.user.replies, seen)
-    assert len(answers) == 2 and all("Fiókja aktív" in t for t in answers), answers
+    # Each time: active (and, her own link, logged in: the home page follows).
+    activated = [t for t in answers if "Fiókja aktív" in t]
+    assert len(activated) == 2 and len(answers) == 4, answers
+    logins = [e for e in await audit.entries(bot_env.db) if e.action == "login"]
+    assert len(logins) == 1
 
 
 async def test_a_new_code_asked_for_by_the_button_handled_again_is_mailed_once(bot_env):
@@ -260,10 +264,13 @@ async def test_a_change_request_handled_again_files_one_ticket(bot_env):
     await person.press("change_request")
     seen = newest(person.user.chat.messages)
     await handled_twice(bot_env, person.id, lambda: person.user.send_text("Új telefonszámom."))
-    numbers = {re.search(r"PK-\d{6}", t)[0] for t in since(person.user.replies, seen)}
+    numbers = {m[0] for t in since(person.user.replies, seen) if (m := re.search(r"PK-\d{6}", t))}
     assert numbers == {"PK-000001"}
     rows = await bot_env.db.fetch_all("SELECT subject FROM tickets")
     assert [tuple(r) for r in rows] == [("Adatmódosítás kérése",)]
+    mails = await bot_env.mails_to("valtozo@example.hu")
+    copies = [m for m in mails if "PK-000001" in m["Subject"]]
+    assert len(copies) == 1  # its written copy, mailed once
 
 
 async def test_a_password_change_handled_again_is_audited_once(bot_env):
@@ -277,6 +284,8 @@ async def test_a_password_change_handled_again_is_audited_once(bot_env):
     assert len(answers) == 2 and all("megváltoztattuk" in t for t in answers), answers
     changes = [e for e in await audit.entries(bot_env.db) if e.action == "password_changed"]
     assert len(changes) == 1
+    mails = await bot_env.mails_to("valtozo@example.hu")
+    assert len([m for m in mails if "megváltoztatták" in m["Subject"]]) == 1  # told once
 
 
 async def test_a_logout_handled_again_says_logged_out(bot_env):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from botapi_emulator import BotApiEmulator
@@ -61,6 +64,14 @@ async def test_the_service_polls_survives_a_failed_command_list_and_stops_on_sig
         assert TOKEN not in log and TOKEN.split(":")[1] not in log  # even at DEBUG
 
 
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 async def test_webhook_mode_receives_updates_by_post(tmp_path):
     async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
         port = free_port()
@@ -79,6 +90,12 @@ async def test_webhook_mode_receives_updates_by_post(tmp_path):
             reply = await eva.wait_reply(timeout=15)
             assert "PÉTKOMM" in reply.text
             assert emulator.calls("getUpdates") == []
+            # The load balancer's health check: 200 with counts, never an update's content.
+            health = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/healthz")
+            assert health[0] == 200, health
+            report = json.loads(health[1])
+            assert report["status"] == "ok" and report["waiting_updates"] in (0, 1)
+            assert set(report) == {"status", "waiting_updates", "oldest_waiting_seconds"}
         finally:
             stop.set()
             await asyncio.wait_for(service, timeout=30)

@@ -84,6 +84,7 @@ async def test_no_code_link_or_password_is_left_in_the_database_or_a_backup(bot_
     await sent(bot_env)
     activation = await bot_env.code_mailed_to(address)
     assert "Fiókja aktív" in eva.texts(await eva.open_link(activation[1]))
+    await eva.press("logout")  # her own link logged her in
     assert "nem megfelelő" in eva.texts(await eva.login("titkos31", WRONG_PASSWORD))
     await eva.press("cancel")
 
@@ -305,15 +306,15 @@ async def run_bot(
 async def customer_afternoon(
     emulator: BotApiEmulator, proof: dict[str, str], mail: Path
 ) -> tuple[tuple[str, str], tuple[str, str]]:
-    """Éva registers (typing FIRST_PASSWORD), activates with the mailed link, mistypes her
-    password (WRONG_PASSWORD), logs in and out, resets her password with the mailed code,
-    typed (NEW_PASSWORD, twice), and logs in with it. Returns the activation and the reset
-    (code, link)."""
+    """Éva registers (typing FIRST_PASSWORD), activates with the mailed link (which logs her
+    in) and logs out, mistypes her password (WRONG_PASSWORD), logs in and out, resets her
+    password with the mailed code, typed (NEW_PASSWORD, twice), and logs in with it.
+    Returns the activation and the reset (code, link)."""
     seen: set[Path] = set()
     eva = emulator.private_user(7101, "Éva")
     await wait_text(emulator, eva, lambda: eva.send_command("start"), "PÉTKOMM")
     await wait_text(emulator, eva, lambda: eva.press(label("register")), "1/6.")
-    answers = ("naplo@example.hu", "naplo31", FIRST_PASSWORD, *proof.values())
+    answers = ("naplo@example.hu", "naplo31", FIRST_PASSWORD, FIRST_PASSWORD, *proof.values())
     for answer in answers[:-1]:
         await wait_text(emulator, eva, lambda a=answer: eva.send_text(a), "/6.")
     summary = await wait_text(emulator, eva, lambda: eva.send_text(answers[-1]), "ellenőrizze")
@@ -324,7 +325,9 @@ async def customer_afternoon(
         "Köszönjük a regisztrációt",
     )
     activation = await delivered_code(mail, "activation", seen)
-    await wait_text(emulator, eva, lambda: eva.open_link(activation[1]), "Fiókja aktív")
+    await wait_text(emulator, eva, lambda: eva.open_link(activation[1]), "Egyenleg")
+    # Her own link logged her in: she logs out to try the login.
+    await wait_text(emulator, eva, lambda: eva.press(label("logout")), "Kijelentkezett")
 
     async def login(password: str, *needles: str) -> None:
         await wait_text(emulator, eva, lambda: eva.press(label("login")), "Belépés")

@@ -286,3 +286,19 @@ async def test_an_answer_to_a_customer_who_blocked_the_bot_is_reported_to_the_st
     [given_up] = await tickets_store.telegram_answers_of(env.db, ticket_id)
     assert given_up.status == "failed" and given_up.attempts == 1
     assert [e.target for e in await audited(env, "answer_undelivered")] == [number]
+
+
+async def test_numbers_too_long_for_any_ticket_are_refused_plainly(staff_bot):
+    # Found by the attacker trial: 20-digit numbers overflowed SQLite's integers and the
+    # clerk got "váratlan hiba" (and the CLI a traceback).
+    env = await staff_bot()
+    eva = await active_customer(env, env.demo.sample.customer_id, "nagyszam")
+    number = await report(eva, "A csatornafedél zörög az utcán.")
+    anna = env.clerk()
+    for command, args in (
+        ("file", f"{number} 99999999999999999999"),
+        ("ticket", "99999999999999999999999"),
+        ("close", "99999999999999999999999"),
+    ):
+        answer = " ".join(m.text for m in await anna.command(command, args))
+        assert "váratlan hiba" not in answer, (command, answer)

@@ -8,7 +8,8 @@ into their own texts. The package reads in the order of a customer's way in:
   a wrong guess costs (`core.throttle`);
 - `registration`: the proof of a customer account and the new account;
 - `codes`: activation and reset codes, mailed, asked for again, checked, used;
-- `sessions`: logging in and out, the current login, changing the password.
+- `sessions`: logging in and out, the current login, changing the password;
+- `notices`: written copies mailed to the account's owner.
 """
 
 from core.accounts.codes import (
@@ -25,11 +26,13 @@ from core.accounts.codes import (
     reset_password,
     send_new_code,
 )
+from core.accounts.notices import mail_change_request
 from core.accounts.registration import (
     RegisterOutcome,
     RegisterResult,
     Registration,
     canonical_customer_id,
+    outdated_invoice_year,
     parse_typed_customer_id,
     register,
     registration_locked,
@@ -56,12 +59,14 @@ from core.accounts.rules import (
     wait_minutes,
 )
 from core.accounts.sessions import (
+    CHOICE_SECONDS,
     LoginOutcome,
     LoginResult,
     SessionState,
     change_password,
     check_current_password,
     current_account,
+    enter_chosen,
     login,
     logout,
 )
@@ -69,6 +74,7 @@ from core.accounts.sessions import (
 __all__ = [
     "ACTIVATION_PREFIX",
     "BUDAPEST",
+    "CHOICE_SECONDS",
     "CODE_ALPHABET",
     "CODE_LENGTH",
     "RESET_PREFIX",
@@ -90,6 +96,7 @@ __all__ = [
     "check_current_password",
     "current_account",
     "email_ok",
+    "enter_chosen",
     "find_by_username",
     "find_for_reset",
     "hash_code",
@@ -98,9 +105,11 @@ __all__ = [
     "login",
     "logout",
     "looks_like_code",
+    "mail_change_request",
     "new_code",
     "normalise_code",
     "normalise_username",
+    "outdated_invoice_year",
     "parse_typed_customer_id",
     "register",
     "registration_locked",

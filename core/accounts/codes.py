@@ -21,7 +21,7 @@ from core.accounts.rules import (
     wrong_guess,
 )
 from core.config import Settings
-from core.outbox import activation_link, queue_code_mail
+from core.outbox import activation_link, mail_subject, queue_code_mail, queue_mail
 from storage import accounts as store
 from storage import audit
 from storage.db import Database, Queryable
@@ -30,7 +30,8 @@ from storage.db import Database, Queryable
 
 
 class CodeMailer:
-    """Queues the mails carrying codes; the domain's only link to the outbox.
+    """Queues the mails of the account flows (codes, and notices to the owner); the
+    domain's only link to the outbox.
 
     Built by whoever wires the application, with the bot's user name for deep
     links and the settings for the sender address.
@@ -60,6 +61,33 @@ class CodeMailer:
             code=code,
             link=activation_link(self.bot_username(), prefix + code),
             expires_at=local_time(expires_at),
+            now=now,
+            account_id=account.id or None,
+        )
+        return queued.message_id
+
+    async def notice(
+        self,
+        db: Queryable,
+        account: store.Account,
+        template: str,
+        now: float,
+        *,
+        ticket_number: str | None = None,
+        **context: Any,
+    ) -> str:
+        """Queue a notice to the account's registered address (`mail/<template>.*`, also its
+        outbox kind), with `username` and `context`; returns its Message-ID."""
+        values = {"username": account.username, **context}
+        queued = await queue_mail(
+            db,
+            self.settings,
+            kind=template,
+            to=account.email,
+            subject=mail_subject(template, **values),
+            template=template,
+            context=values,
+            ticket_number=ticket_number,
             now=now,
             account_id=account.id or None,
         )
@@ -312,6 +340,7 @@ class CodeResult:
     account: store.Account | None = None
     locked_until: float | None = None
     code_id: int | None = None
+    logged_in: bool = False  # an activation that logged its registrant in at once
 
 
 async def check_code(
@@ -349,33 +378,60 @@ async def check_code(
 
 
 async def activate(
-    db: Database, text: str, *, telegram_user_id: int, once: str | None = None, now: float
+    db: Database,
+    text: str,
+    *,
+    telegram_user_id: int,
+    chat_id: int | None = None,
+    once: str | None = None,
+    now: float,
 ) -> CodeResult:
     """Activate the account the activation code belongs to (single use).
 
     Whoever activates has the mailed code: they are the owner, so strangers'
-    failed logins never lock them out of the account. The message `once` that
-    activated it is answered OK again, not "already used".
+    failed logins never lock them out of the account. The Telegram user who
+    registered the account chose its password and proved its customer ID, and
+    the code now proves its address: activating in their `chat_id` logs them in
+    at once (`logged_in`); anyone else logs in with the password. The message
+    `once` that activated it is answered OK again, not "already used".
     """
     activated = await journal.done(db, once, "activated")
     account = await store.by_id(db, activated["account"]) if activated else None
     if activated is not None and account is not None:
-        return CodeResult(CodeOutcome.OK, account=account, code_id=activated["code"])
+        return CodeResult(
+            CodeOutcome.OK,
+            account=account,
+            code_id=activated["code"],
+            logged_in=bool(activated.get("logged_in")),
+        )
     result = await check_code(db, text, "activation", telegram_user_id=telegram_user_id, now=now)
     if result.outcome is not CodeOutcome.OK:
         return result
     assert result.account is not None and result.code_id is not None
     tg_key = f"tg:{telegram_user_id}"
+    log_in = chat_id is not None and result.account.registered_by_tg == telegram_user_id
     async with db.transaction() as tx:
         if not await store.use_code(tx, result.code_id, now):
             return CodeResult(CodeOutcome.USED, account=result.account)
         await store.activate(tx, result.account.id, now)
         await throttle.vouch(tx, throttle.LOGIN, tg_key, str(result.account.id), now)
         await audit.record(tx, now, tg_key, "activated", result.account.customer_id)
+        if log_in:
+            assert chat_id is not None
+            await store.bind_login(tx, telegram_user_id, result.account.id, chat_id, now)
+            await audit.record(tx, now, tg_key, "login", result.account.customer_id, "activation")
         await journal.record(
-            tx, once, "activated", now, account=result.account.id, code=result.code_id
+            tx,
+            once,
+            "activated",
+            now,
+            account=result.account.id,
+            code=result.code_id,
+            logged_in=log_in,
         )
-    return CodeResult(CodeOutcome.OK, account=await store.by_id(db, result.account.id))
+    return CodeResult(
+        CodeOutcome.OK, account=await store.by_id(db, result.account.id), logged_in=log_in
+    )
 
 
 async def reset_password(
@@ -385,10 +441,13 @@ async def reset_password(
     password_hash: str,
     *,
     telegram_user_id: int,
+    mailer: CodeMailer,
     once: str | None = None,
     now: float,
 ) -> bool:
-    """Set a new password with a checked reset code; every login of the account ends.
+    """Set a new password with a checked reset code; every login of the account ends, and
+    the registered address hears of it (`mail/password_changed`: if it was not its owner,
+    they learn it at once).
 
     The mailed code proves the owner: their failed logins are forgiven and
     strangers' failures no longer lock them out (the strangers stay counted).
@@ -404,6 +463,7 @@ async def reset_password(
         await store.drop_logins_of_account(tx, account.id)
         await throttle.vouch(tx, throttle.LOGIN, tg_key, str(account.id), now)
         await audit.record(tx, now, tg_key, "password_reset", account.customer_id)
+        await mailer.notice(tx, account, "password_changed", now, how="reset", when=local_time(now))
         await journal.record(tx, once, "password_reset", now, account=account.id)
     return True
 

@@ -106,11 +106,26 @@ async def fill_username_looks(db: Queryable) -> int:
     return len(missing)
 
 
+def _oldest_proof(policy: Policy, today: date) -> date:
+    """The earliest issue date an invoice proving a customer account may have."""
+    return today - timedelta(days=round(policy.proof_months * 30.44))
+
+
+def outdated_invoice_year(invoice_no: int, policy: Policy, now: float) -> int | None:
+    """The year of a typed invoice number, when that whole year lies before the oldest
+    issue date a proof may have (an invoice is numbered in the year it is issued); else
+    None. It reads only what the customer typed, never the billing data, so a refusal may
+    say it without telling whether such an invoice exists."""
+    year = invoice_no // 1_000_000
+    today = datetime.fromtimestamp(now, BUDAPEST).date()
+    return year if year < _oldest_proof(policy, today).year else None
+
+
 async def _proof_holds(db: Queryable, reg: Registration, policy: Policy, today: date) -> bool:
     invoice = await billing.get_invoice(db, reg.invoice_no)
     if invoice is None or invoice.customer_id != reg.customer_id:
         return False
-    oldest = today - timedelta(days=round(policy.proof_months * 30.44))
+    oldest = _oldest_proof(policy, today)
     return (
         invoice.amount != 0
         and invoice.amount == reg.amount

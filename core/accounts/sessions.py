@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from core import journal, throttle
-from core.accounts.rules import KEY_CHARS, Policy, find_by_username, username_key, wrong_guess
+from core.accounts.codes import CodeMailer
+from core.accounts.rules import (
+    KEY_CHARS,
+    Policy,
+    find_by_username,
+    local_time,
+    username_key,
+    wrong_guess,
+)
+from core.emails import normalised_email
 from core.passwords import verify_password, verify_unknown_user
 from storage import accounts as store
 from storage import audit
-from storage.db import Database, DatabaseBusy
+from storage import throttle as throttle_store
+from storage.db import Database, DatabaseBusy, Queryable
 
-# --- login ------------------------------------------------------------------------------
+# --- login ---------------------------------------------------------------------------
 
 
 class LoginOutcome(Enum):
@@ -22,6 +34,7 @@ class LoginOutcome(Enum):
     LOCKED = "locked"
     PENDING = "pending"
     DISABLED = "disabled"
+    CHOOSE = "choose"  # the password opens several accounts of one address: which one?
 
 
 @dataclass(frozen=True)
@@ -29,26 +42,39 @@ class LoginResult:
     outcome: LoginOutcome
     account: store.Account | None = None
     locked_until: float | None = None
+    # CHOOSE: the active accounts the address names whose password was given (the choice
+    # is open for CHOICE_SECONDS, see `enter_chosen`).
+    choices: tuple[store.Account, ...] = ()
+
+
+CHOICE_SECONDS = 10 * 60  # how long a choice among accounts stays open after the password
 
 
 async def login(
     db: Database,
-    username: str,
+    who: str,
     password: str,
     *,
     telegram_user_id: int,
     chat_id: int,
     now: float,
 ) -> LoginResult:
-    """Check user name and password and bind this Telegram user to the account.
+    """Check a user name, or the registered e-mail address, and the password, and bind this
+    Telegram user to the account.
 
-    The guess is counted before the password is verified (`throttle.LOGIN`),
-    so concurrent guesses get no more than the limits; a right password
-    forgives only this Telegram user's failures against this account.
+    The guess is counted before the password is verified (`throttle.LOGIN`), so
+    concurrent guesses get no more than the limits; a right password forgives only
+    this Telegram user's failures against this account. A wrong name, address or
+    password gets the same answer after the same work. A user name never holds an
+    `@` (`username_problem`): a text with one is an address (`_login_by_address`).
     """
+    if "@" in who:
+        return await _login_by_address(
+            db, who, password, telegram_user_id=telegram_user_id, chat_id=chat_id, now=now
+        )
     tg_key = f"tg:{telegram_user_id}"
-    account = await find_by_username(db, username)
-    target = str(account.id) if account else f"name:{username_key(username)[:KEY_CHARS]}"
+    account = await find_by_username(db, who)
+    target = str(account.id) if account else f"name:{username_key(who)[:KEY_CHARS]}"
     async with db.transaction() as tx:
         attempt = await throttle.reserve(tx, throttle.LOGIN, tg_key, target, now)
     if attempt.locked_until is not None:
@@ -75,13 +101,129 @@ async def login(
     assert account is not None
     async with db.transaction() as tx:
         await throttle.succeeded(tx, attempt, now, remember=account.status == "active")
-        if account.status == "pending":
-            return LoginResult(LoginOutcome.PENDING, account=account)
-        if account.status == "disabled":
-            return LoginResult(LoginOutcome.DISABLED, account=account)
-        await store.bind_login(tx, telegram_user_id, account.id, chat_id, now)
-        await audit.record(tx, now, tg_key, "login", account.customer_id)
+        return await _enter(tx, account, telegram_user_id, chat_id, now)
+
+
+async def _login_by_address(
+    db: Database,
+    who: str,
+    password: str,
+    *,
+    telegram_user_id: int,
+    chat_id: int,
+    now: float,
+) -> LoginResult:
+    """`login` with the registered e-mail address, which one household's accounts may share.
+
+    The address is the guesser's target (`throttle.LOGIN`: the same limits, counted and
+    told alike whether it names no account, one or several, so that neither the answer
+    nor a lockout tells what it names). Each account it names counts the guess too, for
+    everyone together (its `per_target`, under the key `tg:<id>:mail`, so that this
+    guesser's own count is one per try): an account closed to strangers for now is
+    silently not tried (the answer cannot tell), unless this Telegram user has logged in
+    to it before. The password is verified against every account the address names,
+    at once (a name of nobody costs one verification), and opens the one it fits; when
+    it fits several active ones, the customer chooses (`CHOOSE`: it proved them all).
+    """
+    tg_key = f"tg:{telegram_user_id}"
+    via = f"{tg_key}:mail"  # this route's guesses against each account of the address
+    address = normalised_email(who) or who.strip()
+    async with db.transaction() as tx:
+        attempt = await throttle.reserve(
+            tx, throttle.LOGIN, tg_key, f"mail:{address.casefold()[:KEY_CHARS]}", now
+        )
+        if attempt.locked_until is not None:
+            return LoginResult(LoginOutcome.LOCKED, locked_until=attempt.locked_until)
+        named = sorted(await store.by_email(tx, address), key=lambda a: a.id)
+        tried: list[tuple[store.Account, throttle.Attempt | None]] = []
+        for account in named:
+            target = str(account.id)
+            if await throttle_store.trusted(tx, throttle.LOGIN.scope, target, tg_key):
+                tried.append((account, None))
+                continue
+            each = await throttle.reserve(tx, throttle.LOGIN, via, target, now)
+            if each.locked_until is None:
+                tried.append((account, each))
+    checks = await asyncio.gather(
+        *(verify_password(account.password_hash, password) for account, _ in tried),
+        *(_no_account(password) for _ in range(max(1, len(named)) - len(tried))),
+    )
+    opened = [account for (account, _), ok in zip(tried, checks, strict=False) if ok]
+    if not opened:
+        async with db.transaction() as tx:
+            until = await wrong_guess(
+                tx,
+                attempt,
+                actor=tg_key,
+                action="login_failed",
+                target=" ".join(account.customer_id for account in named),
+                lock_reason="login",
+                now=now,
+            )
+        if until is not None:
+            return LoginResult(LoginOutcome.LOCKED, locked_until=until)
+        return LoginResult(LoginOutcome.WRONG)  # each account's guess stays counted
+    active = [account for account in opened if account.status == "active"]
+    async with db.transaction() as tx:
+        await throttle.succeeded(tx, attempt, now, remember=bool(active))
+        for _, guess in tried:  # the owner of one: no guess at any of them
+            if guess is not None:
+                await throttle.not_a_guess(tx, guess)
+        for account in opened:
+            own = throttle.Attempt(throttle.LOGIN, tg_key, str(account.id))
+            await throttle.succeeded(tx, own, now, remember=account.status == "active")
+        if len(active) > 1:
+            return LoginResult(LoginOutcome.CHOOSE, choices=tuple(active))
+        return await _enter(tx, (active or opened)[0], telegram_user_id, chat_id, now, "e-mail")
+
+
+async def _no_account(password: str) -> bool:
+    """The work of verifying a password where there is no account to open: none opened."""
+    await verify_unknown_user(password)
+    return False
+
+
+async def _enter(
+    tx: Queryable,
+    account: store.Account,
+    telegram_user_id: int,
+    chat_id: int,
+    now: float,
+    how: str = "",
+) -> LoginResult:
+    """Inside the caller's transaction: log in to an account whose password was given (a
+    pending or disabled one only says so)."""
+    if account.status == "pending":
+        return LoginResult(LoginOutcome.PENDING, account=account)
+    if account.status == "disabled":
+        return LoginResult(LoginOutcome.DISABLED, account=account)
+    await store.bind_login(tx, telegram_user_id, account.id, chat_id, now)
+    await audit.record(tx, now, f"tg:{telegram_user_id}", "login", account.customer_id, how)
     return LoginResult(LoginOutcome.OK, account=account)
+
+
+async def enter_chosen(
+    db: Database,
+    chosen: int,
+    offered: Sequence[int],
+    offered_at: float,
+    *,
+    telegram_user_id: int,
+    chat_id: int,
+    now: float,
+) -> LoginResult:
+    """Log in to the account chosen among those `login` offered (`CHOOSE`) at `offered_at`.
+
+    Only an offered account, and only within `CHOICE_SECONDS`: the choice stands for the
+    password given then, not for ever. WRONG otherwise (the door asks from the start).
+    """
+    if chosen not in offered or not 0 <= now - offered_at <= CHOICE_SECONDS:
+        return LoginResult(LoginOutcome.WRONG)
+    async with db.transaction() as tx:
+        account = await store.by_id(tx, chosen)
+        if account is None:
+            return LoginResult(LoginOutcome.WRONG)
+        return await _enter(tx, account, telegram_user_id, chat_id, now, "e-mail")
 
 
 async def logout(
@@ -167,11 +309,13 @@ async def change_password(
     password_hash: str,
     *,
     telegram_user_id: int,
+    mailer: CodeMailer,
     once: str | None = None,
     now: float,
 ) -> None:
-    """Store the new password; other Telegram logins of the account end (once for the
-    message `once`: its audit entry is not written twice)."""
+    """Store the new password; other Telegram logins of the account end, and the registered
+    address hears of it (`mail/password_changed`). Once for the message `once`: neither its
+    audit entry nor its mail is made twice."""
     async with db.transaction() as tx:
         if await journal.done(tx, once, "password_changed") is not None:
             return
@@ -179,5 +323,8 @@ async def change_password(
         await store.drop_logins_of_account(tx, account.id, except_user=telegram_user_id)
         await audit.record(
             tx, now, f"tg:{telegram_user_id}", "password_changed", account.customer_id
+        )
+        await mailer.notice(
+            tx, account, "password_changed", now, how="changed", when=local_time(now)
         )
         await journal.record(tx, once, "password_changed", now)

@@ -1,0 +1,103 @@
+"""Texts that may hold a password: deleted from the chat as soon as they are read.
+
+Every message typed in the login and password dialogues is deleted, the user
+name too (people type their password at the user-name prompt, or both on one
+line), and the bot's answer to it starts with the note saying so
+(`common/deleted_note.txt`), once per step.
+
+After a wrong password or a lockout, people often type the name and the
+password again straight into the chat, outside any dialogue. So for
+`WATCH_MINUTES` after such a failure (or until the lock ends, when later) any
+text typed outside a dialogue is deleted too, with the note (the first one of
+a watch says why), and then handled as usual. Buttons and commands are not
+deleted: they hold no secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from telegram import Message, Update
+from telegram.ext import BaseHandler, MessageHandler
+from telegram.ext import filters as F
+
+from conversations.common import (
+    PRIVATE,
+    BotContext,
+    ReplyMarkup,
+    chat_of,
+    delete_secret,
+    label_pattern,
+    user_id,
+)
+from core import accounts
+from core.texts import labels, render
+
+log = logging.getLogger(f"petkomm.{__name__}")
+
+WATCH_MINUTES = 10
+WATCH_UNTIL = "secret_watch_until"  # user_data: until when typed text is deleted
+WATCH_TOLD = "secret_watch_told"  # user_data: this watch's first note said why
+
+
+async def say_deleted(
+    update: Update, template: str, /, reply_markup: ReplyMarkup | None = None, **values: object
+) -> Message:
+    """Answer a message just deleted: the note, then the chat template (one message)."""
+    text = (
+        render("chat/common/deleted_note.txt", why=False)
+        + "\n"
+        + render(f"chat/{template}.txt", **values)
+    )
+    return await chat_of(update).send_message(text, reply_markup=reply_markup)
+
+
+def watch(context: BotContext, now: float, locked_until: float | None = None) -> None:
+    """A password was wrong (or the guesser is locked out): delete what this customer types
+    outside a dialogue for a while."""
+    context.drafts[WATCH_UNTIL] = max(now + WATCH_MINUTES * 60, locked_until or 0.0)
+    context.drafts.pop(WATCH_TOLD, None)
+
+
+def unwatch(context: BotContext) -> None:
+    """The customer is in: nothing typed needs deleting any more."""
+    context.drafts.pop(WATCH_UNTIL, None)
+    context.drafts.pop(WATCH_TOLD, None)
+
+
+def watching(context: BotContext, now: float) -> bool:
+    """Whether text this customer types now is deleted (an ended watch is forgotten)."""
+    until = context.drafts.get(WATCH_UNTIL)
+    if until is None:
+        return False
+    if now < until:
+        return True
+    unwatch(context)
+    return False
+
+
+class _NotACode(F.MessageFilter):
+    """Text not shaped like one of our codes (a code is deleted where it is taken)."""
+
+    def filter(self, message: Message) -> bool:
+        return not accounts.looks_like_code(message.text or "")
+
+
+def watcher(dialogue_state: Callable[[Update], str | None]) -> BaseHandler:
+    """The handler that deletes text typed in a watch outside a dialogue (add it before the
+    dialogues; it lets the update go on to them). `dialogue_state` tells whether the
+    customer is in a dialogue: a dialogue deletes what it must itself."""
+
+    async def delete_typed(update: Update, context: BotContext) -> None:
+        if dialogue_state(update) is not None or not watching(context, context.services.now()):
+            return
+        await delete_secret(update)
+        why = WATCH_TOLD not in context.drafts
+        context.drafts[WATCH_TOLD] = True
+        log.info("deleted a text of user %s typed after a failed password", user_id(update))
+        await chat_of(update).send_message(render("chat/common/deleted_note.txt", why=why))
+
+    buttons = label_pattern(*labels("customer"))
+    typed = PRIVATE & F.TEXT & ~F.COMMAND & ~F.Regex(buttons) & _NotACode()
+    return MessageHandler(typed, delete_typed)
