@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from telegram import Bot
+from telegram import Bot, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.staff import customer_answer_buttons, ticket_buttons
@@ -157,20 +158,16 @@ class Announcer:
         delivered = 0
         for item in await staff.due_telegram_answers(self.db, self.clock()):
             number = ticket_number(item.ticket_id)
-            try:
-                sent = await self.bot.send_message(
+            sent = await _sent_or_failed(
+                self.bot.send_message(
                     item.chat_id,
                     render("chat/staff/to_customer.txt", number=number, text=item.text),
                     reply_markup=customer_answer_buttons(item.ticket_id),
-                )
-            except (Forbidden, BadRequest) as exc:  # blocked, or the chat is gone: no retry
-                await self._failed(item, exc, permanent=True)
+                ),
+                functools.partial(self._failed, item),
+            )
+            if sent is None:
                 continue
-            except RetryAfter:
-                raise  # flood control beyond the rate limiter: the loop backs off
-            except TelegramError as exc:  # network trouble: this one later, the rest too
-                await self._failed(item, exc, permanent=False)
-                raise
             await staff.telegram_answer_delivered(self.db, item, sent.message_id, self.clock())
             log.info("delivered the answer of %s to its customer's chat", number)
             delivered += 1
@@ -180,16 +177,12 @@ class Announcer:
         """Every due notice for a customer's own chat (e.g. their code mail failed)."""
         delivered = 0
         for notice in await outbox.due_chat_notices(self.db, self.clock()):
-            try:
-                await self.bot.send_message(notice.chat_id, outbox.chat_notice_text(notice))
-            except (Forbidden, BadRequest) as exc:  # blocked, or the chat is gone: no retry
-                await self._notice_failed(notice, exc, permanent=True)
+            sent = await _sent_or_failed(
+                self.bot.send_message(notice.chat_id, outbox.chat_notice_text(notice)),
+                functools.partial(self._notice_failed, notice),
+            )
+            if sent is None:
                 continue
-            except RetryAfter:
-                raise  # flood control beyond the rate limiter: the loop backs off
-            except TelegramError as exc:  # network trouble: this one later, the rest too
-                await self._notice_failed(notice, exc, permanent=False)
-                raise
             await outbox.chat_notice_posted(self.db, notice, self.clock())
             log.info("posted the %s notice %d in its customer's chat", notice.topic, notice.id)
             delivered += 1
@@ -248,3 +241,25 @@ class Announcer:
             await self._worker.run(stop)
         finally:
             stop_listening()
+
+
+async def _sent_or_failed(
+    sending: Awaitable[Message],
+    failed: Callable[..., Awaitable[None]],  # failed(error, permanent=…)
+) -> Message | None:
+    """Send one message into a customer's chat; a refusal is recorded with `failed`.
+
+    Blocked, or the chat gone: recorded for good, None (the caller goes on with the
+    rest). Flood control beyond the rate limiter: raised, the loop backs off. Network
+    trouble: recorded to try later, then raised (the rest later too).
+    """
+    try:
+        return await sending
+    except (Forbidden, BadRequest) as exc:
+        await failed(exc, permanent=True)
+        return None
+    except RetryAfter:
+        raise
+    except TelegramError as exc:
+        await failed(exc, permanent=False)
+        raise

@@ -262,7 +262,8 @@ class _Table:
             )
             return
         delimiter = ";" if first.count(";") > first.count(",") else ","
-        header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter))]
+        raw_header = next(csv.reader([first], delimiter=delimiter))
+        header = [h.strip().lower() for h in raw_header]
         wanted = COLUMNS[self.name]
         missing = [c for c in wanted if c not in header]
         if missing:
@@ -273,6 +274,7 @@ class _Table:
             )
             return
         index = [header.index(c) for c in wanted]
+        key_width = len(raw_header[index[0]])
         width = len(header)
         pick = itemgetter(*index)  # every file has several columns: this returns a tuple
         strip = str.strip
@@ -303,7 +305,10 @@ class _Table:
                 self.errors.add(self.name, line, f"expected {width} columns, found {len(fields)}")
                 continue
             found += 1
-            if fields[index[0]].strip().lower() == wanted[0]:  # cheap: the key column first
+            # A second header (exports pasted together): the key cell is as long as the
+            # header's before anything else is compared, which keeps this off the hot path.
+            key = fields[index[0]]
+            if len(key) == key_width and key.strip().lower() == wanted[0]:
                 if [f.strip().lower() for f in fields] == header:
                     self.errors.add(
                         self.name, line, "a second header row (two exports pasted together?)"

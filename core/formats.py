@@ -32,6 +32,8 @@ import re
 import unicodedata
 from datetime import date
 
+from core.mail.text import fold
+
 # Spaces that real exports use as thousands separators: normal, no-break,
 # narrow no-break and thin space.
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
@@ -236,7 +238,7 @@ def _typed_amount(text: str) -> int:
 def _typed_invoice_number(text: str) -> int:
     value = _typed(text)
     value = _label_removed(value, _INVOICE_WORDS).rstrip(" .!")
-    if _LOOKS_LIKE_CUSTOMER.match(_unaccented(value).upper()):
+    if _LOOKS_LIKE_CUSTOMER.match(fold(value).upper()):
         raise TypedValueError("invoice number", text, "customer_id")
     match = _INVOICE_SHAPE.match(value)
     if not match:
@@ -256,16 +258,10 @@ def _typed_invoice_number(text: str) -> int:
     return int(year) * 1_000_000 + int(serial)
 
 
-def _unaccented(value: str) -> str:
-    """Latin letters without their accents (Ü, Ú, Ű are U to a customer ID)."""
-    decomposed = unicodedata.normalize("NFD", value)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def _typed_customer_id(text: str) -> str:
     value = _typed(text)
     value = _label_removed(value, _CUSTOMER_WORDS).rstrip(" .!")
-    value = _unaccented(value).upper()
+    value = fold(value).upper()
     if len(value) > _LONGEST_TYPED:
         raise TypedValueError("customer id", text, "form")
     match = _TYPED_CUSTOMER.match(value)

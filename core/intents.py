@@ -26,12 +26,13 @@ unknown. Inside a dialogue only `is_cancel` counts: there an answer is an answer
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
 from importlib import resources
+
+from core.mail.text import fold
 
 # The buttons a guest has, and those of a logged-in customer (conversations.common's
 # keyboards show the same): a tie between two buttons is narrowed to the customer's own.
@@ -113,9 +114,7 @@ def normalise(text: str) -> str:
     >>> normalise("  🧾 Számlák!!  ")
     'szamlak'
     """
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join("".join(c if c.isalnum() else " " for c in bare).split())
+    return " ".join("".join(c if c.isalnum() else " " for c in fold(text)).split())
 
 
 def _phrase(text: str, meaning: str) -> _Phrase:

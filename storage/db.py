@@ -672,14 +672,9 @@ def _usable_path(path: Path) -> None:
     except OSError as error:
         why = error.strerror or str(error)
         raise DatabaseUnusable(path, f"its folder {parent} cannot be made: {why}") from None
-    if path.exists():
-        try:
-            with path.open("rb") as handle:
-                head = handle.read(16)
-        except OSError as error:
-            raise DatabaseUnusable(path, f"cannot be read: {error.strerror or error}") from None
-        if head and head != b"SQLite format 3\x00":
-            raise DatabaseUnusable(path, "is not a SQLite database (another kind of file)")
+    # Never open() the file to look at it: closing any descriptor of a file drops every
+    # POSIX lock this process holds on it, SQLite's included (a second Database on the
+    # same file in this process would lose its locks). SQLite's own answer says enough.
 
 
 def _unusable(path: Path, error: sqlite3.Error) -> DatabaseUnusable:

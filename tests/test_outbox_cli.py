@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from core import staff
 from core.config import Settings
 from core.outbox import (
@@ -138,13 +136,6 @@ async def test_staff_hear_once_when_retries_pile_up_and_once_when_mail_works_aga
     assert await topics(db) == [MAIL_FAILING, MAIL_RECOVERED]
 
 
-@pytest.mark.xfail(
-    reason="open bug, found at the end of the 2026-11-27 session: after a second Database in"
-    " this process marks the requeued mail sent, a new process (the CLI) still reads it as"
-    " queued and a fresh sqlite3 connection here gets 'disk I/O error'; it passed earlier the"
-    " same day on the same commit. To be found before issue 10 is resolved.",
-    strict=False,
-)
 async def test_the_staff_chat_is_told_and_the_operator_requeues_what_can_be_sent(
     staff_bot, smtp_server, tmp_path
 ):

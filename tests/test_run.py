@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from botapi_emulator import BotApiEmulator
 from core.config import Settings
 from service import WebhookOptions, run_service
@@ -101,7 +103,21 @@ async def test_webhook_mode_receives_updates_by_post(tmp_path):
             await asyncio.wait_for(service, timeout=30)
 
 
-def test_a_malformed_setting_stops_the_service_at_once_with_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("setting", "told"),
+    [
+        (
+            {"PETKOMM_STAFF_IDS": "12, anna"},
+            "PETKOMM_STAFF_IDS: must be numeric Telegram user ids, got 'anna'",
+        ),
+        (  # read by the texts' facts, checked at start too
+            {"PETKOMM_PAYEE_IBAN": "HU43 1177 3016 1111 1018 0000 0000"},
+            "PETKOMM_PAYEE_IBAN: is not a valid account number",
+        ),
+    ],
+    ids=["staff-ids", "payee-iban"],
+)
+def test_a_malformed_setting_stops_the_service_at_once_with_one_line(tmp_path, setting, told):
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
@@ -109,7 +125,7 @@ def test_a_malformed_setting_stops_the_service_at_once_with_one_line(tmp_path):
         TELEGRAM_BOT_TOKEN=TOKEN,
         PETKOMM_DB=str(tmp_path / "x.sqlite3"),
         PETKOMM_MAIL_OUTBOX_DIR=str(tmp_path / "mail"),
-        PETKOMM_STAFF_IDS="12, anna",
+        **setting,
     )
     result = subprocess.run(
         [sys.executable, str(ROOT / "run_bot.py"), "run"],
@@ -120,5 +136,5 @@ def test_a_malformed_setting_stops_the_service_at_once_with_one_line(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 2
-    assert "PETKOMM_STAFF_IDS: must be numeric Telegram user ids, got 'anna'" in result.stderr
+    assert told in result.stderr
     assert "Traceback" not in result.stderr

@@ -85,19 +85,7 @@ async def login(
     else:
         ok = await verify_password(account.password_hash, password)
     if not ok:
-        async with db.transaction() as tx:
-            until = await wrong_guess(
-                tx,
-                attempt,
-                actor=tg_key,
-                action="login_failed",
-                target=account.customer_id if account else "",
-                lock_reason="login",
-                now=now,
-            )
-        if until is not None:
-            return LoginResult(LoginOutcome.LOCKED, locked_until=until)
-        return LoginResult(LoginOutcome.WRONG)
+        return await _refused(db, attempt, account.customer_id if account else "", now)
     assert account is not None
     async with db.transaction() as tx:
         await throttle.succeeded(tx, attempt, now, remember=account.status == "active")
@@ -149,20 +137,8 @@ async def _login_by_address(
         *(_no_account(password) for _ in range(max(1, len(named)) - len(tried))),
     )
     opened = [account for (account, _), ok in zip(tried, checks, strict=False) if ok]
-    if not opened:
-        async with db.transaction() as tx:
-            until = await wrong_guess(
-                tx,
-                attempt,
-                actor=tg_key,
-                action="login_failed",
-                target=" ".join(account.customer_id for account in named),
-                lock_reason="login",
-                now=now,
-            )
-        if until is not None:
-            return LoginResult(LoginOutcome.LOCKED, locked_until=until)
-        return LoginResult(LoginOutcome.WRONG)  # each account's guess stays counted
+    if not opened:  # each account's guess stays counted
+        return await _refused(db, attempt, " ".join(a.customer_id for a in named), now)
     active = [account for account in opened if account.status == "active"]
     async with db.transaction() as tx:
         await throttle.succeeded(tx, attempt, now, remember=bool(active))
@@ -175,6 +151,25 @@ async def _login_by_address(
         if len(active) > 1:
             return LoginResult(LoginOutcome.CHOOSE, choices=tuple(active))
         return await _enter(tx, (active or opened)[0], telegram_user_id, chat_id, now, "e-mail")
+
+
+async def _refused(
+    db: Database, attempt: throttle.Attempt, customers: str, now: float
+) -> LoginResult:
+    """A wrong password (or name): the failure audited, and locked if it reached a limit."""
+    async with db.transaction() as tx:
+        until = await wrong_guess(
+            tx,
+            attempt,
+            actor=attempt.guesser,
+            action="login_failed",
+            target=customers,
+            lock_reason="login",
+            now=now,
+        )
+    if until is not None:
+        return LoginResult(LoginOutcome.LOCKED, locked_until=until)
+    return LoginResult(LoginOutcome.WRONG)
 
 
 async def _no_account(password: str) -> bool:
