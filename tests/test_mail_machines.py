@@ -12,6 +12,7 @@ mail), staff are told so at once.
 from __future__ import annotations
 
 import asyncio
+from email.header import Header
 import os
 import subprocess
 import sys
@@ -117,6 +118,27 @@ async def test_a_read_receipt_of_no_known_mail_opens_no_ticket(db):
     )
     assert result.outcome == "ignored" and result.reason == "read receipt of no known mail"
     assert await tickets_store.count_all(db) == 0 and await outbox_rows(db) == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Szabadság - vízóra leolvasás", "Távollét", "Autó", "Szabadság: nem leszek otthon"],
+)
+async def test_a_persons_new_mail_with_an_away_subject_is_a_customer_mail(db, subject):
+    # Words an auto-reply's subject uses, written by a person in a new mail: a customer.
+    raw = (
+        "From: Kiss Ilona <kiss.ilona@example.hu>\r\nTo: ugyfelszolgalat@petkomm.hu\r\n"
+        f"Subject: {Header(subject, 'utf-8').encode()}\r\n"
+        "Message-ID: <away-1@example.hu>\r\nDate: Mon, 02 Nov 2026 09:00:00 +0100\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        "Jó napot! Jövő héten nem leszek otthon, a vízórát kérem máskor olvassák le.\r\n"
+    ).encode()
+    result = await process_mail(
+        db, raw, ctx=chain_context(), folder="INBOX", uidvalidity=1, uid=1, now=START
+    )
+    assert result.outcome == "new" and not result.machine
+    assert [kind for kind, _to, _subject in await outbox_rows(db)] == ["ack"]
 
 
 async def test_staff_answer_the_customers_own_mail_not_the_vacation_notice(db):

@@ -283,15 +283,26 @@ _OOF_SUBJECT = re.compile(
     r"^((re|aw|vs|fw|fwd|tr|wg)\s*:\s*)*"
     r"(automatikus valasz|automatic reply|auto(matic)?[- ]?reply|autoreply|autoresponse"
     r"|out of (the )?office( autoreply)?|hazon kivul|irodan kivul|tavol vagyok"
-    r"|szabadsag(on vagyok)?|tavollet|auto"
     r"|abwesenheitsnotiz|automatische antwort|reponse automatique|absence)"
     r"\s*(:|-|\(|$)"
 )
 
 
+# Subjects a person may write too ("Szabadság - vízóra leolvasás", "Autó"): an auto-reply's
+# only when the mail replies to one of ours.
+_AWAY_SUBJECT = re.compile(
+    r"^((re|aw|vs)\s*:\s*)*(szabadsag(on vagyok)?|tavollet|auto)\s*(:|-|\(|$)"
+)
+
+
 def _oof_subject(mail: ParsedMail) -> bool:
-    """An auto-reply subject: "Automatikus válasz:", "Házon kívül:", "Out of Office:", …"""
-    return _OOF_SUBJECT.match(fold(mail.subject).strip()) is not None
+    """An auto-reply subject: "Automatikus válasz:", "Házon kívül:", "Out of Office:", …;
+    "Szabadság", "Távollét", "Auto:" only on a reply to our mail."""
+    subject = fold(mail.subject).strip()
+    if _OOF_SUBJECT.match(subject) is not None:
+        return True
+    replying = bool(mail.in_reply_to or mail.references or _OUR_TAG.search(mail.subject))
+    return replying and _AWAY_SUBJECT.match(subject) is not None
 
 
 def _auto_replied_header(mail: ParsedMail) -> bool:
