@@ -12,10 +12,10 @@ mail), staff are told so at once.
 from __future__ import annotations
 
 import asyncio
-from email.header import Header
 import os
 import subprocess
 import sys
+from email.header import Header
 from pathlib import Path
 
 import pytest
@@ -82,8 +82,13 @@ async def test_machine_mail_is_a_note_on_its_ticket_and_never_a_customer(db, nam
     before = await tickets_store.messages(db, number)
 
     result = await process_mail(
-        db, corpus("machine", name), ctx=chain_context(), folder="INBOX", uidvalidity=1,
-        uid=1, now=START,
+        db,
+        corpus("machine", name),
+        ctx=chain_context(),
+        folder="INBOX",
+        uidvalidity=1,
+        uid=1,
+        now=START,
     )
 
     # It joined its own ticket, which stays closed; nothing was sent to anyone.
@@ -113,8 +118,13 @@ async def test_machine_mail_is_a_note_on_its_ticket_and_never_a_customer(db, nam
 
 async def test_a_read_receipt_of_no_known_mail_opens_no_ticket(db):
     result = await process_mail(
-        db, corpus("machine", "mdn_outlook_hu.eml"), ctx=chain_context(), folder="INBOX",
-        uidvalidity=1, uid=1, now=START,
+        db,
+        corpus("machine", "mdn_outlook_hu.eml"),
+        ctx=chain_context(),
+        folder="INBOX",
+        uidvalidity=1,
+        uid=1,
+        now=START,
     )
     assert result.outcome == "ignored" and result.reason == "read receipt of no known mail"
     assert await tickets_store.count_all(db) == 0 and await outbox_rows(db) == []
@@ -144,8 +154,13 @@ async def test_a_persons_new_mail_with_an_away_subject_is_a_customer_mail(db, su
 async def test_staff_answer_the_customers_own_mail_not_the_vacation_notice(db):
     await seed_machine_tickets(db, status="open")
     await process_mail(
-        db, corpus("machine", "vacation_freemail_noheaders.eml"), ctx=chain_context(),
-        folder="INBOX", uidvalidity=1, uid=1, now=START,
+        db,
+        corpus("machine", "vacation_freemail_noheaders.eml"),
+        ctx=chain_context(),
+        folder="INBOX",
+        uidvalidity=1,
+        uid=1,
+        now=START,
     )
     parent = await tickets_store.latest_customer_mail(db, 112)
     assert parent.message_id == "<report.112@example.hu>"  # not the vacation notice
@@ -185,9 +200,7 @@ async def test_machine_mail_through_the_mailbox_reaches_staff_as_machine_mail(
         env.db, settings, ctx=InboundContext.from_settings(settings), clock=env.clock
     )
     try:
-        dovecot.deliver_many(
-            imap_user.name, [corpus("machine", name) for name in sorted(EXPECTED)]
-        )
+        dovecot.deliver_many(imap_user.name, [corpus("machine", name) for name in sorted(EXPECTED)])
         assert await reader.poll_once() == len(EXPECTED)
         assert await reader.processor.process_pending() == len(EXPECTED)
 
