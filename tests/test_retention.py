@@ -541,3 +541,9 @@ async def test_the_running_service_purges_daily_by_the_setting(tmp_path, caplog)
         await stop_bot(service)
         await emulator.stop()
         await db.close()
+
+
+def test_purge_has_help():
+    result = run("db", "purge", "--help", env={})
+    assert result.returncode == 0
+    assert "usage:" in result.stdout and "--dry-run" in result.stdout
