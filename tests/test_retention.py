@@ -532,9 +532,9 @@ async def test_the_running_service_purges_daily_by_the_setting(tmp_path, caplog)
         assert actor == "system"
         # The next day's round finds nothing: it logs nothing at all, and says when it runs again.
         caplog.set_level(logging.DEBUG, logger="petkomm")
-        caplog.clear()
+        caplog.clear()  # (housekeeping may log meanwhile: it runs beside)
         assert await service._purge_old(asyncio.Event()) == retention.EVERY
-        assert [r for r in caplog.records if r.name.startswith("petkomm.service")] == []
+        assert [r for r in caplog.records if "retention" in r.getMessage()] == []
         assert heard.lines == [line]
     finally:
         logging.getLogger("petkomm").removeHandler(heard)
