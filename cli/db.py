@@ -1,8 +1,10 @@
-"""`db migrate` and `db backup FILE`: maintenance of PETKOMM_DB and the bot's state file.
+"""`db migrate`, `db backup FILE` and `db purge`: maintenance of PETKOMM_DB and the bot's
+state file.
 
 The bot keeps its dialogue states and received updates in a file of its own
 (PETKOMM_STATE_DB, by default beside PETKOMM_DB): both are migrated, and a
-backup copies both (the state file to `FILE`'s name with `-state`).
+backup copies both (the state file to `FILE`'s name with `-state`). A purge
+removes from PETKOMM_DB what the law no longer asks us to keep (`core.retention`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from cli.common import Subparsers, error
+from cli.common import Subparsers, error, os_user
 from core.config import Settings, state_path_beside
 
 BACKUP_PREFIX = "petkomm-"
@@ -65,13 +67,73 @@ def register(sub: Subparsers) -> None:
         type=int,
         help="with --into: then delete all but the newest N backups in FOLDER",
     )
+    u = db_sub.add_parser(
+        "purge",
+        help="remove closed tickets, old mail and audit rows older than a date",
+        description="Remove from PETKOMM_DB what is older than DATE (Budapest time): closed "
+        "tickets whose last activity was before it, with their messages, raw mails, files and "
+        "mail; audit rows, sent or failed mail, sent notices and old guessing-limit rows. Open "
+        "tickets and mail still waiting are never removed. The law keeps a complaint and its "
+        "answer five years (Fgytv. 17/A (7)): a later DATE needs --force. Prints one line per "
+        "kind with its count; removed data is overwritten in the file, not just freed.",
+    )
+    u.add_argument(
+        "--before",
+        metavar="YYYY-MM-DD",
+        help="the first day to keep (default: PETKOMM_RETENTION_YEARS years before today)",
+    )
+    u.add_argument("--dry-run", action="store_true", help="only show what would be removed")
+    u.add_argument("--force", action="store_true", help="allow a DATE less than five years ago")
     p.set_defaults(func=cmd_db)
+
+
+async def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """`db purge`: check the date, then remove (or count) what is older, one line per kind."""
+    import time
+    from datetime import date
+
+    from core import retention
+    from core.db import open_database
+
+    now = time.time()
+    today = retention.budapest_day(now)
+    if args.before is not None:
+        try:
+            before = date.fromisoformat(args.before.strip())
+        except ValueError:
+            return error(f"error: --before: not a YYYY-MM-DD date: {args.before!r}")
+    else:
+        years = settings.retention_years
+        if years is None:
+            return error("error: name --before YYYY-MM-DD (or set PETKOMM_RETENTION_YEARS)")
+        before = retention.cutoff_for_years(years, now)
+    why = retention.refusal(before, today, force=args.force)
+    if why is not None:
+        return error(f"error: --before: {why}")
+    db = await open_database(settings.db_path)
+    try:
+        purged = await retention.purge(
+            db, before, dry_run=args.dry_run, actor=f"cli:{os_user()}", now=now
+        )
+        # The command's promise: once it returns, no file holds what it removed.
+        await db.erased_everywhere()
+    finally:
+        await db.close()
+    verb = "would remove" if purged.dry_run else "removed"
+    print(f"{settings.db_path}: what is older than {before.isoformat()} (Budapest time)")
+    for _, label, count in purged.counts:
+        print(f"{verb} {count} {label}")
+    if purged.dry_run:
+        print("dry run: nothing was removed")
+    return 0
 
 
 async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     """Open both files (which applies pending migrations), then run the action."""
     from core.db import open_database, open_state_database, schema_version
 
+    if args.db_command == "purge":
+        return await cmd_purge(args, settings)
     sources = (settings.db_path, settings.state_db_path)
     if args.db_command == "backup":
         if (args.file is None) == (args.into is None):

@@ -23,6 +23,8 @@ DEFAULT_CODE_TTL_HOURS = 48
 DEFAULT_IDLE_MINUTES = 30
 DEFAULT_PROOF_MONTHS = 12
 DEFAULT_ANSWER_DAYS = 15  # Fgytv. 17/B § (5)
+# A complaint and its answer are kept five years (Fgytv. 17/A (7)): no purge keeps less.
+MINIMUM_RETENTION_YEARS = 5
 SECURITY_MODES = ("none", "starttls", "tls")
 
 
@@ -75,6 +77,7 @@ class Settings:
         self.mail_from, self.log_level, self.log_format, self.answer_days  # noqa: B018
         self.state_db_path  # noqa: B018
         self.code_ttl_hours, self.idle_minutes, self.proof_months  # noqa: B018
+        self.retention_years  # noqa: B018
         if self.mail_outbox_dir is None:
             self.smtp_host, self.smtp_port, self.smtp_security  # noqa: B018
         if self.reads_mail:  # the support mailbox is optional; when named, all of it must be right
@@ -169,6 +172,27 @@ class Settings:
     def answer_days(self) -> int:
         """Days staff have to answer a report (Fgytv. 17/B § (5): 15)."""
         return self._int("PETKOMM_ANSWER_DAYS", DEFAULT_ANSWER_DAYS, minimum=1)
+
+    @property
+    def retention_years(self) -> int | None:
+        """PETKOMM_RETENTION_YEARS: the service purges what is older than this many years
+        once a day (`core.retention`); None (unset or empty) for no automatic purge."""
+        raw = self._str("PETKOMM_RETENTION_YEARS")
+        if raw is None:
+            return None
+        try:
+            years = int(raw)
+        except ValueError:
+            raise ConfigError(
+                "PETKOMM_RETENTION_YEARS", f"must be a whole number of years, got {raw!r}"
+            ) from None
+        if years < MINIMUM_RETENTION_YEARS:
+            raise ConfigError(
+                "PETKOMM_RETENTION_YEARS",
+                f"must be at least {MINIMUM_RETENTION_YEARS} (the law keeps a complaint and its"
+                f" answer {MINIMUM_RETENTION_YEARS} years, Fgytv. 17/A (7)), got {years}",
+            )
+        return years
 
     # --- telegram --------------------------------------------------------------
     @property

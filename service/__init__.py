@@ -18,7 +18,9 @@ The parts:
 - the outbox sender (SMTP or a folder), woken whenever a mail is queued;
 - the staff announcer (tickets into the staff chat, answers into customers' chats);
 - the support-mailbox reader and its processor, when PETKOMM_IMAP_HOST is set;
-- hourly housekeeping of old throttling rows, handled updates and effect-journal entries.
+- hourly housekeeping of old throttling rows, handled updates and effect-journal entries;
+- with PETKOMM_RETENTION_YEARS, a daily purge of what the law no longer asks us to keep
+  (`core.retention`: closed tickets, old audit rows and mail older than that many years).
 
 Start order: the Telegram application first (getMe: code mails carry the bot's
 name in their deep links), then the workers, then the updates (those the last
@@ -39,7 +41,7 @@ from dataclasses import dataclass
 from bot.announcer import POLL_INTERVAL, Announcer
 from bot.app import AssistantApplication, build_application
 from bot.updates import DurableUpdates
-from core import chat_state, journal, throttle, updates
+from core import chat_state, journal, retention, throttle, updates
 from core.config import Settings
 from core.db import Database, open_database, open_state_database
 from core.facts import facts_from
@@ -135,6 +137,9 @@ class Service:
             self.reader = InboxReader(db, settings, ctx=ctx)
         self.updates = DurableUpdates(self.application, state_db, self.clock)
         self.housekeeping = Worker("housekeeping", self._housekeep)
+        self.retention: Worker | None = None
+        if settings.retention_years is not None:
+            self.retention = Worker("retention purge", self._purge_old)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -193,6 +198,8 @@ class Service:
             else:
                 log.info("PETKOMM_IMAP_HOST is not set: the support mailbox is not read")
             self._spawn("housekeeping", self.housekeeping.run)
+            if self.retention is not None:
+                self._spawn("retention", self.retention.run)
         if webhook is None:
             await self.updates.start_polling(interval=polling.interval, timeout=polling.timeout)
             log.info("polling %s as @%s", self.api_url, application.bot.username)
@@ -265,6 +272,21 @@ class Service:
             journaled,
         )
         return HOUSEKEEPING_EVERY
+
+    async def _purge_old(self, stop: asyncio.Event) -> float:
+        """Remove what is older than PETKOMM_RETENTION_YEARS years (at start, then daily);
+        one line with the counts when something went, nothing when nothing did."""
+        years = self.settings.retention_years
+        assert years is not None  # the loop runs only with the setting
+        purged = await retention.purge_for_years(self.db, years, self.clock())
+        if purged.total:
+            log.info(
+                "retention: removed what is older than %s (%d years): %s",
+                purged.before.isoformat(),
+                years,
+                purged.summary(),
+            )
+        return retention.EVERY
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
