@@ -314,3 +314,61 @@ def format_date(value: date | str) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value)
     return f"{value.year}. {value.month:02d}. {value.day:02d}."
+
+
+# --- the Hungarian article ------------------------------------------------------------
+
+_VOWELS = frozenset("aáeéiíoóöőuúüű")
+# Letters read by their names in an abbreviation or a code ("az SMS", "az U0027", "a PK-…"):
+# those whose Hungarian name starts with a vowel.
+_VOWEL_NAMED_LETTERS = frozenset("AÁEÉIÍOÓÖŐUÚÜŰFLMNRSXY")
+_DIGIT_GROUP_SPACES = frozenset(" \u00a0\u202f\u2009")
+
+
+def hungarian_article(word: object) -> str:
+    """`a` or `az`, as Hungarian says it before `word` (a value about to be written).
+
+    By sound: a vowel-initial word takes `az` (`az anna@…`); a number by how it is
+    read, so 1 (egy), 5 (öt), 50, 500, 1 000 (ezer), 1 500 000 (egymillió…) and
+    ordinals like `1.` take `az`, 2, 10, 100, 2026 take `a`; an abbreviation or
+    code read letter by letter by its first letter's name (`az U0027`, `az SMS`,
+    `a PK-000123`). Leading quotes and brackets are skipped.
+    """
+    text = str(word).lstrip(" \u00a0\"'„“”‚‘’»«([<{")
+    if not text:
+        return "a"
+    first = text[0]
+    if first.isdigit():
+        digits = ""
+        for char in text:
+            if char.isdigit():
+                digits += char
+            elif char in _DIGIT_GROUP_SPACES and digits:
+                continue
+            else:
+                break
+        digits = digits.lstrip("0") or "0"
+        # Read aloud, a number starts with the word of its first digit in its place
+        # within a group of three: 5 in any place (öt, ötven, ötszáz) and 1 in the
+        # ones' place (egy; ezer, egymillió) begin with a vowel.
+        if digits[0] == "5" or (digits[0] == "1" and len(digits) % 3 == 1):
+            return "az"
+        return "a"
+    head = ""
+    for char in text:
+        if not char.isalpha():
+            break
+        head += char
+    spelled = (
+        len(head) == 1
+        or (head.isupper() and len(head) > 1)
+        or (len(head) < len(text) and text[len(head)].isdigit())
+    )
+    if spelled:
+        return "az" if first.upper() in _VOWEL_NAMED_LETTERS else "a"
+    return "az" if first.lower() in _VOWELS else "a"
+
+
+def with_article(word: object) -> str:
+    """`word` with its article before it: `az U0027`, `a 2026-002168`, `az 5000 Ft`."""
+    return f"{hungarian_article(word)} {word}"
