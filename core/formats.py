@@ -283,30 +283,47 @@ def format_invoice_number(number: int) -> str:
     return f"{number // 1_000_000:04d}-{number % 1_000_000:06d}"
 
 
-def format_amount(amount: int, *, group_four: bool = False) -> str:
-    """Hungarian grouping: `4800 Ft`, `12 345 Ft`, `-3 000 Ft`.
+# The one minus sign customer texts write (chat and mail alike): U+2212, as Hungarian
+# typography has it; the billing export keeps its ASCII hyphen.
+MINUS = "\u2212"
 
-    A four-digit number is grouped only when `group_four` is set (inside a
-    column of longer numbers), as the Hungarian rule says. The separator is a
-    no-break space so an amount never wraps across lines.
+
+def format_amount(amount: int) -> str:
+    """Hungarian grouping: `4800 Ft`, `12 345 Ft`, `\u22123000 Ft` (the minus sign): the one
+    amount format of every customer text.
+
+    A four-digit number is not grouped, as the Hungarian rule says. The separator is a
+    no-break space so an amount never wraps across lines; a negative amount starts with
+    the minus sign (U+2212, `MINUS`).
     """
-    return f"{format_number(amount, group_four=group_four)}\u00a0Ft"
+    return f"{format_number(amount)}\u00a0Ft"
 
 
-def format_number(amount: int, *, group_four: bool = False, separator: str = "\u00a0") -> str:
-    """The grouped digits without the currency (see `format_amount`), `separator` between groups."""
+def format_balance(balance: int) -> str:
+    """A balance as the customer reads it, the same wherever it appears: `13 394 Ft
+    tartozás` (they owe), `500 Ft túlfizetés` (paid more), `0 Ft`."""
+    if balance < 0:
+        return f"{format_amount(-balance)} tartozás"
+    if balance > 0:
+        return f"{format_amount(balance)} túlfizetés"
+    return format_amount(0)
+
+
+def format_number(amount: int, *, separator: str = "\u00a0", minus: str = MINUS) -> str:
+    """The grouped digits without the currency (see `format_amount`), `separator` between
+    groups, `minus` before a negative number."""
     digits = str(abs(amount))
-    if len(digits) > 4 or group_four:
+    if len(digits) > 4:
         digits = f"{abs(amount):,}".replace(",", separator)
-    return f"-{digits}" if amount < 0 else digits
+    return f"{minus}{digits}" if amount < 0 else digits
 
 
 def format_export_amount(amount: int) -> str:
     """Whole forints as the billing export writes them: `4800`, `12 345`, `-30 000`.
 
-    The same grouping as `format_amount`, with plain spaces and no currency.
+    The same grouping as `format_amount`, with plain spaces, an ASCII minus and no currency.
     """
-    return format_number(amount, separator=" ")
+    return format_number(amount, separator=" ", minus="-")
 
 
 def format_date(value: date | str) -> str:

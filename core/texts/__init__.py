@@ -31,6 +31,7 @@ import jinja2
 from core.facts import Facts
 from core.formats import (
     format_amount,
+    format_balance,
     format_date,
     format_invoice_number,
     format_number,
@@ -64,7 +65,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         keep_trailing_newline=False,
     )
     env.filters["ft"] = format_amount
-    env.filters["ft4"] = lambda amount: format_amount(amount, group_four=True)
+    env.filters["balance"] = format_balance
     env.filters["num"] = format_number
     env.filters["date"] = format_date
     env.filters["invoice"] = format_invoice_number
