@@ -22,11 +22,12 @@ import jinja2
 import pytest
 from jinja2 import nodes
 
+from conversations.common import plain_label
 from core import texts
 from core.facts import Facts
 from core.formats import hungarian_article
 from core.statement import Statement
-from core.texts import render
+from core.texts import labels, render
 from storage.billing import Booking, Customer, Invoice
 
 FACTS = Facts(
@@ -286,6 +287,22 @@ def test_template_reads_like_a_person_wrote_it(template: str) -> None:
         for text in _renders(template):
             problems.extend(p for p in _problems(text) if p not in problems)
     assert not problems, f"{template}:\n" + "\n".join(problems)
+
+
+# "a <b>Belépés</b> gombot": a button named in a customer text.
+_NAMED_BUTTON = re.compile(r"<b>([^<]+)</b>\)? gomb")
+
+
+@pytest.mark.parametrize(
+    "template", [t for t in _templates() if t.startswith("chat/") and "/staff/" not in t]
+)
+def test_a_named_button_is_one_the_customer_has(template: str) -> None:
+    """A text names a button by its label (the emoji left out), never one that does not exist;
+    tests/screen.py checks in every story that it is on the screen too."""
+    buttons = {plain_label(name) for name in labels("customer")}
+    with texts.telling(FACTS):
+        named = {n for text in _renders(template) for n in _NAMED_BUTTON.findall(text)}
+    assert named <= buttons, f"{template} names {named - buttons}"
 
 
 def test_the_sweep_reads_every_folder() -> None:
