@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.botkit import active_customer, debtor
+from tests.botkit import active_customer, debtor, proof_for
 
 # A hyphen-minus before an amount (not the one inside an invoice number like 2026-002168).
 HYPHEN_MINUS = re.compile(r"(?<![\d\w])-\s?\d")
@@ -49,3 +49,23 @@ async def test_the_balance_is_written_one_way_with_one_minus_sign(bot_env):
     assert running and all(re.fullmatch(r"[\d ]+ Ft( tartozás| túlfizetés)?", r) for r in running)
     assert not HYPHEN_MINUS.search(account) and not HYPHEN_MINUS.search(home)
     assert "−" in account  # a charge, with the minus sign (U+2212)
+
+
+async def test_a_mail_only_queued_is_told_as_on_its_way(bot_env):
+    """When the chat answers, the mail is only in the outbox: "elküldjük", never "elküldtük"."""
+    proof = await proof_for(bot_env.db, "U0035")
+    terez = bot_env.customer("Teréz")
+    done = terez.texts(
+        await terez.register(
+            email_address="terez.antal@example.hu",
+            username="antal.terez",
+            password="Őszi-Levél-58",
+            **proof,
+        )
+    )
+    assert "elküldjük" in done and "néhány percen belül megérkezik" in done
+    await terez.press("forgot")
+    sent = terez.texts(await terez.say("antal.terez"))
+    assert "elküldjük a kódot" in sent
+    for text in (done, sent):
+        assert "elküldtük" not in text and "kódot küldtünk," not in text
