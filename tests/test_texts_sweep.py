@@ -141,6 +141,8 @@ BASE: dict[str, Any] = {
     "logout_hint": True,
     "what": "text",
     "dialogue": "registration",
+    "given": ["email", "username", "password"],
+    "going": "Tartozás",
     "summary": _summary(),
     "event": "new",
     "excerpt": "Elfolyik a víz a mérőóránál.",
