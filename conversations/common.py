@@ -133,7 +133,10 @@ class Dialogue:
     """A dialogue as its diagram: how it starts, its states, what it keeps meanwhile.
 
     `name` is how `common/mid_dialogue.txt` names it; `drafts` are the user_data
-    keys it keeps between steps, forgotten when the customer leaves it.
+    keys it keeps between steps, forgotten when the customer leaves it; `given` says
+    which answers the customer has given in a state (names that `common/discard.txt`
+    words, never a value), so that leaving by /start or a menu button first says what
+    would be lost.
     `conversations.dialogues` merges every dialogue into one ConversationHandler.
     """
 
@@ -141,6 +144,7 @@ class Dialogue:
     entry_points: tuple[BaseHandler, ...]
     states: Mapping[str, Step]
     drafts: tuple[str, ...] = ()
+    given: Callable[[str, Mapping[Any, Any]], tuple[str, ...]] = lambda state, drafts: ()
 
 
 PRIVATE = F.ChatType.PRIVATE

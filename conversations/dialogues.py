@@ -3,9 +3,13 @@
 One persistent ConversationHandler holds every dialogue (registration,
 activation, login, passwords, report), so a customer is in at most one at a
 time and anything unexpected mid-dialogue gets the same helpful treatment:
-buttons and deep links always do what they say (re-entry), /start and Mégse
-leave, other commands, stickers and stale buttons get a reminder of the
-question. Outside a dialogue, the handlers at the end answer everything else.
+buttons and deep links always do what they say (re-entry), Mégse leaves, other
+commands, stickers and stale buttons get a reminder of the question. /start,
+/menu, a menu button or another dialogue's button or command leave too, but
+once the customer has answered something they first say what would be lost
+and offer to continue (`leave_or_ask`: two inline buttons whose data carry what
+was asked for, so the offer survives a restart like the dialogue's state).
+Outside a dialogue, the handlers at the end answer everything else.
 
 What people type (core.intents) is read by one rule:
 - inside a dialogue an answer is an answer: a user name "szamla" or a report
@@ -23,11 +27,13 @@ derived from the list of them.
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -52,6 +58,7 @@ from conversations.common import (
     customer_keyboard,
     delete_secret,
     guest_keyboard,
+    inline,
     keyboard_for,
     label,
     label_pattern,
@@ -83,6 +90,7 @@ NAME = "dialogue"  # the ConversationHandler's name, under which its states are 
 
 # Derived from the dialogues: which dialogue a state is in, and what it asks.
 DIALOGUE_OF = {state: d.name for d in DIALOGUES for state in d.states}
+BY_NAME = {d.name: d for d in DIALOGUES}
 ASKS = {state: s.asks for d in DIALOGUES for state, s in d.states.items()}
 DRAFTS = tuple(dict.fromkeys(key for d in DIALOGUES for key in d.drafts))
 
@@ -163,21 +171,137 @@ async def cancel(update: Update, context: BotContext) -> NextState:
     return END
 
 
-async def restart(update: Update, context: BotContext) -> NextState:
-    """/start in a dialogue: leave it and greet."""
+# --- leaving by /start, /menu or a button: what would be lost, first ------------------
+
+LEAVE = "leave:"  # the offer's inline buttons: `leave:stay`, `leave:go:<where>`
+
+
+def given(update: Update, context: BotContext) -> tuple[str, tuple[str, ...]]:
+    """The dialogue the customer is in and the answers given in it so far (by name)."""
+    state = current_state(update)
+    if state is None or state not in DIALOGUE_OF:
+        return "", ()
+    dialogue = BY_NAME[DIALOGUE_OF[state]]
+    return dialogue.name, dialogue.given(state, context.drafts)
+
+
+async def _go(update: Update, context: BotContext, where: str) -> NextState:
+    """Leave the dialogue and do what was asked: `start`, `menu`, `menu:<button>` or
+    `open:<button>` (a dialogue's first step or a page, as typed outside one)."""
     _forget_drafts(context)
-    await greet(update, context)
+    kind, _, name = where.partition(":")
+    if kind == "start":
+        await greet(update, context)
+    elif kind == "menu" and not name:
+        await menu_command(update, context)
+    elif kind == "menu" and name in menu.MENU_ACTIONS:
+        await menu.MENU_ACTIONS[name](update, context)
+    elif kind == "open" and name in OPENS:
+        return await OPENS[name](update, context)
     return END
 
 
-async def menu_in_dialogue(update: Update, context: BotContext) -> NextState:
-    """A menu button pressed mid-dialogue: leave the dialogue and do what it says."""
-    _forget_drafts(context)
+def _label_of(where: str) -> str:
+    kind, _, name = where.partition(":")
+    return plain_label(name) if name else kind
+
+
+async def leave_or_ask(update: Update, context: BotContext, where: str) -> NextState | None:
+    """Leave the dialogue for `where` (see `_go`); once something is answered, first say
+    what would be lost and offer to continue (None: the question stays where it was)."""
+    dialogue, answers = given(update, context)
+    if not answers:
+        return await _go(update, context, where)
+    log.debug("leaving %s with %d answers offered to continue", dialogue, len(answers))
+    await say(
+        update,
+        "common/discard",
+        reply_markup=inline([[("stay", f"{LEAVE}stay")], [("leave", f"{LEAVE}go:{where}")]]),
+        dialogue=dialogue,
+        given=answers,
+        going=_label_of(where),
+    )
+    return None
+
+
+def _as_typed(update: Update) -> Update:
+    """The pressed offer as the customer's own message in their chat, so that what they
+    asked for runs as if typed (a page is sent anew, not edited into the offer)."""
+    query = query_of(update)
+    offer = query.message
+    assert isinstance(offer, Message)
+    message = Message(
+        message_id=offer.message_id,
+        date=offer.date,
+        chat=offer.chat,
+        from_user=query.from_user,
+        text="",
+    )
+    message.set_bot(update.get_bot())
+    return Update(update.update_id, message=message)
+
+
+async def answer_offer(update: Update, context: BotContext) -> NextState | None:
+    """Folytatom: the question again, nothing lost; Kilépek: do what was asked for."""
+    query = query_of(update)
+    await query.answer()
+    await query.edit_message_reply_markup(None)  # the offer is answered: no stale buttons
+    data = query.data or ""
+    if data == f"{LEAVE}stay":
+        await _ask_again(update, current_state(update))
+        return None
+    return await _go(_as_typed(update), context, data.removeprefix(f"{LEAVE}go:"))
+
+
+async def restart(update: Update, context: BotContext) -> NextState | None:
+    """/start in a dialogue: leave it and greet (once something is answered, ask first)."""
+    return await leave_or_ask(update, context, "start")
+
+
+async def menu_in_dialogue_command(update: Update, context: BotContext) -> NextState | None:
+    """/menu in a dialogue: leave it for the home page (once something is answered, ask)."""
+    return await leave_or_ask(update, context, "menu")
+
+
+async def menu_in_dialogue(update: Update, context: BotContext) -> NextState | None:
+    """A menu button pressed mid-dialogue: leave the dialogue and do what it says (once
+    something is answered, ask first)."""
     pressed = text_of(update)
-    for name, action in menu.MENU_ACTIONS.items():
+    for name in menu.MENU_ACTIONS:
         if pressed == label(name):
-            await action(update, context)
+            return await leave_or_ask(update, context, f"menu:{name}")
     return END
+
+
+def _guarded(
+    name: str, opens: StepCallback
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, NextState | None]]:
+    """A dialogue's button or command: mid-dialogue it leaves the current one like a menu
+    button (re-entry), asking first once something is answered."""
+
+    async def entry(update: Update, context: BotContext) -> NextState | None:
+        if current_state(update) is None:
+            return await opens(update, context)
+        return await leave_or_ask(update, context, f"open:{name}")
+
+    return entry
+
+
+def _entry_points() -> list[BaseHandler]:
+    """Every dialogue's entry points; those a button or command opens guarded (`_guarded`)."""
+    by_callback = {callback: name for name, callback in OPENS.items()}
+    entries: list[BaseHandler] = []
+    for dialogue in DIALOGUES:
+        for handler in dialogue.entry_points:
+            name = by_callback.get(handler.callback)
+            if name is not None and isinstance(handler, MessageHandler | CommandHandler):
+                # A copy: the dialogue's own handler stays as it is for another build.
+                guarded = copy.copy(handler)
+                guarded.callback = _guarded(name, OPENS[name])
+                entries.append(guarded)
+            else:
+                entries.append(handler)
+    return entries
 
 
 async def remind(update: Update, context: BotContext) -> None:
@@ -223,6 +347,8 @@ def fallbacks() -> list[BaseHandler]:
         CommandHandler(["cancel", "megse"], cancel),
         MessageHandler(CANCEL, cancel),
         CommandHandler("start", restart),
+        CommandHandler("menu", menu_in_dialogue_command),
+        CallbackQueryHandler(answer_offer, pattern=f"^{LEAVE}"),
         CommandHandler(["help", "sugo"], help_in_dialogue),
         MessageHandler(F.TEXT & F.Regex(label_pattern("help")), help_in_dialogue),
         MessageHandler(F.TEXT & F.Regex(label_pattern(*menu.MENU_ACTIONS)), menu_in_dialogue),
@@ -241,7 +367,7 @@ def conversation() -> ConversationHandler:
         warnings.simplefilter("ignore", PTBUserWarning)  # per_message=False is intended
         _conversation = ConversationHandler(
             entry_points=[
-                *(handler for d in DIALOGUES for handler in d.entry_points),
+                *_entry_points(),
                 # Hibabejelentés as an inline button, under a reply that suggests it
                 # (registration's refused proof).
                 CallbackQueryHandler(report.start, pattern="^open:report$"),

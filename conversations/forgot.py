@@ -196,4 +196,9 @@ DIALOGUE = Dialogue(
         AGAIN: step("password/ask_again", MessageHandler(ANSWER, got_again)),
     },
     drafts=(RESET, password.NEW_HASH),
+    given=lambda state, drafts: {
+        CODE: ("username",),
+        NEW: ("username", "code"),
+        AGAIN: ("username", "code", "new_password"),
+    }.get(state, ()),
 )

@@ -187,4 +187,6 @@ DIALOGUE = Dialogue(
         ),
     },
     drafts=(USERNAME_DRAFT, CHOICE_DRAFT),
+    # After the user name (or address) the password is asked, or which account is meant.
+    given=lambda state, drafts: ("login_name",) if state in (PASSWORD, WHICH) else (),
 )

@@ -152,4 +152,8 @@ DIALOGUE = Dialogue(
         AGAIN: step("password/ask_again", MessageHandler(ANSWER, got_again)),
     },
     drafts=(NEW_HASH,),
+    given=lambda state, drafts: {
+        NEW: ("current_password",),
+        AGAIN: ("current_password", "new_password"),
+    }.get(state, ()),
 )

@@ -21,7 +21,7 @@ dialogue.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from telegram import Update
@@ -101,6 +101,12 @@ FIXING = {
 }
 # The states whose answers are passwords: whatever is typed there is deleted.
 SECRET_STATES = frozenset({PASSWORD, PASSWORD_AGAIN, FIXING[PASSWORD], FIXING[PASSWORD_AGAIN]})
+
+
+def given(state: str, drafts: Mapping[Any, Any]) -> tuple[str, ...]:
+    """The fields answered so far (the password once it is typed, even before its repeat)."""
+    draft = drafts.get(DRAFT) or {}
+    return tuple(f for f in FIELDS if f in draft or (f == "password" and PASSWORD_ONCE in draft))
 
 
 def _draft(context: BotContext) -> dict[str, Any]:
@@ -488,4 +494,5 @@ DIALOGUE = Dialogue(
         ),
     },
     drafts=(DRAFT,),
+    given=given,
 )

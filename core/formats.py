@@ -283,30 +283,47 @@ def format_invoice_number(number: int) -> str:
     return f"{number // 1_000_000:04d}-{number % 1_000_000:06d}"
 
 
-def format_amount(amount: int, *, group_four: bool = False) -> str:
-    """Hungarian grouping: `4800 Ft`, `12 345 Ft`, `-3 000 Ft`.
+# The one minus sign customer texts write (chat and mail alike): U+2212, as Hungarian
+# typography has it; the billing export keeps its ASCII hyphen.
+MINUS = "\u2212"
 
-    A four-digit number is grouped only when `group_four` is set (inside a
-    column of longer numbers), as the Hungarian rule says. The separator is a
-    no-break space so an amount never wraps across lines.
+
+def format_amount(amount: int) -> str:
+    """Hungarian grouping: `4800 Ft`, `12 345 Ft`, `\u22123000 Ft` (the minus sign): the one
+    amount format of every customer text.
+
+    A four-digit number is not grouped, as the Hungarian rule says. The separator is a
+    no-break space so an amount never wraps across lines; a negative amount starts with
+    the minus sign (U+2212, `MINUS`).
     """
-    return f"{format_number(amount, group_four=group_four)}\u00a0Ft"
+    return f"{format_number(amount)}\u00a0Ft"
 
 
-def format_number(amount: int, *, group_four: bool = False, separator: str = "\u00a0") -> str:
-    """The grouped digits without the currency (see `format_amount`), `separator` between groups."""
+def format_balance(balance: int) -> str:
+    """A balance as the customer reads it, the same wherever it appears: `13 394 Ft
+    tartozás` (they owe), `500 Ft túlfizetés` (paid more), `0 Ft`."""
+    if balance < 0:
+        return f"{format_amount(-balance)} tartozás"
+    if balance > 0:
+        return f"{format_amount(balance)} túlfizetés"
+    return format_amount(0)
+
+
+def format_number(amount: int, *, separator: str = "\u00a0", minus: str = MINUS) -> str:
+    """The grouped digits without the currency (see `format_amount`), `separator` between
+    groups, `minus` before a negative number."""
     digits = str(abs(amount))
-    if len(digits) > 4 or group_four:
+    if len(digits) > 4:
         digits = f"{abs(amount):,}".replace(",", separator)
-    return f"-{digits}" if amount < 0 else digits
+    return f"{minus}{digits}" if amount < 0 else digits
 
 
 def format_export_amount(amount: int) -> str:
     """Whole forints as the billing export writes them: `4800`, `12 345`, `-30 000`.
 
-    The same grouping as `format_amount`, with plain spaces and no currency.
+    The same grouping as `format_amount`, with plain spaces, an ASCII minus and no currency.
     """
-    return format_number(amount, separator=" ")
+    return format_number(amount, separator=" ", minus="-")
 
 
 def format_date(value: date | str) -> str:
@@ -314,3 +331,61 @@ def format_date(value: date | str) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value)
     return f"{value.year}. {value.month:02d}. {value.day:02d}."
+
+
+# --- the Hungarian article ------------------------------------------------------------
+
+_VOWELS = frozenset("aáeéiíoóöőuúüű")
+# Letters read by their names in an abbreviation or a code ("az SMS", "az U0027", "a PK-…"):
+# those whose Hungarian name starts with a vowel.
+_VOWEL_NAMED_LETTERS = frozenset("AÁEÉIÍOÓÖŐUÚÜŰFLMNRSXY")
+_DIGIT_GROUP_SPACES = frozenset(" \u00a0\u202f\u2009")
+
+
+def hungarian_article(word: object) -> str:
+    """`a` or `az`, as Hungarian says it before `word` (a value about to be written).
+
+    By sound: a vowel-initial word takes `az` (`az anna@…`); a number by how it is
+    read, so 1 (egy), 5 (öt), 50, 500, 1 000 (ezer), 1 500 000 (egymillió…) and
+    ordinals like `1.` take `az`, 2, 10, 100, 2026 take `a`; an abbreviation or
+    code read letter by letter by its first letter's name (`az U0027`, `az SMS`,
+    `a PK-000123`). Leading quotes and brackets are skipped.
+    """
+    text = str(word).lstrip(" \u00a0\"'„“”‚‘’»«([<{")
+    if not text:
+        return "a"
+    first = text[0]
+    if first.isdigit():
+        digits = ""
+        for char in text:
+            if char.isdigit():
+                digits += char
+            elif char in _DIGIT_GROUP_SPACES and digits:
+                continue
+            else:
+                break
+        digits = digits.lstrip("0") or "0"
+        # Read aloud, a number starts with the word of its first digit in its place
+        # within a group of three: 5 in any place (öt, ötven, ötszáz) and 1 in the
+        # ones' place (egy; ezer, egymillió) begin with a vowel.
+        if digits[0] == "5" or (digits[0] == "1" and len(digits) % 3 == 1):
+            return "az"
+        return "a"
+    head = ""
+    for char in text:
+        if not char.isalpha():
+            break
+        head += char
+    spelled = (
+        len(head) == 1
+        or (head.isupper() and len(head) > 1)
+        or (len(head) < len(text) and text[len(head)].isdigit())
+    )
+    if spelled:
+        return "az" if first.upper() in _VOWEL_NAMED_LETTERS else "a"
+    return "az" if first.lower() in _VOWELS else "a"
+
+
+def with_article(word: object) -> str:
+    """`word` with its article before it: `az U0027`, `a 2026-002168`, `az 5000 Ft`."""
+    return f"{hungarian_article(word)} {word}"

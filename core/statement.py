@@ -16,9 +16,6 @@ from core.paging import Window, window
 from storage import billing
 from storage.billing import Booking, Customer, Invoice
 
-# Amounts this large get thousands groups; then a column groups four digits too.
-_GROUPED = 10_000
-
 
 def today(now: float) -> str:
     """The ISO date in Budapest at `now`: invoices fall due by the local calendar."""
@@ -50,11 +47,6 @@ class Statement:
         """The earliest due date still ahead (today included), if any."""
         upcoming = [invoice.due_date for invoice in self.unpaid if invoice.due_date >= self.today]
         return upcoming[0] if upcoming else None
-
-    @property
-    def group_four(self) -> bool:
-        """Whether a column of the unpaid amounts should group four-digit numbers too."""
-        return any(abs(invoice.outstanding) >= _GROUPED for invoice in self.unpaid)
 
 
 async def statement(db: Queryable, customer_id: str, now: float) -> Statement:

@@ -263,7 +263,7 @@ async def test_a_changed_and_a_reset_password_are_told_to_the_registered_address
     await zoltan.press("password")
     await zoltan.say("Bodza-Szorp-3")
     await zoltan.say("Csipke-Bogyo-4")
-    assert "levelet is küldtünk" in zoltan.texts(await zoltan.say("Csipke-Bogyo-4"))
+    assert "levelet is küldünk" in zoltan.texts(await zoltan.say("Csipke-Bogyo-4"))
     changed = (await bot_env.mails_to(address))[-1]
     assert "jelszavát megváltoztatták" in changed["Subject"]
     text = body(changed)
@@ -277,7 +277,7 @@ async def test_a_changed_and_a_reset_password_are_told_to_the_registered_address
     _, link = await bot_env.code_mailed_to(address)
     await zoltan.open_link(link)
     await zoltan.say("Kokusz-Kocka-5")
-    assert "levelet is küldtünk" in zoltan.texts(await zoltan.say("Kokusz-Kocka-5"))
+    assert "levelet is küldünk" in zoltan.texts(await zoltan.say("Kokusz-Kocka-5"))
     reset = (await bot_env.mails_to(address))[-1]
     assert "jelszavát megváltoztatták" in reset["Subject"]
     assert "kóddal" in body(reset) and "Kokusz" not in body(reset)
@@ -290,7 +290,7 @@ async def test_a_data_change_request_is_copied_to_the_registered_address(bot_env
     asked = "Új levelezési címem: 8105 Pétfürdő, Berhidai út 7. Telefon: +36 70 222 3344"
     replies = ilona.texts(await ilona.say(asked))
     number = re.search(r"PK-\d{6}", replies)[0]
-    assert "másolatát e-mailben is elküldtük" in replies
+    assert "másolatát e-mailben is elküldjük" in replies
     copy = (await bot_env.mails_to("lakatos.ilona@example.hu"))[-1]
     assert copy["Subject"] == f"[#{number}] Adatmódosítási kérését rögzítettük"
     text = body(copy)

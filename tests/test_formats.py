@@ -8,6 +8,7 @@ from core.accounts import canonical_customer_id, parse_typed_customer_id
 from core.formats import (
     TypedValueError,
     format_amount,
+    format_balance,
     format_date,
     format_invoice_number,
     parse_amount,
@@ -85,9 +86,15 @@ def test_amounts_are_grouped_by_the_hungarian_rule():
     assert format_amount(4800) == f"4800{NBSP}Ft"
     assert format_amount(12345) == f"12{NBSP}345{NBSP}Ft"
     assert format_amount(1234567) == f"1{NBSP}234{NBSP}567{NBSP}Ft"
-    assert format_amount(-3000) == f"-3000{NBSP}Ft"
-    assert format_amount(4800, group_four=True) == f"4{NBSP}800{NBSP}Ft"
+    assert format_amount(-3000) == f"\u22123000{NBSP}Ft"  # the one minus sign, U+2212
     assert format_amount(0) == f"0{NBSP}Ft"
+
+
+def test_a_balance_is_written_one_way():
+    """Owed, overpaid or settled: the amount and what it means, never a bare sign."""
+    assert format_balance(-13394) == f"13{NBSP}394{NBSP}Ft tartozás"
+    assert format_balance(500) == f"500{NBSP}Ft túlfizetés"
+    assert format_balance(0) == f"0{NBSP}Ft"
 
 
 def test_dates_in_the_official_spaced_form():

@@ -219,7 +219,7 @@ async def test_a_new_code_asked_for_by_the_button_handled_again_is_mailed_once(b
         bot_env, eva.id, lambda: eva.user.press_inline(resend.message_id, label("resend"))
     )
     answers = since(eva.user.replies, seen)
-    assert len(answers) == 2 and all("Új kódot küldtünk" in t for t in answers), answers
+    assert len(answers) == 2 and all("Új kódot küldünk" in t for t in answers), answers
     assert len(await bot_env.mails_to(address)) == 2  # the registration's, and one new
     code, _ = await bot_env.code_mailed_to(address)
     assert "Fiókja aktív" in eva.texts(await eva.say(code))

@@ -3,7 +3,8 @@
 Templates live beside this module: `chat/…` for Telegram (HTML parse mode;
 autoescaped, so user-supplied values are always escaped), `mail/…` for mail
 (`.txt` plain, `.html` autoescaped). Filters format money and dates the
-Hungarian way, so a template never formats by hand.
+Hungarian way, so a template never formats by hand, and choose the article
+before a value (`az`, `article`), so no text says "a(z)".
 
 Every render also sees `facts` (core.facts.Facts): the company's phone numbers,
 payee, deadlines. The service puts its own in place for each update it handles
@@ -28,7 +29,15 @@ from typing import Any, Literal
 import jinja2
 
 from core.facts import Facts
-from core.formats import format_amount, format_date, format_invoice_number, format_number
+from core.formats import (
+    format_amount,
+    format_balance,
+    format_date,
+    format_invoice_number,
+    format_number,
+    hungarian_article,
+    with_article,
+)
 
 LabelSection = Literal["customer", "staff", "commands"]
 
@@ -56,11 +65,15 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         keep_trailing_newline=False,
     )
     env.filters["ft"] = format_amount
-    env.filters["ft4"] = lambda amount: format_amount(amount, group_four=True)
+    env.filters["balance"] = format_balance
     env.filters["num"] = format_number
     env.filters["date"] = format_date
     env.filters["invoice"] = format_invoice_number
     env.filters["due"] = _due
+    # `{{ email | az }}` writes "az anna@…" or "a kovacs@…"; `{{ username | article }}` only
+    # the article, for a value set in bold after it. Never "a(z)".
+    env.filters["az"] = with_article
+    env.filters["article"] = hungarian_article
     return env
 
 
