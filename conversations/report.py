@@ -102,7 +102,8 @@ async def start(update: Update, context: BotContext) -> NextState:
         await update.callback_query.answer()
     context.drafts[SUBJECT] = None
     context.drafts.pop(FIRST, None)
-    typed = text_of(update).strip()
+    # Only a typed message: a pressed button's update carries the bot's own text.
+    typed = (update.message.text or "").strip() if update.message else ""
     if typed and not typed.startswith("/") and typed != label_text("report"):
         if reports.says_more(typed):
             return await _open(update, context, typed, kept=True)
@@ -130,7 +131,9 @@ async def got_text(update: Update, context: BotContext) -> NextState:
     first = context.drafts.get(FIRST)
     svc = context.services
     _, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
-    if await stray_password(update, context, text, account, reply_markup=cancel_keyboard()):
+    if await stray_password(
+        update, context, text, account, reply_markup=cancel_keyboard(), in_dialogue=True
+    ):
         return TEXT
     if first:
         text = f"{first}\n{text}"
@@ -444,7 +447,9 @@ async def add_reply(
     now = svc.now()
     state, account = await accounts.current_account(svc.db, telegram_user, svc.policy, now)
     markup = cancel_keyboard() if in_step else keyboard_for(state)
-    if await stray_password(update, context, text, account, reply_markup=markup):
+    if await stray_password(
+        update, context, text, account, reply_markup=markup, in_dialogue=in_step
+    ):
         return False
     result = await reports.take_reply(
         svc.db, ticket_id, text, telegram_user_id=telegram_user, once=once_key(update), now=now

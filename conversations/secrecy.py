@@ -117,6 +117,7 @@ async def stray_password(
     account: Account | None,
     *,
     reply_markup: ReplyMarkup | None = None,
+    in_dialogue: bool = False,
 ) -> bool:
     """A password typed where none was asked: deleted, with the note (True); else False.
 
@@ -143,5 +144,6 @@ async def stray_password(
         reply_markup=reply_markup,
         own=own,
         logged_in=account is not None,
+        in_dialogue=in_dialogue,
     )
     return True
