@@ -58,7 +58,7 @@ def customer_label(name: str, **values: str) -> str:
     return labels("customer")[name].format(**values)
 
 
-# --- 1. a follow-up joins only what is not a request of its own --------------------------------
+# --- 1. a follow-up joins only what is not a request of its own ---
 
 
 async def test_a_complaint_or_a_request_typed_after_a_report_is_not_filed_into_it(staff_bot):
@@ -100,7 +100,7 @@ async def test_more_of_a_report_may_be_joined_by_its_button(staff_bot):
     assert len(await customer_texts(env, 1)) == 2 and await ticket_count(env) == 1
 
 
-# --- 2. a password typed where none was asked ----------------------------------------------------
+# --- 2. a password typed where none was asked ---
 
 
 async def test_a_password_typed_after_a_report_or_in_the_menu_is_deleted_and_never_kept(
@@ -133,7 +133,7 @@ async def test_a_password_typed_after_a_report_or_in_the_menu_is_deleted_and_nev
     assert not was_deleted(guest, "2026-002168")
 
 
-# --- 3. the first sentence is kept ------------------------------------------------------------------
+# --- 3. the first sentence is kept ---
 
 
 async def test_a_typed_report_is_kept_as_the_first_message_and_an_urgent_one_gets_the_number(
@@ -150,14 +150,16 @@ async def test_a_typed_report_is_kept_as_the_first_message_and_an_urgent_one_get
 
     calm = env.customer("Béla")
     await calm.command("start")
-    said = calm.texts(await calm.say("hibát szeretnék bejelenteni a kerti csap kopott tömítése miatt"))
+    said = calm.texts(
+        await calm.say("hibát szeretnék bejelenteni a kerti csap kopott tömítése miatt")
+    )
     assert "Ügyszáma: PK-000002" in said and ON_CALL not in said
     # Only the words of the button: the prompt, as before.
     said = calm.texts(await env.customer("Anna").say("Hibabejelentés"))
     assert "Ügyszáma" not in said and "miben segíthetünk" in said
 
 
-# --- 4. a message after a clerk's answer ------------------------------------------------------------
+# --- 4. a message after a clerk's answer ---
 
 
 async def test_a_plain_message_after_an_answer_is_asked_about_and_valasz_erre_typed_works(
@@ -175,9 +177,7 @@ async def test_a_plain_message_after_an_answer_is_asked_about_and_valasz_erre_ty
     replies = await rozsi.say(thanks)
     said = rozsi.texts(replies)
     assert "Ez a PK-000001 számú bejelentéséhez tartozik?" in said and "nem értem" not in said
-    joined = rozsi.texts(
-        await rozsi.press_on(with_buttons(replies), customer_label("report_yes"))
-    )
+    joined = rozsi.texts(await rozsi.press_on(with_buttons(replies), customer_label("report_yes")))
     assert "csatoltuk" in joined
     assert (await customer_texts(env, 1))[-1] == thanks
     await env.staff_message("PK-000001", "Új üzenet", "elzartam a focsapot")
@@ -197,7 +197,7 @@ async def test_a_plain_message_after_an_answer_is_asked_about_and_valasz_erre_ty
     assert (await customer_texts(env, 1))[-1] == "A szerelő megjött, köszönöm."
 
 
-# --- 5. urgent words anywhere ----------------------------------------------------------------------
+# --- 5. urgent words anywhere ---
 
 
 async def test_urgent_words_get_the_on_call_number_first_and_are_offered_as_a_report(staff_bot):
@@ -216,9 +216,7 @@ async def test_urgent_words_get_the_on_call_number_first_and_are_offered_as_a_re
     replies = await aranka.say("Segitseg! Eltort a cso a pinceben es")
     said = aranka.texts(replies)
     assert said.startswith("🚨") and ON_CALL in said and "főelzáró" in said
-    more = aranka.texts(
-        await aranka.press_on(with_buttons(replies), customer_label("report_more"))
-    )
+    more = aranka.texts(await aranka.press_on(with_buttons(replies), customer_label("report_more")))
     assert "Mégse" in more
     opened = aranka.texts(await aranka.say("ömlik a víz a kazán mellett, Fő utca 3."))
     assert "Ügyszáma: PK-000002" in opened
@@ -227,7 +225,7 @@ async def test_urgent_words_get_the_on_call_number_first_and_are_offered_as_a_re
     ]
 
 
-# --- 6. replies never count as new reports --------------------------------------------------------
+# --- 6. replies never count as new reports ---
 
 
 async def test_a_reply_after_many_follow_ups_is_taken_and_a_refusal_says_what_to_do(staff_bot):
