@@ -519,5 +519,5 @@ def handlers() -> list[BaseHandler]:
         MessageHandler(new_message & F.REPLY & ~F.COMMAND, on_reply),
         # Last: a customer's text in the minutes after their report joins it; any other
         # message or button passes on to the customer handlers (and may end those minutes).
-        *report.follow_up_handlers(),
+        *report.follow_up_handlers(dialogues.current_state),
     ]

@@ -11,6 +11,12 @@ password again straight into the chat, outside any dialogue. So for
 text typed outside a dialogue is deleted too, with the note (the first one of
 a watch says why), and then handled as usual. Buttons and commands are not
 deleted: they hold no secret.
+
+A password typed where none was asked (`stray_password`): a logged-in
+customer's own password (checked against their hash), or for anyone a single
+token shaped like a password that means nothing else (`core.stray_passwords`),
+is deleted with the note and never stored; the report's door
+(`conversations.report`) asks before it keeps any text.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from conversations.common import (
     label_pattern,
     user_id,
 )
-from core import accounts
+from core import accounts, intents, stray_passwords
+from core.account_lookup import Account
 from core.texts import labels, render
 
 log = logging.getLogger(f"petkomm.{__name__}")
@@ -101,3 +108,42 @@ def watcher(dialogue_state: Callable[[Update], str | None]) -> BaseHandler:
     buttons = label_pattern(*labels("customer"))
     typed = PRIVATE & F.TEXT & ~F.COMMAND & ~F.Regex(buttons) & _NotACode()
     return MessageHandler(typed, delete_typed)
+
+
+async def stray_password(
+    update: Update,
+    context: BotContext,
+    text: str,
+    account: Account | None,
+    *,
+    reply_markup: ReplyMarkup | None = None,
+    in_dialogue: bool = False,
+) -> bool:
+    """A password typed where none was asked: deleted, with the note (True); else False.
+
+    `account` is the logged-in customer's (None for a guest): their own password is
+    recognised by its hash; any other single token shaped like a password that means
+    nothing else (`intents.understand`) is deleted too.
+    """
+    own = await stray_passwords.is_own_password(account, text)
+    if not own:
+        if not stray_passwords.looks_like_password(text):
+            return False
+        meant = intents.understand(text, logged_in=account is not None)
+        if meant.kind is not intents.Kind.UNKNOWN:
+            return False
+    await delete_secret(update)
+    log.info(
+        "deleted a text of user %s that %s",
+        user_id(update),
+        "was their password" if own else "looked like a password",
+    )
+    await say_deleted(
+        update,
+        "common/stray_password",
+        reply_markup=reply_markup,
+        own=own,
+        logged_in=account is not None,
+        in_dialogue=in_dialogue,
+    )
+    return True

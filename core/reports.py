@@ -2,8 +2,10 @@
 answer, or refused.
 
 One rule for all: the text (stripped) must be long enough and at most
-`MAX_TEXT` characters (Telegram's own limit: a longer paste arrives in parts),
-and a Telegram user writes at most `throttle.REPORT_USER` texts an hour. A
+`MAX_TEXT` characters (Telegram's own limit: a longer paste arrives in parts).
+A Telegram user opens at most `throttle.REPORT_USER` new reports an hour; what
+joins a ticket they already have (a reply, more of a report) is not a new
+report and counts only against a much higher flood cap (`MESSAGE_USER`). A
 refused text gets one reply, named by its template with the values it needs; a
 taken one becomes a ticket (`take_report`) or joins the customer's own ticket:
 as a reply to a staff answer (`take_reply`), or as more of the report they have
@@ -11,6 +13,12 @@ just sent (`take_follow_up`: a text within `FOLLOW_UP_MINUTES` of the report's
 last message; an older customer presses Enter mid-sentence, and Telegram cuts a
 long paste in parts). Each answer says whether the text sounds urgent
 (`core.urgency`): the customer is then told whom to call at once.
+
+What a text typed beside an open ticket is (`read`): a request of its own (a
+button's words, "válasz erre"), a new report ("panaszt szeretnék tenni…"), an
+aside (thanks, a cancel word), or a message for the ticket. The chat asks or
+joins by it; `content_words` tells whether a text says more than a button's
+words (then it is kept as the report's text, not asked for again).
 
 Each is one transaction: the count against the allowance, the ticket and the
 entry in the effect journal (`core.journal`), so the same message handled
@@ -20,18 +28,29 @@ again after a crash is answered with the ticket it made, not made twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
-from core import journal, throttle, tickets
+from core import intents, journal, throttle, tickets
 from core.accounts import wait_minutes
 from core.db import Database, Queryable
 from core.tickets import TELEGRAM_TEXT_LIMIT
 from core.urgency import kinds_in_order, urgent_kinds
+from storage import tickets as store
 from storage.tickets import Ticket
 
 MAX_TEXT = TELEGRAM_TEXT_LIMIT
 # A text this soon after the report's last message is more of that report.
 FOLLOW_UP_MINUTES = 5
 FOLLOW_UP_SECONDS = FOLLOW_UP_MINUTES * 60.0
+# A plain text this soon after a staff answer may be meant for it (the chat asks).
+ANSWER_RECENT_DAYS = 3
+# "Válasz erre" typed reaches the newest answer of this many days.
+ANSWER_REPLY_DAYS = 30
+# A typed text with this many words beside a button's words says something of its own.
+CONTENT_WORDS = 2
+
+# Replies and more of a report are not new reports: only a flood cap, far above a person.
+MESSAGE_USER = throttle.Rule("report-message:tg", 60, throttle.HOUR, throttle.HOUR)
 
 
 @dataclass(frozen=True)
@@ -40,12 +59,15 @@ class TextRule:
 
     min_length: int
     too_short: str  # chat template
+    allowance: throttle.Rule  # how many such texts a Telegram user may send an hour
 
 
 # A report says what is wrong: three characters at least.
-REPORT = TextRule(min_length=3, too_short="report/too_short")
+REPORT = TextRule(min_length=3, too_short="report/too_short", allowance=throttle.REPORT_USER)
+# More of a report: as long as a report, but it opens nothing new.
+FOLLOW_UP = TextRule(min_length=3, too_short="report/too_short", allowance=MESSAGE_USER)
 # A reply may be a word ("Köszönöm"); only a message without text is refused: we read text.
-REPLY = TextRule(min_length=1, too_short="common/text_only")
+REPLY = TextRule(min_length=1, too_short="common/text_only", allowance=MESSAGE_USER)
 
 
 @dataclass(frozen=True)
@@ -61,19 +83,19 @@ async def refusal(
 ) -> Refusal | None:
     """None when the (stripped) text may become a report or reply; else why not.
 
-    A text within the limits counts against the user's hourly allowance.
+    A text within the limits counts against the rule's hourly allowance.
     """
     if len(text) < rule.min_length:
         return Refusal(rule.too_short)
     if len(text) > MAX_TEXT:
         return Refusal("report/too_long", {"limit": MAX_TEXT, "length": len(text)})
-    until = await throttle.use(db, throttle.REPORT_USER, f"tg:{telegram_user_id}", now)
+    until = await throttle.use(db, rule.allowance, f"tg:{telegram_user_id}", now)
     if until:
         return Refusal("report/wait", {"minutes": wait_minutes(until, now)})
     return None
 
 
-def _urgency(text: str) -> list[str]:
+def urgency(text: str) -> list[str]:
     """What kinds of emergency the text speaks of (`core.urgency.KINDS` order)."""
     return kinds_in_order(urgent_kinds(text))
 
@@ -104,7 +126,7 @@ async def take_report(
         opened = await journal.done(tx, once, "report")
         ticket = await tickets.get(tx, opened["ticket"]) if opened else None
         if ticket is not None:
-            return Report(ticket, _urgency(text))
+            return Report(ticket, urgency(text))
         refused = await refusal(tx, REPORT, text, telegram_user_id=telegram_user_id, now=now)
         if refused:
             return refused
@@ -121,7 +143,7 @@ async def take_report(
             now=now,
         )
         await journal.record(tx, once, "report", now, ticket=ticket.id)
-    return Report(ticket, _urgency(text))
+    return Report(ticket, urgency(text))
 
 
 @dataclass(frozen=True)
@@ -178,7 +200,7 @@ async def take_follow_up(
             return await _added_before(tx, added, text)
         if now - since > FOLLOW_UP_SECONDS or len(text) < REPORT.min_length:
             return None
-        return await _add(tx, REPORT, ticket_id, text, telegram_user_id, once, now)
+        return await _add(tx, FOLLOW_UP, ticket_id, text, telegram_user_id, once, now)
 
 
 async def _added_before(tx: Queryable, added: dict[str, object], text: str) -> ChatReply | None:
@@ -186,7 +208,7 @@ async def _added_before(tx: Queryable, added: dict[str, object], text: str) -> C
     ticket_id = added["ticket"]
     assert isinstance(ticket_id, int)
     ticket = await tickets.get(tx, ticket_id)
-    return ChatReply(ticket, bool(added["reopened"]), _urgency(text)) if ticket else None
+    return ChatReply(ticket, bool(added["reopened"]), urgency(text)) if ticket else None
 
 
 async def _add(
@@ -214,4 +236,85 @@ async def _add(
     current = await tickets.get(tx, ticket_id)
     await journal.record(tx, once, "reply", now, ticket=ticket_id, reopened=reopened)
     assert current is not None
-    return ChatReply(current, reopened, _urgency(text))
+    return ChatReply(current, reopened, urgency(text))
+
+
+# --- what a text typed beside a ticket is -------------------------------------------------------
+
+
+class Reading(Enum):
+    """What a text typed beside the customer's ticket (just sent, or just answered) is."""
+
+    REQUEST = "request"  # a button's words ("a jelszavamat szeretném megváltoztatni"): do it
+    REPLY = "reply"  # "válasz erre": a reply to the newest staff answer
+    NEW_REPORT = "new_report"  # report words ("panaszt szeretnék tenni…"): new, or more? ask
+    ASIDE = "aside"  # thanks, a greeting, a cancel word, a word too short: not for a ticket
+    MESSAGE = "message"  # words of its own: more for the ticket
+
+
+# "Válasz erre" (the answer's button) typed, and how else people say they reply.
+_REPLY_WORDS = frozenset(
+    {
+        "valasz erre",
+        "valasz",
+        "valaszolok",
+        "valaszolnek",
+        "valaszolni szeretnek",
+        "valaszolni szeretnek erre",
+        "valasz a valaszra",
+        "valaszolok erre",
+        "valasz az uzenetre",
+    }
+)
+
+
+def asks_to_reply(text: str) -> bool:
+    """Whether the text only says the customer wants to reply to an answer ("Válasz erre")."""
+    return intents.normalise(text) in _REPLY_WORDS
+
+
+def content_words(text: str) -> list[str]:
+    """The words of a text (normalised) that no phrase of the intents vocabulary explains:
+    what the customer says beside a button's, polite or friendly words."""
+    tokens = intents.normalise(text).split()
+    vocab = intents.vocabulary()
+    covered = [False] * len(tokens)
+    for start, token in enumerate(tokens):
+        for phrase in vocab.starting_with(token):
+            if phrase.matches_at(tokens, start):
+                for i in range(start, start + len(phrase.words)):
+                    covered[i] = True
+    return [token for token, done in zip(tokens, covered, strict=True) if not done]
+
+
+def says_more(text: str) -> bool:
+    """Whether a text says more than a button's words ("folyik a víz mindenhol, mit
+    csináljak"): then it is the report's text, not a request for the report's prompt."""
+    return len(content_words(text)) >= CONTENT_WORDS or bool(urgent_kinds(text))
+
+
+def read(text: str, *, logged_in: bool) -> Reading:
+    """What a text typed beside the customer's ticket is (see `Reading`)."""
+    if asks_to_reply(text):
+        return Reading.REPLY
+    understood = intents.understand(text, logged_in=logged_in)
+    if understood.kind in (intents.Kind.CANCEL, intents.Kind.SOCIAL):
+        return Reading.ASIDE
+    if understood.kind in (intents.Kind.INTENT, intents.Kind.CHOICE) and not understood.long:
+        if "report" in understood.intents and not urgent_kinds(text):
+            return Reading.NEW_REPORT
+        if "report" not in understood.intents and len(content_words(text)) < CONTENT_WORDS:
+            return Reading.REQUEST
+    if len(text.strip()) < REPORT.min_length:
+        return Reading.ASIDE
+    return Reading.MESSAGE
+
+
+async def answered_ticket(
+    db: Queryable, telegram_user_id: int, now: float, *, days: int, open_only: bool
+) -> Ticket | None:
+    """The user's chat ticket with the newest staff answer of the last `days` days (only an
+    open one when `open_only`), or None."""
+    return await store.latest_answered(
+        db, telegram_user_id, now - days * 86400.0, open_only=open_only
+    )

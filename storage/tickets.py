@@ -98,6 +98,22 @@ async def get(db: Queryable, ticket_id: int) -> Ticket | None:
     return _ticket(row) if row else None
 
 
+async def latest_answered(
+    db: Queryable, telegram_user_id: int, since: float, *, open_only: bool
+) -> Ticket | None:
+    """The Telegram user's chat ticket with the newest staff answer given since `since`
+    (only an open one when `open_only`), or None."""
+    columns = ", ".join(f"t.{name.strip()}" for name in _TICKET.split(","))
+    row = await db.fetch_one(
+        f"SELECT {columns} FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id"
+        " WHERE t.telegram_user_id = ? AND t.channel = 'telegram' AND m.direction = 'out'"
+        " AND m.author <> 'auto' AND m.created_at >= ? AND (? = 0 OR t.status = 'open')"
+        " ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
+        (telegram_user_id, since, int(open_only)),
+    )
+    return _ticket(row) if row else None
+
+
 async def add_message(
     db: Queryable,
     ticket_id: int,

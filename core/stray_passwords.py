@@ -1,0 +1,70 @@
+"""A password typed where nobody asked for one: recognised so the chat can delete it.
+
+Older customers type their password into the chat when they think the bot wants
+it: right after a report, in the menu, as a reply. Such a text must not stay on
+screen, and must never be stored (a report's follow-up, a ticket). Two tests,
+both for a single token only (a password has no spaces; a sentence is not one):
+
+- `shaped_like_password`: at least `passwords.MIN_LENGTH` characters, no
+  spaces, and not one of the values customers type on purpose (an e-mail
+  address, a customer ID, an invoice or ticket number, one of our codes, a
+  link, a phone number).
+- `is_own_password`: a logged-in customer's text that matches their own hash
+  (it is their own account, so no throttle is needed: nothing is guessed).
+- `looks_like_password`: for a guest, or a text that is not their password,
+  the shape plus letters mixed with digits or signs (a plain word is a word).
+"""
+
+from __future__ import annotations
+
+import re
+
+from core import passwords, tickets
+from core.accounts import looks_like_code
+from core.formats import parse_customer_id, parse_invoice_number
+from storage.accounts import Account
+
+_LINK = re.compile(r"^(https?://|www\.)|\.(hu|com|eu|org|net)(/|$)", re.IGNORECASE)
+_PHONE = re.compile(r"^\+?[\d()/-]+$")
+_SIGNS = frozenset("!#$%&*?_=+@§~^<>")
+
+
+def _typed_value(token: str) -> bool:
+    """A value customers type on purpose: never taken for a password."""
+    if "@" in token or looks_like_code(token) or _LINK.search(token) or _PHONE.match(token):
+        return True
+    if tickets.parse_ticket_number(token) is not None:
+        return True
+    for parse in (parse_customer_id, parse_invoice_number):
+        try:
+            parse(token, lenient=True)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def shaped_like_password(text: str) -> bool:
+    """One token as long as a password may be, and not a value typed on purpose."""
+    token = text.strip()
+    if not passwords.MIN_LENGTH <= len(token) <= passwords.MAX_LENGTH:
+        return False
+    if any(c.isspace() for c in token):
+        return False
+    return not _typed_value(token)
+
+
+def looks_like_password(text: str) -> bool:
+    """Shaped like a password, with letters mixed with digits or signs ("Rozsaviz1958")."""
+    token = text.strip()
+    if not shaped_like_password(token):
+        return False
+    letters = any(c.isalpha() for c in token)
+    return letters and (any(c.isdigit() for c in token) or any(c in _SIGNS for c in token))
+
+
+async def is_own_password(account: Account | None, text: str) -> bool:
+    """Whether a single-token text is the logged-in customer's own password."""
+    if account is None or not shaped_like_password(text):
+        return False
+    return await passwords.verify_password(account.password_hash, text.strip())
