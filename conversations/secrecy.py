@@ -125,7 +125,8 @@ async def stray_password(
     recognised by its hash; any other single token shaped like a password that means
     nothing else (`intents.understand`) is deleted too.
     """
-    own = await stray_passwords.is_own_password(account, text)
+    svc = context.services
+    own = await stray_passwords.is_own_password(svc.db, account, text, svc.now())
     if not own:
         if not stray_passwords.looks_like_password(text):
             return False
@@ -142,7 +143,6 @@ async def stray_password(
         update,
         "common/stray_password",
         reply_markup=reply_markup,
-        own=own,
         logged_in=account is not None,
         in_dialogue=in_dialogue,
     )

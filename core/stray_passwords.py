@@ -9,8 +9,11 @@ both for a single token only (a password has no spaces; a sentence is not one):
   spaces, and not one of the values customers type on purpose (an e-mail
   address, a customer ID, an invoice or ticket number, one of our codes, a
   link, a phone number).
-- `is_own_password`: a logged-in customer's text that matches their own hash
-  (it is their own account, so no throttle is needed: nothing is guessed).
+- `is_own_password`: a logged-in customer's text that matches their own hash.
+  Deleting a text only when it is the password would answer a guess (someone
+  at an unlocked phone trying words), so at most `OWN_CHECKS` such comparisons
+  a day are made per account, counted atomically, and the chat's note reads the
+  same whether it was the password or not.
 - `looks_like_password`: for a guest, or a text that is not their password,
   the shape plus letters mixed with digits or signs (a plain word is a word).
 """
@@ -19,10 +22,14 @@ from __future__ import annotations
 
 import re
 
-from core import passwords, tickets
+from core import passwords, throttle, tickets
 from core.accounts import looks_like_code
 from core.formats import parse_customer_id, parse_invoice_number
 from storage.accounts import Account
+from storage.db import Database
+
+# Comparisons of stray texts with a logged-in customer's hash, per account and day.
+OWN_CHECKS = throttle.Rule("stray-password:account", 10, throttle.DAY, throttle.DAY)
 
 _LINK = re.compile(r"^(https?://|www\.)|\.(hu|com|eu|org|net)(/|$)", re.IGNORECASE)
 _PHONE = re.compile(r"^\+?[\d()/-]+$")
@@ -63,8 +70,12 @@ def looks_like_password(text: str) -> bool:
     return letters and (any(c.isdigit() for c in token) or any(c in _SIGNS for c in token))
 
 
-async def is_own_password(account: Account | None, text: str) -> bool:
-    """Whether a single-token text is the logged-in customer's own password."""
+async def is_own_password(db: Database, account: Account | None, text: str, now: float) -> bool:
+    """Whether a single-token text is the logged-in customer's own password (False once
+    the account's comparisons of the day are used up: `OWN_CHECKS`)."""
     if account is None or not shaped_like_password(text):
         return False
+    async with db.transaction() as tx:
+        if await throttle.use(tx, OWN_CHECKS, account.id, now) is not None:
+            return False
     return await passwords.verify_password(account.password_hash, text.strip())

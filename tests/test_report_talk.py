@@ -133,6 +133,33 @@ async def test_a_password_typed_after_a_report_or_in_the_menu_is_deleted_and_nev
     assert not was_deleted(guest, "2026-002168")
 
 
+async def test_deleting_a_password_answers_no_guess(staff_bot):
+    # Someone at the customer's unlocked phone types words to find the password: the note
+    # reads the same for the password and for another word, and after ten comparisons a day
+    # the hash is not compared any more (a plain word is then never deleted).
+    env = await staff_bot()
+    secret = "napraforgovirag"  # letters only: deleted only as the customer's own password
+    jolan = await active_customer(env, await debtor(env.db), "jolan.c", secret)
+    own = jolan.texts(await jolan.say(secret))
+    assert was_deleted(jolan, secret)
+    mixed = jolan.texts(await jolan.say("Kokuszdio2031"))
+    assert [t for t in own if t != secret] == [t for t in mixed if t != "Kokuszdio2031"]
+    for word in (
+        "gyongyvirag",
+        "margareta1",
+        "tulipanok",
+        "szegfuszeg",
+        "ibolyakek",
+        "rozsakert",
+        "liliomok",
+        "nefelejcs",
+    ):
+        await jolan.say(word)
+    env.clock.advance(MINUTE)
+    said = jolan.texts(await jolan.say(secret))
+    assert DELETED not in said and not was_deleted(jolan, secret)
+
+
 # --- 3. the first sentence is kept ---
 
 
