@@ -260,7 +260,11 @@ async def machine_note(db: Queryable, facts: MailFacts) -> str:
     """What staff read of a machine mail: which of our mails it is about, and what it says
     (who did not get it and why; the vacation notice or the challenge itself)."""
     mail = facts.mail
-    about = reported_message_id(mail) or next(reversed(replied_ids(mail)), None)
+    # The mail it answers: In-Reply-To, else the newest of References (replied_ids puts
+    # In-Reply-To first, then the References oldest first).
+    about = reported_message_id(mail) or mail.in_reply_to or next(
+        reversed(replied_ids(mail)), None
+    )
     ours = await tickets_store.our_message(db, about) if about else None
     problem = delivery_problem(mail) if facts.bounce else None
     own_words = ""
