@@ -101,6 +101,35 @@ READS: dict[str, Reads] = {
         ),
         OUR_ID,
     ),
+    "attachment_refused_program_outlook.eml": Reads(
+        "szalai.gyorgy@pelda-epito.hu",
+        "Szalai György",
+        "Mérőállás rögzítése",
+        lines(
+            "Tisztelt Ügyfélszolgálat!",
+            "",
+            "Csatolom a mérőállást rögzítő programot és a mérő fotóját.",
+            "",
+            "Szalai György",
+        ),
+    ),
+    "attachment_refused_script_gmail.eml": Reads(
+        "varga.noemi@gmail.com",
+        "Varga Noémi",
+        "Számla és a nyújtvány",
+        lines("Jó napot!", "", "Mellékelem a számlát és a nyújtványt.", "", "Varga Noémi"),
+    ),
+    "attachment_refused_reply_thunderbird.eml": Reads(
+        "horvath.peter@citromail.hu",
+        "Horváth Péter",
+        "Re: [#PK-000042] Bejelentését rögzítettük",
+        lines(
+            "A szerelő kérte, hogy küldjem el a vízóra kiolvasó programját is.",
+            "",
+            "Horváth Péter",
+        ),
+        OUR_ID,
+    ),
     "charset_subject_cut.eml": Reads(
         "lakatos.iren@vipmail.hu",
         "Lakatos Irén",

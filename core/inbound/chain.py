@@ -70,6 +70,7 @@ async def handle_mail(
         reason = unmatched_reason(facts)  # every kind of machine mail has one
         if reason:
             return await _ignore(tx, facts, mail_id, reason)
+    refused: tuple[attachments.Incoming, ...] = ()
     if facts.machine and thread is not None:
         # A machine's parts (our own mail returned, a report) are no customer's files.
         ticket, outcome = await _add_machine_note(tx, thread, facts, mail_id, now), Outcome.THREADED
@@ -80,8 +81,9 @@ async def handle_mail(
         else:
             ticket, outcome = await _add_to_ticket(tx, thread, facts, files, mail_id, ctx, now)
         await attachments.keep(tx, files, ticket_id=ticket.id, inbound_mail_id=mail_id, now=now)
+        refused = tuple(file for file in files.files if file.withheld)
 
-    situation = Situation(facts, ticket, outcome is Outcome.NEW, ctx, now, arrived_at)
+    situation = Situation(facts, ticket, outcome is Outcome.NEW, ctx, now, arrived_at, refused)
     answers, held = await answer_mail(tx, situation)
 
     threaded_by = thread.rule if thread else None

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.accounts import CodeMailer, Policy
+from core.attachments import Incoming
 from core.config import DEFAULT_ANSWER_DAYS
 from core.mail import MailContext, ParsedMail, automatic_reason
 from core.mail.rules import FORM_EXEMPT_CHECKS, form_robot, machine_kind, reply_to_person
@@ -182,6 +183,9 @@ class Situation:
     ctx: InboundContext
     now: float
     arrived_at: float | None = None  # when it reached the mailbox, if the server said
+    # The mail's files that were not kept (too big, a program, too many): the customer is
+    # told which and why in the acknowledgement, or in a short answer to a reply.
+    refused: tuple[Incoming, ...] = ()
 
     @property
     def recipient(self) -> str:
