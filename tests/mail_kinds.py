@@ -130,6 +130,34 @@ READS: dict[str, Reads] = {
         ),
         OUR_ID,
     ),
+    # Forwards as attachments: the parser reads the customer's own words; the attached
+    # mail is added to what staff read by the chain (tests/test_mail_kinds.py).
+    "forward_attachment_thunderbird.eml": Reads(
+        "olah.erno@freemail.hu",
+        "Oláh Ernő",
+        "Továbbítás: Gázszámla",
+        lines("Csatolom anyósom levelét, kérem, nézzék meg.", "", "Oláh Ernő"),
+    ),
+    "forward_attachment_gmail.eml": Reads(
+        "bakos.reka@gmail.com",
+        "Bakos Réka",
+        "Fwd: Csőtörés a Radóti utcában",
+        "A szomszéd levélét csatolom.",
+    ),
+    "forward_attachment_outlook.eml": Reads(
+        "nagy.zoltan@pelda-kft.hu",
+        "Nagy Zoltán",
+        "TO: Vízmérő leolvasás - reklamáció",
+        lines(
+            "Tisztelt PÉTKOMM!",
+            "",
+            "Mellékelten továbbítom bérlőnk panaszát.",
+            "",
+            "Üdvözlettel:",
+            "Nagy Zoltán",
+            "Példa Kft.",
+        ),
+    ),
     "charset_subject_cut.eml": Reads(
         "lakatos.iren@vipmail.hu",
         "Lakatos Irén",

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from bot.staff import button_label
+from core import attachments
 from core.config import Settings
 from core.inbound import InboundContext
 from core.mail import SUBJECT_MAX
@@ -205,6 +206,38 @@ async def test_a_forwarded_complaint_is_what_staff_read_not_a_quote_cut_away(des
         sender = READS[name].from_address
         mails = await desk.mails_to(sender)
         short.check(name, [ACK in m["Subject"] for m in mails] == [True], "not one ack")
+    assert short.found == {}
+
+
+# A sentence of the complaint inside the attached mail, its writer, its subject.
+FORWARDS_AS_ATTACHMENT = {
+    "forward_attachment_thunderbird.eml": ("38 köbméter szerepel", "Oláh Ernőné", "Gázszámla"),
+    "forward_attachment_gmail.eml": ("dől a víz az aknából", "Sipos Tamás", "Csőtörés a Radóti"),
+    "forward_attachment_outlook.eml": ("harmadszor nem olvasták le", "Bartók Gréta", "Vízmérő"),
+}
+
+
+async def test_a_mail_forwarded_as_an_attachment_is_read_by_staff_and_kept(desk):
+    raws = {name: corpus(name) for name in FORWARDS_AS_ATTACHMENT}
+    await desk.receive(*raws.values())
+
+    short = Shortfalls()
+    for name, (complaint, writer, subject) in FORWARDS_AS_ATTACHMENT.items():
+        ticket = await desk.ticket(raws[name])
+        short.check(name, ticket is not None, "no ticket")
+        if ticket is None:
+            continue
+        text = await desk.text(ticket)
+        short.check(name, complaint in text, "the attached complaint is not in the ticket")
+        short.check(name, f"Feladó: {writer}" in text, "who wrote it is not said")
+        short.check(name, f"Tárgy: {subject}" in text, "its subject is not said")
+        short.check(name, "Dátum: " in text, "its date is not said")
+        short.check(name, READS[name].new_text.splitlines()[0] in text, "the customer's words lost")
+        short.check(name, "📎 Fájl érkezett" in text and "(levél," in text, "the file not listed")
+        thread = await desk.thread(number_of(ticket))
+        short.check(name, thread is not None and complaint in thread.text, "not in the thread")
+        files = await attachments.files_of(desk.env.db, ticket.id)
+        short.check(name, len(files) == 1, "the attached mail is not kept as a file")
     assert short.found == {}
 
 
