@@ -158,6 +158,41 @@ READS: dict[str, Reads] = {
             "Példa Kft.",
         ),
     ),
+    "charset_latin1_declared_outlook.eml": Reads(
+        "szabo.erno@t-online.hu",
+        "Szabó Ernő",
+        "Vízóra leolvasás időben",
+        lines(
+            "Tisztelt Ügyfélszolgálat!",
+            "",
+            "A vízóra leolvasását időben jeleztem, mégis becsült számla jött.",
+            "Kérem, javítsák ki; a mérőállás 1342 m3.",
+            "",
+            "Üdvözlettel:",
+            "Szabó Ernő",
+        ),
+    ),
+    "charset_windows1252_declared_form.eml": Reads(
+        "tutto.ildiko@citromail.hu",
+        "Tüttő Ildikó",
+        "Panasz a szennyvízdíjról",
+        lines(
+            "Név: Tüttő Ildikó",
+            "Üzenet: A „Szőlő utcai” ház szennyvízdíja hibás, kérem, ellenőrizzék; a fűtés"
+            " sem működik.",
+        ),
+    ),
+    "charset_usascii_declared_8bit.eml": Reads(
+        "dr.kun.gyula@vipmail.hu",
+        "Kun Gyula",
+        "Szőnyeg ázott be",
+        lines(
+            "A csőtörés miatt a szőnyeg beázott, a kár kb. 80 000 Ft.",
+            "Kérem, jöjjenek ki felmérni. Tűzoltó is volt itt.",
+            "",
+            "Kun Gyula",
+        ),
+    ),
     "charset_subject_cut.eml": Reads(
         "lakatos.iren@vipmail.hu",
         "Lakatos Irén",

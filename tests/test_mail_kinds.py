@@ -458,6 +458,38 @@ async def test_a_mostly_valid_body_is_read_in_its_charset_with_only_the_broken_b
     assert short.found == {}
 
 
+# Hungarian mail labelled with a Western charset (Outlook's iso-8859-1, a form's
+# windows-1252, Pine's us-ascii): ő/ű must not read as õ/û.
+LATIN1_LABELLED = [
+    "charset_latin1_declared_outlook.eml",
+    "charset_windows1252_declared_form.eml",
+    "charset_usascii_declared_8bit.eml",
+]
+
+
+async def test_hungarian_mail_labelled_latin1_reads_with_its_o_and_u_double_acute(desk):
+    raws = {name: corpus(name) for name in LATIN1_LABELLED}
+    await desk.receive(*raws.values())
+
+    short = Shortfalls()
+    for name in LATIN1_LABELLED:
+        reads = READS[name]
+        ticket = await desk.ticket(raws[name])
+        short.check(name, ticket is not None, "no ticket")
+        if ticket is None:
+            continue
+        text = await desk.text(ticket)
+        short.check(name, text == reads.new_text, "the ticket's text is not what was written")
+        short.check(name, not any(g in text for g in "õûÕÛ"), "õ/û for ő/ű in the text")
+        short.check(name, ticket.subject == reads.subject, "garbled subject")
+        post = desk.announcement(number_of(ticket))
+        first = reads.new_text.splitlines()[0]
+        short.check(name, post is not None and first in post.text, "garbled announcement")
+        [ack] = await desk.mails_to(reads.from_address)
+        short.check(name, f"Tisztelt {reads.from_name}!" in plain(ack), "garbled name in the ack")
+    assert short.found == {}
+
+
 # --- 8. self-help precision ----------------------------------------------------------------------
 
 # The self-help each new mail gets (subjects after the ticket tag), besides the acknowledgement.
