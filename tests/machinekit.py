@@ -104,6 +104,10 @@ MACHINE_TICKETS = {
     129: Seed("horvath.peter@t-online.hu", "Vízóra"),
     130: Seed("fekete.anna@upcmail.hu", "Csatorna"),
     131: Seed("vincze.gabor@invitel.hu", "Számla"),
+    # Our own mail redirected back by the customer's mailbox (Resent-From).
+    132: Seed("osz.gyulane@vipmail.hu", "Vízdíj visszatérítés"),
+    133: Seed("nagy.ilona@outlook.hu", "Lakcímváltozás", answered=True),
+    134: Seed("csizmadia.pal@szerver-otthon.hu", "Szivárgás"),
 }
 
 

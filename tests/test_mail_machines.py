@@ -69,6 +69,9 @@ EXPECTED = {
     "challenge_en_no_references.eml": (129, "levélszűrő megerősítést kér", HELD),
     "bounce_tag_only_exchange_hu.eml": (130, "nem kézbesíthető", UNDELIVERED),
     "receipt_plain_tag_only_hu.eml": (131, "olvasási visszaigazolás", None),
+    "echo_ack_redirected_vipmail.eml": (132, "saját levelünk jött vissza", None),
+    "echo_answer_redirected_outlook_rule.eml": (133, "saját levelünk jött vissza", None),
+    "echo_ack_resent_procmail.eml": (134, "saját levelünk jött vissza", None),
 }
 # What the note tells staff beyond its label: who did not get our mail, and why.
 NOTE_DETAILS = {
@@ -86,6 +89,9 @@ NOTE_DETAILS = {
     "helpdesk_ack_hu_iktatas.eml": ["2026/4411-2 ügyszámon iktatta"],
     "challenge_no_reply_to_hu.eml": ["nemeth.kata@gmail.com"],
     "bounce_tag_only_exchange_hu.eml": ["fekete.anna@upcmail.hu", "5.1.1"],
+    "echo_ack_redirected_vipmail.eml": ["Visszaküldte: osz.gyulane@vipmail.hu"],
+    "echo_answer_redirected_outlook_rule.eml": ["Visszaküldte: nagy.ilona@outlook.hu"],
+    "echo_ack_resent_procmail.eml": ["Visszaküldte: csizmadia.pal@szerver-otthon.hu"],
 }
 
 

@@ -123,8 +123,10 @@ async def _ignore(tx: Transaction, facts: MailFacts, mail_id: int, reason: str) 
 async def _our_message_id(db: Queryable, facts: MailFacts, ctx: InboundContext) -> str | None:
     """One of our own mails came back under its own Message-ID (a mailbox rule resending
     it, a forwarder), whatever its From says: never a customer's message."""
-    if our_message_id(facts.mail, ctx.ours) is None:
-        return None  # we make Message-IDs of our own domain: any other needs no look-up
+    if facts.redirected_by or our_message_id(facts.mail, ctx.ours) is None:
+        # Redirected back by someone: a machine note on its ticket (`threads`). Else: we
+        # make Message-IDs of our own domain, any other needs no look-up.
+        return None
     ours = await tickets_store.our_message(db, facts.mail.message_id)
     return "our own mail came back (its Message-ID is ours)" if ours else None
 
@@ -326,6 +328,7 @@ async def machine_note(db: Queryable, facts: MailFacts) -> str:
         diagnostic=problem.diagnostic if problem else None,
         subject=mail.subject,
         own_words=own_words,
+        redirected_by=facts.redirected_by,
     )
 
 

@@ -1,5 +1,7 @@
 """Which ticket a mail belongs to: the thread rules, first match wins.
 
+- `by_our_message_id`: one of our own mails redirected back (Resent-From) under its
+  Message-ID joins that mail's ticket;
 - `by_references`: In-Reply-To / References name a mail of a ticket (a double
   send's copy included);
 - `by_reported_mail`: a delivery report or read receipt belongs to the ticket of
@@ -82,6 +84,14 @@ async def by_subject_number(db: Queryable, facts: MailFacts) -> Thread | None:
     return None
 
 
+async def by_our_message_id(db: Queryable, facts: MailFacts) -> Thread | None:
+    """One of our own mails redirected back under its own Message-ID: that mail's ticket."""
+    if not facts.redirected_by:
+        return None
+    ticket = await tickets_store.by_mail_message_ids(db, [facts.mail.message_id])
+    return Thread(ticket, "our own mail redirected") if ticket else None
+
+
 # Machine mail about one of our mails that may thread by our subject tag alone.
 TAG_THREADED_MACHINE_KINDS = frozenset({"challenge", "bounce", "delayed", "delivered", "receipt"})
 
@@ -106,6 +116,7 @@ async def by_subject_number_and_owner_named(db: Queryable, facts: MailFacts) -> 
 
 
 THREAD_RULES: list[ThreadRule] = [
+    by_our_message_id,
     by_references,
     by_reported_mail,
     by_subject_number,

@@ -614,6 +614,17 @@ def looks_like_our_mail(mail: ParsedMail) -> bool:
     return not any(not attachment.inline for attachment in mail.attachments)
 
 
+def redirected_by(mail: ParsedMail, ours: MailContext) -> str | None:
+    """Who sent one of our own mails back by redirecting it (a mailbox rule, a forwarder
+    resending it): the `Resent-From` (or `Resent-Sender`) address when it is not ours."""
+    for name in ("resent-from", "resent-sender"):
+        for value in mail.header_values(name):
+            address = parseaddr(value)[1].strip().lower()
+            if address and address not in ours.addresses:
+                return address
+    return None
+
+
 # --- which kind of machine mail --------------------------------------------------------------
 
 _DELIVERY_KINDS = {"failed": "bounce", "delayed": "delayed", "delivered": "delivered"}
