@@ -246,7 +246,7 @@ def with_attached_mails(mail: ParsedMail) -> tuple[str, str]:
     added. The attached files themselves are kept as files too."""
     if mail.content_type == "multipart/report":
         return mail.text, mail.new_text
-    blocks = []
+    blocks: list[str] = []
     for attachment in mail.attachments:
         if attachment.content_type not in ATTACHED_MAIL_TYPES:
             continue
