@@ -89,6 +89,25 @@ MACHINE_TICKETS = {
     117: Seed("molnar.tamas@gmail.com", "Locsolási mellékmérő"),
     118: Seed("szucs.robert@szucsbt.hu", "Díjhátralék"),
     119: Seed("titkarsag@pelda-ugyved.hu", "Közműegyeztetés"),
+    # Other helpdesks acknowledging our mail without automatic headers (issue 12 trial).
+    120: Seed("ugyfelszolgalat@masikceg.hu", "Számlareklamáció", answered=True),
+    121: Seed("support@gyartoceg.hu", "Vízbekötés ajánlat"),
+    122: Seed("facility@intl-logistics.com", "Water meter reading", answered=True),
+    123: Seed("ugyfelkapu@pelda-onkormanyzat.hu", "Közterületi csőtörés"),
+    124: Seed("ugyfelszolgalat@lakasszov.hu", "Közös mérő", answered=True),
+    # People thanking us for an answer (people/): customers, not machines.
+    125: Seed("kertesz.ilona@gmail.com", "Csőtörés a pincében", answered=True),
+    126: Seed("bodnar.jozsef@freemail.hu", "Vízóra csere", answered=True),
+    127: Seed("j.smith@intl-school.hu", "Water bill", answered=True),
+    # Machine mail about our mail with no reference but our subject tag.
+    128: Seed("nemeth.kata@gmail.com", "Számla kérdés"),
+    129: Seed("horvath.peter@t-online.hu", "Vízóra"),
+    130: Seed("fekete.anna@upcmail.hu", "Csatorna"),
+    131: Seed("vincze.gabor@invitel.hu", "Számla"),
+    # Our own mail redirected back by the customer's mailbox (Resent-From).
+    132: Seed("osz.gyulane@vipmail.hu", "Vízdíj visszatérítés"),
+    133: Seed("nagy.ilona@outlook.hu", "Lakcímváltozás", answered=True),
+    134: Seed("csizmadia.pal@szerver-otthon.hu", "Szivárgás"),
 }
 
 

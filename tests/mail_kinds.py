@@ -101,6 +101,98 @@ READS: dict[str, Reads] = {
         ),
         OUR_ID,
     ),
+    "attachment_refused_program_outlook.eml": Reads(
+        "szalai.gyorgy@pelda-epito.hu",
+        "Szalai György",
+        "Mérőállás rögzítése",
+        lines(
+            "Tisztelt Ügyfélszolgálat!",
+            "",
+            "Csatolom a mérőállást rögzítő programot és a mérő fotóját.",
+            "",
+            "Szalai György",
+        ),
+    ),
+    "attachment_refused_script_gmail.eml": Reads(
+        "varga.noemi@gmail.com",
+        "Varga Noémi",
+        "Számla és a nyújtvány",
+        lines("Jó napot!", "", "Mellékelem a számlát és a nyújtványt.", "", "Varga Noémi"),
+    ),
+    "attachment_refused_reply_thunderbird.eml": Reads(
+        "horvath.peter@citromail.hu",
+        "Horváth Péter",
+        "Re: [#PK-000042] Bejelentését rögzítettük",
+        lines(
+            "A szerelő kérte, hogy küldjem el a vízóra kiolvasó programját is.",
+            "",
+            "Horváth Péter",
+        ),
+        OUR_ID,
+    ),
+    # Forwards as attachments: the parser reads the customer's own words; the attached
+    # mail is added to what staff read by the chain (tests/test_mail_kinds.py).
+    "forward_attachment_thunderbird.eml": Reads(
+        "olah.erno@freemail.hu",
+        "Oláh Ernő",
+        "Továbbítás: Gázszámla",
+        lines("Csatolom anyósom levelét, kérem, nézzék meg.", "", "Oláh Ernő"),
+    ),
+    "forward_attachment_gmail.eml": Reads(
+        "bakos.reka@gmail.com",
+        "Bakos Réka",
+        "Fwd: Csőtörés a Radóti utcában",
+        "A szomszéd levélét csatolom.",
+    ),
+    "forward_attachment_outlook.eml": Reads(
+        "nagy.zoltan@pelda-kft.hu",
+        "Nagy Zoltán",
+        "TO: Vízmérő leolvasás - reklamáció",
+        lines(
+            "Tisztelt PÉTKOMM!",
+            "",
+            "Mellékelten továbbítom bérlőnk panaszát.",
+            "",
+            "Üdvözlettel:",
+            "Nagy Zoltán",
+            "Példa Kft.",
+        ),
+    ),
+    "charset_latin1_declared_outlook.eml": Reads(
+        "szabo.erno@t-online.hu",
+        "Szabó Ernő",
+        "Vízóra leolvasás időben",
+        lines(
+            "Tisztelt Ügyfélszolgálat!",
+            "",
+            "A vízóra leolvasását időben jeleztem, mégis becsült számla jött.",
+            "Kérem, javítsák ki; a mérőállás 1342 m3.",
+            "",
+            "Üdvözlettel:",
+            "Szabó Ernő",
+        ),
+    ),
+    "charset_windows1252_declared_form.eml": Reads(
+        "tutto.ildiko@citromail.hu",
+        "Tüttő Ildikó",
+        "Panasz a szennyvízdíjról",
+        lines(
+            "Név: Tüttő Ildikó",
+            "Üzenet: A „Szőlő utcai” ház szennyvízdíja hibás, kérem, ellenőrizzék; a fűtés"
+            " sem működik.",
+        ),
+    ),
+    "charset_usascii_declared_8bit.eml": Reads(
+        "dr.kun.gyula@vipmail.hu",
+        "Kun Gyula",
+        "Szőnyeg ázott be",
+        lines(
+            "A csőtörés miatt a szőnyeg beázott, a kár kb. 80 000 Ft.",
+            "Kérem, jöjjenek ki felmérni. Tűzoltó is volt itt.",
+            "",
+            "Kun Gyula",
+        ),
+    ),
     "charset_subject_cut.eml": Reads(
         "lakatos.iren@vipmail.hu",
         "Lakatos Irén",

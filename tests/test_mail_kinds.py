@@ -12,6 +12,7 @@ is not handled right.
 
 from __future__ import annotations
 
+import base64
 import email
 import os
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from bot.staff import button_label
+from core import attachments
 from core.config import Settings
 from core.inbound import InboundContext
 from core.mail import SUBJECT_MAX
@@ -207,7 +209,119 @@ async def test_a_forwarded_complaint_is_what_staff_read_not_a_quote_cut_away(des
     assert short.found == {}
 
 
+# A sentence of the complaint inside the attached mail, its writer, its subject.
+FORWARDS_AS_ATTACHMENT = {
+    "forward_attachment_thunderbird.eml": ("38 köbméter szerepel", "Oláh Ernőné", "Gázszámla"),
+    "forward_attachment_gmail.eml": ("dől a víz az aknából", "Sipos Tamás", "Csőtörés a Radóti"),
+    "forward_attachment_outlook.eml": ("harmadszor nem olvasták le", "Bartók Gréta", "Vízmérő"),
+}
+
+
+async def test_a_mail_forwarded_as_an_attachment_is_read_by_staff_and_kept(desk):
+    raws = {name: corpus(name) for name in FORWARDS_AS_ATTACHMENT}
+    await desk.receive(*raws.values())
+
+    short = Shortfalls()
+    for name, (complaint, writer, subject) in FORWARDS_AS_ATTACHMENT.items():
+        ticket = await desk.ticket(raws[name])
+        short.check(name, ticket is not None, "no ticket")
+        if ticket is None:
+            continue
+        text = await desk.text(ticket)
+        short.check(name, complaint in text, "the attached complaint is not in the ticket")
+        short.check(name, f"Feladó: {writer}" in text, "who wrote it is not said")
+        short.check(name, f"Tárgy: {subject}" in text, "its subject is not said")
+        short.check(name, "Dátum: " in text, "its date is not said")
+        short.check(name, READS[name].new_text.splitlines()[0] in text, "the customer's words lost")
+        short.check(name, "📎 Fájl érkezett" in text and "(levél," in text, "the file not listed")
+        thread = await desk.thread(number_of(ticket))
+        short.check(name, thread is not None and complaint in thread.text, "not in the thread")
+        files = await attachments.files_of(desk.env.db, ticket.id)
+        short.check(name, len(files) == 1, "the attached mail is not kept as a file")
+    assert short.found == {}
+
+
 # --- 4. attachments ------------------------------------------------------------------------
+
+
+def make_big_video_reply(in_reply_to: str, size: int = 11 * 1024 * 1024) -> bytes:
+    """An iPhone reply to our acknowledgement with a burst-pipe video too big to keep."""
+    content = (b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * (size // 256 + 1))[:size]
+    head = (
+        "From: =?utf-8?Q?Horv=C3=A1th_P=C3=A9ter?= <horvath.peter@citromail.hu>\r\n"
+        "Content-Type: multipart/mixed;\r\n"
+        "\tboundary=Apple-Mail-7F3E2A10-44C1-4B2E-9D0A-1F2E3D4C5B6A\r\n"
+        "Content-Transfer-Encoding: 7bit\r\nMime-Version: 1.0 (1.0)\r\n"
+        "Subject: Re: [#PK-000042]\r\n"
+        " =?utf-8?Q?Bejelent=C3=A9s=C3=A9t_r=C3=B6gz=C3=ADtett=C3=BCk?=\r\n"
+        "Date: Wed, 5 Jun 2024 18:02:11 +0200\r\n"
+        "Message-Id: <0C9E7B51-2D3A-4F6B-8C1D-9E0F1A2B3C4D@citromail.hu>\r\n"
+        f"In-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\n"
+        "To: petkomm@petkomm.hu\r\nX-Mailer: iPhone Mail (21F90)\r\n\r\n"
+        "--Apple-Mail-7F3E2A10-44C1-4B2E-9D0A-1F2E3D4C5B6A\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "Itt a videó a csőtörésről.\r\n\r\nKüldve iPhone-ról\r\n\r\n"
+        "--Apple-Mail-7F3E2A10-44C1-4B2E-9D0A-1F2E3D4C5B6A\r\n"
+        'Content-Type: video/quicktime; name="IMG_0733.MOV"\r\n'
+        'Content-Disposition: attachment; filename="IMG_0733.MOV"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode()
+    body = base64.encodebytes(content).replace(b"\n", b"\r\n")
+    return head + body + b"--Apple-Mail-7F3E2A10-44C1-4B2E-9D0A-1F2E3D4C5B6A--\r\n"
+
+
+REFUSED = "Nem érkezett meg a(z) „{}” fájl: "
+# The acknowledgement of each new mail names the file that did not arrive, and why.
+REFUSED_IN_ACK = {
+    "attachment_refused_program_outlook.eml": ("meroallas_rogzito.exe", "biztonsági okból"),
+    "attachment_refused_script_gmail.eml": ("szamla_2024.pdf.js", "biztonsági okból"),
+    "attachment_disguised_program.eml": ("szamla_2024_05.pdf", "biztonsági okból"),
+}
+
+
+async def test_the_customer_is_told_which_file_did_not_arrive_and_why(desk):
+    raws = {name: corpus(name) for name in REFUSED_IN_ACK}
+    big = make_big_attachment_mail(11 * 1024 * 1024).replace(b"\n", b"\r\n")
+    photo = corpus("attachment_freemail_photo.eml")  # kept: nothing to tell
+    report = customer_mail(2, "horvath.peter@citromail.hu", "Csőtörés", "Folyik a víz.")
+    await desk.receive(*raws.values(), big, photo, report)
+
+    short = Shortfalls()
+    for name, (filename, why) in REFUSED_IN_ACK.items():
+        mails = await desk.mails_to(READS[name].from_address)
+        text = plain(mails[0]) if mails else ""
+        html = mails[0].get_body(("html",)).get_content() if mails else ""
+        line = next((x for x in text.splitlines() if REFUSED.format(filename) in x), "")
+        short.check(name, why in line, "the acknowledgement does not say the file was refused")
+        short.check(name, f"„{filename}”" in html and why in html, "not in the HTML part")
+        short.check(name, "mero.png" not in text, "a kept file is named as refused")
+    [big_ack] = await desk.mails_to("kis.peter@gmail.com")
+    line = next((x for x in plain(big_ack).splitlines() if "mérőakna.jpg" in x), "")
+    short.check("big", "túl nagy" in line and "10 MB" in line, "the size limit is not said")
+    [photo_ack] = await desk.mails_to(READS["attachment_freemail_photo.eml"].from_address)
+    short.check("photo", "Nem érkezett meg" not in plain(photo_ack), "a kept photo refused")
+
+    # Replies into the ticket: a program, then a burst-pipe video too big to keep.
+    [ack] = await desk.mails_to("horvath.peter@citromail.hu")
+    reply = corpus("attachment_refused_reply_thunderbird.eml").replace(
+        OUR_ID.encode(), ack["Message-ID"].encode()
+    )
+    await desk.receive(reply)
+    await desk.receive(make_big_video_reply(ack["Message-ID"]))
+    _ack, *answers = await desk.mails_to("horvath.peter@citromail.hu")
+    subjects = [str(m["Subject"]) for m in answers]
+    short.check("reply", len(answers) == 2, f"not one answer to each reply: {subjects}")
+    for answer, (filename, why) in zip(
+        answers, [("vizora_kiolvaso.bat", "biztonsági okból"), ("IMG_0733.MOV", "túl nagy")],
+        strict=False,
+    ):
+        short.check(filename, "Csatolt fájlja nem érkezett meg" in answer["Subject"], "subject")
+        short.check(filename, number_of(await desk.ticket(reply)) in answer["Subject"], "tag")
+        line = next((x for x in plain(answer).splitlines() if REFUSED.format(filename) in x), "")
+        short.check(filename, why in line, "the answer does not say the file was refused")
+        short.check(filename, answer["In-Reply-To"] is not None, "not threaded to the reply")
+    assert short.found == {}
+
 
 
 async def test_photos_and_files_are_kept_listed_and_opened_by_staff(desk, tmp_path):
@@ -341,6 +455,38 @@ async def test_a_mostly_valid_body_is_read_in_its_charset_with_only_the_broken_b
         short.check(name, ticket.subject == reads.subject, "garbled subject")
         [ack] = await desk.mails_to(reads.from_address)
         short.check(name, not any(g in ack["Subject"] for g in GARBLED), "garbled ack subject")
+    assert short.found == {}
+
+
+# Hungarian mail labelled with a Western charset (Outlook's iso-8859-1, a form's
+# windows-1252, Pine's us-ascii): ő/ű must not read as õ/û.
+LATIN1_LABELLED = [
+    "charset_latin1_declared_outlook.eml",
+    "charset_windows1252_declared_form.eml",
+    "charset_usascii_declared_8bit.eml",
+]
+
+
+async def test_hungarian_mail_labelled_latin1_reads_with_its_o_and_u_double_acute(desk):
+    raws = {name: corpus(name) for name in LATIN1_LABELLED}
+    await desk.receive(*raws.values())
+
+    short = Shortfalls()
+    for name in LATIN1_LABELLED:
+        reads = READS[name]
+        ticket = await desk.ticket(raws[name])
+        short.check(name, ticket is not None, "no ticket")
+        if ticket is None:
+            continue
+        text = await desk.text(ticket)
+        short.check(name, text == reads.new_text, "the ticket's text is not what was written")
+        short.check(name, not any(g in text for g in "õûÕÛ"), "õ/û for ő/ű in the text")
+        short.check(name, ticket.subject == reads.subject, "garbled subject")
+        post = desk.announcement(number_of(ticket))
+        first = reads.new_text.splitlines()[0]
+        short.check(name, post is not None and first in post.text, "garbled announcement")
+        [ack] = await desk.mails_to(reads.from_address)
+        short.check(name, f"Tisztelt {reads.from_name}!" in plain(ack), "garbled name in the ack")
     assert short.found == {}
 
 

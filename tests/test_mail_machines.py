@@ -60,6 +60,18 @@ EXPECTED = {
     "challenge_boxbe_en.eml": (117, "levélszűrő megerősítést kér", HELD),
     "challenge_approved_senders_en.eml": (118, "levélszűrő megerősítést kér", HELD),
     "challenge_hu_nem_robot.eml": (119, "levélszűrő megerősítést kér", HELD),
+    "helpdesk_ack_masikceg_hu.eml": (120, "automatikus válasz", None),
+    "helpdesk_ack_otrs_en.eml": (121, "automatikus válasz", None),
+    "helpdesk_ack_salesforce_case_en.eml": (122, "automatikus válasz", None),
+    "helpdesk_ack_hu_iktatas.eml": (123, "automatikus válasz", None),
+    "helpdesk_ack_freshdesk_hu.eml": (124, "automatikus válasz", None),
+    "challenge_no_reply_to_hu.eml": (128, "levélszűrő megerősítést kér", HELD),
+    "challenge_en_no_references.eml": (129, "levélszűrő megerősítést kér", HELD),
+    "bounce_tag_only_exchange_hu.eml": (130, "nem kézbesíthető", UNDELIVERED),
+    "receipt_plain_tag_only_hu.eml": (131, "olvasási visszaigazolás", None),
+    "echo_ack_redirected_vipmail.eml": (132, "saját levelünk jött vissza", None),
+    "echo_answer_redirected_outlook_rule.eml": (133, "saját levelünk jött vissza", None),
+    "echo_ack_resent_procmail.eml": (134, "saját levelünk jött vissza", None),
 }
 # What the note tells staff beyond its label: who did not get our mail, and why.
 NOTE_DETAILS = {
@@ -72,6 +84,14 @@ NOTE_DETAILS = {
     "vacation_outlook_com_en.eml": ["out of the office until 1 December"],
     "challenge_hu_spamfilter.eml": ["igazolja, hogy Ön nem robot"],
     "challenge_boxbe_en.eml": ["lower priority mailbox"],
+    "helpdesk_ack_masikceg_hu.eml": ["munkatársunk válaszára", "#201 számon rögzítettük"],
+    "helpdesk_ack_otrs_en.eml": ["Your ticket number is 2026112510000123"],
+    "helpdesk_ack_hu_iktatas.eml": ["2026/4411-2 ügyszámon iktatta"],
+    "challenge_no_reply_to_hu.eml": ["nemeth.kata@gmail.com"],
+    "bounce_tag_only_exchange_hu.eml": ["fekete.anna@upcmail.hu", "5.1.1"],
+    "echo_ack_redirected_vipmail.eml": ["Visszaküldte: osz.gyulane@vipmail.hu"],
+    "echo_answer_redirected_outlook_rule.eml": ["Visszaküldte: nagy.ilona@outlook.hu"],
+    "echo_ack_resent_procmail.eml": ["Visszaküldte: csizmadia.pal@szerver-otthon.hu"],
 }
 
 
@@ -185,6 +205,62 @@ async def test_staff_answer_the_customers_own_mail_not_the_vacation_notice(db):
     assert (await tickets_store.latest_customer_mail(db, 112)).message_id == (
         "<fm.human.112@freemail.hu>"
     )
+
+
+# --- what is not machine mail: people thanking us, strangers quoting a tag ------------------
+
+
+@pytest.mark.parametrize("name", corpus_names("people"))
+async def test_a_person_thanking_for_our_answer_is_the_customer_not_a_helpdesk(db, name):
+    # "Köszönöm, megkaptam", an ügyszám of ours, "I have received your email": a person.
+    await seed_machine_tickets(db)
+    result = await process_mail(
+        db,
+        corpus("people", name),
+        ctx=chain_context(),
+        folder="INBOX",
+        uidvalidity=1,
+        uid=1,
+        now=START,
+    )
+    assert result.outcome == "reopened" and result.machine is None
+    [post] = await staff_posts(db, START)
+    assert f"PK-000{result.ticket_id}" in post and "Ez gépi levél" not in post
+    assert "Gépi levél" not in await thread_text(db, result.ticket_id, START)
+
+
+async def test_a_machine_quoting_our_tag_about_a_strangers_address_threads_nowhere(db):
+    await seed_machine_tickets(db)
+    before = await tickets_store.messages(db, 128)
+    result = await process_mail(
+        db,
+        corpus("strangers", "challenge_names_stranger.eml"),
+        ctx=chain_context(),
+        folder="INBOX",
+        uidvalidity=1,
+        uid=1,
+        now=START,
+    )
+    assert result.outcome == "ignored" and result.machine == "challenge"
+    assert len(await tickets_store.messages(db, 128)) == len(before)
+    assert await staff_posts(db, START) == [] and await outbox_rows(db) == []
+
+
+async def test_a_strangers_mail_naming_the_owner_under_a_tag_opens_its_own_ticket(db):
+    # Only machine mail may thread by the tag and a named address; a person must be the owner.
+    await seed_machine_tickets(db)
+    raw = (
+        "From: Idegen Ember <idegen.ember@example.hu>\r\nTo: petkomm@petkomm.hu\r\n"
+        "Subject: [#PK-000128] Bejelentését rögzítettük\r\n"
+        "Message-ID: <stranger-1@example.hu>\r\nDate: Wed, 25 Nov 2026 09:00:00 +0100\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        "Írjanak a nemeth.kata@gmail.com címre, és kattintson ide: https://pelda.hu/x\r\n"
+    ).encode()
+    result = await process_mail(
+        db, raw, ctx=chain_context(), folder="INBOX", uidvalidity=1, uid=1, now=START
+    )
+    assert result.outcome == "new" and result.ticket_id != 128
 
 
 # --- end to end: Dovecot, the real reader, the staff chat ---------------------------------

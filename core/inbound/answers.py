@@ -1,7 +1,8 @@
 """The automatic answers to a mail: which ones, how often, and queueing them.
 
-- `ANSWER_RULES`: what to answer (the acknowledgement of a new ticket, a
-  self-help answer for each known problem the customer writes about);
+- `ANSWER_RULES`: what to answer (the acknowledgement of a new ticket, a short
+  answer to a reply whose file was refused, a self-help answer for each known
+  problem the customer writes about);
 - `SEND_LIMITS`: per-answer limits against robots and floods: 10 to one address
   in 3 hours (FreeScout), 10 an hour to one domain (60 to a public mail
   provider's, shared by thousands of customers), 120 an hour in all, and a
@@ -20,6 +21,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from core import attachments
 from core.accounts import BUDAPEST, issue_new_code, local_time
 from core.config import Settings
 from core.facts import facts_from
@@ -67,6 +69,15 @@ def acknowledge_new_ticket(situation: Situation) -> list[PlannedAnswer]:
     return [PlannedAnswer("ack", "ack")] if situation.opened else []
 
 
+def tell_refused_files(situation: Situation) -> list[PlannedAnswer]:
+    """A reply into a ticket whose file was not kept (too big, a program) gets a short
+    answer saying which and why, so the customer can send it another way; a new ticket's
+    acknowledgement says it itself."""
+    if situation.opened or not situation.refused or not _from_ticket_owner(situation):
+        return []
+    return [PlannedAnswer("ack", "files_refused")]
+
+
 def self_help(situation: Situation) -> list[PlannedAnswer]:
     """A known problem gets its self-help answer (the topics of `core.mail.rules`), only when
     the ticket's owner wrote: self-help (a fresh activation code!) goes to the owner alone,
@@ -91,7 +102,7 @@ def _from_ticket_owner(situation: Situation) -> bool:
     return bool(owner) and owner in (situation.facts.sender, situation.facts.owner)
 
 
-ANSWER_RULES: list[AnswerRule] = [acknowledge_new_ticket, self_help]
+ANSWER_RULES: list[AnswerRule] = [acknowledge_new_ticket, tell_refused_files, self_help]
 
 
 # --- limits on each answer -------------------------------------------------------
@@ -256,8 +267,17 @@ def _base_context(situation: Situation) -> dict[str, Any]:
         "due_date": format_date(datetime.fromtimestamp(due, BUDAPEST).date()),
         "bot_link": f"https://t.me/{bot}" if bot else None,
         "subject": untagged_subject(situation.facts.mail.subject),
+        "refused": list(situation.refused),
+        "max_file": _megabytes(attachments.MAX_FILE_BYTES),
+        "max_mail": _megabytes(attachments.MAX_MAIL_BYTES),
+        "max_files": attachments.MAX_FILES,
         **({"facts": facts_from(ctx.settings)} if isinstance(ctx.settings, Settings) else {}),
     }
+
+
+def _megabytes(size: int) -> str:
+    """A limit in whole megabytes, as the customer reads it: `10 MB`."""
+    return f"{size // (1024 * 1024)} MB"
 
 
 def _bot_username(ctx: InboundContext) -> str | None:

@@ -27,7 +27,7 @@ from core.inbound.answers import answer_mail
 from core.inbound.context import InboundContext, InboundResult, MailFacts, Outcome, Situation
 from core.inbound.filters import ignore_reason, unmatched_reason
 from core.inbound.threads import FLOOD_GUARD, Thread, find_burst, find_thread
-from core.mail import ParsedMail, fold, replied_ids
+from core.mail import MailParseError, ParsedMail, fold, parse_mail, replied_ids
 from core.mail.rules import delivery_problem, our_message_id, reported_message_id
 from core.staff import excerpt
 from core.texts import render
@@ -41,6 +41,9 @@ from storage.db import Queryable, Transaction
 ANNOUNCED_MACHINE_KINDS = {"bounce": "undelivered", "challenge": "held"}
 NOTE_EXCERPT_LINES = 12  # of a vacation notice or a challenge, kept in the note's text
 NOTE_EXCERPT_CHARS = 800
+# A mail forwarded as an attachment ("Forward as attachment"): its text is shown too.
+ATTACHED_MAIL_TYPES = ("message/rfc822", "message/global")
+MAX_ATTACHED_MAILS = 5  # shown of one mail; the rest stay files
 
 
 async def handle_mail(
@@ -70,6 +73,7 @@ async def handle_mail(
         reason = unmatched_reason(facts)  # every kind of machine mail has one
         if reason:
             return await _ignore(tx, facts, mail_id, reason)
+    refused: tuple[attachments.Incoming, ...] = ()
     if facts.machine and thread is not None:
         # A machine's parts (our own mail returned, a report) are no customer's files.
         ticket, outcome = await _add_machine_note(tx, thread, facts, mail_id, now), Outcome.THREADED
@@ -80,8 +84,9 @@ async def handle_mail(
         else:
             ticket, outcome = await _add_to_ticket(tx, thread, facts, files, mail_id, ctx, now)
         await attachments.keep(tx, files, ticket_id=ticket.id, inbound_mail_id=mail_id, now=now)
+        refused = tuple(file for file in files.files if file.withheld)
 
-    situation = Situation(facts, ticket, outcome is Outcome.NEW, ctx, now, arrived_at)
+    situation = Situation(facts, ticket, outcome is Outcome.NEW, ctx, now, arrived_at, refused)
     answers, held = await answer_mail(tx, situation)
 
     threaded_by = thread.rule if thread else None
@@ -118,8 +123,10 @@ async def _ignore(tx: Transaction, facts: MailFacts, mail_id: int, reason: str) 
 async def _our_message_id(db: Queryable, facts: MailFacts, ctx: InboundContext) -> str | None:
     """One of our own mails came back under its own Message-ID (a mailbox rule resending
     it, a forwarder), whatever its From says: never a customer's message."""
-    if our_message_id(facts.mail, ctx.ours) is None:
-        return None  # we make Message-IDs of our own domain: any other needs no look-up
+    if facts.redirected_by or our_message_id(facts.mail, ctx.ours) is None:
+        # Redirected back by someone: a machine note on its ticket (`threads`). Else: we
+        # make Message-IDs of our own domain, any other needs no look-up.
+        return None
     ours = await tickets_store.our_message(db, facts.mail.message_id)
     return "our own mail came back (its Message-ID is ours)" if ours else None
 
@@ -175,12 +182,13 @@ async def _open_ticket(
     """A mail that belongs to no ticket opens one, for the customer the owner's address
     names (a web form's Reply-To person, not its robot)."""
     mail = facts.mail
+    text, new_text = with_attached_mails(mail)
     return await open_ticket(
         tx,
         channel="mail",
         subject=mail.subject,
-        body=attachments.with_note(mail.text, files),
-        new_text=attachments.with_note(mail.new_text, files),
+        body=attachments.with_note(text, files),
+        new_text=attachments.with_note(new_text, files),
         actor=facts.actor,
         email=facts.owner or None,
         customer_id=await _customer_id_for(tx, facts.owner),
@@ -212,11 +220,12 @@ async def _add_to_ticket(
     )
     burst = thread.rule.startswith(FLOOD_GUARD)
     quiet = ticket.status == "open" and (burst or recent >= ctx.flood_mails)
+    text, new_text = with_attached_mails(mail)
     reopened = await add_customer_message(
         tx,
         ticket,
-        body=attachments.with_note(mail.text, files),
-        new_text=attachments.with_note(mail.new_text, files),
+        body=attachments.with_note(text, files),
+        new_text=attachments.with_note(new_text, files),
         actor=facts.actor,
         mail_message_id=mail.message_id,
         inbound_mail_id=mail_id,
@@ -228,6 +237,45 @@ async def _add_to_ticket(
         await tickets_store.announce(tx, ticket.id, "flood", now)
     current = await tickets_store.get(tx, ticket.id) or ticket
     return current, Outcome.REOPENED if reopened else Outcome.THREADED
+
+
+def with_attached_mails(mail: ParsedMail) -> tuple[str, str]:
+    """The mail's text and new text, each followed by the mails it carries as attachments
+    (a forward as attachment: the complaint is only in there), with their From, Date
+    and Subject, as an inline forward shows them. A report's returned mail is ours: not
+    added. The attached files themselves are kept as files too."""
+    if mail.content_type == "multipart/report":
+        return mail.text, mail.new_text
+    blocks: list[str] = []
+    for attachment in mail.attachments:
+        if attachment.content_type not in ATTACHED_MAIL_TYPES:
+            continue
+        if len(blocks) >= MAX_ATTACHED_MAILS:
+            break
+        try:
+            inner = parse_mail(attachment.payload())
+        except MailParseError:
+            continue  # an empty attached mail: the file says all there is
+        sender = inner.from_address
+        if inner.from_name:
+            sender = f"{inner.from_name} <{inner.from_address}>"
+        blocks.append(
+            render(
+                "tickets/attached_mail.txt",
+                filename=attachment.filename or "",
+                sender=sender,
+                date=inner.header("date") or "",
+                subject=inner.subject,
+                text=(inner.new_text or inner.text).strip(),
+            ).strip()
+        )
+    if not blocks:
+        return mail.text, mail.new_text
+    added = "\n\n".join(blocks)
+    return (
+        f"{mail.text.rstrip()}\n\n{added}".strip(),
+        f"{mail.new_text.rstrip()}\n\n{added}".strip(),
+    )
 
 
 async def _add_machine_note(
@@ -260,7 +308,11 @@ async def machine_note(db: Queryable, facts: MailFacts) -> str:
     """What staff read of a machine mail: which of our mails it is about, and what it says
     (who did not get it and why; the vacation notice or the challenge itself)."""
     mail = facts.mail
-    about = reported_message_id(mail) or next(reversed(replied_ids(mail)), None)
+    # The mail it answers: In-Reply-To, else the newest of References (replied_ids puts
+    # In-Reply-To first, then the References oldest first).
+    about = reported_message_id(mail) or mail.in_reply_to or next(
+        reversed(replied_ids(mail)), None
+    )
     ours = await tickets_store.our_message(db, about) if about else None
     problem = delivery_problem(mail) if facts.bounce else None
     own_words = ""
@@ -276,6 +328,7 @@ async def machine_note(db: Queryable, facts: MailFacts) -> str:
         diagnostic=problem.diagnostic if problem else None,
         subject=mail.subject,
         own_words=own_words,
+        redirected_by=facts.redirected_by,
     )
 
 

@@ -17,9 +17,18 @@ from enum import StrEnum
 from typing import Any
 
 from core.accounts import CodeMailer, Policy
+from core.attachments import Incoming
 from core.config import DEFAULT_ANSWER_DAYS
 from core.mail import MailContext, ParsedMail, automatic_reason
-from core.mail.rules import FORM_EXEMPT_CHECKS, form_robot, machine_kind, reply_to_person
+from core.mail.rules import (
+    FORM_EXEMPT_CHECKS,
+    form_robot,
+    from_ourselves,
+    machine_kind,
+    our_message_id,
+    redirected_by,
+    reply_to_person,
+)
 from core.outbox import HasMailFrom
 from storage import tickets as tickets_store
 
@@ -138,6 +147,8 @@ class MailFacts:
     owner: str = ""
     owner_name: str = ""
     form: bool = False  # a form's robot sent it for the Reply-To person
+    # One of our own mails redirected back (Resent-From): who sent it back, else None.
+    redirected_by: str | None = None
 
     @classmethod
     def of(cls, mail: ParsedMail, ours: MailContext) -> MailFacts:
@@ -146,14 +157,18 @@ class MailFacts:
         person = reply_to_person(mail, ours)
         form = person is not None and form_robot(mail)
         owner, owner_name = person or (sender, mail.from_name.strip())
+        ours_back = from_ourselves(mail, ours) or our_message_id(mail, ours)
+        redirected = redirected_by(mail, ours) if ours_back else None
+        machine = "echo" if redirected else machine_kind(mail)
         return cls(
             mail=mail,
             sender=sender,
             automatic=automatic_reason(mail, ours, skip=FORM_EXEMPT_CHECKS if form else ()),
-            machine=machine_kind(mail),
+            machine=machine,
             owner=owner,
             owner_name=owner_name,
             form=form,
+            redirected_by=redirected,
         )
 
     @property
@@ -182,6 +197,9 @@ class Situation:
     ctx: InboundContext
     now: float
     arrived_at: float | None = None  # when it reached the mailbox, if the server said
+    # The mail's files that were not kept (too big, a program, too many): the customer is
+    # told which and why in the acknowledgement, or in a short answer to a reply.
+    refused: tuple[Incoming, ...] = ()
 
     @property
     def recipient(self) -> str:

@@ -27,7 +27,11 @@ IgnoreRule = Callable[[MailFacts, InboundContext], str | None]
 
 
 def own_mail_come_back(facts: MailFacts, ctx: InboundContext) -> str | None:
-    """One of our own mails (From us, or our X-Loop) came back: never a customer's message."""
+    """One of our own mails (From us, or our X-Loop) came back: never a customer's message.
+    Redirected back by someone (`Resent-From` theirs), it is kept as a machine note on its
+    ticket instead (staff see that the address sends our mail back)."""
+    if facts.redirected_by:
+        return None
     return from_ourselves(facts.mail, ctx.ours) or our_x_loop(facts.mail, ctx.ours)
 
 

@@ -1,10 +1,15 @@
 """Which ticket a mail belongs to: the thread rules, first match wins.
 
+- `by_our_message_id`: one of our own mails redirected back (Resent-From) under its
+  Message-ID joins that mail's ticket;
 - `by_references`: In-Reply-To / References name a mail of a ticket (a double
   send's copy included);
 - `by_reported_mail`: a delivery report or read receipt belongs to the ticket of
   the mail of ours it is about;
-- `by_subject_number`: `[#PK-000123]` in the subject, only from the ticket's owner.
+- `by_subject_number`: `[#PK-000123]` in the subject, only from the ticket's owner;
+- `by_subject_number_and_owner_named`: a machine's mail about our mail (a spam
+  filter's challenge, a bounce, a read receipt) that carries no reference but our
+  subject tag, when it names the ticket owner's address.
 
 A new mail that none of them places may still be part of a burst (`BURST_RULES`,
 the flood guard): a sender who has just sent several mails, or a robot at one
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 
 from core.inbound.context import InboundContext, MailFacts
 from core.mail import fold, replied_ids
-from core.mail.rules import reported_message_id
+from core.mail.rules import named_addresses, reported_message_id
 from core.tickets import parse_ticket_number, ticket_numbers_in_subject, untagged_subject
 from storage import inbound as inbound_store
 from storage import tickets as tickets_store
@@ -79,7 +84,44 @@ async def by_subject_number(db: Queryable, facts: MailFacts) -> Thread | None:
     return None
 
 
-THREAD_RULES: list[ThreadRule] = [by_references, by_reported_mail, by_subject_number]
+async def by_our_message_id(db: Queryable, facts: MailFacts) -> Thread | None:
+    """One of our own mails redirected back under its own Message-ID: that mail's ticket."""
+    if not facts.redirected_by:
+        return None
+    ticket = await tickets_store.by_mail_message_ids(db, [facts.mail.message_id])
+    return Thread(ticket, "our own mail redirected") if ticket else None
+
+
+# Machine mail about one of our mails that may thread by our subject tag alone.
+TAG_THREADED_MACHINE_KINDS = frozenset({"challenge", "bounce", "delayed", "delivered", "receipt"})
+
+
+async def by_subject_number_and_owner_named(db: Queryable, facts: MailFacts) -> Thread | None:
+    """A spam filter's challenge, a bounce or a read receipt without In-Reply-To: our
+    `[#PK-000123]` in its subject finds the ticket when the mail names that ticket's
+    owner address (the held or failed recipient). A machine quoting a tag about
+    someone else's address threads nowhere; a person's mail never comes here."""
+    if facts.machine not in TAG_THREADED_MACHINE_KINDS:
+        return None
+    named: set[str] | None = None
+    for number in ticket_numbers_in_subject(facts.mail.subject):
+        ticket_id = parse_ticket_number(number)
+        ticket = await tickets_store.get(db, ticket_id) if ticket_id else None
+        if ticket is None or not ticket.email:
+            continue
+        named = named_addresses(facts.mail) if named is None else named
+        if ticket.email.strip().lower() in named:
+            return Thread(ticket, "subject number, owner named")
+    return None
+
+
+THREAD_RULES: list[ThreadRule] = [
+    by_our_message_id,
+    by_references,
+    by_reported_mail,
+    by_subject_number,
+    by_subject_number_and_owner_named,
+]
 
 
 async def find_thread(db: Queryable, facts: MailFacts) -> Thread | None:

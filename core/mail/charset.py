@@ -40,6 +40,13 @@ _ALIASES = {
 # UTF-8 mislabelled (no Hungarian text in them is valid UTF-8 by chance).
 _ONE_BYTE = frozenset({"cp1250", "iso8859-2", "iso8859-1", "cp1252", "iso8859-15"})
 
+# Western one-byte charsets that Hungarian mail is often mislabelled with (Outlook's
+# iso-8859-1, a form's windows-1252): ő/ű/Ő/Ű in Windows-1250 and ISO-8859-2 are the
+# bytes of õ/û/Õ/Û there, and á é í ó ö ú ü are the same bytes in all of them.
+_WESTERN = frozenset({"iso8859-1", "cp1252", "iso8859-15"})
+_WESTERN_GARBLE = re.compile("[õûÕÛ]")
+_CENTRAL = ("cp1250", "iso8859-2")
+
 _ENCODED_WORD = re.compile(
     r"=\?(?P<charset>[^?\s*]+)(?:\*[^?\s]*)?\?(?P<encoding>[QqBb])\?(?P<text>[^?]*)\?="
 )
@@ -109,9 +116,13 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str | N
         if codec in _ONE_BYTE and (utf8 := _utf8_with_accents(data)) is not None:
             return utf8, f"text declared {label} is utf-8, decoded as utf-8"
         try:
-            return data.decode(codec), None
+            text = data.decode(codec)
         except (UnicodeDecodeError, LookupError, ValueError):
             pass
+        else:
+            if codec in _WESTERN and _WESTERN_GARBLE.search(text):
+                return _central_european(data, label)
+            return text, None
         mostly = _mostly_valid(data, codec)
         if mostly is not None:
             text, broken = mostly
@@ -138,6 +149,18 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str | N
         return text, f"text not valid {label}, decoded as {used}"
     # Unreachable in practice (ISO-8859-2 maps every byte), kept for safety.
     return data.decode("utf-8", errors="replace"), "undecodable text, bad bytes replaced"
+
+
+def _central_european(data: bytes, label: str) -> tuple[str, str]:
+    """Hungarian text labelled as a Western charset (õ/û where ő/ű were meant): read it
+    as Windows-1250 (Outlook's), or as ISO-8859-2 when it is not valid Windows-1250."""
+    for codec in _CENTRAL:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return text, f"text declared {label} has õ/û, decoded as {_display(codec)}"
+    return data.decode("iso8859-2", errors="replace"), f"text declared {label}: bytes replaced"
 
 
 def unescape_surrogates(text: str) -> bytes:

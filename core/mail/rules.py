@@ -402,6 +402,18 @@ def _foreign_addresses(text: str, ours: MailContext) -> list[str]:
     return found
 
 
+def named_addresses(mail: ParsedMail) -> set[str]:
+    """Every address a machine mail names as the one it is about: the recipients of its
+    delivery report, `X-Failed-Recipients`, `Original-Recipient`/`Final-Recipient`, and
+    any address in its text (a challenge naming the held recipient), lower-case."""
+    found = {status.recipient.lower() for status in mail.delivery_status if status.recipient}
+    for name in ("x-failed-recipients", "original-recipient", "final-recipient"):
+        for value in mail.header_values(name):
+            found.update(address.lower() for address in _ADDRESS.findall(value))
+    found.update(address.lower() for address in _ADDRESS.findall(mail.text))
+    return found
+
+
 # --- read receipts (RFC 8098 and the clients that only say it in the subject) --------------
 
 _RECEIPT_SUBJECT = re.compile(
@@ -533,9 +545,60 @@ def _vacation_text(mail: ParsedMail) -> bool:
 VACATION_TEXT_SIGNS: list[Callable[[ParsedMail], bool]] = [_vacation_text]
 
 
+# --- another helpdesk's acknowledgement, without automatic headers ----------------------------
+
+# A foreign ticket tag in the subject: "[MC-201]", "[Ticket#123]", "(Case 00123)",
+# "Ticket #2026…", "[#12345]" - anything numbered but ours ([#PK-000123]).
+_FOREIGN_TAG = re.compile(
+    r"\[\s*(?!#?\s*pk-?\d)[a-z]{0,12}\s*[#:-]?\s*\d{2,}\s*\]"
+    r"|[\[(]\s*(ticket|case|request|ugy|ugyszam|bejelentes|keres|incident)\s*"
+    r"(#|no\.?|szam|:)?\s*\w*\d{2,}\w*\s*[\])]"
+    r"|\b(ticket|case|request|incident)\s*(#|no\.?|number|id)\s*:?\s*\d{2,}"
+)
+# What a helpdesk says when it files a mail: a number it gave it. Matched on folded text
+# with our own ticket numbers taken out, so a customer quoting ours is no helpdesk.
+_FILED = re.compile(
+    r"\b\w*\d\w* (szamon|szam alatt|ugyszamon|ugyszam alatt) (rogzit|iktat|nyilvantart|vettuk)\w*"
+    r"|\b(rogzit|iktat|nyilvantart)\w* .{0,30}\b\w*\d\w* (szamon|szam alatt)"
+    r"|\b(ugyszam|iktatoszam|hivatkozasi szam|azonosito)\w*\s*(:|#|-|az|a)?\s*#?\w*\d"
+    r"|\byour (ticket|case|request|reference) (number|id|no\.?) is\b"
+    r"|\b(ticket|case|request) (#|no\.?|number|id)?\s*:?\s*\w*\d+\w* has been"
+    r" (created|opened|received|logged|registered)"
+)
+# What it says without a number, enough beside a foreign tag.
+_RECEIVED = re.compile(
+    r"\b(koszonjuk|megkaptuk|rogzitettuk|iktattuk|hamarosan valaszol|munkatarsunk|kollegank"
+    r"|we (have )?received your|thank you for contacting|has been received|will (get back|respond"
+    r"|reply)|as soon as possible|our (team|agents?|staff))"
+)
+HELPDESK_ACK_MAX = 800  # characters: an acknowledgement is short
+
+
+def _helpdesk_ack(mail: ParsedMail) -> bool:
+    """Another helpdesk filing our mail and saying so: a short reply to our mail, quoting
+    nothing, that gives it a number of theirs ("#201 számon rögzítettük", "your ticket
+    number is", a foreign tag such as "[MC-201]" in the subject). A person's "köszönöm,
+    megkaptam" names no number of theirs."""
+    replying = bool(mail.in_reply_to or mail.references or _OUR_TAG.search(mail.subject))
+    text = mail.new_text
+    if not replying or not text or len(text) > HELPDESK_ACK_MAX:
+        return False
+    if _QUOTED_LINE.search(mail.text):
+        return False  # a person replying quotes us; a helpdesk's robot does not
+    subject = fold(_OUR_NUMBER.sub(" ", mail.subject))
+    folded = " ".join(fold(_OUR_NUMBER.sub(" ", text)).split())
+    if _FILED.search(folded):
+        return True
+    return _FOREIGN_TAG.search(subject) is not None and _RECEIVED.search(folded) is not None
+
+
+HELPDESK_ACK_SIGNS: list[Callable[[ParsedMail], bool]] = [_helpdesk_ack]
+
+
 # --- our own mail come back --------------------------------------------------------------------
 
 _OUR_TAG = re.compile(r"\[\s*#\s*PK-\d{1,9}\s*\]", re.I)
+_OUR_NUMBER = re.compile(r"\[?\s*#?\s*PK-?\d{1,9}\s*\]?", re.I)
 _STARTS_WITH_OUR_TAG = re.compile(r"^\s*\[\s*#\s*PK-\d{1,9}\s*\]", re.I)
 
 
@@ -549,6 +612,17 @@ def looks_like_our_mail(mail: ParsedMail) -> bool:
     if first != REPLY_ABOVE_MARKER:
         return False
     return not any(not attachment.inline for attachment in mail.attachments)
+
+
+def redirected_by(mail: ParsedMail, ours: MailContext) -> str | None:
+    """Who sent one of our own mails back by redirecting it (a mailbox rule, a forwarder
+    resending it): the `Resent-From` (or `Resent-Sender`) address when it is not ours."""
+    for name in ("resent-from", "resent-sender"):
+        for value in mail.header_values(name):
+            address = parseaddr(value)[1].strip().lower()
+            if address and address not in ours.addresses:
+                return address
+    return None
 
 
 # --- which kind of machine mail --------------------------------------------------------------
@@ -568,6 +642,8 @@ def machine_kind(mail: ParsedMail) -> str | None:
     if is_challenge(mail):
         return "challenge"
     if is_out_of_office(mail) or any(sign(mail) for sign in VACATION_TEXT_SIGNS):
+        return "auto_reply"
+    if any(sign(mail) for sign in HELPDESK_ACK_SIGNS):
         return "auto_reply"
     if looks_like_our_mail(mail):
         return "echo"
