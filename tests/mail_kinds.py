@@ -301,6 +301,21 @@ READS: dict[str, Reads] = {
             "Oláh György",
         ),
     ),
+    "footer_freemail_game.eml": Reads(
+        "fodor.erno@freemail.hu",
+        "Fodor Ernő",
+        "Hiányzó aknafedél",
+        lines(
+            "Tisztelt PÉTKOMM!",
+            "",
+            "A Bőrgyár utcai aknafedél megint hiányzik, este nem látni, valaki beleléphet.",
+            "Kérem, intézkedjenek.",
+            "",
+            "Üdvözlettel:",
+            "Fodor Ernő",
+            "Freemail-es címemre válaszoljanak.",
+        ),
+    ),
     "footer_indamail_reply.eml": Reads(
         "szekeres.nora@indamail.hu",
         "Szekeres Nóra",

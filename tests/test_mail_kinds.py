@@ -578,6 +578,7 @@ FOOTERS = {  # the customer's last words, and the advert that must not follow th
     "footer_indamail_reply.eml": ("Szekeres Nóra", "ingyenes levelezés"),
     "footer_avast.eml": ("Barta Imre", "avast.com"),
     "forward_freemail.eml": ("Eszter", FREEMAIL),
+    "footer_freemail_game.eml": ("Freemail-es címemre válaszoljanak.", "nyereményjáték"),
     # Nothing but a photo and the advert: the ticket says a picture came, and no more.
     "attachment_freemail_photo.eml": ("akna_fedel.png (PNG-kép, 101 B)", FREEMAIL),
 }

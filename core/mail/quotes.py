@@ -63,7 +63,7 @@ _AD_BRAND = re.compile(
 )
 _AD_WORDS = re.compile(
     r"www\.|https?://|ingyenes|levelez|regisztral|virusmentes|virus-free"
-    r"|reklam|hirdetes|sent with|kuldve|e-?mail cim"
+    r"|reklam|hirdetes|sent with|kuldve|e-?mail cim|tarhely|nyer|jatssz|jatek|akcio"
 )
 _EMAIL_ADDRESS = re.compile(r"\S+@\S+")
 _WEB_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s<>()]+")
@@ -279,12 +279,20 @@ def _is_ad_line(line: str) -> bool:
     return any(_AD_BRAND.search(address) for address in addresses) and len(rest) <= 30
 
 
+def _is_more_ad(line: str) -> bool:
+    """A later line of an advert block: the provider named anywhere with an advert's words
+    ("Nyerj iPhone-t! Játssz a Freemail nyereményjátékán: …")."""
+    normal = _EMAIL_ADDRESS.sub(" ", _normal(line)).strip()
+    return len(normal) <= 200 and bool(_AD_BRAND.search(normal) and _AD_WORDS.search(normal))
+
+
 def _strip_footer(lines: list[str]) -> list[str]:
     """The lines without a trailing webmail advert ("Freemail - ingyenes levelezés …").
 
     Only a block at the very end counts: its first line names a provider with an
-    advert's words, every line after it is an advert, a web address or a rule, and
-    a rule line ("_____") right above it goes with it.
+    advert's words, every line after it is an advert (the provider named with an
+    advert's words), a web address or a rule, and a rule line ("_____") right above
+    it goes with it.
     """
     end = len(lines)
     while end and not lines[end - 1].strip():
@@ -298,7 +306,7 @@ def _strip_footer(lines: list[str]) -> list[str]:
             seen += 1
             if _is_ad_line(line):
                 start = index
-            elif not (_URL_LINE.match(line) or _RULE_LINE.match(line)):
+            elif not (_URL_LINE.match(line) or _RULE_LINE.match(line) or _is_more_ad(line)):
                 break
         index -= 1
     if start is None:
