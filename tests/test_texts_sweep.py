@@ -155,6 +155,10 @@ BASE: dict[str, Any] = {
     "position": 1,
     "file": FILE,
     "files": [FILE],
+    "refused": [FILE],
+    "max_file": "10 MB",
+    "max_mail": "25 MB",
+    "max_files": 10,
     "files_shown": 1,
     "hidden": 2,
     "entries": [
@@ -194,6 +198,14 @@ BASE: dict[str, Any] = {
 OVERRIDES: dict[str, dict[str, Any]] = {
     "chat/menu/account.txt": {"rows": BOOKINGS, "balance": -11_394},
     "chat/staff/file_caption.txt": {"number": "PK-000123"},
+    "tickets/attached_mail.txt": {
+        "filename": "Gázszámla.eml",
+        "sender": "Kiss Péter <kiss.peter@example.hu>",
+        "date": "2026. 02. 03. 14:30",
+        "subject": "Gázszámla",
+        "text": "A mérőállás 4512, nem 4215.",
+    },
+    "tickets/machine_note.txt": {"redirected_by": "osz.gyulane@example.hu"},
 }
 _FALSY = {bool: False, str: "", int: 0, list: []}
 
