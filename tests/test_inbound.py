@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -224,6 +225,65 @@ async def test_the_customer_replies_to_our_acknowledgement(db, ctx):
     assert len(await outbox_mails(db, "ack")) == 1
 
 
+async def test_an_urgent_mail_is_told_whom_to_call_at_once_and_a_later_one_too(db, ctx):
+    # The report sounds urgent: its acknowledgement says whom to call before anything else.
+    on_call = Settings({"PETKOMM_EMERGENCY_PHONE": "+36 30 555 7788"})
+    ctx = replace(ctx, settings=on_call)
+    first = await receive(
+        db, customer_mail(subject="Vízóra", body="A mérő cseréjéről kérdeznék.\n"), ctx
+    )
+    [ack] = await outbox_mails(db, "ack")
+    assert "+36 30 555 7788" in text_of(ack)  # the usual ways to reach us
+    assert "Sürgős esetben ne várjon" not in text_of(ack)  # nothing urgent was said
+
+    def reply(n: int, body: str) -> bytes:
+        return customer_mail(
+            subject=f"Re: {ack['Subject']}",
+            body=body + "\n\n> Köszönjük levelét. Csőtörés esetén hívja ügyeletünket.\n",
+            message_id=f"<report.{n}@example.hu>",
+            headers=f"In-Reply-To: {ack['Message-ID']}\nReferences: {ack['Message-ID']}\n",
+        )
+
+    # A later mail that sounds urgent (only the quote speaks of a burst: nothing yet) …
+    quiet = await receive(db, reply(2, "Délután otthon leszek."), ctx, now=NOW + HOUR)
+    assert quiet.answers == ()
+    # … then the customer's own words do: one answer with the on-call number, at once.
+    urgent = await receive(
+        db,
+        reply(3, "Ma délután megint folyik a víz, most már a kapualjban is."),
+        ctx,
+        now=NOW + 2 * HOUR,
+    )
+    assert urgent.ticket_id == first.ticket_id and urgent.answers == ("urgent",)
+    answer = (await outbox_mails(db, "ack"))[-1]
+    text = text_of(answer)
+    assert answer["Subject"].startswith(f"[#{first.ticket_number}] Sürgős esetben hívjon")
+    assert "Hívja éjjel-nappal elérhető ügyeletünket: +36 30 555 7788" in text
+    assert "főelzáró csapot" in text and answer["In-Reply-To"] == "<report.3@example.hu>"
+    # Once per report: the number was given.
+    again = await receive(db, reply(4, "Még mindig folyik a víz!"), ctx, now=NOW + 3 * HOUR)
+    assert again.answers == ()
+
+    # A new report that sounds urgent: its acknowledgement opens with whom to call.
+    await receive(
+        db,
+        customer_mail(
+            sender="Nagy Béla <nagy.bela@example.hu>",
+            subject="Csőtörés",
+            body="Eltört a cső a pincében, ömlik a víz.\n",
+            message_id="<burst.1@example.hu>",
+        ),
+        ctx,
+        now=NOW + 4 * HOUR,
+    )
+    burst_ack = (await outbox_mails(db, "ack"))[-1]
+    text = text_of(burst_ack)
+    assert burst_ack["To"] == "nagy.bela@example.hu"
+    assert text.index("Sürgős esetben ne várjon") < text.index("napon belül válaszol")
+    html = burst_ack.get_body(("html",)).get_content()
+    assert "+36 30 555 7788" in html and "főelzáró csapot" in html
+
+
 async def test_a_reply_to_a_closed_ticket_reopens_it(db, ctx):
     await seed_ticket_42(db, status="closed")
     result = await receive(db, corpus("gmail_hu_reply.eml"), ctx)
@@ -302,10 +362,12 @@ async def test_a_subject_number_threads_only_for_the_tickets_owner(db, ctx):
     )
     result = await receive(db, stranger, ctx)
     assert result.outcome == "new" and result.ticket_id != 42
-    # The stranger's acknowledgement names only their own ticket.
-    [ack] = await outbox_mails(db, "ack")
+    # The owner's "still no water" is told whom to call; the stranger's acknowledgement
+    # names only their own ticket.
+    urgent, ack = await outbox_mails(db, "ack")
+    assert urgent["To"] == "kiss.anna@example.hu" and "PK-000042" in urgent["Subject"]
     assert "PK-000042" not in ack["Subject"] and result.ticket_number in ack["Subject"]
-    assert len(await tickets_store.messages(db, 42)) == 2  # ours and the owner's
+    assert len(await tickets_store.messages(db, 42)) == 3  # ours, the owner's, our answer
 
 
 # --- self-help ---------------------------------------------------------------------------------

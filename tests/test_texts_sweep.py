@@ -156,9 +156,6 @@ BASE: dict[str, Any] = {
     "file": FILE,
     "files": [FILE],
     "refused": [FILE],
-    "max_file": "10 MB",
-    "max_mail": "25 MB",
-    "max_files": 10,
     "files_shown": 1,
     "hidden": 2,
     "entries": [

@@ -1,12 +1,13 @@
 """The automatic answers to a mail: which ones, how often, and queueing them.
 
-- `ANSWER_RULES`: what to answer (the acknowledgement of a new ticket, a short
-  answer to a reply whose file was refused, a self-help answer for each known
-  problem the customer writes about);
+- `ANSWER_RULES`: what to answer (the acknowledgement of a new ticket, whom to
+  call for a later mail that sounds urgent, a short answer to a reply whose file
+  was refused, a self-help answer for each known problem the customer writes
+  about);
 - `SEND_LIMITS`: per-answer limits against robots and floods: 10 to one address
   in 3 hours (FreeScout), 10 an hour to one domain (60 to a public mail
   provider's, shared by thousands of customers), 120 an hour in all, and a
-  self-help topic once per ticket.
+  self-help topic (and the urgent answer) once per ticket.
 
 Each answer goes to the ticket's owner (a web form's Reply-To person, never
 its robot), is threaded to the customer's mail, queued in the outbox and kept
@@ -32,6 +33,7 @@ from core.mail import REPLY_ABOVE_MARKER, answer_subject, parent_references, sel
 from core.outbox import mail_subject, queue_mail
 from core.texts import render
 from core.tickets import deadline, ticket_number, untagged_subject
+from core.urgency import kinds_in_order, urgent_kinds
 from storage import accounts as accounts_store
 from storage import throttle as throttle_store
 from storage import tickets as tickets_store
@@ -78,6 +80,23 @@ def tell_refused_files(situation: Situation) -> list[PlannedAnswer]:
     return [PlannedAnswer("ack", "files_refused")]
 
 
+def _urgent(situation: Situation) -> list[str]:
+    """The kinds of emergency the customer's own words speak of (`core.urgency`): a new
+    ticket's subject and text, a later mail's new text (never what it quotes)."""
+    mail = situation.facts.mail
+    texts = (mail.subject, mail.new_text) if situation.opened else (mail.new_text,)
+    return kinds_in_order(urgent_kinds(*texts))
+
+
+def tell_whom_to_call(situation: Situation) -> list[PlannedAnswer]:
+    """A later mail into a report that sounds urgent ("most már a kapualjban is folyik a
+    víz") is told at once whom to call, once per report; a new ticket's acknowledgement
+    says it itself."""
+    if situation.opened or not _from_ticket_owner(situation) or not _urgent(situation):
+        return []
+    return [PlannedAnswer("ack", "urgent", topic="urgent")]
+
+
 def self_help(situation: Situation) -> list[PlannedAnswer]:
     """A known problem gets its self-help answer (the topics of `core.mail.rules`), only when
     the ticket's owner wrote: self-help (a fresh activation code!) goes to the owner alone,
@@ -102,7 +121,12 @@ def _from_ticket_owner(situation: Situation) -> bool:
     return bool(owner) and owner in (situation.facts.sender, situation.facts.owner)
 
 
-ANSWER_RULES: list[AnswerRule] = [acknowledge_new_ticket, tell_refused_files, self_help]
+ANSWER_RULES: list[AnswerRule] = [
+    acknowledge_new_ticket,
+    tell_whom_to_call,
+    tell_refused_files,
+    self_help,
+]
 
 
 # --- limits on each answer -------------------------------------------------------
@@ -268,6 +292,7 @@ def _base_context(situation: Situation) -> dict[str, Any]:
         "bot_link": f"https://t.me/{bot}" if bot else None,
         "subject": untagged_subject(situation.facts.mail.subject),
         "refused": list(situation.refused),
+        "urgent": _urgent(situation),
         "max_file": _megabytes(attachments.MAX_FILE_BYTES),
         "max_mail": _megabytes(attachments.MAX_MAIL_BYTES),
         "max_files": attachments.MAX_FILES,
