@@ -69,7 +69,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         is_folder = folder.is_dir()
     except PermissionError:  # a folder on the way to FOLDER may not be entered
-        return _rejected([f"{folder}: {cannot_read('folder')}"], 1)
+        return _rejected([f"{folder}: {cannot_read('folder', folder)}"], 1)
     if not is_folder:
         return error(f"error: {folder} is not a folder")
     try:

@@ -216,10 +216,11 @@ def _quote_problem(line: str, delimiter: str) -> tuple[int, str]:
                 i = j + 1
                 break
             if i < n and line[i] != delimiter:
+                after = line[i:].split(delimiter, 1)[0][:20]
                 return column, (
                     f'a quote (") closes after {line[start + 1 : i - 1][-30:]!r} and is'
-                    f" followed by {line[i : i + 20]!r}, not by {delimiter!r}: a stray quote"
-                    f" shifts the fields after it; {fix}"
+                    f" followed by {after!r}, not by {delimiter!r}: a stray quote shifts the"
+                    f" fields after it; {fix}"
                 )
         else:
             j = line.find(delimiter, i)
@@ -316,9 +317,9 @@ class _Lines:
         self.errors.add(
             self.name,
             self.line_no,
-            f"undecodable bytes (byte {at + 1} of the line is not {_NAMES[encoding]}, "
-            f"as --encoding {encoding} forced; without --encoding the import detects UTF-8"
-            " or Windows-1250)",
+            f"undecodable bytes (byte {at + 1} of the line is not {_NAMES[encoding]}, the"
+            f" encoding --encoding {encoding} asked for; without --encoding the import"
+            " detects UTF-8 or Windows-1250)",
         )
         return raw.decode(encoding, "replace")
 
@@ -865,8 +866,8 @@ def check_folder(folder: Path, only: Collection[str] | None) -> list[str]:
     """The files an import of `folder` takes (see `wanted_files`), once each is there and
     readable; else ImportFailed, one line a file, before anything is opened or changed."""
     wanted = wanted_files(only)
-    if not os.access(folder, os.R_OK | os.X_OK):
-        raise ImportFailed([RowError(str(folder), 0, cannot_read("folder"))], 1)
+    if not os.access(folder, os.X_OK):  # its files cannot be opened
+        raise ImportFailed([RowError(str(folder), 0, cannot_read("folder", folder))], 1)
     missing, unreadable = [], []
     for name in wanted:
         try:
@@ -879,7 +880,7 @@ def check_folder(folder: Path, only: Collection[str] | None) -> list[str]:
                 RowError(
                     name,
                     0,
-                    cannot_read("file")
+                    cannot_read("file", folder)
                     if isinstance(exc, PermissionError)
                     else f"cannot be read: {exc.strerror or exc}",
                 )
@@ -906,15 +907,17 @@ def check_folder(folder: Path, only: Collection[str] | None) -> list[str]:
     return wanted
 
 
-def cannot_read(what: str) -> str:
-    """Why a `what` ("folder", "file") of the export cannot be read, and what to do."""
+def cannot_read(what: str, folder: Path) -> str:
+    """Why a `what` ("folder", "file") of the export in `folder` cannot be read, and what
+    to do about it."""
     try:
         user = pwd.getpwuid(os.geteuid()).pw_name
     except KeyError:  # a uid without a name (a container)
-        user = f"uid {os.geteuid()}"
+        user = str(os.geteuid())
     return (
-        f"permission denied: the {what} is not readable by {user}, the user this import runs"
-        f" as; let it read the export folder and its files (e.g. chgrp {user} and chmod g+rX)"
+        f"permission denied: {user}, the user this import runs as, cannot read this {what};"
+        " the export folder and its files must be readable by it (e.g. setfacl -R -m"
+        f" u:{user}:rX -m d:u:{user}:rX {folder}, which new files inherit)"
     )
 
 
