@@ -378,8 +378,7 @@ class _Lines:
             data = carry + chunk if carry else chunk
             if not separator:
                 separator = b"\n" if b"\n" in data else b"\r" if b"\r" in data else b""
-            cut = data.rfind(separator) + 1 if separator else 0
-            if not cut:
+            if not separator or separator not in data:
                 carry = data
                 if len(carry) > _MAX_LINE_BYTES:
                     self.errors.add(
@@ -391,9 +390,10 @@ class _Lines:
                     self.stopped = True
                     return
                 continue
-            carry = data[cut:]
+            block = data.split(separator)
+            carry = block.pop()  # the start of a line the next read ends
             self.ended_lines = True
-            yield data[:cut], data[: cut - 1].split(separator)
+            yield data, block  # the checks of `data` are filters: its carry does no harm
             if self.progress is not None:
                 self.progress(done)
         if carry:
