@@ -51,32 +51,54 @@ def register(sub: Subparsers) -> None:
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     """Import FOLDER's three CSV files in one transaction and print what changed."""
-    from core.billing_import import ImportFailed, import_folder, wanted_files
+    from core.billing_import import (
+        ImportFailed,
+        cannot_read,
+        check_folder,
+        import_folder,
+        wanted_files,
+    )
     from core.db import open_database
 
     folder = Path(args.folder)
-    if not folder.is_dir():
-        return error(f"error: {folder} is not a folder")
     only = args.only.split(",") if args.only is not None else None
     try:
         wanted_files(only)
     except ValueError as exc:
         return error(f"error: {exc}")
-    db = await open_database(settings.db_path)
     try:
-        result = await import_folder(
-            db, folder, encoding=args.encoding, progress=_progress_factory(), only=only
-        )
+        is_folder = folder.is_dir()
+    except PermissionError:  # a folder on the way to FOLDER may not be entered
+        return _rejected([f"{folder}: {cannot_read('folder', folder)}"], 1)
+    if not is_folder:
+        return error(f"error: {folder} is not a folder")
+    try:
+        check_folder(folder, only)  # before the database is opened: an unreadable export
+        db = await open_database(settings.db_path)
+        try:
+            result = await import_folder(
+                db, folder, encoding=args.encoding, progress=_progress_factory(), only=only
+            )
+        finally:
+            await db.close()
     except ImportFailed as failed:
-        for problem in failed.errors:
-            print(printable(str(problem)), file=sys.stderr)  # a cell may hold anything
+        problems = [
+            printable(str(problem)) for problem in failed.errors
+        ]  # a cell may hold anything
         if failed.total > len(failed.errors):
-            print(f"… and {failed.total - len(failed.errors)} more problems", file=sys.stderr)
-        return error(f"Import rejected: {failed.total} problem(s); nothing was changed.", REFUSED)
-    finally:
-        await db.close()
+            problems.append(f"… and {failed.total - len(failed.errors)} more problems")
+        return _rejected(problems, failed.total)
+    for warning in result.warnings:
+        print(f"warning: {printable(str(warning))}", file=sys.stderr)
     _print_import(result)
     return 0
+
+
+def _rejected(problems: list[str], total: int) -> int:
+    """Print the problems, one a line, and the refusal; the exit code."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return error(f"Import rejected: {total} problem(s); nothing was changed.", REFUSED)
 
 
 async def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:

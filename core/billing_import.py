@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import pwd
+import re
 import time
 from array import array
 from collections.abc import Callable, Collection, Iterator
@@ -17,8 +20,9 @@ from dataclasses import dataclass, field
 from itertools import islice, pairwise, repeat
 from operator import eq, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from core.emails import normalised_email
 from core.formats import (
     format_invoice_number,
     parse_amount,
@@ -106,6 +110,7 @@ class ImportResult:
     new_invoice_count: int = 0
     new_invoices: list[str] = field(default_factory=list)  # the first NEW_INVOICES_LISTED
     seconds: float = 0.0
+    warnings: list[RowError] = field(default_factory=list)  # imported, but worth a look
 
     def summary_json(self) -> str:
         return json.dumps(
@@ -122,35 +127,131 @@ ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
 
 class _Errors:
-    """Collects row errors; keeps the first MAX_ERRORS_KEPT and counts the rest."""
+    """Collects row errors; keeps the first MAX_ERRORS_KEPT and counts the rest.
+
+    Warnings (a doubt that does not refuse the import) are kept beside them.
+    """
 
     def __init__(self) -> None:
         self.kept: list[RowError] = []
         self.total = 0
+        self.warnings: list[RowError] = []
 
     def add(self, file: str, line: int, reason: str) -> None:
         self.total += 1
         if len(self.kept) < MAX_ERRORS_KEPT:
             self.kept.append(RowError(file, line, reason))
 
+    def warn(self, file: str, line: int, reason: str) -> None:
+        self.warnings.append(RowError(file, line, reason))
+
 
 # --- reading a file -------------------------------------------------------------
 
 _UTF8 = ("utf-8", "utf8", "utf-8-sig")
 _BLOCK_BYTES = 1 << 18  # lines are read and decoded this many bytes at a time
+# No export line comes near this; a longer one is not CSV (or lost its line breaks), and
+# reading on would hold all of it in memory before the CSV reader's field limit refuses it.
+_MAX_LINE_BYTES = 1 << 20
+_NAMES = {"utf-8": "UTF-8", "cp1250": "Windows-1250"}
+
+# UTF-8 converted to UTF-8 again: each Hungarian letter's two bytes read as two letters of
+# Windows-1252, Latin-1 or Windows-1250 ("KovÃ¡cs" or "KovĂˇcs" for "Kovács"). No real name
+# holds these pairs. The raw bytes are searched first for the first letters' UTF-8 forms
+# (Ã Å Ă Ĺ), at C speed, so a clean file never reaches the pattern.
+_HUNGARIAN = "áéíóöőúüűÁÉÍÓÖŐÚÜŰ"
+_MOJIBAKE_PAIRS: dict[str, str] = {}
+for _letter in _HUNGARIAN:
+    for _codec in ("cp1252", "latin-1", "cp1250"):
+        try:
+            _MOJIBAKE_PAIRS[_letter.encode().decode(_codec)] = _letter
+        except UnicodeDecodeError:
+            continue
+_MOJIBAKE = re.compile("|".join(map(re.escape, _MOJIBAKE_PAIRS)))
+_MOJIBAKE_LEADS = tuple(lead.encode() for lead in "ÃÅĂĹ")
+
+
+def _mojibake_problem(line: str) -> str | None:
+    """Why `line` looks converted to UTF-8 twice, or None."""
+    found = _MOJIBAKE.search(line)
+    if found is None:
+        return None
+    start = max(line.rfind(c, 0, found.start()) for c in ' ;,"\t') + 1
+    ends = [i for i in (line.find(c, found.end()) for c in ' ;,"\t\r') if i >= 0]
+    word = line[start : min(ends, default=len(line))][:60]
+    fixed = _MOJIBAKE.sub(lambda m: _MOJIBAKE_PAIRS[m.group()], word)
+    return (
+        f"the file was converted to UTF-8 twice ({word!r} should read {fixed!r}): export it"
+        " again, or convert it back once; nothing of this file was read"
+    )
+
+
+def _quotes_pattern(delimiter: str) -> re.Pattern[str]:
+    """A line whose every field is either quoted as CSV wants it or holds no quote."""
+    d = re.escape(delimiter)
+    field_ = f'(?:"(?:[^"]|"")*"|[^"{d}]*)'
+    return re.compile(f"{field_}(?:{d}{field_})*\r?")
+
+
+def _quote_problem(line: str, delimiter: str) -> tuple[int, str]:
+    """Where (0-based column) and how a quote breaks `line` (one that failed the pattern).
+
+    A quote may only open a field and close it just before the delimiter or the line
+    end, with a quote inside written twice; anything else shifts fields silently.
+    """
+    line = line.removesuffix("\r")
+    column, i, n = 0, 0, len(line)
+    fix = 'remove the stray quote, or quote the whole field and write a quote inside it twice ("")'
+    while i <= n:
+        start = i
+        if line.startswith('"', i):
+            i += 1
+            while True:
+                j = line.find('"', i)
+                if j < 0:
+                    return column, f'a quote (") opens the field and is never closed: {fix}'
+                if line.startswith('""', j):
+                    i = j + 2
+                    continue
+                i = j + 1
+                break
+            if i < n and line[i] != delimiter:
+                after = line[i:].split(delimiter, 1)[0][:20]
+                return column, (
+                    f'a quote (") closes after {line[start + 1 : i - 1][-30:]!r} and is'
+                    f" followed by {after!r}, not by {delimiter!r}: a stray quote shifts the"
+                    f" fields after it; {fix}"
+                )
+        else:
+            j = line.find(delimiter, i)
+            end = n if j < 0 else j
+            if '"' in line[i:end]:
+                return column, (
+                    f'a quote (") inside the unquoted value {line[i:end][:40]!r}: {fix}'
+                )
+            i = end
+        i += 1  # over the delimiter
+        column += 1
+    return column, "an unbalanced quote"  # not reached for a line that failed the pattern
 
 
 class _Lines:
-    """Decoded lines of a CSV file, the encoding found on the way.
+    """Decoded lines of a CSV file, the encoding and delimiter found on the way.
 
     UTF-8 (BOM or not) is tried first; a file that turns out not to be UTF-8
     before any multi-byte UTF-8 character was seen switches to Windows-1250
-    (ASCII is the same in both). A line that fits neither is an error.
+    (ASCII is the same in both). A line that fits neither is an error, and so is
+    a file converted to UTF-8 twice (then nothing more of it is read).
 
+    The line break is the first of `\\n` or `\\r` (old Mac files) the file has.
     Lines are read in blocks of about `_BLOCK_BYTES` and a block is decoded in
     one go; only a block that fails to decode is taken again line by line, so
     the switch and the errors land on the right line. `line_no` counts the
     lines decoded so far (the csv reader counts the ones it has consumed).
+
+    What the reader cannot see is noted by line for `_Table.rows`: lines whose
+    bytes did not decode (`undecodable`: the error is told, the record is
+    dropped) and lines whose quotes break the CSV rules (`quote_problems`).
     """
 
     def __init__(
@@ -168,6 +269,13 @@ class _Lines:
         self.progress = progress
         self.line_no = 0
         self.seen_multibyte = False
+        self.delimiter = ","
+        self.header_line = 1  # 2 after Excel's `sep=;` line
+        self.undecodable: set[int] = set()
+        self.quote_problems: dict[int, tuple[int, str]] = {}
+        self.stopped = False  # the rest of the file was not read (an error says why)
+        self.ended_lines = False  # some line ends with a line break
+        self.unended_line = 0  # the last line, when it has no line break
 
     def _decode(self, raw: bytes) -> str:
         if self.encoding in _UTF8:
@@ -177,7 +285,10 @@ class _Lines:
                     self.seen_multibyte = True
                 return text
             except UnicodeDecodeError as exc:
-                if self.fixed or self.seen_multibyte or _CP1250_UNDEFINED & set(raw):
+                if self.fixed:
+                    return self._undecodable(raw, exc.start, "utf-8")
+                if self.seen_multibyte or _CP1250_UNDEFINED & set(raw):
+                    self.undecodable.add(self.line_no)
                     self.errors.add(
                         self.name,
                         self.line_no,
@@ -189,6 +300,9 @@ class _Lines:
         try:
             return raw.decode(self.encoding)
         except UnicodeDecodeError as exc:
+            if self.fixed:
+                return self._undecodable(raw, exc.start, self.encoding)
+            self.undecodable.add(self.line_no)
             self.errors.add(
                 self.name,
                 self.line_no,
@@ -196,6 +310,18 @@ class _Lines:
                 f"valid {self.encoding})",
             )
             return raw.decode(self.encoding, "replace")
+
+    def _undecodable(self, raw: bytes, at: int, encoding: str) -> str:
+        """The error for a line that is not in the encoding the operator forced."""
+        self.undecodable.add(self.line_no)
+        self.errors.add(
+            self.name,
+            self.line_no,
+            f"undecodable bytes (byte {at + 1} of the line is not {_NAMES[encoding]}, the"
+            f" encoding --encoding {encoding} asked for; without --encoding the import"
+            " detects UTF-8 or Windows-1250)",
+        )
+        return raw.decode(encoding, "replace")
 
     def _decode_block(self, block: list[bytes]) -> list[str]:
         """The block's lines decoded: at C speed when it decodes cleanly, else one by one."""
@@ -213,18 +339,80 @@ class _Lines:
             self.seen_multibyte = True
         return lines
 
-    def __iter__(self) -> Iterator[str]:
+    def _sniff(self, lines: list[str]) -> None:
+        """The delimiter: Excel's `sep=;` first line names it, else the header's commonest."""
+        first = lines[0].strip()
+        if len(first) == 5 and first.lower().startswith("sep="):
+            self.delimiter = first[4]
+            self.header_line = 2
+            return
+        self.delimiter = ";" if first.count(";") > first.count(",") else ","
+
+    def _check(self, data: bytes, lines: list[str]) -> bool:
+        """Note the block's lines that break the quoting rules; False for a file
+        converted to UTF-8 twice (told once, at its first such line)."""
+        first = self.line_no - len(lines) + 1
+        if self.encoding in _UTF8 and any(map(data.__contains__, _MOJIBAKE_LEADS)):
+            for number, line in enumerate(lines, first):
+                reason = _mojibake_problem(line)
+                if reason is not None:
+                    self.errors.add(self.name, number, reason)
+                    return False
+        if b'"' in data:
+            valid = _quotes_pattern(self.delimiter).fullmatch
+            delimiter = self.delimiter
+            for number, line in enumerate(lines, first):
+                if '"' in line and valid(line) is None:
+                    self.quote_problems[number] = _quote_problem(line, delimiter)
+        return True
+
+    def _blocks(self, handle: BinaryIO) -> Iterator[tuple[bytes, list[bytes]]]:
+        """(the bytes, their lines without line breaks) a block at a time."""
+        carry = b""
+        separator = b""
         done = 0
-        with self.path.open("rb") as handle:
-            while block := handle.readlines(_BLOCK_BYTES):
-                done += sum(map(len, block))
-                if self.line_no == 0 and block[0].startswith(b"\xef\xbb\xbf"):
-                    block[0] = block[0][3:]
-                yield from self._decode_block(block)
-                if self.progress is not None:
-                    self.progress(done)
+        while chunk := handle.read(_BLOCK_BYTES):
+            if not done and chunk.startswith(b"\xef\xbb\xbf"):
+                chunk = chunk[3:]
+            done += len(chunk)
+            data = carry + chunk if carry else chunk
+            if not separator:
+                separator = b"\n" if b"\n" in data else b"\r" if b"\r" in data else b""
+            if not separator or separator not in data:
+                carry = data
+                if len(carry) > _MAX_LINE_BYTES:
+                    self.errors.add(
+                        self.name,
+                        self.line_no + 1,
+                        f"a line longer than {_MAX_LINE_BYTES >> 20} MB: not a CSV export, or"
+                        " its line breaks were lost; nothing more of this file was read",
+                    )
+                    self.stopped = True
+                    return
+                continue
+            block = data.split(separator)
+            carry = block.pop()  # the start of a line the next read ends
+            self.ended_lines = True
+            yield data, block  # the checks of `data` are filters: its carry does no harm
+            if self.progress is not None:
+                self.progress(done)
+        if carry:
+            self.unended_line = self.line_no + 1
+            yield carry, [carry]
         if self.progress is not None:
             self.progress(done)
+
+    def __iter__(self) -> Iterator[str]:
+        with self.path.open("rb") as handle:
+            for data, block in self._blocks(handle):
+                first_block = self.line_no == 0
+                lines = self._decode_block(block)
+                if first_block:
+                    self._sniff(lines)
+                if not self._check(data, lines):
+                    self.stopped = True
+                    return
+                yield from lines
 
 
 class _Table:
@@ -248,20 +436,27 @@ class _Table:
         record is not yielded: a header problem (then nothing is read), a
         record with another number of fields than the header has, a field
         running over a line break (a stray quote swallows the lines after it:
-        it would merge rows silently), a second header row. Blank lines are
-        skipped; a file without a single row after its header is an error.
+        it would merge rows silently), a quote that shifts fields within a line,
+        a second header row. Blank lines are skipped, so is an empty field after
+        the last column (a trailing delimiter, as Excel writes it); a file
+        without a single row after its header is an error. When every row has
+        the same wrong number of fields, that is told once.
         """
         lines = iter(self.lines)
         first = next(lines, None)
+        if first is not None and self.lines.header_line == 2:
+            first = next(lines, None)  # Excel's `sep=;` line
+        header_line = self.lines.header_line
         if first is None or not first.strip():
-            self.errors.add(self.name, 1, "empty file: expected a header row")
+            if not self.lines.stopped:
+                self.errors.add(self.name, header_line, "empty file: expected a header row")
             return
         if "\x00" in first:
             self.errors.add(
                 self.name, 1, "the file is UTF-16 or binary, not text: save it as UTF-8 CSV"
             )
             return
-        delimiter = ";" if first.count(";") > first.count(",") else ","
+        delimiter = self.lines.delimiter
         raw_header = next(csv.reader([first], delimiter=delimiter))
         header = [h.strip().lower() for h in raw_header]
         wanted = COLUMNS[self.name]
@@ -269,7 +464,7 @@ class _Table:
         if missing:
             self.errors.add(
                 self.name,
-                1,
+                header_line,
                 f"missing column(s): {', '.join(missing)} (header has: {', '.join(header)})",
             )
             return
@@ -278,9 +473,16 @@ class _Table:
         width = len(header)
         pick = itemgetter(*index)  # every file has several columns: this returns a tuple
         strip = str.strip
+        undecodable = self.lines.undecodable
+        quote_problems = self.lines.quote_problems
         reader = csv.reader(lines, delimiter=delimiter, strict=False)
-        previous = 1  # the line the previous record ended on (the header's at first)
+        previous = header_line  # the line the previous record ended on
         found = 0
+        refused = 0  # records refused for their shape (told as errors)
+        shapes: list[tuple[int, int]] = []  # (line, fields) of rows of another width
+        shaped = 0  # how many rows had another width (`shapes` keeps the first ones)
+        widths: set[int] = set()  # the numbers of fields they had
+        last = 0  # the line of the last record yielded
         while True:
             line = previous + 1
             try:
@@ -290,8 +492,9 @@ class _Table:
             except csv.Error as exc:  # e.g. a stray quote that runs to the end of the file
                 self.errors.add(self.name, line, f"unreadable CSV from here on ({exc})")
                 return
-            previous = reader.line_num + 1  # the reader did not see the header line
+            previous = reader.line_num + header_line  # the reader did not see the header
             if previous != line:
+                refused += 1
                 self.errors.add(
                     self.name,
                     line,
@@ -299,26 +502,92 @@ class _Table:
                     ' (") or a line break inside a field; a record must be one line',
                 )
                 continue
+            if undecodable and line in undecodable:
+                refused += 1  # its error is told
+                continue
+            if quote_problems and line in quote_problems:
+                refused += 1
+                column, what = quote_problems.pop(line)
+                where = f"column {column + 1}" + (f" ({header[column]})" if column < width else "")
+                self.errors.add(self.name, line, f"stray quote in {where}: {what}")
+                continue
             if len(fields) != width:
                 if not fields or (len(fields) == 1 and not fields[0].strip()):
                     continue  # a blank line
-                self.errors.add(self.name, line, f"expected {width} columns, found {len(fields)}")
-                continue
+                if len(fields) != width + 1 or fields[-1].strip():
+                    # Not a trailing delimiter's empty field (which `pick` leaves out).
+                    refused += 1
+                    shaped += 1
+                    widths.add(len(fields))
+                    if shaped <= MAX_ERRORS_KEPT:
+                        shapes.append((line, len(fields)))
+                    continue
             found += 1
             # A second header (exports pasted together): the key cell is as long as the
             # header's before anything else is compared, which keeps this off the hot path.
             key = fields[index[0]]
             if len(key) == key_width and key.strip().lower() == wanted[0]:
-                if [f.strip().lower() for f in fields] == header:
+                if [f.strip().lower() for f in fields[:width]] == header:
                     self.errors.add(
                         self.name, line, "a second header row (two exports pasted together?)"
                     )
                     continue
+            last = line
             yield line, list(map(strip, pick(fields)))
-        if not found:
-            self.errors.add(
-                self.name, 2, "no rows after the header (an empty export? nothing was imported)"
+        self._tell_shapes(shapes, shaped, widths, refused - shaped + found, width)
+        if last and last == self.lines.unended_line and self.lines.ended_lines:
+            self.errors.warn(
+                self.name,
+                last,
+                "the file ends without a line break after this line: if the export was cut"
+                " short, its last field may be incomplete (check it)",
             )
+        if not found and not refused and not self.lines.stopped:
+            self.errors.add(
+                self.name,
+                header_line + 1,
+                "no rows after the header (an empty export? nothing was imported)",
+            )
+
+    def _tell_shapes(
+        self,
+        shapes: list[tuple[int, int]],
+        shaped: int,
+        widths: set[int],
+        others: int,
+        width: int,
+    ) -> None:
+        """Errors for the `shaped` rows of another width than the header (`shapes` holds
+        the first ones, `widths` the numbers of fields of all): once when every row has
+        the same wrong width (the header or every row is off; `others` rows were not),
+        else one a row."""
+        if not shapes:
+            return
+        if not others and shaped > 1 and len(widths) == 1:
+            count = next(iter(widths))
+            hint = (
+                "a trailing delimiter with something after it, or a column the header does"
+                " not name?"
+                if count > width
+                else "the header names columns the rows do not have?"
+            )
+            self.errors.add(
+                self.name,
+                shapes[0][0],
+                f"every row has {count} columns, the header {width}: {hint}",
+            )
+            return
+        unended = self.lines.unended_line
+        for line, count in shapes:
+            if line == unended and count < width and self.lines.ended_lines:
+                reason = (
+                    f"the last line has {count} of the {width} columns and no line break:"
+                    " the file was cut short? copy the export again"
+                )
+            else:
+                reason = f"expected {width} columns, found {count}"
+            self.errors.add(self.name, line, reason)
+        self.errors.total += shaped - len(shapes)  # counted, not listed
 
 
 class _KeyTracker:
@@ -485,7 +754,7 @@ class _Importer:
             raise ValueError("name is empty")
         if not f[2]:
             raise ValueError("address is empty")
-        if f[4] and ("@" not in f[4] or " " in f[4]):
+        if f[4] and normalised_email(f[4]) is None:  # as the chat checks one typed
             raise ValueError(f"bad e-mail address {f[4]!r}")
         return (customer_id, f[1], f[2], f[3], f[4], f[5], self.run_id)
 
@@ -539,26 +808,9 @@ async def import_folder(
     only: Collection[str] | None = None,
 ) -> ImportResult:
     """Import the three files of `folder` (or just those named in `only`: `customers`,
-    `invoices.csv`…); raise ImportFailed on any error, a missing file included."""
-    wanted = wanted_files(only)
-    missing = [name for name in wanted if not (folder / name).is_file()]
-    if missing:
-        if len(missing) == len(FILES):
-            reason = "no customers.csv, invoices.csv or transactions.csv here"
-            raise ImportFailed([RowError(str(folder), 0, reason)], 1)
-        hint = ",".join(n.removesuffix(".csv") for n in FILES if n not in missing)
-        raise ImportFailed(
-            [
-                RowError(
-                    name,
-                    0,
-                    f"missing from {folder}: an import takes all three files, or name the ones"
-                    f" it has (--only {hint})",
-                )
-                for name in missing
-            ],
-            len(missing),
-        )
+    `invoices.csv`…); raise ImportFailed on any error, a missing or unreadable file
+    included."""
+    wanted = check_folder(folder, only)
     started = time.monotonic()
     async with db.transaction() as tx, billing.import_cache(tx):
         run_id = await billing.start_import_run(tx, str(folder), time.time())
@@ -592,6 +844,7 @@ async def import_folder(
             listed = await billing.invoices_of_run(tx, run_id, NEW_INVOICES_LISTED)
             result.new_invoices = [format_invoice_number(n) for n in listed]
         result.seconds = time.monotonic() - started
+        result.warnings = _left_out(folder, wanted) + importer.errors.warnings
         await billing.finish_import_run(tx, run_id, time.time(), result.summary_json())
     return result
 
@@ -607,3 +860,72 @@ def wanted_files(only: Collection[str] | None) -> list[str]:
         got = ", ".join(unknown) or "nothing"
         raise ValueError(f"--only takes customers, invoices and transactions, got {got}")
     return [name for name in FILES if name in names]
+
+
+def check_folder(folder: Path, only: Collection[str] | None) -> list[str]:
+    """The files an import of `folder` takes (see `wanted_files`), once each is there and
+    readable; else ImportFailed, one line a file, before anything is opened or changed."""
+    wanted = wanted_files(only)
+    if not os.access(folder, os.X_OK):  # its files cannot be opened
+        raise ImportFailed([RowError(str(folder), 0, cannot_read("folder", folder))], 1)
+    missing, unreadable = [], []
+    for name in wanted:
+        try:
+            with (folder / name).open("rb"):
+                pass
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            missing.append(name)
+        except OSError as exc:
+            unreadable.append(
+                RowError(
+                    name,
+                    0,
+                    cannot_read("file", folder)
+                    if isinstance(exc, PermissionError)
+                    else f"cannot be read: {exc.strerror or exc}",
+                )
+            )
+    if unreadable:
+        raise ImportFailed(unreadable, len(unreadable))
+    if missing:
+        if len(missing) == len(FILES):
+            reason = "no customers.csv, invoices.csv or transactions.csv here"
+            raise ImportFailed([RowError(str(folder), 0, reason)], 1)
+        hint = ",".join(n.removesuffix(".csv") for n in FILES if n not in missing)
+        raise ImportFailed(
+            [
+                RowError(
+                    name,
+                    0,
+                    f"missing from {folder}: an import takes all three files, or name the ones"
+                    f" it has (--only {hint})",
+                )
+                for name in missing
+            ],
+            len(missing),
+        )
+    return wanted
+
+
+def cannot_read(what: str, folder: Path) -> str:
+    """Why a `what` ("folder", "file") of the export in `folder` cannot be read, and what
+    to do about it."""
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without a name (a container)
+        user = str(os.geteuid())
+    return (
+        f"permission denied: {user}, the user this import runs as, cannot read this {what};"
+        " the export folder and its files must be readable by it (e.g. setfacl -R -m"
+        f" u:{user}:rX -m d:u:{user}:rX {folder}, which new files inherit)"
+    )
+
+
+def _left_out(folder: Path, wanted: list[str]) -> list[RowError]:
+    """A warning for each export file in `folder` that `--only` left out."""
+    named = ",".join(name.removesuffix(".csv") for name in wanted)
+    return [
+        RowError(name, 0, f"left out (--only {named}), though {folder} has it")
+        for name in FILES
+        if name not in wanted and (folder / name).is_file()
+    ]

@@ -627,3 +627,188 @@ async def test_a_missing_file_is_refused_unless_the_import_names_its_files(db, t
     assert set(result.counts) == {"customers.csv", "invoices.csv"}
     with pytest.raises(ValueError, match="--only takes customers, invoices and transactions"):
         await import_folder(db, folder, only=["szamlak"])
+
+
+# --- issue 13, the operator trial's second round ----------------------------------------
+
+
+def append(folder: Path, name: str, raw: str) -> None:
+    path = folder / name
+    path.write_bytes(path.read_bytes() + raw.encode())
+
+
+@pytest.mark.parametrize(
+    ("row", "told"),
+    [
+        (  # the trial's: a later quoted field closes the stray quote, shifting the fields
+            'U0005;"Nagy & Társa Kft.;"8105 Pétfürdő, Berhidai út 1.; a leveleket ide";;;csekk',
+            'customers.csv:4: stray quote in column 2 (name): a quote (") closes after'
+            " 'Nagy & Társa Kft.;' and is followed by '8105 Pétfürdő, Berhi', not by ';'",
+        ),
+        (
+            'U0005;Pannon "Víz" Zrt.;8105 Pétfürdő;;;csekk',
+            'customers.csv:4: stray quote in column 2 (name): a quote (") inside the unquoted'
+            " value 'Pannon \"Víz\" Zrt.'",
+        ),
+        (
+            'U0005;"Kis Béla" ifj.;8105 Pétfürdő;;;csekk',
+            'customers.csv:4: stray quote in column 2 (name): a quote (") closes after'
+            " 'Kis Béla' and is followed by ' ifj.'",
+        ),
+        (  # on the last line a quote that never closes runs over no line
+            'U0005;Kis Béla;"8105 Pétfürdő;;;csekk',
+            'customers.csv:4: stray quote in column 3 (address): a quote (") opens the field'
+            " and is never closed",
+        ),
+    ],
+    ids=["closed-later", "inside-unquoted", "text-after-closing", "never-closed"],
+)
+async def test_a_stray_quote_within_one_line_is_refused_at_its_line(db, tmp_path, row, told):
+    folder = write_all(tmp_path / "in")
+    append(folder, "customers.csv", row + "\r\n")
+    errors = await refused(db, folder)
+    assert errors[0].startswith(told), errors
+    assert "write a quote inside it twice" in errors[0]
+
+
+async def test_quotes_as_csv_writes_them_are_accepted(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    append(
+        folder,
+        "customers.csv",
+        '"U0003";"""Pannon-Víz"" Zrt.";"8100 Várpalota; Fő u. 2.";"";"";"átutalás"\r\n'
+        'U0004;"Kis ""Béla""";Pét;;;""\r\n',
+    )
+    await import_folder(db, folder)
+    assert (await billing.get_customer(db, "U0003")).name == '"Pannon-Víz" Zrt.'
+    assert (await billing.get_customer(db, "U0003")).address == "8100 Várpalota; Fő u. 2."
+    assert (await billing.get_customer(db, "U0004")).name == 'Kis "Béla"'
+
+
+async def test_old_mac_line_breaks_are_line_breaks(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    for name in ("customers.csv", "invoices.csv", "transactions.csv"):
+        path = folder / name
+        path.write_bytes(path.read_bytes().replace(b"\r\n", b"\r"))
+    result = await import_folder(db, folder)
+    assert {n: c.new for n, c in result.counts.items()} == {
+        "customers.csv": 2,
+        "invoices.csv": 3,
+        "transactions.csv": 3,
+    }
+    assert (await billing.get_customer(db, "U0002")).name == "Őri & Társa Kft."
+    path = folder / "invoices.csv"
+    path.write_bytes(path.read_bytes() + b"2024-000004;U0001;2024.13.01;2024.07.15;1;0\r")
+    assert (await refused(db, folder))[0].startswith("invoices.csv:5: bad date '2024.13.01'")
+
+
+@pytest.mark.parametrize(
+    ("codec", "shown"),
+    [("latin-1", "'KovÃ¡cs' should read 'Kovács'"), ("cp1250", "'KovĂˇcs' should read 'Kovács'")],
+)
+async def test_a_file_converted_to_utf8_twice_is_refused_at_its_first_line(
+    db, tmp_path, codec, shown
+):
+    folder = write_all(tmp_path / "in")
+    path = folder / "customers.csv"
+    path.write_bytes(path.read_bytes().decode(codec, "replace").encode())  # Ő is not cp1250
+    errors = await refused(db, folder)
+    assert errors[0] == (
+        f"customers.csv:2: the file was converted to UTF-8 twice ({shown}): export it again,"
+        " or convert it back once; nothing of this file was read"
+    )
+    assert len(errors) == 3  # then one line each for the invoices and bookings it would own
+
+
+async def test_a_last_line_cut_short_is_refused_and_one_without_a_line_break_is_named(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    path = folder / "invoices.csv"
+    whole = path.read_bytes()
+    path.write_bytes(whole[: -len(b";0\r\n")])
+    assert await refused(db, folder) == [
+        "invoices.csv:4: the last line has 5 of the 6 columns and no line break: the file was"
+        " cut short? copy the export again"
+    ]
+    path.write_bytes(whole[: -len(b"\r\n")])
+    result = await import_folder(db, folder)
+    assert [str(w) for w in result.warnings] == [
+        "invoices.csv:4: the file ends without a line break after this line: if the export"
+        " was cut short, its last field may be incomplete (check it)"
+    ]
+    assert result.counts["invoices.csv"].new == 3
+
+
+async def test_a_trailing_delimiter_on_every_row_is_accepted(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    path = folder / "invoices.csv"
+    header, *rows = path.read_bytes().split(b"\r\n")
+    path.write_bytes(b"\r\n".join([header, *(r + b";" for r in rows[:-1]), b""]))
+    result = await import_folder(db, folder)
+    assert result.counts["invoices.csv"].new == 3
+    assert (await billing.get_invoice(db, 2024000002)).outstanding == 12500
+
+
+async def test_rows_one_column_wider_than_the_header_are_told_once(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    write(folder, "invoices.csv", INVOICE_HEADER, [[*row, "x"] for row in INVOICES])
+    assert await refused(db, folder) == [
+        "invoices.csv:2: every row has 7 columns, the header 6: a trailing delimiter with"
+        " something after it, or a column the header does not name?"
+    ]
+
+
+async def test_a_forced_encoding_is_named_once_a_line(db, tmp_path):
+    folder = write_all(tmp_path / "in", encoding="cp1250")
+    errors = await refused(db, folder, encoding="utf-8", only=["transactions"])
+    assert [e.split(" (")[0] for e in errors] == [
+        "transactions.csv:2: undecodable bytes",
+        "transactions.csv:3: undecodable bytes",
+        "transactions.csv:4: undecodable bytes",
+    ]
+    assert errors[0].endswith(
+        "(byte 38 of the line is not UTF-8, the encoding --encoding utf-8 asked for; without"
+        " --encoding the import detects UTF-8 or Windows-1250)"
+    )
+
+
+async def test_excels_sep_line_names_the_delimiter(db, tmp_path):
+    folder = write_all(tmp_path / "in", delimiter=",")
+    path = folder / "customers.csv"
+    path.write_bytes(b"sep=,\r\n" + path.read_bytes())
+    await import_folder(db, folder)
+    assert (await billing.get_customer(db, "U0001")).address == "8105 Pétfürdő, Ady Endre u. 3."
+    append(folder, "customers.csv", "U0003,,Pét,,,csekk\r\n")
+    assert (await refused(db, folder))[0] == "customers.csv:5: name is empty"
+
+
+@pytest.mark.parametrize("email", ["barna.gyorgy@@example.hu", "barna.gyorgy@example", "a b@x.hu"])
+async def test_an_e_mail_address_the_chat_would_refuse_is_refused(db, tmp_path, email):
+    folder = write_all(tmp_path / "in")
+    append(folder, "customers.csv", f"U0007;Barna György;Pét;;{email};csekk\r\n")
+    assert await refused(db, folder) == [f"customers.csv:4: bad e-mail address {email!r}"]
+
+
+async def test_a_line_without_line_breaks_is_refused_before_it_fills_memory(db, tmp_path):
+    import tracemalloc
+
+    folder = write_all(tmp_path / "in")
+    append(folder, "customers.csv", "U0003;" + "x" * 30_000_000)
+    tracemalloc.start()
+    try:
+        errors = await refused(db, folder)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert errors[0] == (
+        "customers.csv:4: a line longer than 1 MB: not a CSV export, or its line breaks were"
+        " lost; nothing more of this file was read"
+    )
+    assert peak < 10_000_000
+
+
+async def test_a_file_left_out_by_only_is_named(db, tmp_path):
+    folder = write_all(tmp_path / "in")
+    result = await import_folder(db, folder, only=["customers", "invoices"])
+    assert [str(w) for w in result.warnings] == [
+        f"transactions.csv: left out (--only customers,invoices), though {folder} has it"
+    ]
