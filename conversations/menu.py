@@ -27,6 +27,8 @@ from core.accounts import SessionState
 from core.paging import Window
 from core.texts import render
 
+# user_data: the paged list shown last and its page, so that "következő" typed pages on.
+SHOWN = "menu_page"
 INVOICES_PER_PAGE = 6
 BOOKINGS_PER_PAGE = 8
 
@@ -80,9 +82,17 @@ def _page_of(update: Update) -> int:
 
 
 async def _show_page(
-    update: Update, prefix: str, template: str, shown: Window, rows: list, **values: object
+    update: Update,
+    context: BotContext,
+    prefix: str,
+    template: str,
+    shown: Window,
+    rows: list,
+    **values: object,
 ) -> None:
-    """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons."""
+    """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons; kept as
+    the one shown, for a typed "következő"."""
+    context.drafts[SHOWN] = {"list": prefix, "page": shown.page}
     text = render(
         f"chat/menu/{template}.txt",
         rows=rows,
@@ -94,28 +104,42 @@ async def _show_page(
     await send_or_edit(update, text, pager(prefix, shown.page, shown.pages))
 
 
-async def invoices(update: Update, context: BotContext) -> None:
+async def invoices(update: Update, context: BotContext, page: int | None = None) -> None:
     """Számlák: newest first, a page at a time."""
     account = await require_login(update, context)
     if account is None:
         return
     svc = context.services
     listing = await statement.invoices(
-        svc.db, account.customer_id, _page_of(update), INVOICES_PER_PAGE
+        svc.db, account.customer_id, _page_of(update) if page is None else page, INVOICES_PER_PAGE
     )
     today = statement.today(svc.now())
-    await _show_page(update, "inv", "invoices", listing.window, listing.rows, today=today)
+    await _show_page(update, context, "inv", "invoices", listing.window, listing.rows, today=today)
 
 
-async def account_history(update: Update, context: BotContext) -> None:
+async def account_history(update: Update, context: BotContext, page: int | None = None) -> None:
     """Folyószámla: charges and payments by date with the running balance, paged."""
     account = await require_login(update, context)
     if account is None:
         return
     db = context.services.db
-    listing = await statement.bookings(db, account.customer_id, _page_of(update), BOOKINGS_PER_PAGE)
+    listing = await statement.bookings(
+        db, account.customer_id, _page_of(update) if page is None else page, BOOKINGS_PER_PAGE
+    )
     balance = await statement.balance(db, account.customer_id)
-    await _show_page(update, "acc", "account", listing.window, listing.rows, balance=balance)
+    await _show_page(
+        update, context, "acc", "account", listing.window, listing.rows, balance=balance
+    )
+
+
+async def next_page(update: Update, context: BotContext) -> None:
+    """"következő", "tovább", "a régebbieket is": the next page of the list shown last (the
+    ▶ typed); without one, the invoices."""
+    shown = context.drafts.get(SHOWN) or {"list": "inv", "page": -1}
+    if shown["list"] == "acc":
+        await account_history(update, context, shown["page"] + 1)
+    else:
+        await invoices(update, context, shown["page"] + 1)
 
 
 async def customer_data(update: Update, context: BotContext) -> None:
