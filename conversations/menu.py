@@ -61,11 +61,17 @@ async def home(update: Update, context: BotContext) -> None:
 
 
 async def debt(update: Update, context: BotContext) -> None:
-    """Tartozás: the unpaid invoices, overdue ones marked, and the total."""
+    """Tartozás: the unpaid invoices, overdue ones marked, and the total. A guest asking how
+    to pay ("hogyan fizethetek", "mi a bankszámlaszámuk?") is told the payee and the
+    account, and that after logging in Tartozás gives the közlemény of each invoice."""
+    svc = context.services
+    state, _ = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
+    if state is SessionState.NONE and svc.facts.can_be_paid:
+        await say(update, "menu/pay_as_guest", reply_markup=guest_keyboard())
+        return
     account = await require_login(update, context)
     if account is None:
         return
-    svc = context.services
     current = await statement.statement(svc.db, account.customer_id, svc.now())
     await say(update, "menu/debt", reply_markup=customer_keyboard(), statement=current)
 
@@ -133,7 +139,7 @@ async def account_history(update: Update, context: BotContext, page: int | None 
 
 
 async def next_page(update: Update, context: BotContext) -> None:
-    """"következő", "tovább", "a régebbieket is": the next page of the list shown last (the
+    """ "következő", "tovább", "a régebbieket is": the next page of the list shown last (the
     ▶ typed); without one, the invoices."""
     shown = context.drafts.get(SHOWN) or {"list": "inv", "page": -1}
     if shown["list"] == "acc":

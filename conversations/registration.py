@@ -60,13 +60,13 @@ from conversations.typed import pressed_name
 from core import accounts, intents
 from core.accounts import RegisterOutcome, Registration
 from core.emails import normalised_email
-from core.mail.text import fold
 from core.formats import (
     TypedValueError,
     format_invoice_number,
     parse_amount,
     parse_invoice_number,
 )
+from core.mail.text import fold
 from core.passwords import hash_password, password_problem, verify_password
 
 DRAFT = "reg"  # user_data: the fields typed so far (the password only as its hash)
