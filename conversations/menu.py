@@ -39,11 +39,17 @@ async def require_login(update: Update, context: BotContext) -> Account | None:
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     if state is SessionState.ACTIVE:
         return account
+    await _login_needed(update, context, state)
+    return None
+
+
+async def _login_needed(update: Update, context: BotContext, state: SessionState) -> None:
+    """Tell a customer who is not logged in (or whose login just ended) how to log in."""
+    svc = context.services
     if update.callback_query:
         await update.callback_query.answer()
     template = "menu/expired" if state is SessionState.EXPIRED else "menu/not_logged_in"
     await say(update, template, reply_markup=guest_keyboard(), minutes=svc.policy.idle_minutes)
-    return None
 
 
 async def show_home(update: Update, context: BotContext, account: Account) -> None:
@@ -65,12 +71,13 @@ async def debt(update: Update, context: BotContext) -> None:
     to pay ("hogyan fizethetek", "mi a bankszámlaszámuk?") is told the payee and the
     account, and that after logging in Tartozás gives the közlemény of each invoice."""
     svc = context.services
-    state, _ = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
+    # One look at the login: a second would find an idle login that this one just ended.
+    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     if state is SessionState.NONE and svc.facts.can_be_paid:
         await say(update, "menu/pay_as_guest", reply_markup=guest_keyboard())
         return
-    account = await require_login(update, context)
-    if account is None:
+    if state is not SessionState.ACTIVE or account is None:
+        await _login_needed(update, context, state)
         return
     current = await statement.statement(svc.db, account.customer_id, svc.now())
     await say(update, "menu/debt", reply_markup=customer_keyboard(), statement=current)
