@@ -47,9 +47,11 @@ CUSTOMER_INTENTS = (
     "report",
     "logout",
     "help",
-    "next",  # the ▶ of the last paged list shown (Számlák, Folyószámla): "következő oldal"
 )
-INTENTS = tuple(dict.fromkeys(GUEST_INTENTS + CUSTOMER_INTENTS))
+# Words for an inline button rather than a keyboard's: the ▶ under the paged list shown
+# last (Számlák, Folyószámla), "következő oldal". Never narrowed to: a keyboard button wins.
+PAGE_INTENTS = ("next",)
+INTENTS = tuple(dict.fromkeys(GUEST_INTENTS + CUSTOMER_INTENTS + PAGE_INTENTS))
 
 # Words that make a whole message friendly rather than a request, by what it is.
 SOCIAL = ("greeting", "thanks", "bye", "ack")
