@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
+import functools
 import logging
 import queue
 import re
@@ -68,6 +69,8 @@ SECRET_PROMPT = "> 🔒 "  # typing here is not shown
 MASK = "••••••••"  # a secret's line on the screen (its length tells nothing)
 CLEAR_ROW = "\r\x1b[K"  # to the row's start, erase it
 RUN_BOT = Path(__file__).resolve().parents[1] / "run_bot.py"
+TELEGRAM_TEXT_LIMIT = 4096  # a longer paste goes as several messages, as Telegram sends it
+EARLIER_BUTTON_MESSAGES = 2  # earlier messages whose inline buttons stay numbered
 MAIL_WAIT = 5.0  # seconds to wait for mails queued by one update to be written
 
 # Settings that would point the demo at real servers or chats: never inherited.
@@ -348,7 +351,34 @@ class ChatView:
                 choices.append(choice)
                 cells.append(f"[{len(choices)}] {choice.label}")
             self.console.line(INDENT + "  ".join(cells))
+        # Telegram lets a button of an earlier message still on screen be pressed: they keep
+        # numbers too, after the newest ones.
+        earlier = self._earlier_inline_messages(user, inline_message)
+        if earlier:
+            self.console.line(INDENT + note("earlier_buttons"))
+        for message in earlier:
+            cells = []
+            for row in user.inline_buttons(message):
+                for text, _ in row:
+                    choices.append(Choice(text, message.message_id))
+                    cells.append(f"[{len(choices)}] {text}")
+            self.console.line(INDENT + "  ".join(cells))
         self.choices = choices
+
+    @staticmethod
+    def _earlier_inline_messages(
+        user: SimulatedUser, newest: ChatMessage | None
+    ) -> list[ChatMessage]:
+        """The last few bot messages with inline buttons still on screen, newest first,
+        but the one whose buttons are numbered first."""
+        found: list[ChatMessage] = []
+        for message in reversed(user.chat.messages):
+            if len(found) == EARLIER_BUTTON_MESSAGES:
+                break
+            shown = message.from_bot and not message.deleted and message.inline_keyboard
+            if shown and (newest is None or message.message_id != newest.message_id):
+                found.append(message)
+        return found
 
     def _touched_inline_message(self, user: SimulatedUser) -> ChatMessage | None:
         """The newest bot message with inline buttons that this step sent or edited."""
@@ -590,24 +620,38 @@ class TerminalChat:
 
     async def _step(self, line: str) -> None:
         answered = len(self.emulator.callback_answers)
+        if self.sent_as_text(line) and len(line) > TELEGRAM_TEXT_LIMIT:
+            # A paste too long for one message: Telegram's clients send it in parts.
+            reply_to, self.view.reply_to = self.view.reply_to, None
+            for part in split_like_telegram(line):
+                send = functools.partial(self.user.send_text, part, reply_to=reply_to)
+                if not await self._send(send):
+                    return
+                reply_to = None
+        elif not await self._send(self.action(line)):
+            return
+        for answer in self.emulator.callback_answers[answered:]:
+            if answer.text:  # the little notice Telegram shows after a button press
+                self.console.line(f"🔔 {answer.text}")
+        await self.mail.settle()
+
+    async def _send(self, send: Callable[[], int | None]) -> bool:
+        """Send one update and wait until the bot has handled it; False when it could not go."""
         try:
-            update_id = self.action(line)()
+            update_id = send()
         except (LookupError, ValueError) as exc:
             self.console.line(note("cannot_send", reason=exc))
-            return
+            return False
         if update_id is None:
             self.console.line(note("foreign_link"))
-            return
+            return False
         try:
             processor = self.application.update_processor
             assert isinstance(processor, PerUserUpdateProcessor)
             await processor.wait_processed(update_id)
         except TimeoutError:
             self.console.line(note("no_answer"))
-        for answer in self.emulator.callback_answers[answered:]:
-            if answer.text:  # the little notice Telegram shows after a button press
-                self.console.line(f"🔔 {answer.text}")
-        await self.mail.settle()
+        return True
 
     async def asks_for_secret(self) -> bool:
         """Whether the bot's open question wants a password or a code (`secret_question`)."""
@@ -677,6 +721,24 @@ class TerminalChat:
                 self.console.line(note("no_code_yet", placeholder=missing[0]))
             elif expanded:
                 await self.step(expanded)
+
+
+def split_like_telegram(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """A text too long for one message, in parts of at most `limit` characters, as Telegram's
+    clients send a long paste: each cut at the last line break, else the last space, before
+    the limit (a word longer than a whole message is cut where the limit falls)."""
+    parts = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        parts.append(text)
+    return [part for part in parts if part]
 
 
 def secret_question(asks: str | None) -> bool:

@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
 from telegram.ext import filters as F
 
+from conversations import forgot, registration, report
 from conversations.common import (
     ANSWER,
     END,
@@ -37,9 +38,10 @@ from conversations.common import (
 )
 from conversations.menu import show_home
 from conversations.secrecy import unwatch
+from conversations.typed import pressed_name, saying, typed_label
 from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
-from core.accounts import ACTIVATION_PREFIX, CodeOutcome
+from core.accounts import ACTIVATION_PREFIX, CodeOutcome, CodeResult
 from core.emails import normalised_email
 
 # The states (their values are what the persistence stores: never rename them).
@@ -74,6 +76,11 @@ async def activate_with(update: Update, context: BotContext, code: str) -> NextS
         once=once_key(update),
         now=now,
     )
+    return await _tell(update, context, result, now)
+
+
+async def _tell(update: Update, context: BotContext, result: CodeResult, now: float) -> NextState:
+    """What an activation code's outcome means for the customer."""
     match result.outcome:
         case CodeOutcome.OK if result.logged_in:
             assert result.account is not None
@@ -116,6 +123,45 @@ async def got_code(update: Update, context: BotContext) -> NextState:
     return await activate_with(update, context, code)
 
 
+async def got_any_code(update: Update, context: BotContext) -> NextState:
+    """A code typed outside any dialogue: the mail said to type it, and a customer who left
+    the reset with /start types it all the same. An activation code activates, a reset
+    code leads to the new password; looked up as one guess."""
+    code = await typed_code(update)
+    if code is None:
+        return END
+    svc = context.services
+    now = svc.now()
+    found = await accounts.check_code(
+        svc.db, code, ("activation", "reset"), telegram_user_id=user_id(update), now=now
+    )
+    if found.purpose == "reset":
+        return await forgot.use_code(update, context, code)
+    if found.purpose == "activation":
+        return await activate_with(update, context, code)
+    await _tell(update, context, found, now)
+    return END
+
+
+async def typed_button(update: Update, context: BotContext) -> NextState:
+    """A button of the screen typed ("uj kod kerese", "hibabejelentes"): that button."""
+    if pressed_name(text_of(update), "resend") == "resend":
+        return await resend(update, context)
+    return await report.start(update, context)
+
+
+async def no_mail(update: Update, context: BotContext) -> NextState:
+    """ "Nem kaptam meg a levelet" where the code is asked: where to look, and a new code."""
+    await say(update, "activation/no_mail", reply_markup=RESEND)
+    return CODE
+
+
+async def ask_for_code(update: Update, context: BotContext) -> NextState:
+    """ "Megjött a kód": ask them to type (or paste) it here."""
+    await say(update, "activation/ask_code", reply_markup=cancel_keyboard())
+    return CODE
+
+
 async def resend(update: Update, context: BotContext) -> NextState:
     """A new code: to this user's own pending registration, or ask for the address."""
     if update.callback_query:
@@ -153,7 +199,7 @@ async def got_email(update: Update, context: BotContext) -> NextState:
     either way)."""
     email = normalised_email(text_of(update))
     if email is None:
-        await say(update, "registration/bad_email", value=text_of(update).strip())
+        await registration.say_bad_email(update)
         return EMAIL
     svc = context.services
     now = svc.now()
@@ -197,7 +243,17 @@ DIALOGUE = Dialogue(
     ),
     states={
         # "Új kód kérése" under a question is the entry point above (re-entry).
-        CODE: step("activation/ask_code", MessageHandler(ANSWER, got_code)),
-        EMAIL: step("activation/ask_email", MessageHandler(ANSWER, got_email)),
+        CODE: step(
+            "activation/ask_code",
+            MessageHandler(typed_label("resend", "report"), typed_button),
+            MessageHandler(saying("no_mail"), no_mail),
+            MessageHandler(saying("got_code"), ask_for_code),
+            MessageHandler(ANSWER, got_code),
+        ),
+        EMAIL: step(
+            "activation/ask_email",
+            MessageHandler(typed_label("report"), typed_button),
+            MessageHandler(ANSWER, got_email),
+        ),
     },
 )

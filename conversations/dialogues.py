@@ -145,7 +145,7 @@ def _forget_drafts(context: BotContext) -> None:
 
 async def _ask_again(update: Update, state: str | None) -> None:
     if state in ASKS:
-        await say(update, ASKS[state], step=None)
+        await say(update, ASKS[state], step=registration.STEP_OF.get(state))
 
 
 async def cancel(update: Update, context: BotContext) -> NextState:
@@ -454,8 +454,9 @@ OPENS: dict[str, StepCallback] = {
     "cancel": _page(nothing_to_cancel),
     **{name: _page(action) for name, action in menu.MENU_ACTIONS.items()},
 }
-# Typed words for the home page greet a guest instead of asking them to log in.
-WORDS_OPEN = {**OPENS, "home": _page(menu_command)}
+# Typed words for the home page greet a guest instead of asking them to log in; "következő"
+# pages on the list shown last.
+WORDS_OPEN = {**OPENS, "home": _page(menu_command), "next": _page(menu.next_page)}
 
 
 async def understood(update: Update, context: BotContext) -> NextState:
@@ -466,8 +467,7 @@ async def understood(update: Update, context: BotContext) -> NextState:
     if by_label in OPENS:
         return await OPENS[by_label](update, context)
     if accounts.looks_like_code(text):
-        await activation.got_code(update, context)
-        return END
+        return await activation.got_any_code(update, context)
     svc = context.services
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     is_in = state is SessionState.ACTIVE

@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler
 from telegram.ext import filters as F
 
-from conversations import password
+from conversations import password, report
 from conversations.common import (
     ANSWER,
     END,
@@ -33,9 +33,11 @@ from conversations.common import (
     user_id,
 )
 from conversations.secrecy import say_deleted
+from conversations.typed import saying, typed_form, typed_label
 from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
 from core.accounts import RESET_PREFIX, CodeOutcome
+from core.intents import normalise
 
 # The states (their values are what the persistence stores: never rename them).
 WHO = "forgot_who"
@@ -141,6 +143,18 @@ async def got_code(update: Update, context: BotContext) -> NextState:
     return await use_code(update, context, code)
 
 
+async def ask_for_code(update: Update, context: BotContext) -> NextState:
+    """ "Megjött a kód" where the code is asked: ask them to type (or paste) it here."""
+    await say(update, "forgot/ask_code", reply_markup=cancel_keyboard())
+    return CODE
+
+
+async def no_mail(update: Update, context: BotContext) -> NextState:
+    """ "Nem jött meg a levél": where to look, and how to ask again."""
+    await say(update, "forgot/no_mail", reply_markup=dialogue_keyboard("forgot"))
+    return CODE
+
+
 async def _reset_account(context: BotContext) -> tuple[dict[str, int], Account | None]:
     """The reset in progress and the account it is for (None once that is gone)."""
     reset: dict[str, int] = context.drafts.get(RESET) or {}
@@ -183,6 +197,13 @@ async def got_again(update: Update, context: BotContext) -> NextState:
     return END
 
 
+async def _typed_button(update: Update, context: BotContext) -> NextState:
+    """A button of the screen typed at the code prompt: that button."""
+    if normalise(text_of(update)) == typed_form("forgot"):
+        return await start(update, context)
+    return await report.start(update, context)
+
+
 DIALOGUE = Dialogue(
     name="forgot",
     entry_points=(
@@ -190,8 +211,18 @@ DIALOGUE = Dialogue(
         *opened_by("forgot", ("elfelejtett_jelszo", "forgot"), start),
     ),
     states={
-        WHO: step("forgot/ask_who", MessageHandler(ANSWER, got_who)),
-        CODE: step("forgot/ask_code", MessageHandler(ANSWER, got_code)),
+        WHO: step(
+            "forgot/ask_who",
+            MessageHandler(typed_label("report"), report.start),
+            MessageHandler(ANSWER, got_who),
+        ),
+        CODE: step(
+            "forgot/ask_code",
+            MessageHandler(typed_label("report", "forgot"), _typed_button),
+            MessageHandler(saying("got_code"), ask_for_code),
+            MessageHandler(saying("no_mail"), no_mail),
+            MessageHandler(ANSWER, got_code),
+        ),
         NEW: step("password/ask_new", MessageHandler(ANSWER, got_new)),
         AGAIN: step("password/ask_again", MessageHandler(ANSWER, got_again)),
     },

@@ -12,6 +12,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler
 
+from conversations import forgot, report
 from conversations.common import (
     ANSWER,
     END,
@@ -35,6 +36,7 @@ from conversations.common import (
 )
 from conversations.menu import show_home
 from conversations.secrecy import say_deleted, unwatch, watch
+from conversations.typed import pressed_name, typed_label
 from core import account_lookup, accounts
 from core.accounts import LoginOutcome, LoginResult
 
@@ -86,6 +88,17 @@ async def got_password(update: Update, context: BotContext) -> NextState:
         await say_deleted(update, "login/choose", reply_markup=_choices(result))
         return WHICH
     return await _outcome(update, context, result, now)
+
+
+async def typed_button(update: Update, context: BotContext) -> NextState:
+    """A button of the keyboard on screen typed at the user-name prompt ("elfelejtett
+    jelszo" under a wrong login): that button, never a user name. Deleted like every
+    message of the login."""
+    await delete_secret(update)
+    context.drafts.pop(USERNAME_DRAFT, None)
+    if pressed_name(text_of(update), "forgot") == "forgot":
+        return await forgot.start(update, context)
+    return await report.start(update, context)
 
 
 async def _outcome(
@@ -178,7 +191,11 @@ DIALOGUE = Dialogue(
     name="login",
     entry_points=opened_by("login", ("belepes", "login"), start),
     states={
-        USERNAME: step("login/ask_username", MessageHandler(ANSWER, got_username)),
+        USERNAME: step(
+            "login/ask_username",
+            MessageHandler(typed_label("forgot", "report"), typed_button),
+            MessageHandler(ANSWER, got_username),
+        ),
         PASSWORD: step("login/ask_password", MessageHandler(ANSWER, got_password)),
         WHICH: step(
             "login/choose_again",

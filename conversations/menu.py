@@ -27,6 +27,8 @@ from core.accounts import SessionState
 from core.paging import Window
 from core.texts import render
 
+# user_data: the paged list shown last and its page, so that "következő" typed pages on.
+SHOWN = "menu_page"
 INVOICES_PER_PAGE = 6
 BOOKINGS_PER_PAGE = 8
 
@@ -37,11 +39,17 @@ async def require_login(update: Update, context: BotContext) -> Account | None:
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     if state is SessionState.ACTIVE:
         return account
+    await _login_needed(update, context, state)
+    return None
+
+
+async def _login_needed(update: Update, context: BotContext, state: SessionState) -> None:
+    """Tell a customer who is not logged in (or whose login just ended) how to log in."""
+    svc = context.services
     if update.callback_query:
         await update.callback_query.answer()
     template = "menu/expired" if state is SessionState.EXPIRED else "menu/not_logged_in"
     await say(update, template, reply_markup=guest_keyboard(), minutes=svc.policy.idle_minutes)
-    return None
 
 
 async def show_home(update: Update, context: BotContext, account: Account) -> None:
@@ -59,11 +67,18 @@ async def home(update: Update, context: BotContext) -> None:
 
 
 async def debt(update: Update, context: BotContext) -> None:
-    """Tartozás: the unpaid invoices, overdue ones marked, and the total."""
-    account = await require_login(update, context)
-    if account is None:
-        return
+    """Tartozás: the unpaid invoices, overdue ones marked, and the total. A guest asking how
+    to pay ("hogyan fizethetek", "mi a bankszámlaszámuk?") is told the payee and the
+    account, and that after logging in Tartozás gives the közlemény of each invoice."""
     svc = context.services
+    # One look at the login: a second would find an idle login that this one just ended.
+    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
+    if state is SessionState.NONE and svc.facts.can_be_paid:
+        await say(update, "menu/pay_as_guest", reply_markup=guest_keyboard())
+        return
+    if state is not SessionState.ACTIVE or account is None:
+        await _login_needed(update, context, state)
+        return
     current = await statement.statement(svc.db, account.customer_id, svc.now())
     await say(update, "menu/debt", reply_markup=customer_keyboard(), statement=current)
 
@@ -80,9 +95,17 @@ def _page_of(update: Update) -> int:
 
 
 async def _show_page(
-    update: Update, prefix: str, template: str, shown: Window, rows: list, **values: object
+    update: Update,
+    context: BotContext,
+    prefix: str,
+    template: str,
+    shown: Window,
+    rows: list,
+    **values: object,
 ) -> None:
-    """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons."""
+    """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons; kept as
+    the one shown, for a typed "következő"."""
+    context.drafts[SHOWN] = {"list": prefix, "page": shown.page}
     text = render(
         f"chat/menu/{template}.txt",
         rows=rows,
@@ -94,28 +117,42 @@ async def _show_page(
     await send_or_edit(update, text, pager(prefix, shown.page, shown.pages))
 
 
-async def invoices(update: Update, context: BotContext) -> None:
+async def invoices(update: Update, context: BotContext, page: int | None = None) -> None:
     """Számlák: newest first, a page at a time."""
     account = await require_login(update, context)
     if account is None:
         return
     svc = context.services
     listing = await statement.invoices(
-        svc.db, account.customer_id, _page_of(update), INVOICES_PER_PAGE
+        svc.db, account.customer_id, _page_of(update) if page is None else page, INVOICES_PER_PAGE
     )
     today = statement.today(svc.now())
-    await _show_page(update, "inv", "invoices", listing.window, listing.rows, today=today)
+    await _show_page(update, context, "inv", "invoices", listing.window, listing.rows, today=today)
 
 
-async def account_history(update: Update, context: BotContext) -> None:
+async def account_history(update: Update, context: BotContext, page: int | None = None) -> None:
     """Folyószámla: charges and payments by date with the running balance, paged."""
     account = await require_login(update, context)
     if account is None:
         return
     db = context.services.db
-    listing = await statement.bookings(db, account.customer_id, _page_of(update), BOOKINGS_PER_PAGE)
+    listing = await statement.bookings(
+        db, account.customer_id, _page_of(update) if page is None else page, BOOKINGS_PER_PAGE
+    )
     balance = await statement.balance(db, account.customer_id)
-    await _show_page(update, "acc", "account", listing.window, listing.rows, balance=balance)
+    await _show_page(
+        update, context, "acc", "account", listing.window, listing.rows, balance=balance
+    )
+
+
+async def next_page(update: Update, context: BotContext) -> None:
+    """ "következő", "tovább", "a régebbieket is": the next page of the list shown last (the
+    ▶ typed); without one, the invoices."""
+    shown = context.drafts.get(SHOWN) or {"list": "inv", "page": -1}
+    if shown["list"] == "acc":
+        await account_history(update, context, shown["page"] + 1)
+    else:
+        await invoices(update, context, shown["page"] + 1)
 
 
 async def customer_data(update: Update, context: BotContext) -> None:

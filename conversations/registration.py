@@ -28,6 +28,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
 from telegram.ext import filters as F
 
+from conversations import report
 from conversations.common import (
     ANSWER,
     CANCEL,
@@ -55,7 +56,8 @@ from conversations.common import (
     text_of,
     user_id,
 )
-from core import accounts
+from conversations.typed import pressed_name
+from core import accounts, intents
 from core.accounts import RegisterOutcome, Registration
 from core.emails import normalised_email
 from core.formats import (
@@ -64,6 +66,7 @@ from core.formats import (
     parse_amount,
     parse_invoice_number,
 )
+from core.mail.text import fold
 from core.passwords import hash_password, password_problem, verify_password
 
 DRAFT = "reg"  # user_data: the fields typed so far (the password only as its hash)
@@ -99,6 +102,9 @@ FIXING = {
     state: f"{state}_fix"
     for state in (EMAIL, USERNAME, PASSWORD, PASSWORD_AGAIN, CUSTOMER, INVOICE, AMOUNT)
 }
+# What each question's state is numbered ("3/6."), also when it is asked again (after /help).
+_NUMBERS = {**{state: FIELDS.index(f) + 1 for f, state in STATE_OF.items()}, PASSWORD_AGAIN: 3}
+STEP_OF = {**_NUMBERS, **{FIXING[state]: n for state, n in _NUMBERS.items()}}
 # The states whose answers are passwords: whatever is typed there is deleted.
 SECRET_STATES = frozenset({PASSWORD, PASSWORD_AGAIN, FIXING[PASSWORD], FIXING[PASSWORD_AGAIN]})
 
@@ -154,10 +160,23 @@ async def got_email(update: Update, context: BotContext) -> NextState:
     """Keep a usable e-mail address (normalised), or say why not."""
     email = normalised_email(text_of(update))
     if email is None:
-        await say(update, "registration/bad_email", value=text_of(update).strip())
+        await say_bad_email(update)
         return _asking(context, EMAIL)
     _draft(context)["email"] = email
     return await _next(update, context, "email")
+
+
+def unaccented_email(typed: str) -> str | None:
+    """The address written without accents, when only its accents made it unusable
+    ("kovács.éva@freemail.hu": kovacs.eva@freemail.hu)."""
+    plain = fold(typed.strip())
+    return normalised_email(plain) if plain != typed.strip().casefold() else None
+
+
+async def say_bad_email(update: Update) -> None:
+    """Why a typed address is no address; with accents, the form without them."""
+    typed = text_of(update).strip()
+    await say(update, "registration/bad_email", value=typed, unaccented=unaccented_email(typed))
 
 
 async def got_username(update: Update, context: BotContext) -> NextState:
@@ -243,9 +262,12 @@ got_invoice = _billing_fact("invoice", lambda t: parse_invoice_number(t, lenient
 got_amount = _billing_fact("amount", _positive_amount)
 
 
-async def show_summary(update: Update, context: BotContext, *, kept: bool = False) -> NextState:
+async def show_summary(
+    update: Update, context: BotContext, *, kept: bool = False, changed: str = ""
+) -> NextState:
     """Everything typed (password hidden, the rest in its normalised form), to confirm or
-    correct; `kept` says first that nothing was changed (Mégse while correcting)."""
+    correct; `kept` says first that nothing was changed (Mégse while correcting), `changed`
+    which field a value typed at the summary replaced."""
     draft = _draft(context)
     await say(
         update,
@@ -254,13 +276,15 @@ async def show_summary(update: Update, context: BotContext, *, kept: bool = Fals
         draft=draft,
         invoice=format_invoice_number(draft["invoice"]),
         kept=kept,
+        changed=label(f"field_{changed}") if changed else "",
     )
     return CONFIRM
 
 
 async def choose_field(update: Update, context: BotContext) -> NextState:
     """Offer the fields to correct."""
-    await query_of(update).answer()
+    if update.callback_query:
+        await update.callback_query.answer()
     await say(
         update,
         "registration/which_field",
@@ -340,9 +364,63 @@ async def typed_choice(update: Update, context: BotContext) -> NextState:
     return await back_to_summary(update, context)
 
 
+def fitting_value(text: str) -> tuple[str, object] | None:
+    """The field a value typed at the summary fits, and the value ("10 691,-" is an amount,
+    "u27" a customer ID, "2026/2168" an invoice number, an address the e-mail); None for
+    words. Tried from the most particular form to the least."""
+    typed = text.strip()
+    if "@" in typed:
+        email = normalised_email(typed)
+        return ("email", email) if email else None
+    if not any(c.isdigit() for c in typed):
+        return None
+    parsers: tuple[tuple[str, Callable[[str], object]], ...] = (
+        ("customer_id", accounts.parse_typed_customer_id),
+        ("invoice", lambda t: parse_invoice_number(t, lenient=True)),
+        ("amount", _positive_amount),
+    )
+    for field, parse in parsers:
+        try:
+            return field, parse(typed)
+        except ValueError:
+            continue
+    return None
+
+
+async def typed_at_summary(update: Update, context: BotContext) -> NextState:
+    """Text under the summary (or under a refused proof): a typed button does the button,
+    a confirmation sends, a value replaces the field it fits, a field's name or a word of
+    correcting asks to correct; anything else shows the summary again, with its buttons."""
+    text = text_of(update)
+    draft = _draft(context)
+    if not all(f in draft for f in FIELDS):  # a stale step from an earlier registration
+        return await start(update, context)
+    match pressed_name(text, "confirm", "correct", "report"):
+        case "confirm":
+            return await confirm(update, context)
+        case "correct":
+            return await choose_field(update, context)
+        case "report":
+            return await report.start(update, context)
+    fitted = fitting_value(text)
+    if fitted is not None:
+        field, value = fitted
+        draft[field] = value
+        return await show_summary(update, context, changed=field)
+    named = named_fields(text)
+    if len(named) == 1:
+        return await _ask_to_correct(update, context, named.pop())
+    if named or intents.says(text, "correct"):
+        return await choose_field(update, context)
+    if intents.says(text, "confirm"):
+        return await confirm(update, context)
+    return await show_summary(update, context)
+
+
 async def confirm(update: Update, context: BotContext) -> NextState:
     """Check the proof and create the pending account."""
-    await query_of(update).answer()
+    if update.callback_query:
+        await update.callback_query.answer()
     draft = _draft(context)
     if not all(f in draft for f in FIELDS):  # a stale summary from an earlier registration
         return await start(update, context)
@@ -485,7 +563,11 @@ DIALOGUE = Dialogue(
             )
             for state, (asks, callback) in QUESTIONS.items()
         },
-        CONFIRM: step("registration/confirm_again", *SUMMARY_BUTTONS),
+        CONFIRM: step(
+            "registration/confirm_again",
+            *SUMMARY_BUTTONS,
+            MessageHandler(ANSWER, typed_at_summary),
+        ),
         CHOOSE: step(
             "registration/which_field",
             *SUMMARY_BUTTONS,

@@ -48,7 +48,10 @@ CUSTOMER_INTENTS = (
     "logout",
     "help",
 )
-INTENTS = tuple(dict.fromkeys(GUEST_INTENTS + CUSTOMER_INTENTS))
+# Words for an inline button rather than a keyboard's: the ▶ under the paged list shown
+# last (Számlák, Folyószámla), "következő oldal". Never narrowed to: a keyboard button wins.
+PAGE_INTENTS = ("next",)
+INTENTS = tuple(dict.fromkeys(GUEST_INTENTS + CUSTOMER_INTENTS + PAGE_INTENTS))
 
 # Words that make a whole message friendly rather than a request, by what it is.
 SOCIAL = ("greeting", "thanks", "bye", "ack")
@@ -56,6 +59,11 @@ SOCIAL = ("greeting", "thanks", "bye", "ack")
 # A message with this many words that no phrase explains is probably a description of a
 # problem: whatever button it also names, Hibabejelentés is offered beside it.
 LONG_TEXT_WORDS = 5
+
+# What a typed answer may mean at a dialogue step with buttons on the screen (`says`).
+IN_DIALOGUE = ("confirm", "correct", "no_mail", "got_code")
+# A word that turns a confirmation around ("nem küldöm el", "még ne").
+_NEGATIONS = frozenset({"nem", "ne", "sem", "nincs"})
 
 # Menu words that may stand beside a cancel word ("vissza a főmenübe") without making the
 # message a request for that page.
@@ -173,6 +181,36 @@ def vocabulary() -> Vocabulary:
     """The vocabulary of the packaged intents.json."""
     text = resources.files("core").joinpath("texts/chat/intents.json").read_text("utf-8")
     return Vocabulary.from_data(json.loads(text))
+
+
+@cache
+def _dialogue_vocabulary() -> Vocabulary:
+    """The phrases of intents.json's `in_dialogue`, by what they mean there."""
+    text = resources.files("core").joinpath("texts/chat/intents.json").read_text("utf-8")
+    groups = json.loads(text)["in_dialogue"]
+    unknown = set(groups) - set(IN_DIALOGUE)
+    if unknown:
+        raise ValueError(f"intents.json's in_dialogue has unknown kinds: {sorted(unknown)}")
+    return Vocabulary(tuple(_phrase(p, kind) for kind, words in groups.items() for p in words))
+
+
+def says(text: str, kind: str) -> bool:
+    """Does a message typed at a dialogue step say `kind` (IN_DIALOGUE)?
+
+    "Rendben, elküldöm" and "igen, mehet" confirm; "nem küldöm el" does not (a negation
+    stands before the confirming word). "javítok", "nem stimmel" correct; "nem kaptam
+    meg a levelet" is no_mail, "megjött a kód" got_code.
+    """
+    if kind not in IN_DIALOGUE:
+        raise ValueError(f"not a kind of in_dialogue: {kind}")
+    tokens = normalise(text).split()
+    owners = _meanings(tokens, _dialogue_vocabulary())
+    if kind == "confirm":
+        for i, meanings in enumerate(owners):
+            if "confirm" in meanings and _NEGATIONS.isdisjoint(tokens[:i]):
+                return True
+        return False
+    return any(kind in meanings for meanings in owners)
 
 
 def _meanings(tokens: list[str], vocab: Vocabulary) -> list[set[str]]:

@@ -560,3 +560,23 @@ def test_at_a_terminal_passwords_and_codes_never_show(tmp_path):
     screen = terminal.screen.decode(errors="replace")
     assert password not in screen
     assert screen.count(code) == 1  # only the echo the dots went over
+
+
+def test_a_long_paste_is_sent_in_parts_and_an_earlier_button_can_be_pressed(tmp_path):
+    """Issue 11: a paste over 4096 characters goes as Telegram sends it, in parts; a button
+    of an earlier message still on screen keeps a number and can be pressed."""
+    sample = write_demo_data(tmp_path / "sample", seed=SEED, today=date.fromisoformat(TODAY))
+    sentence = "A vízóra mellett szivárog a cső, kérem nézzék meg. "
+    paste = (sentence * (5000 // len(sentence) + 1)).strip()
+    script = (
+        "/start\n1\nlaszlo.demo@example.hu\nlaszlo.d\nTavaszi-Szel-42\nTavaszi-Szel-42\n"
+        f"{sample.sample.customer_id}\n{sample.sample.invoice_number}\n{sample.sample.amount}\n"
+        "/help\n2\n/start\n5\n" + paste + "\n:q\n"
+    )
+    result = run_demo(script, tmp_path / "mail", tmp_path)
+    out = result.stdout
+    assert result.returncode == 0, result.stderr + out
+    assert "(korábbi üzenetek gombjai, ezek is megnyomhatók:)" in out
+    assert "Köszönjük a regisztrációt" in out  # [2]: the summary's Rendben, elküldöm
+    assert "nem küldhető el" not in out
+    assert "Telegram clients split" not in out

@@ -341,18 +341,34 @@ class CodeResult:
     locked_until: float | None = None
     code_id: int | None = None
     logged_in: bool = False  # an activation that logged its registrant in at once
+    purpose: str = ""  # what the code found is for (activation | reset); "" when none was
 
 
 async def check_code(
-    db: Database, text: str, purpose: str, *, telegram_user_id: int, now: float
+    db: Database,
+    text: str,
+    purpose: str | tuple[str, ...],
+    *,
+    telegram_user_id: int,
+    now: float,
 ) -> CodeResult:
-    """Look a typed (or deep-linked) code up, counted per Telegram user before the look-up."""
+    """Look a typed (or deep-linked) code up, counted per Telegram user before the look-up.
+
+    Several purposes (a code typed outside any dialogue may be an activation or a reset
+    code) are looked up under the one attempt: one message is one guess.
+    """
+    purposes = (purpose,) if isinstance(purpose, str) else purpose
+    purpose = purposes[0]
     key = f"tg:{telegram_user_id}"
     async with db.transaction() as tx:
         attempt = await throttle.reserve(tx, throttle.CODE, key, "", now)
         if attempt.locked_until is not None:
             return CodeResult(CodeOutcome.LOCKED, locked_until=attempt.locked_until)
-        code = await store.code_by_hash(tx, purpose, hash_code(text))
+        code = None
+        for each in purposes:
+            code = await store.code_by_hash(tx, each, hash_code(text))
+            if code is not None:
+                break
         if code is None:
             until = await wrong_guess(
                 tx,
@@ -371,10 +387,10 @@ async def check_code(
         await throttle.not_a_guess(tx, attempt)
         account = await store.by_id(tx, code.account_id)
     if code.used_at is not None:
-        return CodeResult(CodeOutcome.USED, account=account)
+        return CodeResult(CodeOutcome.USED, account=account, purpose=code.purpose)
     if code.expires_at <= now:
-        return CodeResult(CodeOutcome.EXPIRED, account=account)
-    return CodeResult(CodeOutcome.OK, account=account, code_id=code.id)
+        return CodeResult(CodeOutcome.EXPIRED, account=account, purpose=code.purpose)
+    return CodeResult(CodeOutcome.OK, account=account, code_id=code.id, purpose=code.purpose)
 
 
 async def activate(
