@@ -36,14 +36,16 @@ def ctx() -> InboundContext:
     )
 
 
-def customer_mail(n: int, *, sender: str = "kiss.anna@example.hu", headers: str = "") -> bytes:
+def customer_mail(
+    n: int, *, sender: str = "kiss.anna@example.hu", headers: str = "", body: str = ""
+) -> bytes:
     head = (
         f"From: Kiss Anna <{sender}>\r\nTo: petkomm@petkomm.hu\r\nSubject: Bejelentés {n}\r\n"
         f"Date: Mon, 10 Jun 2024 08:00:00 +0200\r\nMessage-ID: <queue.{n}@example.hu>\r\n"
         f"{headers}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
         "Content-Transfer-Encoding: 8bit\r\n\r\n"
     )
-    return (head + f"Jó napot! A Fő utca {n}. előtt folyik a víz.\r\n").encode()
+    return (head + (body or f"Jó napot! A Fő utca {n}. előtt folyik a víz.") + "\r\n").encode()
 
 
 async def store(db: Database, *raws: bytes) -> list[int]:
@@ -91,7 +93,9 @@ async def running() -> AsyncIterator[list[Running]]:
 async def test_stored_mails_are_processed_oldest_first(db, ctx):
     original = customer_mail(1)
     reply = customer_mail(
-        2, headers="In-Reply-To: <queue.1@example.hu>\r\nReferences: <queue.1@example.hu>\r\n"
+        2,
+        body="Délután otthon leszek.",  # not urgent: an urgent reply gets an answer of its own
+        headers="In-Reply-To: <queue.1@example.hu>\r\nReferences: <queue.1@example.hu>\r\n",
     )
     await store(db, original, reply)  # both arrive in the same batch
     results: list[InboundResult] = []
