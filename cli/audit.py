@@ -37,7 +37,7 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError:
             return error(f"error: --since: not a YYYY-MM-DD date: {args.since!r}")
         since = datetime.combine(day, day_start.min, BUDAPEST).timestamp()
-    db = await open_database(settings.db_path)
+    db = await open_database(settings.db_path, create=False)
     try:
         entries = await staff.audit_trail(db, since=since, actor=args.actor)
     finally:

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from cli.common import REFUSED, Subparsers
+from cli.common import REFUSED, Subparsers, database_missing
 from core.config import ConfigError, Settings
 
 PART_TIMEOUT = 20.0  # seconds a part may take before it counts as failed
@@ -79,7 +79,7 @@ async def _settings(settings: Settings) -> Part:
 
 
 async def _databases(settings: Settings) -> list[Part]:
-    from core.db import database_health
+    from core.db import DatabaseMissing, database_health
 
     parts = []
     for name, path, state in (
@@ -87,10 +87,14 @@ async def _databases(settings: Settings) -> list[Part]:
         ("state file", settings.state_db_path, True),
     ):
         health = await asyncio.to_thread(database_health, path, state=state)
-        if health.problem is not None:
-            parts.append(Part(name, False, f"{path} {health.problem}"))
-        else:
-            parts.append(Part(name, True, f"{path}, version {health.version}"))
+        variable = "PETKOMM_STATE_DB" if state else "PETKOMM_DB"
+        if health.problem is None:
+            note = f" ({health.note})" if health.note else ""
+            parts.append(Part(name, True, f"{path}, version {health.version}{note}"))
+        elif health.problem == DatabaseMissing(path).reason:
+            parts.append(Part(name, False, database_missing(settings, path)))
+        else:  # as every other command words it
+            parts.append(Part(name, False, f"{variable}: {path}: {health.problem}"))
     return parts
 
 

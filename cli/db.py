@@ -155,7 +155,8 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
                 return error(f"error: {path} is a live database file, not a backup")
             if path.exists() and not args.force:
                 return error(f"error: {path} exists (use --force to overwrite)")
-    db = await open_database(settings.db_path)
+    # A backup of a database that is not there would be a fresh, empty one: refuse.
+    db = await open_database(settings.db_path, create=args.db_command == "migrate")
     try:
         state_db = await open_state_database(settings.state_db_path)
         try:

@@ -78,7 +78,7 @@ async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.outbox_command == "requeue" and bool(args.ids) == bool(args.all_failed):
         return error("error: name the mail to requeue (ID …) or use --all-failed, not both")
-    db = await open_database(settings.db_path)
+    db = await open_database(settings.db_path, create=False)
     try:
         if args.outbox_command == "list":
             await _list(db, failed=args.failed, queued=args.queued)

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cli.common import REFUSED, Subparsers, error, local_time, os_user, printable, program
+from cli.common import (
+    REFUSED,
+    Subparsers,
+    database_busy,
+    error,
+    local_time,
+    os_user,
+    printable,
+    program,
+)
 from core.config import Settings
 
 if TYPE_CHECKING:
@@ -100,7 +109,7 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
 
     from core import staff
     from core.attachments import AttachmentError
-    from core.db import open_database
+    from core.db import DatabaseBusy, open_database
     from core.staff import StaffError
     from core.tickets import parse_ticket_number
 
@@ -115,7 +124,7 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
         text, problem = _answer_text(args)
         if problem:
             return error(problem)
-    db = await open_database(settings.db_path)
+    db = await open_database(settings.db_path, create=False)
     try:
         clerk = Clerk(db, settings, staff.cli_actor(os_user()), time.time())
         if number is None:
@@ -133,6 +142,10 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
         return error(message.format(number=refused.number, limit=refused.limit), REFUSED)
     except AttachmentError as refused:
         return error(_attachment_error(refused), REFUSED)
+    except DatabaseBusy:
+        # One transaction each: a write that gave up changed nothing, the answer included.
+        what = {"reply": "the answer was not saved"}.get(action, "nothing was changed")
+        return error(f"error: {database_busy(settings, what)}", REFUSED)
     finally:
         await db.close()
     return 0

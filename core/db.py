@@ -15,6 +15,7 @@ updates), which only the running service writes.
 from storage.db import (
     Database,
     DatabaseBusy,
+    DatabaseMissing,
     DatabaseUnusable,
     Queryable,
     Transaction,
@@ -36,6 +37,7 @@ __all__ = [
     "STAFF_TOPIC",
     "Database",
     "DatabaseBusy",
+    "DatabaseMissing",
     "DatabaseUnusable",
     "FileHealth",
     "Queryable",
