@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from cli.common import REFUSED, Subparsers, database_missing
+from cli.common import REFUSED, USAGE, Subparsers, database_missing
 from core.config import ConfigError, Settings
 
 PART_TIMEOUT = 20.0  # seconds a part may take before it counts as failed
@@ -46,16 +46,34 @@ def register(sub: Subparsers) -> None:
 
 
 async def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    """Print one line per part and return 0 only if every configured part is OK."""
-    parts = [await _settings(settings)]
-    if parts[0].ok:
-        parts += await _databases(settings)
-        parts.append(await _timed("smtp", lambda: _smtp(settings)))
-        parts.append(await _timed("imap", lambda: _imap(settings)))
-        parts += await _telegram(settings)
+    """Print one line per part; exit 0 if every configured part is OK, 2 for a malformed
+    setting, 1 otherwise."""
+    first = await _settings(settings)
+    parts = [first.part]
+    if first.error is None or not first.error.missing:
+        # A malformed setting does not hide the rest: each part that does not need it is
+        # checked, one that does says so.
+        parts += await _guarded(["database", "state file"], lambda: _databases(settings))
+        parts += await _guarded(["smtp"], lambda: _one(_timed("smtp", lambda: _smtp(settings))))
+        parts += await _guarded(["imap"], lambda: _one(_timed("imap", lambda: _imap(settings))))
+        parts += await _guarded(["telegram"], lambda: _telegram(settings))
     for part in parts:
         print(part.line())
+    if first.error is not None and not first.error.missing:
+        return USAGE
     return 0 if all(part.ok for part in parts) else REFUSED
+
+
+async def _one(part: Awaitable[Part]) -> list[Part]:
+    return [await part]
+
+
+async def _guarded(names: list[str], probe: Callable[[], Awaitable[list[Part]]]) -> list[Part]:
+    """The probe's parts, or one failed line a name when a setting it needs is malformed."""
+    try:
+        return await probe()
+    except ConfigError as error:
+        return [Part(name, False, f"not checked: {error.variable} is malformed") for name in names]
 
 
 async def _timed(name: str, probe: Callable[[], Awaitable[Part]]) -> Part:
@@ -65,7 +83,13 @@ async def _timed(name: str, probe: Callable[[], Awaitable[Part]]) -> Part:
         return Part(name, False, f"no answer within {PART_TIMEOUT:.0f} s")
 
 
-async def _settings(settings: Settings) -> Part:
+@dataclass(frozen=True)
+class SettingsCheck:
+    part: Part
+    error: ConfigError | None
+
+
+async def _settings(settings: Settings) -> SettingsCheck:
     from core.facts import facts_from
 
     try:
@@ -74,8 +98,8 @@ async def _settings(settings: Settings) -> Part:
             settings.smtp_host  # noqa: B018 - read to check
         facts_from(settings)
     except ConfigError as error:
-        return Part("settings", False, str(error))
-    return Part("settings", True, "")
+        return SettingsCheck(Part("settings", False, str(error)), error)
+    return SettingsCheck(Part("settings", True, ""), None)
 
 
 async def _databases(settings: Settings) -> list[Part]:

@@ -173,3 +173,31 @@ async def test_a_missing_setting_is_the_one_failed_line(installed):
     code, parts = await check(settings)
     assert code == 1
     assert parts == {"settings": "FAILED: TELEGRAM_BOT_TOKEN: is not set"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "unchecked"),
+    [
+        ("PETKOMM_SUPPORT_PHONE", "call Anna", None),
+        ("PETKOMM_SMTP_PORT", "abc", "smtp"),
+        ("PETKOMM_SMTP_PORT", "70000", "smtp"),  # was an OverflowError traceback
+        ("PETKOMM_IMAP_PORT", "99999", "imap"),  # was accepted
+        ("PETKOMM_SMTP_SECURITY", "ssl", "smtp"),
+        ("TELEGRAM_BOT_TOKEN", "token", "telegram"),
+    ],
+)
+async def test_a_malformed_setting_exits_2_and_every_other_part_is_still_checked(
+    installed, setting, value, unchecked
+):
+    # Found by the operator trial: exit 1 and only the settings line.
+    code, parts = await check({**installed, setting: value})
+    assert code == 2
+    assert parts["settings"].startswith(f"FAILED: {setting}: ")
+    assert ["database", "state file", "smtp", "imap", "telegram"] == [
+        name for name in parts if name not in ("settings", "staff chat")
+    ]
+    for name, line in parts.items():
+        if name == unchecked:
+            assert line == f"FAILED: not checked: {setting} is malformed"
+        elif name != "settings":
+            assert line.startswith("OK"), parts
