@@ -10,7 +10,9 @@ removes from PETKOMM_DB what the law no longer asks us to keep (`core.retention`
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -31,6 +33,17 @@ def _old_backups(folder: Path, keep: int) -> list[Path]:
             stamps.setdefault(match[1], []).append(path)
     old = sorted(stamps, reverse=True)[keep:]
     return [path for stamp in old for path in sorted(stamps[stamp])]
+
+
+def _why(path: Path, exc: OSError | sqlite3.Error) -> str:
+    """Why a backup file could not be written, in a few words (naming the folder when it
+    is the folder's permissions)."""
+    folder = path.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable by user {os_user()}"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
 
 
 def register(sub: Subparsers) -> None:
@@ -165,8 +178,11 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"{source}: schema at version {await schema_version(opened)}")
             elif args.db_command == "backup":
                 for source, opened, path in zip(sources, (db, state_db), targets, strict=True):
-                    path.unlink(missing_ok=True)
-                    await opened.backup(path)
+                    try:
+                        path.unlink(missing_ok=True)
+                        await opened.backup(path)
+                    except (OSError, sqlite3.Error) as exc:
+                        return error(f"error: cannot write the backup {path}: {_why(path, exc)}")
                     print(f"Backed up {source} to {path}")
                 if args.keep is not None:
                     for old in _old_backups(Path(args.into), args.keep):

@@ -233,3 +233,45 @@ def test_a_reader_that_closes_the_pipe_gets_no_traceback(env, command):  # noqa:
     process.wait(timeout=60)
     assert err == ""
     assert process.returncode == 141
+
+
+@pytest.mark.parametrize("into", [True, False], ids=["into-folder", "file"])
+def test_a_backup_into_a_folder_the_user_cannot_write_is_one_line(env, tmp_path, into):  # noqa: F811
+    # Found by the trial: `db backup --into` such a folder ended in a traceback
+    # (sqlite3.OperationalError: unable to open database file).
+    assert run(env, "db", "migrate").returncode == 0  # the state file too
+    folder = tmp_path / "mentesek"
+    folder.mkdir(mode=0o555)
+    args = ["--into", str(folder)] if into else [str(folder / "mentes.sqlite3")]
+    result = run_as_service(env, "db", "backup", *args)
+    assert result.returncode == 2
+    line = one_line(result)
+    assert line.startswith("error: cannot write the backup ")
+    assert line.endswith(f"the folder {folder} is not writable by user root") or (
+        os.geteuid() != 0 and "not writable" in line
+    )
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["tickets", "reply", "1", "--text", "Rendben."],
+        ["tickets", "close", "1"],
+        ["tickets", "attachment", "1", "1"],
+        ["outbox", "requeue", "--all-failed"],
+    ],
+)
+def test_a_database_file_the_user_cannot_read_names_the_file_not_the_folder(env, command):  # noqa: F811
+    # Found by the trial: "cannot be opened (check the folder's permissions)" when the file
+    # was the problem, and at times a 24-line "Event loop is closed" traceback after it.
+    path = Path(env["PETKOMM_DB"])
+    for left in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        left.unlink(missing_ok=True)
+    path.chmod(0o200)  # its owner may write it but not read it: SQLite cannot open it
+    result = run_as_service(env, *command)
+    assert result.returncode == 2
+    line = one_line(result)
+    assert line.startswith(f"configuration error: PETKOMM_DB: {path}: cannot be opened: ")
+    assert f"{path} is not readable by user" in line and "mode 0200" in line
+    assert "folder" not in line
