@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from cli.common import REFUSED, USAGE, Subparsers, database_missing
+from cli.common import REFUSED, USAGE, Subparsers, age, database_missing, local_time
 from core.config import ConfigError, Settings
 
 PART_TIMEOUT = 20.0  # seconds a part may take before it counts as failed
@@ -54,6 +54,8 @@ async def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         # A malformed setting does not hide the rest: each part that does not need it is
         # checked, one that does says so.
         parts += await _guarded(["database", "state file"], lambda: _databases(settings))
+        if settings.import_folder is not None:  # the daily import is set up: is it running?
+            parts.append(await asyncio.to_thread(_import, settings))
         parts += await _guarded(["smtp"], lambda: _one(_timed("smtp", lambda: _smtp(settings))))
         parts += await _guarded(["imap"], lambda: _one(_timed("imap", lambda: _imap(settings))))
         parts += await _guarded(["telegram"], lambda: _telegram(settings))
@@ -120,6 +122,36 @@ async def _databases(settings: Settings) -> list[Part]:
         else:  # as every other command words it
             parts.append(Part(name, False, f"{variable}: {path}: {health.problem}"))
     return parts
+
+
+# The daily import runs at 06:15 (deploy/), give or take: a day and two hours without one
+# that finished means at least one morning's import failed or did not run.
+IMPORT_DUE_HOURS = 26
+
+
+def _import(settings: Settings) -> Part:
+    """When the last billing import finished; FAILED when none finished within
+    IMPORT_DUE_HOURS (the import unit's OnFailure= tells of a failure at once)."""
+    import time
+
+    from core.db import last_import
+
+    health = last_import(settings.db_path)
+    if health.problem is not None:
+        return Part("import", False, health.problem)
+    if health.finished_at is None:
+        last = "no import has finished yet"
+    else:
+        hours = (time.time() - health.finished_at) / 3600
+        last = f"last finished {local_time(health.finished_at)} ({age(hours * 3600)} ago)"
+        if hours <= IMPORT_DUE_HOURS:
+            return Part("import", True, f"{last}, from {health.folder}")
+    return Part(
+        "import",
+        False,
+        f"none finished in the last {IMPORT_DUE_HOURS} h ({last}; PETKOMM_IMPORT_FOLDER is "
+        f"{settings.import_folder}): see journalctl -u petkomm-import",
+    )
 
 
 async def _smtp(settings: Settings) -> Part:

@@ -320,5 +320,12 @@ class Settings:
         return self._required("PETKOMM_IMAP_PASSWORD")
 
     @property
+    def import_folder(self) -> Path | None:
+        """PETKOMM_IMPORT_FOLDER: where the daily import reads the billing export (the
+        import unit's argument); when set, `check` expects an import within a day."""
+        raw = self._str("PETKOMM_IMPORT_FOLDER")
+        return Path(raw) if raw else None
+
+    @property
     def imap_folder(self) -> str:
         return self._str("PETKOMM_IMAP_FOLDER", "INBOX")

@@ -24,7 +24,7 @@ from storage.db import (
     open_state_database,
     write_lock_holders,
 )
-from storage.health import FileHealth, database_health
+from storage.health import FileHealth, ImportHealth, database_health, last_import
 from storage.migrations import schema_version
 from storage.outbox import TOPIC as OUTBOX_TOPIC
 from storage.tickets import STAFF_TOPIC
@@ -40,10 +40,12 @@ __all__ = [
     "DatabaseMissing",
     "DatabaseUnusable",
     "FileHealth",
+    "ImportHealth",
     "Queryable",
     "Transaction",
     "database_health",
     "is_busy",
+    "last_import",
     "open_database",
     "open_state_database",
     "schema_version",

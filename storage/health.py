@@ -103,3 +103,36 @@ def _writable(path: Path) -> tuple[str | None, str | None]:
     finally:
         connection.close()
     return None, None
+
+
+@dataclass(frozen=True)
+class ImportHealth:
+    """The newest billing import that finished (an import that failed left no row)."""
+
+    finished_at: float | None
+    folder: str | None = None
+    problem: str | None = None
+
+
+def last_import(path: Path) -> ImportHealth:
+    """When the last import finished, read-only; `problem` when the file cannot tell."""
+    if not path.is_file():
+        return ImportHealth(None, problem="no database to read it from")
+    try:
+        connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+    except sqlite3.Error as error:
+        return ImportHealth(None, problem=f"cannot be read: {error}")
+    try:
+        row = connection.execute(
+            "SELECT finished_at, folder FROM import_runs WHERE finished_at IS NOT NULL"
+            " ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()
+    except sqlite3.Error as error:
+        return ImportHealth(None, problem=f"cannot be read: {error}")
+    finally:
+        connection.close()
+    if row is None:
+        return ImportHealth(None)
+    return ImportHealth(float(row[0]), str(row[1]))

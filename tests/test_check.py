@@ -8,6 +8,7 @@ import asyncio
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -201,3 +202,34 @@ async def test_a_malformed_setting_exits_2_and_every_other_part_is_still_checked
             assert line == f"FAILED: not checked: {setting} is malformed"
         elif name != "settings":
             assert line.startswith("OK"), parts
+
+
+async def test_with_an_import_folder_check_tells_when_the_last_import_finished(installed, tmp_path):
+    # Found by the operator trial: nothing told the operator the 06:15 import had failed.
+    settings = {**installed, "PETKOMM_IMPORT_FOLDER": str(tmp_path / "export")}
+    code, parts = await check(settings)
+    assert code == 1
+    assert parts["import"].startswith("FAILED: none finished in the last 26 h")
+    assert "no import has finished yet" in parts["import"]
+
+    db = Path(installed["PETKOMM_DB"])
+    connection = sqlite3.connect(db)
+    two_days = time.time() - 50 * 3600
+    connection.execute(
+        "INSERT INTO import_runs(folder, started_at, finished_at) VALUES (?, ?, ?)",
+        ("/srv/export", two_days, two_days + 60),
+    )
+    connection.commit()
+    code, parts = await check(settings)
+    assert code == 1 and "(2d ago" in parts["import"] and "FAILED" in parts["import"]
+
+    connection.execute(
+        "INSERT INTO import_runs(folder, started_at, finished_at) VALUES (?, ?, ?)",
+        ("/srv/export", time.time() - 3 * 3600, time.time() - 3 * 3600 + 60),
+    )
+    connection.commit()
+    connection.close()
+    code, parts = await check(settings)
+    assert code == 0, parts
+    assert parts["import"].startswith("OK: last finished ") and "(2h ago" in parts["import"]
+    assert parts["import"].endswith("from /srv/export")
