@@ -38,8 +38,19 @@ def program() -> str:
     return "petkomm" if name == "petkomm" else "run_bot.py"
 
 
+# Whether the final lines are JSON too (PETKOMM_LOG_FORMAT=json, set by configure_logging).
+_json_lines = False
+
+
 def error(message: str, code: int = USAGE) -> int:
-    """Print `message` as one line on standard error and return `code`, the exit code."""
+    """Print `message` as one line on standard error and return `code`, the exit code.
+
+    With PETKOMM_LOG_FORMAT=json the line is a JSON object like every log line, so a log
+    collector reads a command's last word too.
+    """
+    if _json_lines:
+        record = logging.LogRecord("petkomm.cli", logging.ERROR, __file__, 0, message, None, None)
+        message = JsonLines().format(record)
     print(message, file=sys.stderr)
     return code
 
@@ -126,7 +137,9 @@ def configure_logging(settings: Settings) -> None:
 
     Raises ConfigError when the level is malformed.
     """
+    global _json_lines  # one process, one logging set-up
     logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
+    _json_lines = settings.log_format == "json"
     if settings.log_format == "json":
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonLines())
@@ -181,12 +194,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 def fatal(settings: Settings, line: str, code: int) -> int:
     """The last line of a command that stops, on standard error: plain, or a JSON object
-    like every other log line with PETKOMM_LOG_FORMAT=json; returns `code`."""
-    if settings.env.get("PETKOMM_LOG_FORMAT", "").strip().lower() == "json":
-        record = logging.LogRecord("petkomm.cli", logging.ERROR, __file__, 0, line, None, None)
-        line = JsonLines().format(record)
-    print(line, file=sys.stderr)
-    return code
+    like every other log line with PETKOMM_LOG_FORMAT=json (even when the logging was not
+    set up: a setting it needs was malformed); returns `code`."""
+    global _json_lines  # one process, one logging set-up
+    _json_lines = _json_lines or settings.env.get("PETKOMM_LOG_FORMAT", "").strip() == "json"
+    return error(line, code)
 
 
 def database_missing(settings: Settings, path: object) -> str:

@@ -39,6 +39,7 @@ STAFF_ERRORS = {
     "no_address": "error: {number} has no address to answer to",
 }
 SUBJECT_WIDTH = 50
+CUSTOMER_WIDTH = 30
 # Why a file was not kept (core.attachments), worded for the operator.
 WITHHELD = {
     "program": "a program, withheld for safety",
@@ -179,13 +180,21 @@ async def _list(clerk: Clerk, *, include_closed: bool) -> None:
         f"{kind}: {listing.total} (oldest first; answer within {answer_days} days; "
         f"! = {staff.WARN_DAYS} days or less)"
     )
+    if items:
+        print(
+            f"{'TICKET':<9}  {'AGE':>4}  {'  DEADLINE':<32} {'CHANNEL':<8}  "
+            f"{'CUSTOMER':<30}  SUBJECT"
+        )
     for s in items:
         subject = ("URGENT: " if s.ticket.urgent else "") + printable(s.subject)
         if len(subject) > SUBJECT_WIDTH:
             subject = subject[: SUBJECT_WIDTH - 1] + "…"
+        customer = _customer(s)
+        if len(customer) > CUSTOMER_WIDTH:
+            customer = customer[: CUSTOMER_WIDTH - 1] + "…"
         print(
             f"{s.number}  {_age(s):>4}  {_deadline(s):<32} {s.channel:<8}  "
-            f"{_customer(s)[:30]:<30}  {subject}"
+            f"{customer:<{CUSTOMER_WIDTH}}  {subject}"
         )
 
 

@@ -8,6 +8,7 @@ Run as the operator runs them: real subprocesses with a timeout, on real SQLite 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sqlite3
@@ -275,3 +276,49 @@ def test_a_database_file_the_user_cannot_read_names_the_file_not_the_folder(env,
     assert line.startswith(f"configuration error: PETKOMM_DB: {path}: cannot be opened: ")
     assert f"{path} is not readable by user" in line and "mode 0200" in line
     assert "folder" not in line
+
+
+def test_requeue_without_arguments_asks_for_them(env):  # noqa: F811
+    # Found by the trial: "… or use --all-failed, not both" though neither was given.
+    line = one_line(run(env, "outbox", "requeue"))
+    assert line == "error: name the mail to requeue (ID …, see `outbox list`) or use --all-failed"
+    both = one_line(run(env, "outbox", "requeue", "3", "--all-failed"))
+    assert both.endswith("or use --all-failed, not both")
+
+
+def test_with_json_logs_the_last_line_of_a_failed_command_is_json_too(env, tmp_path):  # noqa: F811
+    # Found by the trial: `error: …` and `configuration error: …` stayed plain text.
+    json_env = {**env, "PETKOMM_LOG_FORMAT": "json"}
+    for result in (
+        run(json_env, "tickets", "show", "99"),
+        run({**json_env, "PETKOMM_DB": str(tmp_path / "adatok")}, "tickets", "list"),
+        run({**json_env, "PETKOMM_STAFF_IDS": "anna"}, "run"),
+    ):
+        assert result.stderr.strip(), result
+        for line in result.stderr.strip().splitlines():
+            entry = json.loads(line)
+            assert entry["level"] in ("INFO", "WARNING", "ERROR") and entry["message"]
+    assert json.loads(run(json_env, "tickets", "show", "99").stderr)["message"] == (
+        "error: no ticket PK-000099"
+    )
+
+
+def test_the_listings_have_a_header_and_keep_their_columns_with_a_long_actor(env):  # noqa: F811
+    listing = run(env, "tickets", "list").stdout.splitlines()
+    header = listing[1]
+    assert header.split() == ["TICKET", "AGE", "DEADLINE", "CHANNEL", "CUSTOMER", "SUBJECT"]
+    first = listing[2]
+    assert first.startswith("PK-000001")
+    assert first.index("mail") == header.index("CHANNEL")
+    assert first.index("Juhász") == header.index("CUSTOMER")
+
+    long_actor = "mail:" + "nagyon.hosszu.nev" * 3 + "@example.hu"
+    with sqlite3.connect(env["PETKOMM_DB"]) as connection:
+        connection.execute(
+            "INSERT INTO audit_log(at, actor, action, target, details) VALUES (?, ?, ?, ?, '')",
+            (1.7e9, long_actor, "ticket_opened", "PK-000002"),
+        )
+    connection.close()
+    lines = run(env, "audit").stdout.splitlines()
+    columns = {line.index(line.split()[3]) for line in lines}
+    assert len(columns) == 1, lines  # every action starts in the same column
