@@ -25,16 +25,19 @@ from storage.db import (
     write_lock_holders,
 )
 from storage.health import FileHealth, ImportHealth, database_health, last_import
-from storage.migrations import schema_version
+from storage.migrations import MAIN, STATE, schema_version
 from storage.outbox import TOPIC as OUTBOX_TOPIC
+from storage.restore import Restored, RestoreRefused, backup_problem, refuse_if_in_use, restore_file
 from storage.tickets import STAFF_TOPIC
 
 # Change topics for `Database.listen`: OUTBOX_TOPIC when a mail is queued, STAFF_TOPIC
 # when a ticket event waits for the staff chat or a staff answer for a customer's chat.
 
 __all__ = [
+    "MAIN",
     "OUTBOX_TOPIC",
     "STAFF_TOPIC",
+    "STATE",
     "Database",
     "DatabaseBusy",
     "DatabaseMissing",
@@ -42,12 +45,17 @@ __all__ = [
     "FileHealth",
     "ImportHealth",
     "Queryable",
+    "RestoreRefused",
+    "Restored",
     "Transaction",
+    "backup_problem",
     "database_health",
     "is_busy",
     "last_import",
     "open_database",
     "open_state_database",
+    "refuse_if_in_use",
+    "restore_file",
     "schema_version",
     "write_lock_holders",
 ]

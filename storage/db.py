@@ -137,6 +137,16 @@ def write_lock_holders(path: Path) -> list[str]:
     Read from /proc/locks (Linux) for the operator's log: empty where there is none,
     or when it cannot be told. Only the program's name is given, never its arguments.
     """
+    return _lock_holders(path, _WAL_WRITE_LOCK_BYTE, kinds=("WRITE",))
+
+
+def database_users(path: Path) -> list[str]:
+    """Which other processes have `path` open (each SQLite connection to a WAL database
+    keeps a lock on its `-shm` file while it is open), as "process 4242 (petkomm run)"."""
+    return _lock_holders(path, None, kinds=("READ", "WRITE"))
+
+
+def _lock_holders(path: Path, byte: int | None, *, kinds: tuple[str, ...]) -> list[str]:
     try:
         shm = Path(f"{path}-shm").stat()
         lines = Path("/proc/locks").read_text().splitlines()
@@ -146,14 +156,19 @@ def write_lock_holders(path: Path) -> list[str]:
     holders: list[str] = []
     for line in lines:
         fields = line.split()
-        if len(fields) < 8 or fields[1] != "POSIX" or fields[3] != "WRITE":
+        if len(fields) < 8 or fields[1] not in ("POSIX", "OFDLCK") or fields[3] not in kinds:
             continue
         pid, where, start, end = fields[4], fields[5], fields[6], fields[7]
-        covered = start.isdigit() and int(start) <= _WAL_WRITE_LOCK_BYTE
-        covered = covered and (end == "EOF" or (end.isdigit() and int(end) >= _WAL_WRITE_LOCK_BYTE))
+        covered = byte is None or (
+            start.isdigit()
+            and int(start) <= byte
+            and (end == "EOF" or (end.isdigit() and int(end) >= byte))
+        )
         if where != device or not covered or not pid.isdigit() or int(pid) == os.getpid():
             continue
-        holders.append(f"process {pid} ({process_name(int(pid))})")
+        holder = f"process {pid} ({process_name(int(pid))})"
+        if holder not in holders:
+            holders.append(holder)
     return holders
 
 

@@ -322,3 +322,62 @@ def test_the_listings_have_a_header_and_keep_their_columns_with_a_long_actor(env
     lines = run(env, "audit").stdout.splitlines()
     columns = {line.index(line.split()[3]) for line in lines}
     assert len(columns) == 1, lines  # every action starts in the same column
+
+
+# A process that writes to the database and dies without closing it (kill -9, a crash):
+# its committed change stays in the -wal beside the file, not yet in the file.
+CRASHER = r"""
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA wal_autocheckpoint = 0")
+conn.execute("INSERT INTO audit_log(at, actor, action) VALUES (1, 'system', 'after_backup')")
+os._exit(0)
+"""
+
+
+def test_restore_puts_the_backup_back_without_the_stale_wal_and_keeps_what_it_replaced(
+    env,  # noqa: F811
+    tmp_path,
+):
+    # Found by the trial: copying a backup over the database while a crash's -wal lay
+    # beside it silently mixed the later changes into the restored file.
+    path = Path(env["PETKOMM_DB"])
+    backup = tmp_path / "mentes.sqlite3"
+    assert run(env, "db", "backup", str(backup)).returncode == 0
+    subprocess.run([sys.executable, "-c", CRASHER, str(path)], check=True, timeout=30)
+    assert Path(f"{path}-wal").stat().st_size > 0  # the crash's change waits there
+
+    result = run(env, "db", "restore", "--from", str(backup))
+    assert result.returncode == 0, result.stderr
+    assert f"Restored {path} from {backup}" in result.stdout
+    with sqlite3.connect(path) as connection:
+        actions = [row[0] for row in connection.execute("SELECT action FROM audit_log")]
+    connection.close()
+    assert "after_backup" not in actions  # the backup as it was, nothing mixed in
+    kept = next(
+        p for p in tmp_path.glob(f"{path.name}.before-restore-*") if not p.name.endswith("-wal")
+    )
+    with sqlite3.connect(kept) as connection:  # the replaced file, whole, with its change
+        assert connection.execute(
+            "SELECT count(*) FROM audit_log WHERE action = 'after_backup'"
+        ).fetchone() == (1,)
+    connection.close()
+
+
+async def test_restore_is_refused_while_the_database_is_in_use(env, tmp_path):  # noqa: F811
+    path = Path(env["PETKOMM_DB"])
+    backup = tmp_path / "mentes.sqlite3"
+    assert run(env, "db", "backup", str(backup)).returncode == 0
+    async with write_lock_held(path, "") as holder:
+        result = run(env, "db", "restore", "--from", str(backup))
+        pid = holder.process.pid
+    assert result.returncode == 1
+    assert one_line(result).startswith(
+        f"error: not restored: {path} is in use by process {pid} (python"
+    )
+    assert "stop the service first" in result.stderr
+    assert not list(tmp_path.glob("*.before-restore-*"))
+    bad = tmp_path / "jegyzet.sqlite3"
+    bad.write_text("nem adatbázis\n" * 100)
+    refused = run(env, "db", "restore", "--from", str(bad))
+    assert refused.returncode == 1 and "not a database of this program" in one_line(refused)
