@@ -32,9 +32,11 @@ import contextlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import tornado.web
 from telegram import Bot
@@ -50,7 +52,7 @@ log = logging.getLogger(f"petkomm.{__name__}")
 
 T = TypeVar("T")
 
-WEBHOOK_PATH = "/telegram"
+WEBHOOK_PATH = "/telegram"  # what the examples use; the server listens on the URL's own path
 HEALTH_PATH = "/healthz"  # for the load balancer: GET, 200 or 503, JSON
 STUCK_AFTER = 300.0  # seconds an update may wait to be handled before the bot is unhealthy
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -148,6 +150,12 @@ def parse_update(body: bytes) -> tuple[int, str]:
     return update_id, text
 
 
+def webhook_path(url: str) -> str:
+    """The path Telegram posts to, as `--webhook-url` names it (no trailing slash):
+    `https://bot.example.hu/hook` -> `/hook`; a URL without one posts to `/`."""
+    return urlsplit(url).path.rstrip("/")
+
+
 class WebhookReceiver:
     """Serves the webhook: each update is stored before its POST is answered 200."""
 
@@ -176,7 +184,7 @@ class WebhookReceiver:
         """Listen, then ask Telegram to post here (so its first POST finds us)."""
         app = tornado.web.Application(
             [
-                (rf"{WEBHOOK_PATH}/?", _WebhookHandler, {"receiver": self}),
+                (rf"{re.escape(webhook_path(self.url))}/?", _WebhookHandler, {"receiver": self}),
                 (rf"{HEALTH_PATH}/?", _HealthHandler, {"receiver": self}),
             ],
             log_function=lambda _handler: None,  # no access log: one line per message is noise

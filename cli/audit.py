@@ -7,6 +7,9 @@ import argparse
 from cli.common import Subparsers, error, local_time, printable
 from core.config import Settings
 
+# (field index in a row, its least width): actor, action, target.
+WIDTHS = ((1, 20), (2, 26), (3, 12))
+
 
 def register(sub: Subparsers) -> None:
     """Add `audit` to the subcommands."""
@@ -37,18 +40,26 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError:
             return error(f"error: --since: not a YYYY-MM-DD date: {args.since!r}")
         since = datetime.combine(day, day_start.min, BUDAPEST).timestamp()
-    db = await open_database(settings.db_path)
+    db = await open_database(settings.db_path, create=False)
     try:
         entries = await staff.audit_trail(db, since=since, actor=args.actor)
     finally:
         await db.close()
-    for entry in entries:
-        when = local_time(entry.at, "%Y-%m-%d %H:%M:%S")
-        # Each field printable: a stranger's refused command is kept as its target.
-        actor, action, target, details = (
-            printable(field) for field in (entry.actor, entry.action, entry.target, entry.details)
+    # Each field printable: a stranger's refused command is kept as its target.
+    rows = [
+        (
+            local_time(entry.at, "%Y-%m-%d %H:%M:%S"),
+            *(
+                printable(field)
+                for field in (entry.actor, entry.action, entry.target, entry.details)
+            ),
         )
-        line = f"{when}  {actor:<20} {action:<26} {target:<12} {details}"
+        for entry in entries
+    ]
+    # Columns as wide as their longest value (a long actor no longer shifts the rest).
+    widths = [max([minimum, *(len(row[i]) for row in rows)]) for i, minimum in WIDTHS]
+    for when, actor, action, target, details in rows:
+        line = f"{when}  {actor:<{widths[0]}} {action:<{widths[1]}} {target:<{widths[2]}} {details}"
         print(line.rstrip())
     if not entries:
         print("No audit entries.")

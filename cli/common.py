@@ -14,9 +14,11 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import sys
 import unicodedata
 from datetime import datetime
+from pathlib import Path
 
 from core.config import ConfigError, Settings
 
@@ -36,8 +38,19 @@ def program() -> str:
     return "petkomm" if name == "petkomm" else "run_bot.py"
 
 
+# Whether the final lines are JSON too (PETKOMM_LOG_FORMAT=json, set by configure_logging).
+_json_lines = False
+
+
 def error(message: str, code: int = USAGE) -> int:
-    """Print `message` as one line on standard error and return `code`, the exit code."""
+    """Print `message` as one line on standard error and return `code`, the exit code.
+
+    With PETKOMM_LOG_FORMAT=json the line is a JSON object like every log line, so a log
+    collector reads a command's last word too.
+    """
+    if _json_lines:
+        record = logging.LogRecord("petkomm.cli", logging.ERROR, __file__, 0, message, None, None)
+        message = JsonLines().format(record)
     print(message, file=sys.stderr)
     return code
 
@@ -124,7 +137,9 @@ def configure_logging(settings: Settings) -> None:
 
     Raises ConfigError when the level is malformed.
     """
+    global _json_lines  # one process, one logging set-up
     logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
+    _json_lines = settings.log_format == "json"
     if settings.log_format == "json":
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonLines())
@@ -138,23 +153,72 @@ def configure_logging(settings: Settings) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Load the settings, set up logging and run the chosen subcommand to its exit code."""
-    from core.db import DatabaseUnusable
+    """Load the settings, set up logging and run the chosen subcommand to its exit code.
+
+    What stops a command outside its own errors is one line too: a missing or malformed
+    setting, a database file that cannot serve, a database busy for too long, a closed
+    pipe (`| head`) — never a traceback.
+    """
+    from core.db import DatabaseMissing, DatabaseUnusable, is_busy
 
     settings = Settings.from_environment()
     try:
-        configure_logging(settings)
-        return asyncio.run(args.func(args, settings))
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return USAGE
-    except DatabaseUnusable as exc:
-        print(
-            f"configuration error: {_database_variable(settings, exc.path)}: {exc}", file=sys.stderr
-        )
-        return USAGE
-    except KeyboardInterrupt:
-        return 130
+        try:
+            configure_logging(settings)
+            code = asyncio.run(args.func(args, settings))
+            sys.stdout.flush()  # a closed pipe shows here, while it can still be caught
+            return code
+        except ConfigError as exc:
+            return fatal(settings, f"configuration error: {exc}", USAGE)
+        except DatabaseMissing as exc:
+            return fatal(settings, "error: " + database_missing(settings, exc.path), USAGE)
+        except DatabaseUnusable as exc:
+            return fatal(
+                settings,
+                f"configuration error: {_database_variable(settings, exc.path)}: {exc}",
+                USAGE,
+            )
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            return fatal(settings, "error: " + database_busy(settings), REFUSED)
+        except KeyboardInterrupt:
+            return 130
+    except BrokenPipeError:
+        # Whoever read our output (`| head -1`) has had enough: leave quietly, and keep
+        # Python from complaining about the pipe again when it flushes at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # as a program killed by SIGPIPE: 128 + 13
+
+
+def fatal(settings: Settings, line: str, code: int) -> int:
+    """The last line of a command that stops, on standard error: plain, or a JSON object
+    like every other log line with PETKOMM_LOG_FORMAT=json (even when the logging was not
+    set up: a setting it needs was malformed); returns `code`."""
+    global _json_lines  # one process, one logging set-up
+    _json_lines = _json_lines or settings.env.get("PETKOMM_LOG_FORMAT", "").strip() == "json"
+    return error(line, code)
+
+
+def database_missing(settings: Settings, path: object) -> str:
+    """`no database at … (PETKOMM_DB): the file does not exist; …`: for every command and check."""
+    from core.db import DatabaseMissing
+
+    reason = DatabaseMissing(Path(str(path))).reason
+    return f"no database at {path} ({_database_variable(settings, path)}): {reason}"
+
+
+def database_busy(settings: Settings, what: str = "nothing was changed") -> str:
+    """One line for a write that gave up: who holds the lock, and `what` it means."""
+    from core.db import write_lock_holders
+
+    holders = write_lock_holders(settings.db_path)
+    who = ", ".join(holders) if holders else "another process"
+    return (
+        f"{settings.db_path} (PETKOMM_DB) is busy: {who} held its write lock too long "
+        f"(the daily import?); {what}: try again when it has finished"
+    )
 
 
 # Kept as they are although Unicode files them with the invisible characters: the zero-width

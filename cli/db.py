@@ -10,11 +10,13 @@ removes from PETKOMM_DB what the law no longer asks us to keep (`core.retention`
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from cli.common import Subparsers, error, os_user
+from cli.common import REFUSED, Subparsers, error, os_user, program
 from core.config import Settings, state_path_beside
 
 BACKUP_PREFIX = "petkomm-"
@@ -31,6 +33,17 @@ def _old_backups(folder: Path, keep: int) -> list[Path]:
             stamps.setdefault(match[1], []).append(path)
     old = sorted(stamps, reverse=True)[keep:]
     return [path for stamp in old for path in sorted(stamps[stamp])]
+
+
+def _why(path: Path, exc: OSError | sqlite3.Error) -> str:
+    """Why a backup file could not be written, in a few words (naming the folder when it
+    is the folder's permissions)."""
+    folder = path.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable by user {os_user()}"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
 
 
 def register(sub: Subparsers) -> None:
@@ -67,6 +80,16 @@ def register(sub: Subparsers) -> None:
         type=int,
         help="with --into: then delete all but the newest N backups in FOLDER",
     )
+    r = db_sub.add_parser(
+        "restore",
+        help="put a backup back in place of the database and state file",
+        description="Replace PETKOMM_DB and the state file with a backup made by `db backup` "
+        "(FILE and FILE-state), checked first. Refused while another process (the service, "
+        "an import) has the database open. The files replaced are kept beside, with their "
+        "-wal, as NAME.before-restore-YYYYMMDD-HHMMSS; a stale -wal is never mixed into the "
+        "backup. The new files get the owner and mode of the ones they replace.",
+    )
+    r.add_argument("--from", dest="source", metavar="FILE", required=True, help="the backup")
     u = db_sub.add_parser(
         "purge",
         help="remove closed tickets, old mail and audit rows older than a date",
@@ -128,12 +151,45 @@ async def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_restore(backup: Path, settings: Settings) -> int:
+    """`db restore --from FILE`: check both backup files, refuse while the database is in
+    use, then put each in place (the replaced file kept aside with its -wal)."""
+    from core.db import MAIN, STATE, RestoreRefused, backup_problem, refuse_if_in_use, restore_file
+
+    pairs = [(backup, settings.db_path, MAIN)]
+    state_backup = state_path_beside(backup)
+    if state_backup.exists():
+        pairs.append((state_backup, settings.state_db_path, STATE))
+    for source, _, package in pairs:
+        problem = backup_problem(source, package)
+        if problem is not None:
+            return error(f"error: not restored: {problem}", REFUSED)
+    try:
+        for _, target, _ in pairs:
+            refuse_if_in_use(target)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        for source, target, _ in pairs:
+            restored = restore_file(source, target, stamp)
+            aside = f" (the file it replaced is kept as {restored.kept})" if restored.kept else ""
+            print(f"Restored {target} from {source}{aside}")
+    except RestoreRefused as refused:
+        return error(f"error: not restored: {refused}", REFUSED)
+    except OSError as exc:
+        return error(f"error: restore stopped: {exc.strerror or exc}: {exc.filename}", REFUSED)
+    if len(pairs) == 1:
+        print(f"No {state_backup.name} beside the backup: the state file was left as it is.")
+    print(f"Now: {program()} check, then start the service.")
+    return 0
+
+
 async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     """Open both files (which applies pending migrations), then run the action."""
     from core.db import open_database, open_state_database, schema_version
 
     if args.db_command == "purge":
         return await cmd_purge(args, settings)
+    if args.db_command == "restore":
+        return cmd_restore(Path(args.source), settings)
     sources = (settings.db_path, settings.state_db_path)
     if args.db_command == "backup":
         if (args.file is None) == (args.into is None):
@@ -155,7 +211,8 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
                 return error(f"error: {path} is a live database file, not a backup")
             if path.exists() and not args.force:
                 return error(f"error: {path} exists (use --force to overwrite)")
-    db = await open_database(settings.db_path)
+    # A backup of a database that is not there would be a fresh, empty one: refuse.
+    db = await open_database(settings.db_path, create=args.db_command == "migrate")
     try:
         state_db = await open_state_database(settings.state_db_path)
         try:
@@ -164,8 +221,11 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"{source}: schema at version {await schema_version(opened)}")
             elif args.db_command == "backup":
                 for source, opened, path in zip(sources, (db, state_db), targets, strict=True):
-                    path.unlink(missing_ok=True)
-                    await opened.backup(path)
+                    try:
+                        path.unlink(missing_ok=True)
+                        await opened.backup(path)
+                    except (OSError, sqlite3.Error) as exc:
+                        return error(f"error: cannot write the backup {path}: {_why(path, exc)}")
                     print(f"Backed up {source} to {path}")
                 if args.keep is not None:
                     for old in _old_backups(Path(args.into), args.keep):

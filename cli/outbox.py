@@ -77,8 +77,12 @@ async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     from core.db import open_database
 
     if args.outbox_command == "requeue" and bool(args.ids) == bool(args.all_failed):
-        return error("error: name the mail to requeue (ID …) or use --all-failed, not both")
-    db = await open_database(settings.db_path)
+        if args.ids:
+            return error("error: name the mail to requeue (ID …) or use --all-failed, not both")
+        return error(
+            "error: name the mail to requeue (ID …, see `outbox list`) or use --all-failed"
+        )
+    db = await open_database(settings.db_path, create=False)
     try:
         if args.outbox_command == "list":
             await _list(db, failed=args.failed, queued=args.queued)

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cli.common import REFUSED, Subparsers, error, local_time, os_user, printable, program
+from cli.common import (
+    REFUSED,
+    Subparsers,
+    database_busy,
+    error,
+    local_time,
+    os_user,
+    printable,
+    program,
+)
 from core.config import Settings
 
 if TYPE_CHECKING:
@@ -30,6 +39,7 @@ STAFF_ERRORS = {
     "no_address": "error: {number} has no address to answer to",
 }
 SUBJECT_WIDTH = 50
+CUSTOMER_WIDTH = 30
 # Why a file was not kept (core.attachments), worded for the operator.
 WITHHELD = {
     "program": "a program, withheld for safety",
@@ -100,7 +110,7 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
 
     from core import staff
     from core.attachments import AttachmentError
-    from core.db import open_database
+    from core.db import DatabaseBusy, open_database
     from core.staff import StaffError
     from core.tickets import parse_ticket_number
 
@@ -115,7 +125,7 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
         text, problem = _answer_text(args)
         if problem:
             return error(problem)
-    db = await open_database(settings.db_path)
+    db = await open_database(settings.db_path, create=False)
     try:
         clerk = Clerk(db, settings, staff.cli_actor(os_user()), time.time())
         if number is None:
@@ -133,6 +143,10 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
         return error(message.format(number=refused.number, limit=refused.limit), REFUSED)
     except AttachmentError as refused:
         return error(_attachment_error(refused), REFUSED)
+    except DatabaseBusy:
+        # One transaction each: a write that gave up changed nothing, the answer included.
+        what = {"reply": "the answer was not saved"}.get(action, "nothing was changed")
+        return error(f"error: {database_busy(settings, what)}", REFUSED)
     finally:
         await db.close()
     return 0
@@ -166,13 +180,21 @@ async def _list(clerk: Clerk, *, include_closed: bool) -> None:
         f"{kind}: {listing.total} (oldest first; answer within {answer_days} days; "
         f"! = {staff.WARN_DAYS} days or less)"
     )
+    if items:
+        print(
+            f"{'TICKET':<9}  {'AGE':>4}  {'  DEADLINE':<32} {'CHANNEL':<8}  "
+            f"{'CUSTOMER':<30}  SUBJECT"
+        )
     for s in items:
         subject = ("URGENT: " if s.ticket.urgent else "") + printable(s.subject)
         if len(subject) > SUBJECT_WIDTH:
             subject = subject[: SUBJECT_WIDTH - 1] + "…"
+        customer = _customer(s)
+        if len(customer) > CUSTOMER_WIDTH:
+            customer = customer[: CUSTOMER_WIDTH - 1] + "…"
         print(
             f"{s.number}  {_age(s):>4}  {_deadline(s):<32} {s.channel:<8}  "
-            f"{_customer(s)[:30]:<30}  {subject}"
+            f"{customer:<{CUSTOMER_WIDTH}}  {subject}"
         )
 
 

@@ -42,12 +42,21 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+MAXIMUM_PORT = 65535
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
     def __init__(self, variable: str, problem: str) -> None:
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
+        self.problem = problem
+
+    @property
+    def missing(self) -> bool:
+        """Not set at all (rather than set to something malformed)."""
+        return self.problem.startswith("is not set")
 
 
 def load_environment(env_file: Path | None = Path(".env")) -> dict[str, str]:
@@ -99,6 +108,12 @@ class Settings:
         value = self._str(name)
         if value is None:
             raise ConfigError(name, "is not set")
+        return value
+
+    def _port(self, name: str, default: int) -> int:
+        value = self._int(name, default, minimum=1)
+        if value > MAXIMUM_PORT:
+            raise ConfigError(name, f"must be a port number from 1 to {MAXIMUM_PORT}, got {value}")
         return value
 
     @overload
@@ -264,7 +279,7 @@ class Settings:
     def smtp_port(self) -> int:
         security = self.smtp_security
         default = {"none": 25, "starttls": 587, "tls": 465}[security]
-        return self._int("PETKOMM_SMTP_PORT", default, minimum=1)
+        return self._port("PETKOMM_SMTP_PORT", default)
 
     @property
     def smtp_user(self) -> str | None:
@@ -294,7 +309,7 @@ class Settings:
     @property
     def imap_port(self) -> int:
         default = 993 if self.imap_security == "tls" else 143
-        return self._int("PETKOMM_IMAP_PORT", default, minimum=1)
+        return self._port("PETKOMM_IMAP_PORT", default)
 
     @property
     def imap_user(self) -> str:
@@ -303,6 +318,13 @@ class Settings:
     @property
     def imap_password(self) -> str:
         return self._required("PETKOMM_IMAP_PASSWORD")
+
+    @property
+    def import_folder(self) -> Path | None:
+        """PETKOMM_IMPORT_FOLDER: where the daily import reads the billing export (the
+        import unit's argument); when set, `check` expects an import within a day."""
+        raw = self._str("PETKOMM_IMPORT_FOLDER")
+        return Path(raw) if raw else None
 
     @property
     def imap_folder(self) -> str:

@@ -15,6 +15,7 @@ updates), which only the running service writes.
 from storage.db import (
     Database,
     DatabaseBusy,
+    DatabaseMissing,
     DatabaseUnusable,
     Queryable,
     Transaction,
@@ -23,27 +24,38 @@ from storage.db import (
     open_state_database,
     write_lock_holders,
 )
-from storage.health import FileHealth, database_health
-from storage.migrations import schema_version
+from storage.health import FileHealth, ImportHealth, database_health, last_import
+from storage.migrations import MAIN, STATE, schema_version
 from storage.outbox import TOPIC as OUTBOX_TOPIC
+from storage.restore import Restored, RestoreRefused, backup_problem, refuse_if_in_use, restore_file
 from storage.tickets import STAFF_TOPIC
 
 # Change topics for `Database.listen`: OUTBOX_TOPIC when a mail is queued, STAFF_TOPIC
 # when a ticket event waits for the staff chat or a staff answer for a customer's chat.
 
 __all__ = [
+    "MAIN",
     "OUTBOX_TOPIC",
     "STAFF_TOPIC",
+    "STATE",
     "Database",
     "DatabaseBusy",
+    "DatabaseMissing",
     "DatabaseUnusable",
     "FileHealth",
+    "ImportHealth",
     "Queryable",
+    "RestoreRefused",
+    "Restored",
     "Transaction",
+    "backup_problem",
     "database_health",
     "is_busy",
+    "last_import",
     "open_database",
     "open_state_database",
+    "refuse_if_in_use",
+    "restore_file",
     "schema_version",
     "write_lock_holders",
 ]

@@ -88,6 +88,17 @@ class DatabaseUnusable(Exception):
         self.reason = reason
 
 
+MISSING = "the file does not exist; `db migrate` or the first `run` creates it"
+
+
+class DatabaseMissing(DatabaseUnusable):
+    """No database file where one was to be read (`open_database(create=False)`): a
+    mistyped path must not become a fresh, empty database."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, MISSING)
+
+
 def is_busy(error: BaseException | None) -> bool:
     """Whether `error` means the database was locked by another writer (nothing was written)."""
     if isinstance(error, DatabaseBusy):
@@ -126,6 +137,16 @@ def write_lock_holders(path: Path) -> list[str]:
     Read from /proc/locks (Linux) for the operator's log: empty where there is none,
     or when it cannot be told. Only the program's name is given, never its arguments.
     """
+    return _lock_holders(path, _WAL_WRITE_LOCK_BYTE, kinds=("WRITE",))
+
+
+def database_users(path: Path) -> list[str]:
+    """Which other processes have `path` open (each SQLite connection to a WAL database
+    keeps a lock on its `-shm` file while it is open), as "process 4242 (petkomm run)"."""
+    return _lock_holders(path, None, kinds=("READ", "WRITE"))
+
+
+def _lock_holders(path: Path, byte: int | None, *, kinds: tuple[str, ...]) -> list[str]:
     try:
         shm = Path(f"{path}-shm").stat()
         lines = Path("/proc/locks").read_text().splitlines()
@@ -135,19 +156,37 @@ def write_lock_holders(path: Path) -> list[str]:
     holders: list[str] = []
     for line in lines:
         fields = line.split()
-        if len(fields) < 8 or fields[1] != "POSIX" or fields[3] != "WRITE":
+        if len(fields) < 8 or fields[1] not in ("POSIX", "OFDLCK") or fields[3] not in kinds:
             continue
         pid, where, start, end = fields[4], fields[5], fields[6], fields[7]
-        covered = start.isdigit() and int(start) <= _WAL_WRITE_LOCK_BYTE
-        covered = covered and (end == "EOF" or (end.isdigit() and int(end) >= _WAL_WRITE_LOCK_BYTE))
+        covered = byte is None or (
+            start.isdigit()
+            and int(start) <= byte
+            and (end == "EOF" or (end.isdigit() and int(end) >= byte))
+        )
         if where != device or not covered or not pid.isdigit() or int(pid) == os.getpid():
             continue
-        try:
-            name = Path(f"/proc/{pid}/comm").read_text().strip()
-        except OSError:
-            name = "?"
-        holders.append(f"process {pid} ({name})")
+        holder = f"process {pid} ({process_name(int(pid))})"
+        if holder not in holders:
+            holders.append(holder)
     return holders
+
+
+def process_name(pid: int) -> str:
+    """`python3 run_bot.py import` or `sqlite3`: the program, and for a script its name and
+    first word (a subcommand), never the other arguments (they may hold an answer's text)."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [os.fsdecode(arg) for arg in argv if arg]
+    if len(words) >= 2 and not words[1].startswith("-"):
+        script = [] if os.path.basename(words[1]) == name else [os.path.basename(words[1])]
+        if len(words) >= 3 and re.fullmatch(r"[a-z][a-z-]{0,20}", words[2]):
+            script.append(words[2])
+        return " ".join([name, *script])
+    return name
 
 
 def _held_by(path: Path) -> str:
@@ -648,7 +687,14 @@ class Database:
 
 
 async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn = aiosqlite.connect(path, isolation_level=None)
+    try:
+        await conn
+    except BaseException:
+        # aiosqlite stops its thread but does not wait for it: the thread would answer a
+        # closed event loop later ("Event loop is closed", a traceback after our one line).
+        await asyncio.to_thread(conn._thread.join, 5)  # noqa: SLF001 - no public way to wait
+        raise
     try:
         conn.row_factory = sqlite3.Row
         await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
@@ -659,12 +705,26 @@ async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
     return conn
 
 
-def _usable_path(path: Path) -> None:
-    """Refuse at once what cannot be a database file (DatabaseUnusable), creating the
-    folder it goes in if needed."""
+def path_problem(path: Path) -> str | None:
+    """Why `path` can never be a database file (a folder; under a file), or None."""
     if path.is_dir():
-        raise DatabaseUnusable(path, "is a folder, not a database file")
+        return "is a folder, not a database file"
+    for folder in path.parents:
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder"
+            break
+    return None
+
+
+def _usable_path(path: Path, *, create: bool = True) -> None:
+    """Refuse at once what cannot be a database file (DatabaseUnusable), creating the
+    folder it goes in if needed (and allowed: DatabaseMissing otherwise)."""
+    problem = path_problem(path)
+    if problem is not None:
+        raise DatabaseUnusable(path, problem)
     parent = path.parent
+    made = [folder for folder in [parent, *parent.parents] if not folder.exists()]
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -672,6 +732,13 @@ def _usable_path(path: Path) -> None:
     except OSError as error:
         why = error.strerror or str(error)
         raise DatabaseUnusable(path, f"its folder {parent} cannot be made: {why}") from None
+    if not create and not path.exists():
+        # The folders were made only to learn whether they could be: a mistyped path
+        # leaves nothing behind.
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise DatabaseMissing(path)
     # Never open() the file to look at it: closing any descriptor of a file drops every
     # POSIX lock this process holds on it, SQLite's included (a second Database on the
     # same file in this process would lose its locks). SQLite's own answer says enough.
@@ -682,19 +749,82 @@ def _unusable(path: Path, error: sqlite3.Error) -> DatabaseUnusable:
     if "not a database" in text:
         return DatabaseUnusable(path, "is not a SQLite database (another kind of file)")
     if "unable to open" in text:
-        return DatabaseUnusable(path, "cannot be opened (check the folder's permissions)")
+        why = permission_problem(path)
+        return DatabaseUnusable(
+            path, f"cannot be opened: {why}" if why else "cannot be opened (check its permissions)"
+        )
+    if "readonly" in text:
+        return _read_only(path)
     return DatabaseUnusable(path, f"cannot be used: {text}")
 
 
+def _read_only(path: Path) -> DatabaseUnusable:
+    why = permission_problem(path) or "SQLite opened it read-only"
+    return DatabaseUnusable(path, f"cannot be written: {why}")
+
+
+def _user() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def _owner(stat: os.stat_result) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(stat.st_uid).pw_name
+    except KeyError:
+        return str(stat.st_uid)
+
+
+def permission_problem(path: Path) -> str | None:
+    """Which of the database's files, or its folder, this user may not read and write, as
+    "/var/lib/petkomm/petkomm.sqlite3 is not writable by user petkomm (owner root, mode
+    0644)"; None when the permissions allow everything SQLite needs."""
+    files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+    for file in files:
+        try:
+            stat = file.stat()
+        except OSError:
+            continue
+        if not os.access(file, os.R_OK | os.W_OK):
+            return (
+                f"{file} is not {'writable' if os.access(file, os.R_OK) else 'readable'} "
+                f"by user {_user()} (owner {_owner(stat)}, mode {stat.st_mode & 0o7777:04o})"
+            )
+    folder = path.parent
+    missing = [f for f in files[1:] if not f.exists()]
+    # SQLite makes the -wal and -shm files beside the database: the folder must let it.
+    if missing and not os.access(folder, os.W_OK | os.X_OK):
+        try:
+            stat = folder.stat()
+        except OSError:
+            return f"its folder {folder} cannot be read"
+        return (
+            f"its folder {folder} is not writable by user {_user()} (owner {_owner(stat)}, "
+            f"mode {stat.st_mode & 0o7777:04o}), and SQLite makes {missing[0].name} there"
+        )
+    return None
+
+
 async def open_database(
-    path: Path | str, migrate: bool = True, *, schema: str = migrations.MAIN
+    path: Path | str, migrate: bool = True, *, schema: str = migrations.MAIN, create: bool = True
 ) -> Database:
     """Open (creating if needed) the database file, set pragmas, apply `schema`'s
-    migrations (the main database's by default; `open_state_database` for the other)."""
+    migrations (the main database's by default; `open_state_database` for the other).
+
+    Raises DatabaseUnusable when the file cannot serve: not a database, not writable by
+    this user, at a version newer than this program; DatabaseMissing when it does not
+    exist and `create` is false (a command that only reads or mends what is there).
+    """
     path = Path(path)
     in_memory = str(path) == ":memory:"
     if not in_memory:
-        _usable_path(path)
+        _usable_path(path, create=create)
     try:
         conn = await _connect(path, WRITE_ATTEMPT_MS)
     except sqlite3.Error as error:
@@ -715,6 +845,8 @@ async def open_database(
                 reader = await _connect(path, BUSY_TIMEOUT_MS)
                 readers.append(reader)
                 await reader.execute("PRAGMA query_only = ON")
+            await _refuse_newer(conn, path, schema)
+            await _probe_write(conn, path)
     except BaseException as error:
         for reader in readers:
             await reader.close()
@@ -732,7 +864,59 @@ async def open_database(
     return db
 
 
-async def open_state_database(path: Path | str, migrate: bool = True) -> Database:
+async def _refuse_newer(conn: aiosqlite.Connection, path: Path, schema: str) -> None:
+    """DatabaseUnusable when a newer program has migrated the file further than this one
+    knows: writing to it with the older code could damage what the newer one keeps."""
+    known = await _fetch_one(
+        conn, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    )
+    if known is None:
+        return
+    row = await _fetch_one(conn, "SELECT max(version) FROM schema_migrations")
+    version = int(row[0] or 0) if row is not None else 0
+    latest = max((m.version for m in migrations.available_migrations(schema)), default=0)
+    if version > latest:
+        raise DatabaseUnusable(path, newer_than_program(version, latest))
+
+
+def newer_than_program(version: int, latest: int) -> str:
+    """The reason given for a database a newer program has migrated."""
+    return (
+        f"at version {version}, newer than this program ({latest}): upgrade the program, "
+        "or restore a backup made with this version"
+    )
+
+
+async def _probe_write(conn: aiosqlite.Connection, path: Path) -> None:
+    """DatabaseUnusable when this user cannot write the file (restored by root, say).
+
+    SQLite opens such a file read-only without a word, and even lets BEGIN IMMEDIATE
+    through; only the first write would fail, deep in some command. A write of the
+    header's own value in a transaction rolled back at once tells now and changes nothing.
+    When another process holds the write lock, the file's permissions must tell.
+    """
+    try:
+        await _execute(conn, "BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if not is_busy(error):
+            raise
+        if not os.access(path, os.W_OK):
+            raise _read_only(path) from None
+        return
+    try:
+        row = await _fetch_one(conn, "PRAGMA user_version")
+        await _execute(conn, f"PRAGMA user_version = {int(row[0]) if row is not None else 0}")
+    except sqlite3.OperationalError as error:
+        if "readonly" in str(error):
+            raise _read_only(path) from None
+        raise
+    finally:
+        await _execute(conn, "ROLLBACK")
+
+
+async def open_state_database(
+    path: Path | str, migrate: bool = True, *, create: bool = True
+) -> Database:
     """Open (creating if needed) the bot's own state file: its dialogue states and the
     Telegram updates it received (`storage.state_migrations`)."""
-    return await open_database(path, migrate, schema=migrations.STATE)
+    return await open_database(path, migrate, schema=migrations.STATE, create=create)

@@ -11,6 +11,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.db import MISSING, newer_than_program, path_problem, permission_problem
+from storage.db import write_lock_holders as _holders
 from storage.migrations import MAIN, STATE, available_migrations
 
 BUSY_TIMEOUT_MS = 2000
@@ -24,16 +26,18 @@ class FileHealth:
     version: int = 0
     latest: int = 0
     problem: str | None = None
+    note: str | None = None  # something worth saying that is no failure (busy)
 
 
 def database_health(path: Path, *, state: bool = False) -> FileHealth:
     """Reachable, a SQLite database, migrated to the latest version, writable, intact."""
     latest = max((m.version for m in available_migrations(STATE if state else MAIN)), default=0)
+    # The same words as every other command's (storage.db), so one line reads the same.
+    unusable = path_problem(path)
+    if unusable is not None:
+        return FileHealth(path, 0, latest, unusable)
     if not path.exists():
-        missing = "does not exist yet (`db migrate` or the first `run` creates it)"
-        return FileHealth(path, 0, latest, missing)
-    if path.is_dir():
-        return FileHealth(path, 0, latest, "is a folder, not a database file")
+        return FileHealth(path, 0, latest, MISSING)
     try:
         connection = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
@@ -47,9 +51,7 @@ def database_health(path: Path, *, state: bool = False) -> FileHealth:
                 path, version, latest, f"at version {version}, {latest} is due (db migrate)"
             )
         if version > latest:
-            return FileHealth(
-                path, version, latest, f"at version {version}, newer than this program ({latest})"
-            )
+            return FileHealth(path, version, latest, newer_than_program(version, latest))
         result = connection.execute("PRAGMA quick_check").fetchall()
         if [tuple(row) for row in result] != [("ok",)]:
             first = "; ".join(str(row[0]) for row in result[:3])
@@ -58,8 +60,8 @@ def database_health(path: Path, *, state: bool = False) -> FileHealth:
         return FileHealth(path, 0, latest, f"is not a usable database: {error}")
     finally:
         connection.close()
-    problem = _writable(path)
-    return FileHealth(path, version, latest, problem)
+    problem, note = _writable(path)
+    return FileHealth(path, version, latest, problem, note)
 
 
 def _version(connection: sqlite3.Connection) -> int:
@@ -73,19 +75,64 @@ def _version(connection: sqlite3.Connection) -> int:
     return int(value or 0)
 
 
-def _writable(path: Path) -> str | None:
-    """None if a write transaction can begin now (and is rolled back at once)."""
+def _writable(path: Path) -> tuple[str | None, str | None]:
+    """(None, None) if a write transaction can begin now and write (it is rolled back at
+    once); (None, a note) when another process holds the write lock: a busy database
+    (the morning import) is not a broken one; (the problem, None) otherwise."""
     try:
-        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     except sqlite3.Error as error:
-        return f"cannot be opened for writing: {error}"
+        return f"cannot be opened for writing: {error}", None
     try:
         connection.execute("BEGIN IMMEDIATE")
-        connection.execute("ROLLBACK")
+        try:
+            # SQLite opens a file it may not write read-only, without a word, and lets
+            # BEGIN IMMEDIATE through: only a write tells (the header's own value).
+            value = int(connection.execute("PRAGMA user_version").fetchone()[0])
+            connection.execute(f"PRAGMA user_version = {value}")
+        finally:
+            connection.execute("ROLLBACK")
     except sqlite3.OperationalError as error:
         if "locked" in str(error) or "busy" in str(error):
-            return "another process has held its write lock for more than 2 s"
-        return f"not writable: {error}"
+            holders = _holders(path)
+            who = ", ".join(holders) if holders else "another process"
+            return None, f"busy: {who} has held the write lock for more than 2 s"
+        if "readonly" in str(error):
+            return f"cannot be written: {permission_problem(path) or error}", None
+        return f"not writable: {error}", None
     finally:
         connection.close()
-    return None
+    return None, None
+
+
+@dataclass(frozen=True)
+class ImportHealth:
+    """The newest billing import that finished (an import that failed left no row)."""
+
+    finished_at: float | None
+    folder: str | None = None
+    problem: str | None = None
+
+
+def last_import(path: Path) -> ImportHealth:
+    """When the last import finished, read-only; `problem` when the file cannot tell."""
+    if not path.is_file():
+        return ImportHealth(None, problem="no database to read it from")
+    try:
+        connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+    except sqlite3.Error as error:
+        return ImportHealth(None, problem=f"cannot be read: {error}")
+    try:
+        row = connection.execute(
+            "SELECT finished_at, folder FROM import_runs WHERE finished_at IS NOT NULL"
+            " ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()
+    except sqlite3.Error as error:
+        return ImportHealth(None, problem=f"cannot be read: {error}")
+    finally:
+        connection.close()
+    if row is None:
+        return ImportHealth(None)
+    return ImportHealth(float(row[0]), str(row[1]))

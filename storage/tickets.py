@@ -52,9 +52,7 @@ _TICKET = (
     " created_at, updated_at, closed_at, reopened_at, urgent"
 )
 _TICKET_OF_T = ", ".join(f"t.{column}" for column in _TICKET.split(", "))
-_MESSAGE = (
-    "id, ticket_id, direction, author, body, new_text, mail_message_id, created_at, machine"
-)
+_MESSAGE = "id, ticket_id, direction, author, body, new_text, mail_message_id, created_at, machine"
 _MESSAGE_OF_M = ", ".join(f"m.{column}" for column in _MESSAGE.split(", "))
 
 

@@ -8,6 +8,7 @@ import asyncio
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -173,3 +174,62 @@ async def test_a_missing_setting_is_the_one_failed_line(installed):
     code, parts = await check(settings)
     assert code == 1
     assert parts == {"settings": "FAILED: TELEGRAM_BOT_TOKEN: is not set"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "unchecked"),
+    [
+        ("PETKOMM_SUPPORT_PHONE", "call Anna", None),
+        ("PETKOMM_SMTP_PORT", "abc", "smtp"),
+        ("PETKOMM_SMTP_PORT", "70000", "smtp"),  # was an OverflowError traceback
+        ("PETKOMM_IMAP_PORT", "99999", "imap"),  # was accepted
+        ("PETKOMM_SMTP_SECURITY", "ssl", "smtp"),
+        ("TELEGRAM_BOT_TOKEN", "token", "telegram"),
+    ],
+)
+async def test_a_malformed_setting_exits_2_and_every_other_part_is_still_checked(
+    installed, setting, value, unchecked
+):
+    # Found by the operator trial: exit 1 and only the settings line.
+    code, parts = await check({**installed, setting: value})
+    assert code == 2
+    assert parts["settings"].startswith(f"FAILED: {setting}: ")
+    assert ["database", "state file", "smtp", "imap", "telegram"] == [
+        name for name in parts if name not in ("settings", "staff chat")
+    ]
+    for name, line in parts.items():
+        if name == unchecked:
+            assert line == f"FAILED: not checked: {setting} is malformed"
+        elif name != "settings":
+            assert line.startswith("OK"), parts
+
+
+async def test_with_an_import_folder_check_tells_when_the_last_import_finished(installed, tmp_path):
+    # Found by the operator trial: nothing told the operator the 06:15 import had failed.
+    settings = {**installed, "PETKOMM_IMPORT_FOLDER": str(tmp_path / "export")}
+    code, parts = await check(settings)
+    assert code == 1
+    assert parts["import"].startswith("FAILED: none finished in the last 26 h")
+    assert "no import has finished yet" in parts["import"]
+
+    db = Path(installed["PETKOMM_DB"])
+    connection = sqlite3.connect(db)
+    two_days = time.time() - 50 * 3600
+    connection.execute(
+        "INSERT INTO import_runs(folder, started_at, finished_at) VALUES (?, ?, ?)",
+        ("/srv/export", two_days, two_days + 60),
+    )
+    connection.commit()
+    code, parts = await check(settings)
+    assert code == 1 and "(2d ago" in parts["import"] and "FAILED" in parts["import"]
+
+    connection.execute(
+        "INSERT INTO import_runs(folder, started_at, finished_at) VALUES (?, ?, ?)",
+        ("/srv/export", time.time() - 3 * 3600, time.time() - 3 * 3600 + 60),
+    )
+    connection.commit()
+    connection.close()
+    code, parts = await check(settings)
+    assert code == 0, parts
+    assert parts["import"].startswith("OK: last finished ") and "(2h ago" in parts["import"]
+    assert parts["import"].endswith("from /srv/export")

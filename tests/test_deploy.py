@@ -82,6 +82,7 @@ def test_the_service_is_hardened(units):
 
 def test_the_nightly_backup_keeps_the_newest_n(tmp_path):
     env = {"PETKOMM_DB": str(tmp_path / "data" / "petkomm.sqlite3")}
+    assert run("db", "migrate", env=env).returncode == 0  # an installed database
     backups = tmp_path / "backups"
     backups.mkdir()
     (backups / "kezzel-mentve.sqlite3").write_bytes(b"")  # another name: never touched
@@ -101,3 +102,48 @@ def test_the_nightly_backup_keeps_the_newest_n(tmp_path):
     assert both.returncode == 2 and "either FILE or --into FOLDER" in both.stderr
     stray = run("db", "backup", "x.sqlite3", "--keep", "3", env=env)
     assert stray.returncode == 2 and "--keep N" in stray.stderr
+
+
+def test_the_import_makes_its_folder_and_says_at_err_when_it_failed(units):
+    # Found by the operator trial: nothing told the operator the 06:15 import had failed,
+    # and the import relied on the service having made /var/lib/petkomm.
+    unit = (units / "petkomm-import.service").read_text().splitlines()
+    assert "StateDirectory=petkomm" in unit
+    hook = next(line for line in unit if line.startswith("ExecStopPost="))
+    script = hook.split("-c ", 1)[1].strip("'").replace("$$", "$")
+    for result, told in (("exit-code", True), ("success", False)):
+        said = subprocess.run(
+            ["sh", "-c", script],
+            env={"SERVICE_RESULT": result, "EXIT_STATUS": "1", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert said.returncode == 0
+        # "<3>": systemd's journal files the line at priority err.
+        assert said.stdout.startswith("<3>the billing import failed (exit-code") == told
+
+
+def test_the_example_settings_file_reads_the_same_in_a_shell_as_in_systemd():
+    # Found by the operator trial: `. /etc/petkomm/petkomm.env` broke on
+    # `PETKOMM_MAIL_FROM=PÉTKOMM Kft. <…>` (sh read `<` as a redirection).
+    example = ROOT / "deploy" / "petkomm.env.example"
+    shell = subprocess.run(
+        ["sh", "-c", 'set -a; . "$1"; set +a; env -0', "sh", str(example)],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True,
+        timeout=30,
+    )
+    assert shell.returncode == 0 and shell.stderr == b"", shell.stderr
+    seen = dict(
+        entry.decode().split("=", 1) for entry in shell.stdout.split(b"\0") if b"=" in entry
+    )
+    # As systemd's EnvironmentFile= reads it: KEY=VALUE, one pair of quotes taken off.
+    for line in example.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, value = line.split("=", 1)
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        assert seen.get(key) == value, key
+    assert seen["PETKOMM_MAIL_FROM"] == "PÉTKOMM Kft. <petkomm@petkomm.hu>"

@@ -200,6 +200,7 @@ async def test_the_staff_chat_is_told_and_the_operator_requeues_what_can_be_sent
 
 
 def test_requeue_wants_ids_or_all_failed(tmp_path):
+    assert run(tmp_path / "x.sqlite3", "db", "migrate").returncode == 0  # an installed database
     result = run(tmp_path / "x.sqlite3", "outbox", "requeue")
     assert result.returncode == 2 and "--all-failed" in result.stderr
     result = run(tmp_path / "x.sqlite3", "outbox", "requeue", "--all-failed")

@@ -103,6 +103,38 @@ async def test_webhook_mode_receives_updates_by_post(tmp_path):
             await asyncio.wait_for(service, timeout=30)
 
 
+async def test_the_webhook_listens_on_the_path_of_its_url(tmp_path):
+    # Found by the operator trial: `--webhook-url https://bot.example.hu/hook` listened on
+    # /telegram, and Telegram's POST /hook was a 404.
+    async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emulator:
+        port = free_port()
+        stop = asyncio.Event()
+        settings = Settings(service_env(tmp_path, emulator))
+        hook = WebhookOptions(url=f"http://127.0.0.1:{port}/petkomm/hook", port=port)
+        service = asyncio.create_task(run_service(settings, webhook=hook, stop=stop))
+        try:
+            await emulator.wait_for(
+                lambda: emulator.webhook_url, timeout=15, what="the webhook to be set"
+            )
+            eva = emulator.private_user(7003, "Éva")
+            eva.send_command("start")
+            assert "PÉTKOMM" in (await eva.wait_reply(timeout=15)).text
+            other = await asyncio.to_thread(_post, f"http://127.0.0.1:{port}/telegram")
+            assert other == 404
+        finally:
+            stop.set()
+            await asyncio.wait_for(service, timeout=30)
+
+
+def _post(url: str) -> int:
+    request = urllib.request.Request(url, data=b"{}", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 @pytest.mark.parametrize(
     ("setting", "told"),
     [
