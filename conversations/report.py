@@ -107,8 +107,22 @@ async def start(update: Update, context: BotContext) -> NextState:
     if typed and not typed.startswith("/") and typed != label_text("report"):
         if reports.says_more(typed):
             return await _open(update, context, typed, kept=True)
+        if set(reports.content_words(typed)) - _FILLER:
+            # A little beside the button's words ("a szomszédnál is folyik"): never dropped;
+            # what comes next is sent with it.
+            context.drafts[FIRST] = typed
+            await say(update, "report/ask_kept", reply_markup=cancel_keyboard(), text=typed)
+            return TEXT
     await say(update, "report/ask", reply_markup=cancel_keyboard())
     return TEXT
+
+
+# Words around a request for the report's prompt that say nothing of the problem
+# ("bejelentést tennék", "panaszt szeretnék tenni most"), normalised.
+_FILLER = frozenset(
+    "tennek tenni tenne teszek szeretnek szeretne szeretnem akarok akarnek kell kellene "
+    "kene van volna lenne egy valamit most kerem kerek".split()
+)
 
 
 def label_text(name: str) -> str:
@@ -228,6 +242,8 @@ async def follow_up(update: Update, context: BotContext) -> None:
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, now)
     if await stray_password(update, context, text, account, reply_markup=keyboard_for(state)):
         raise ApplicationHandlerStop
+    if await _typed_answer(update, context, text):
+        raise ApplicationHandlerStop
     logged_in = state is SessionState.ACTIVE
     reading = reports.read(text, logged_in=logged_in)
     marker: dict[str, Any] | None = context.drafts.get(FOLLOW_UP)
@@ -242,7 +258,7 @@ async def follow_up(update: Update, context: BotContext) -> None:
             svc.db, user_id(update), now, days=reports.ANSWER_RECENT_DAYS, open_only=True
         )
         if answered is not None:
-            context.drafts[PENDING] = {"text": text}
+            context.drafts[PENDING] = {"text": text, "yes": f"reply:{answered.id}", "no": "no"}
             await say(
                 update,
                 "report/belongs",
@@ -257,7 +273,7 @@ async def follow_up(update: Update, context: BotContext) -> None:
     meant = intents.understand(text, logged_in=logged_in)
     to_report = meant.kind is intents.Kind.INTENT and meant.intents == ("report",)
     if urgent and not to_report:  # Hibabejelentés takes it itself (`start`)
-        context.drafts[PENDING] = {"text": text}
+        context.drafts[PENDING] = {"text": text, "yes": "send"}
         await say(
             update,
             "report/offer",
@@ -492,6 +508,32 @@ async def _reply_added(
 # --- the text the bot asked about (`PENDING`): its inline buttons ------------------------------
 
 
+async def _typed_answer(update: Update, context: BotContext, text: str) -> bool:
+    """"igen" / "nem" typed to a question with Igen/Nem-like buttons (`PENDING` keeps what
+    each would do): done as if the button was pressed (True); anything else is read as
+    ever (False), and a new text replaces the question."""
+    pending: dict[str, Any] | None = context.drafts.get(PENDING)
+    if not pending or not pending.get("yes") or len(text) > TYPED_ANSWER_MAX:
+        return False
+    if intents.says(text, "confirm"):
+        action = str(pending["yes"])
+    elif pending.get("no") and _says_no(text):
+        action = str(pending["no"])
+    else:
+        return False
+    name, _, value = action.partition(":")
+    await _do_offer(update, context, pending, name, value)
+    return True
+
+
+TYPED_ANSWER_MAX = 40  # characters: "igen, ahhoz tartozik" is an answer, a sentence is not
+_NO = frozenset({"nem", "nemm", "no", "dehogy", "nem tartozik", "nem ahhoz", "nem kulon"})
+
+
+def _says_no(text: str) -> bool:
+    return " ".join(intents.normalise(text).split()) in _NO
+
+
 async def on_offer(update: Update, context: BotContext) -> NextState:
     """Elküldöm így, Kiegészítem, Új bejelentés, Hozzáfűzöm, Igen, Nem (`rp:…`)."""
     query = query_of(update)
@@ -501,6 +543,13 @@ async def on_offer(update: Update, context: BotContext) -> NextState:
         await query.answer(render("chat/report/offer_gone.txt"))
         return _state_of(update) or END  # a customer inside a dialogue stays there
     await query.answer()
+    return await _do_offer(update, context, pending, action, value)
+
+
+async def _do_offer(
+    update: Update, context: BotContext, pending: dict[str, Any], action: str, value: str
+) -> NextState:
+    """What a pressed (or typed) answer to the question about `pending`'s text does."""
     text = str(pending["text"])
     ticket_id = tickets.small_number(value)
     svc = context.services

@@ -224,6 +224,45 @@ async def test_a_plain_message_after_an_answer_is_asked_about_and_valasz_erre_ty
     assert (await customer_texts(env, 1))[-1] == "A szerelő megjött, köszönöm."
 
 
+async def test_igen_or_nem_typed_answers_the_question_and_a_short_text_is_never_dropped(
+    staff_bot,
+):
+    # The second customer trial: "igen" typed to "Ez a PK-… bejelentéséhez tartozik?" said
+    # "Rendben." and added nothing; "a szomszédnál is folyik" only opened the prompt and was lost.
+    env = await staff_bot()
+    rozsi = env.customer("Rózsi")
+    await reported(rozsi, "Eltört a kerti csap, kérem, jöjjenek ki megnézni.")
+    post = await env.staff_message("PK-000001", "Új bejelentés")
+    await env.clerk().reply(post, "Kollégánk holnap 9 és 11 között érkezik.")
+    await env.chat_message(rozsi, "holnap 9 és 11")
+    env.clock.advance(20 * MINUTE)
+
+    thanks = "köszönöm, elzártam a főcsapot"
+    assert "bejelentéséhez tartozik?" in rozsi.texts(await rozsi.say(thanks))
+    assert "csatoltuk" in rozsi.texts(await rozsi.say("igen"))
+    assert (await customer_texts(env, 1))[-1] == thanks
+
+    other = "es meg valami: a szamlat postan is megkaptam"
+    assert "bejelentéséhez tartozik?" in rozsi.texts(await rozsi.say(other))
+    assert "nem fűztük hozzá" in rozsi.texts(await rozsi.say("Nem."))
+    assert other not in await customer_texts(env, 1)
+
+    # A text that opens Hibabejelentés but says little is kept and sent with the next one;
+    # a bare request for the prompt is not.
+    assert "Ezt megjegyeztük" not in rozsi.texts(await rozsi.say("bejelentést tennék"))
+    await rozsi.press("cancel")
+    env.clock.advance(20 * MINUTE)
+    env.clock.advance(24 * 60 * MINUTE * 4)  # the answer is old now: no question about it
+    kept = rozsi.texts(await rozsi.say("a szomszédnál is folyik"))
+    assert "Ezt megjegyeztük: „a szomszédnál is folyik”" in kept
+    opened = rozsi.texts(await rozsi.say("most már a lépcsőházban is"))
+    assert "rögzítettük" in opened
+    number = await ticket_count(env)
+    assert await customer_texts(env, number) == [
+        "a szomszédnál is folyik\nmost már a lépcsőházban is"
+    ]
+
+
 # --- 5. urgent words anywhere ---
 
 
