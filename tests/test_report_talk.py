@@ -54,6 +54,17 @@ async def reported(person, text: str) -> str:
     return person.texts(await person.say(text))
 
 
+async def answered_report(staff_bot):
+    """Rózsi's report, answered by a clerk: (env, Rózsi)."""
+    env = await staff_bot()
+    rozsi = env.customer("Rózsi")
+    await reported(rozsi, "Eltört a kerti csap, kérem, jöjjenek ki megnézni.")
+    post = await env.staff_message("PK-000001", "Új bejelentés")
+    await env.clerk().reply(post, "Kollégánk holnap 9 és 11 között érkezik.")
+    await env.chat_message(rozsi, "holnap 9 és 11")
+    return env, rozsi
+
+
 def customer_label(name: str, **values: str) -> str:
     return labels("customer")[name].format(**values)
 
@@ -192,12 +203,7 @@ async def test_a_typed_report_is_kept_as_the_first_message_and_an_urgent_one_get
 async def test_a_plain_message_after_an_answer_is_asked_about_and_valasz_erre_typed_works(
     staff_bot,
 ):
-    env = await staff_bot()
-    rozsi = env.customer("Rózsi")
-    await reported(rozsi, "Eltört a kerti csap, kérem, jöjjenek ki megnézni.")
-    post = await env.staff_message("PK-000001", "Új bejelentés")
-    await env.clerk().reply(post, "Kollégánk holnap 9 és 11 között érkezik.")
-    await env.chat_message(rozsi, "holnap 9 és 11")
+    env, rozsi = await answered_report(staff_bot)
 
     env.clock.advance(20 * MINUTE)
     thanks = "Koszonom, elzartam a focsapot, varom a kollegat"
@@ -229,12 +235,7 @@ async def test_igen_or_nem_typed_answers_the_question_and_a_short_text_is_never_
 ):
     # The second customer trial: "igen" typed to "Ez a PK-… bejelentéséhez tartozik?" said
     # "Rendben." and added nothing; "a szomszédnál is folyik" only opened the prompt and was lost.
-    env = await staff_bot()
-    rozsi = env.customer("Rózsi")
-    await reported(rozsi, "Eltört a kerti csap, kérem, jöjjenek ki megnézni.")
-    post = await env.staff_message("PK-000001", "Új bejelentés")
-    await env.clerk().reply(post, "Kollégánk holnap 9 és 11 között érkezik.")
-    await env.chat_message(rozsi, "holnap 9 és 11")
+    env, rozsi = await answered_report(staff_bot)
     env.clock.advance(20 * MINUTE)
 
     thanks = "köszönöm, elzártam a főcsapot"
