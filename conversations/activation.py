@@ -41,7 +41,7 @@ from conversations.secrecy import unwatch
 from conversations.typed import pressed_name, saying, typed_label
 from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
-from core.accounts import ACTIVATION_PREFIX, CodeOutcome, CodeResult
+from core.accounts import ACTIVATION_PREFIX, CodeOutcome, CodeResult, SessionState
 from core.emails import normalised_email
 
 # The states (their values are what the persistence stores: never rename them).
@@ -167,6 +167,14 @@ async def resend(update: Update, context: BotContext) -> NextState:
     if update.callback_query:
         await update.callback_query.answer()
     svc = context.services
+    state, current = await accounts.current_account(
+        svc.db, user_id(update), svc.policy, svc.now()
+    )
+    if state is SessionState.ACTIVE and current is not None:
+        # An old button pressed after activating: nothing to send, the home page instead.
+        await say(update, "activation/active_logged_in")
+        await show_home(update, context, current)
+        return END
     account = await account_lookup.pending_registered_by(svc.db, user_id(update))
     if account is None:
         await say(update, "activation/ask_email", reply_markup=cancel_keyboard())

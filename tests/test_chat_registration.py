@@ -135,6 +135,22 @@ async def test_an_expired_code_can_be_replaced_by_a_new_one(bot_env):
     assert "Fiókja aktív" in eva.texts(await eva.say(new_code))
 
 
+async def test_an_old_new_code_button_pressed_after_activating_says_no_code_is_needed(bot_env):
+    # The second customer trial: it asked for the registration's address instead.
+    eva = bot_env.customer()
+    proof = await proof_for(bot_env.db, "U0016")
+    await eva.register(
+        email_address="eva16@example.hu", username="eva16", password=PASSWORD, **proof
+    )
+    await eva.press("activate")
+    asked = eva.user.last_reply  # "Új kód kérése" under the code question
+    code, _ = await bot_env.code_mailed_to("eva16@example.hu")
+    assert "Fiókja aktív" in eva.texts(await eva.say(code))
+    said = eva.texts(await eva.press_on(asked, "resend"))
+    assert "már aktív" in said and "e-mail címmel" not in said
+    assert len(await bot_env.mails_to("eva16@example.hu")) == 1  # no new code mailed
+
+
 async def test_a_new_registration_replaces_a_pending_one_and_its_code(bot_env):
     proof = await proof_for(bot_env.db, "U0015")
     first, second = bot_env.customer(), bot_env.customer("Péter")
