@@ -9,22 +9,13 @@ from __future__ import annotations
 from bot.staff import button_label
 from conversations.common import label
 from core.texts import labels
-from storage import tickets as tickets_store
 from tests.botkit import active_customer, debtor
+from tests.test_report_kept import customer_texts, reported, ticket_count
 
 MINUTE = 60.0
 DELETED = "(az üzenetét biztonsági okból töröltük)"
 ON_CALL = "+36 30 555 7788"
 SUPPORT = "+36 88 411 200"
-
-
-async def customer_texts(env, number: int) -> list[str]:
-    """What the customer wrote into ticket `number`, oldest first."""
-    return [m.body for m in await tickets_store.messages(env.db, number) if m.direction == "in"]
-
-
-async def ticket_count(env) -> int:
-    return int(await env.db.fetch_value("SELECT count(*) FROM tickets"))
 
 
 async def all_bodies(env) -> str:
@@ -45,13 +36,6 @@ def was_deleted(person, text: str) -> bool:
     mine = [m for m in person.user.chat.messages if not m.from_bot and m.text == text]
     assert mine, text
     return all(m.deleted for m in mine)
-
-
-async def reported(person, text: str) -> str:
-    if label("report") not in person.keyboard:
-        await person.command("start")
-    await person.press("report")
-    return person.texts(await person.say(text))
 
 
 async def answered_report(staff_bot):
