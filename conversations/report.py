@@ -258,7 +258,12 @@ async def follow_up(update: Update, context: BotContext) -> None:
             svc.db, user_id(update), now, days=reports.ANSWER_RECENT_DAYS, open_only=True
         )
         if answered is not None:
-            context.drafts[PENDING] = {"text": text, "yes": f"reply:{answered.id}", "no": "no"}
+            context.drafts[PENDING] = {
+                "text": text,
+                "yes": f"reply:{answered.id}",
+                "no": "no",
+                "at": now,
+            }
             await say(
                 update,
                 "report/belongs",
@@ -273,7 +278,7 @@ async def follow_up(update: Update, context: BotContext) -> None:
     meant = intents.understand(text, logged_in=logged_in)
     to_report = meant.kind is intents.Kind.INTENT and meant.intents == ("report",)
     if urgent and not to_report:  # Hibabejelentés takes it itself (`start`)
-        context.drafts[PENDING] = {"text": text, "yes": "send"}
+        context.drafts[PENDING] = {"text": text, "yes": "send", "at": now}
         await say(
             update,
             "report/offer",
@@ -515,6 +520,10 @@ async def _typed_answer(update: Update, context: BotContext, text: str) -> bool:
     pending: dict[str, Any] | None = context.drafts.get(PENDING)
     if not pending or not pending.get("yes") or len(text) > TYPED_ANSWER_MAX:
         return False
+    # A question answered by typing only while it is fresh: an "igen" typed days later
+    # must not send a text the customer has forgotten (its buttons still work).
+    if context.services.now() - float(pending.get("at", 0.0)) > TYPED_ANSWER_SECONDS:
+        return False
     if intents.says(text, "confirm"):
         action = str(pending["yes"])
     elif pending.get("no") and _says_no(text):
@@ -527,6 +536,7 @@ async def _typed_answer(update: Update, context: BotContext, text: str) -> bool:
 
 
 TYPED_ANSWER_MAX = 40  # characters: "igen, ahhoz tartozik" is an answer, a sentence is not
+TYPED_ANSWER_SECONDS = 30 * 60.0  # how long a typed "igen"/"nem" answers the question
 _NO = frozenset({"nem", "nemm", "no", "dehogy", "nem tartozik", "nem ahhoz", "nem kulon"})
 
 

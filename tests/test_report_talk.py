@@ -232,6 +232,13 @@ async def test_igen_or_nem_typed_answers_the_question_and_a_short_text_is_never_
     assert "nem fűztük hozzá" in rozsi.texts(await rozsi.say("Nem."))
     assert other not in await customer_texts(env, 1)
 
+    # A question left unanswered: an "igen" typed hours later does not send its text.
+    forgotten = "a kerítésnél is nedves a föld"
+    assert "bejelentéséhez tartozik?" in rozsi.texts(await rozsi.say(forgotten))
+    env.clock.advance(3 * 60 * MINUTE)
+    assert "csatoltuk" not in rozsi.texts(await rozsi.say("igen"))
+    assert forgotten not in await customer_texts(env, 1)
+
     # A text that opens Hibabejelentés but says little is kept and sent with the next one;
     # a bare request for the prompt is not.
     assert "Ezt megjegyeztük" not in rozsi.texts(await rozsi.say("bejelentést tennék"))
