@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
+from bot import pacing
 from bot.staff import customer_answer_buttons, ticket_buttons
 from core import outbox, staff
 from core.db import STAFF_TOPIC, Database
@@ -89,23 +90,28 @@ class Announcer:
         (a test, a shutdown) returns only after the loop's current round is done.
         """
         async with self._one_round:
-            sent = 0
-            failure: TelegramError | None = None
-            # A staff chat Telegram refuses must not hold up the customers' answers.
-            steps = (
-                self.post_announcements,
-                self.post_notices,
-                self.deliver_answers,
-                self.deliver_chat_notices,
-            )
-            for step in steps:
-                try:
-                    sent += await step()
-                except TelegramError as exc:
-                    failure = failure or exc
-            if failure is not None:
-                raise failure
-            return sent
+            with pacing.background():  # customers' conversations go first
+                return await self._post_all()
+
+    async def _post_all(self) -> int:
+        """Each step in turn; a failing one does not hold up the others."""
+        sent = 0
+        failure: TelegramError | None = None
+        # A staff chat Telegram refuses must not hold up the customers' answers.
+        steps = (
+            self.post_announcements,
+            self.post_notices,
+            self.deliver_answers,
+            self.deliver_chat_notices,
+        )
+        for step in steps:
+            try:
+                sent += await step()
+            except TelegramError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return sent
 
     async def post_announcements(self) -> int:
         """Every pending announcement into the staff chat, oldest first."""

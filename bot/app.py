@@ -7,28 +7,30 @@ everything else. Staff handlers work only in the staff chat.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
 from collections.abc import Callable
 
-from telegram import BotCommand, LinkPreviewOptions
-from telegram.constants import ParseMode
+from telegram import Bot, BotCommand, LinkPreviewOptions
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot import staff, waiting
 from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
+from bot.pacing import Pacer
 from bot.persistence import SqlitePersistence
-from bot.updates import AssistantRateLimiter, DurableApplication
+from bot.updates import DurableApplication
 from conversations import dialogues, menu, secrecy
 from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
 from core.db import Database
 from core.facts import facts_from
-from core.texts import labels
+from core.texts import labels, render
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -41,6 +43,16 @@ def file_url(api_url: str) -> str:
     """The Bot API's file URL next to its method URL (…/bot -> …/file/bot)."""
     head, _, _ = api_url.rstrip("/").rpartition("/bot")
     return f"{head}/file/bot"
+
+
+async def tell_waiting(bot: Bot, chat: int | str, what: str) -> None:
+    """The pacer's notice to a chat whose answer waits for its place: "typing…" (not a
+    message), or the "egy pillanat…" message once it is late."""
+    if what == "typing":
+        await bot.send_chat_action(chat, ChatAction.TYPING)
+    else:
+        log.info("the answer to chat %s waits for Telegram's pace: told to be patient", chat)
+        await bot.send_message(chat, render("chat/common/busy_wait.txt"))
 
 
 async def set_commands(application: Application) -> None:
@@ -73,6 +85,7 @@ def build_application(
     use; `state_db` the bot's own state file, where the dialogue states are kept.
     """
     processor = PerUserUpdateProcessor(256)
+    pacer = Pacer(settings.telegram_rate)
     application = (
         ApplicationBuilder()
         .application_class(DurableApplication)
@@ -88,14 +101,15 @@ def build_application(
         )
         .persistence(SqlitePersistence(state_db))
         .concurrent_updates(processor)
-        # Telegram allows ~30 messages a second overall and 20 a minute per group;
-        # the limiter paces sends and retries a 429 after its retry_after (and lets a
-        # button press handled again after a crash go on unacknowledged).
-        .rate_limiter(AssistantRateLimiter(max_retries=3))
+        # Telegram allows ~30 messages a second overall and 20 a minute per group: the
+        # pacer keeps below that, conversations first (and lets a button press handled
+        # again after a crash go on unacknowledged).
+        .rate_limiter(pacer)
         .post_init(set_commands)
         .build()
     )
     assert isinstance(application, AssistantApplication)
+    pacer.wait_notice = functools.partial(tell_waiting, application.bot)
     # After each update: its dialogue state and its done mark, in one transaction.
     processor.after_update = application.update_persistence
     processor.reprocess = application.process_update  # an update whose write gave up, again

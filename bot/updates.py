@@ -31,7 +31,7 @@ opened, the account it activated) and answers as it did. A wrong guess (a
 password, a code) is counted again: the limits err on the safe side. A
 secret's message the killed run deleted is deleted again without fuss, and a
 button press is handled even though Telegram no longer takes its
-acknowledgement (`AssistantRateLimiter`).
+acknowledgement (`bot.pacing.Pacer`).
 """
 
 from __future__ import annotations
@@ -43,8 +43,7 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import AIORateLimiter
+from telegram.error import TelegramError
 
 from bot.ordering import PerUserUpdateProcessor
 from bot.persistence import SqlitePersistence
@@ -99,40 +98,6 @@ class DurableApplication(AssistantApplication):
                 )
                 persistence.put_back(writes)
                 processor.put_back(handled)
-
-
-class AssistantRateLimiter(AIORateLimiter):
-    """Telegram's pace for the bot's calls (and a 429 retried after its retry_after).
-
-    Also: a button press whose acknowledgement Telegram no longer takes (it
-    allows one, within seconds) is still handled. That happens when a press
-    is handled again after a crash, or late; the acknowledgement only stops
-    the button's spinner, so the press goes on without it.
-    """
-
-    async def process_request(
-        self,
-        callback: Any,  # python-telegram-bot's signature
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        try:
-            return await super().process_request(
-                callback, args, kwargs, endpoint, data, rate_limit_args
-            )
-        except BadRequest as exc:
-            if endpoint == "answerCallbackQuery" and _query_expired(exc):
-                log.info("a button press could not be acknowledged any more: %s", exc.message)
-                return True
-            raise
-
-
-def _query_expired(error: BadRequest) -> bool:
-    message = error.message.lower()
-    return "query is too old" in message or "query_id_invalid" in message
 
 
 class UpdateFeed:

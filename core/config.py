@@ -22,6 +22,7 @@ DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_CODE_TTL_HOURS = 48
 DEFAULT_IDLE_MINUTES = 30
 DEFAULT_PROOF_MONTHS = 12
+DEFAULT_TELEGRAM_RATE = 30  # Telegram's ~30 messages a second for one bot
 DEFAULT_ANSWER_DAYS = 15  # Fgytv. 17/B § (5)
 # A complaint and its answer are kept five years (Fgytv. 17/A (7)): no purge keeps less.
 MINIMUM_RETENTION_YEARS = 5
@@ -86,7 +87,7 @@ class Settings:
         self.mail_from, self.log_level, self.log_format, self.answer_days  # noqa: B018
         self.state_db_path  # noqa: B018
         self.code_ttl_hours, self.idle_minutes, self.proof_months  # noqa: B018
-        self.retention_years  # noqa: B018
+        self.retention_years, self.telegram_rate  # noqa: B018
         if self.mail_outbox_dir is None:
             self.smtp_host, self.smtp_port, self.smtp_security  # noqa: B018
         if self.reads_mail:  # the support mailbox is optional; when named, all of it must be right
@@ -182,6 +183,12 @@ class Settings:
     def proof_months(self) -> int:
         """A registration proof must name an invoice issued within this many months."""
         return self._int("PETKOMM_PROOF_MONTHS", DEFAULT_PROOF_MONTHS, minimum=1)
+
+    @property
+    def telegram_rate(self) -> int:
+        """PETKOMM_TELEGRAM_RATE: messages a second the bot sends at most (Telegram allows
+        about 30; a bot with paid broadcasts may raise it); 0 switches the pacing off."""
+        return self._int("PETKOMM_TELEGRAM_RATE", DEFAULT_TELEGRAM_RATE, minimum=0)
 
     @property
     def answer_days(self) -> int:

@@ -1,0 +1,166 @@
+"""Telegram's pace: a crowd is answered without a 429, customers before broadcasts, nothing dropped.
+
+Through the real application and the Bot API emulator, whose flood control
+answers a 31st message within a rolling second with 429 as Telegram does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from bot import pacing
+from botapi_emulator import BotApiEmulator
+from core.config import ConfigError, Settings
+from core.db import open_database
+from core.texts import render
+from tests.botkit import BOT_USERNAME, TOKEN, Clock, start_bot, stop_bot
+
+Start = Callable[..., Awaitable[tuple[BotApiEmulator, object]]]
+
+
+@pytest.fixture
+async def paced_bot(tmp_path) -> AsyncIterator[Start]:
+    """Start the bot (no billing data: these customers only say hello) with settings."""
+    started: list[tuple[BotApiEmulator, object, object]] = []
+
+    async def start(**settings: str) -> tuple[BotApiEmulator, object]:
+        db = await open_database(tmp_path / f"bot-{len(started)}.sqlite3")
+        emulator = BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME)
+        await emulator.start()
+        env_values = {
+            "PETKOMM_DB": str(tmp_path / f"bot-{len(started)}.sqlite3"),
+            "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail"),
+            **settings,
+        }
+        service = await start_bot(env_values, db, Clock(), emulator)
+        started.append((emulator, service, db))
+        return emulator, service
+
+    yield start
+    for emulator, service, db in started:
+        await stop_bot(service)
+        await emulator.stop()
+        await db.close()
+
+
+def refused_for_flood(emulator: BotApiEmulator) -> list[str]:
+    return [call.method for call in emulator.requests if call.error_code == 429]
+
+
+async def test_a_crowd_saying_hello_at_once_is_answered_without_a_single_429(paced_bot):
+    emulator, _ = await paced_bot()
+    people = [emulator.private_user(50_000 + n, f"Ügyfél {n}") for n in range(75)]
+    for person in people:
+        person.send_command("start")
+    await emulator.wait_for(
+        lambda: all(person.replies for person in people), timeout=30, what="every greeting"
+    )
+    assert refused_for_flood(emulator) == []
+    assert all("PÉTKOMM" in person.replies[0].text for person in people)
+
+
+async def test_a_customer_is_answered_before_a_broadcast_already_under_way(paced_bot):
+    emulator, service = await paced_bot()
+    bot = service.application.bot
+    readers = [emulator.private_user(60_000 + n, f"Olvasó {n}") for n in range(90)]
+
+    async def broadcast(chat_id: int) -> None:
+        with pacing.background():
+            await bot.send_message(chat_id, "Tervezett karbantartás")
+
+    sending = [asyncio.create_task(broadcast(reader.user_id)) for reader in readers]
+    await emulator.wait_for(
+        lambda: sum(bool(r.replies) for r in readers) >= 5, timeout=10, what="the broadcast"
+    )
+    eva = emulator.private_user(1001, "Éva")
+    eva.send_command("start")
+    await emulator.wait_for(lambda: eva.replies, timeout=10, what="Éva's greeting")
+    delivered_before_eva = sum(bool(r.replies) for r in readers)
+    await asyncio.gather(*sending)
+    # 90 background messages take over three seconds at 25 a second; Éva waited for none
+    # of the ones still queued when she wrote (she would have waited for all of them).
+    assert delivered_before_eva < 60, delivered_before_eva
+    assert all(r.replies for r in readers)  # and the broadcast lost nothing
+    assert refused_for_flood(emulator) == []
+
+
+async def test_a_429_from_telegram_is_waited_out_and_the_answer_still_comes(paced_bot):
+    emulator, _ = await paced_bot()
+    eva = emulator.private_user(1001, "Éva")
+    for _ in range(5):  # more than any fixed number of retries the bot used to give up after
+        emulator.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    eva.send_command("start")
+    await emulator.wait_for(lambda: eva.replies, timeout=20, what="the greeting after the 429s")
+    assert "PÉTKOMM" in eva.replies[0].text
+
+
+async def test_an_answer_that_waits_shows_typing_then_tells_the_customer_once(
+    paced_bot, monkeypatch
+):
+    monkeypatch.setattr(pacing, "TYPING_AFTER", 0.3)
+    monkeypatch.setattr(pacing, "LATE_AFTER", 1.2)
+    emulator, _ = await paced_bot(PETKOMM_TELEGRAM_RATE="2")  # two messages a second
+    people = [emulator.private_user(70_000 + n, f"Ügyfél {n}") for n in range(8)]
+    for person in people:
+        person.send_command("start")
+    await emulator.wait_for(
+        lambda: all(p.replies and "PÉTKOMM" in p.replies[-1].text for p in people),
+        timeout=30,
+        what="every greeting",
+    )
+    patience = render("chat/common/busy_wait.txt").strip()
+    first, last = people[0], people[-1]
+    # The first is answered at once, with nothing else; the last waited seconds: it saw
+    # "typing…", then was told once to be patient, then got its answer.
+    assert [m.text for m in first.replies] == [first.replies[0].text]
+    assert [m.text.strip() for m in last.replies].count(patience) == 1
+    assert last.replies[0].text.strip() == patience
+    typing_to = {call.params.get("chat_id") for call in emulator.calls("sendChatAction")}
+    assert str(last.user_id) in {str(chat) for chat in typing_to}
+    assert str(first.user_id) not in {str(chat) for chat in typing_to}
+    assert refused_for_flood(emulator) == []
+
+
+async def test_pacing_off_sends_as_fast_as_asked(paced_bot):
+    # PETKOMM_TELEGRAM_RATE=0: no pacing (a bench measuring the bot itself), so a crowd
+    # meets the emulator's own flood control: what the pacer otherwise prevents.
+    emulator, _ = await paced_bot(PETKOMM_TELEGRAM_RATE="0")
+    emulator.set_rate_limit(5)
+    people = [emulator.private_user(80_000 + n, f"Ügyfél {n}") for n in range(20)]
+    for person in people:
+        person.send_command("start")
+    await emulator.wait_for(
+        lambda: all(person.replies for person in people), timeout=30, what="every greeting"
+    )
+    assert refused_for_flood(emulator)  # waited out and retried, but met
+
+
+@pytest.mark.parametrize("value", ["sok", "-1", "2.5"])
+def test_a_malformed_rate_setting_names_itself(value):
+    with pytest.raises(ConfigError) as error:
+        _ = Settings({"PETKOMM_TELEGRAM_RATE": value}).telegram_rate
+    assert "PETKOMM_TELEGRAM_RATE" in str(error.value)
+
+
+async def test_the_window_hands_places_to_the_earliest_deadline_and_background_last():
+    window = pacing._Window(capacity=1, period=0.05, background_cap=1)
+    order: list[str] = []
+
+    async def call(name: str, deadline: float, background: bool) -> None:
+        await window.acquire(deadline, len(order) + 100, background)
+        order.append(name)
+        window.release_later(background)
+
+    await window.acquire(0.0, 0, False)  # the place is taken
+    tasks = [
+        asyncio.create_task(call("broadcast", 0.0, True)),
+        asyncio.create_task(call("new chat", 8.0, False)),
+        asyncio.create_task(call("conversation", 1.0, False)),
+    ]
+    await asyncio.sleep(0)
+    window.release_later(False)
+    await asyncio.gather(*tasks)
+    assert order == ["conversation", "new chat", "broadcast"]
