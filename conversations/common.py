@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
 import unicodedata
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from telegram import (
@@ -22,7 +20,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     BaseHandler,
@@ -349,34 +347,9 @@ async def delete_secret(update: Update) -> None:
         return
     user = update.effective_user.id if update.effective_user else "?"
     try:
-        await message.delete()
-    except RetryAfter as exc:  # Telegram's pace ran out: delete it as soon as it allows
-        task = asyncio.get_running_loop().create_task(
-            _delete_when_allowed(message, exc.retry_after, user)
-        )
-        _deleting.add(task)
-        task.add_done_callback(_deleting.discard)
+        await message.delete()  # (a 429 is waited out by the pacer: bot.pacing)
     except TelegramError as exc:  # too old, or already gone: say so in the log only
         log.warning("could not delete a secret message of user %s: %s", user, exc)
-
-
-_deleting: set[asyncio.Task[None]] = set()  # deletions waiting for Telegram (keep a reference)
-DELETE_TRIES = 10
-
-
-async def _delete_when_allowed(message: Message, wait: float | timedelta, user: object) -> None:
-    """Keep trying to delete a secret message while Telegram asks the bot to slow down."""
-    for _ in range(DELETE_TRIES):
-        await asyncio.sleep(wait.total_seconds() if isinstance(wait, timedelta) else wait)
-        try:
-            await message.delete()
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            continue
-        except TelegramError as exc:
-            log.warning("could not delete a secret message of user %s: %s", user, exc)
-        return
-    log.error("a secret message of user %s could not be deleted: Telegram kept refusing", user)
 
 
 def user_id(update: Update) -> int:
