@@ -1,11 +1,21 @@
-"""Password rules and Argon2id hashing (argon2-cffi), always off the event loop."""
+"""Password rules and Argon2id hashing (argon2-cffi), always off the event loop.
+
+Hashes are computed in a pool of their own, one thread fewer than the machine
+has cores (at least one): Argon2id is meant to be costly, and a storm of logins
+must leave a core for the event loop, which answers everybody else's pages
+meanwhile. Logins wait their turn in the pool's queue.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from importlib import resources
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,6 +24,12 @@ MIN_LENGTH = 8
 MAX_LENGTH = 128
 
 _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
+_T = TypeVar("_T")
+_pool = ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="argon2")
+
+
+async def _in_pool(work: Callable[..., _T], *args: str) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_pool, work, *args)
 
 
 def use_hasher(hasher: PasswordHasher) -> None:
@@ -46,7 +62,7 @@ def password_problem(password: str, username: str = "") -> str | None:
 
 async def hash_password(password: str) -> str:
     """Argon2id hash, computed in a worker thread."""
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _in_pool(_hasher.hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -58,12 +74,12 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def verify_password(password_hash: str, password: str) -> bool:
     """True when `password` matches; computed in a worker thread."""
-    return await asyncio.to_thread(_verify, password_hash, password)
+    return await _in_pool(_verify, password_hash, password)
 
 
 async def verify_unknown_user(password: str) -> None:
     """Spend the time of one verification, so a wrong user name is not told apart."""
-    await asyncio.to_thread(_verify, _dummy_hash(_hasher), password)
+    await _in_pool(_verify, _dummy_hash(_hasher), password)
 
 
 @cache
