@@ -213,7 +213,7 @@ CUSTOMER_MENU = (
     ("invoices", "account"),
     ("customer_data", "password"),
     ("report", "help"),
-    ("logout",),
+    ("switch", "logout"),
 )
 
 

@@ -44,7 +44,7 @@ from telegram.ext import (
 from telegram.ext import filters as F
 from telegram.warnings import PTBUserWarning
 
-from conversations import activation, forgot, login, menu, password, registration, report
+from conversations import activation, forgot, login, menu, password, places, registration, report
 from conversations.common import (
     CANCEL,
     END,
@@ -85,6 +85,7 @@ DIALOGUES: tuple[Dialogue, ...] = (
     forgot.DIALOGUE,
     report.DIALOGUE,
     password.DIALOGUE,
+    places.DIALOGUE,
 )
 NAME = "dialogue"  # the ConversationHandler's name, under which its states are persisted
 

@@ -7,11 +7,13 @@ What the pages say is `core.statement`'s; this module only shows it.
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from conversations import places
 from conversations.common import (
     BotContext,
+    chat_of,
     customer_keyboard,
     guest_keyboard,
     inline,
@@ -21,6 +23,7 @@ from conversations.common import (
     send_or_edit,
     user_id,
 )
+from conversations.login_check import login_needed, require_login
 from core import accounts, statement
 from core.account_lookup import Account
 from core.accounts import SessionState
@@ -33,30 +36,27 @@ INVOICES_PER_PAGE = 6
 BOOKINGS_PER_PAGE = 8
 
 
-async def require_login(update: Update, context: BotContext) -> Account | None:
-    """The logged-in account, or None after telling the customer how to log in."""
-    svc = context.services
-    state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
-    if state is SessionState.ACTIVE:
-        return account
-    await _login_needed(update, context, state)
-    return None
-
-
-async def _login_needed(update: Update, context: BotContext, state: SessionState) -> None:
-    """Tell a customer who is not logged in (or whose login just ended) how to log in."""
-    svc = context.services
-    if update.callback_query:
-        await update.callback_query.answer()
-    template = "menu/expired" if state is SessionState.EXPIRED else "menu/not_logged_in"
-    await say(update, template, reply_markup=guest_keyboard(), minutes=svc.policy.idle_minutes)
+async def _page(
+    update: Update,
+    context: BotContext,
+    shown: Account,
+    template: str,
+    reply_markup: ReplyKeyboardMarkup | InlineKeyboardMarkup | None,
+    /,
+    **values: object,
+) -> None:
+    """An account page, headed by the customer account it shows when the login has several
+    (`conversations.places`)."""
+    heading = await places.heading(context, shown)
+    text = render(f"chat/{template}.txt", **values)
+    await chat_of(update).send_message(heading + text, reply_markup=reply_markup)
 
 
 async def show_home(update: Update, context: BotContext, account: Account) -> None:
     """Kezdőlap: name, customer ID, balance, unpaid invoices, next due date."""
     svc = context.services
     current = await statement.statement(svc.db, account.customer_id, svc.now())
-    await say(update, "menu/home", reply_markup=customer_keyboard(), statement=current)
+    await _page(update, context, account, "menu/home", customer_keyboard(), statement=current)
 
 
 async def home(update: Update, context: BotContext) -> None:
@@ -77,10 +77,10 @@ async def debt(update: Update, context: BotContext) -> None:
         await say(update, "menu/pay_as_guest", reply_markup=guest_keyboard())
         return
     if state is not SessionState.ACTIVE or account is None:
-        await _login_needed(update, context, state)
+        await login_needed(update, context, state)
         return
     current = await statement.statement(svc.db, account.customer_id, svc.now())
-    await say(update, "menu/debt", reply_markup=customer_keyboard(), statement=current)
+    await _page(update, context, account, "menu/debt", customer_keyboard(), statement=current)
 
 
 def _page_of(update: Update) -> int:
@@ -97,6 +97,7 @@ def _page_of(update: Update) -> int:
 async def _show_page(
     update: Update,
     context: BotContext,
+    account: Account,
     prefix: str,
     template: str,
     shown: Window,
@@ -106,7 +107,7 @@ async def _show_page(
     """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons; kept as
     the one shown, for a typed "következő"."""
     context.drafts[SHOWN] = {"list": prefix, "page": shown.page}
-    text = render(
+    text = await places.heading(context, account) + render(
         f"chat/menu/{template}.txt",
         rows=rows,
         page=shown.page + 1,
@@ -127,7 +128,9 @@ async def invoices(update: Update, context: BotContext, page: int | None = None)
         svc.db, account.customer_id, _page_of(update) if page is None else page, INVOICES_PER_PAGE
     )
     today = statement.today(svc.now())
-    await _show_page(update, context, "inv", "invoices", listing.window, listing.rows, today=today)
+    await _show_page(
+        update, context, account, "inv", "invoices", listing.window, listing.rows, today=today
+    )
 
 
 async def account_history(update: Update, context: BotContext, page: int | None = None) -> None:
@@ -141,7 +144,7 @@ async def account_history(update: Update, context: BotContext, page: int | None 
     )
     balance = await statement.balance(db, account.customer_id)
     await _show_page(
-        update, context, "acc", "account", listing.window, listing.rows, balance=balance
+        update, context, account, "acc", "account", listing.window, listing.rows, balance=balance
     )
 
 
@@ -161,10 +164,12 @@ async def customer_data(update: Update, context: BotContext) -> None:
     if account is None:
         return
     customer = await statement.customer(context.services.db, account.customer_id)
-    await say(
+    await _page(
         update,
+        context,
+        account,
         "menu/customer_data",
-        reply_markup=inline([[("change_request", "data:change")]]),
+        inline([[("change_request", "data:change")]]),
         customer=customer,
         account=account,
     )
@@ -183,6 +188,7 @@ MENU_ACTIONS = {
     "invoices": invoices,
     "account": account_history,
     "customer_data": customer_data,
+    "switch": places.switch_page,
     "logout": logout,
 }
 
@@ -196,4 +202,5 @@ def handlers() -> list[BaseHandler]:
     return [
         CallbackQueryHandler(invoices, pattern=r"^inv:\d+$"),
         CallbackQueryHandler(account_history, pattern=r"^acc:\d+$"),
+        *places.handlers(),
     ]

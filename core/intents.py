@@ -44,6 +44,7 @@ CUSTOMER_INTENTS = (
     "account",
     "customer_data",
     "password",
+    "switch",
     "report",
     "logout",
     "help",

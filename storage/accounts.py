@@ -18,6 +18,9 @@ class Account:
     created_at: float
     activated_at: float | None
     registered_by_tg: int | None
+    # Set when a login looks at a customer ID the account added (`customer_id` is then
+    # that one): the customer ID the account registered with.
+    own_customer_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Login:
     chat_id: int
     logged_in_at: float
     last_seen_at: float
+    viewing: str | None = None  # the customer ID shown, None for the account's own
 
 
 _ACCOUNT = (
@@ -211,7 +215,7 @@ async def use_code(db: Queryable, code_id: int, now: float) -> bool:
 
 async def login_of(db: Queryable, telegram_user_id: int) -> Login | None:
     row = await db.fetch_one(
-        "SELECT telegram_user_id, account_id, chat_id, logged_in_at, last_seen_at"
+        "SELECT telegram_user_id, account_id, chat_id, logged_in_at, last_seen_at, viewing"
         " FROM telegram_logins WHERE telegram_user_id = ?",
         (telegram_user_id,),
     )
@@ -226,7 +230,7 @@ async def bind_login(
         " last_seen_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT(telegram_user_id) DO UPDATE SET account_id = excluded.account_id,"
         " chat_id = excluded.chat_id, logged_in_at = excluded.logged_in_at,"
-        " last_seen_at = excluded.last_seen_at",
+        " last_seen_at = excluded.last_seen_at, viewing = NULL",
         (telegram_user_id, account_id, chat_id, now, now),
     )
 
@@ -264,3 +268,56 @@ async def chats_logged_in_to(db: Queryable, account_id: int) -> list[int]:
         (account_id,),
     )
     return [int(row[0]) for row in rows]
+
+
+# --- further customer IDs under one login (account_links) ---------------------------
+
+
+async def linked_customers(db: Queryable, account_id: int) -> list[str]:
+    """The customer IDs this account added, in the order they were added."""
+    rows = await db.fetch_all(
+        "SELECT customer_id FROM account_links WHERE account_id = ? ORDER BY added_at, customer_id",
+        (account_id,),
+    )
+    return [row[0] for row in rows]
+
+
+async def is_linked(db: Queryable, account_id: int, customer_id: str) -> bool:
+    row = await db.fetch_one(
+        "SELECT 1 FROM account_links WHERE account_id = ? AND customer_id = ?",
+        (account_id, customer_id),
+    )
+    return row is not None
+
+
+async def link_customer(
+    db: Queryable, account_id: int, customer_id: str, telegram_user_id: int | None, now: float
+) -> bool:
+    """Add a customer ID to an account; False when it was there already."""
+    changed = await db.execute(
+        "INSERT INTO account_links(account_id, customer_id, added_at, added_by_tg)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (account_id, customer_id, now, telegram_user_id),
+    )
+    return changed == 1
+
+
+async def unlink_customer(db: Queryable, account_id: int, customer_id: str) -> bool:
+    """Remove an added customer ID from an account (and every login's view of it)."""
+    changed = await db.execute(
+        "DELETE FROM account_links WHERE account_id = ? AND customer_id = ?",
+        (account_id, customer_id),
+    )
+    await db.execute(
+        "UPDATE telegram_logins SET viewing = NULL WHERE account_id = ? AND viewing = ?",
+        (account_id, customer_id),
+    )
+    return changed == 1
+
+
+async def set_viewing(db: Queryable, telegram_user_id: int, customer_id: str | None) -> None:
+    """The customer ID this Telegram login looks at (None: the account's own)."""
+    await db.execute(
+        "UPDATE telegram_logins SET viewing = ? WHERE telegram_user_id = ?",
+        (customer_id, telegram_user_id),
+    )

@@ -192,7 +192,26 @@ BASE: dict[str, Any] = {
     "placeholder": "code",
 }
 # Where a name means something else in one template.
+PLACES = [
+    SimpleNamespace(
+        customer_id="U0027",
+        name="Eötvös Ilona",
+        address="8105 Pétfürdő, Ősz u. 5.",
+        own=True,
+        shown=False,
+    ),
+    SimpleNamespace(
+        customer_id="U1234",
+        name="Eötvös Ilona",
+        address="8200 Veszprém, Kossuth u. 1.",
+        own=False,
+        shown=True,
+    ),
+]
 OVERRIDES: dict[str, dict[str, Any]] = {
+    "chat/places/list.txt": {"places": PLACES},
+    "chat/places/removed_alert.txt": {"removed": True},
+    "chat/places/locked.txt": {"mismatch": True, "until": "14:30"},
     "chat/menu/account.txt": {"rows": BOOKINGS, "balance": -11_394},
     "chat/staff/file_caption.txt": {"number": "PK-000123"},
     "tickets/attached_mail.txt": {

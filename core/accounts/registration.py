@@ -121,14 +121,18 @@ def outdated_invoice_year(invoice_no: int, policy: Policy, now: float) -> int | 
     return year if year < _oldest_proof(policy, today).year else None
 
 
-async def _proof_holds(db: Queryable, reg: Registration, policy: Policy, today: date) -> bool:
-    invoice = await billing.get_invoice(db, reg.invoice_no)
-    if invoice is None or invoice.customer_id != reg.customer_id:
+async def proof_holds(
+    db: Queryable, customer_id: str, invoice_no: int, amount: int, policy: Policy, today: date
+) -> bool:
+    """Whether the invoice is the customer's, recent, non-zero and of that amount (the
+    proof of a customer account, for a registration and for adding one to a login)."""
+    invoice = await billing.get_invoice(db, invoice_no)
+    if invoice is None or invoice.customer_id != customer_id:
         return False
     oldest = _oldest_proof(policy, today)
     return (
         invoice.amount != 0
-        and invoice.amount == reg.amount
+        and invoice.amount == amount
         and date.fromisoformat(invoice.issue_date) >= oldest
     )
 
@@ -160,7 +164,7 @@ async def register(
             RegisterOutcome.LOCKED, locked_until=attempt.locked_until, locked_by=attempt.locked_by
         )
     today = datetime.fromtimestamp(now, BUDAPEST).date()
-    if not await _proof_holds(db, reg, policy, today):
+    if not await proof_holds(db, reg.customer_id, reg.invoice_no, reg.amount, policy, today):
         async with db.transaction() as tx:
             lock = await wrong_guess_lock(
                 tx,

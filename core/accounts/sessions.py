@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -260,6 +261,12 @@ async def current_account(
     if account is None or account.status != "active":
         await store.drop_login(db, telegram_user_id)
         return SessionState.NONE, None
+    if login_row.viewing is not None and await store.is_linked(
+        db, account.id, login_row.viewing
+    ):  # another customer account of this login (core.accounts.links)
+        account = dataclasses.replace(
+            account, customer_id=login_row.viewing, own_customer_id=account.customer_id
+        )
     # "Last seen" is refreshed at most once a minute, and only if the write lock is free
     # within half a second: a page is a read and must not wait for another process's
     # import. Skipping a recent one costs at most a minute of the idle allowance; one
