@@ -195,8 +195,16 @@ def fill(path: Path, now: float) -> dict[str, int]:
             " VALUES (1, 'reset', ?, ?, ?)",
             (f"hash-{at}", at, at + 3600),
         )
-    conn.execute("INSERT INTO telegram_logins VALUES (7001, 1, 7001, ?, ?)", (old, old))
-    conn.execute("INSERT INTO telegram_logins VALUES (7002, 1, 7002, ?, ?)", (recent, recent))
+    conn.execute(
+        "INSERT INTO telegram_logins(telegram_user_id, account_id, chat_id, logged_in_at,"
+        " last_seen_at) VALUES (7001, 1, 7001, ?, ?)",
+        (old, old),
+    )
+    conn.execute(
+        "INSERT INTO telegram_logins(telegram_user_id, account_id, chat_id, logged_in_at,"
+        " last_seen_at) VALUES (7002, 1, 7002, ?, ?)",
+        (recent, recent),
+    )
     conn.close()
     return tickets
 
