@@ -146,6 +146,12 @@ def _print_import(result: ImportResult) -> None:
             f"  {name:<17} {counts.rows:>9} rows: {counts.new} new, {counts.changed} changed, "
             f"{counts.unchanged} unchanged"
         )
+    if result.pdfs is not None:
+        pdfs = result.pdfs
+        print(
+            f"  {'pdf/':<17} {pdfs.files:>9} PDFs: {pdfs.new} new, {pdfs.changed} changed, "
+            f"{pdfs.unchanged} unchanged"
+        )
     if result.new_invoice_count:
         listed = ", ".join(result.new_invoices)
         more = result.new_invoice_count - len(result.new_invoices)

@@ -167,9 +167,7 @@ async def resend(update: Update, context: BotContext) -> NextState:
     if update.callback_query:
         await update.callback_query.answer()
     svc = context.services
-    state, current = await accounts.current_account(
-        svc.db, user_id(update), svc.policy, svc.now()
-    )
+    state, current = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     if state is SessionState.ACTIVE and current is not None:
         # An old button pressed after activating: nothing to send, the home page instead.
         await say(update, "activation/active_logged_in")

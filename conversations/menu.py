@@ -7,10 +7,10 @@ What the pages say is `core.statement`'s; this module only shows it.
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from conversations import places
+from conversations import documents, places
 from conversations.common import (
     BotContext,
     chat_of,
@@ -102,6 +102,8 @@ async def _show_page(
     template: str,
     shown: Window,
     rows: list,
+    /,
+    extra: list[list[InlineKeyboardButton]] | None = None,
     **values: object,
 ) -> None:
     """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons; kept as
@@ -115,7 +117,9 @@ async def _show_page(
         total=shown.total,
         **values,
     )
-    await send_or_edit(update, text, pager(prefix, shown.page, shown.pages))
+    paging = pager(prefix, shown.page, shown.pages)
+    keyboard = [*(extra or []), *(paging.inline_keyboard if paging else ())]
+    await send_or_edit(update, text, InlineKeyboardMarkup(keyboard) if keyboard else None)
 
 
 async def invoices(update: Update, context: BotContext, page: int | None = None) -> None:
@@ -128,8 +132,17 @@ async def invoices(update: Update, context: BotContext, page: int | None = None)
         svc.db, account.customer_id, _page_of(update) if page is None else page, INVOICES_PER_PAGE
     )
     today = statement.today(svc.now())
+    buttons = await documents.pdf_buttons(context, [row.invoice_no for row in listing.rows])
     await _show_page(
-        update, context, account, "inv", "invoices", listing.window, listing.rows, today=today
+        update,
+        context,
+        account,
+        "inv",
+        "invoices",
+        listing.window,
+        listing.rows,
+        extra=buttons,
+        today=today,
     )
 
 
@@ -203,4 +216,5 @@ def handlers() -> list[BaseHandler]:
         CallbackQueryHandler(invoices, pattern=r"^inv:\d+$"),
         CallbackQueryHandler(account_history, pattern=r"^acc:\d+$"),
         *places.handlers(),
+        *documents.handlers(),
     ]

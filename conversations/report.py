@@ -514,7 +514,7 @@ async def _reply_added(
 
 
 async def _typed_answer(update: Update, context: BotContext, text: str) -> bool:
-    """"igen" / "nem" typed to a question with Igen/Nem-like buttons (`PENDING` keeps what
+    """ "igen" / "nem" typed to a question with Igen/Nem-like buttons (`PENDING` keeps what
     each would do): done as if the button was pressed (True); anything else is read as
     ever (False), and a new text replaces the question."""
     pending: dict[str, Any] | None = context.drafts.get(PENDING)

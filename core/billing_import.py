@@ -22,6 +22,7 @@ from operator import eq, itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from core import invoice_pdfs
 from core.emails import normalised_email
 from core.formats import (
     format_invoice_number,
@@ -30,6 +31,7 @@ from core.formats import (
     parse_date,
     parse_invoice_number,
 )
+from core.invoice_pdfs import PdfCounts
 from storage import billing
 from storage.db import Database, Transaction
 
@@ -111,6 +113,7 @@ class ImportResult:
     new_invoices: list[str] = field(default_factory=list)  # the first NEW_INVOICES_LISTED
     seconds: float = 0.0
     warnings: list[RowError] = field(default_factory=list)  # imported, but worth a look
+    pdfs: PdfCounts | None = None  # the export's pdf/ folder, when it has one
 
     def summary_json(self) -> str:
         return json.dumps(
@@ -119,6 +122,18 @@ class ImportResult:
                 for name, c in self.counts.items()
             }
             | {"new_invoices": self.new_invoice_count}
+            | (
+                {
+                    "pdf": {
+                        "files": self.pdfs.files,
+                        "new": self.pdfs.new,
+                        "changed": self.pdfs.changed,
+                        "unchanged": self.pdfs.unchanged,
+                    }
+                }
+                if self.pdfs is not None
+                else {}
+            )
         )
 
 
@@ -826,6 +841,14 @@ async def import_folder(
             result.counts[name] = await importer.apply(name, convert[name])
             if name == "customers.csv" and importer.errors.total:
                 importer.customers_damaged = True
+        # The invoices' PDFs (core.invoice_pdfs), in the same run: a bad one refuses it all.
+        result.pdfs = await invoice_pdfs.import_pdfs(
+            tx,
+            folder,
+            run_id,
+            lambda file, why: importer.errors.add(file, 0, why),
+            lambda file, why: importer.errors.warn(file, 0, why),
+        )
         if importer.errors.total:
             order = {name: i for i, name in enumerate(FILES)}
             errors = sorted(importer.errors.kept, key=lambda e: (order.get(e.file, 9), e.line))
