@@ -25,7 +25,16 @@ MAX_LENGTH = 128
 
 _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
 _T = TypeVar("_T")
-_pool = ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="argon2")
+_WORKERS = max(1, (os.cpu_count() or 2) - 1)
+_pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="argon2")
+
+
+def use_workers(workers: int | None = None) -> None:
+    """Size the hashing pool (a test that holds many verifications side by side widens
+    it); None: one fewer than the cores again."""
+    global _pool
+    _pool.shutdown(wait=False)
+    _pool = ThreadPoolExecutor(workers or _WORKERS, thread_name_prefix="argon2")
 
 
 async def _in_pool(work: Callable[..., _T], *args: str) -> _T:

@@ -233,6 +233,7 @@ def cheap_argon2():
     passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
     yield
     passwords.use_hasher(PasswordHasher())
+    passwords.use_workers()
 
 
 @pytest.fixture(scope="session")

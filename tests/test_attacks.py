@@ -76,8 +76,10 @@ async def held_at_the_gate(env, hasher: GateAtWrongPasswords, update_ids: list[i
 
 
 def wide_thread_pool() -> None:
-    """Enough worker threads that 50 verifications can wait at the gate side by side."""
+    """Enough worker threads that 50 verifications can wait at the gate side by side (as
+    many as a machine with many cores would run at once)."""
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64))
+    passwords.use_workers(64)
 
 
 async def guess_login(person, username: str, password: str) -> str:
