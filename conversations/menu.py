@@ -7,9 +7,10 @@ What the pages say is `core.statement`'s; this module only shows it.
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from conversations import pay
 from conversations.common import (
     BotContext,
     customer_keyboard,
@@ -80,7 +81,9 @@ async def debt(update: Update, context: BotContext) -> None:
         await _login_needed(update, context, state)
         return
     current = await statement.statement(svc.db, account.customer_id, svc.now())
-    await say(update, "menu/debt", reply_markup=customer_keyboard(), statement=current)
+    # The Fizetés buttons when there are some (the menu keyboard stays: it is persistent).
+    buttons = pay.debt_keyboard(svc.facts, current)
+    await say(update, "menu/debt", reply_markup=buttons or customer_keyboard(), statement=current)
 
 
 def _page_of(update: Update) -> int:
@@ -101,10 +104,11 @@ async def _show_page(
     template: str,
     shown: Window,
     rows: list,
+    buttons: list[list[InlineKeyboardButton]] | None = None,
     **values: object,
 ) -> None:
-    """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons; kept as
-    the one shown, for a typed "következő"."""
+    """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons (below
+    the page's own `buttons`); kept as the one shown, for a typed "következő"."""
     context.drafts[SHOWN] = {"list": prefix, "page": shown.page}
     text = render(
         f"chat/menu/{template}.txt",
@@ -114,7 +118,11 @@ async def _show_page(
         total=shown.total,
         **values,
     )
-    await send_or_edit(update, text, pager(prefix, shown.page, shown.pages))
+    paging = pager(prefix, shown.page, shown.pages)
+    rows_of_buttons = [*(buttons or []), *(paging.inline_keyboard if paging else ())]
+    await send_or_edit(
+        update, text, InlineKeyboardMarkup(rows_of_buttons) if rows_of_buttons else None
+    )
 
 
 async def invoices(update: Update, context: BotContext, page: int | None = None) -> None:
@@ -127,7 +135,10 @@ async def invoices(update: Update, context: BotContext, page: int | None = None)
         svc.db, account.customer_id, _page_of(update) if page is None else page, INVOICES_PER_PAGE
     )
     today = statement.today(svc.now())
-    await _show_page(update, context, "inv", "invoices", listing.window, listing.rows, today=today)
+    buttons = pay.invoice_rows(svc.facts, listing.rows)  # a Fizetés button for each unpaid one
+    await _show_page(
+        update, context, "inv", "invoices", listing.window, listing.rows, buttons, today=today
+    )
 
 
 async def account_history(update: Update, context: BotContext, page: int | None = None) -> None:
