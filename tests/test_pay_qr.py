@@ -9,15 +9,17 @@ by the code under test; the bot's PNG is read back with a real QR reader (zxing-
 
 from __future__ import annotations
 
+import html
 import io
 import logging
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import zxingcpp
 from PIL import Image
 
-from core import paying, payment_qr
+from core import paying, payment_qr, texts
 from core.config import Settings
 from core.facts import Facts, facts_from
 from core.formats import format_amount, format_invoice_number
@@ -257,6 +259,22 @@ def test_no_request_without_the_codes_or_without_a_debt():
     assert paying.for_total(facts, "U0014", [paid], 0) is None
     request = paying.for_invoice(facts, owed, 0)
     assert request is not None and request.amount == 7_400  # what is still owed on it
+
+
+def test_the_longest_caption_stays_within_telegram_s_1024_characters():
+    longest = {
+        **PAY,
+        "PETKOMM_PAYEE_NAME": "Ő" * 70,
+        "PETKOMM_PAYMENT_REFERENCE": "{customer_id} {invoice} " + "x" * 52,
+    }
+    facts = facts_from(Settings(longest))
+    assert facts.qr_payee is not None
+    owed = Invoice(2026_000414, "U0014", "2026-11-01", "2026-11-16", 10**12 - 1, 10**12 - 1)
+    request = paying.for_invoice(facts, owed, 0)
+    assert request is not None and len(request.reference) == 70
+    with texts.telling(facts):
+        caption = texts.render("chat/pay/qr.txt", request=request, invoice="x", invoices=1)
+    assert len(re.sub(r"<[^>]+>", "", html.unescape(caption))) <= 1024
 
 
 async def test_an_invoice_of_another_customer_gets_no_code(db):
