@@ -53,7 +53,7 @@ Tavaszi-Szel-42
 1
 {link}
 2
-3
+4
 :q
 """
 
@@ -145,7 +145,7 @@ def test_a_scripted_session_registers_activates_logs_in_and_looks_around(tmp_pat
     assert f"> {link}" in out  # {link} was replaced and opened
 
     # Activated in the chat that registered: logged in at once, the home page, and two
-    # menu pages pressed by number.
+    # menu pages pressed by number (Számlák is 4 under Tartozás: its Fizetés button is 1).
     assert "Fiókja aktív!" in out
     assert "Be is léptettük" in out and "Kezdőlap" in out
     assert f"Ügyfél-azonosító: {customer_id}" in out
