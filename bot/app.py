@@ -24,7 +24,7 @@ from bot.ordering import PerUserUpdateProcessor
 from bot.pacing import Pacer
 from bot.persistence import SqlitePersistence
 from bot.updates import DurableApplication
-from conversations import dialogues, menu, secrecy
+from conversations import dialogues, menu, pay, secrecy
 from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
@@ -125,6 +125,8 @@ def build_application(
         facts=facts_from(settings),
     )
     application.services = services
+    if services.facts.qr_off is not None:  # said once, at start: the buttons are just absent
+        log.warning("payment QR codes are off, no Fizetés buttons: %s", services.facts.qr_off)
 
     # Before everything (group -3): remember each update in its task, so that a write
     # kept waiting by another process's lock tells that update's chat to be patient.
@@ -145,6 +147,7 @@ def build_application(
     # Customers: the dialogues first, then the menu pages, then everything else.
     application.add_handler(dialogues.conversation())
     application.add_handlers(menu.handlers())
+    application.add_handlers(pay.handlers())
     application.add_handlers(dialogues.outside_handlers())
 
     application.add_error_handler(on_error)

@@ -91,6 +91,7 @@ DEMO_FACTS = {
     "PETKOMM_EMERGENCY_PHONE": "+36 30 555 0199",
     "PETKOMM_PAYEE_NAME": "PÉTKOMM Kft.",
     "PETKOMM_PAYEE_IBAN": "HU42 1177 3016 1111 1018 0000 0000",
+    "PETKOMM_PAYEE_BIC": "OTPVHUHB",  # the IBAN's bank (117: OTP): Fizetés gives QR codes
 }
 
 _CODE = re.compile(r"\b((?:[A-Z2-9]{4} ){5}[A-Z2-9]{4})\b")
@@ -637,13 +638,17 @@ class TerminalChat:
 
     async def _send(self, send: Callable[[], int | None]) -> bool:
         """Send one update and wait until the bot has handled it; False when it could not go."""
+        self.user.clipboard = None
         try:
             update_id = send()
         except (LookupError, ValueError) as exc:
             self.console.line(note("cannot_send", reason=exc))
             return False
-        if update_id is None:
-            self.console.line(note("foreign_link"))
+        if update_id is None:  # a copy button (the app copies, the bot hears nothing) or a link
+            copied = self.user.clipboard
+            self.console.line(
+                note("copied", text=copied) if copied is not None else note("foreign_link")
+            )
             return False
         try:
             processor = self.application.update_processor

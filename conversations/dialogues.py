@@ -44,7 +44,17 @@ from telegram.ext import (
 from telegram.ext import filters as F
 from telegram.warnings import PTBUserWarning
 
-from conversations import activation, forgot, login, menu, password, places, registration, report
+from conversations import (
+    activation,
+    forgot,
+    login,
+    menu,
+    password,
+    pay,
+    places,
+    registration,
+    report,
+)
 from conversations.common import (
     CANCEL,
     END,
@@ -353,6 +363,8 @@ def fallbacks() -> list[BaseHandler]:
         CommandHandler(["help", "sugo"], help_in_dialogue),
         MessageHandler(F.TEXT & F.Regex(label_pattern("help")), help_in_dialogue),
         MessageHandler(F.TEXT & F.Regex(label_pattern(*menu.MENU_ACTIONS)), menu_in_dialogue),
+        # A Fizetés button (a notice's) answers mid-dialogue too, and the dialogue stays.
+        CallbackQueryHandler(pay.answer, pattern=pay.PATTERN),
         MessageHandler(F.ALL & ~F.StatusUpdate.ALL, remind),
         CallbackQueryHandler(remind),
     ]

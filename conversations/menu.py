@@ -10,7 +10,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from conversations import documents, places
+from conversations import documents, pay, places
 from conversations.common import (
     BotContext,
     chat_of,
@@ -80,7 +80,11 @@ async def debt(update: Update, context: BotContext) -> None:
         await login_needed(update, context, state)
         return
     current = await statement.statement(svc.db, account.customer_id, svc.now())
-    await _page(update, context, account, "menu/debt", customer_keyboard(), statement=current)
+    # The Fizetés buttons when there are some (the menu keyboard stays: it is persistent).
+    buttons = pay.debt_keyboard(svc.facts, current)
+    await _page(
+        update, context, account, "menu/debt", buttons or customer_keyboard(), statement=current
+    )
 
 
 def _page_of(update: Update) -> int:
@@ -106,8 +110,8 @@ async def _show_page(
     extra: list[list[InlineKeyboardButton]] | None = None,
     **values: object,
 ) -> None:
-    """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons; kept as
-    the one shown, for a typed "következő"."""
+    """One page of a long list, sent anew or edited in place by its ◀ ▶ buttons (below
+    the page's own `buttons`); kept as the one shown, for a typed "következő"."""
     context.drafts[SHOWN] = {"list": prefix, "page": shown.page}
     text = await places.heading(context, account) + render(
         f"chat/menu/{template}.txt",
@@ -132,7 +136,9 @@ async def invoices(update: Update, context: BotContext, page: int | None = None)
         svc.db, account.customer_id, _page_of(update) if page is None else page, INVOICES_PER_PAGE
     )
     today = statement.today(svc.now())
-    buttons = await documents.pdf_buttons(context, [row.invoice_no for row in listing.rows])
+    # A Fizetés button for each unpaid one, then a PDF button for each that has one.
+    buttons = pay.invoice_rows(svc.facts, listing.rows)
+    buttons += await documents.pdf_buttons(context, [row.invoice_no for row in listing.rows])
     await _show_page(
         update,
         context,

@@ -53,7 +53,7 @@ Tavaszi-Szel-42
 1
 {link}
 2
-3
+4
 :q
 """
 
@@ -145,7 +145,7 @@ def test_a_scripted_session_registers_activates_logs_in_and_looks_around(tmp_pat
     assert f"> {link}" in out  # {link} was replaced and opened
 
     # Activated in the chat that registered: logged in at once, the home page, and two
-    # menu pages pressed by number.
+    # menu pages pressed by number (Számlák is 4 under Tartozás: its Fizetés button is 1).
     assert "Fiókja aktív!" in out
     assert "Be is léptettük" in out and "Kezdőlap" in out
     assert f"Ügyfél-azonosító: {customer_id}" in out
@@ -428,11 +428,14 @@ Kek-Ibolya-1958
 1
 {link}
 2
+1
+3
 :q
 """
 
 
 def test_tartozas_shows_how_to_pay_and_a_replayed_password_is_never_printed(tmp_path):
+    # (and Fizetés the QR code, whose copy buttons say what they copied)
     result = run_demo(PAYING_SESSION, tmp_path / "mail", tmp_path, seed=21, today="2026-08-04")
     out = result.stdout
     assert result.returncode == 0, result.stderr + out
@@ -444,6 +447,10 @@ def test_tartozas_shows_how_to_pay_and_a_replayed_password_is_never_printed(tmp_
     assert f"Kedvezményezett: {DEMO_FACTS['PETKOMM_PAYEE_NAME']}" in debt
     assert "Számlaszám: 11773016-11111018" in debt  # the example IBAN's account number
     assert f"Közlemény: {customer_id} {invoice}" in debt
+    # Fizetés: the QR code's photo with its caption; a copy button says what it copied.
+    paid = debt.split("> 1\n", 1)[1]
+    assert paid.startswith("🤖 [photo]") and "[3] 📋 Közlemény" in paid
+    assert f"(📋 vágólapra másolva: {customer_id} {invoice})" in paid
 
     # Typed where the bot asks for a password: dots in the transcript, never the password.
     assert "Kek-Ibolya-1958" not in out

@@ -23,9 +23,10 @@ import pytest
 from jinja2 import nodes
 
 from conversations.common import plain_label
-from core import texts
+from core import paying, texts
 from core.facts import Facts
 from core.formats import hungarian_article
+from core.payment_qr import Payee
 from core.statement import Statement
 from core.texts import labels, render
 from storage.billing import Booking, Customer, Invoice
@@ -37,6 +38,9 @@ FACTS = Facts(
     support_email="ugyfelszolgalat@petkomm.hu",
     payee_name="PÉTKOMM Kft.",
     payee_iban="HU42117730161111101800000000",
+    payee_bic="OTPVHUHB",
+    qr_payee=Payee("PÉTKOMM Kft.", "HU42117730161111101800000000", "OTPVHUHBXXX"),
+    qr_off=None,
 )
 
 CUSTOMER = Customer("U0027", "Eötvös Ilona", "8105 Pétfürdő, Ősz u. 5.", "", "", "átutalás")
@@ -213,6 +217,10 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "chat/places/removed_alert.txt": {"removed": True},
     "chat/places/locked.txt": {"mismatch": True, "until": "14:30"},
     "chat/menu/account.txt": {"rows": BOOKINGS, "balance": -11_394},
+    "chat/pay/qr.txt": {
+        "request": paying.for_invoice(FACTS, INVOICES[0], 1_795_600_000.0),
+        "invoices": 2,
+    },
     "chat/staff/file_caption.txt": {"number": "PK-000123"},
     "tickets/attached_mail.txt": {
         "filename": "Gázszámla.eml",

@@ -10,6 +10,7 @@ from .spec import ApiSpec
 
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_INLINE_BUTTONS = 100
+MAX_COPY_TEXT = 256  # CopyTextButton.text: 1-256 characters
 _NON_ACTION_FIELDS = frozenset({"text", "icon_custom_emoji_id", "style"})
 
 
@@ -73,6 +74,10 @@ def _check_inline_keyboard(rows: list[list[dict[str, Any]]], spec: ApiSpec) -> N
                     raise bad_request("BUTTON_DATA_INVALID")
             if "url" in button:
                 _check_button_url(button["url"])
+            if "copy_text" in button:
+                copied = button["copy_text"].get("text", "")
+                if not 1 <= len(copied) <= MAX_COPY_TEXT:
+                    raise bad_request("BUTTON_COPY_TEXT_INVALID")
 
 
 def _check_button_url(url: str) -> None:

@@ -83,6 +83,11 @@ class ChatMessage:
         return self.media.get("document")
 
     @property
+    def photo(self) -> list[dict[str, Any]] | None:
+        """The ``PhotoSize`` objects of a photo message (the largest last), if any."""
+        return self.media.get("photo")
+
+    @property
     def inline_keyboard(self) -> list[list[dict[str, Any]]] | None:
         """The inline keyboard rows attached to this message, if any."""
         if self.reply_markup and "inline_keyboard" in self.reply_markup:

@@ -53,6 +53,8 @@ class SimulatedUser:
         self._emu = emulator
         self.user = user
         self.opened_urls: list[str] = []
+        # What the last copy_text button this person tapped put on their clipboard.
+        self.clipboard: str | None = None
         self._private_chat = chat
 
     def __repr__(self) -> str:
@@ -324,7 +326,10 @@ class SimulatedUser:
         )
 
     def press_inline(self, message_id: int, text: str, *, chat: ChatRef = None) -> int | None:
-        """Tap the inline button ``text`` on a specific (possibly old) bot message."""
+        """Tap the inline button ``text`` on a specific (possibly old) bot message.
+
+        Returns the update id Telegram would give it; a copy_text button gives none (the
+        app copies its text to ``clipboard`` and the bot hears nothing)."""
         target_chat = self._resolve(chat)
         message = target_chat.get(message_id)
         if message is None or message.deleted:
@@ -352,6 +357,9 @@ class SimulatedUser:
             return self._emu.push_update("callback_query", query)
         if "url" in button:
             return self.open_link(button["url"])
+        if "copy_text" in button:  # the app copies the text itself: the bot hears nothing
+            self.clipboard = button["copy_text"]["text"]
+            return None
         kinds = sorted(k for k in button if k != "text")
         raise NotImplementedError(f"pressing a {kinds} inline button is not simulated")
 

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from telegram import (
     Bot,
+    CopyTextButton,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -634,3 +635,42 @@ async def _until(predicate: Callable[[], object], *, what: str, timeout: float =
         if loop.time() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def test_a_photo_with_copy_buttons_copies_without_an_update(
+    emu: BotApiEmulator, bot: Bot
+) -> None:
+    """sendPhoto with a caption, copy_text buttons and protected content, as Telegram takes
+    it; tapping a copy button puts its text on the person's clipboard and tells the bot
+    nothing (Telegram sends no update for it)."""
+    eva = emu.private_user(user_id=EVA_ID, first_name="Éva")
+    png = b"\x89PNG\r\n\x1a\n qr"
+    buttons = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("📋 Számlaszám", copy_text=CopyTextButton("11773016-11111018"))],
+            [InlineKeyboardButton("📋 Összeg", copy_text=CopyTextButton("12345"))],
+        ]
+    )
+    sent = await bot.send_photo(
+        EVA_ID,
+        photo=png,
+        caption="<b>Fizetés</b>: <code>11773016-11111018</code>",
+        parse_mode="HTML",
+        reply_markup=buttons,
+        protect_content=True,
+    )
+    assert sent.has_protected_content and sent.caption == "Fizetés: 11773016-11111018"
+    shown = eva.last_reply
+    assert shown is not None and shown.photo is not None
+    assert emu.file_content(shown.photo[-1]["file_id"]) == png
+    assert eva.press_inline(shown.message_id, "📋 Összeg") is None  # no update for the bot
+    assert eva.clipboard == "12345"
+    assert await bot.get_updates() == ()
+
+    def copying(text: str) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup([[InlineKeyboardButton("📋", copy_text=CopyTextButton(text))]])
+
+    await bot.send_message(EVA_ID, "256", reply_markup=copying("x" * 256))
+    for wrong in ("", "x" * 257):
+        with pytest.raises(BadRequest, match="(?i)BUTTON_COPY_TEXT_INVALID"):
+            await bot.send_message(EVA_ID, "rossz", reply_markup=copying(wrong))
