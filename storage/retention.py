@@ -92,6 +92,7 @@ KINDS: tuple[Kind, ...] = (
         f"{_CHOSEN} OR (ticket_id IS NULL AND status IN ('sent', 'failed')"
         " AND max(created_at, coalesce(sent_at, 0)) < ?)",
     ),
+    Kind("staff_notes", "internal staff notes", "ticket_notes", _CHOSEN),
     Kind("messages", "ticket messages (notes included)", "ticket_messages", _CHOSEN),
     Kind("raw_mails", "raw mails", "inbound_mails", "id IN (SELECT id FROM temp.purge_mails)"),
     Kind("tickets", "closed tickets", "tickets", "id IN (SELECT id FROM temp.purge_tickets)"),
@@ -122,6 +123,7 @@ _TICKETS_FIRST = (
     "announcements",
     "staff_posts",
     "customer_posts",
+    "staff_notes",
 )
 REPORT_ORDER = (*_TICKETS_FIRST, *(k.key for k in KINDS if k.key not in _TICKETS_FIRST))
 

@@ -100,6 +100,10 @@ def add_ticket(
         " VALUES (?, 'new', ?, ?)",
         (tid, at, at),
     )
+    conn.execute(
+        "INSERT INTO ticket_notes(ticket_id, author, body, created_at) VALUES (?, 'anna', ?, ?)",
+        (tid, f"Jegyzet: {text}", at),
+    )
     conn.execute("INSERT INTO staff_posts VALUES (-100, ?, ?)", (tid * 10, tid))
     conn.execute("INSERT INTO customer_posts VALUES (5001, ?, ?)", (tid * 10, tid))
     conn.execute(
@@ -212,6 +216,7 @@ EXPECTED = {
     "staff-chat announcements": 1,
     "staff-chat message links": 1,
     "customer-chat message links": 1,
+    "internal staff notes": 1,
     "audit rows": 1,
     "chat notices": 1,
     "staff-chat notices": 1,

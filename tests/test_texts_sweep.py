@@ -53,7 +53,7 @@ BOOKINGS = [
 
 def _summary(**changes: Any) -> SimpleNamespace:
     values: dict[str, Any] = {
-        "ticket": SimpleNamespace(urgent=True),
+        "ticket": SimpleNamespace(urgent=True, holder_id=9001),
         "number": "PK-000123",
         "customer_name": "Eötvös Ilona",
         "customer_id": "U0027",
@@ -68,6 +68,7 @@ def _summary(**changes: Any) -> SimpleNamespace:
         "overdue": False,
         "closed": False,
         "near": True,
+        "holder": "Kiss Péter",
     }
     values.update(changes)
     return SimpleNamespace(**values)
@@ -164,8 +165,38 @@ BASE: dict[str, Any] = {
         ),
         SimpleNamespace(who="auto", at="2026. 02. 03. 14:31", text="Megkaptuk.", author=""),
         SimpleNamespace(who="staff", at="2026. 02. 04. 09:00", text="Kimegyünk.", author="Kiss"),
+        SimpleNamespace(
+            who="note",
+            at="2026. 02. 04. 09:05",
+            text="Visszahívni délután.",
+            author="Kiss",
+            note_id=3,
+            edited="2026. 02. 04. 10:00",
+            machine=None,
+        ),
     ],
-    "listing": SimpleNamespace(include_closed=False, total=1, pages=2, page=0, items=[_summary()]),
+    "listing": SimpleNamespace(
+        include_closed=False, mine=False, total=1, pages=2, page=0, items=[_summary()]
+    ),
+    "beside": SimpleNamespace(
+        known=True,
+        statement=Statement("U0027", CUSTOMER, -13_394, INVOICES, "2026-02-10"),
+        last_payment=SimpleNamespace(booked_on="2026-01-19", amount=11_894),
+        chat=SimpleNamespace(account_status="active", logged_in=1),
+        earlier=[
+            SimpleNamespace(
+                number="PK-000101", received="2026. 01. 03. 10:00", subject="Óraállás", closed=True
+            )
+        ],
+        earlier_total=1,
+    ),
+    "linked": SimpleNamespace(
+        number="PK-000123", name="Eötvös Ilona", customer_id="U0027", previous="U0031"
+    ),
+    "edited": True,
+    "held": SimpleNamespace(
+        number="PK-000123", holder="Kiss Péter", previous="Nagy Anna", changed=True
+    ),
     "details": {"waiting": 3, "failed": 1, "reason": "Connection refused"},
     "topic": "mail_failing",
     "error": "Forbidden: bot was blocked by the user",
@@ -193,6 +224,10 @@ BASE: dict[str, Any] = {
 }
 # Where a name means something else in one template.
 OVERRIDES: dict[str, dict[str, Any]] = {
+    "chat/staff/desk/noted.txt": {
+        "note": SimpleNamespace(id=12, ticket_id=123, author_name="Kiss Péter", body="Visszahívni.")
+    },
+    "chat/staff/desk/held.txt": {"how": "take"},
     "chat/menu/account.txt": {"rows": BOOKINGS, "balance": -11_394},
     "chat/staff/file_caption.txt": {"number": "PK-000123"},
     "tickets/attached_mail.txt": {

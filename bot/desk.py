@@ -1,0 +1,264 @@
+"""The clerk's desk in the staff chat (issue 17): what clerks need beside answering.
+
+Kept apart from `bot/staff.py` (which it builds on: who may act, which ticket a
+command names, the thread view), registered in the same group before every
+customer handler (`bot/app.py`). Each update taken here ends in
+`ApplicationHandlerStop`; a non-staff user is refused and audited at every
+command and button, as in `bot/staff.py`.
+
+- /link N U1234: the ticket's customer, for a sender no one knew;
+- /note N text: a note only staff see (in the thread view, never sent);
+  /editnote n text: its author changes note n;
+- /take N (and the 🙋 Átveszem button, `sd:take:<ticket>`), /assign N @name,
+  /release N; /mine: the open tickets I hold (◀ ▶: `sd:mine:<page>`).
+
+N is `PK-000123` or `123`, or left out in reply to a ticket's message. The
+rules are `core.desk`'s (the command line uses the same functions).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import filters as F
+
+from bot.staff import (
+    _allowed,
+    _command_parts,
+    _error,
+    _remember,
+    _ticket_and_rest,
+    _who,
+    ticket_buttons,
+)
+from conversations.common import (
+    BotContext,
+    Services,
+    button_data,
+    once_key,
+    pager,
+    query_of,
+    say,
+    send_or_edit,
+    user_id,
+)
+from core import desk, staff, tickets
+from core.staff import StaffError
+from core.texts import render
+
+log = logging.getLogger(f"petkomm.{__name__}")
+
+COMMANDS = ("link", "note", "editnote", "take", "assign", "release", "mine")
+
+Action = Callable[[Update, BotContext, Services], Awaitable[None]]
+
+
+def _actor(update: Update) -> str:
+    return staff.telegram_actor(user_id(update))
+
+
+async def on_command(update: Update, context: BotContext) -> None:
+    """The desk's commands — staff only; never passed on."""
+    command, _ = _command_parts(update)
+    if await _allowed(update, context, f"/{command}", command=True):
+        try:
+            await _ACTIONS[command](update, context, context.services)
+        except StaffError as error:
+            await _desk_error(update, error)
+    raise ApplicationHandlerStop
+
+
+async def _desk_error(update: Update, error: StaffError) -> None:
+    if isinstance(error, desk.DeskError) or error.kind not in staff_error_kinds():
+        await say(update, "staff/desk/error", kind=error.kind, number=error.number)
+    else:
+        await _error(update, error)
+
+
+def staff_error_kinds() -> set[str]:
+    """The kinds `chat/staff/error.txt` words."""
+    return {
+        StaffError.NOT_FOUND,
+        StaffError.EMPTY,
+        StaffError.TOO_LONG,
+        StaffError.NO_ADDRESS,
+    }
+
+
+# --- the customer of an unknown sender ------------------------------------------------------------
+
+
+async def link_command(update: Update, context: BotContext, svc: Services) -> None:
+    """/link N U1234: the ticket is this customer's (audited)."""
+    number, rest = await _ticket_and_rest(update, svc, _command_parts(update)[1])
+    if number is None or not rest.split():
+        await say(update, "staff/desk/usage", command="link")
+        return
+    linked = await desk.link(svc.db, number, rest.split()[0], actor=_actor(update), now=svc.now())
+    log.info(
+        "%s linked to %s by Telegram user %s", linked.number, linked.customer_id, user_id(update)
+    )
+    sent = await say(update, "staff/desk/linked", linked=linked, who=_who(update))
+    await _remember(svc, sent, linked.ticket.id)
+
+
+# --- internal notes -------------------------------------------------------------------------------
+
+
+async def note_command(update: Update, context: BotContext, svc: Services) -> None:
+    """/note N text: a note only staff see."""
+    number, text = await _ticket_and_rest(update, svc, _command_parts(update)[1])
+    if number is None or not text.strip():
+        await say(update, "staff/desk/usage", command="note")
+        return
+    note = await desk.add_note(
+        svc.db,
+        number,
+        text,
+        actor=_actor(update),
+        author_name=_who(update),
+        once=once_key(update),
+        now=svc.now(),
+    )
+    log.info(
+        "note %d added to %s by Telegram user %s",
+        note.id,
+        tickets.ticket_number(number),
+        user_id(update),
+    )
+    await say(
+        update, "staff/desk/noted", note=note, number=tickets.ticket_number(number), edited=False
+    )
+
+
+async def editnote_command(update: Update, context: BotContext, svc: Services) -> None:
+    """/editnote n text: the author changes their note n."""
+    rest = _command_parts(update)[1]
+    parts = rest.split(maxsplit=1)
+    note_id = tickets.small_number(parts[0].lstrip("#")) if parts else None
+    if note_id is None or len(parts) < 2:
+        await say(update, "staff/desk/usage", command="editnote")
+        return
+    note = await desk.edit_note(svc.db, note_id, parts[1], actor=_actor(update), now=svc.now())
+    number = tickets.ticket_number(note.ticket_id)
+    await say(update, "staff/desk/noted", note=note, number=number, edited=True)
+
+
+# --- taking and handing over ----------------------------------------------------------------
+
+
+async def take_command(update: Update, context: BotContext, svc: Services) -> None:
+    """/take N: I hold this ticket."""
+    number, _ = await _ticket_and_rest(update, svc, _command_parts(update)[1])
+    if number is None:
+        await say(update, "staff/desk/usage", command="take")
+        return
+    await _take(update, svc, number)
+
+
+async def _take(update: Update, svc: Services, number: int) -> None:
+    held = await desk.take(svc.db, number, user_id(update), actor=_actor(update), now=svc.now())
+    await _tell_held(update, svc, held, "take")
+
+
+async def assign_command(update: Update, context: BotContext, svc: Services) -> None:
+    """/assign N @name: hand the ticket to a colleague."""
+    number, rest = await _ticket_and_rest(update, svc, _command_parts(update)[1])
+    if number is None or not rest.split():
+        await say(update, "staff/desk/usage", command="assign")
+        return
+    held = await desk.assign(
+        svc.db,
+        number,
+        rest.split()[0],
+        staff_ids=svc.staff_ids,
+        actor=_actor(update),
+        now=svc.now(),
+    )
+    await _tell_held(update, svc, held, "assign")
+
+
+async def release_command(update: Update, context: BotContext, svc: Services) -> None:
+    """/release N: nobody holds the ticket any more."""
+    number, _ = await _ticket_and_rest(update, svc, _command_parts(update)[1])
+    if number is None:
+        await say(update, "staff/desk/usage", command="release")
+        return
+    held = await desk.release(svc.db, number, actor=_actor(update), now=svc.now())
+    await _tell_held(update, svc, held, "release")
+
+
+async def _tell_held(update: Update, svc: Services, held: desk.Held, how: str) -> None:
+    log.info("%s %s by Telegram user %s", held.number, how, user_id(update))
+    sent = await say(
+        update,
+        "staff/desk/held",
+        reply_markup=ticket_buttons(held.ticket.id, held.ticket.status == "closed"),
+        held=held,
+        how=how,
+        who=_who(update),
+    )
+    await _remember(svc, sent, held.ticket.id)
+
+
+async def mine_command(update: Update, context: BotContext, svc: Services) -> None:
+    """/mine: the open tickets I hold."""
+    await _send_mine(update, svc, 0)
+
+
+async def _send_mine(update: Update, svc: Services, page: int) -> None:
+    listing = await staff.list_tickets(
+        svc.db, answer_days=svc.answer_days, now=svc.now(), page=page, holder_id=user_id(update)
+    )
+    text = render("chat/staff/list.txt", listing=listing)
+    await send_or_edit(update, text, pager("sd:mine", listing.page, listing.pages, "staff"))
+
+
+_ACTIONS: dict[str, Action] = {
+    "link": link_command,
+    "note": note_command,
+    "editnote": editnote_command,
+    "take": take_command,
+    "assign": assign_command,
+    "release": release_command,
+    "mine": mine_command,
+}
+
+
+# --- buttons ------------------------------------------------------------------------------------
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    """🙋 Átveszem, ◀ ▶ of /mine — staff only; never passed on."""
+    query = query_of(update)
+    _, action, value = ([*button_data(update).split(":"), "", ""])[:3]
+    if not await _allowed(update, context, f"button {action}", command=False):
+        raise ApplicationHandlerStop
+    svc = context.services
+    number = tickets.small_number(value)
+    if number is None:
+        await query.answer()
+        raise ApplicationHandlerStop
+    try:
+        if action == "mine":
+            await _send_mine(update, svc, number)
+        elif action == "take":
+            await query.answer()
+            await _take(update, svc, number)
+        else:
+            await query.answer()
+    except StaffError as error:
+        await _desk_error(update, error)
+    raise ApplicationHandlerStop
+
+
+def handlers() -> list[BaseHandler]:
+    """The desk's handlers, for the staff group (before the customer handlers)."""
+    new_message = F.UpdateType.MESSAGE  # an edited message must not act twice
+    return [
+        CommandHandler(list(COMMANDS), on_command, filters=new_message),
+        CallbackQueryHandler(on_button, pattern=r"^sd:"),
+    ]

@@ -1,0 +1,206 @@
+"""The clerk's desk (issue 17): the customer beside a ticket, notes, holders, staff members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Queryable
+from storage.tickets import TICKET_COLUMNS as _TICKET
+from storage.tickets import Ticket, ticket_from_row
+
+# --- the customer beside the ticket ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A customer's payment as the billing system booked it."""
+
+    booked_on: str  # ISO
+    amount: int
+
+
+async def last_payment(db: Queryable, customer_id: str) -> Payment | None:
+    """The customer's newest payment booking, if any."""
+    row = await db.fetch_one(
+        "SELECT booked_on, amount FROM transactions WHERE customer_id = ? AND kind = 'payment'"
+        " ORDER BY booked_on DESC, id DESC LIMIT 1",
+        (customer_id,),
+    )
+    return Payment(row[0], int(row[1])) if row else None
+
+
+@dataclass(frozen=True)
+class ChatUse:
+    """Whether a customer has a portal account, and Telegram users logged in to it now."""
+
+    account_status: str | None  # pending | active | disabled; None: no account
+    logged_in: int  # Telegram users logged in to the account
+
+
+async def chat_use(db: Queryable, customer_id: str) -> ChatUse:
+    """The customer's portal account status and how many Telegram logins it has now."""
+    row = await db.fetch_one(
+        "SELECT a.status, (SELECT count(*) FROM telegram_logins l WHERE l.account_id = a.id)"
+        " FROM portal_accounts a WHERE a.customer_id = ?",
+        (customer_id,),
+    )
+    return ChatUse(row[0], int(row[1])) if row else ChatUse(None, 0)
+
+
+async def other_tickets(
+    db: Queryable, ticket: Ticket, *, limit: int = 5
+) -> tuple[list[Ticket], int]:
+    """The same customer's (or, unknown, the same address's) other tickets, newest first,
+    at most `limit`, and how many there are in all."""
+    if ticket.customer_id:
+        where, value = "customer_id = ?", ticket.customer_id
+    elif ticket.email:
+        where, value = "email = ? COLLATE NOCASE", ticket.email
+    elif ticket.telegram_user_id is not None:
+        where, value = "telegram_user_id = ?", str(ticket.telegram_user_id)
+    else:
+        return [], 0
+    rows = await db.fetch_all(
+        f"SELECT {_TICKET} FROM tickets WHERE {where} AND id <> ?"
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        (value, ticket.id, limit),
+    )
+    total = await db.fetch_value(
+        f"SELECT count(*) FROM tickets WHERE {where} AND id <> ?", (value, ticket.id)
+    )
+    return [ticket_from_row(row) for row in rows], int(total)
+
+
+async def link_customer(db: Queryable, ticket_id: int, customer_id: str, now: float) -> None:
+    """Name the ticket's customer (staff linked an unknown sender)."""
+    await db.execute(
+        "UPDATE tickets SET customer_id = ?, updated_at = ? WHERE id = ?",
+        (customer_id, now, ticket_id),
+    )
+
+
+# --- internal notes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note on a ticket that only staff see."""
+
+    id: int
+    ticket_id: int
+    author: str  # the audit actor (staff:<id>, cli:<user>)
+    author_name: str
+    body: str
+    created_at: float
+    edited_at: float | None
+
+
+_NOTE = "id, ticket_id, author, author_name, body, created_at, edited_at"
+
+
+async def add_note(
+    db: Queryable, ticket_id: int, *, author: str, author_name: str, body: str, now: float
+) -> int:
+    return await db.insert(
+        "INSERT INTO ticket_notes(ticket_id, author, author_name, body, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (ticket_id, author, author_name, body, now),
+    )
+
+
+async def note(db: Queryable, note_id: int) -> Note | None:
+    row = await db.fetch_one(f"SELECT {_NOTE} FROM ticket_notes WHERE id = ?", (note_id,))
+    return Note(*row) if row else None
+
+
+async def notes(db: Queryable, ticket_id: int) -> list[Note]:
+    """A ticket's notes, oldest first."""
+    rows = await db.fetch_all(
+        f"SELECT {_NOTE} FROM ticket_notes WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+    )
+    return [Note(*row) for row in rows]
+
+
+async def edit_note(db: Queryable, note_id: int, body: str, now: float) -> None:
+    await db.execute(
+        "UPDATE ticket_notes SET body = ?, edited_at = ? WHERE id = ?", (body, now, note_id)
+    )
+
+
+# --- who holds a ticket, and the staff members the bot has met --------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    """A staff member as the bot last saw them."""
+
+    user_id: int
+    username: str | None
+    name: str
+    seen_at: float
+
+
+_MEMBER = "user_id, username, name, seen_at"
+
+
+async def seen_member(
+    db: Queryable, user_id: int, username: str | None, name: str, now: float
+) -> None:
+    """Remember a staff member's current name and @name (written only when they changed)."""
+    await db.execute(
+        "INSERT INTO staff_members(user_id, username, name, seen_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(user_id) DO UPDATE SET username = excluded.username,"
+        " name = excluded.name, seen_at = excluded.seen_at"
+        " WHERE (staff_members.username, staff_members.name)"
+        " IS NOT (excluded.username, excluded.name)",
+        (user_id, username, name, now),
+    )
+
+
+async def member(db: Queryable, user_id: int) -> Member | None:
+    row = await db.fetch_one(f"SELECT {_MEMBER} FROM staff_members WHERE user_id = ?", (user_id,))
+    return Member(*row) if row else None
+
+
+async def member_by_username(db: Queryable, username: str) -> Member | None:
+    row = await db.fetch_one(
+        f"SELECT {_MEMBER} FROM staff_members WHERE username = ? COLLATE NOCASE"
+        " ORDER BY seen_at DESC LIMIT 1",
+        (username,),
+    )
+    return Member(*row) if row else None
+
+
+async def members(db: Queryable, user_ids: set[int]) -> dict[int, Member]:
+    """The members among these ids the bot has met, by id."""
+    if not user_ids:
+        return {}
+    marks = ",".join("?" * len(user_ids))
+    rows = await db.fetch_all(
+        f"SELECT {_MEMBER} FROM staff_members WHERE user_id IN ({marks})", sorted(user_ids)
+    )
+    return {row[0]: Member(*row) for row in rows}
+
+
+async def set_holder(db: Queryable, ticket_id: int, holder_id: int | None, now: float) -> None:
+    await db.execute(
+        "UPDATE tickets SET holder_id = ?, updated_at = ? WHERE id = ?", (holder_id, now, ticket_id)
+    )
+
+
+async def held_open_tickets(db: Queryable, holder_id: int, offset: int, limit: int) -> list[Ticket]:
+    """The open tickets a staff member holds, oldest first."""
+    rows = await db.fetch_all(
+        f"SELECT {_TICKET} FROM tickets WHERE holder_id = ? AND status = 'open'"
+        " ORDER BY created_at, id LIMIT ? OFFSET ?",
+        (holder_id, limit, offset),
+    )
+    return [ticket_from_row(row) for row in rows]
+
+
+async def count_held_open(db: Queryable, holder_id: int) -> int:
+    return int(
+        await db.fetch_value(
+            "SELECT count(*) FROM tickets WHERE holder_id = ? AND status = 'open'", (holder_id,)
+        )
+    )

@@ -1,0 +1,29 @@
+-- The clerk's desk (issue 17): internal notes, who holds a ticket, and the staff
+-- members the bot has met (so `/assign PK-… @kata` can find Kata).
+
+-- Notes only staff see: never a ticket message, so no answer, mail or chat delivery
+-- can carry one. Editable by their author (`edited_at`).
+CREATE TABLE ticket_notes (
+    id          INTEGER PRIMARY KEY,
+    ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
+    author      TEXT NOT NULL,             -- the audit actor: staff:<id> or cli:<user>
+    author_name TEXT NOT NULL DEFAULT '',  -- as staff see it (a Telegram name, an OS user)
+    body        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    edited_at   REAL
+);
+CREATE INDEX ticket_notes_by_ticket ON ticket_notes(ticket_id, id);
+
+-- The staff member (Telegram user id) who holds a ticket; NULL: nobody yet.
+ALTER TABLE tickets ADD COLUMN holder_id INTEGER;
+CREATE INDEX tickets_by_holder ON tickets(holder_id, status, created_at)
+    WHERE holder_id IS NOT NULL;
+
+-- Staff members as the bot last saw them (a command, a button, a reply).
+CREATE TABLE staff_members (
+    user_id   INTEGER PRIMARY KEY,
+    username  TEXT,                        -- Telegram @name without the @, if they have one
+    name      TEXT NOT NULL,
+    seen_at   REAL NOT NULL
+);
+CREATE INDEX staff_members_by_username ON staff_members(username COLLATE NOCASE);

@@ -1,0 +1,243 @@
+"""The clerk's desk in the staff chat (issue 17): the customer beside the ticket, /link,
+internal notes, taking and handing over.
+
+The real bot polls the Bot API emulator with a staff group; customers are the
+simulated people of the other chat tests, with the demo billing data behind them.
+"""
+
+from __future__ import annotations
+
+from bot.staff import button_label
+from core import tickets
+from core.formats import format_amount, format_invoice_number
+from storage import audit
+from storage import tickets as tickets_store
+from tests.botkit import STAFF_IDS, TODAY, active_customer, debtor
+
+DAY = 86400.0
+
+
+async def report(customer, text: str) -> str:
+    """The customer reports a problem in the chat; returns the ticket number."""
+    await customer.press("report")
+    [reply] = await customer.say(text)
+    assert "rögzítettük" in reply.text
+    return reply.text.split("Ügyszáma: ")[1].split()[0]
+
+
+async def audited(env, action: str) -> list[audit.AuditEntry]:
+    return [e for e in await audit.entries(env.db) if e.action == action]
+
+
+async def mail_ticket(env, address: str, subject: str, text: str) -> str:
+    """A mail report from `address`, as the mail worker opens it (announcement marked sent)."""
+    async with env.db.transaction() as tx:
+        ticket = await tickets.open_ticket(
+            tx,
+            channel="mail",
+            subject=subject,
+            body=text,
+            new_text=text,
+            actor=f"mail:{address}",
+            email=address,
+            mail_message_id=f"<{subject.replace(' ', '.')}@example.hu>",
+            now=env.clock.now,
+        )
+        await tx.execute("UPDATE staff_announcements SET sent_at = ?", (env.clock.now,))
+    return tickets.ticket_number(ticket.id)
+
+
+async def test_opening_a_ticket_shows_the_customer_beside_it(staff_bot):
+    env = await staff_bot()
+    customer_id = await debtor(env.db)
+    name, address, method = await env.db.fetch_one(
+        "SELECT name, address, payment_method FROM customers WHERE customer_id = ?",
+        (customer_id,),
+    )
+    [overdue, *_] = await env.db.fetch_all(
+        "SELECT invoice_no, outstanding FROM invoices WHERE customer_id = ? AND outstanding > 0"
+        " AND due_date < ? ORDER BY due_date, invoice_no",
+        (customer_id, TODAY.isoformat()),
+    )
+    paid_on, paid = await env.db.fetch_one(
+        "SELECT booked_on, amount FROM transactions WHERE customer_id = ? AND kind = 'payment'"
+        " ORDER BY booked_on DESC, id DESC LIMIT 1",
+        (customer_id,),
+    )
+    eva = await active_customer(env, customer_id, "tartozo")
+    first = await report(eva, "Miért ilyen magas a számlám? Nem értem az összeget.")
+    post = await env.staff_message(first, "Új bejelentés")
+
+    anna = env.clerk()
+    [thread] = await anna.press(post, button_label("open"))
+    text = thread.text
+    assert f"{name} · {customer_id}" in text and f"Cím: {address}" in text
+    assert f"Fizetési mód: {method or 'nincs megadva'}" in text
+    assert "Egyenleg: " in text and "tartozás" in text
+    line = next(li for li in text.splitlines() if format_invoice_number(overdue[0]) in li)
+    assert line.startswith("⚠️") and format_amount(overdue[1]) in line and "(lejárt)" in line
+    y, m, d = paid_on.split("-")
+    assert f"Utolsó befizetés: {y}. {m}. {d}., {format_amount(paid)}" in text
+    assert "Csevegés: használja, most is be van lépve" in text
+    assert "Korábbi bejelentése nincs." in text
+
+    # A second report lists the first beside it; /ticket shows the same view.
+    second = await report(eva, "És a múlt havi számlám sem jött meg e-mailben.")
+    await env.staff_message(second, "Új bejelentés")
+    [again] = await anna.command("ticket", second)
+    assert "Korábbi bejelentései (1 db):" in again.text and first in again.text
+
+
+async def test_an_unknown_sender_is_said_so_and_a_clerk_links_the_ticket(staff_bot):
+    env = await staff_bot()
+    number = await mail_ticket(env, "ismeretlen@example.hu", "Vizora csere", "Mikor cserélik?")
+    anna = env.clerk()
+    [thread] = await anna.command("ticket", number)
+    assert "Ismeretlen feladó: ez az e-mail cím egyetlen ügyfélhez sincs kötve." in thread.text
+    assert f"/link {number} U1234" in thread.text
+
+    customer_id = await debtor(env.db)
+    name = await env.db.fetch_value(
+        "SELECT name FROM customers WHERE customer_id = ?", (customer_id,)
+    )
+    [bad] = await anna.command("link", f"{number} U99999")
+    assert "nem ügyfél-azonosító" in bad.text
+    [missing] = await anna.command("link", f"{number} U9999")
+    assert "Nincs ilyen ügyfél-azonosító" in missing.text
+    # In reply to the thread, the ticket need not be named.
+    [linked] = await anna.command("link", customer_id, reply_to=thread)
+    assert f"{number}" in linked.text and f"{name} ({customer_id})" in linked.text
+    [after] = await anna.command("ticket", number)
+    assert f"{name} · {customer_id}" in after.text and "Ismeretlen feladó" not in after.text
+    ticket = await tickets.get(env.db, tickets.parse_ticket_number(number))
+    assert ticket.customer_id == customer_id
+    [entry] = await audited(env, "ticket_linked")
+    assert (entry.actor, entry.target, entry.details) == (f"staff:{anna.id}", number, customer_id)
+
+
+async def test_a_note_is_for_staff_only_and_its_author_may_edit_it(staff_bot):
+    env = await staff_bot()
+    guest = env.customer("Béla")
+    await guest.command("start")
+    number = await report(guest, "Zajos a vízóra éjszaka.")
+    post = await env.staff_message(number, "Új bejelentés")
+    seen = len(guest.user.replies)
+
+    anna = env.clerk()
+    [noted] = await anna.command("note", f"{number} Tavaly is panaszkodott, a szerelő tudja.")
+    assert "Belső jegyzet rögzítve" in noted.text and "nem jut el" in noted.text
+    note_id = int(noted.text.split("rögzítve (")[1].split(".")[0])
+    [thread] = await anna.press(post, button_label("open"))
+    assert f"Belső jegyzet {note_id}" in thread.text
+    assert "Tavaly is panaszkodott, a szerelő tudja." in thread.text
+
+    # Another clerk may not change it; its author may.
+    kata = env.clerk(STAFF_IDS[1], "Kata")
+    [refused] = await kata.command("editnote", f"{note_id} Átírom.")
+    assert "nem Ön írta" in refused.text
+    [edited] = await anna.command("editnote", f"{note_id} Tavaly is panaszkodott; hívjuk vissza.")
+    assert "Jegyzet szerkesztve" in edited.text
+    [thread] = await anna.command("ticket", number)
+    assert "hívjuk vissza" in thread.text and "szerkesztve" in thread.text
+    assert "Átírom" not in thread.text
+
+    # The answer reaches the customer; the note never does.
+    await anna.reply(post, "Holnap megnézzük a vízórát.")
+    await env.chat_message(guest, "Holnap megnézzük a vízórát.")
+    customer_saw = " ".join(m.text or "" for m in guest.user.replies[seen:])
+    assert "panaszkodott" not in customer_saw and "jegyzet" not in customer_saw.lower()
+    ticket_id = tickets.parse_ticket_number(number)
+    assert all(
+        "panaszkodott" not in m.body for m in await tickets_store.messages(env.db, ticket_id)
+    )
+    assert [e.details for e in await audited(env, "note_added")] == [f"note {note_id}"]
+    assert [e.actor for e in await audited(env, "note_edited")] == [f"staff:{anna.id}"]
+    assert all("panaszkodott" not in e.details for e in await audit.entries(env.db))
+
+
+async def test_a_clerk_takes_a_ticket_hands_it_over_and_the_holder_hears_of_the_customer(
+    staff_bot,
+):
+    env = await staff_bot()
+    guest = env.customer("Gizella")
+    await guest.command("start")
+    number = await report(guest, "Kérek egy visszahívást a számla miatt.")
+    post = await env.staff_message(number, "Új bejelentés")
+    anna = env.clerk()
+    kata = env.clerk(STAFF_IDS[1], "Kata", username="kata")
+    await kata.command("mine")  # Kata has used the bot: it knows her @name
+    [empty] = await anna.command("mine")
+    assert "Önnél nincs nyitott bejelentés" in empty.text
+
+    [taken] = await anna.press(post, button_label("take"))
+    assert f"{number}" in taken.text and "átvette Anna" in taken.text
+    [listing] = await anna.command("tickets")
+    assert "🙋 Anna" in listing.text
+    [mine] = await anna.command("mine")
+    assert "Az Ön nyitott bejelentései" in mine.text and number in mine.text
+
+    [handed] = await anna.command("assign", f"{number} @kata")
+    assert "átadva neki: Kata" in handed.text and "(eddig: Anna)" in handed.text
+    [anna_mine] = await anna.command("mine")
+    assert number not in anna_mine.text
+    [kata_mine] = await kata.command("mine")
+    assert number in kata_mine.text
+    [nobody] = await anna.command("assign", f"{number} @senki")
+    assert "Nem ismerek ilyen nevű munkatársat" in nobody.text
+
+    # The customer writes again: the announcement names Kata with a mention.
+    answer_to = await anna.reply(post, "Holnap hívjuk.")
+    assert answer_to
+    answer = await env.chat_message(guest, "Holnap hívjuk.")
+    await guest._run(lambda: guest.user.send_text("Köszönöm, várom!", reply_to=answer.message_id))
+    again = await env.staff_message(number, "Új üzenet", "Köszönöm, várom!")
+    assert "Kezeli: Kata – az ügyfél ismét írt" in again.text
+    mention = [e for e in again.entities if e["type"] == "text_link"]
+    assert [e["url"] for e in mention] == [f"tg://user?id={kata.id}"]
+
+    assert [(e.actor, e.target) for e in await audited(env, "ticket_taken")] == [
+        (f"staff:{anna.id}", number)
+    ]
+    [assigned] = await audited(env, "ticket_assigned")
+    assert assigned.details == f"to {kata.id} (was {anna.id})"
+
+
+async def test_strangers_are_refused_every_desk_command_and_button(staff_bot):
+    env = await staff_bot()
+    guest = env.customer("Zoltán")
+    await guest.command("start")
+    number = await report(guest, "Hibás a számlám összege.")
+    post = await env.staff_message(number, "Új bejelentés")
+    stranger = env.clerk(4242, "Idegen")
+    for command, payload in (
+        ("link", f"{number} U0001"),
+        ("note", f"{number} titok"),
+        ("editnote", "1 titok"),
+        ("take", number),
+        ("assign", f"{number} 9001"),
+        ("release", number),
+        ("mine", None),
+    ):
+        [refused] = await stranger.command(command, payload)
+        assert "ügyfélszolgálat munkatársai" in refused.text, command
+    assert await stranger.press(post, button_label("take")) == []
+    assert "munkatársai" in env.emulator.callback_answers[-1].text
+    # A customer typing one in their own chat is refused too.
+    [mine] = await guest.command("note", f"{number} hello")
+    assert "ügyfélszolgálat munkatársai" in mine.text
+
+    ticket = await tickets.get(env.db, tickets.parse_ticket_number(number))
+    assert ticket.holder_id is None and ticket.customer_id is None
+    assert await env.db.fetch_value("SELECT count(*) FROM ticket_notes") == 0
+    refused = [(e.actor, e.target) for e in await audited(env, "staff_refused")]
+    assert refused == [
+        ("tg:4242", "/link"),
+        ("tg:4242", "/note"),
+        ("tg:4242", "/editnote"),
+        ("tg:4242", "/take"),
+        ("tg:4242", "/assign"),
+        ("tg:4242", "/release"),
+        ("tg:4242", "/mine"),
+        ("tg:4242", "button take"),
+        (f"tg:{guest.id}", "/note"),
+    ]

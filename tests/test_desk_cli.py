@@ -1,0 +1,140 @@
+"""The clerk's desk at the command line (issue 17): `run_bot.py tickets link|note|note-edit|
+assign|release|show|list --holder`, each a subprocess on a real database file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core import tickets
+from storage.db import open_database
+from tests.test_staff_cli import ME, run
+
+DAY = 86400.0
+
+
+@pytest.fixture
+async def env(tmp_path) -> dict[str, str]:
+    """A known customer with an overdue invoice and a payment, her mail ticket (PK-000001),
+    and a mail from an address no one knows (PK-000002)."""
+    path = tmp_path / "desk.sqlite3"
+    db = await open_database(path)
+    now = time.time()
+    await db.execute(
+        "INSERT INTO customers(customer_id, name, address, email, payment_method) VALUES"
+        " ('U1234', 'Juhász László', '8105 Pétfürdő, Fő u. 1.', 'juhasz@example.hu', 'csekk'),"
+        " ('U2000', 'Kiss Anna', '8105 Pétfürdő, Ady u. 2.', '', 'átutalás')"
+    )
+    await db.execute(
+        "INSERT INTO invoices(invoice_no, customer_id, issue_date, due_date, amount, outstanding)"
+        " VALUES (2026000123, 'U1234', '2026-01-05', '2026-01-20', 12345, 12345)"
+    )
+    await db.execute(
+        "INSERT INTO transactions(transaction_id, customer_id, booked_on, kind, amount) VALUES"
+        " ('T1', 'U1234', '2026-01-05', 'charge', 12345),"
+        " ('T2', 'U1234', '2025-12-10', 'payment', 9800)"
+    )
+    async with db.transaction() as tx:
+        for customer_id, address, subject in (
+            ("U1234", "juhasz@example.hu", "Magas a számla"),
+            (None, "valaki@example.hu", "Vízóra"),
+        ):
+            await tickets.open_ticket(
+                tx,
+                channel="mail",
+                subject=subject,
+                body="Kérem, nézzék meg.",
+                new_text="Kérem, nézzék meg.",
+                actor=f"mail:{address}",
+                customer_id=customer_id,
+                email=address,
+                mail_message_id=f"<{subject[:3]}@example.hu>",
+                now=now - DAY,
+            )
+    await db.execute(
+        "INSERT INTO staff_members(user_id, username, name, seen_at) VALUES (9002, 'kata', 'Kata',"
+        " 0)"
+    )
+    await db.close()
+    return {
+        "PETKOMM_DB": str(path),
+        "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail"),
+        "PETKOMM_STAFF_IDS": "9001,9002",
+    }
+
+
+def test_show_prints_the_customer_beside_the_ticket_and_link_names_an_unknown_one(env):
+    shown = run(env, "tickets", "show", "PK-000001")
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert "the customer: Juhász László (U1234)" in out and "8105 Pétfürdő, Fő u. 1." in out
+    assert "Payment:  csekk" in out and "Balance:  -2545 Ft (owes)" in out
+    assert "2026-000123  12 345 Ft  due 2026-01-20  OVERDUE" in out
+    assert "Last payment: 2025-12-10, 9800 Ft" in out and "no portal account" in out
+
+    unknown = run(env, "tickets", "show", "2")
+    assert "unknown sender" in unknown.stdout and "tickets link PK-000002 U1234" in unknown.stdout
+    assert run(env, "tickets", "link", "2", "U9999").returncode == 1
+    linked = run(env, "tickets", "link", "2", "U1234")
+    assert linked.returncode == 0 and "PK-000002 linked to Juhász László (U1234)" in linked.stdout
+    after = run(env, "tickets", "show", "2").stdout
+    assert "the customer: Juhász László (U1234)" in after
+    assert "Earlier tickets (1):" in after and "PK-000001" in after
+    entries = run(env, "audit", "--actor", ME).stdout
+    assert "ticket_linked" in entries and "U1234" in entries
+
+
+def test_a_note_stays_inside_and_only_its_author_edits_it(env):
+    added = run(env, "tickets", "note", "1", "--text", "Visszahívni délután.")
+    assert added.returncode == 0, added.stderr
+    assert "Note 1 added to PK-000001 (staff only, never sent)." in added.stdout
+    shown = run(env, "tickets", "show", "1").stdout
+    assert "internal note 1 by" in shown and "Visszahívni délután." in shown
+
+    edited = run(env, "tickets", "note-edit", "1", "--text", "Visszahívtuk.")
+    assert edited.returncode == 0 and "Note 1 of PK-000001 edited." in edited.stdout
+    assert "Visszahívtuk." in run(env, "tickets", "show", "1").stdout
+
+    # A note someone else wrote (a clerk in the staff chat) is not ours to change.
+    async def staff_note() -> None:
+        db = await open_database(env["PETKOMM_DB"])
+        await db.execute(
+            "INSERT INTO ticket_notes(ticket_id, author, author_name, body, created_at)"
+            " VALUES (1, 'staff:9001', 'Anna', 'Anna jegyzete', 0)"
+        )
+        await db.close()
+
+    import asyncio
+
+    asyncio.run(staff_note())
+    refused = run(env, "tickets", "note-edit", "2", "--text", "Átírom")
+    assert refused.returncode == 1 and "only its author" in refused.stderr
+    # No mail went anywhere.
+    assert run(env, "outbox", "list").stdout.count("@") == 0
+
+
+def test_assign_shows_the_holder_in_the_list_and_release_frees_it(env):
+    assigned = run(env, "tickets", "assign", "1", "@kata")
+    assert assigned.returncode == 0, assigned.stderr
+    assert "PK-000001 is held by Kata." in assigned.stdout
+    listing = run(env, "tickets", "list").stdout
+    assert "[Kata]" in next(line for line in listing.splitlines() if line.startswith("PK-000001"))
+    held = run(env, "tickets", "list", "--holder", "@kata").stdout
+    assert "Open tickets held by @kata: 1" in held and "PK-000002" not in held
+    assert run(env, "tickets", "assign", "1", "4242").returncode == 1  # not staff
+    assert run(env, "tickets", "assign", "1", "@senki").returncode == 1
+    released = run(env, "tickets", "release", "1")
+    assert "PK-000001 is held by nobody now." in released.stdout
+    assert "[Kata]" not in run(env, "tickets", "list").stdout
+    actions = [line for line in run(env, "audit").stdout.splitlines() if "ticket_" in line]
+    assert any("ticket_assigned" in line for line in actions)
+    assert any("ticket_released" in line for line in actions)
+
+
+def test_the_desk_commands_have_help():
+    for command in ("link", "note", "note-edit", "assign", "release"):
+        result = run({}, "tickets", command, "--help")
+        assert result.returncode == 0 and "usage:" in result.stdout
+
+
