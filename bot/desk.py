@@ -10,7 +10,10 @@ command and button, as in `bot/staff.py`.
 - /note N text: a note only staff see (in the thread view, never sent);
   /editnote n text: its author changes note n;
 - /take N (and the 🙋 Átveszem button, `sd:take:<ticket>`), /assign N @name,
-  /release N; /mine: the open tickets I hold (◀ ▶: `sd:mine:<page>`).
+  /release N; /mine: the open tickets I hold (◀ ▶: `sd:mine:<page>`);
+- canned answers: /reply N #name, or 📝 Sablon (`sd:canned:<ticket>`) and a name
+  (`sd:cn:<ticket>:<name>`), show the filled text with ✅ Elküldöm (`sd:send:<draft>`)
+  and ✖️ Mégse (`sd:drop:<draft>`); a reply to it with a changed text sends that.
 
 N is `PK-000123` or `123`, or left out in reply to a ticket's message. The
 rules are `core.desk`'s (the command line uses the same functions).
@@ -19,9 +22,10 @@ rules are `core.desk`'s (the command line uses the same functions).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler
 from telegram.ext import filters as F
 
@@ -38,14 +42,16 @@ from conversations.common import (
     BotContext,
     Services,
     button_data,
+    inline,
     once_key,
     pager,
     query_of,
     say,
     send_or_edit,
+    text_of,
     user_id,
 )
-from core import desk, staff, tickets
+from core import canned, desk, staff, tickets
 from core.staff import StaffError
 from core.texts import render
 
@@ -73,7 +79,8 @@ async def on_command(update: Update, context: BotContext) -> None:
 
 async def _desk_error(update: Update, error: StaffError) -> None:
     if isinstance(error, desk.DeskError) or error.kind not in staff_error_kinds():
-        await say(update, "staff/desk/error", kind=error.kind, number=error.number)
+        detail = error.detail if isinstance(error, desk.DeskError) else None
+        await say(update, "staff/desk/error", kind=error.kind, number=error.number, detail=detail)
     else:
         await _error(update, error)
 
@@ -217,6 +224,111 @@ async def _send_mine(update: Update, svc: Services, page: int) -> None:
     await send_or_edit(update, text, pager("sd:mine", listing.page, listing.pages, "staff"))
 
 
+# --- canned answers ----------------------------------------------------------------------------
+
+# `/reply PK-000123 #tartozas` (or `/reply #tartozas` in reply to a ticket's message): the
+# canned answer, filled and shown before it goes; any other /reply is bot/staff.py's.
+_CANNED_REPLY = re.compile(r"^/reply(?:@\w+)?\s+(?:(\S+)\s+)?#([a-z0-9][a-z0-9_-]*)\s*$")
+
+
+async def on_canned_reply(update: Update, context: BotContext) -> None:
+    """/reply N #name — staff only; never passed on."""
+    if await _allowed(update, context, "/reply", command=True):
+        svc = context.services
+        match = _CANNED_REPLY.match(text_of(update))
+        assert match is not None  # the handler's filter matched it
+        number, _ = await _ticket_and_rest(update, svc, match[1] or "")
+        try:
+            if number is None:
+                await say(update, "staff/usage", command="reply")
+            else:
+                await _preview(update, svc, number, match[2])
+        except StaffError as error:
+            await _desk_error(update, error)
+    raise ApplicationHandlerStop
+
+
+async def _choose_canned(update: Update, svc: Services, number: int) -> None:
+    """📝 Sablon: the canned answers, one button each."""
+    ticket = await staff.find(svc.db, number)
+    label = tickets.ticket_number(ticket.id)
+    choices = canned.available(svc.settings.canned_dir)
+    buttons = [
+        InlineKeyboardButton(item.name, callback_data=f"sd:cn:{ticket.id}:{item.name}")
+        for item in choices
+    ]
+    rows = [buttons[start : start + 3] for start in range(0, len(buttons), 3)]
+    sent = await say(
+        update,
+        "staff/desk/canned_list",
+        reply_markup=InlineKeyboardMarkup(rows) if rows else None,
+        number=label,
+        canned=choices,
+    )
+    await _remember(svc, sent, ticket.id)
+
+
+async def _preview(update: Update, svc: Services, number: int, name: str) -> None:
+    """The canned answer filled for the ticket, with ✅ Elküldöm and ✖️ Mégse; a reply to
+    it (the clerk's changed text) answers the ticket instead."""
+    draft = await canned.fill_draft(
+        svc.db,
+        svc.settings.canned_dir,
+        number,
+        name,
+        svc.facts,
+        actor=_actor(update),
+        now=svc.now(),
+    )
+    markup = inline(
+        [[("send_canned", f"sd:send:{draft.id}"), ("drop_canned", f"sd:drop:{draft.id}")]],
+        "staff",
+    )
+    sent = await say(
+        update,
+        "staff/desk/canned_preview",
+        reply_markup=markup,
+        draft=draft,
+        number=tickets.ticket_number(draft.ticket_id),
+        who=_who(update),
+    )
+    await _remember(svc, sent, draft.ticket_id)
+
+
+async def _send_draft(update: Update, svc: Services, draft_id: int) -> None:
+    draft, result = await canned.send_draft(
+        svc.db, svc.settings, draft_id, actor=_actor(update), now=svc.now()
+    )
+    log.info(
+        "%s answered with the canned %s by Telegram user %s (%s)",
+        result.number,
+        draft.name,
+        user_id(update),
+        result.via,
+    )
+    sent = await say(
+        update,
+        "staff/answered",
+        reply_markup=ticket_buttons(result.ticket.id, result.ticket.status == "closed"),
+        answered=result,
+        who=_who(update),
+    )
+    await _remember(svc, sent, result.ticket.id)
+
+
+async def _drop_draft(update: Update, svc: Services, draft_id: int) -> None:
+    draft = await canned.drop_draft(svc.db, draft_id, svc.now())
+    if draft.sent_at is not None:  # it went already: say where, not that it did not
+        await _send_draft(update, svc, draft_id)
+        return
+    await say(
+        update,
+        "staff/desk/canned_dropped",
+        number=tickets.ticket_number(draft.ticket_id),
+        who=_who(update),
+    )
+
+
 _ACTIONS: dict[str, Action] = {
     "link": link_command,
     "note": note_command,
@@ -234,7 +346,7 @@ _ACTIONS: dict[str, Action] = {
 async def on_button(update: Update, context: BotContext) -> None:
     """🙋 Átveszem, ◀ ▶ of /mine — staff only; never passed on."""
     query = query_of(update)
-    _, action, value = ([*button_data(update).split(":"), "", ""])[:3]
+    _, action, value, extra = ([*button_data(update).split(":"), "", "", ""])[:4]
     if not await _allowed(update, context, f"button {action}", command=False):
         raise ApplicationHandlerStop
     svc = context.services
@@ -248,6 +360,18 @@ async def on_button(update: Update, context: BotContext) -> None:
         elif action == "take":
             await query.answer()
             await _take(update, svc, number)
+        elif action == "canned":
+            await query.answer()
+            await _choose_canned(update, svc, number)
+        elif action == "cn" and canned.valid_name(extra):
+            await query.answer()
+            await _preview(update, svc, number, extra)
+        elif action == "send":
+            await query.answer()
+            await _send_draft(update, svc, number)
+        elif action == "drop":
+            await query.answer()
+            await _drop_draft(update, svc, number)
         else:
             await query.answer()
     except StaffError as error:
@@ -260,5 +384,6 @@ def handlers() -> list[BaseHandler]:
     new_message = F.UpdateType.MESSAGE  # an edited message must not act twice
     return [
         CommandHandler(list(COMMANDS), on_command, filters=new_message),
+        CommandHandler("reply", on_canned_reply, filters=new_message & F.Regex(_CANNED_REPLY)),
         CallbackQueryHandler(on_button, pattern=r"^sd:"),
     ]

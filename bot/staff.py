@@ -99,7 +99,7 @@ def ticket_buttons(
         [
             [("open", f"st:open:{ticket_id}"), ("reply", f"st:reply:{ticket_id}"), last],
             # The clerk's desk (bot/desk.py, issue 17).
-            [("take", f"sd:take:{ticket_id}")],
+            [("take", f"sd:take:{ticket_id}"), ("canned", f"sd:canned:{ticket_id}")],
         ],
         "staff",
     )

@@ -29,7 +29,7 @@ from core.config import Settings
 if TYPE_CHECKING:
     from core.attachments import TicketFile
     from core.db import Database
-    from core.staff import Summary, Thread
+    from core.staff import Answered, Summary, Thread
 
 # A StaffError's kind, worded for the operator; an unknown kind is shown as it is.
 STAFF_ERRORS = {
@@ -44,6 +44,8 @@ STAFF_ERRORS = {
     "no_member": "error: no staff member by that name has used the bot yet; use their "
     "Telegram user ID",
     "not_staff_member": "error: not a staff member (PETKOMM_STAFF_IDS)",
+    "no_canned": "error: no canned answer {detail!r} (see: tickets canned)",
+    "broken_canned": "error: the canned answer cannot be filled: {detail}",
 }
 DESK_ACTIONS = ("link", "note", "note-edit", "assign", "release")
 SUBJECT_WIDTH = 50
@@ -88,6 +90,18 @@ def register(sub: Subparsers) -> None:
     source = t.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", metavar="T", help="the answer")
     source.add_argument("--file", metavar="F", help="read the answer from F (UTF-8; - is stdin)")
+    source.add_argument(
+        "--canned",
+        metavar="NAME",
+        help="a canned answer filled for the ticket (`tickets canned` lists them): shown, "
+        "then sent after you say yes, or changed in $EDITOR first",
+    )
+    t.add_argument("--yes", action="store_true", help="with --canned: send without asking")
+    t = t_sub.add_parser(
+        "canned",
+        help="list the canned answers",
+        description="The canned answers (PETKOMM_CANNED_DIR, or the shipped ones), by name.",
+    )
     t = t_sub.add_parser("close", help="close a ticket", description="Close a ticket.")
     t.add_argument("number", metavar="N")
     t = t_sub.add_parser("reopen", help="reopen a ticket", description="Reopen a ticket.")
@@ -173,6 +187,8 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
 
     action = args.tickets_command
     number = None
+    if action == "canned":
+        return _list_canned(settings)
     if action == "note-edit":
         number = small_number(args.number)
         if number is None:
@@ -182,7 +198,7 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
         if number is None:
             return error(f"error: not a ticket number: {args.number!r} (use 123 or PK-000123)")
     text = None
-    if action in ("reply", "note", "note-edit"):
+    if action in ("reply", "note", "note-edit") and getattr(args, "canned", None) is None:
         text, problem = _answer_text(args)
         if problem:
             return error(problem)
@@ -195,6 +211,8 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
             await _desk(clerk, action, number, args, text)
         elif action == "show":
             await _show(clerk, number)
+        elif action == "reply" and args.canned is not None:
+            return await _reply_canned(clerk, number, args.canned, ask=not args.yes)
         elif action == "reply":
             await _reply(clerk, number, text or "")
         elif action == "attachment":
@@ -203,7 +221,10 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
             await _close_or_reopen(clerk, number, close=action == "close")
     except StaffError as refused:
         message = STAFF_ERRORS.get(refused.kind, "error: {number}: " + refused.kind)
-        return error(message.format(number=refused.number, limit=refused.limit), REFUSED)
+        detail = getattr(refused, "detail", None)
+        return error(
+            message.format(number=refused.number, limit=refused.limit, detail=detail), REFUSED
+        )
     except AttachmentError as refused:
         return error(_attachment_error(refused), REFUSED)
     except DatabaseBusy:
@@ -318,6 +339,11 @@ async def _reply(clerk: Clerk, number: int, text: str) -> None:
     result = await staff.answer(
         clerk.db, clerk.settings, number, text, actor=clerk.actor, now=clerk.now
     )
+    _print_answered(result)
+
+
+def _print_answered(result: Answered) -> None:
+    """Where the answer went; the ticket stays open."""
     if result.via == "mail":
         print(
             f"{result.number}: answer queued as mail to {printable(result.recipient or '')} "
@@ -368,6 +394,86 @@ def _label(ticket_id: int) -> str:
     from core.tickets import ticket_number
 
     return ticket_number(ticket_id)
+
+
+def _list_canned(settings: Settings) -> int:
+    from core import canned
+
+    choices = canned.available(settings.canned_dir)
+    where = settings.canned_dir or "the shipped ones (core/texts/canned)"
+    print(f"Canned answers: {len(choices)} ({where})")
+    for item in choices:
+        print(f"{item.name:<20}  {printable(item.description)}")
+    return 0
+
+
+async def _reply_canned(clerk: Clerk, number: int, name: str, *, ask: bool) -> int:
+    """Fill the canned answer, show it, and send it when the clerk says so (or `ask` is off);
+    `e` opens it in $VISUAL/$EDITOR to change it first."""
+    from core import canned
+    from core.facts import facts_from
+
+    text = await canned.fill(
+        clerk.db, clerk.settings.canned_dir, number, name, facts_from(clerk.settings), clerk.now
+    )
+    filled = text
+    while True:
+        print(f"--- the canned answer {name}, filled for {_label(number)} ---")
+        print(printable(text, lines=True))
+        print("---")
+        if not ask:
+            break
+        choice = _ask("Send it? [y]es, [e]dit, [n]o: ")
+        if choice in ("y", "yes", "i", "igen"):
+            break
+        if choice in ("e", "edit"):
+            edited = _edit(text)
+            if edited is None:
+                return error("error: the editor failed; nothing was sent", REFUSED)
+            text = edited
+            continue
+        print("Not sent.")
+        return REFUSED
+    result = await canned.answer_with(
+        clerk.db,
+        clerk.settings,
+        number,
+        name,
+        text,
+        edited=text != filled,
+        actor=clerk.actor,
+        now=clerk.now,
+    )
+    _print_answered(result)
+    return 0
+
+
+def _ask(prompt: str) -> str:
+    """The clerk's answer to a question, lower-case; '' at the end of the input."""
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        print()
+    return line.strip().lower()
+
+
+def _edit(text: str) -> str | None:
+    """The text after the clerk changed it in $VISUAL or $EDITOR (vi); None if it failed."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as handle:
+        handle.write(text + "\n")
+        path = Path(handle.name)
+    try:
+        if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
+            return None
+        return path.read_text(encoding="utf-8").strip()
+    finally:
+        path.unlink(missing_ok=True)
 
 
 async def _close_or_reopen(clerk: Clerk, number: int, *, close: bool) -> None:

@@ -86,7 +86,7 @@ class Settings:
         self.mail_from, self.log_level, self.log_format, self.answer_days  # noqa: B018
         self.state_db_path  # noqa: B018
         self.code_ttl_hours, self.idle_minutes, self.proof_months  # noqa: B018
-        self.retention_years  # noqa: B018
+        self.retention_years, self.canned_dir  # noqa: B018
         if self.mail_outbox_dir is None:
             self.smtp_host, self.smtp_port, self.smtp_security  # noqa: B018
         if self.reads_mail:  # the support mailbox is optional; when named, all of it must be right
@@ -187,6 +187,18 @@ class Settings:
     def answer_days(self) -> int:
         """Days staff have to answer a report (Fgytv. 17/B § (5): 15)."""
         return self._int("PETKOMM_ANSWER_DAYS", DEFAULT_ANSWER_DAYS, minimum=1)
+
+    @property
+    def canned_dir(self) -> Path | None:
+        """PETKOMM_CANNED_DIR: the folder of canned answers the operator edits (one `NAME.txt`
+        each); None (unset) for the ones shipped in core/texts/canned."""
+        raw = self._str("PETKOMM_CANNED_DIR")
+        if raw is None:
+            return None
+        folder = Path(raw)
+        if not folder.is_dir():
+            raise ConfigError("PETKOMM_CANNED_DIR", f"is not a folder: {raw}")
+        return folder
 
     @property
     def retention_years(self) -> int | None:

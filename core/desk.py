@@ -42,6 +42,16 @@ class DeskError(StaffError):
     NOT_AUTHOR = "not_author"  # only a note's author edits it
     NO_MEMBER = "no_member"  # no staff member by that name
     NOT_STAFF = "not_staff_member"  # the named person is not staff
+    NO_CANNED = "no_canned"  # no canned answer by that name (`detail`)
+    BROKEN_CANNED = "broken_canned"  # the operator's template does not render (`detail`)
+    NO_DRAFT = "no_draft"  # no such filled canned answer
+    DRAFT_DROPPED = "draft_dropped"  # the clerk chose Mégse on it
+
+    def __init__(
+        self, kind: str, number: str, limit: int | None = None, detail: str | None = None
+    ) -> None:
+        super().__init__(kind, number, limit)
+        self.detail = detail
 
 
 # --- the customer of an unknown sender ------------------------------------------------------

@@ -204,3 +204,49 @@ async def count_held_open(db: Queryable, holder_id: int) -> int:
             "SELECT count(*) FROM tickets WHERE holder_id = ? AND status = 'open'", (holder_id,)
         )
     )
+
+
+# --- canned answers filled for a ticket -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A canned answer filled for a ticket, shown to the clerk before it goes."""
+
+    id: int
+    ticket_id: int
+    name: str
+    author: str
+    text: str
+    created_at: float
+    sent_at: float | None
+    dropped_at: float | None
+
+
+_DRAFT = "id, ticket_id, name, author, text, created_at, sent_at, dropped_at"
+
+
+async def add_draft(
+    db: Queryable, ticket_id: int, name: str, author: str, text: str, now: float
+) -> int:
+    return await db.insert(
+        "INSERT INTO canned_drafts(ticket_id, name, author, text, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (ticket_id, name, author, text, now),
+    )
+
+
+async def draft(db: Queryable, draft_id: int) -> Draft | None:
+    row = await db.fetch_one(f"SELECT {_DRAFT} FROM canned_drafts WHERE id = ?", (draft_id,))
+    return Draft(*row) if row else None
+
+
+async def draft_sent(db: Queryable, draft_id: int, now: float) -> None:
+    await db.execute("UPDATE canned_drafts SET sent_at = ? WHERE id = ?", (now, draft_id))
+
+
+async def draft_dropped(db: Queryable, draft_id: int, now: float) -> None:
+    await db.execute(
+        "UPDATE canned_drafts SET dropped_at = ? WHERE id = ? AND sent_at IS NULL",
+        (now, draft_id),
+    )

@@ -93,6 +93,7 @@ KINDS: tuple[Kind, ...] = (
         " AND max(created_at, coalesce(sent_at, 0)) < ?)",
     ),
     Kind("staff_notes", "internal staff notes", "ticket_notes", _CHOSEN),
+    Kind("canned_drafts", "filled canned answers", "canned_drafts", _CHOSEN),
     Kind("messages", "ticket messages (notes included)", "ticket_messages", _CHOSEN),
     Kind("raw_mails", "raw mails", "inbound_mails", "id IN (SELECT id FROM temp.purge_mails)"),
     Kind("tickets", "closed tickets", "tickets", "id IN (SELECT id FROM temp.purge_tickets)"),
@@ -124,6 +125,7 @@ _TICKETS_FIRST = (
     "staff_posts",
     "customer_posts",
     "staff_notes",
+    "canned_drafts",
 )
 REPORT_ORDER = (*_TICKETS_FIRST, *(k.key for k in KINDS if k.key not in _TICKETS_FIRST))
 

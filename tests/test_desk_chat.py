@@ -241,3 +241,98 @@ async def test_strangers_are_refused_every_desk_command_and_button(staff_bot):
         ("tg:4242", "button take"),
         (f"tg:{guest.id}", "/note"),
     ]
+
+
+PAYEE = {"PETKOMM_PAYEE_NAME": "PÉTKOMM Kft.", "PETKOMM_PAYEE_IBAN": "HU42117730161111101800000000"}
+
+
+def labels(message) -> list[str]:
+    return [b["text"] for row in message.reply_markup.get("inline_keyboard", []) for b in row]
+
+
+async def test_a_canned_answer_carries_the_customers_real_debt_and_is_shown_before_it_goes(
+    staff_bot,
+):
+    env = await staff_bot(**PAYEE)
+    customer_id = await debtor(env.db)
+    owed = await env.db.fetch_value(
+        "SELECT sum(outstanding) FROM invoices WHERE customer_id = ? AND outstanding > 0",
+        (customer_id,),
+    )
+    name = await env.db.fetch_value(
+        "SELECT name FROM customers WHERE customer_id = ?", (customer_id,)
+    )
+    eva = await active_customer(env, customer_id, "sablonos")
+    number = await report(eva, "Mennyivel tartozom, és hová fizessek?")
+    post = await env.staff_message(number, "Új bejelentés")
+    seen = len(eva.user.replies)
+
+    anna = env.clerk()
+    [choices] = await anna.press(post, button_label("canned"))
+    assert "tartozas" in labels(choices) and "Tartozás és befizetés" in choices.text
+    [preview] = await anna.press(choices, "tartozas")
+    assert f"Tisztelt {name}!" in preview.text
+    assert f"{format_amount(owed)} kiegyenlítetlen tartozása van" in preview.text
+    assert "Kedvezményezett: PÉTKOMM Kft." in preview.text and "11773016-11111018" in preview.text
+    assert labels(preview) == [button_label("send_canned"), button_label("drop_canned")]
+    assert len(eva.user.replies) == seen  # nothing went yet
+
+    [sent] = await anna.press(preview, button_label("send_canned"))
+    assert "Válasz elküldve" in sent.text
+    answer = await env.chat_message(eva, number, "kiegyenlítetlen tartozása van")
+    assert format_amount(owed) in answer.text and f"Tisztelt {name}!" in answer.text
+    # Pressed again, it does not go twice.
+    await anna.press(preview, button_label("send_canned"))
+    await env.announcer.run_once()
+    assert sum("kiegyenlítetlen" in (m.text or "") for m in eva.user.replies) == 1
+    [entry] = await audited(env, "canned_sent")
+    assert entry.target == number and entry.details.startswith("tartozas")
+
+
+async def test_a_clerk_changes_a_canned_answer_before_it_goes_or_drops_it(staff_bot):
+    env = await staff_bot()
+    guest = env.customer("Ilona")
+    await guest.command("start")
+    number = await report(guest, "Elromlott a vízóra, mikor cserélik?")
+    await env.staff_message(number, "Új bejelentés")
+    anna = env.clerk()
+
+    [preview] = await anna.command("reply", f"{number} #megoldva")
+    assert "Tisztelt Ügyfelünk!" in preview.text and "rendeztük" in preview.text
+    # The clerk sends a changed text in reply to the preview: that one goes, not the canned.
+    await anna.reply(preview, "Tisztelt Ügyfelünk! A vízórát holnap cseréljük.")
+    await env.chat_message(guest, "A vízórát holnap cseréljük.")
+    assert not any("rendeztük" in (m.text or "") for m in guest.user.replies)
+
+    [second] = await anna.command("reply", f"{number} #megoldva")
+    [dropped] = await anna.press(second, button_label("drop_canned"))
+    assert "nem ment el" in dropped.text
+    [late] = await anna.press(second, button_label("send_canned"))
+    assert "visszavonta" in late.text
+    assert not any("rendeztük" in (m.text or "") for m in guest.user.replies)
+
+    [unknown] = await anna.command("reply", f"{number} #nincsilyen")
+    assert "Nincs „nincsilyen” nevű sablon" in unknown.text
+    # A plain answer starting with # is still an answer.
+    await anna.command("reply", f"{number} #1 kérdésére: igen.")
+    await env.chat_message(guest, "#1 kérdésére: igen.")
+
+
+async def test_strangers_cannot_fill_or_send_canned_answers(staff_bot):
+    env = await staff_bot()
+    guest = env.customer("Ottó")
+    await guest.command("start")
+    number = await report(guest, "Nem kaptam számlát.")
+    post = await env.staff_message(number, "Új bejelentés")
+    [preview] = await env.clerk().command("reply", f"{number} #megoldva")
+    stranger = env.clerk(4242, "Idegen")
+    [refused] = await stranger.command("reply", f"{number} #megoldva")
+    assert "ügyfélszolgálat munkatársai" in refused.text
+    for message, button in ((post, "canned"), (preview, "send_canned"), (preview, "drop_canned")):
+        assert await stranger.press(message, button_label(button)) == []
+        assert "munkatársai" in env.emulator.callback_answers[-1].text
+    assert not any("rendeztük" in (m.text or "") for m in guest.user.replies)
+    draft = await env.db.fetch_one("SELECT sent_at, dropped_at FROM canned_drafts")
+    assert tuple(draft) == (None, None)
+    refused_what = [e.target for e in await audited(env, "staff_refused")]
+    assert refused_what == ["/reply", "button canned", "button send", "button drop"]

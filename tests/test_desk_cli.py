@@ -8,6 +8,7 @@ import time
 import pytest
 
 from core import tickets
+from core.formats import format_amount
 from storage.db import open_database
 from tests.test_staff_cli import ME, run
 
@@ -138,3 +139,74 @@ def test_the_desk_commands_have_help():
         assert result.returncode == 0 and "usage:" in result.stdout
 
 
+
+
+def test_a_canned_answer_is_filled_with_the_debt_shown_and_sent_when_the_clerk_says_yes(
+    env, tmp_path
+):
+    payee = {
+        **env,
+        "PETKOMM_PAYEE_NAME": "PÉTKOMM Kft.",
+        "PETKOMM_PAYEE_IBAN": "HU42117730161111101800000000",
+    }
+    listed = run(payee, "tickets", "canned")
+    assert "tartozas" in listed.stdout and "Tartozás és befizetés" in listed.stdout
+
+    declined = run(payee, "tickets", "reply", "1", "--canned", "tartozas", stdin="n\n")
+    assert declined.returncode == 1 and "Not sent." in declined.stdout
+    assert f"{format_amount(12345)} kiegyenlítetlen tartozása van" in declined.stdout
+    assert "Tisztelt Juhász László!" in declined.stdout
+    assert "Közlemény: U1234 2026-000123" in declined.stdout
+    assert "juhasz@example.hu" not in run(payee, "outbox", "list", "--queued").stdout
+
+    # `e` opens the editor (here a script that changes a word), then `y` sends the changed text.
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/Tisztelt/Kedves/' \"$1\"\n")
+    editor.chmod(0o755)
+    sent = run(
+        {**payee, "EDITOR": str(editor)},
+        "tickets",
+        "reply",
+        "1",
+        "--canned",
+        "tartozas",
+        stdin="e\ny\n",
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert "answer queued as mail to juhasz@example.hu" in sent.stdout
+    assert "juhasz@example.hu" in run(payee, "outbox", "list", "--queued").stdout
+    audit_lines = run(payee, "audit").stdout
+    assert "canned_sent" in audit_lines and "tartozas, edited" in audit_lines
+
+    unknown = run(payee, "tickets", "reply", "1", "--canned", "nincsilyen", "--yes")
+    assert unknown.returncode == 1 and "no canned answer 'nincsilyen'" in unknown.stderr
+
+
+async def test_the_canned_answer_sent_from_the_command_line_holds_the_edited_text(env, tmp_path):
+    import asyncio
+
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/Tisztelt/Kedves/' \"$1\"\n")
+    editor.chmod(0o755)
+    result = await asyncio.to_thread(
+        run,
+        {**env, "EDITOR": str(editor)},
+        "tickets",
+        "reply",
+        "1",
+        "--canned",
+        "megoldva",
+        stdin="e\ny\n",
+    )
+    assert result.returncode == 0, result.stderr
+    db = await open_database(env["PETKOMM_DB"])
+    try:
+        [body] = [
+            row[0]
+            for row in await db.fetch_all(
+                "SELECT body FROM ticket_messages WHERE ticket_id = 1 AND direction = 'out'"
+            )
+        ]
+    finally:
+        await db.close()
+    assert body.startswith("Kedves Juhász László!") and "rendeztük" in body

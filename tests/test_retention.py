@@ -104,6 +104,11 @@ def add_ticket(
         "INSERT INTO ticket_notes(ticket_id, author, body, created_at) VALUES (?, 'anna', ?, ?)",
         (tid, f"Jegyzet: {text}", at),
     )
+    conn.execute(
+        "INSERT INTO canned_drafts(ticket_id, name, author, text, created_at)"
+        " VALUES (?, 'koszonjuk', 'anna', ?, ?)",
+        (tid, f"Sablon: {text}", at),
+    )
     conn.execute("INSERT INTO staff_posts VALUES (-100, ?, ?)", (tid * 10, tid))
     conn.execute("INSERT INTO customer_posts VALUES (5001, ?, ?)", (tid * 10, tid))
     conn.execute(
@@ -217,6 +222,7 @@ EXPECTED = {
     "staff-chat message links": 1,
     "customer-chat message links": 1,
     "internal staff notes": 1,
+    "filled canned answers": 1,
     "audit rows": 1,
     "chat notices": 1,
     "staff-chat notices": 1,

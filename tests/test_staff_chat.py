@@ -51,7 +51,7 @@ async def test_a_chat_report_is_announced_and_the_clerks_answer_reaches_the_cust
     assert "Telegram" in post.text and f"{name} ({customer_id})" in post.text
     assert "Nem jött meg a novemberi számlám." in post.text
     assert "most" in post.text and "(még 15 nap)" in post.text and "⚠️" not in post.text
-    assert labels(post) == ["Megnyitás", "Válasz", "Lezárás", "🙋 Átveszem"]
+    assert labels(post) == ["Megnyitás", "Válasz", "Lezárás", "🙋 Átveszem", "📝 Sablon"]
 
     anna = env.clerk()
     [thread] = await anna.press(post, button_label("open"))
@@ -107,7 +107,7 @@ async def test_a_closed_chat_ticket_reopens_when_the_customer_answers_and_is_ann
     )
     assert "csatoltuk" in thanks.text and number in thanks.text
     again = await env.staff_message(number, "Újranyitva", "Még mindig csöpög, sürgős!")
-    assert labels(again) == ["Megnyitás", "Válasz", "Lezárás", "🙋 Átveszem"]
+    assert labels(again) == ["Megnyitás", "Válasz", "Lezárás", "🙋 Átveszem", "📝 Sablon"]
     ticket = await tickets.get(env.db, tickets.parse_ticket_number(number))
     assert ticket.status == "open" and ticket.reopened_at is not None
 

@@ -194,6 +194,11 @@ BASE: dict[str, Any] = {
         number="PK-000123", name="Eötvös Ilona", customer_id="U0027", previous="U0031"
     ),
     "edited": True,
+    "debt": 13_394,
+    "next_due": "2026-02-20",
+    "reference": "U0027 2026-000051",
+    "unpaid": INVOICES,
+    "canned": [SimpleNamespace(name="tartozas", description="Tartozás és befizetés")],
     "held": SimpleNamespace(
         number="PK-000123", holder="Kiss Péter", previous="Nagy Anna", changed=True
     ),
@@ -228,6 +233,9 @@ OVERRIDES: dict[str, dict[str, Any]] = {
         "note": SimpleNamespace(id=12, ticket_id=123, author_name="Kiss Péter", body="Visszahívni.")
     },
     "chat/staff/desk/held.txt": {"how": "take"},
+    "chat/staff/desk/canned_preview.txt": {
+        "draft": SimpleNamespace(id=7, ticket_id=123, name="tartozas", text="Tisztelt Ilona!")
+    },
     "chat/menu/account.txt": {"rows": BOOKINGS, "balance": -11_394},
     "chat/staff/file_caption.txt": {"number": "PK-000123"},
     "tickets/attached_mail.txt": {

@@ -27,3 +27,17 @@ CREATE TABLE staff_members (
     seen_at   REAL NOT NULL
 );
 CREATE INDEX staff_members_by_username ON staff_members(username COLLATE NOCASE);
+
+-- Canned answers filled for a ticket, shown to the clerk before they go: the ✅ button
+-- sends exactly the text the clerk saw (`sent_at`: it went, once).
+CREATE TABLE canned_drafts (
+    id          INTEGER PRIMARY KEY,
+    ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
+    name        TEXT NOT NULL,             -- the canned answer's file name, without .txt
+    author      TEXT NOT NULL,             -- the audit actor who filled it
+    text        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    sent_at     REAL,
+    dropped_at  REAL
+);
+CREATE INDEX canned_drafts_by_ticket ON canned_drafts(ticket_id);
