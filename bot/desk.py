@@ -13,7 +13,9 @@ command and button, as in `bot/staff.py`.
   /release N; /mine: the open tickets I hold (◀ ▶: `sd:mine:<page>`);
 - canned answers: /reply N #name, or 📝 Sablon (`sd:canned:<ticket>`) and a name
   (`sd:cn:<ticket>:<name>`), show the filled text with ✅ Elküldöm (`sd:send:<draft>`)
-  and ✖️ Mégse (`sd:drop:<draft>`); a reply to it with a changed text sends that.
+  and ✖️ Mégse (`sd:drop:<draft>`); a reply to it with a changed text sends that;
+- /search words: tickets by number, customer ID, address, name or words, newest
+  first (◀ ▶: `sd:search:<page>`, the clerk's last search).
 
 N is `PK-000123` or `123`, or left out in reply to a ticket's message. The
 rules are `core.desk`'s (the command line uses the same functions).
@@ -57,7 +59,8 @@ from core.texts import render
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
-COMMANDS = ("link", "note", "editnote", "take", "assign", "release", "mine")
+COMMANDS = ("link", "note", "editnote", "take", "assign", "release", "mine", "search")
+SEARCH = "desk_search"  # user_data: the clerk's last search, for its ◀ ▶
 
 Action = Callable[[Update, BotContext, Services], Awaitable[None]]
 
@@ -329,6 +332,25 @@ async def _drop_draft(update: Update, svc: Services, draft_id: int) -> None:
     )
 
 
+# --- search ---------------------------------------------------------------------------------------
+
+
+async def search_command(update: Update, context: BotContext, svc: Services) -> None:
+    """/search words: tickets by number, customer ID, address, name or words, newest first."""
+    query = _command_parts(update)[1]
+    if not query.strip():
+        await say(update, "staff/desk/usage", command="search")
+        return
+    context.drafts[SEARCH] = query
+    await _send_found(update, svc, query, 0)
+
+
+async def _send_found(update: Update, svc: Services, query: str, page: int) -> None:
+    found = await desk.search(svc.db, query, answer_days=svc.answer_days, now=svc.now(), page=page)
+    text = render("chat/staff/desk/search.txt", found=found)
+    await send_or_edit(update, text, pager("sd:search", found.page, found.pages, "staff"))
+
+
 _ACTIONS: dict[str, Action] = {
     "link": link_command,
     "note": note_command,
@@ -337,6 +359,7 @@ _ACTIONS: dict[str, Action] = {
     "assign": assign_command,
     "release": release_command,
     "mine": mine_command,
+    "search": search_command,
 }
 
 
@@ -357,6 +380,12 @@ async def on_button(update: Update, context: BotContext) -> None:
     try:
         if action == "mine":
             await _send_mine(update, svc, number)
+        elif action == "search":
+            last = context.drafts.get(SEARCH)
+            if last:
+                await _send_found(update, svc, str(last), number)
+            else:
+                await query.answer()
         elif action == "take":
             await query.answer()
             await _take(update, svc, number)

@@ -163,6 +163,15 @@ def _register_desk(t_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "release", help="nobody holds the ticket", description="Nobody holds the ticket now."
     )
     t.add_argument("number", metavar="N")
+    t = t_sub.add_parser(
+        "search",
+        help="find tickets",
+        description="Tickets by number (PK-000123, #123), customer ID (U1234), e-mail address, "
+        "the customer's name or words of the text and subject (accents optional: viz finds "
+        "víz), newest first, a page at a time.",
+    )
+    t.add_argument("query", metavar="WORD", nargs="+")
+    t.add_argument("--page", type=_position, default=1, help="which page (from 1)")
 
 
 @dataclass(frozen=True)
@@ -189,6 +198,8 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
     number = None
     if action == "canned":
         return _list_canned(settings)
+    if action == "search":
+        return await _search(settings, " ".join(args.query), args.page)
     if action == "note-edit":
         number = small_number(args.number)
         if number is None:
@@ -394,6 +405,39 @@ def _label(ticket_id: int) -> str:
     from core.tickets import ticket_number
 
     return ticket_number(ticket_id)
+
+
+async def _search(settings: Settings, query: str, page: int) -> int:
+    """Print one page of what the search finds, newest first."""
+    import time
+
+    from core import desk
+    from core.db import open_database
+
+    db = await open_database(settings.db_path, create=False)
+    try:
+        found = await desk.search(
+            db, query, answer_days=settings.answer_days, now=time.time(), page=max(page - 1, 0)
+        )
+    except desk.DeskError:
+        return error("error: nothing to search for", REFUSED)
+    finally:
+        await db.close()
+    pages = f", page {found.page + 1} of {found.pages}" if found.pages > 1 else ""
+    print(f"Found: {found.total} for {printable(found.query)!r} (newest first{pages})")
+    for s in found.items:
+        subject = ("URGENT: " if s.ticket.urgent else "") + printable(s.subject)
+        if len(subject) > SUBJECT_WIDTH:
+            subject = subject[: SUBJECT_WIDTH - 1] + "…"
+        customer = _customer(s)[:CUSTOMER_WIDTH]
+        status = "closed" if s.closed else "open"
+        print(
+            f"{s.number}  {local_time(s.ticket.created_at)}  {status:<6}  {s.channel:<8}  "
+            f"{customer:<{CUSTOMER_WIDTH}}  {subject}"
+        )
+    if found.page + 1 < found.pages:
+        print(f"More: {program()} tickets search {printable(query)} --page {found.page + 2}")
+    return 0
 
 
 def _list_canned(settings: Settings) -> int:

@@ -11,18 +11,21 @@ call these, so both follow one set of rules and leave one audit trail:
   `ticket_assigned`, `ticket_released`); the holder is named in the list and told in
   the staff chat when the customer writes again (the announcement names them);
 - `member_seen`, `find_member`: the staff members the bot has met, so that
-  `@kata` names Kata.
+  `@kata` names Kata;
+- `search`: tickets by number, customer ID, address or words (SQLite FTS5), newest first.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from core import journal
 from core.db import Database, Queryable
 from core.formats import parse_customer_id
-from core.staff import StaffError, find, holder_name
-from core.tickets import ticket_number
+from core.paging import window
+from core.staff import StaffError, Summary, find, holder_name, summarise
+from core.tickets import marked_as_ticket_number, parse_ticket_number, ticket_number
 from storage import audit, billing
 from storage import desk as store
 from storage.tickets import Ticket
@@ -46,6 +49,7 @@ class DeskError(StaffError):
     BROKEN_CANNED = "broken_canned"  # the operator's template does not render (`detail`)
     NO_DRAFT = "no_draft"  # no such filled canned answer
     DRAFT_DROPPED = "draft_dropped"  # the clerk chose Mégse on it
+    EMPTY_SEARCH = "empty_search"  # nothing to search for
 
     def __init__(
         self, kind: str, number: str, limit: int | None = None, detail: str | None = None
@@ -224,3 +228,70 @@ async def assign(
 async def release(db: Database, number: int, *, actor: str, now: float) -> Held:
     """Nobody holds the ticket any more (audited `ticket_released`)."""
     return await _hold(db, number, None, "ticket_released", actor=actor, now=now)
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+SEARCH_PER_PAGE = 10
+_CUSTOMER_ID = re.compile(r"^[Uu]\d{4}$")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One page of a search's tickets, newest first (`page` counts from 0)."""
+
+    query: str
+    by: str  # number | customer_id | email | words
+    items: list[Summary]
+    page: int
+    pages: int
+    total: int
+
+
+def _fts_query(words: list[str]) -> str:
+    """Every word, each as a prefix (`"viz"*` finds "vízóra"), quoted so none is an operator."""
+    return " ".join('"' + word.replace('"', '""') + '"*' for word in words)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search(
+    db: Queryable,
+    query: str,
+    *,
+    answer_days: int,
+    now: float,
+    page: int = 0,
+    per_page: int = SEARCH_PER_PAGE,
+) -> Found:
+    """Tickets by number (`PK-000123`, `#123`), customer ID (`U1234`), e-mail address, or
+    words of their text, subject or customer's name; newest first, a page at a time."""
+    text = " ".join(query.split())
+    if not text:
+        raise DeskError(DeskError.EMPTY_SEARCH, "")
+    number = parse_ticket_number(text) if marked_as_ticket_number(text) else None
+    if number is not None:
+        by, found = "number", store.search_by(db, "id", number, page * per_page, per_page)
+    elif _CUSTOMER_ID.match(text):
+        by = "customer_id"
+        found = store.search_by(db, "customer_id", text.upper(), page * per_page, per_page)
+    elif "@" in text and " " not in text:
+        by, found = "email", store.search_by(db, "email", text, page * per_page, per_page)
+    else:
+        words = _WORD.findall(text)
+        if not words:
+            raise DeskError(DeskError.EMPTY_SEARCH, "")
+        by = "words"
+        found = store.search_words(db, _fts_query(words), _like(text), page * per_page, per_page)
+    tickets, total = await found
+    shown = window(total, per_page, page)
+    if shown.page != page and total:  # past the end: the last page
+        return await search(
+            db, query, answer_days=answer_days, now=now, page=shown.page, per_page=per_page
+        )
+    items = [await summarise(db, t, answer_days=answer_days, now=now) for t in tickets]
+    return Found(text, by, items, shown.page, shown.pages, total)

@@ -250,3 +250,49 @@ async def draft_dropped(db: Queryable, draft_id: int, now: float) -> None:
         "UPDATE canned_drafts SET dropped_at = ? WHERE id = ? AND sent_at IS NULL",
         (now, draft_id),
     )
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+# The tickets a search finds (the query's parts as parameters, in this order: the FTS5
+# match for messages, the same for subjects, a LIKE pattern for the customer's name).
+_FOUND_BY_WORDS = (
+    "SELECT m.ticket_id FROM ticket_messages_search s JOIN ticket_messages m ON m.id = s.rowid"
+    " WHERE ticket_messages_search MATCH ?"
+    " UNION SELECT rowid FROM tickets_search WHERE tickets_search MATCH ?"
+    " UNION SELECT t.id FROM tickets t JOIN customers c ON c.customer_id = t.customer_id"
+    " WHERE c.name LIKE ? ESCAPE '\\'"
+)
+
+
+async def search_words(
+    db: Queryable, match: str, name_like: str, offset: int, limit: int
+) -> tuple[list[Ticket], int]:
+    """Tickets whose messages or subject hold every word (`match`, an FTS5 query) or whose
+    customer's name is like `name_like`, newest first; and how many there are."""
+    params = (match, match, name_like)
+    total = await db.fetch_value(f"SELECT count(*) FROM ({_FOUND_BY_WORDS})", params)
+    rows = await db.fetch_all(
+        f"SELECT {_TICKET} FROM tickets WHERE id IN ({_FOUND_BY_WORDS})"
+        " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+    return [ticket_from_row(row) for row in rows], int(total)
+
+
+async def search_by(
+    db: Queryable, column: str, value: str | int, offset: int, limit: int
+) -> tuple[list[Ticket], int]:
+    """Tickets by their number, customer ID or address (`column`), newest first."""
+    where = {
+        "id": "id = ?",
+        "customer_id": "customer_id = ?",
+        "email": "email = ? COLLATE NOCASE",
+    }[column]
+    total = await db.fetch_value(f"SELECT count(*) FROM tickets WHERE {where}", (value,))
+    rows = await db.fetch_all(
+        f"SELECT {_TICKET} FROM tickets WHERE {where}"
+        " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        (value, limit, offset),
+    )
+    return [ticket_from_row(row) for row in rows], int(total)

@@ -166,6 +166,11 @@ async def purge(tx: Queryable, cut: float, *, dry_run: bool) -> dict[str, int]:
         else:
             sql = f"DELETE FROM {kind.table} WHERE {kind.where}"
             counts[kind.key] = await tx.execute(sql, _params(sql, cut))
+    if not dry_run and counts.get("messages", 0) + counts.get("tickets", 0):
+        # The search indexes (migration 0016) mark removed text deleted; merging their
+        # segments drops its words for good, as secure_delete does for the rows.
+        for index in ("ticket_messages_search", "tickets_search"):
+            await tx.execute(f"INSERT INTO {index}({index}) VALUES ('optimize')")
     # A rollback would drop them too: temporary tables are part of the transaction.
     for table in _TEMP_TABLES:
         await tx.execute(f"DROP TABLE temp.{table}")

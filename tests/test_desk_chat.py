@@ -336,3 +336,62 @@ async def test_strangers_cannot_fill_or_send_canned_answers(staff_bot):
     assert tuple(draft) == (None, None)
     refused_what = [e.target for e in await audited(env, "staff_refused")]
     assert refused_what == ["/reply", "button canned", "button send", "button drop"]
+
+
+def numbers_in(message) -> list[str]:
+    """The ticket numbers a list or search shows, in order (an urgent one marked 🚨)."""
+    lines = (line.removeprefix("🚨 ") for line in message.text.splitlines())
+    return [line.split(" · ")[0] for line in lines if line.startswith("PK-")]
+
+
+async def test_search_finds_tickets_by_number_customer_address_name_and_words(staff_bot):
+    env = await staff_bot()
+    customer_id = await debtor(env.db)
+    name = await env.db.fetch_value(
+        "SELECT name FROM customers WHERE customer_id = ?", (customer_id,)
+    )
+    eva = await active_customer(env, customer_id, "keresett")
+    chat_ticket = await report(eva, "A vízóra aknában áll a víz, kérem, nézzék meg.")
+    await env.staff_message(chat_ticket, "Új bejelentés")
+    env.clock.advance(60)
+    water = await mail_ticket(env, "kovacs@example.hu", "Nincs víz", "Reggel óta nincs víz.")
+    env.clock.advance(60)
+    bill = await mail_ticket(env, "nagy@example.hu", "Számla", "Kétszer kaptam meg a számlát.")
+    anna = env.clerk()
+
+    [words] = await anna.command("search", "viz")  # no accents: finds "víz" and "vízóra"
+    assert numbers_in(words) == [water, chat_ticket]  # newest first
+    assert "2 találat" in words.text
+    [two] = await anna.command("search", "vizora aknaban")
+    assert numbers_in(two) == [chat_ticket]
+    [by_id] = await anna.command("search", customer_id)
+    assert numbers_in(by_id) == [chat_ticket]
+    [by_name] = await anna.command("search", name.split()[0])
+    assert chat_ticket in numbers_in(by_name)
+    [by_mail] = await anna.command("search", "NAGY@example.hu")
+    assert numbers_in(by_mail) == [bill]
+    [by_number] = await anna.command("search", water)
+    assert numbers_in(by_number) == [water]
+    [none] = await anna.command("search", "gázszag")
+    assert "0 találat" in none.text and "Nincs találat" in none.text
+    [odd] = await anna.command("search", 'víz" OR *')  # FTS5 syntax is only words here
+    assert "váratlan hiba" not in odd.text
+
+
+async def test_search_pages_newest_first_and_strangers_are_refused(staff_bot):
+    env = await staff_bot()
+    made = []
+    for n in range(12):
+        env.clock.advance(60)
+        made.append(await mail_ticket(env, f"u{n}@example.hu", f"Óraállás {n}", "Leolvasás."))
+    anna = env.clerk()
+    [page] = await anna.command("search", "oraallas")
+    assert numbers_in(page) == list(reversed(made))[:10] and "1/2. oldal" in page.text
+    await anna.press(page, "▶")
+    assert numbers_in(env.group.get(page.message_id)) == list(reversed(made))[10:]
+
+    stranger = env.clerk(4242, "Idegen")
+    [refused] = await stranger.command("search", "oraallas")
+    assert "ügyfélszolgálat munkatársai" in refused.text
+    assert await stranger.press(env.group.get(page.message_id), "◀") == []
+    assert [e.target for e in await audited(env, "staff_refused")] == ["/search", "button search"]

@@ -139,8 +139,6 @@ def test_the_desk_commands_have_help():
         assert result.returncode == 0 and "usage:" in result.stdout
 
 
-
-
 def test_a_canned_answer_is_filled_with_the_debt_shown_and_sent_when_the_clerk_says_yes(
     env, tmp_path
 ):
@@ -210,3 +208,20 @@ async def test_the_canned_answer_sent_from_the_command_line_holds_the_edited_tex
     finally:
         await db.close()
     assert body.startswith("Kedves Juhász László!") and "rendeztük" in body
+
+
+def test_search_by_words_customer_and_address_newest_first(env):
+    words = run(env, "tickets", "search", "nezzek")  # "nézzék" in both tickets
+    assert words.returncode == 0, words.stderr
+    found = [line[:9] for line in words.stdout.splitlines() if line.startswith("PK-")]
+    assert found == ["PK-000002", "PK-000001"] and "Found: 2" in words.stdout
+    by_customer = run(env, "tickets", "search", "u1234").stdout
+    assert [line[:9] for line in by_customer.splitlines() if line.startswith("PK-")] == [
+        "PK-000001"
+    ]
+    by_name = run(env, "tickets", "search", "Juhász").stdout
+    assert "PK-000001" in by_name and "PK-000002" not in by_name
+    by_mail = run(env, "tickets", "search", "valaki@example.hu").stdout
+    assert "PK-000002" in by_mail and "PK-000001" not in by_mail
+    nothing = run(env, "tickets", "search", "gázszag")
+    assert nothing.returncode == 0 and "Found: 0" in nothing.stdout

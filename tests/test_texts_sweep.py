@@ -194,6 +194,9 @@ BASE: dict[str, Any] = {
         number="PK-000123", name="Eötvös Ilona", customer_id="U0027", previous="U0031"
     ),
     "edited": True,
+    "found": SimpleNamespace(
+        query="víz", by="words", items=[_summary()], page=0, pages=2, total=12
+    ),
     "debt": 13_394,
     "next_due": "2026-02-20",
     "reference": "U0027 2026-000051",
