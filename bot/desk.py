@@ -15,7 +15,8 @@ command and button, as in `bot/staff.py`.
   (`sd:cn:<ticket>:<name>`), show the filled text with ✅ Elküldöm (`sd:send:<draft>`)
   and ✖️ Mégse (`sd:drop:<draft>`); a reply to it with a changed text sends that;
 - /search words: tickets by number, customer ID, address, name or words, newest
-  first (◀ ▶: `sd:search:<page>`, the clerk's last search).
+  first (◀ ▶: `sd:search:<page>`, the clerk's last search);
+- /merge N M: two tickets about the same thing become the older one.
 
 N is `PK-000123` or `123`, or left out in reply to a ticket's message. The
 rules are `core.desk`'s (the command line uses the same functions).
@@ -59,7 +60,7 @@ from core.texts import render
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
-COMMANDS = ("link", "note", "editnote", "take", "assign", "release", "mine", "search")
+COMMANDS = ("link", "note", "editnote", "take", "assign", "release", "mine", "search", "merge")
 SEARCH = "desk_search"  # user_data: the clerk's last search, for its ◀ ▶
 
 Action = Callable[[Update, BotContext, Services], Awaitable[None]]
@@ -351,6 +352,28 @@ async def _send_found(update: Update, svc: Services, query: str, page: int) -> N
     await send_or_edit(update, text, pager("sd:search", found.page, found.pages, "staff"))
 
 
+# --- merging ------------------------------------------------------------------------------------
+
+
+async def merge_command(update: Update, context: BotContext, svc: Services) -> None:
+    """/merge N M: two tickets about the same thing become the older one."""
+    first, rest = await _ticket_and_rest(update, svc, _command_parts(update)[1])
+    second = tickets.parse_ticket_number(rest.split()[0]) if rest.split() else None
+    if first is None or second is None:
+        await say(update, "staff/desk/usage", command="merge")
+        return
+    merged = await desk.merge(svc.db, first, second, actor=_actor(update), now=svc.now())
+    log.info("%s merged into %s by Telegram user %s", merged.gone, merged.number, user_id(update))
+    sent = await say(
+        update,
+        "staff/desk/merged",
+        reply_markup=ticket_buttons(merged.kept.id, merged.kept.status == "closed"),
+        merged=merged,
+        who=_who(update),
+    )
+    await _remember(svc, sent, merged.kept.id)
+
+
 _ACTIONS: dict[str, Action] = {
     "link": link_command,
     "note": note_command,
@@ -360,6 +383,7 @@ _ACTIONS: dict[str, Action] = {
     "release": release_command,
     "mine": mine_command,
     "search": search_command,
+    "merge": merge_command,
 }
 
 

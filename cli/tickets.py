@@ -46,8 +46,10 @@ STAFF_ERRORS = {
     "not_staff_member": "error: not a staff member (PETKOMM_STAFF_IDS)",
     "no_canned": "error: no canned answer {detail!r} (see: tickets canned)",
     "broken_canned": "error: the canned answer cannot be filled: {detail}",
+    "already_merged": "error: {number} was already merged into {detail}",
+    "same_ticket": "error: a ticket cannot be merged with itself",
 }
-DESK_ACTIONS = ("link", "note", "note-edit", "assign", "release")
+DESK_ACTIONS = ("link", "note", "note-edit", "assign", "release", "merge")
 SUBJECT_WIDTH = 50
 CUSTOMER_WIDTH = 30
 # Why a file was not kept (core.attachments), worded for the operator.
@@ -163,6 +165,15 @@ def _register_desk(t_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "release", help="nobody holds the ticket", description="Nobody holds the ticket now."
     )
     t.add_argument("number", metavar="N")
+    t = t_sub.add_parser(
+        "merge",
+        help="make two tickets one",
+        description="Two tickets about the same thing (the same customer by chat and by mail) "
+        "become the older one: its number stays, the threads join in time order, and the "
+        "customer's later replies to either number land in it. Audited tickets_merged.",
+    )
+    t.add_argument("number", metavar="N")
+    t.add_argument("other", metavar="M")
     t = t_sub.add_parser(
         "search",
         help="find tickets",
@@ -373,6 +384,7 @@ async def _desk(
 ) -> None:
     """link, note, note-edit, assign, release: `core.desk`'s rules, as the staff chat."""
     from core import desk
+    from core.tickets import parse_ticket_number
 
     if action == "link":
         linked = await desk.link(clerk.db, number, args.customer, actor=clerk.actor, now=clerk.now)
@@ -396,6 +408,12 @@ async def _desk(
         )
         before = f" (was {printable(held.previous)})" if held.previous and held.changed else ""
         print(f"{held.number} is held by {printable(held.holder or '')}{before}.")
+    elif action == "merge":
+        other = parse_ticket_number(args.other)
+        if other is None:
+            raise desk.DeskError(desk.DeskError.NOT_FOUND, printable(args.other))
+        merged = await desk.merge(clerk.db, number, other, actor=clerk.actor, now=clerk.now)
+        print(f"{merged.gone} merged into {merged.number} (the older number stays).")
     else:
         held = await desk.release(clerk.db, number, actor=clerk.actor, now=clerk.now)
         print(f"{held.number} is held by nobody now.")

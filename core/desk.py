@@ -12,7 +12,8 @@ call these, so both follow one set of rules and leave one audit trail:
   the staff chat when the customer writes again (the announcement names them);
 - `member_seen`, `find_member`: the staff members the bot has met, so that
   `@kata` names Kata;
-- `search`: tickets by number, customer ID, address or words (SQLite FTS5), newest first.
+- `search`: tickets by number, customer ID, address or words (SQLite FTS5), newest first;
+- `merge`: two tickets about the same thing become the older one (`tickets_merged`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from core.staff import StaffError, Summary, find, holder_name, summarise
 from core.tickets import marked_as_ticket_number, parse_ticket_number, ticket_number
 from storage import audit, billing
 from storage import desk as store
+from storage import tickets as tickets_store
 from storage.tickets import Ticket
 
 MAX_NOTE = 3000  # characters: a note is shown in the thread, which must fit one message
@@ -50,6 +52,8 @@ class DeskError(StaffError):
     NO_DRAFT = "no_draft"  # no such filled canned answer
     DRAFT_DROPPED = "draft_dropped"  # the clerk chose Mégse on it
     EMPTY_SEARCH = "empty_search"  # nothing to search for
+    ALREADY_MERGED = "already_merged"  # the ticket was merged into another (`detail`)
+    SAME_TICKET = "same_ticket"  # a ticket cannot be merged with itself
 
     def __init__(
         self, kind: str, number: str, limit: int | None = None, detail: str | None = None
@@ -275,7 +279,9 @@ async def search(
         raise DeskError(DeskError.EMPTY_SEARCH, "")
     number = parse_ticket_number(text) if marked_as_ticket_number(text) else None
     if number is not None:
-        by, found = "number", store.search_by(db, "id", number, page * per_page, per_page)
+        kept = await tickets_store.get(db, number)  # a merged number finds the one it joined
+        target = kept.id if kept else number
+        by, found = "number", store.search_by(db, "id", target, page * per_page, per_page)
     elif _CUSTOMER_ID.match(text):
         by = "customer_id"
         found = store.search_by(db, "customer_id", text.upper(), page * per_page, per_page)
@@ -295,3 +301,42 @@ async def search(
         )
     items = [await summarise(db, t, answer_days=answer_days, now=now) for t in tickets]
     return Found(text, by, items, shown.page, shown.pages, total)
+
+
+# --- merging two tickets about the same thing -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Merged:
+    """Two tickets made one: `kept` (the older number) holds both threads now."""
+
+    kept: Ticket
+    number: str  # the kept ticket's
+    gone: str  # the newer ticket's number, closed and pointing to the kept one
+
+
+async def merge(db: Database, first: int, second: int, *, actor: str, now: float) -> Merged:
+    """Join two tickets into the older one (audited `tickets_merged`): its number stays;
+    the newer one's messages, notes, files and posts move there in time order, and the
+    customer's later replies to either number land in it."""
+    async with db.transaction() as tx:
+        found = []
+        for number in (first, second):
+            ticket = await tickets_store.get(tx, number, follow=False)
+            if ticket is None:
+                raise DeskError(DeskError.NOT_FOUND, ticket_number(number))
+            if ticket.merged_into is not None:
+                raise DeskError(
+                    DeskError.ALREADY_MERGED,
+                    ticket_number(number),
+                    detail=ticket_number(ticket.merged_into),
+                )
+            found.append(ticket)
+        if found[0].id == found[1].id:
+            raise DeskError(DeskError.SAME_TICKET, ticket_number(first))
+        keep, gone = sorted(found, key=lambda t: (t.created_at, t.id))
+        await store.merge_tickets(tx, keep, gone, now)
+        label, gone_label = ticket_number(keep.id), ticket_number(gone.id)
+        await audit.record(tx, now, actor, "tickets_merged", label, f"{gone_label} joined it")
+        kept = await find(tx, keep.id)
+    return Merged(kept, label, gone_label)

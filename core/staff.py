@@ -489,6 +489,7 @@ async def answer(
         raise StaffError(StaffError.EMPTY, label)
     async with db.transaction() as tx:
         ticket = await find(tx, number)
+        label = ticket_number(ticket.id)  # a merged ticket's number answers the one it joined
         sent = await journal.done(tx, once, "answered")
         if sent is not None:
             return Answered(ticket, label, sent["via"], sent["to"], sent["message_id"])

@@ -271,10 +271,13 @@ async def search_words(
     """Tickets whose messages or subject hold every word (`match`, an FTS5 query) or whose
     customer's name is like `name_like`, newest first; and how many there are."""
     params = (match, match, name_like)
-    total = await db.fetch_value(f"SELECT count(*) FROM ({_FOUND_BY_WORDS})", params)
+    total = await db.fetch_value(
+        f"SELECT count(*) FROM tickets WHERE id IN ({_FOUND_BY_WORDS}) AND merged_into IS NULL",
+        params,
+    )
     rows = await db.fetch_all(
         f"SELECT {_TICKET} FROM tickets WHERE id IN ({_FOUND_BY_WORDS})"
-        " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        " AND merged_into IS NULL ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
         (*params, limit, offset),
     )
     return [ticket_from_row(row) for row in rows], int(total)
@@ -288,7 +291,7 @@ async def search_by(
         "id": "id = ?",
         "customer_id": "customer_id = ?",
         "email": "email = ? COLLATE NOCASE",
-    }[column]
+    }[column] + " AND merged_into IS NULL"  # a merged ticket is found as the one it joined
     total = await db.fetch_value(f"SELECT count(*) FROM tickets WHERE {where}", (value,))
     rows = await db.fetch_all(
         f"SELECT {_TICKET} FROM tickets WHERE {where}"
@@ -296,3 +299,65 @@ async def search_by(
         (value, limit, offset),
     )
     return [ticket_from_row(row) for row in rows], int(total)
+
+
+# --- merging two tickets ---------------------------------------------------------------------
+
+# Every table whose rows belong to a ticket (the retention purge's list, less the tickets
+# themselves): a merge moves them all to the ticket kept.
+_OWNED_BY_TICKET = (
+    "ticket_messages",
+    "ticket_notes",
+    "staff_announcements",
+    "staff_posts",
+    "customer_posts",
+    "telegram_outbox",
+    "outbox",
+    "inbound_mails",
+    "canned_drafts",
+)
+
+
+async def merge_tickets(db: Queryable, keep: Ticket, gone: Ticket, now: float) -> None:
+    """Move everything of `gone` to `keep`; `keep` learns the ways back `gone` knew (the
+    customer, the address, the chat) and stays open if either was; `gone` is closed and
+    names `keep`."""
+    for table in _OWNED_BY_TICKET:
+        await db.execute(
+            f"UPDATE {table} SET ticket_id = ? WHERE ticket_id = ?",
+            (keep.id, gone.id),
+        )
+    # Files keep their numbers after the kept ticket's own (`/file PK-… n`).
+    offset = await db.fetch_value(
+        "SELECT coalesce(max(position), 0) FROM ticket_attachments WHERE ticket_id = ?",
+        (keep.id,),
+    )
+    await db.execute(
+        "UPDATE ticket_attachments SET ticket_id = ?, position = position + ? WHERE ticket_id = ?",
+        (keep.id, int(offset), gone.id),
+    )
+    status = "open" if "open" in (keep.status, gone.status) else "closed"
+    await db.execute(
+        "UPDATE tickets SET customer_id = coalesce(customer_id, ?), email = coalesce(email, ?),"
+        " telegram_user_id = coalesce(telegram_user_id, ?),"
+        " telegram_chat_id = coalesce(telegram_chat_id, ?), urgent = max(urgent, ?),"
+        " holder_id = coalesce(holder_id, ?), status = ?,"
+        " closed_at = CASE WHEN ? = 'closed' THEN closed_at END, updated_at = ? WHERE id = ?",
+        (
+            gone.customer_id,
+            gone.email,
+            gone.telegram_user_id,
+            gone.telegram_chat_id,
+            int(gone.urgent),
+            gone.holder_id,
+            status,
+            status,
+            now,
+            keep.id,
+        ),
+    )
+    await db.execute(
+        "UPDATE tickets SET status = 'closed', closed_at = coalesce(closed_at, ?),"
+        " merged_into = ?, holder_id = NULL, updated_at = ? WHERE id = ?",
+        (now, keep.id, now, gone.id),
+    )

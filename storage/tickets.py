@@ -29,6 +29,7 @@ class Ticket:
     reopened_at: float | None
     urgent: bool = False  # it sounded urgent (core.urgency): staff see it marked
     holder_id: int | None = None  # the staff member (Telegram user id) who took it
+    merged_into: int | None = None  # the older ticket this one was merged into (issue 17)
 
 
 # The kinds of machine mail kept on a ticket as a note (`ticket_messages.machine`).
@@ -50,7 +51,7 @@ class TicketMessage:
 
 _TICKET = (
     "id, channel, status, subject, customer_id, email, telegram_user_id, telegram_chat_id,"
-    " created_at, updated_at, closed_at, reopened_at, urgent, holder_id"
+    " created_at, updated_at, closed_at, reopened_at, urgent, holder_id, merged_into"
 )
 # For other modules selecting whole tickets (`ticket_from_row` reads a row of them).
 TICKET_COLUMNS = _TICKET
@@ -95,9 +96,21 @@ async def create(
     )
 
 
-async def get(db: Queryable, ticket_id: int) -> Ticket | None:
+async def get(db: Queryable, ticket_id: int, *, follow: bool = True) -> Ticket | None:
+    """The ticket with this number; a merged one's number gives the ticket it joined
+    (unless not to `follow`), so a reply to either number lands in one."""
     row = await db.fetch_one(f"SELECT {_TICKET} FROM tickets WHERE id = ?", (ticket_id,))
-    return ticket_from_row(row) if row else None
+    ticket = ticket_from_row(row) if row else None
+    for _ in range(10):  # merged into one merged later: a short chain, never a loop
+        if ticket is None or not follow or ticket.merged_into is None:
+            break
+        row = await db.fetch_one(
+            f"SELECT {_TICKET} FROM tickets WHERE id = ?", (ticket.merged_into,)
+        )
+        if row is None:  # the ticket it joined was purged
+            break
+        ticket = ticket_from_row(row)
+    return ticket
 
 
 async def latest_answered(

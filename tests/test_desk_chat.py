@@ -217,6 +217,8 @@ async def test_strangers_are_refused_every_desk_command_and_button(staff_bot):
         ("assign", f"{number} 9001"),
         ("release", number),
         ("mine", None),
+        ("search", "számla"),
+        ("merge", f"{number} PK-000002"),
     ):
         [refused] = await stranger.command(command, payload)
         assert "ügyfélszolgálat munkatársai" in refused.text, command
@@ -238,6 +240,8 @@ async def test_strangers_are_refused_every_desk_command_and_button(staff_bot):
         ("tg:4242", "/assign"),
         ("tg:4242", "/release"),
         ("tg:4242", "/mine"),
+        ("tg:4242", "/search"),
+        ("tg:4242", "/merge"),
         ("tg:4242", "button take"),
         (f"tg:{guest.id}", "/note"),
     ]

@@ -225,3 +225,21 @@ def test_search_by_words_customer_and_address_newest_first(env):
     assert "PK-000002" in by_mail and "PK-000001" not in by_mail
     nothing = run(env, "tickets", "search", "gázszag")
     assert nothing.returncode == 0 and "Found: 0" in nothing.stdout
+
+
+def test_merge_keeps_the_older_number_and_both_threads(env):
+    noted = run(env, "tickets", "note", "2", "--text", "A második jegyzete.")
+    assert noted.returncode == 0, noted.stderr
+    merged = run(env, "tickets", "merge", "2", "1")
+    assert merged.returncode == 0, merged.stderr
+    assert "PK-000002 merged into PK-000001 (the older number stays)." in merged.stdout
+    shown = run(env, "tickets", "show", "1").stdout
+    assert shown.count("Kérem, nézzék meg.") == 2 and "A második jegyzete." in shown
+    # The merged number shows the ticket it joined; merging again is refused.
+    assert run(env, "tickets", "show", "2").stdout.startswith("PK-000001")
+    again = run(env, "tickets", "merge", "1", "2")
+    assert again.returncode == 1 and "already merged into PK-000001" in again.stderr
+    assert run(env, "tickets", "merge", "1", "1").returncode == 1
+    listed = run(env, "tickets", "list").stdout
+    assert "PK-000001" in listed and "PK-000002" not in listed
+    assert "tickets_merged" in run(env, "audit").stdout

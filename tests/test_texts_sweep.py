@@ -197,6 +197,7 @@ BASE: dict[str, Any] = {
     "found": SimpleNamespace(
         query="víz", by="words", items=[_summary()], page=0, pages=2, total=12
     ),
+    "merged": SimpleNamespace(number="PK-000123", gone="PK-000130"),
     "debt": 13_394,
     "next_due": "2026-02-20",
     "reference": "U0027 2026-000051",

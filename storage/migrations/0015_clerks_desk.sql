@@ -41,3 +41,9 @@ CREATE TABLE canned_drafts (
     dropped_at  REAL
 );
 CREATE INDEX canned_drafts_by_ticket ON canned_drafts(ticket_id);
+
+-- Two tickets about the same thing become one: the newer one is closed and names the
+-- older one it joined (its messages, files and posts moved there). No foreign key: the
+-- purge may remove the two in either order, and a number whose ticket is gone is
+-- simply unknown.
+ALTER TABLE tickets ADD COLUMN merged_into INTEGER;
