@@ -31,12 +31,14 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time
 
 from telegram import Bot, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.staff import customer_answer_buttons, ticket_buttons
-from core import outbox, staff
+from core import digest, outbox, staff
+from core.accounts import BUDAPEST
 from core.db import STAFF_TOPIC, Database
 from core.texts import render
 from core.tickets import ticket_number
@@ -60,8 +62,11 @@ class Announcer:
         answer_days: int,
         clock: Callable[[], float],
         interval: float = POLL_INTERVAL,
+        digest_at: time | None = None,
     ) -> None:
         self.db = db
+        self.digest_at = digest_at  # PETKOMM_DIGEST_TIME: the morning digest (core.digest)
+        self._digest_done: date | None = None  # the day whose digest is known to be posted
         self.bot = bot
         self.staff_chat_id = staff_chat_id
         self.answer_days = answer_days
@@ -97,6 +102,7 @@ class Announcer:
                 self.post_notices,
                 self.deliver_answers,
                 self.deliver_chat_notices,
+                self.post_digest,
             )
             for step in steps:
                 try:
@@ -152,6 +158,37 @@ class Announcer:
             log.info("posted the %s notice in the staff chat", notice.topic)
             posted += 1
         return posted
+
+    async def post_digest(self) -> int:
+        """The working morning's digest of deadlines into the staff chat, once a day."""
+        if self.staff_chat_id is None or self.digest_at is None:
+            return 0
+        now = self.clock()
+        today = datetime.fromtimestamp(now, BUDAPEST).date()
+        if self._digest_done == today:  # most rounds: no query at all
+            return 0
+        day = digest.digest_day(now, self.digest_at)
+        if day is None:  # before the time (no query), or none due later today
+            if digest.over_for_today(now, self.digest_at):
+                self._digest_done = today
+            return 0
+        if await digest.already_sent(self.db, day):
+            self._digest_done = today
+            return 0
+        composed = await digest.compose(self.db, day, answer_days=self.answer_days, now=now)
+        await self.bot.send_message(
+            self.staff_chat_id, render("chat/staff/desk/digest.txt", digest=composed)
+        )
+        await digest.sent(self.db, day, self.clock())
+        self._digest_done = today
+        log.info(
+            "posted the digest of %s: %d overdue, %d due soon, %d waiting",
+            day.isoformat(),
+            len(composed.overdue),
+            len(composed.due_soon),
+            len(composed.waiting),
+        )
+        return 1
 
     async def deliver_answers(self) -> int:
         """Every due staff answer into its customer's chat."""

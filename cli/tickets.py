@@ -165,6 +165,13 @@ def _register_desk(t_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "release", help="nobody holds the ticket", description="Nobody holds the ticket now."
     )
     t.add_argument("number", metavar="N")
+    t_sub.add_parser(
+        "digest",
+        help="the morning digest, now",
+        description="What the staff chat's morning digest would say now: tickets past their "
+        "deadline, due within 3 days, waiting more than a day for an answer, and the median "
+        "and 90th percentile of the time to a first answer over the last 30 days.",
+    )
     t = t_sub.add_parser(
         "merge",
         help="make two tickets one",
@@ -209,6 +216,8 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
     number = None
     if action == "canned":
         return _list_canned(settings)
+    if action == "digest":
+        return await _digest(settings)
     if action == "search":
         return await _search(settings, " ".join(args.query), args.page)
     if action == "note-edit":
@@ -455,6 +464,41 @@ async def _search(settings: Settings, query: str, page: int) -> int:
         )
     if found.page + 1 < found.pages:
         print(f"More: {program()} tickets search {printable(query)} --page {found.page + 2}")
+    return 0
+
+
+async def _digest(settings: Settings) -> int:
+    """Print the digest as of now (`core.digest.compose`, the staff chat's morning message)."""
+    import time
+    from datetime import datetime
+
+    from core import digest
+    from core.accounts import BUDAPEST
+    from core.db import open_database
+
+    now = time.time()
+    db = await open_database(settings.db_path, create=False)
+    try:
+        day = datetime.fromtimestamp(now, BUDAPEST).date()
+        found = await digest.compose(db, day, answer_days=settings.answer_days, now=now)
+    finally:
+        await db.close()
+    print(f"Digest of {day.isoformat()} (answer within {settings.answer_days} days)")
+    for title, items in (
+        ("Past their deadline", found.overdue),
+        ("Due within 3 days", found.due_soon),
+        ("Waiting more than a day for an answer", found.waiting),
+    ):
+        print(f"\n{title}: {len(items)}")
+        for s in items:
+            print(f"  {s.number}  {_deadline(s).strip():<32}  {_customer(s)}")
+    if found.median is None or found.p90 is None:
+        print("\nFirst answers in the last 30 days: none")
+    else:
+        print(
+            f"\nFirst answers in the last 30 days: {found.answered}; median "
+            f"{found.median / 3600:.1f} h, 90th percentile {found.p90 / 3600:.1f} h"
+        )
     return 0
 
 

@@ -361,3 +361,57 @@ async def merge_tickets(db: Queryable, keep: Ticket, gone: Ticket, now: float) -
         " merged_into = ?, holder_id = NULL, updated_at = ? WHERE id = ?",
         (now, keep.id, now, gone.id),
     )
+
+
+# --- the morning digest ---------------------------------------------------------------------------
+
+
+async def digest_sent(db: Queryable, day: str) -> bool:
+    """Whether the digest of this day (ISO, Budapest) went out."""
+    return await db.fetch_value("SELECT 1 FROM staff_digests WHERE day = ?", (day,)) is not None
+
+
+async def mark_digest_sent(db: Queryable, day: str, now: float) -> None:
+    await db.execute(
+        "INSERT OR IGNORE INTO staff_digests(day, sent_at) VALUES (?, ?)", (day, now)
+    )
+
+
+async def open_due_before(db: Queryable, created_before: float) -> list[Ticket]:
+    """Open tickets reported before a moment (their deadline is near or past), oldest first."""
+    rows = await db.fetch_all(
+        f"SELECT {_TICKET} FROM tickets WHERE status = 'open' AND created_at < ?"
+        " ORDER BY created_at, id",
+        (created_before,),
+    )
+    return [ticket_from_row(row) for row in rows]
+
+
+async def waiting_since(db: Queryable, before: float) -> list[Ticket]:
+    """Open tickets whose customer's newest message came before `before` and has had no
+    staff answer since, oldest first."""
+    rows = await db.fetch_all(
+        f"SELECT {_TICKET} FROM ("
+        " SELECT t.*, (SELECT max(m.created_at) FROM ticket_messages m WHERE m.ticket_id = t.id"
+        "  AND m.direction = 'in' AND m.machine IS NULL) AS asked"
+        " FROM tickets t WHERE t.status = 'open'"
+        ") w WHERE w.asked < ? AND NOT EXISTS (SELECT 1 FROM ticket_messages a"
+        " WHERE a.ticket_id = w.id AND a.direction = 'out' AND a.author <> 'auto'"
+        " AND a.machine IS NULL AND a.created_at >= w.asked)"
+        " ORDER BY w.asked, w.id",
+        (before,),
+    )
+    return [ticket_from_row(row) for row in rows]
+
+
+async def first_answer_times(db: Queryable, since: float) -> list[float]:
+    """Seconds from each report to its first staff answer, for first answers given since
+    `since` (automatic answers and machine notes are not answers)."""
+    rows = await db.fetch_all(
+        "SELECT first - t.created_at FROM tickets t JOIN ("
+        " SELECT ticket_id, min(created_at) AS first FROM ticket_messages"
+        " WHERE direction = 'out' AND author <> 'auto' AND machine IS NULL GROUP BY ticket_id"
+        ") f ON f.ticket_id = t.id WHERE f.first >= ?",
+        (since,),
+    )
+    return [max(0.0, float(row[0])) for row in rows]

@@ -421,6 +421,8 @@ async def staff_bot(tmp_path, demo_folder) -> AsyncIterator:
             "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail"),
             "PETKOMM_STAFF_CHAT_ID": str(STAFF_CHAT_ID),
             "PETKOMM_STAFF_IDS": ",".join(str(i) for i in STAFF_IDS),
+            # The morning digest only where a test asks for it (tests/test_desk_digest.py).
+            "PETKOMM_DIGEST_TIME": "off",
             **settings,
         }
         service = await start_bot(env_values, db, clock, emulator, transport=transport)

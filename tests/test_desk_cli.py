@@ -243,3 +243,12 @@ def test_merge_keeps_the_older_number_and_both_threads(env):
     listed = run(env, "tickets", "list").stdout
     assert "PK-000001" in listed and "PK-000002" not in listed
     assert "tickets_merged" in run(env, "audit").stdout
+
+
+def test_the_digest_prints_what_the_staff_chat_would_get(env):
+    result = run({**env, "PETKOMM_ANSWER_DAYS": "2"}, "tickets", "digest")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Past their deadline: 0" in out and "Due within 3 days: 2" in out
+    assert "Waiting more than a day for an answer: 2" in out and "PK-000001" in out
+    assert "First answers in the last 30 days: none" in out

@@ -198,6 +198,17 @@ BASE: dict[str, Any] = {
         query="víz", by="words", items=[_summary()], page=0, pages=2, total=12
     ),
     "merged": SimpleNamespace(number="PK-000123", gone="PK-000130"),
+    "digest": SimpleNamespace(
+        day=date(2026, 11, 30),
+        overdue=[_summary(overdue=True)],
+        due_soon=[_summary()],
+        waiting=[_summary()],
+        answered=12,
+        median=5.2 * 3600,
+        p90=1.8 * 86400,
+        shown=10,
+    ),
+    "rating": SimpleNamespace(average=4.33, count=7),
     "debt": 13_394,
     "next_due": "2026-02-20",
     "reference": "U0027 2026-000051",

@@ -47,3 +47,10 @@ CREATE INDEX canned_drafts_by_ticket ON canned_drafts(ticket_id);
 -- purge may remove the two in either order, and a number whose ticket is gone is
 -- simply unknown.
 ALTER TABLE tickets ADD COLUMN merged_into INTEGER;
+
+-- The morning digest of deadlines: the working days it was posted on (once a day, also
+-- across restarts).
+CREATE TABLE staff_digests (
+    day      TEXT PRIMARY KEY,             -- ISO date, Budapest
+    sent_at  REAL NOT NULL
+) WITHOUT ROWID;
