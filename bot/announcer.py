@@ -36,10 +36,12 @@ from datetime import date, datetime, time
 from telegram import Bot, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
+from bot.desk import rating_buttons
 from bot.staff import customer_answer_buttons, ticket_buttons
-from core import digest, outbox, staff
+from core import digest, outbox, ratings, staff
 from core.accounts import BUDAPEST
 from core.db import STAFF_TOPIC, Database
+from core.outbox import HasMailFrom
 from core.texts import render
 from core.tickets import ticket_number
 from core.worker import Backoff, Worker
@@ -63,8 +65,10 @@ class Announcer:
         clock: Callable[[], float],
         interval: float = POLL_INTERVAL,
         digest_at: time | None = None,
+        mail_settings: HasMailFrom | None = None,
     ) -> None:
         self.db = db
+        self.mail_settings = mail_settings  # for closing mails with rating links (core.ratings)
         self.digest_at = digest_at  # PETKOMM_DIGEST_TIME: the morning digest (core.digest)
         self._digest_done: date | None = None  # the day whose digest is known to be posted
         self.bot = bot
@@ -103,6 +107,7 @@ class Announcer:
                 self.deliver_answers,
                 self.deliver_chat_notices,
                 self.post_digest,
+                self.offer_ratings,
             )
             for step in steps:
                 try:
@@ -189,6 +194,43 @@ class Announcer:
             len(composed.waiting),
         )
         return 1
+
+    async def offer_ratings(self) -> int:
+        """Each closed ticket's rating offer: five buttons in the customer's chat, or the
+        closing mail with five links to this bot (queued in the outbox)."""
+        offered = 0
+        for offer in await ratings.pending(self.db):
+            if offer.chat_id is None:
+                if self.mail_settings is None:
+                    await ratings.chat_offer_sent(self.db, offer, self.clock())  # cannot: drop it
+                    continue
+                await ratings.mail_offer(
+                    self.db, self.mail_settings, offer, self.bot.username, self.clock()
+                )
+                log.info("queued the closing mail of %s with its rating links", offer.number)
+                offered += 1
+                continue
+            sent = await _sent_or_failed(
+                self.bot.send_message(
+                    offer.chat_id,
+                    render("chat/staff/desk/rate_offer.txt", number=offer.number),
+                    reply_markup=rating_buttons(offer.rating.id),
+                ),
+                functools.partial(self._offer_failed, offer),
+            )
+            if sent is None:
+                continue
+            await ratings.chat_offer_sent(self.db, offer, self.clock())
+            log.info("offered the customer of %s a rating in their chat", offer.number)
+            offered += 1
+        return offered
+
+    async def _offer_failed(
+        self, offer: ratings.Offer, exc: TelegramError, *, permanent: bool
+    ) -> None:
+        log.warning("the rating offer of %s was not delivered (%s)", offer.number, exc)
+        if permanent:  # blocked or gone: no rating from this chat
+            await ratings.chat_offer_sent(self.db, offer, self.clock())
 
     async def deliver_answers(self) -> int:
         """Every due staff answer into its customer's chat."""

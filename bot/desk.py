@@ -54,7 +54,7 @@ from conversations.common import (
     text_of,
     user_id,
 )
-from core import canned, desk, staff, tickets
+from core import canned, desk, ratings, staff, tickets
 from core.staff import StaffError
 from core.texts import render
 
@@ -432,6 +432,58 @@ async def on_button(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
+# --- the customer's rating of a closed ticket -------------------------------------------------
+
+
+def rating_buttons(rating_id: int) -> InlineKeyboardMarkup:
+    """1 … 5 under the offer in the customer's chat (`rt:<rating>:<stars>`)."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(f"{stars} ⭐", callback_data=f"rt:{rating_id}:{stars}")
+                for stars in ratings.STARS
+            ]
+        ]
+    )
+
+
+async def on_rating_button(update: Update, context: BotContext) -> None:
+    """A customer's tap on a star: only the ticket's own customer rates it."""
+    query = query_of(update)
+    _, rating_id, stars = ([*button_data(update).split(":"), "", ""])[:3]
+    svc = context.services
+    rated = None
+    if rating_id.isdigit() and stars.isdigit() and len(rating_id) <= 12:
+        rated = await ratings.rate_in_chat(
+            svc.db, int(rating_id), int(stars), user_id(update), svc.now()
+        )
+    await query.answer()
+    if rated is None:
+        await say(update, "staff/desk/rate_gone")
+    else:
+        log.info("%s rated %d by its customer in the chat", rated.number, rated.stars)
+        # The buttons stay: a customer who changes their mind taps again.
+        await send_or_edit(
+            update,
+            render("chat/staff/desk/rated.txt", rated=rated),
+            rating_buttons(int(rating_id)),
+        )
+    raise ApplicationHandlerStop
+
+
+async def on_rating_link(update: Update, context: BotContext) -> None:
+    """`/start rt_<token>_<stars>`: the closing mail's link rates with one tap."""
+    svc = context.services
+    payload = context.args[0] if context.args else ""
+    rated = await ratings.rate_by_link(svc.db, payload, svc.now())
+    if rated is None:
+        await say(update, "staff/desk/rate_gone")
+    else:
+        log.info("%s rated %d by its customer's mail link", rated.number, rated.stars)
+        await say(update, "staff/desk/rated", rated=rated)
+    raise ApplicationHandlerStop
+
+
 def handlers() -> list[BaseHandler]:
     """The desk's handlers, for the staff group (before the customer handlers)."""
     new_message = F.UpdateType.MESSAGE  # an edited message must not act twice
@@ -439,4 +491,11 @@ def handlers() -> list[BaseHandler]:
         CommandHandler(list(COMMANDS), on_command, filters=new_message),
         CommandHandler("reply", on_canned_reply, filters=new_message & F.Regex(_CANNED_REPLY)),
         CallbackQueryHandler(on_button, pattern=r"^sd:"),
+        # A customer's rating (not staff): a star button, or the closing mail's link.
+        CallbackQueryHandler(on_rating_button, pattern=r"^rt:"),
+        CommandHandler(
+            "start",
+            on_rating_link,
+            filters=new_message & F.ChatType.PRIVATE & F.Regex(rf"^/start\s+{ratings.LINK_PREFIX}"),
+        ),
     ]

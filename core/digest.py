@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 
 from core.accounts import BUDAPEST
 from core.db import Queryable
+from core.ratings import Average, month_average
 from core.staff import WARN_DAYS, Summary, summarise
 from core.tickets import DAY
 from storage import desk as store
@@ -80,6 +81,7 @@ class Digest:
     answered: int  # first answers in the window
     median: float | None  # seconds to a first answer
     p90: float | None
+    rating: Average | None = None  # the month's ratings (point 8)
     shown: int = SHOWN
 
 
@@ -102,6 +104,7 @@ async def compose(db: Queryable, day: date, *, answer_days: int, now: float) -> 
         answered=len(times),
         median=percentile(times, 0.5) if times else None,
         p90=percentile(times, 0.9) if times else None,
+        rating=await month_average(db, now),
     )
 
 

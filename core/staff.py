@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from core import journal
+from core import journal, ratings
 from core.accounts import BUDAPEST, local_time
 from core.customer_card import Beside, beside
 from core.mail import (
@@ -597,6 +597,8 @@ async def _set_status(
         await store.set_status(tx, ticket.id, status, now)
         await audit.record(tx, now, actor, action, ticket_number(number))
         await journal.record(tx, once, action, now)
+        if status == "closed":  # how did we do? (issue 17): the bot offers a rating
+            await ratings.offer(tx, ticket, now)
         current = await store.get(tx, ticket.id)
     assert current is not None
     return Changed(current, ticket_number(number), True)

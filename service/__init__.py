@@ -128,6 +128,7 @@ class Service:
             clock=self.clock,
             interval=overrides.announce_interval,
             digest_at=settings.digest_time,
+            mail_settings=settings,
         )
         read_mail = settings.reads_mail if overrides.read_mail is None else overrides.read_mail
         self.reader: InboxReader | None = None

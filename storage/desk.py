@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.db import Queryable
+from storage.tickets import STAFF_TOPIC, Ticket, ticket_from_row
 from storage.tickets import TICKET_COLUMNS as _TICKET
-from storage.tickets import Ticket, ticket_from_row
 
 # --- the customer beside the ticket ---------------------------------------------------------
 
@@ -306,6 +306,7 @@ async def search_by(
 # Every table whose rows belong to a ticket (the retention purge's list, less the tickets
 # themselves): a merge moves them all to the ticket kept.
 _OWNED_BY_TICKET = (
+    "customer_ratings",
     "ticket_messages",
     "ticket_notes",
     "staff_announcements",
@@ -415,3 +416,78 @@ async def first_answer_times(db: Queryable, since: float) -> list[float]:
         (since,),
     )
     return [max(0.0, float(row[0])) for row in rows]
+
+
+# --- ratings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A rating offered to a customer when their ticket closed, and their stars once given."""
+
+    id: int
+    ticket_id: int
+    channel: str
+    offered_at: float
+    sent_at: float | None
+    stars: int | None
+    rated_at: float | None
+
+
+_RATING = "id, ticket_id, channel, offered_at, sent_at, stars, rated_at"
+
+
+async def offer_rating(
+    db: Queryable, ticket_id: int, channel: str, token_hash: str | None, now: float
+) -> int:
+    rating_id = await db.insert(
+        "INSERT INTO customer_ratings(ticket_id, channel, token_hash, offered_at)"
+        " VALUES (?, ?, ?, ?)",
+        (ticket_id, channel, token_hash, now),
+    )
+    db.changed(STAFF_TOPIC)  # the bot's announcer delivers the offer
+    return rating_id
+
+
+async def rating(db: Queryable, rating_id: int) -> Rating | None:
+    row = await db.fetch_one(f"SELECT {_RATING} FROM customer_ratings WHERE id = ?", (rating_id,))
+    return Rating(*row) if row else None
+
+
+async def rating_by_token(db: Queryable, token_hash: str) -> Rating | None:
+    row = await db.fetch_one(
+        f"SELECT {_RATING} FROM customer_ratings WHERE token_hash = ?", (token_hash,)
+    )
+    return Rating(*row) if row else None
+
+
+async def ratings_to_send(db: Queryable, limit: int = 20) -> list[Rating]:
+    rows = await db.fetch_all(
+        f"SELECT {_RATING} FROM customer_ratings WHERE sent_at IS NULL ORDER BY id LIMIT ?",
+        (limit,),
+    )
+    return [Rating(*row) for row in rows]
+
+
+async def rating_sent(db: Queryable, rating_id: int, token_hash: str | None, now: float) -> None:
+    await db.execute(
+        "UPDATE customer_ratings SET sent_at = ?, token_hash = coalesce(?, token_hash)"
+        " WHERE id = ?",
+        (now, token_hash, rating_id),
+    )
+
+
+async def rate(db: Queryable, rating_id: int, stars: int, now: float) -> None:
+    await db.execute(
+        "UPDATE customer_ratings SET stars = ?, rated_at = ? WHERE id = ?",
+        (stars, now, rating_id),
+    )
+
+
+async def average_rating(db: Queryable, since: float) -> tuple[float | None, int]:
+    """The average of the stars given since a moment, and how many."""
+    row = await db.fetch_one(
+        "SELECT avg(stars), count(*) FROM customer_ratings WHERE rated_at >= ?", (since,)
+    )
+    assert row is not None
+    return (float(row[0]) if row[0] is not None else None), int(row[1])

@@ -94,6 +94,7 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind("staff_notes", "internal staff notes", "ticket_notes", _CHOSEN),
     Kind("canned_drafts", "filled canned answers", "canned_drafts", _CHOSEN),
+    Kind("ratings", "customers' ratings", "customer_ratings", _CHOSEN),
     Kind("messages", "ticket messages (notes included)", "ticket_messages", _CHOSEN),
     Kind("raw_mails", "raw mails", "inbound_mails", "id IN (SELECT id FROM temp.purge_mails)"),
     Kind("tickets", "closed tickets", "tickets", "id IN (SELECT id FROM temp.purge_tickets)"),
@@ -126,6 +127,7 @@ _TICKETS_FIRST = (
     "customer_posts",
     "staff_notes",
     "canned_drafts",
+    "ratings",
 )
 REPORT_ORDER = (*_TICKETS_FIRST, *(k.key for k in KINDS if k.key not in _TICKETS_FIRST))
 

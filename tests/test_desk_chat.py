@@ -7,8 +7,11 @@ simulated people of the other chat tests, with the demo billing data behind them
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.staff import button_label
 from core import tickets
+from core.accounts import BUDAPEST
 from core.formats import format_amount, format_invoice_number
 from storage import audit
 from storage import tickets as tickets_store
@@ -399,3 +402,33 @@ async def test_search_pages_newest_first_and_strangers_are_refused(staff_bot):
     assert "ügyfélszolgálat munkatársai" in refused.text
     assert await stranger.press(env.group.get(page.message_id), "◀") == []
     assert [e.target for e in await audited(env, "staff_refused")] == ["/search", "button search"]
+
+
+async def test_a_closed_chat_ticket_is_rated_with_one_tap_and_the_digest_shows_the_average(
+    staff_bot,
+):
+    env = await staff_bot(PETKOMM_DIGEST_TIME="06:00")
+    guest = env.customer("Teréz")
+    await guest.command("start")
+    number = await report(guest, "Nem folyik meleg víz a lakásban.")
+    post = await env.staff_message(number, "Új bejelentés")
+    anna = env.clerk()
+    await anna.reply(post, "A szerelő holnap megjavítja.")
+    await env.chat_message(guest, "A szerelő holnap megjavítja.")
+    await anna.command("close", number)
+    offer = await env.chat_message(guest, number, "értékelje")
+    assert labels(offer) == ["1 ⭐", "2 ⭐", "3 ⭐", "4 ⭐", "5 ⭐"]
+
+    await guest.press_on(offer, "4 ⭐")
+    rated = guest.user.chat.get(offer.message_id)
+    assert "Köszönjük az értékelését" in rated.text and "⭐⭐⭐⭐" in rated.text
+    # Changed their mind: the new stars count, once.
+    await guest.press_on(offer, "5 ⭐")
+    assert "⭐⭐⭐⭐⭐" in guest.user.chat.get(offer.message_id).text
+    stars = await env.db.fetch_all("SELECT stars FROM customer_ratings")
+    assert [tuple(row) for row in stars] == [(5,)]
+
+    env.clock.now = datetime(2026, 11, 30, 6, 30, tzinfo=BUDAPEST).timestamp()
+    await env.announcer.run_once()
+    digest = await env.staff_message("Reggeli összefoglaló")
+    assert "Ügyfélértékelés ebben a hónapban: 5,0 az 5-ből (1 értékelés)" in digest.text

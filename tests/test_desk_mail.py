@@ -133,3 +133,45 @@ async def test_a_mail_and_a_chat_report_merged_keep_both_threads_and_take_replie
         assert by_mail in answer["Subject"] and answer["To"] == CUSTOMER
     finally:
         await reader.close()
+
+
+async def test_the_closing_mail_carries_rating_links_that_rate_with_one_tap(
+    staff_bot, dovecot, imap_user, smtp_server
+):
+    settings = Settings({**smtp_server.env, **imap_user.env})
+    env = await staff_bot(transport=SmtpTransport.from_settings(settings))
+    reader = InboxReader(
+        env.db, settings, ctx=InboundContext.from_settings(settings), clock=env.clock
+    )
+    try:
+        dovecot.deliver(
+            imap_user.name,
+            customer_mail("<rate.1@example.hu>", "Számla kérdés", "Mikor jön a számla?\n"),
+        )
+        await fetch(reader)
+        post = await env.staff_message("Új bejelentés", CUSTOMER)
+        number = post.text.split(" · ")[1].split()[0]
+        clerk = env.clerk()
+        await clerk.reply(post, "A számlát holnap postázzuk.")
+        await clerk.command("close", number)
+        mails = await smtp_server.wait_for(3)  # acknowledgement, answer, closing mail
+        [closing] = [m for m in mails if "értékelje" in m["Subject"]]
+        assert closing["To"] == CUSTOMER and f"[#{number}]" in closing["Subject"]
+        text = plain(closing)
+        links = [line.split(" – ")[1] for line in text.splitlines() if " – https://t.me/" in line]
+        assert len(links) == 5 and all("start=rt_" in link for link in links)
+        assert links[3] in closing.get_body(("html",)).get_content()
+
+        # The customer opens the fourth link in Telegram: rated 4, thanked.
+        person = env.customer("Anna")
+        [thanks] = await person.open_link(links[3])
+        assert "Köszönjük az értékelését" in thanks.text and number in thanks.text
+        [row] = await env.db.fetch_all("SELECT stars FROM customer_ratings")
+        assert tuple(row) == (4,)
+        # A made-up link rates nothing.
+        [unknown] = await person.open_link(links[3].replace("rt_", "rt_x"))
+        assert "nem találom" in unknown.text
+        [row] = await env.db.fetch_all("SELECT stars, token_hash FROM customer_ratings")
+        assert row[0] == 4 and links[3].split("rt_")[1].split("_")[0] not in row[1]
+    finally:
+        await reader.close()

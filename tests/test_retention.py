@@ -109,6 +109,11 @@ def add_ticket(
         " VALUES (?, 'koszonjuk', 'anna', ?, ?)",
         (tid, f"Sablon: {text}", at),
     )
+    conn.execute(
+        "INSERT INTO customer_ratings(ticket_id, channel, offered_at, sent_at, stars, rated_at)"
+        " VALUES (?, 'mail', ?, ?, 5, ?)",
+        (tid, at, at, at),
+    )
     conn.execute("INSERT INTO staff_posts VALUES (-100, ?, ?)", (tid * 10, tid))
     conn.execute("INSERT INTO customer_posts VALUES (5001, ?, ?)", (tid * 10, tid))
     conn.execute(
@@ -223,6 +228,7 @@ EXPECTED = {
     "customer-chat message links": 1,
     "internal staff notes": 1,
     "filled canned answers": 1,
+    "customers' ratings": 1,
     "audit rows": 1,
     "chat notices": 1,
     "staff-chat notices": 1,

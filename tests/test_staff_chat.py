@@ -98,6 +98,7 @@ async def test_a_closed_chat_ticket_reopens_when_the_customer_answers_and_is_ann
     await env.announcer.run_once()  # the round that sent it has recorded it too
     [closed] = await anna.command("close", number)
     assert "lezárva" in closed.text
+    await env.chat_message(guest, "értékelje")  # the rating offer of the closing (issue 17)
 
     # The customer answers with the button under the answer: the ticket reopens.
     [ask] = await guest.press_on(answer, button_label("customer_reply"))

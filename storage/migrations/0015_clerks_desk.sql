@@ -54,3 +54,20 @@ CREATE TABLE staff_digests (
     day      TEXT PRIMARY KEY,             -- ISO date, Budapest
     sent_at  REAL NOT NULL
 ) WITHOUT ROWID;
+
+-- How did we do (point 8): each closing offers the customer a rating, 1 to 5, by one tap in
+-- the chat or by a link in the closing mail. `sent_at` NULL: the bot has yet to offer it
+-- (the command line closes tickets too; only the bot knows its own link). The link's token
+-- is kept hashed, as codes are.
+CREATE TABLE customer_ratings (
+    id          INTEGER PRIMARY KEY,
+    ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
+    channel     TEXT NOT NULL CHECK (channel IN ('mail', 'telegram')),
+    token_hash  TEXT UNIQUE,
+    offered_at  REAL NOT NULL,
+    sent_at     REAL,
+    stars       INTEGER CHECK (stars BETWEEN 1 AND 5),
+    rated_at    REAL
+);
+CREATE INDEX customer_ratings_to_send ON customer_ratings(id) WHERE sent_at IS NULL;
+CREATE INDEX customer_ratings_by_time ON customer_ratings(rated_at) WHERE rated_at IS NOT NULL;
