@@ -157,6 +157,7 @@ async def test_the_closing_mail_carries_rating_links_that_rate_with_one_tap(
         mails = await smtp_server.wait_for(3)  # acknowledgement, answer, closing mail
         [closing] = [m for m in mails if "értékelje" in m["Subject"]]
         assert closing["To"] == CUSTOMER and f"[#{number}]" in closing["Subject"]
+        assert closing["Auto-Submitted"] == "auto-generated"  # auto-responders keep quiet
         text = plain(closing)
         links = [line.split(" – ")[1] for line in text.splitlines() if " – https://t.me/" in line]
         assert len(links) == 5 and all("start=rt_" in link for link in links)
