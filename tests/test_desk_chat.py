@@ -331,18 +331,37 @@ async def test_strangers_cannot_fill_or_send_canned_answers(staff_bot):
     await guest.command("start")
     number = await report(guest, "Nem kaptam számlát.")
     post = await env.staff_message(number, "Új bejelentés")
-    [preview] = await env.clerk().command("reply", f"{number} #megoldva")
+    anna = env.clerk()
+    [preview] = await anna.command("reply", f"{number} #megoldva")
+    [choices] = await anna.press(post, button_label("canned"))
+    for n in range(11):  # Anna holds more than a page of tickets: /mine has ◀ ▶
+        await anna.command("take", await mail_ticket(env, f"t{n}@example.hu", f"Ügy {n}", "…"))
+    [mine] = await anna.command("mine")
     stranger = env.clerk(4242, "Idegen")
     [refused] = await stranger.command("reply", f"{number} #megoldva")
     assert "ügyfélszolgálat munkatársai" in refused.text
-    for message, button in ((post, "canned"), (preview, "send_canned"), (preview, "drop_canned")):
-        assert await stranger.press(message, button_label(button)) == []
+    for message, button in (
+        (post, button_label("canned")),
+        (choices, "megoldva"),
+        (preview, button_label("send_canned")),
+        (preview, button_label("drop_canned")),
+        (mine, "▶"),
+    ):
+        assert await stranger.press(message, button) == []
         assert "munkatársai" in env.emulator.callback_answers[-1].text
     assert not any("rendeztük" in (m.text or "") for m in guest.user.replies)
     draft = await env.db.fetch_one("SELECT sent_at, dropped_at FROM canned_drafts")
     assert tuple(draft) == (None, None)
+    assert await env.db.fetch_value("SELECT count(*) FROM canned_drafts") == 1
     refused_what = [e.target for e in await audited(env, "staff_refused")]
-    assert refused_what == ["/reply", "button canned", "button send", "button drop"]
+    assert refused_what == [
+        "/reply",
+        "button canned",
+        "button cn",
+        "button send",
+        "button drop",
+        "button mine",
+    ]
 
 
 def numbers_in(message) -> list[str]:

@@ -134,7 +134,17 @@ def test_assign_shows_the_holder_in_the_list_and_release_frees_it(env):
 
 
 def test_the_desk_commands_have_help():
-    for command in ("link", "note", "note-edit", "assign", "release"):
+    for command in (
+        "link",
+        "note",
+        "note-edit",
+        "assign",
+        "release",
+        "merge",
+        "search",
+        "canned",
+        "digest",
+    ):
         result = run({}, "tickets", command, "--help")
         assert result.returncode == 0 and "usage:" in result.stdout
 
