@@ -31,14 +31,18 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time
 
 from telegram import Bot, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import pacing
+from bot.desk import rating_buttons
 from bot.staff import customer_answer_buttons, ticket_buttons
-from core import outbox, staff
+from core import digest, outbox, ratings, staff
+from core.accounts import BUDAPEST
 from core.db import STAFF_TOPIC, Database
+from core.outbox import HasMailFrom
 from core.texts import render
 from core.tickets import ticket_number
 from core.worker import Backoff, Worker
@@ -61,8 +65,13 @@ class Announcer:
         answer_days: int,
         clock: Callable[[], float],
         interval: float = POLL_INTERVAL,
+        digest_at: time | None = None,
+        mail_settings: HasMailFrom | None = None,
     ) -> None:
         self.db = db
+        self.mail_settings = mail_settings  # for closing mails with rating links (core.ratings)
+        self.digest_at = digest_at  # PETKOMM_DIGEST_TIME: the morning digest (core.digest)
+        self._digest_done: date | None = None  # the day whose digest is known to be posted
         self.bot = bot
         self.staff_chat_id = staff_chat_id
         self.answer_days = answer_days
@@ -103,6 +112,8 @@ class Announcer:
             self.post_notices,
             self.deliver_answers,
             self.deliver_chat_notices,
+            self.post_digest,
+            self.offer_ratings,
         )
         for step in steps:
             try:
@@ -158,6 +169,74 @@ class Announcer:
             log.info("posted the %s notice in the staff chat", notice.topic)
             posted += 1
         return posted
+
+    async def post_digest(self) -> int:
+        """The working morning's digest of deadlines into the staff chat, once a day."""
+        if self.staff_chat_id is None or self.digest_at is None:
+            return 0
+        now = self.clock()
+        today = datetime.fromtimestamp(now, BUDAPEST).date()
+        if self._digest_done == today:  # most rounds: no query at all
+            return 0
+        day = digest.digest_day(now, self.digest_at)
+        if day is None:  # before the time (no query), or none due later today
+            if digest.over_for_today(now, self.digest_at):
+                self._digest_done = today
+            return 0
+        if await digest.already_sent(self.db, day):
+            self._digest_done = today
+            return 0
+        composed = await digest.compose(self.db, day, answer_days=self.answer_days, now=now)
+        await self.bot.send_message(
+            self.staff_chat_id, render("chat/staff/desk/digest.txt", digest=composed)
+        )
+        await digest.sent(self.db, day, self.clock())
+        self._digest_done = today
+        log.info(
+            "posted the digest of %s: %d overdue, %d due soon, %d waiting",
+            day.isoformat(),
+            len(composed.overdue),
+            len(composed.due_soon),
+            len(composed.waiting),
+        )
+        return 1
+
+    async def offer_ratings(self) -> int:
+        """Each closed ticket's rating offer: five buttons in the customer's chat, or the
+        closing mail with five links to this bot (queued in the outbox)."""
+        offered = 0
+        for offer in await ratings.pending(self.db):
+            if offer.chat_id is None:
+                if self.mail_settings is None:
+                    await ratings.chat_offer_sent(self.db, offer, self.clock())  # cannot: drop it
+                    continue
+                await ratings.mail_offer(
+                    self.db, self.mail_settings, offer, self.bot.username, self.clock()
+                )
+                log.info("queued the closing mail of %s with its rating links", offer.number)
+                offered += 1
+                continue
+            sent = await _sent_or_failed(
+                self.bot.send_message(
+                    offer.chat_id,
+                    render("chat/staff/desk/rate_offer.txt", number=offer.number),
+                    reply_markup=rating_buttons(offer.rating.id),
+                ),
+                functools.partial(self._offer_failed, offer),
+            )
+            if sent is None:
+                continue
+            await ratings.chat_offer_sent(self.db, offer, self.clock())
+            log.info("offered the customer of %s a rating in their chat", offer.number)
+            offered += 1
+        return offered
+
+    async def _offer_failed(
+        self, offer: ratings.Offer, exc: TelegramError, *, permanent: bool
+    ) -> None:
+        log.warning("the rating offer of %s was not delivered (%s)", offer.number, exc)
+        if permanent:  # blocked or gone: no rating from this chat
+            await ratings.chat_offer_sent(self.db, offer, self.clock())
 
     async def deliver_answers(self) -> int:
         """Every due staff answer into its customer's chat."""

@@ -18,7 +18,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import staff, waiting
+from bot import desk, staff, waiting
 from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
 from bot.pacing import Pacer
@@ -139,7 +139,7 @@ def build_application(
     # replies to a ticket's message, a customer's reply to a staff answer, more of a report
     # just sent. What they take stops there, so a non-staff /tickets is refused rather than
     # an "unknown command". (Within a group only the first handler that fits runs.)
-    application.add_handlers(staff.handlers(), group=-2)
+    application.add_handlers([*desk.handlers(), *staff.handlers()], group=-2)
     # Then, in a group of its own: text typed just after a wrong password is deleted (it
     # may be the password again) and goes on to the customer handlers.
     application.add_handler(secrecy.watcher(dialogues.current_state), group=-1)

@@ -62,7 +62,7 @@ from conversations.common import (
     text_of,
     user_id,
 )
-from core import attachments, staff, tickets
+from core import attachments, desk, staff, tickets
 from core.attachments import AttachmentError, TicketFile
 from core.staff import StaffError
 from core.texts import labels, render
@@ -95,7 +95,14 @@ def ticket_buttons(
     """Megnyitás · Válasz · Lezárás (Újranyitás when closed) under a ticket's message, and a
     📎 n button for each of its files that was kept (`files`)."""
     last = ("reopen", f"st:reopen:{ticket_id}") if closed else ("close", f"st:close:{ticket_id}")
-    markup = _buttons([("open", f"st:open:{ticket_id}"), ("reply", f"st:reply:{ticket_id}"), last])
+    markup = inline(
+        [
+            [("open", f"st:open:{ticket_id}"), ("reply", f"st:reply:{ticket_id}"), last],
+            # The clerk's desk (bot/desk.py, issue 17).
+            [("take", f"sd:take:{ticket_id}"), ("canned", f"sd:canned:{ticket_id}")],
+        ],
+        "staff",
+    )
     kept = [file for file in files or [] if file.withheld is None][:FILE_BUTTONS]
     if not kept:
         return markup
@@ -147,6 +154,8 @@ async def _allowed(update: Update, context: BotContext, what: str, *, command: b
         command=command,
     )
     if reason is None:
+        # Known by name from now on, so a colleague can hand them a ticket (/assign @name).
+        await desk.member_seen(svc.db, user.id, user.username, user.full_name, svc.now())
         return True
     await staff.refuse(svc.db, user_id=user.id, what=what, reason=reason, now=svc.now())
     log.info("staff attempt %s by Telegram user %s refused: %s", what, user.id, reason)
@@ -293,6 +302,7 @@ def thread_text(view: staff.Thread, files: list[TicketFile] | None = None) -> st
             limit=THREAD_ENTRY_LIMIT,
             files=files or [],
             files_shown=FILE_BUTTONS,
+            beside=view.beside,
         )
         if len(text) <= MESSAGE_BUDGET:
             break

@@ -29,7 +29,7 @@ from core.config import Settings
 if TYPE_CHECKING:
     from core.attachments import TicketFile
     from core.db import Database
-    from core.staff import Summary, Thread
+    from core.staff import Answered, Summary, Thread
 
 # A StaffError's kind, worded for the operator; an unknown kind is shown as it is.
 STAFF_ERRORS = {
@@ -37,7 +37,19 @@ STAFF_ERRORS = {
     "empty": "error: the answer is empty",
     "too_long": "error: the answer is too long for {number}'s channel (at most {limit} characters)",
     "no_address": "error: {number} has no address to answer to",
+    "bad_customer": "error: not a customer ID (use U1234)",
+    "no_customer": "error: no such customer in the billing data; {number} was not linked",
+    "no_note": "error: no note {number}",
+    "not_author": "error: only its author may edit this note of {number}",
+    "no_member": "error: no staff member by that name has used the bot yet; use their "
+    "Telegram user ID",
+    "not_staff_member": "error: not a staff member (PETKOMM_STAFF_IDS)",
+    "no_canned": "error: no canned answer {detail!r} (see: tickets canned)",
+    "broken_canned": "error: the canned answer cannot be filled: {detail}",
+    "already_merged": "error: {number} was already merged into {detail}",
+    "same_ticket": "error: a ticket cannot be merged with itself",
 }
+DESK_ACTIONS = ("link", "note", "note-edit", "assign", "release", "merge")
 SUBJECT_WIDTH = 50
 CUSTOMER_WIDTH = 30
 # Why a file was not kept (core.attachments), worded for the operator.
@@ -64,6 +76,9 @@ def register(sub: Subparsers) -> None:
         "(PETKOMM_ANSWER_DAYS; ! marks 3 days or less, or past).",
     )
     t.add_argument("--all", action="store_true", help="closed tickets too")
+    t.add_argument(
+        "--holder", metavar="WHO", help="only the open tickets WHO (@name or user ID) holds"
+    )
     t = t_sub.add_parser("show", help="a ticket's whole thread", description="Print a thread.")
     t.add_argument("number", metavar="N")
     t = t_sub.add_parser(
@@ -77,6 +92,18 @@ def register(sub: Subparsers) -> None:
     source = t.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", metavar="T", help="the answer")
     source.add_argument("--file", metavar="F", help="read the answer from F (UTF-8; - is stdin)")
+    source.add_argument(
+        "--canned",
+        metavar="NAME",
+        help="a canned answer filled for the ticket (`tickets canned` lists them): shown, "
+        "then sent after you say yes, or changed in $EDITOR first",
+    )
+    t.add_argument("--yes", action="store_true", help="with --canned: send without asking")
+    t = t_sub.add_parser(
+        "canned",
+        help="list the canned answers",
+        description="The canned answers (PETKOMM_CANNED_DIR, or the shipped ones), by name.",
+    )
     t = t_sub.add_parser("close", help="close a ticket", description="Close a ticket.")
     t.add_argument("number", metavar="N")
     t = t_sub.add_parser("reopen", help="reopen a ticket", description="Reopen a ticket.")
@@ -91,7 +118,78 @@ def register(sub: Subparsers) -> None:
     t.add_argument("number", metavar="N")
     t.add_argument("position", metavar="n", type=_position, help="the file's number in the ticket")
     t.add_argument("--out", metavar="FILE", help="where to write it (- is standard output)")
+    _register_desk(t_sub)
     p.set_defaults(func=cmd_tickets)
+
+
+def _register_desk(t_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The clerk's desk (issue 17): link, note, note-edit, assign, release."""
+    t = t_sub.add_parser(
+        "link",
+        help="link a ticket to a customer ID",
+        description="Name the customer of a ticket whose sender is unknown (audited "
+        "ticket_linked); `tickets show N` then shows the customer beside it.",
+    )
+    t.add_argument("number", metavar="N")
+    t.add_argument("customer", metavar="CUSTOMER_ID", help="U1234")
+    t = t_sub.add_parser(
+        "note",
+        help="add an internal note (only staff see it)",
+        description="Add a note to the ticket's thread that only staff see; it is never "
+        "sent to the customer. Audited note_added (without the text).",
+    )
+    t.add_argument("number", metavar="N")
+    source = t.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", metavar="T", help="the note")
+    source.add_argument("--file", metavar="F", help="read the note from F (UTF-8; - is stdin)")
+    t = t_sub.add_parser(
+        "note-edit",
+        help="change the text of a note you wrote",
+        description="Replace note ID's text (as `tickets show` numbers notes); only its "
+        "author may. Audited note_edited.",
+    )
+    t.add_argument("number", metavar="ID", help="the note's number")
+    source = t.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", metavar="T", help="the new text")
+    source.add_argument("--file", metavar="F", help="read it from F (UTF-8; - is stdin)")
+    t = t_sub.add_parser(
+        "assign",
+        help="hand a ticket to a staff member",
+        description="The staff member WHO (@name as Telegram shows it, or a Telegram user ID "
+        "in PETKOMM_STAFF_IDS) holds the ticket; they are told in the staff chat when the "
+        "customer writes again. Audited ticket_assigned.",
+    )
+    t.add_argument("number", metavar="N")
+    t.add_argument("who", metavar="WHO", help="@name or a staff Telegram user ID")
+    t = t_sub.add_parser(
+        "release", help="nobody holds the ticket", description="Nobody holds the ticket now."
+    )
+    t.add_argument("number", metavar="N")
+    t_sub.add_parser(
+        "digest",
+        help="the morning digest, now",
+        description="What the staff chat's morning digest would say now: tickets past their "
+        "deadline, due within 3 days, waiting more than a day for an answer, and the median "
+        "and 90th percentile of the time to a first answer over the last 30 days.",
+    )
+    t = t_sub.add_parser(
+        "merge",
+        help="make two tickets one",
+        description="Two tickets about the same thing (the same customer by chat and by mail) "
+        "become the older one: its number stays, the threads join in time order, and the "
+        "customer's later replies to either number land in it. Audited tickets_merged.",
+    )
+    t.add_argument("number", metavar="N")
+    t.add_argument("other", metavar="M")
+    t = t_sub.add_parser(
+        "search",
+        help="find tickets",
+        description="Tickets by number (PK-000123, #123), customer ID (U1234), e-mail address, "
+        "the customer's name or words of the text and subject (accents optional: viz finds "
+        "víz), newest first, a page at a time.",
+    )
+    t.add_argument("query", metavar="WORD", nargs="+")
+    t.add_argument("--page", type=_position, default=1, help="which page (from 1)")
 
 
 @dataclass(frozen=True)
@@ -112,16 +210,26 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
     from core.attachments import AttachmentError
     from core.db import DatabaseBusy, open_database
     from core.staff import StaffError
-    from core.tickets import parse_ticket_number
+    from core.tickets import parse_ticket_number, small_number
 
     action = args.tickets_command
     number = None
-    if action != "list":
+    if action == "canned":
+        return _list_canned(settings)
+    if action == "digest":
+        return await _digest(settings)
+    if action == "search":
+        return await _search(settings, " ".join(args.query), args.page)
+    if action == "note-edit":
+        number = small_number(args.number)
+        if number is None:
+            return error(f"error: not a note number: {args.number!r}")
+    elif action != "list":
         number = parse_ticket_number(args.number)
         if number is None:
             return error(f"error: not a ticket number: {args.number!r} (use 123 or PK-000123)")
     text = None
-    if action == "reply":
+    if action in ("reply", "note", "note-edit") and getattr(args, "canned", None) is None:
         text, problem = _answer_text(args)
         if problem:
             return error(problem)
@@ -129,9 +237,13 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
     try:
         clerk = Clerk(db, settings, staff.cli_actor(os_user()), time.time())
         if number is None:
-            await _list(clerk, include_closed=args.all)
+            await _list(clerk, include_closed=args.all, holder=args.holder)
+        elif action in DESK_ACTIONS:
+            await _desk(clerk, action, number, args, text)
         elif action == "show":
             await _show(clerk, number)
+        elif action == "reply" and args.canned is not None:
+            return await _reply_canned(clerk, number, args.canned, ask=not args.yes)
         elif action == "reply":
             await _reply(clerk, number, text or "")
         elif action == "attachment":
@@ -140,7 +252,10 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
             await _close_or_reopen(clerk, number, close=action == "close")
     except StaffError as refused:
         message = STAFF_ERRORS.get(refused.kind, "error: {number}: " + refused.kind)
-        return error(message.format(number=refused.number, limit=refused.limit), REFUSED)
+        detail = getattr(refused, "detail", None)
+        return error(
+            message.format(number=refused.number, limit=refused.limit, detail=detail), REFUSED
+        )
     except AttachmentError as refused:
         return error(_attachment_error(refused), REFUSED)
     except DatabaseBusy:
@@ -155,11 +270,16 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
 # --- the actions ------------------------------------------------------------------------
 
 
-async def _list(clerk: Clerk, *, include_closed: bool) -> None:
-    """Every open (or every) ticket, oldest first, fetched page by page."""
-    from core import staff
+async def _list(clerk: Clerk, *, include_closed: bool, holder: str | None = None) -> None:
+    """Every open (or every) ticket, oldest first, fetched page by page (with `holder`,
+    only the open tickets that staff member holds)."""
+    from core import desk, staff
 
     answer_days = clerk.settings.answer_days
+    holder_id = None
+    if holder is not None:
+        member = await desk.find_member(clerk.db, holder, clerk.settings.staff_ids, "")
+        holder_id = member.user_id
     items: list[Summary] = []
     page = 0
     while True:
@@ -170,12 +290,15 @@ async def _list(clerk: Clerk, *, include_closed: bool) -> None:
             page=page,
             per_page=200,
             include_closed=include_closed,
+            holder_id=holder_id,
         )
         items += listing.items
         page += 1
         if page >= listing.pages:
             break
     kind = "Tickets" if include_closed else "Open tickets"
+    if holder is not None:
+        kind = f"Open tickets held by {printable(holder)}"
     print(
         f"{kind}: {listing.total} (oldest first; answer within {answer_days} days; "
         f"! = {staff.WARN_DAYS} days or less)"
@@ -192,9 +315,10 @@ async def _list(clerk: Clerk, *, include_closed: bool) -> None:
         customer = _customer(s)
         if len(customer) > CUSTOMER_WIDTH:
             customer = customer[: CUSTOMER_WIDTH - 1] + "…"
+        held = f"  [{printable(s.holder)}]" if s.holder else ""
         print(
             f"{s.number}  {_age(s):>4}  {_deadline(s):<32} {s.channel:<8}  "
-            f"{customer:<{CUSTOMER_WIDTH}}  {subject}"
+            f"{customer:<{CUSTOMER_WIDTH}}  {subject}{held}"
         )
 
 
@@ -246,6 +370,11 @@ async def _reply(clerk: Clerk, number: int, text: str) -> None:
     result = await staff.answer(
         clerk.db, clerk.settings, number, text, actor=clerk.actor, now=clerk.now
     )
+    _print_answered(result)
+
+
+def _print_answered(result: Answered) -> None:
+    """Where the answer went; the ticket stays open."""
     if result.via == "mail":
         print(
             f"{result.number}: answer queued as mail to {printable(result.recipient or '')} "
@@ -257,6 +386,200 @@ async def _reply(clerk: Clerk, number: int, text: str) -> None:
             "the bot delivers it when it runs."
         )
     print(f"The ticket stays open; close it with: {program()} tickets close {result.number}")
+
+
+async def _desk(
+    clerk: Clerk, action: str, number: int, args: argparse.Namespace, text: str | None
+) -> None:
+    """link, note, note-edit, assign, release: `core.desk`'s rules, as the staff chat."""
+    from core import desk
+    from core.tickets import parse_ticket_number
+
+    if action == "link":
+        linked = await desk.link(clerk.db, number, args.customer, actor=clerk.actor, now=clerk.now)
+        print(f"{linked.number} linked to {printable(linked.name)} ({linked.customer_id}).")
+    elif action == "note":
+        note = await desk.add_note(
+            clerk.db, number, text or "", actor=clerk.actor, author_name=os_user(), now=clerk.now
+        )
+        print(f"Note {note.id} added to {_label(note.ticket_id)} (staff only, never sent).")
+    elif action == "note-edit":
+        note = await desk.edit_note(clerk.db, number, text or "", actor=clerk.actor, now=clerk.now)
+        print(f"Note {note.id} of {_label(note.ticket_id)} edited.")
+    elif action == "assign":
+        held = await desk.assign(
+            clerk.db,
+            number,
+            args.who,
+            staff_ids=clerk.settings.staff_ids,
+            actor=clerk.actor,
+            now=clerk.now,
+        )
+        before = f" (was {printable(held.previous)})" if held.previous and held.changed else ""
+        print(f"{held.number} is held by {printable(held.holder or '')}{before}.")
+    elif action == "merge":
+        other = parse_ticket_number(args.other)
+        if other is None:
+            raise desk.DeskError(desk.DeskError.NOT_FOUND, printable(args.other))
+        merged = await desk.merge(clerk.db, number, other, actor=clerk.actor, now=clerk.now)
+        print(f"{merged.gone} merged into {merged.number} (the older number stays).")
+    else:
+        held = await desk.release(clerk.db, number, actor=clerk.actor, now=clerk.now)
+        print(f"{held.number} is held by nobody now.")
+
+
+def _label(ticket_id: int) -> str:
+    from core.tickets import ticket_number
+
+    return ticket_number(ticket_id)
+
+
+async def _search(settings: Settings, query: str, page: int) -> int:
+    """Print one page of what the search finds, newest first."""
+    import time
+
+    from core import desk
+    from core.db import open_database
+
+    db = await open_database(settings.db_path, create=False)
+    try:
+        found = await desk.search(
+            db, query, answer_days=settings.answer_days, now=time.time(), page=max(page - 1, 0)
+        )
+    except desk.DeskError:
+        return error("error: nothing to search for", REFUSED)
+    finally:
+        await db.close()
+    pages = f", page {found.page + 1} of {found.pages}" if found.pages > 1 else ""
+    print(f"Found: {found.total} for {printable(found.query)!r} (newest first{pages})")
+    for s in found.items:
+        subject = ("URGENT: " if s.ticket.urgent else "") + printable(s.subject)
+        if len(subject) > SUBJECT_WIDTH:
+            subject = subject[: SUBJECT_WIDTH - 1] + "…"
+        customer = _customer(s)[:CUSTOMER_WIDTH]
+        status = "closed" if s.closed else "open"
+        print(
+            f"{s.number}  {local_time(s.ticket.created_at)}  {status:<6}  {s.channel:<8}  "
+            f"{customer:<{CUSTOMER_WIDTH}}  {subject}"
+        )
+    if found.page + 1 < found.pages:
+        print(f"More: {program()} tickets search {printable(query)} --page {found.page + 2}")
+    return 0
+
+
+async def _digest(settings: Settings) -> int:
+    """Print the digest as of now (`core.digest.compose`, the staff chat's morning message)."""
+    import time
+    from datetime import datetime
+
+    from core import digest
+    from core.accounts import BUDAPEST
+    from core.db import open_database
+
+    now = time.time()
+    db = await open_database(settings.db_path, create=False)
+    try:
+        day = datetime.fromtimestamp(now, BUDAPEST).date()
+        found = await digest.compose(db, day, answer_days=settings.answer_days, now=now)
+    finally:
+        await db.close()
+    print(f"Digest of {day.isoformat()} (answer within {settings.answer_days} days)")
+    for title, items in (
+        ("Past their deadline", found.overdue),
+        ("Due within 3 days", found.due_soon),
+        ("Waiting more than a day for an answer", found.waiting),
+    ):
+        print(f"\n{title}: {len(items)}")
+        for s in items:
+            print(f"  {s.number}  {_deadline(s).strip():<32}  {_customer(s)}")
+    if found.median is None or found.p90 is None:
+        print("\nFirst answers in the last 30 days: none")
+    else:
+        print(
+            f"\nFirst answers in the last 30 days: {found.answered}; median "
+            f"{found.median / 3600:.1f} h, 90th percentile {found.p90 / 3600:.1f} h"
+        )
+    return 0
+
+
+def _list_canned(settings: Settings) -> int:
+    from core import canned
+
+    choices = canned.available(settings.canned_dir)
+    where = settings.canned_dir or "the shipped ones (core/texts/canned)"
+    print(f"Canned answers: {len(choices)} ({where})")
+    for item in choices:
+        print(f"{item.name:<20}  {printable(item.description)}")
+    return 0
+
+
+async def _reply_canned(clerk: Clerk, number: int, name: str, *, ask: bool) -> int:
+    """Fill the canned answer, show it, and send it when the clerk says so (or `ask` is off);
+    `e` opens it in $VISUAL/$EDITOR to change it first."""
+    from core import canned
+    from core.facts import facts_from
+
+    text = await canned.fill(
+        clerk.db, clerk.settings.canned_dir, number, name, facts_from(clerk.settings), clerk.now
+    )
+    filled = text
+    while True:
+        print(f"--- the canned answer {name}, filled for {_label(number)} ---")
+        print(printable(text, lines=True))
+        print("---")
+        if not ask:
+            break
+        choice = _ask("Send it? [y]es, [e]dit, [n]o: ")
+        if choice in ("y", "yes", "i", "igen"):
+            break
+        if choice in ("e", "edit"):
+            edited = _edit(text)
+            if edited is None:
+                return error("error: the editor failed; nothing was sent", REFUSED)
+            text = edited
+            continue
+        print("Not sent.")
+        return REFUSED
+    result = await canned.answer_with(
+        clerk.db,
+        clerk.settings,
+        number,
+        name,
+        text,
+        edited=text != filled,
+        actor=clerk.actor,
+        now=clerk.now,
+    )
+    _print_answered(result)
+    return 0
+
+
+def _ask(prompt: str) -> str:
+    """The clerk's answer to a question, lower-case; '' at the end of the input."""
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        print()
+    return line.strip().lower()
+
+
+def _edit(text: str) -> str | None:
+    """The text after the clerk changed it in $VISUAL or $EDITOR (vi); None if it failed."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as handle:
+        handle.write(text + "\n")
+        path = Path(handle.name)
+    try:
+        if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
+            return None
+        return path.read_text(encoding="utf-8").strip()
+    finally:
+        path.unlink(missing_ok=True)
 
 
 async def _close_or_reopen(clerk: Clerk, number: int, *, close: bool) -> None:
@@ -364,6 +687,8 @@ def _print_files(number: str, files: list[TicketFile]) -> None:
 
 
 def _print_thread(view: Thread) -> None:
+    from core.staff import NoteEntry
+
     s = view.summary
     print(f"{s.number}  {s.ticket.status}  {s.channel}{'  URGENT' if s.ticket.urgent else ''}")
     contact = f" <{printable(s.email)}>" if s.email and s.customer_id else ""
@@ -371,7 +696,19 @@ def _print_thread(view: Thread) -> None:
     print(f"Subject:  {printable(s.subject)}")
     print(f"Received: {local_time(s.ticket.created_at)} ({_age(s)} ago)")
     print(f"Deadline: {_deadline(s).strip()}")
+    if s.holder:
+        print(f"Held by:  {printable(s.holder)}")
+    if view.beside is not None:
+        _print_beside(view)
     for entry in view.entries:
+        if isinstance(entry, NoteEntry):
+            edited = f", edited {entry.edited}" if entry.edited else ""
+            print(
+                f"\n--- internal note {entry.note_id} by {printable(entry.author)}, "
+                f"{entry.at}{edited} (staff only, never sent) ---"
+            )
+            print(printable(entry.text.rstrip(), lines=True))
+            continue
         who = {
             "customer": "customer",
             "auto": "automatic answer",
@@ -379,3 +716,50 @@ def _print_thread(view: Thread) -> None:
         }.get(entry.who, f"staff {printable(entry.author)}")
         print(f"\n--- {who}, {local_time(entry.message.created_at)} ---")
         print(printable(entry.text.rstrip(), lines=True))
+
+
+def _print_beside(view: Thread) -> None:
+    """The customer beside the ticket: who they are and where they stand."""
+    from core.formats import format_invoice_number, format_number
+
+    beside = view.beside
+    assert beside is not None
+    statement = beside.statement
+    print()
+    if beside.known and statement is not None and statement.customer is not None:
+        customer = statement.customer
+        print(f"--- the customer: {printable(customer.name)} ({statement.customer_id}) ---")
+        print(f"Address:  {printable(customer.address)}")
+        print(f"Payment:  {printable(customer.payment_method) or 'not given'}")
+        owes = " (owes)" if statement.balance < 0 else ""
+        print(f"Balance:  {format_number(statement.balance, separator=' ', minus='-')} Ft{owes}")
+        for invoice in statement.unpaid:
+            overdue = "  OVERDUE" if invoice.due_date < statement.today else ""
+            print(
+                f"Unpaid:   {format_invoice_number(invoice.invoice_no)}  "
+                f"{format_number(invoice.outstanding, separator=' ')} Ft  "
+                f"due {invoice.due_date}{overdue}"
+            )
+        payment = beside.last_payment
+        paid = (
+            f"{payment.booked_on}, {format_number(payment.amount, separator=' ')} Ft"
+            if payment
+            else "none"
+        )
+        print(f"Last payment: {paid}")
+        chat = beside.chat
+        uses = "no portal account"
+        if chat is not None and chat.account_status is not None:
+            uses = f"account {chat.account_status}"
+            uses += ", logged in on Telegram now" if chat.logged_in else ", not logged in now"
+        print(f"Chat:     {uses}")
+    else:
+        print(
+            f"--- unknown sender: linked to no customer; link it with: "
+            f"{program()} tickets link {view.summary.number} U1234 ---"
+        )
+    if beside.earlier:
+        print(f"Earlier tickets ({beside.earlier_total}):")
+        for other in beside.earlier:
+            closed = " (closed)" if other.closed else ""
+            print(f"  {other.number}  {other.received}  {printable(other.subject)}{closed}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import overload
 
@@ -87,7 +88,7 @@ class Settings:
         self.mail_from, self.log_level, self.log_format, self.answer_days  # noqa: B018
         self.state_db_path  # noqa: B018
         self.code_ttl_hours, self.idle_minutes, self.proof_months  # noqa: B018
-        self.retention_years, self.telegram_rate  # noqa: B018
+        self.retention_years, self.telegram_rate, self.canned_dir, self.digest_time  # noqa: B018
         if self.mail_outbox_dir is None:
             self.smtp_host, self.smtp_port, self.smtp_security  # noqa: B018
         if self.reads_mail:  # the support mailbox is optional; when named, all of it must be right
@@ -194,6 +195,33 @@ class Settings:
     def answer_days(self) -> int:
         """Days staff have to answer a report (Fgytv. 17/B § (5): 15)."""
         return self._int("PETKOMM_ANSWER_DAYS", DEFAULT_ANSWER_DAYS, minimum=1)
+
+    @property
+    def digest_time(self) -> time | None:
+        """PETKOMM_DIGEST_TIME: when (Budapest, `HH:MM`) the staff chat gets the morning digest
+        of deadlines on working days; `off` for none. Default 08:00."""
+        raw = self._str("PETKOMM_DIGEST_TIME", "08:00")
+        if raw.lower() == "off":
+            return None
+        try:
+            hour, minute = (int(part) for part in raw.split(":"))
+            return time(hour, minute)
+        except ValueError:
+            raise ConfigError(
+                "PETKOMM_DIGEST_TIME", f"must be a time like 08:00, or off, got {raw!r}"
+            ) from None
+
+    @property
+    def canned_dir(self) -> Path | None:
+        """PETKOMM_CANNED_DIR: the folder of canned answers the operator edits (one `NAME.txt`
+        each); None (unset) for the ones shipped in core/texts/canned."""
+        raw = self._str("PETKOMM_CANNED_DIR")
+        if raw is None:
+            return None
+        folder = Path(raw)
+        if not folder.is_dir():
+            raise ConfigError("PETKOMM_CANNED_DIR", f"is not a folder: {raw}")
+        return folder
 
     @property
     def retention_years(self) -> int | None:

@@ -101,7 +101,8 @@ def activation_link(bot_username: str, payload: str) -> str:
 
 MAX_REFERENCES = 10
 # Mails a machine sends on its own (codes): marked so that auto-responders keep quiet.
-AUTO_GENERATED_KINDS = frozenset({"activation", "reset"})
+# The closing mail with its rating links (issue 17) is written by the system, not a person.
+AUTO_GENERATED_KINDS = frozenset({"activation", "reset", "closed"})
 # Mails that carry a single-use code and its link: kept at rest without their body.
 CODE_KINDS = frozenset({"activation", "reset"})
 

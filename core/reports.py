@@ -226,9 +226,9 @@ async def _add(
     if refused:
         return refused
     ticket = await tickets.get(tx, ticket_id)
-    if ticket is None or ticket.channel != "telegram":
-        return None
-    if ticket.telegram_user_id != telegram_user_id:
+    # Their own ticket: one they reported in the chat, or (staff merged their chat report into
+    # their mail one) one that knows their chat now.
+    if ticket is None or ticket.telegram_user_id != telegram_user_id:
         return None
     reopened = await tickets.add_customer_message(
         tx, ticket, body=text, new_text=text, actor=f"tg:{telegram_user_id}", now=now

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from core import journal
+from core import journal, ratings
 from core.accounts import BUDAPEST, local_time
+from core.customer_card import Beside, beside
 from core.mail import (
     REPLY_ABOVE_MARKER,
     MailParseError,
@@ -49,6 +50,7 @@ from core.tickets import (
     untagged_subject,
 )
 from storage import audit, billing, notices
+from storage import desk as desk_store
 from storage import tickets as store
 from storage.db import Database, Queryable
 
@@ -137,6 +139,7 @@ class Summary:
     days_left: int  # calendar days from today to the due date (Budapest); negative when past
     overdue: bool  # the deadline has passed
     received: str  # `2024. 05. 01. 14:30`, Budapest
+    holder: str | None = None  # the name of the staff member who holds it (issue 17)
 
     @property
     def customer_id(self) -> str | None:
@@ -172,6 +175,7 @@ async def summarise(
     if ticket.customer_id:
         customer = await billing.get_customer(db, ticket.customer_id)
         name = customer.name if customer else None
+    holder = await desk_store.member(db, ticket.holder_id) if ticket.holder_id else None
     due = deadline(ticket, answer_days, now, WARN_DAYS)
     due_date = datetime.fromtimestamp(due.due_at, BUDAPEST).date()
     today = datetime.fromtimestamp(now, BUDAPEST).date()
@@ -187,7 +191,15 @@ async def summarise(
         days_left=(due_date - today).days,
         overdue=now > due.due_at,
         received=local_time(ticket.created_at),
+        holder=holder_name(holder, ticket.holder_id),
     )
+
+
+def holder_name(member: desk_store.Member | None, user_id: int | None) -> str | None:
+    """A staff member's name as the bot last saw it (`#9001` if it never met them)."""
+    if user_id is None:
+        return None
+    return member.name if member else f"#{user_id}"
 
 
 @dataclass(frozen=True)
@@ -199,6 +211,7 @@ class Page:
     pages: int
     total: int
     include_closed: bool
+    mine: bool = False  # only the tickets the asking staff member holds
 
 
 async def list_tickets(
@@ -209,14 +222,22 @@ async def list_tickets(
     page: int = 0,
     per_page: int = PER_PAGE,
     include_closed: bool = False,
+    holder_id: int | None = None,
 ) -> Page:
-    """Open tickets (or all), oldest first, a page at a time; a page past the end is the last."""
-    total = await (store.count_all(db) if include_closed else store.count_open(db))
-    shown = window(total, per_page, page)
-    fetch = store.all_tickets if include_closed else store.open_tickets
-    tickets = await fetch(db, shown.offset, shown.limit)
+    """Open tickets (or all), oldest first, a page at a time; a page past the end is the last.
+
+    With `holder_id`, only the open tickets that staff member holds ("mine")."""
+    if holder_id is not None:
+        total = await desk_store.count_held_open(db, holder_id)
+        shown = window(total, per_page, page)
+        tickets = await desk_store.held_open_tickets(db, holder_id, shown.offset, shown.limit)
+    else:
+        total = await (store.count_all(db) if include_closed else store.count_open(db))
+        shown = window(total, per_page, page)
+        fetch = store.all_tickets if include_closed else store.open_tickets
+        tickets = await fetch(db, shown.offset, shown.limit)
     items = [await summarise(db, t, answer_days=answer_days, now=now) for t in tickets]
-    return Page(items, shown.page, shown.pages, total, include_closed)
+    return Page(items, shown.page, shown.pages, total, include_closed, holder_id is not None)
 
 
 @dataclass(frozen=True)
@@ -243,9 +264,33 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class NoteEntry:
+    """An internal note in a thread: staff see it among the messages; it is never sent."""
+
+    note: desk_store.Note
+    at: str  # Budapest time
+    edited: str | None  # when it was last edited, Budapest time
+    who: str = "note"
+    machine: None = None
+
+    @property
+    def text(self) -> str:
+        return self.note.body
+
+    @property
+    def author(self) -> str:
+        return self.note.author_name or self.note.author
+
+    @property
+    def note_id(self) -> int:
+        return self.note.id
+
+
+@dataclass(frozen=True)
 class Thread:
     summary: Summary
-    entries: list[Entry]
+    entries: list[Entry | NoteEntry]  # messages and notes, oldest first
+    beside: Beside | None = None  # the customer beside the ticket (issue 17)
 
 
 def _who(message: store.TicketMessage) -> str:
@@ -269,8 +314,16 @@ async def thread(db: Database, number: int, *, answer_days: int, actor: str, now
     ticket = await find(db, number)
     messages = await store.messages(db, ticket.id)
     summary = await summarise(db, ticket, answer_days=answer_days, now=now)
+    entries: list[tuple[float, int, Entry | NoteEntry]] = [
+        (m.created_at, 0, Entry(m, _who(m), local_time(m.created_at))) for m in messages
+    ]
+    for note in await desk_store.notes(db, ticket.id):
+        edited = local_time(note.edited_at) if note.edited_at is not None else None
+        entries.append((note.created_at, 1, NoteEntry(note, local_time(note.created_at), edited)))
+    entries.sort(key=lambda item: (item[0], item[1]))
+    nearby = await beside(db, ticket, now)
     await audit.record(db, now, actor, "ticket_viewed", summary.number)
-    return Thread(summary, [Entry(m, _who(m), local_time(m.created_at)) for m in messages])
+    return Thread(summary, [entry for _, _, entry in entries], nearby)
 
 
 def excerpt(
@@ -436,6 +489,7 @@ async def answer(
         raise StaffError(StaffError.EMPTY, label)
     async with db.transaction() as tx:
         ticket = await find(tx, number)
+        label = ticket_number(ticket.id)  # a merged ticket's number answers the one it joined
         sent = await journal.done(tx, once, "answered")
         if sent is not None:
             return Answered(ticket, label, sent["via"], sent["to"], sent["message_id"])
@@ -543,6 +597,8 @@ async def _set_status(
         await store.set_status(tx, ticket.id, status, now)
         await audit.record(tx, now, actor, action, ticket_number(number))
         await journal.record(tx, once, action, now)
+        if status == "closed":  # how did we do? (issue 17): the bot offers a rating
+            await ratings.offer(tx, ticket, now)
         current = await store.get(tx, ticket.id)
     assert current is not None
     return Changed(current, ticket_number(number), True)

@@ -127,6 +127,8 @@ class Service:
             answer_days=settings.answer_days,
             clock=self.clock,
             interval=overrides.announce_interval,
+            digest_at=settings.digest_time,
+            mail_settings=settings,
         )
         read_mail = settings.reads_mail if overrides.read_mail is None else overrides.read_mail
         self.reader: InboxReader | None = None

@@ -92,6 +92,9 @@ KINDS: tuple[Kind, ...] = (
         f"{_CHOSEN} OR (ticket_id IS NULL AND status IN ('sent', 'failed')"
         " AND max(created_at, coalesce(sent_at, 0)) < ?)",
     ),
+    Kind("staff_notes", "internal staff notes", "ticket_notes", _CHOSEN),
+    Kind("canned_drafts", "filled canned answers", "canned_drafts", _CHOSEN),
+    Kind("ratings", "customers' ratings", "customer_ratings", _CHOSEN),
     Kind("messages", "ticket messages (notes included)", "ticket_messages", _CHOSEN),
     Kind("raw_mails", "raw mails", "inbound_mails", "id IN (SELECT id FROM temp.purge_mails)"),
     Kind("tickets", "closed tickets", "tickets", "id IN (SELECT id FROM temp.purge_tickets)"),
@@ -122,6 +125,9 @@ _TICKETS_FIRST = (
     "announcements",
     "staff_posts",
     "customer_posts",
+    "staff_notes",
+    "canned_drafts",
+    "ratings",
 )
 REPORT_ORDER = (*_TICKETS_FIRST, *(k.key for k in KINDS if k.key not in _TICKETS_FIRST))
 
@@ -162,6 +168,11 @@ async def purge(tx: Queryable, cut: float, *, dry_run: bool) -> dict[str, int]:
         else:
             sql = f"DELETE FROM {kind.table} WHERE {kind.where}"
             counts[kind.key] = await tx.execute(sql, _params(sql, cut))
+    if not dry_run and counts.get("messages", 0) + counts.get("tickets", 0):
+        # The search indexes (migration 0016) mark removed text deleted; merging their
+        # segments drops its words for good, as secure_delete does for the rows.
+        for index in ("ticket_messages_search", "tickets_search"):
+            await tx.execute(f"INSERT INTO {index}({index}) VALUES ('optimize')")
     # A rollback would drop them too: temporary tables are part of the transaction.
     for table in _TEMP_TABLES:
         await tx.execute(f"DROP TABLE temp.{table}")

@@ -28,6 +28,8 @@ class Ticket:
     closed_at: float | None
     reopened_at: float | None
     urgent: bool = False  # it sounded urgent (core.urgency): staff see it marked
+    holder_id: int | None = None  # the staff member (Telegram user id) who took it
+    merged_into: int | None = None  # the older ticket this one was merged into (issue 17)
 
 
 # The kinds of machine mail kept on a ticket as a note (`ticket_messages.machine`).
@@ -49,16 +51,19 @@ class TicketMessage:
 
 _TICKET = (
     "id, channel, status, subject, customer_id, email, telegram_user_id, telegram_chat_id,"
-    " created_at, updated_at, closed_at, reopened_at, urgent"
+    " created_at, updated_at, closed_at, reopened_at, urgent, holder_id, merged_into"
 )
+# For other modules selecting whole tickets (`ticket_from_row` reads a row of them).
+TICKET_COLUMNS = _TICKET
 _TICKET_OF_T = ", ".join(f"t.{column}" for column in _TICKET.split(", "))
 _MESSAGE = "id, ticket_id, direction, author, body, new_text, mail_message_id, created_at, machine"
 _MESSAGE_OF_M = ", ".join(f"m.{column}" for column in _MESSAGE.split(", "))
 
 
-def _ticket(row: Sequence[Any]) -> Ticket:
+def ticket_from_row(row: Sequence[Any]) -> Ticket:
     """A ticket from a row of `_TICKET`'s columns (the flag stored as 0 or 1)."""
-    return replace(Ticket(*row), urgent=bool(row[-1]))
+    ticket = Ticket(*row)
+    return replace(ticket, urgent=bool(ticket.urgent))
 
 
 async def create(
@@ -91,9 +96,21 @@ async def create(
     )
 
 
-async def get(db: Queryable, ticket_id: int) -> Ticket | None:
+async def get(db: Queryable, ticket_id: int, *, follow: bool = True) -> Ticket | None:
+    """The ticket with this number; a merged one's number gives the ticket it joined
+    (unless not to `follow`), so a reply to either number lands in one."""
     row = await db.fetch_one(f"SELECT {_TICKET} FROM tickets WHERE id = ?", (ticket_id,))
-    return _ticket(row) if row else None
+    ticket = ticket_from_row(row) if row else None
+    for _ in range(10):  # merged into one merged later: a short chain, never a loop
+        if ticket is None or not follow or ticket.merged_into is None:
+            break
+        row = await db.fetch_one(
+            f"SELECT {_TICKET} FROM tickets WHERE id = ?", (ticket.merged_into,)
+        )
+        if row is None:  # the ticket it joined was purged
+            break
+        ticket = ticket_from_row(row)
+    return ticket
 
 
 async def latest_answered(
@@ -109,7 +126,7 @@ async def latest_answered(
         " ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
         (telegram_user_id, since, int(open_only)),
     )
-    return _ticket(row) if row else None
+    return ticket_from_row(row) if row else None
 
 
 async def add_message(
@@ -186,7 +203,7 @@ async def by_mail_message_ids(db: Queryable, message_ids: list[str]) -> Ticket |
         " ORDER BY m.id DESC LIMIT 1",
         message_ids,
     )
-    return _ticket(row) if row else None
+    return ticket_from_row(row) if row else None
 
 
 async def open_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
@@ -196,7 +213,7 @@ async def open_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
         " LIMIT ? OFFSET ?",
         (limit, offset),
     )
-    return [_ticket(row) for row in rows]
+    return [ticket_from_row(row) for row in rows]
 
 
 async def all_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
@@ -204,7 +221,7 @@ async def all_tickets(db: Queryable, offset: int, limit: int) -> list[Ticket]:
     rows = await db.fetch_all(
         f"SELECT {_TICKET} FROM tickets ORDER BY created_at, id LIMIT ? OFFSET ?", (limit, offset)
     )
-    return [_ticket(row) for row in rows]
+    return [ticket_from_row(row) for row in rows]
 
 
 async def count_open(db: Queryable) -> int:
@@ -318,7 +335,7 @@ async def recent_mail_tickets(
         f" AND +t.status = 'open' AND {where} ORDER BY m.created_at DESC, m.id DESC LIMIT ?",
         (since, value, limit),
     )
-    return [RecentMail(Ticket(*row[:-2]), row[-2], row[-1]) for row in rows]
+    return [RecentMail(ticket_from_row(row[:-2]), row[-2], row[-1]) for row in rows]
 
 
 # Customer messages by mail since a moment, read newest first through the partial index

@@ -363,10 +363,14 @@ class StaffBotEnv(BotEnv):
     def announcer(self):
         return self.service.announcer
 
-    def clerk(self, user_id: int = STAFF_IDS[0], first_name: str = "Anna") -> Clerk:
+    def clerk(
+        self, user_id: int = STAFF_IDS[0], first_name: str = "Anna", username: str | None = None
+    ) -> Clerk:
         """A staff member (or, with another id, a stranger) in the staff group."""
         if user_id not in self.people:
-            self.people[user_id] = self.emulator.private_user(user_id, first_name)
+            self.people[user_id] = self.emulator.private_user(
+                user_id, first_name, username=username
+            )
         return Clerk(self, self.people[user_id], self.group)
 
     async def staff_message(self, *needles: str, timeout: float = 10.0) -> ChatMessage:  # noqa: ASYNC109
@@ -418,6 +422,8 @@ async def staff_bot(tmp_path, demo_folder) -> AsyncIterator:
             "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail"),
             "PETKOMM_STAFF_CHAT_ID": str(STAFF_CHAT_ID),
             "PETKOMM_STAFF_IDS": ",".join(str(i) for i in STAFF_IDS),
+            # The morning digest only where a test asks for it (tests/test_desk_digest.py).
+            "PETKOMM_DIGEST_TIME": "off",
             **settings,
         }
         service = await start_bot(env_values, db, clock, emulator, transport=transport)

@@ -196,6 +196,7 @@ async def test_a_reply_to_a_closed_ticket_after_valasz_erre_reopens_it(staff_bot
         env, gizi, "Nem kaptam meg az októberi számlát.", "Újra elküldtük postán."
     )
     await env.clerk().command("close", "PK-000001")
+    await env.chat_message(gizi, "értékelje")  # the rating offer of the closing (issue 17)
     env.clock.advance(86400)
     await gizi.press_on(answer, button_label("customer_reply"))
     [thanks] = await gizi.say("Sajnos postán sem érkezett meg, kérem e-mailben.")

@@ -51,7 +51,7 @@ async def test_a_chat_report_is_announced_and_the_clerks_answer_reaches_the_cust
     assert "Telegram" in post.text and f"{name} ({customer_id})" in post.text
     assert "Nem jött meg a novemberi számlám." in post.text
     assert "most" in post.text and "(még 15 nap)" in post.text and "⚠️" not in post.text
-    assert labels(post) == ["Megnyitás", "Válasz", "Lezárás"]
+    assert labels(post) == ["Megnyitás", "Válasz", "Lezárás", "🙋 Átveszem", "📝 Sablon"]
 
     anna = env.clerk()
     [thread] = await anna.press(post, button_label("open"))
@@ -98,6 +98,7 @@ async def test_a_closed_chat_ticket_reopens_when_the_customer_answers_and_is_ann
     await env.announcer.run_once()  # the round that sent it has recorded it too
     [closed] = await anna.command("close", number)
     assert "lezárva" in closed.text
+    await env.chat_message(guest, "értékelje")  # the rating offer of the closing (issue 17)
 
     # The customer answers with the button under the answer: the ticket reopens.
     [ask] = await guest.press_on(answer, button_label("customer_reply"))
@@ -107,7 +108,7 @@ async def test_a_closed_chat_ticket_reopens_when_the_customer_answers_and_is_ann
     )
     assert "csatoltuk" in thanks.text and number in thanks.text
     again = await env.staff_message(number, "Újranyitva", "Még mindig csöpög, sürgős!")
-    assert labels(again) == ["Megnyitás", "Válasz", "Lezárás"]
+    assert labels(again) == ["Megnyitás", "Válasz", "Lezárás", "🙋 Átveszem", "📝 Sablon"]
     ticket = await tickets.get(env.db, tickets.parse_ticket_number(number))
     assert ticket.status == "open" and ticket.reopened_at is not None
 

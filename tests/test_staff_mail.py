@@ -97,6 +97,9 @@ async def test_a_mailed_report_is_answered_from_the_staff_chat_and_the_reply_reo
 
         [closed] = await anna.command("close", number)
         assert "lezárva" in closed.text
+        # Closing sends the customer a mail with rating links (issue 17).
+        closing = (await smtp_server.wait_for(3))[2]
+        assert "értékelje" in closing["Subject"] and number in closing["Subject"]
 
         # The customer replies to our answer from their mail client: same ticket, reopened.
         reply_id = "<report.2@example.hu>"
@@ -121,8 +124,8 @@ async def test_a_mailed_report_is_answered_from_the_staff_chat_and_the_reply_reo
 
         # The next answer continues the chain: the customer's reply is its parent.
         await anna.command("reply", f"{number} A szerelők a helyszínen vannak.")
-        [_, _, second] = await smtp_server.wait_for(3)
-        assert len(smtp_server.messages) == 3
+        [_, _, _, second] = await smtp_server.wait_for(4)
+        assert len(smtp_server.messages) == 4
         assert second["In-Reply-To"] == reply_id
         assert second["References"].split() == [
             "<report.1@example.hu>",

@@ -57,7 +57,7 @@ BOOKINGS = [
 
 def _summary(**changes: Any) -> SimpleNamespace:
     values: dict[str, Any] = {
-        "ticket": SimpleNamespace(urgent=True),
+        "ticket": SimpleNamespace(urgent=True, holder_id=9001),
         "number": "PK-000123",
         "customer_name": "Eötvös Ilona",
         "customer_id": "U0027",
@@ -72,6 +72,7 @@ def _summary(**changes: Any) -> SimpleNamespace:
         "overdue": False,
         "closed": False,
         "near": True,
+        "holder": "Kiss Péter",
     }
     values.update(changes)
     return SimpleNamespace(**values)
@@ -168,8 +169,60 @@ BASE: dict[str, Any] = {
         ),
         SimpleNamespace(who="auto", at="2026. 02. 03. 14:31", text="Megkaptuk.", author=""),
         SimpleNamespace(who="staff", at="2026. 02. 04. 09:00", text="Kimegyünk.", author="Kiss"),
+        SimpleNamespace(
+            who="note",
+            at="2026. 02. 04. 09:05",
+            text="Visszahívni délután.",
+            author="Kiss",
+            note_id=3,
+            edited="2026. 02. 04. 10:00",
+            machine=None,
+        ),
     ],
-    "listing": SimpleNamespace(include_closed=False, total=1, pages=2, page=0, items=[_summary()]),
+    "listing": SimpleNamespace(
+        include_closed=False, mine=False, total=1, pages=2, page=0, items=[_summary()]
+    ),
+    "beside": SimpleNamespace(
+        known=True,
+        statement=Statement("U0027", CUSTOMER, -13_394, INVOICES, "2026-02-10"),
+        last_payment=SimpleNamespace(booked_on="2026-01-19", amount=11_894),
+        chat=SimpleNamespace(account_status="active", logged_in=1),
+        earlier=[
+            SimpleNamespace(
+                number="PK-000101", received="2026. 01. 03. 10:00", subject="Óraállás", closed=True
+            )
+        ],
+        earlier_total=1,
+    ),
+    "linked": SimpleNamespace(
+        number="PK-000123", name="Eötvös Ilona", customer_id="U0027", previous="U0031"
+    ),
+    "edited": True,
+    "found": SimpleNamespace(
+        query="víz", by="words", items=[_summary()], page=0, pages=2, total=12
+    ),
+    "merged": SimpleNamespace(number="PK-000123", gone="PK-000130"),
+    "digest": SimpleNamespace(
+        day=date(2026, 11, 30),
+        overdue=[_summary(overdue=True)],
+        due_soon=[_summary()],
+        waiting=[_summary()],
+        answered=12,
+        median=5.2 * 3600,
+        p90=1.8 * 86400,
+        rating=SimpleNamespace(average=4.33, count=7),
+        shown=10,
+    ),
+    "rated": SimpleNamespace(number="PK-000123", stars=4),
+    "links": [(n, f"https://t.me/petkomm_bot?start=rt_abc_{n}") for n in range(1, 6)],
+    "debt": 13_394,
+    "next_due": "2026-02-20",
+    "reference": "U0027 2026-000051",
+    "unpaid": INVOICES,
+    "canned": [SimpleNamespace(name="tartozas", description="Tartozás és befizetés")],
+    "held": SimpleNamespace(
+        number="PK-000123", holder="Kiss Péter", previous="Nagy Anna", changed=True
+    ),
     "details": {"waiting": 3, "failed": 1, "reason": "Connection refused"},
     "topic": "mail_failing",
     "error": "Forbidden: bot was blocked by the user",
@@ -216,6 +269,13 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "chat/places/list.txt": {"places": PLACES},
     "chat/places/removed_alert.txt": {"removed": True},
     "chat/places/locked.txt": {"mismatch": True, "until": "14:30"},
+    "chat/staff/desk/noted.txt": {
+        "note": SimpleNamespace(id=12, ticket_id=123, author_name="Kiss Péter", body="Visszahívni.")
+    },
+    "chat/staff/desk/held.txt": {"how": "take"},
+    "chat/staff/desk/canned_preview.txt": {
+        "draft": SimpleNamespace(id=7, ticket_id=123, name="tartozas", text="Tisztelt Ilona!")
+    },
     "chat/menu/account.txt": {"rows": BOOKINGS, "balance": -11_394},
     "chat/pay/qr.txt": {
         "request": paying.for_invoice(FACTS, INVOICES[0], 1_795_600_000.0),

@@ -78,9 +78,11 @@ async def by_subject_number(db: Queryable, facts: MailFacts) -> Thread | None:
         return None
     for number in ticket_numbers_in_subject(facts.mail.subject):
         ticket_id = parse_ticket_number(number)
-        ticket = await tickets_store.get(db, ticket_id) if ticket_id else None
+        # The address is the numbered ticket's own, even when staff merged it into another.
+        ticket = await tickets_store.get(db, ticket_id, follow=False) if ticket_id else None
         if ticket and ticket.email and ticket.email.strip().lower() in senders:
-            return Thread(ticket, "subject number")
+            joined = await tickets_store.get(db, ticket.id)
+            return Thread(joined or ticket, "subject number")
     return None
 
 

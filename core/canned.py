@@ -1,0 +1,237 @@
+"""Canned answers (issue 17, point 2): answer templates the operator edits, filled for a ticket.
+
+Each is a file `NAME.txt` (lower-case letters, digits, `_` or `-`), a jinja2
+template in Hungarian that addresses the customer formally (Ön). The shipped
+ones are in core/texts/canned; with PETKOMM_CANNED_DIR the operator's own folder
+replaces them (copy the shipped files there and edit them). A first line
+`{# … #}` describes the answer for the clerk. The fields, from the ticket and
+the customer as the billing data has them now:
+
+- `name` (None when the customer is not known), `customer_id`, `ticket_number`;
+- `debt` (what the unpaid invoices still ask for, in forints; None: not known),
+  `balance`, `next_due` (the earliest due date ahead, ISO, or None), `unpaid`
+  (the invoices: `invoice_no`, `outstanding`, `due_date`);
+- `reference`: the közlemény for paying (one invoice, or the balance);
+- `facts`: the payment settings and contacts (`facts.payee_name`,
+  `facts.account_number`, `facts.support_phone`, …);
+
+and the filters of every text (`ft`, `date`, `invoice`, `az`, …). A template is
+rendered in jinja2's sandbox: an operator's file cannot reach into the program.
+
+The clerk sees the filled text before it goes and may change it: the staff
+chat keeps it as a draft (`fill_draft`, `send_draft`), the command line shows it
+and asks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from core.desk import DeskError
+from core.facts import Facts
+from core.formats import (
+    format_amount,
+    format_balance,
+    format_date,
+    format_invoice_number,
+    format_number,
+    hungarian_article,
+    with_article,
+)
+from core.outbox import HasMailFrom
+from core.staff import Answered, answer, find
+from core.statement import statement
+from core.tickets import ticket_number
+from storage import audit
+from storage import desk as store
+from storage.db import Database, Queryable
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_DESCRIPTION = re.compile(r"^\s*\{#\s*(.*?)\s*#\}")
+
+Draft = store.Draft
+
+
+@dataclass(frozen=True)
+class Canned:
+    """A canned answer as the clerk picks it: its name and what it is for."""
+
+    name: str
+    description: str
+
+
+def _environment(folder: Path | None) -> jinja2.Environment:
+    loader: jinja2.BaseLoader = (
+        jinja2.FileSystemLoader(folder)
+        if folder is not None
+        else jinja2.PackageLoader("core", "texts/canned")
+    )
+    env = SandboxedEnvironment(
+        loader=loader,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        ft=format_amount,
+        balance=format_balance,
+        num=format_number,
+        date=format_date,
+        invoice=format_invoice_number,
+        az=with_article,
+        article=hungarian_article,
+    )
+    return env
+
+
+def available(folder: Path | None) -> list[Canned]:
+    """The canned answers, by name."""
+    env = _environment(folder)
+    found = []
+    for template in sorted(env.list_templates(extensions=["txt"])):
+        name = template.removesuffix(".txt")
+        if "/" in name or not _NAME.match(name):
+            continue
+        assert env.loader is not None
+        source, _, _ = env.loader.get_source(env, template)
+        match = _DESCRIPTION.match(source)
+        found.append(Canned(name, match[1] if match else ""))
+    return found
+
+
+def valid_name(name: str) -> bool:
+    """Whether `name` could name a canned answer (a file name we read, never a path)."""
+    return bool(_NAME.match(name))
+
+
+async def fields(db: Queryable, number: int, facts: Facts, now: float) -> dict[str, Any]:
+    """The values a canned answer may use, for the ticket `number`."""
+    ticket = await find(db, number)
+    values: dict[str, Any] = {
+        "ticket_number": ticket_number(ticket.id),
+        "customer_id": ticket.customer_id,
+        "name": None,
+        "debt": None,
+        "balance": None,
+        "next_due": None,
+        "unpaid": [],
+        "reference": None,
+        "facts": facts,
+    }
+    if ticket.customer_id:
+        now_stands = await statement(db, ticket.customer_id, now)
+        unpaid = now_stands.unpaid
+        values.update(
+            name=now_stands.customer.name if now_stands.customer else None,
+            debt=now_stands.owed,
+            balance=now_stands.balance,
+            next_due=now_stands.next_due,
+            unpaid=unpaid,
+            reference=facts.reference(
+                ticket.customer_id, unpaid[0].invoice_no if len(unpaid) == 1 else None
+            ),
+        )
+    return values
+
+
+async def fill(
+    db: Queryable, folder: Path | None, number: int, name: str, facts: Facts, now: float
+) -> str:
+    """The canned answer `name` filled for the ticket (DeskError NO_CANNED or BROKEN_CANNED)."""
+    label = ticket_number(number)
+    if not valid_name(name):
+        raise DeskError(DeskError.NO_CANNED, label, detail=name)
+    values = await fields(db, number, facts, now)
+    env = _environment(folder)
+    try:
+        template = env.get_template(f"{name}.txt")
+    except jinja2.TemplateNotFound:
+        raise DeskError(DeskError.NO_CANNED, label, detail=name) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise DeskError(DeskError.BROKEN_CANNED, label, detail=f"{name}: {exc}") from None
+    try:
+        text = template.render(**values)
+    except (jinja2.TemplateError, TypeError, ValueError) as exc:
+        raise DeskError(DeskError.BROKEN_CANNED, label, detail=f"{name}: {exc}") from None
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+async def fill_draft(
+    db: Database,
+    folder: Path | None,
+    number: int,
+    name: str,
+    facts: Facts,
+    *,
+    actor: str,
+    now: float,
+) -> Draft:
+    """Fill a canned answer and keep it as a draft the clerk sends (or drops) after seeing it."""
+    text = await fill(db, folder, number, name, facts, now)
+    async with db.transaction() as tx:
+        ticket = await find(tx, number)
+        draft_id = await store.add_draft(tx, ticket.id, name, actor, text, now)
+        made = await store.draft(tx, draft_id)
+    assert made is not None
+    return made
+
+
+async def draft(db: Queryable, draft_id: int) -> Draft:
+    """A draft by its id (DeskError NO_DRAFT when there is none)."""
+    found = await store.draft(db, draft_id)
+    if found is None:
+        raise DeskError(DeskError.NO_DRAFT, str(draft_id))
+    return found
+
+
+async def send_draft(
+    db: Database, settings: HasMailFrom, draft_id: int, *, actor: str, now: float
+) -> tuple[Draft, Answered]:
+    """Send the draft's text as the clerk saw it, once however often it is asked for
+    (DeskError DRAFT_DROPPED after Mégse)."""
+    found = await draft(db, draft_id)
+    if found.dropped_at is not None and found.sent_at is None:
+        raise DeskError(DeskError.DRAFT_DROPPED, ticket_number(found.ticket_id))
+    # The draft's own key: pressed twice (or handled again), the answer goes once.
+    result = await answer(
+        db, settings, found.ticket_id, found.text, actor=actor, once=f"canned:{draft_id}", now=now
+    )
+    if found.sent_at is None:
+        async with db.transaction() as tx:
+            await store.draft_sent(tx, draft_id, now)
+            await audit.record(
+                tx, now, actor, "canned_sent", result.number, f"{found.name} (draft {draft_id})"
+            )
+    return await draft(db, draft_id), result
+
+
+async def drop_draft(db: Database, draft_id: int, now: float) -> Draft:
+    """Mégse: the draft is not sent (unless it already went)."""
+    await draft(db, draft_id)
+    await store.draft_dropped(db, draft_id, now)
+    return await draft(db, draft_id)
+
+
+async def answer_with(
+    db: Database,
+    settings: HasMailFrom,
+    number: int,
+    name: str,
+    text: str,
+    *,
+    edited: bool,
+    actor: str,
+    now: float,
+) -> Answered:
+    """Send a canned answer the clerk has seen (and perhaps changed) from the command line."""
+    result = await answer(db, settings, number, text, actor=actor, now=now)
+    details = f"{name}{', edited' if edited else ''}"
+    await audit.record(db, now, actor, "canned_sent", result.number, details)
+    return result

@@ -1,0 +1,264 @@
+"""The clerk's desk at the command line (issue 17): `run_bot.py tickets link|note|note-edit|
+assign|release|show|list --holder`, each a subprocess on a real database file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core import tickets
+from core.formats import format_amount
+from storage.db import open_database
+from tests.test_staff_cli import ME, run
+
+DAY = 86400.0
+
+
+@pytest.fixture
+async def env(tmp_path) -> dict[str, str]:
+    """A known customer with an overdue invoice and a payment, her mail ticket (PK-000001),
+    and a mail from an address no one knows (PK-000002)."""
+    path = tmp_path / "desk.sqlite3"
+    db = await open_database(path)
+    now = time.time()
+    await db.execute(
+        "INSERT INTO customers(customer_id, name, address, email, payment_method) VALUES"
+        " ('U1234', 'Juhász László', '8105 Pétfürdő, Fő u. 1.', 'juhasz@example.hu', 'csekk'),"
+        " ('U2000', 'Kiss Anna', '8105 Pétfürdő, Ady u. 2.', '', 'átutalás')"
+    )
+    await db.execute(
+        "INSERT INTO invoices(invoice_no, customer_id, issue_date, due_date, amount, outstanding)"
+        " VALUES (2026000123, 'U1234', '2026-01-05', '2026-01-20', 12345, 12345)"
+    )
+    await db.execute(
+        "INSERT INTO transactions(transaction_id, customer_id, booked_on, kind, amount) VALUES"
+        " ('T1', 'U1234', '2026-01-05', 'charge', 12345),"
+        " ('T2', 'U1234', '2025-12-10', 'payment', 9800)"
+    )
+    async with db.transaction() as tx:
+        for customer_id, address, subject in (
+            ("U1234", "juhasz@example.hu", "Magas a számla"),
+            (None, "valaki@example.hu", "Vízóra"),
+        ):
+            await tickets.open_ticket(
+                tx,
+                channel="mail",
+                subject=subject,
+                body="Kérem, nézzék meg.",
+                new_text="Kérem, nézzék meg.",
+                actor=f"mail:{address}",
+                customer_id=customer_id,
+                email=address,
+                mail_message_id=f"<{subject[:3]}@example.hu>",
+                now=now - DAY,
+            )
+    await db.execute(
+        "INSERT INTO staff_members(user_id, username, name, seen_at) VALUES (9002, 'kata', 'Kata',"
+        " 0)"
+    )
+    await db.close()
+    return {
+        "PETKOMM_DB": str(path),
+        "PETKOMM_MAIL_OUTBOX_DIR": str(tmp_path / "mail"),
+        "PETKOMM_STAFF_IDS": "9001,9002",
+    }
+
+
+def test_show_prints_the_customer_beside_the_ticket_and_link_names_an_unknown_one(env):
+    shown = run(env, "tickets", "show", "PK-000001")
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert "the customer: Juhász László (U1234)" in out and "8105 Pétfürdő, Fő u. 1." in out
+    assert "Payment:  csekk" in out and "Balance:  -2545 Ft (owes)" in out
+    assert "2026-000123  12 345 Ft  due 2026-01-20  OVERDUE" in out
+    assert "Last payment: 2025-12-10, 9800 Ft" in out and "no portal account" in out
+
+    unknown = run(env, "tickets", "show", "2")
+    assert "unknown sender" in unknown.stdout and "tickets link PK-000002 U1234" in unknown.stdout
+    assert run(env, "tickets", "link", "2", "U9999").returncode == 1
+    linked = run(env, "tickets", "link", "2", "U1234")
+    assert linked.returncode == 0 and "PK-000002 linked to Juhász László (U1234)" in linked.stdout
+    after = run(env, "tickets", "show", "2").stdout
+    assert "the customer: Juhász László (U1234)" in after
+    assert "Earlier tickets (1):" in after and "PK-000001" in after
+    entries = run(env, "audit", "--actor", ME).stdout
+    assert "ticket_linked" in entries and "U1234" in entries
+
+
+def test_a_note_stays_inside_and_only_its_author_edits_it(env):
+    added = run(env, "tickets", "note", "1", "--text", "Visszahívni délután.")
+    assert added.returncode == 0, added.stderr
+    assert "Note 1 added to PK-000001 (staff only, never sent)." in added.stdout
+    shown = run(env, "tickets", "show", "1").stdout
+    assert "internal note 1 by" in shown and "Visszahívni délután." in shown
+
+    edited = run(env, "tickets", "note-edit", "1", "--text", "Visszahívtuk.")
+    assert edited.returncode == 0 and "Note 1 of PK-000001 edited." in edited.stdout
+    assert "Visszahívtuk." in run(env, "tickets", "show", "1").stdout
+
+    # A note someone else wrote (a clerk in the staff chat) is not ours to change.
+    async def staff_note() -> None:
+        db = await open_database(env["PETKOMM_DB"])
+        await db.execute(
+            "INSERT INTO ticket_notes(ticket_id, author, author_name, body, created_at)"
+            " VALUES (1, 'staff:9001', 'Anna', 'Anna jegyzete', 0)"
+        )
+        await db.close()
+
+    import asyncio
+
+    asyncio.run(staff_note())
+    refused = run(env, "tickets", "note-edit", "2", "--text", "Átírom")
+    assert refused.returncode == 1 and "only its author" in refused.stderr
+    # No mail went anywhere.
+    assert run(env, "outbox", "list").stdout.count("@") == 0
+
+
+def test_assign_shows_the_holder_in_the_list_and_release_frees_it(env):
+    assigned = run(env, "tickets", "assign", "1", "@kata")
+    assert assigned.returncode == 0, assigned.stderr
+    assert "PK-000001 is held by Kata." in assigned.stdout
+    listing = run(env, "tickets", "list").stdout
+    assert "[Kata]" in next(line for line in listing.splitlines() if line.startswith("PK-000001"))
+    held = run(env, "tickets", "list", "--holder", "@kata").stdout
+    assert "Open tickets held by @kata: 1" in held and "PK-000002" not in held
+    assert run(env, "tickets", "assign", "1", "4242").returncode == 1  # not staff
+    assert run(env, "tickets", "assign", "1", "@senki").returncode == 1
+    released = run(env, "tickets", "release", "1")
+    assert "PK-000001 is held by nobody now." in released.stdout
+    assert "[Kata]" not in run(env, "tickets", "list").stdout
+    actions = [line for line in run(env, "audit").stdout.splitlines() if "ticket_" in line]
+    assert any("ticket_assigned" in line for line in actions)
+    assert any("ticket_released" in line for line in actions)
+
+
+def test_the_desk_commands_have_help():
+    for command in (
+        "link",
+        "note",
+        "note-edit",
+        "assign",
+        "release",
+        "merge",
+        "search",
+        "canned",
+        "digest",
+    ):
+        result = run({}, "tickets", command, "--help")
+        assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_a_canned_answer_is_filled_with_the_debt_shown_and_sent_when_the_clerk_says_yes(
+    env, tmp_path
+):
+    payee = {
+        **env,
+        "PETKOMM_PAYEE_NAME": "PÉTKOMM Kft.",
+        "PETKOMM_PAYEE_IBAN": "HU42117730161111101800000000",
+    }
+    listed = run(payee, "tickets", "canned")
+    assert "tartozas" in listed.stdout and "Tartozás és befizetés" in listed.stdout
+
+    declined = run(payee, "tickets", "reply", "1", "--canned", "tartozas", stdin="n\n")
+    assert declined.returncode == 1 and "Not sent." in declined.stdout
+    assert f"{format_amount(12345)} kiegyenlítetlen tartozása van" in declined.stdout
+    assert "Tisztelt Juhász László!" in declined.stdout
+    assert "Közlemény: U1234 2026-000123" in declined.stdout
+    assert "juhasz@example.hu" not in run(payee, "outbox", "list", "--queued").stdout
+
+    # `e` opens the editor (here a script that changes a word), then `y` sends the changed text.
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/Tisztelt/Kedves/' \"$1\"\n")
+    editor.chmod(0o755)
+    sent = run(
+        {**payee, "EDITOR": str(editor)},
+        "tickets",
+        "reply",
+        "1",
+        "--canned",
+        "tartozas",
+        stdin="e\ny\n",
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert "answer queued as mail to juhasz@example.hu" in sent.stdout
+    assert "juhasz@example.hu" in run(payee, "outbox", "list", "--queued").stdout
+    audit_lines = run(payee, "audit").stdout
+    assert "canned_sent" in audit_lines and "tartozas, edited" in audit_lines
+
+    unknown = run(payee, "tickets", "reply", "1", "--canned", "nincsilyen", "--yes")
+    assert unknown.returncode == 1 and "no canned answer 'nincsilyen'" in unknown.stderr
+
+
+async def test_the_canned_answer_sent_from_the_command_line_holds_the_edited_text(env, tmp_path):
+    import asyncio
+
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/Tisztelt/Kedves/' \"$1\"\n")
+    editor.chmod(0o755)
+    result = await asyncio.to_thread(
+        run,
+        {**env, "EDITOR": str(editor)},
+        "tickets",
+        "reply",
+        "1",
+        "--canned",
+        "megoldva",
+        stdin="e\ny\n",
+    )
+    assert result.returncode == 0, result.stderr
+    db = await open_database(env["PETKOMM_DB"])
+    try:
+        [body] = [
+            row[0]
+            for row in await db.fetch_all(
+                "SELECT body FROM ticket_messages WHERE ticket_id = 1 AND direction = 'out'"
+            )
+        ]
+    finally:
+        await db.close()
+    assert body.startswith("Kedves Juhász László!") and "rendeztük" in body
+
+
+def test_search_by_words_customer_and_address_newest_first(env):
+    words = run(env, "tickets", "search", "nezzek")  # "nézzék" in both tickets
+    assert words.returncode == 0, words.stderr
+    found = [line[:9] for line in words.stdout.splitlines() if line.startswith("PK-")]
+    assert found == ["PK-000002", "PK-000001"] and "Found: 2" in words.stdout
+    by_customer = run(env, "tickets", "search", "u1234").stdout
+    assert [line[:9] for line in by_customer.splitlines() if line.startswith("PK-")] == [
+        "PK-000001"
+    ]
+    by_name = run(env, "tickets", "search", "Juhász").stdout
+    assert "PK-000001" in by_name and "PK-000002" not in by_name
+    by_mail = run(env, "tickets", "search", "valaki@example.hu").stdout
+    assert "PK-000002" in by_mail and "PK-000001" not in by_mail
+    nothing = run(env, "tickets", "search", "gázszag")
+    assert nothing.returncode == 0 and "Found: 0" in nothing.stdout
+
+
+def test_merge_keeps_the_older_number_and_both_threads(env):
+    noted = run(env, "tickets", "note", "2", "--text", "A második jegyzete.")
+    assert noted.returncode == 0, noted.stderr
+    merged = run(env, "tickets", "merge", "2", "1")
+    assert merged.returncode == 0, merged.stderr
+    assert "PK-000002 merged into PK-000001 (the older number stays)." in merged.stdout
+    shown = run(env, "tickets", "show", "1").stdout
+    assert shown.count("Kérem, nézzék meg.") == 2 and "A második jegyzete." in shown
+    # The merged number shows the ticket it joined; merging again is refused.
+    assert run(env, "tickets", "show", "2").stdout.startswith("PK-000001")
+    again = run(env, "tickets", "merge", "1", "2")
+    assert again.returncode == 1 and "already merged into PK-000001" in again.stderr
+    assert run(env, "tickets", "merge", "1", "1").returncode == 1
+    listed = run(env, "tickets", "list").stdout
+    assert "PK-000001" in listed and "PK-000002" not in listed
+    assert "tickets_merged" in run(env, "audit").stdout
+
+
+def test_the_digest_prints_what_the_staff_chat_would_get(env):
+    result = run({**env, "PETKOMM_ANSWER_DAYS": "2"}, "tickets", "digest")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Past their deadline: 0" in out and "Due within 3 days: 2" in out
+    assert "Waiting more than a day for an answer: 2" in out and "PK-000001" in out
+    assert "First answers in the last 30 days: none" in out
