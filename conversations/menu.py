@@ -12,6 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from conversations.common import (
     BotContext,
+    chat_of,
     customer_keyboard,
     guest_keyboard,
     inline,
@@ -52,11 +53,19 @@ async def _login_needed(update: Update, context: BotContext, state: SessionState
     await say(update, template, reply_markup=guest_keyboard(), minutes=svc.policy.idle_minutes)
 
 
-async def show_home(update: Update, context: BotContext, account: Account) -> None:
-    """Kezdőlap: name, customer ID, balance, unpaid invoices, next due date."""
+async def show_home(
+    update: Update, context: BotContext, account: Account, *, lead: str = ""
+) -> None:
+    """Kezdőlap: name, customer ID, balance, unpaid invoices, next due date.
+
+    `lead`, a rendered text (the welcome after a login), goes above the page in the same
+    message: one Bot API call, not two, under Telegram's limit."""
     svc = context.services
     current = await statement.statement(svc.db, account.customer_id, svc.now())
-    await say(update, "menu/home", reply_markup=customer_keyboard(), statement=current)
+    page = render("chat/menu/home.txt", statement=current)
+    await chat_of(update).send_message(
+        f"{lead}\n\n{page}" if lead else page, reply_markup=customer_keyboard()
+    )
 
 
 async def home(update: Update, context: BotContext) -> None:
