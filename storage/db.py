@@ -291,7 +291,9 @@ async def _in_thread(
     params: Sequence[Any],
 ) -> T:
     """`run(connection, sql, params)` in the connection's own thread, in one trip."""
-    result: T = await conn._execute(run, conn._conn, sql, params)  # noqa: SLF001 - see above
+    # aiosqlite's own call into its thread (private: it has no public one-trip call).
+    call = conn._execute  # noqa: SLF001
+    result: T = await call(run, conn._conn, sql, params)  # noqa: SLF001
     return result
 
 
