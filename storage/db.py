@@ -293,7 +293,7 @@ async def _in_thread(
     """`run(connection, sql, params)` in the connection's own thread, in one trip."""
     # aiosqlite's own call into its thread (private: it has no public one-trip call).
     call = conn._execute  # noqa: SLF001
-    result: T = await call(run, conn._conn, sql, params)  # noqa: SLF001
+    result: T = await call(run, conn._conn, sql, params)  # type: ignore[no-untyped-call]  # noqa: SLF001
     return result
 
 
