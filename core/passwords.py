@@ -1,11 +1,24 @@
-"""Password rules and Argon2id hashing (argon2-cffi), always off the event loop."""
+"""Password rules and Argon2id hashing (argon2-cffi), always off the event loop.
+
+Argon2id is meant to cost CPU: a verification takes about 0.2 s of it. Many logins
+at once (a storm after a notice) must not starve the chat, so hashing runs in
+threads of its own at a lower CPU priority (`ARGON2_NICE`; the threads Argon2
+starts for its lanes inherit it): whenever the event loop has a message to
+answer, it gets a core first, and the logins use what is left.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from importlib import resources
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,6 +27,28 @@ MIN_LENGTH = 8
 MAX_LENGTH = 128
 
 _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
+
+T = TypeVar("T")
+
+ARGON2_NICE = 10  # added to the nice value of the hashing threads (Linux: per thread)
+
+
+def _give_way() -> None:
+    """Lower this hashing thread's CPU priority (where the platform allows it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ARGON2_NICE)
+
+
+# At most one hashing per core at a time: more only queue for the same CPU (each holds
+# 64 MiB), and the rest wait here instead.
+_pool = ThreadPoolExecutor(
+    max_workers=os.cpu_count() or 1, thread_name_prefix="argon2", initializer=_give_way
+)
+
+
+async def _hashing(work: Callable[..., T], *args: str) -> T:
+    """`work(*args)` in a hashing thread."""
+    return await asyncio.get_running_loop().run_in_executor(_pool, work, *args)
 
 
 def use_hasher(hasher: PasswordHasher) -> None:
@@ -46,7 +81,7 @@ def password_problem(password: str, username: str = "") -> str | None:
 
 async def hash_password(password: str) -> str:
     """Argon2id hash, computed in a worker thread."""
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _hashing(_hasher.hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -58,12 +93,17 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def verify_password(password_hash: str, password: str) -> bool:
     """True when `password` matches; computed in a worker thread."""
-    return await asyncio.to_thread(_verify, password_hash, password)
+    return await _hashing(_verify, password_hash, password)
 
 
 async def verify_unknown_user(password: str) -> None:
     """Spend the time of one verification, so a wrong user name is not told apart."""
-    await asyncio.to_thread(_verify, _dummy_hash(_hasher), password)
+    await _hashing(_verify_unknown, password)
+
+
+def _verify_unknown(password: str) -> bool:
+    # The stand-in hash is made here too (once): not on the event loop.
+    return _verify(_dummy_hash(_hasher), password)
 
 
 @cache
