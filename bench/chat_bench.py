@@ -272,12 +272,19 @@ class BotProcess:
 class Answers:
     """Waits for the bot's next message (sent or edited) in a chat."""
 
+    # "Please be patient" notices (bot.waiting) come before the answer they announce.
+    NOTICES = ("Egy pillanat türelmet kérünk", "Elnézést kérünk, a rendszer most hosszabban")
+
     def __init__(self, emulator: object) -> None:
         self._waiting: dict[int, asyncio.Future[object]] = {}
+        self.notices = 0  # such notices seen
         emulator.add_listener(self._heard)  # type: ignore[attr-defined]
 
     def _heard(self, event: str, message: object) -> None:
         if event == "deleted" or not message.from_bot:  # type: ignore[attr-defined]
+            return
+        if (message.text or "").startswith(self.NOTICES):  # type: ignore[attr-defined]
+            self.notices += 1
             return
         waiter = self._waiting.pop(message.chat_id, None)  # type: ignore[attr-defined]
         if waiter is not None and not waiter.done():
@@ -349,8 +356,11 @@ class Load:
             f"{name:<10} {self.rate:7.1f} round trips/s   p50 {self.percentile(0.5) * 1000:6.1f} ms"
             f"   p99 {self.percentile(0.99) * 1000:7.1f} ms   ({len(self.times)} in"
             f" {self.elapsed:.1f} s{f', {self.unanswered} unanswered' if self.unanswered else ''})"
+        ) + (
             f"\n{'':<10} CPU per round trip: the bot {self.cpu_each * 1000:5.2f} ms, the emulator"
             f" and customers {self.driver_cpu / max(1, len(self.times)) * 1000:5.2f} ms"
+            if self.bot_cpu
+            else ""
         )
 
     @property
@@ -747,6 +757,7 @@ async def storm(args: argparse.Namespace, tmp: Path) -> None:
             await settled(emulator)
             emulator.set_rate_limit(30, 20)  # Telegram's limits from here on
             mark = emulator.request_count
+            notices_before = answers.notices
             labels = [label(name) for name in MENU]
             stop = asyncio.Event()
             menu = asyncio.create_task(
@@ -764,13 +775,14 @@ async def storm(args: argparse.Namespace, tmp: Path) -> None:
             load = await menu
             await settled(emulator, 1.0)
             refused = emulator.count(error_code=429, since=mark)
+            notices = answers.notices - notices_before
         finally:
             await bot.stop()
     failed_logins = sum(1 for _, ok in logins if not ok)
     login_times = sorted(t for t, ok in logins if ok)
-    set_aside = _set_aside(Path(env["PETKOMM_DB"]))
+    set_aside, never = _unfinished(Path(env["PETKOMM_DB"]))
     errors = bot.errors()
-    failed = load.unanswered + failed_logins + set_aside + len(errors)
+    failed = load.unanswered + failed_logins + set_aside + never + len(errors)
     print(
         f"storm: {args.logins} customers logging in at once while {args.customers} use the"
         " menu (Telegram's limits on, the bot's pacing at its default)"
@@ -785,9 +797,10 @@ async def storm(args: argparse.Namespace, tmp: Path) -> None:
     print(
         f"  failed: {failed} ({load.unanswered} menu presses and {failed_logins} logins"
         f" unanswered within {args.patience:.0f} s, {set_aside} updates set aside,"
+        f" {never} never handled,"
         f" {len(errors)} ERROR lines in the bot's log)"
     )
-    print(f"  429 answers: {refused}")
+    print(f"  429 answers: {refused}; 'please be patient' notices: {notices}")
     for line in errors[:5]:
         print(f"    {line[:200]}")
     print("targets:")
@@ -797,17 +810,17 @@ async def storm(args: argparse.Namespace, tmp: Path) -> None:
     _target(f"menu p99 <= {STORM_P99:.0f} s", p99 <= STORM_P99, f"{p99:.2f} s")
 
 
-def _set_aside(db_path: Path) -> int:
-    """Updates the bot gave up on ('failed' in its state file)."""
+def _unfinished(db_path: Path) -> tuple[int, int]:
+    """Updates the bot gave up on ('failed' in its state file), and those still waiting
+    when it stopped (stored, never handled)."""
     state = db_path.with_name(db_path.stem + "-state" + db_path.suffix)
     if not state.exists():
-        return 0
+        return 0, 0
     with contextlib.closing(sqlite3.connect(state)) as con:
-        return int(
-            con.execute("SELECT count(*) FROM telegram_updates WHERE status = 'failed'").fetchone()[
-                0
-            ]
+        counts = dict(
+            con.execute("SELECT status, count(*) FROM telegram_updates GROUP BY status").fetchall()
         )
+    return int(counts.get("failed", 0)), int(counts.get("received", 0))
 
 
 def _target(what: str, met: bool, value: str) -> None:
