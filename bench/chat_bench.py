@@ -591,12 +591,15 @@ async def settled(emulator: object, quiet: float = 0.4) -> None:
         await asyncio.sleep(quiet)
 
 
-async def counted(emulator: object, chat: int, act: Callable[[], object]) -> Counter[str]:
+async def counted(
+    emulator: object, answers: Answers, chat: int, act: Callable[[], object]
+) -> Counter[str]:
     """The calls (but getUpdates) the bot makes for `act`, by method; a call to another chat
-    (the staff group's post of a report) is counted as `other chat: <method>`."""
+    (the staff group's post of a report) is counted as `other chat: <method>`. Counted
+    from `act` until its answer has come and the bot has been quiet for a moment."""
     await settled(emulator)
     mark = emulator.request_count  # type: ignore[attr-defined]
-    act()
+    await answers.round_trip(chat, act, 60.0)
     await settled(emulator)
     calls: Counter[str] = Counter()
     for call in emulator.calls(since=mark):  # type: ignore[attr-defined]
@@ -613,7 +616,7 @@ def _own(calls: Counter[str]) -> int:
 
 
 async def calls_per_action(
-    emulator: object, env: dict[str, str], names: list[str], tmp: Path
+    emulator: object, answers: Answers, env: dict[str, str], names: list[str], tmp: Path
 ) -> list[tuple[str, Counter[str], int]]:
     """(action, calls by method, the minimum it could take)."""
     bot = await BotProcess.start(
@@ -626,26 +629,30 @@ async def calls_per_action(
     try:
         user = emulator.private_user(FIRST_USER + 90_000, "Mérő")  # type: ignore[attr-defined]
         rows.append(
-            ("/start", await counted(emulator, user.user_id, lambda: user.send_command("start")), 1)
+            (
+                "/start",
+                await counted(emulator, answers, user.user_id, lambda: user.send_command("start")),
+                1,
+            )
         )
         rows.append(
             (
                 "login: Belépés",
-                await counted(emulator, user.user_id, lambda: user.press(label("login"))),
+                await counted(emulator, answers, user.user_id, lambda: user.press(label("login"))),
                 1,
             )
         )
         rows.append(
             (
                 "login: user name",
-                await counted(emulator, user.user_id, lambda: user.send_text(names[-1])),
+                await counted(emulator, answers, user.user_id, lambda: user.send_text(names[-1])),
                 2,
             )
         )
         rows.append(
             (
                 "login: password",
-                await counted(emulator, user.user_id, lambda: user.send_text(PASSWORD)),
+                await counted(emulator, answers, user.user_id, lambda: user.send_text(PASSWORD)),
                 2,
             )
         )
@@ -653,7 +660,9 @@ async def calls_per_action(
             rows.append(
                 (
                     f"menu: {label(name)}",
-                    await counted(emulator, user.user_id, lambda n=name: user.press(label(n))),
+                    await counted(
+                        emulator, answers, user.user_id, lambda n=name: user.press(label(n))
+                    ),
                     1,
                 )
             )
@@ -674,7 +683,7 @@ async def calls_per_action(
         rows.append(
             (
                 "report: Hibabejelentés",
-                await counted(emulator, user.user_id, lambda: user.press(label("report"))),
+                await counted(emulator, answers, user.user_id, lambda: user.press(label("report"))),
                 1,
             )
         )
@@ -690,11 +699,13 @@ async def calls_per_action(
             )
         )
         guest = emulator.private_user(FIRST_USER + 90_001, "Új")  # type: ignore[attr-defined]
-        await counted(emulator, guest.user_id, lambda: guest.send_command("start"))
+        await counted(emulator, answers, guest.user_id, lambda: guest.send_command("start"))
         rows.append(
             (
                 "registration: Regisztráció",
-                await counted(emulator, guest.user_id, lambda: guest.press(label("register"))),
+                await counted(
+                    emulator, answers, guest.user_id, lambda: guest.press(label("register"))
+                ),
                 1,
             )
         )
@@ -856,7 +867,7 @@ async def throughput(args: argparse.Namespace, tmp: Path) -> None:
                 emulator, answers, bot_users, names[: args.customers], env, args, tmp, args.profile
             )
             bot_loads.append(load)
-        rows = await calls_per_action(emulator, env, names, tmp)
+        rows = await calls_per_action(emulator, answers, env, names, tmp)
     print(
         f"{args.customers} customers pressing {' / '.join(label(n) for n in MENU)} for"
         f" {args.seconds:.0f} s each, flood limit and pacing off:"
