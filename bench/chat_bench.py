@@ -674,6 +674,7 @@ async def calls_per_action(
                     "inline page turn ▶",
                     await counted(
                         emulator,
+                        answers,
                         user.user_id,
                         lambda: user.press_inline(page.message_id, label("next")),
                     ),
@@ -692,6 +693,7 @@ async def calls_per_action(
                 "report: the text",
                 await counted(
                     emulator,
+                    answers,
                     user.user_id,
                     lambda: user.send_text("A vízóra mellett csöpög a cső a pincében."),
                 ),
@@ -713,7 +715,10 @@ async def calls_per_action(
             (
                 "registration: e-mail",
                 await counted(
-                    emulator, guest.user_id, lambda: guest.send_text("uj.ugyfel@example.hu")
+                    emulator,
+                    answers,
+                    guest.user_id,
+                    lambda: guest.send_text("uj.ugyfel@example.hu"),
                 ),
                 1,
             )
