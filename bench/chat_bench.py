@@ -480,7 +480,12 @@ async def log_in(answers: Answers, user: object, name: str, patience: float) -> 
         _, shown = await answers.round_trip(chat, lambda: user.send_command("start"), patience)  # type: ignore[attr-defined]
         if shown is None:
             return time.perf_counter() - started, False
-    _, asked = await answers.round_trip(chat, lambda: user.press(label("login")), patience)  # type: ignore[attr-defined]
+    try:
+        _, asked = await answers.round_trip(chat, lambda: user.press(label("login")), patience)  # type: ignore[attr-defined]
+    except LookupError:  # /start was answered, but not with the menu (an error message)
+        shown_text = getattr(user.last_reply, "text", "")  # type: ignore[attr-defined]
+        print(f"  no Belépés button after /start; the bot said: {shown_text[:100]!r}")
+        return time.perf_counter() - started, False
     if asked is None:
         return time.perf_counter() - started, False
     _, asked = await answers.round_trip(chat, lambda: user.send_text(name), patience)  # type: ignore[attr-defined]
