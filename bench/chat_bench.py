@@ -17,9 +17,11 @@ one run, minutes apart at most, so both meet the same machine:
               Tartozás / Számlák / Kezdőlap, each as soon as the last answer came.
               The emulator's flood limit is off for both, and so is the bot's own
               pacing (PETKOMM_TELEGRAM_RATE=0), so the bot itself is measured.
-   Printed: round trips per second, p50/p99 of a round trip (press to answer), and
-   the ratio. Targets: this bot >= 0.5x the echo bot's throughput, and its p99 <=
-   1.5x the echo bot's p99.
+   Printed: round trips per second, p50/p99 of a round trip (press to answer), the
+   ratio, and the CPU each bot's process spent per round trip (steadier than the
+   rates when other work shares the machine's two cores; `--rounds N` alternates the
+   two bots N times). Targets: this bot >= 0.5x the echo bot's throughput, and its
+   p99 <= 1.5x the echo bot's p99.
 3. calls    - the Bot API calls one action costs (a menu page, an inline page turn,
               each login step, a registration step, a report), counted in the
               emulator's request log (getUpdates left out), one customer at a time.
