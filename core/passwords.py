@@ -39,11 +39,25 @@ def _give_way() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ARGON2_NICE)
 
 
+def _threads(count: int | None = None) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(
+        max_workers=count or os.cpu_count() or 1,
+        thread_name_prefix="argon2",
+        initializer=_give_way,
+    )
+
+
 # At most one hashing per core at a time: more only queue for the same CPU (each holds
 # 64 MiB), and the rest wait here instead.
-_pool = ThreadPoolExecutor(
-    max_workers=os.cpu_count() or 1, thread_name_prefix="argon2", initializer=_give_way
-)
+_pool = _threads()
+
+
+def use_threads(count: int | None = None) -> None:
+    """Hash in `count` threads at once (None: one per core); a test that holds many
+    verifications side by side widens it."""
+    global _pool
+    old, _pool = _pool, _threads(count)
+    old.shutdown(wait=False)
 
 
 async def _hashing(work: Callable[..., T], *args: str) -> T:
