@@ -43,6 +43,7 @@ from core import account_lookup, accounts, throttle
 from core.account_lookup import Account
 from core.accounts import ACTIVATION_PREFIX, CodeOutcome, CodeResult, SessionState
 from core.emails import normalised_email
+from core.texts import render
 
 # The states (their values are what the persistence stores: never rename them).
 CODE = "act_code"
@@ -85,8 +86,8 @@ async def _tell(update: Update, context: BotContext, result: CodeResult, now: fl
         case CodeOutcome.OK if result.logged_in:
             assert result.account is not None
             unwatch(context)
-            await say(update, "activation/done_logged_in", username=result.account.username)
-            await show_home(update, context, result.account)
+            done = render("chat/activation/done_logged_in.txt", username=result.account.username)
+            await show_home(update, context, result.account, lead=done)  # one message
             return END
         case CodeOutcome.OK:
             assert result.account is not None
@@ -170,8 +171,8 @@ async def resend(update: Update, context: BotContext) -> NextState:
     state, current = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     if state is SessionState.ACTIVE and current is not None:
         # An old button pressed after activating: nothing to send, the home page instead.
-        await say(update, "activation/active_logged_in")
-        await show_home(update, context, current)
+        lead = render("chat/activation/active_logged_in.txt")
+        await show_home(update, context, current, lead=lead)  # one message
         return END
     account = await account_lookup.pending_registered_by(svc.db, user_id(update))
     if account is None:

@@ -8,6 +8,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from typing import Any
 
 from telegram import (
@@ -217,7 +218,10 @@ CUSTOMER_MENU = (
 )
 
 
+@cache
 def reply_keyboard(rows: tuple[tuple[str, ...], ...]) -> ReplyKeyboardMarkup:
+    """The reply keyboard of these buttons (by label name), built once: python-telegram-bot's
+    markup objects are immutable, and building one costs more than a page's query."""
     return ReplyKeyboardMarkup(
         [[label(name) for name in row] for row in rows], resize_keyboard=True, is_persistent=True
     )
@@ -285,10 +289,12 @@ def inline(
     )
 
 
+@lru_cache(maxsize=1024)
 def pager(
     prefix: str, page: int, pages: int, section: LabelSection = "customer"
 ) -> InlineKeyboardMarkup | None:
-    """◀ ▶ under a paged list (`page` counts from 0); the buttons say `<prefix>:<page>`."""
+    """◀ ▶ under a paged list (`page` counts from 0); the buttons say `<prefix>:<page>`.
+    (Kept once built, as `reply_keyboard`.)"""
     row = []
     if page > 0:
         row.append(("prev", f"{prefix}:{page - 1}"))
@@ -304,6 +310,17 @@ async def say(
     return await chat_of(update).send_message(
         render(f"chat/{template}.txt", **context), reply_markup=reply_markup
     )
+
+
+async def say_together(
+    update: Update,
+    *parts: tuple[str, Mapping[str, object]],
+    reply_markup: ReplyMarkup | None = None,
+) -> Message:
+    """Several chat templates (name, values) as one message: one Bot API call where two
+    would say what belongs together (an introduction and its first question)."""
+    text = "\n\n".join(render(f"chat/{template}.txt", **values) for template, values in parts)
+    return await chat_of(update).send_message(text, reply_markup=reply_markup)
 
 
 async def send_or_edit(

@@ -35,7 +35,7 @@ from conversations.common import (
     user_id,
 )
 from conversations.menu import show_home
-from conversations.secrecy import say_deleted, unwatch, watch
+from conversations.secrecy import deleted_note_and, say_deleted, unwatch, watch
 from conversations.typed import pressed_name, typed_label
 from core import account_lookup, accounts
 from core.accounts import LoginOutcome, LoginResult
@@ -109,8 +109,8 @@ async def _outcome(
         case LoginOutcome.OK:
             assert result.account is not None
             unwatch(context)
-            await say_deleted(update, "login/welcome", name=result.account.username)
-            await show_home(update, context, result.account)
+            welcome = deleted_note_and("login/welcome", name=result.account.username)
+            await show_home(update, context, result.account, lead=welcome)  # one message
             return END
         case LoginOutcome.LOCKED:
             watch(context, now, result.locked_until)

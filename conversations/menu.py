@@ -52,11 +52,20 @@ async def _page(
     await chat_of(update).send_message(heading + text, reply_markup=reply_markup)
 
 
-async def show_home(update: Update, context: BotContext, account: Account) -> None:
-    """Kezdőlap: name, customer ID, balance, unpaid invoices, next due date."""
+async def show_home(
+    update: Update, context: BotContext, account: Account, *, lead: str = ""
+) -> None:
+    """Kezdőlap: name, customer ID, balance, unpaid invoices, next due date.
+
+    `lead`, a rendered text (the welcome after a login), goes above the page in the same
+    message: one Bot API call, not two, under Telegram's limit."""
     svc = context.services
     current = await statement.statement(svc.db, account.customer_id, svc.now())
-    await _page(update, context, account, "menu/home", customer_keyboard(), statement=current)
+    heading = await places.heading(context, account)  # which one, when the login has several
+    page = heading + render("chat/menu/home.txt", statement=current)
+    await chat_of(update).send_message(
+        f"{lead}\n\n{page}" if lead else page, reply_markup=customer_keyboard()
+    )
 
 
 async def home(update: Update, context: BotContext) -> None:

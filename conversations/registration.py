@@ -52,6 +52,7 @@ from conversations.common import (
     opened_by,
     query_of,
     say,
+    say_together,
     step,
     text_of,
     user_id,
@@ -151,8 +152,12 @@ async def start(update: Update, context: BotContext) -> NextState:
         )
         return END
     context.drafts[DRAFT] = {}
-    await say(update, "registration/intro", reply_markup=cancel_keyboard())
-    await say(update, "registration/ask_email", step=1)
+    await say_together(
+        update,
+        ("registration/intro", {}),
+        ("registration/ask_email", {"step": 1}),
+        reply_markup=cancel_keyboard(),
+    )
     return EMAIL
 
 

@@ -52,12 +52,18 @@ async def say_deleted(
     update: Update, template: str, /, reply_markup: ReplyMarkup | None = None, **values: object
 ) -> Message:
     """Answer a message just deleted: the note, then the chat template (one message)."""
-    text = (
+    return await chat_of(update).send_message(
+        deleted_note_and(template, **values), reply_markup=reply_markup
+    )
+
+
+def deleted_note_and(template: str, /, **values: object) -> str:
+    """The note that the customer's message was deleted, then the chat template."""
+    return (
         render("chat/common/deleted_note.txt", why=False)
         + "\n"
         + render(f"chat/{template}.txt", **values)
     )
-    return await chat_of(update).send_message(text, reply_markup=reply_markup)
 
 
 def watch(context: BotContext, now: float, locked_until: float | None = None) -> None:

@@ -1,16 +1,19 @@
 """Password rules and Argon2id hashing (argon2-cffi), always off the event loop.
 
-Hashes are computed in a pool of their own, one thread fewer than the machine
-has cores (at least one): Argon2id is meant to be costly, and a storm of logins
-must leave a core for the event loop, which answers everybody else's pages
-meanwhile. Logins wait their turn in the pool's queue.
+Argon2id is meant to cost CPU: a verification takes about 0.2 s of it. Many logins
+at once (a storm after a notice) must not starve the chat, so hashing runs in
+threads of its own at a lower CPU priority (`ARGON2_NICE`; the threads Argon2
+starts for its lanes inherit it): whenever the event loop has a message to
+answer, it gets a core first, and the logins use what is left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -24,20 +27,41 @@ MIN_LENGTH = 8
 MAX_LENGTH = 128
 
 _hasher = PasswordHasher()  # Argon2id with the library's recommended parameters
-_T = TypeVar("_T")
-_WORKERS = max(1, (os.cpu_count() or 2) - 1)
-_pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="argon2")
+
+T = TypeVar("T")
+
+ARGON2_NICE = 10  # added to the nice value of the hashing threads (Linux: per thread)
 
 
-def use_workers(workers: int | None = None) -> None:
-    """Size the hashing pool (a test that holds many verifications side by side widens
-    it); None: one fewer than the cores again."""
+def _give_way() -> None:
+    """Lower this hashing thread's CPU priority (where the platform allows it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ARGON2_NICE)
+
+
+def _threads(count: int | None = None) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(
+        max_workers=count or os.cpu_count() or 1,
+        thread_name_prefix="argon2",
+        initializer=_give_way,
+    )
+
+
+# At most one hashing per core at a time: more only queue for the same CPU (each holds
+# 64 MiB), and the rest wait here instead.
+_pool = _threads()
+
+
+def use_threads(count: int | None = None) -> None:
+    """Hash in `count` threads at once (None: one per core); a test that holds many
+    verifications side by side widens it."""
     global _pool
-    _pool.shutdown(wait=False)
-    _pool = ThreadPoolExecutor(workers or _WORKERS, thread_name_prefix="argon2")
+    old, _pool = _pool, _threads(count)
+    old.shutdown(wait=False)
 
 
-async def _in_pool(work: Callable[..., _T], *args: str) -> _T:
+async def _hashing(work: Callable[..., T], *args: str) -> T:
+    """`work(*args)` in a hashing thread."""
     return await asyncio.get_running_loop().run_in_executor(_pool, work, *args)
 
 
@@ -71,7 +95,7 @@ def password_problem(password: str, username: str = "") -> str | None:
 
 async def hash_password(password: str) -> str:
     """Argon2id hash, computed in a worker thread."""
-    return await _in_pool(_hasher.hash, password)
+    return await _hashing(_hasher.hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -83,12 +107,17 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def verify_password(password_hash: str, password: str) -> bool:
     """True when `password` matches; computed in a worker thread."""
-    return await _in_pool(_verify, password_hash, password)
+    return await _hashing(_verify, password_hash, password)
 
 
 async def verify_unknown_user(password: str) -> None:
     """Spend the time of one verification, so a wrong user name is not told apart."""
-    await _in_pool(_verify, _dummy_hash(_hasher), password)
+    await _hashing(_verify_unknown, password)
+
+
+def _verify_unknown(password: str) -> bool:
+    # The stand-in hash is made here too (once): not on the event loop.
+    return _verify(_dummy_hash(_hasher), password)
 
 
 @cache

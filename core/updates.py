@@ -80,17 +80,21 @@ async def take(db: Database, after: int, limit: int, now: float) -> Batch:
     times already is set aside ('failed', its payload cleared) instead. When nothing
     waits, nothing is written (the write lock, which another process may hold, is
     not even asked for).
+
+    The rows are read once, before the transaction: this process alone writes the
+    state file, and only this feed changes a waiting row after `after`, so what was
+    read is still so when the transaction counts it (a message's one read, not two).
     """
-    if not await table.waiting(db, after, 1):
+    rows = await table.waiting(db, after, limit)
+    if not rows:
         return Batch()
+    spent = [u for u in rows if u.attempts >= MAX_ATTEMPTS]
+    handle = [
+        StoredUpdate(u.id, u.update_id, u.payload, u.attempts + 1)
+        for u in rows
+        if u.attempts < MAX_ATTEMPTS
+    ]
     async with db.transaction() as tx:
-        rows = await table.waiting(tx, after, limit)
-        spent = [u for u in rows if u.attempts >= MAX_ATTEMPTS]
-        handle = [
-            StoredUpdate(u.id, u.update_id, u.payload, u.attempts + 1)
-            for u in rows
-            if u.attempts < MAX_ATTEMPTS
-        ]
         await table.count_attempt(tx, [u.id for u in handle])
         await table.finish(tx, [u.update_id for u in spent], table.FAILED, now)
     return Batch(handle, spent)

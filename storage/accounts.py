@@ -222,6 +222,27 @@ async def login_of(db: Queryable, telegram_user_id: int) -> Login | None:
     return Login(*row) if row else None
 
 
+_LOGIN_AND_ACCOUNT = (
+    "SELECT l.telegram_user_id, l.account_id, l.chat_id, l.logged_in_at, l.last_seen_at,"
+    " l.viewing, "
+    + ", ".join(f"a.{column.strip()}" for column in _ACCOUNT.split(","))
+    + " FROM telegram_logins l LEFT JOIN portal_accounts a ON a.id = l.account_id"
+    " WHERE l.telegram_user_id = ?"
+)
+
+
+async def login_and_account(
+    db: Queryable, telegram_user_id: int
+) -> tuple[Login, Account | None] | None:
+    """This Telegram user's login and the account it is to (None: gone), in one read:
+    every page a logged-in customer opens asks for both."""
+    row = await db.fetch_one(_LOGIN_AND_ACCOUNT, (telegram_user_id,))
+    if row is None:
+        return None
+    login = Login(*row[:6])
+    return login, (Account(*row[6:]) if row[6] is not None else None)
+
+
 async def bind_login(
     db: Queryable, telegram_user_id: int, account_id: int, chat_id: int, now: float
 ) -> None:

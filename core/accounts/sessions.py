@@ -250,14 +250,14 @@ async def current_account(
     db: Database, telegram_user_id: int, policy: Policy, now: float
 ) -> tuple[SessionState, store.Account | None]:
     """The account this Telegram user is logged in to; an idle login ends here."""
-    login_row = await store.login_of(db, telegram_user_id)
-    if login_row is None:
+    found = await store.login_and_account(db, telegram_user_id)  # one read for a page
+    if found is None:
         return SessionState.NONE, None
+    login_row, account = found
     if now - login_row.last_seen_at > policy.idle_minutes * 60:
         await store.drop_login(db, telegram_user_id)
         await audit.record(db, now, f"tg:{telegram_user_id}", "logout_idle")
         return SessionState.EXPIRED, None
-    account = await store.by_id(db, login_row.account_id)
     if account is None or account.status != "active":
         await store.drop_login(db, telegram_user_id)
         return SessionState.NONE, None

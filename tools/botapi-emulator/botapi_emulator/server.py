@@ -21,7 +21,7 @@ from .gates import Gate, Where
 from .http_params import read_params
 from .models import ApiCall, CallbackAnswer, CallbackQueryRecord, ChatMessage, StoredFile
 from .people import SimulatedUser
-from .rate_limit import RollingWindowLimiter
+from .rate_limit import PerChatLimiter, RollingWindowLimiter
 from .spec import ApiSpec
 from .state import EmulatorState
 from .updates import UpdateQueue
@@ -61,6 +61,7 @@ class BotApiEmulator:
         *,
         bot_first_name: str = "Emulated Bot",
         max_messages_per_second: int = 30,
+        max_group_messages_per_minute: int = 20,
         group_privacy: bool = True,
         strict_html_entities: bool = True,
         allow_http_webhooks: bool = False,
@@ -100,7 +101,9 @@ class BotApiEmulator:
             allow_http_webhooks=allow_http_webhooks,
         )
         self._validator = ParamValidator(self.spec)
+        # Telegram's flood control; 0 switches a limit off (a bench measuring the bot).
         self._limiter = RollingWindowLimiter(max_messages_per_second)
+        self._group_limiter = PerChatLimiter(max_group_messages_per_minute)
         self._failures: dict[str, deque[ApiError]] = defaultdict(deque)
         self._gates: list[Gate] = []
         self._runner: web.AppRunner | None = None
@@ -245,13 +248,42 @@ class BotApiEmulator:
         """Every API call received so far, in order, with its outcome."""
         return list(self._state.requests)
 
-    def calls(self, method: str, *, ok: bool | None = None) -> list[ApiCall]:
-        """Logged calls of one method (case-insensitive), optionally only (un)successful."""
+    def calls(
+        self,
+        method: str | None = None,
+        *,
+        ok: bool | None = None,
+        error_code: int | None = None,
+        since: int = 0,
+    ) -> list[ApiCall]:
+        """Logged calls of one method (case-insensitive; None: every method), optionally
+        only (un)successful ones, or those answered with `error_code`, from the
+        `since`-th logged call on (`len(emulator.requests)` taken earlier, say)."""
+        wanted = method.lower() if method is not None else None
         return [
             c
-            for c in self._state.requests
-            if c.method.lower() == method.lower() and (ok is None or c.ok == ok)
+            for c in self._state.requests[since:]
+            if (wanted is None or c.method.lower() == wanted)
+            and (ok is None or c.ok == ok)
+            and (error_code is None or c.error_code == error_code)
         ]
+
+    def count(
+        self,
+        method: str | None = None,
+        *,
+        ok: bool | None = None,
+        error_code: int | None = None,
+        since: int = 0,
+    ) -> int:
+        """How many logged calls `calls` would return: `count(error_code=429)` is how often
+        flood control refused the bot."""
+        return len(self.calls(method, ok=ok, error_code=error_code, since=since))
+
+    @property
+    def request_count(self) -> int:
+        """How many calls are logged so far (a mark for `calls(since=...)`)."""
+        return len(self._state.requests)
 
     @property
     def callback_answers(self) -> list[CallbackAnswer]:
@@ -333,9 +365,14 @@ class BotApiEmulator:
             await gate.hold(partial(_client_gone, request))
         return held_by
 
-    def set_rate_limit(self, max_messages_per_second: int) -> None:
-        """Change the flood-control limit (outgoing messages per rolling second)."""
+    def set_rate_limit(
+        self, max_messages_per_second: int, max_group_messages_per_minute: int | None = None
+    ) -> None:
+        """Change the flood-control limits: outgoing messages per rolling second overall,
+        and (when given) per rolling minute in one group; 0 switches a limit off."""
         self._limiter = RollingWindowLimiter(max_messages_per_second)
+        if max_group_messages_per_minute is not None:
+            self._group_limiter = PerChatLimiter(max_group_messages_per_minute)
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -403,6 +440,17 @@ class BotApiEmulator:
         self._state.requests.append(call)
         self._notify()
 
+    def _group_of(self, params: dict[str, Any]) -> int | None:
+        """The group (or supergroup) a message call goes to, for its per-group limit."""
+        chat_ref = params.get("chat_id")
+        if not isinstance(chat_ref, (int, str)) or isinstance(chat_ref, bool):
+            return None
+        try:
+            chat = self._state.resolve_chat(chat_ref)
+        except ApiError:
+            return None  # the call itself answers "chat not found"
+        return chat.chat_id if chat.type in ("group", "supergroup") else None
+
     async def _handle_api(self, request: web.Request) -> web.Response:
         token = request.match_info["token"]
         name = request.match_info["method"]
@@ -433,13 +481,18 @@ class BotApiEmulator:
                     gate.dropped += 1
                 return self._error_response(ApiError(499, "Client Closed Request"))
             outgoing = is_outgoing(method.name)
+            group = self._group_of(params) if outgoing else None
             if outgoing:
                 retry_after = self._limiter.retry_after()
+                if retry_after is None and group is not None:
+                    retry_after = self._group_limiter.retry_after(group)
                 if retry_after is not None:
                     raise too_many_requests(retry_after)
             result = await dispatch(self._ctx, method, params)
             if outgoing:
                 self._limiter.record()
+                if group is not None:
+                    self._group_limiter.record(group)
             await self._pass_gates(request, method.name, params, after=True)
         except ApiError as error:
             if not (error.error_code == 409 and _client_gone(request)):

@@ -408,6 +408,44 @@ async def test_flood_control_surfaces_as_retry_after(emu: BotApiEmulator, bot: B
     assert (last.error_code, last.description) == (429, "Too Many Requests: retry after 1")
 
 
+async def test_rate_limit_zero_switches_flood_control_off(bot: Bot) -> None:
+    async with BotApiEmulator(
+        token=TOKEN, bot_username=BOT_USERNAME, max_messages_per_second=0
+    ) as emu:
+        emu.private_user(user_id=EVA_ID, first_name="Éva")
+        async with Bot(TOKEN, base_url=emu.base_url) as client:
+            for number in range(45):  # more than Telegram's 30 a second
+                await client.send_message(EVA_ID, f"üzenet {number}")
+            emu.set_rate_limit(2)
+            await client.send_message(EVA_ID, "a")
+            await client.send_message(EVA_ID, "b")
+            with pytest.raises(RetryAfter):
+                await client.send_message(EVA_ID, "egy túl sok")
+            emu.set_rate_limit(0)
+            for number in range(35):
+                await client.send_message(EVA_ID, f"megint {number}")
+        assert emu.count("sendMessage", ok=True) == 45 + 2 + 35
+        assert emu.count(error_code=429) == 1
+
+
+async def test_a_group_takes_20_messages_a_minute(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.private_user(user_id=EVA_ID, first_name="Éva")
+    emu.group(STAFF_ID, "Ügyfélszolgálat")
+    mark = emu.request_count
+    for number in range(20):
+        await bot.send_message(STAFF_ID, f"bejelentés {number}")
+    with pytest.raises(RetryAfter) as refused:
+        await bot.send_message(STAFF_ID, "a huszonegyedik")
+    wait = refused.value.retry_after
+    seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else wait
+    assert 55 <= seconds <= 60
+    await bot.send_message(EVA_ID, "egy magáncsevegés nem számít bele")
+    assert emu.count("sendMessage", ok=True, since=mark) == 21
+    assert [c.description for c in emu.calls(error_code=429, since=mark)] == [
+        "Too Many Requests: retry after 60"
+    ]
+
+
 async def test_parameter_types_are_checked(emu: BotApiEmulator, bot: Bot) -> None:
     emu.private_user(user_id=EVA_ID, first_name="Éva")
     with pytest.raises(BadRequest, match="(?i)chat not found"):
