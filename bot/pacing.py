@@ -22,7 +22,7 @@ which keeps the bot below the limit instead of bumping into it:
   is due within `CONVERSATION_DUE`, a chat that starts talking within
   `NEW_CHAT_DUE`. So in a storm the conversations under way are finished
   while new ones wait a few seconds, and no one waits for ever.
-- **Told when late.** A customer whose answer waits shows "typing…" after
+- **Told when late.** A customer whose answer waits shows "typing…" once after
   `TYPING_AFTER` (a chat action Telegram does not count as a message) and,
   should it wait `LATE_AFTER`, gets the "egy pillanat…" message, once, ahead
   of everything else.
@@ -68,8 +68,7 @@ BACKGROUND_SHARE = 25 / 30  # of the budget, at most, for background sends
 CONVERSATION_DUE = 1.0  # seconds: an answer in a conversation under way is due within
 NEW_CHAT_DUE = 8.0  # seconds: the first answer to a chat that starts talking is due within
 CONVERSATION_KEEPS = 60.0  # seconds since the bot's last message: still a conversation
-TYPING_AFTER = 1.0  # seconds an answer waited: the chat shows "typing…"
-TYPING_AGAIN = 4.5  # seconds: Telegram shows a chat action for about five
+TYPING_AFTER = 1.0  # seconds an answer waited: the chat shows "typing…" (for about five)
 LATE_AFTER = 10.0  # seconds an answer waited: the customer is told to be patient, once
 MAX_CHATS = 10_000  # chats remembered for "conversation under way"
 
@@ -329,22 +328,15 @@ class Pacer(BaseRateLimiter[int]):
         return window
 
     async def _tell_while_waiting(self, chat: int | str) -> None:
-        """While an answer waits for its place: "typing…", then once the late notice."""
+        """While an answer waits for its place: "typing…" once, then once the late notice
+        (a crowd waiting must not make the crowd of calls it waits behind larger)."""
         if self.wait_notice is None:
             return
-        waited = 0.0
-        told_late = False
-        while True:
-            pause = TYPING_AFTER if waited == 0.0 else TYPING_AGAIN
-            if not told_late and waited + pause > LATE_AFTER:
-                pause = LATE_AFTER - waited
-            await asyncio.sleep(pause)
-            waited += pause
-            late = not told_late and waited >= LATE_AFTER
-            told_late = told_late or late
-            if late and not self._first_late_notice(chat):
-                continue  # told a moment ago, for an answer before this one
-            self._notify(chat, "late" if late else "typing")
+        await asyncio.sleep(TYPING_AFTER)
+        self._notify(chat, "typing")
+        await asyncio.sleep(LATE_AFTER - TYPING_AFTER)
+        if self._first_late_notice(chat):  # not told a moment ago, for an earlier answer
+            self._notify(chat, "late")
 
     def _first_late_notice(self, chat: int | str) -> bool:
         """Whether the chat was not told to be patient within a conversation's time."""
