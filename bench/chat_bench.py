@@ -30,7 +30,10 @@ one run, minutes apart at most, so both meet the same machine:
               that takes the password off the screen.
 
 `--storm`: `--logins` customers log in at once (Belépés, user name, password, each
-as soon as the bot answers) while `--customers` others use the menu, with
+as soon as the bot answers) while `--customers` others use the menu (each reading
+a page for `--think` seconds, 1 by default, before pressing the next: a person;
+with 0 they press as fast as answered and alone could take Telegram's whole 30 a
+second, which the pacing gives them first, starving the logins), with
 Telegram's limit ON in the emulator (30 messages a second, 20 a minute a group) and
 the bot's pacing at its default. Printed: the menu's p50/p99 during the storm, how
 long the logins took (Argon2id with the product's parameters: each takes real CPU),
@@ -358,9 +361,10 @@ async def press_loop(
     seconds: float,
     patience: float,
     stop: asyncio.Event | None = None,
+    think: float = 0.0,
 ) -> Load:
-    """Each user presses the labels in turn, each as soon as the last answer came, for
-    `seconds` (or until `stop`)."""
+    """Each user presses the labels in turn, each `think` seconds after the last answer
+    came, for `seconds` (or until `stop`)."""
     load = Load()
     started = time.perf_counter()
     deadline = started + seconds
@@ -379,6 +383,8 @@ async def press_loop(
                 load.unanswered += 1
             else:
                 load.times.append(took)
+            if think:
+                await asyncio.sleep(think)  # reading the page: a person, not a loop
 
     await asyncio.gather(*(customer(u, i) for i, u in enumerate(users)))
     load.elapsed = time.perf_counter() - started
@@ -764,7 +770,7 @@ async def storm(args: argparse.Namespace, tmp: Path) -> None:
             labels = [label(name) for name in MENU]
             stop = asyncio.Event()
             menu = asyncio.create_task(
-                press_loop(answers, menu_users, labels, 3600, args.patience, stop)
+                press_loop(answers, menu_users, labels, 3600, args.patience, stop, args.think)
             )
             started = time.perf_counter()
             logins = await asyncio.gather(
@@ -897,6 +903,9 @@ def main() -> None:
     parser.add_argument("--logins", type=int, default=200, help="the storm's logins (200)")
     parser.add_argument(
         "--patience", type=float, default=60.0, help="seconds before an answer counts as missing"
+    )
+    parser.add_argument(
+        "--think", type=float, default=1.0, help="storm: seconds a menu user reads a page (1)"
     )
     parser.add_argument("--profile", type=Path, help="cProfile the bot's process into FILE")
     parser.add_argument(

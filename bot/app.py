@@ -13,19 +13,19 @@ import os
 import time
 from collections.abc import Callable
 
-from telegram import Bot, BotCommand, LinkPreviewOptions
+from telegram import Bot, BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import desk, staff, waiting
+from bot import desk, pacing, staff, waiting
 from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
 from bot.pacing import Pacer
 from bot.persistence import SqlitePersistence
 from bot.updates import DurableApplication
 from conversations import dialogues, menu, pay, secrecy
-from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
+from conversations.common import CONTEXT_TYPES, AssistantApplication, Services, label
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
 from core.db import Database
@@ -53,6 +53,21 @@ async def tell_waiting(bot: Bot, chat: int | str, what: str) -> None:
     else:
         log.info("the answer to chat %s waits for Telegram's pace: told to be patient", chat)
         await bot.send_message(chat, render("chat/common/busy_wait.txt"))
+
+
+# The pages a customer presses for: answered before dialogue steps under Telegram's pace.
+PAGE_BUTTONS = frozenset(label(name) for name in (*menu.MENU_ACTIONS, "help"))
+PAGE_COMMANDS = ("/menu", "/help", "/sugo")
+
+
+def is_page(update: Update) -> bool:
+    """Whether an update asks for a page (an inline button, a menu button, /menu) rather
+    than answering a dialogue's question."""
+    if update.callback_query is not None:
+        return True
+    message = update.message
+    text = (message.text or "").strip() if message is not None else ""
+    return text in PAGE_BUTTONS or text.split("@")[0] in PAGE_COMMANDS
 
 
 async def set_commands(application: Application) -> None:
@@ -128,6 +143,9 @@ def build_application(
     if services.facts.qr_off is not None:  # said once, at start: the buttons are just absent
         log.warning("payment QR codes are off, no Fizetés buttons: %s", services.facts.qr_off)
 
+    # First of all (group -4): how soon this update's answers are due under Telegram's
+    # pace (a page the customer pressed for before a dialogue's step: bot.pacing).
+    application.add_handler(pacing.watcher(is_page), group=-4)
     # Before everything (group -3): remember each update in its task, so that a write
     # kept waiting by another process's lock tells that update's chat to be patient.
     application.add_handler(waiting.watcher(), group=-3)

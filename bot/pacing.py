@@ -17,15 +17,19 @@ which keeps the bot below the limit instead of bumping into it:
   answers delivered to a chat, notifications) waits while any interactive
   call waits and holds at most `BACKGROUND_SHARE` of the budget, so a customer
   pressing a button during a broadcast is answered first. Among interactive
-  calls the earliest deadline goes first: a chat the bot has just talked with
-  (a conversation under way: a page after a page, the next step of a login)
-  is due within `CONVERSATION_DUE`, a chat that starts talking within
-  `NEW_CHAT_DUE`. So in a storm the conversations under way are finished
-  while new ones wait a few seconds, and no one waits for ever.
+  calls the earliest deadline goes first. The deadline depends on what is
+  answered (`watcher` marks each update): a page the customer pressed for (a
+  menu button, an inline button, /menu) is due within `PAGE_DUE`, a step of a
+  dialogue (a login's password, a report's text) within `STEP_DUE`, and the
+  first answer to a chat that starts talking within `NEW_CHAT_DUE`. In a storm
+  of logins the customers reading their pages are still answered at once, the
+  logins under way go next and the newcomers after them; nobody waits for
+  ever, since a deadline once passed goes before every later one.
 - **Told when late.** A customer whose answer waits shows "typing…" once after
   `TYPING_AFTER` (a chat action Telegram does not count as a message) and,
   should it wait `LATE_AFTER`, gets the "egy pillanat…" message, once, ahead
-  of everything else.
+  of everything else (at most `LATE_NOTICES_PER_SECOND` such messages: in a
+  storm they would otherwise take the budget the answers need).
 - **Nothing dropped.** Should Telegram answer 429 all the same (another
   process with the same token, a stricter Telegram), every call pauses for
   the time it asks and the call is made again, as often as it takes: an
@@ -56,8 +60,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from telegram import Update
 from telegram.error import BadRequest, RetryAfter
-from telegram.ext import BaseRateLimiter
+from telegram.ext import BaseRateLimiter, TypeHandler
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
@@ -65,11 +70,15 @@ PERIOD = 1.0  # seconds: Telegram's overall budget is counted per second
 GROUP_RATE = 20  # messages a minute into one group or channel
 GROUP_PERIOD = 60.0
 BACKGROUND_SHARE = 25 / 30  # of the budget, at most, for background sends
-CONVERSATION_DUE = 1.0  # seconds: an answer in a conversation under way is due within
-NEW_CHAT_DUE = 8.0  # seconds: the first answer to a chat that starts talking is due within
+PAGE_DUE = 1.0  # seconds: a page the customer pressed for is due within
+# A dialogue's step may take a moment anyway (a login checks its password for a while): in
+# a storm the pages go first, and a step waits up to this long behind them.
+STEP_DUE = 30.0  # seconds
+NEW_CHAT_DUE = 45.0  # seconds: the first answer to a chat that starts talking
 CONVERSATION_KEEPS = 60.0  # seconds since the bot's last message: still a conversation
 TYPING_AFTER = 1.0  # seconds an answer waited: the chat shows "typing…" (for about five)
-LATE_AFTER = 10.0  # seconds an answer waited: the customer is told to be patient, once
+LATE_AFTER = 15.0  # seconds an answer waited: the customer is told to be patient, once
+LATE_NOTICES_PER_SECOND = 1  # at most: in a storm, telling everyone would slow everyone
 MAX_CHATS = 10_000  # chats remembered for "conversation under way"
 
 _MESSAGE_CALLS = ("send", "edit", "copy", "forward")
@@ -79,6 +88,8 @@ _background: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "petkomm_background_send", default=False
 )
 _urgent: contextvars.ContextVar[bool] = contextvars.ContextVar("petkomm_urgent_send", default=False)
+# Within how many seconds the answers to the update this task handles are due.
+_due: contextvars.ContextVar[float] = contextvars.ContextVar("petkomm_answer_due", default=STEP_DUE)
 
 
 @contextlib.contextmanager
@@ -94,6 +105,22 @@ def background() -> Iterator[None]:
 def is_background() -> bool:
     """Whether the current call is a background send."""
     return _background.get()
+
+
+def answering(due: float) -> None:
+    """The answers to the update this task handles are due within `due` seconds (set by the
+    first handler of every update: `watcher`)."""
+    _due.set(due)
+
+
+def watcher(is_page: Callable[[Update], bool]) -> TypeHandler[Update, Any, None]:
+    """The handler (before all others) that marks each update a page (`is_page`: due within
+    `PAGE_DUE`) or a dialogue's step (`STEP_DUE`)."""
+
+    async def mark(update: Update, _context: Any) -> None:
+        answering(PAGE_DUE if is_page(update) else STEP_DUE)
+
+    return TypeHandler(Update, mark)
 
 
 def counts_as_message(endpoint: str) -> bool:
@@ -224,6 +251,7 @@ class Pacer(BaseRateLimiter[int]):
         self._resume_at = 0.0  # loop time: Telegram asked for a pause until then
         self.wait_notice: WaitNotice | None = None
         self._told_late: dict[int | str, float] = {}  # chat -> loop time it was told
+        self._late_times: deque[float] = deque()  # when the last second's notices went
         self._notices: set[asyncio.Task[None]] = set()
         self.retried = 0  # 429 answers retried (for the log and the bench)
 
@@ -301,12 +329,11 @@ class Pacer(BaseRateLimiter[int]):
     def _deadline(self, chat: int | str | None, now: float) -> float:
         if _urgent.get():
             return -math.inf
-        if chat is None:
-            return now + CONVERSATION_DUE
-        last = self._last_sent.get(chat)
-        if last is not None and now - last <= CONVERSATION_KEEPS:
-            return now + CONVERSATION_DUE
-        return now + NEW_CHAT_DUE
+        due = _due.get()
+        last = self._last_sent.get(chat) if chat is not None else None
+        if chat is not None and (last is None or now - last > CONVERSATION_KEEPS):
+            due = max(due, NEW_CHAT_DUE)  # a chat that starts talking: after those under way
+        return now + due
 
     def _remember(self, chat: int | str, now: float) -> None:
         self._last_sent.pop(chat, None)  # re-inserted last: the dict stays oldest first
@@ -339,11 +366,19 @@ class Pacer(BaseRateLimiter[int]):
             self._notify(chat, "late")
 
     def _first_late_notice(self, chat: int | str) -> bool:
-        """Whether the chat was not told to be patient within a conversation's time."""
+        """Whether the chat is to be told to be patient now: not told within a conversation's
+        time, and fewer than `LATE_NOTICES_PER_SECOND` told in the last second (each notice
+        is a message too: a storm's hundred of them would hold up everybody's answers; the
+        others have seen "typing…")."""
         now = asyncio.get_running_loop().time()
         told = self._told_late.get(chat)
         if told is not None and now - told <= CONVERSATION_KEEPS:
             return False
+        while self._late_times and now - self._late_times[0] >= PERIOD:
+            self._late_times.popleft()
+        if len(self._late_times) >= LATE_NOTICES_PER_SECOND:
+            return False
+        self._late_times.append(now)
         self._told_late[chat] = now
         if len(self._told_late) > MAX_CHATS:
             del self._told_late[next(iter(self._told_late))]

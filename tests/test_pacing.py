@@ -13,6 +13,7 @@ import pytest
 
 from bot import pacing
 from botapi_emulator import BotApiEmulator
+from conversations.common import label
 from core.config import ConfigError, Settings
 from core.db import open_database
 from core.texts import render
@@ -113,11 +114,15 @@ async def test_an_answer_that_waits_shows_typing_then_tells_the_customer_once(
     )
     patience = render("chat/common/busy_wait.txt").strip()
     first, last = people[0], people[-1]
-    # The first is answered at once, with nothing else; the last waited seconds: it saw
-    # "typing…", then was told once to be patient, then got its answer.
+    # The first is answered at once, with nothing else; those who waited seconds saw
+    # "typing…", and some (at most one a second: each notice is a message too) were told
+    # once to be patient, before their answer.
     assert [m.text for m in first.replies] == [first.replies[0].text]
-    assert [m.text.strip() for m in last.replies].count(patience) == 1
-    assert last.replies[0].text.strip() == patience
+    told = [p for p in people if any(m.text.strip() == patience for m in p.replies)]
+    assert told and first not in told
+    for person in told:
+        texts = [m.text.strip() for m in person.replies]
+        assert texts.count(patience) == 1 and texts[0] == patience
     typing_to = {call.params.get("chat_id") for call in emulator.calls("sendChatAction")}
     assert str(last.user_id) in {str(chat) for chat in typing_to}
     assert str(first.user_id) not in {str(chat) for chat in typing_to}
@@ -164,3 +169,29 @@ async def test_the_window_hands_places_to_the_earliest_deadline_and_background_l
     window.release_later(False)
     await asyncio.gather(*tasks)
     assert order == ["conversation", "new chat", "broadcast"]
+
+
+async def test_a_page_is_answered_before_a_crowds_dialogue_steps(paced_bot):
+    emulator, _ = await paced_bot(PETKOMM_TELEGRAM_RATE="3")  # three messages a second
+    eva = emulator.private_user(1001, "Éva")
+    crowd = [emulator.private_user(90_000 + n, f"Ügyfél {n}") for n in range(12)]
+    for person in [eva, *crowd]:  # everyone has been talking with the bot
+        person.send_command("start")
+    await emulator.wait_for(
+        lambda: all(p.replies for p in [eva, *crowd]), timeout=30, what="every greeting"
+    )
+    for person in crowd:  # a dialogue's first step each: "Adja meg a felhasználónevét"
+        person.press(label("login"))
+    eva.press(label("help"))  # Súgó: a page, pressed just after them
+    asked = [len(p.replies) for p in crowd]
+    await emulator.wait_for(lambda: len(eva.replies) >= 2, timeout=20, what="Éva's Súgó")
+    answered_first = sum(len(p.replies) > n for p, n in zip(crowd, asked, strict=True))
+    # At three a second the crowd's twelve questions take four seconds; Éva's page went
+    # before those still waiting (in arrival order she would have waited for all of them).
+    assert answered_first <= 4, answered_first
+    await emulator.wait_for(
+        lambda: all(len(p.replies) > n for p, n in zip(crowd, asked, strict=True)),
+        timeout=30,
+        what="every login question",
+    )
+    assert refused_for_flood(emulator) == []
