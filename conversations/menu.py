@@ -34,6 +34,8 @@ from core.texts import render
 SHOWN = "menu_page"
 INVOICES_PER_PAGE = 6
 BOOKINGS_PER_PAGE = 8
+# Under the Folyószámla page: the statement and the chart (conversations.account_documents).
+DOCUMENTS = [[("statement", "doc:statement"), ("chart", "doc:chart")]]
 
 
 async def _page(
@@ -163,7 +165,15 @@ async def account_history(update: Update, context: BotContext, page: int | None 
     )
     balance = await statement.balance(db, account.customer_id)
     await _show_page(
-        update, context, account, "acc", "account", listing.window, listing.rows, balance=balance
+        update,
+        context,
+        account,
+        "acc",
+        "account",
+        listing.window,
+        listing.rows,
+        extra=[list(row) for row in inline(DOCUMENTS).inline_keyboard],
+        balance=balance,
     )
 
 
