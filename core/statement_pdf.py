@@ -108,9 +108,11 @@ class _Layout:
             self._row(self.header, HEAD, stripe=False, rule=True)
 
     def text(self, text: str, style: tuple[str, float, float]) -> None:
+        """A paragraph, wrapped, kept on one page (no lone last line on the next)."""
         font, size, leading = style
-        for line in simpleSplit(text, font, size, TEXT_WIDTH) or [""]:
-            self.room(leading)
+        lines = simpleSplit(text, font, size, TEXT_WIDTH) or [""]
+        self.room(leading * len(lines))
+        for line in lines:
             self.y -= leading
             y = self.y + (leading - size) / 2
             self.pages[-1].append(partial(_string, x=LEFT, y=y, font=font, size=size, text=line))

@@ -131,7 +131,7 @@ async def test_grafikon_sends_a_png_of_12_months_with_the_numbers_in_its_caption
     assert len(data) < 30_000
     picture = Image.open(io.BytesIO(data))
     assert picture.format == "PNG"
-    assert picture.width == 960 and 1000 < picture.height < 2000  # a tall phone picture
+    assert picture.width == 720 and 1000 < picture.height < 2000  # a tall phone picture
 
     caption = _plain(sent.caption)
     assert f"{format_month('2025-12')} – {format_month('2026-11')}" in caption
