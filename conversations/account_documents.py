@@ -27,6 +27,7 @@ from core.texts import render
 log = logging.getLogger(f"petkomm.{__name__}")
 
 YEARS_PER_ROW = 3
+CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption
 YEARS_SHOWN = 6  # the retention keeps five years and the current one
 
 
@@ -107,11 +108,15 @@ async def send_chart(update: Update, context: BotContext) -> None:
         await say(update, "menu/chart_empty", picture=picture)
         return
     png = await asyncio.to_thread(chart_png, picture)
+    numbers = render("chat/menu/chart.txt", picture=picture)
+    fits = len(numbers) <= CAPTION_LIMIT  # counted with its tags: on the safe side
     await chat_of(update).send_photo(
         InputFile(png, filename=f"grafikon-{account.customer_id}.png"),
-        caption=render("chat/menu/chart.txt", picture=picture),
+        caption=numbers if fits else None,
         protect_content=True,
     )
+    if not fits:  # a firm's seven-digit months: the numbers in a message of their own
+        await chat_of(update).send_message(numbers, protect_content=True)
     log.info("sent the chart to customer %s (%d bytes)", account.customer_id, len(png))
 
 
