@@ -4,8 +4,8 @@ One row a month, oldest at the top, its two bars side by side (orange: charges, 
 payments and credits, colours told apart by the colour-blind too), the amount at the end
 of each bar. Drawn for a phone: 720 pixels wide, shown at about 360 points there, so
 the type of 25 to 40 pixels reads as 12 to 20 points (more pixels would only make the
-file larger and slower to draw: the phone scales it to its width anyway). The words are the template
-`documents/chart.txt`; the month names `core.formats`'s.
+file larger and slower to draw: the phone scales it to its width anyway). The words are
+the template `documents/chart.txt`; the month names `core.formats`'s.
 
 Pillow alone draws it (a plotting library would take several times as long and a slow
 first import for two rectangles a month), as a 10-colour palette image, which keeps the

@@ -79,9 +79,14 @@ def _fit(text: str, font: str, size: float, width: float) -> str:
     """`text` cut with "…" to fit `width` (a long description in its column)."""
     if pdfmetrics.stringWidth(text, font, size) <= width:
         return text
-    while text and pdfmetrics.stringWidth(text + ELLIPSIS, font, size) > width:
-        text = text[:-1]
-    return text.rstrip() + ELLIPSIS
+    fits, too_long = 0, len(text)  # by halves: a 300-character note takes 9 measurements
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        if pdfmetrics.stringWidth(text[:middle] + ELLIPSIS, font, size) <= width:
+            fits = middle
+        else:
+            too_long = middle
+    return text[:fits].rstrip() + ELLIPSIS
 
 
 Draw = Callable[[Canvas], None]
@@ -122,9 +127,9 @@ class _Layout:
         self.y -= GAP
 
     def row(self, cells: list[str]) -> None:
-        if self.header is None:  # the first row of a table: its header
-            self.header = cells
+        if self.header is None:  # the first row of a table: its header, with a row under it
             self.room(HEAD[2] + CELL[2])
+            self.header = cells
             self._row(cells, HEAD, stripe=False, rule=True)
             self.striped = False
             return
