@@ -10,7 +10,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from conversations import documents, pay, places
+from conversations import account_documents, documents, pay, places
 from conversations.common import (
     BotContext,
     chat_of,
@@ -34,8 +34,6 @@ from core.texts import render
 SHOWN = "menu_page"
 INVOICES_PER_PAGE = 6
 BOOKINGS_PER_PAGE = 8
-# Under the Folyószámla page: the statement and the chart (conversations.account_documents).
-DOCUMENTS = [[("statement", "doc:statement"), ("chart", "doc:chart")]]
 
 
 async def _page(
@@ -172,7 +170,7 @@ async def account_history(update: Update, context: BotContext, page: int | None 
         "account",
         listing.window,
         listing.rows,
-        extra=[list(row) for row in inline(DOCUMENTS).inline_keyboard],
+        extra=account_documents.buttons(account.customer_id),  # Kivonat, Grafikon
         balance=balance,
     )
 

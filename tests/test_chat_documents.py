@@ -16,7 +16,8 @@ from PIL import Image
 from pypdf import PdfReader
 
 from core.formats import format_amount, format_balance, format_month
-from tests.botkit import TODAY, active_customer
+from tests.botkit import TODAY, active_customer, proof_for
+from tests.test_chat_places import add_place, button_of
 
 SIGNED = "CASE kind WHEN 'charge' THEN -amount ELSE amount END"
 
@@ -163,3 +164,43 @@ async def test_a_customer_with_nothing_booked_is_told_so(bot_env):
         assert answer.kind == "text"
         assert "még nincs könyvelt tétel" in answer.text
         assert "kivonatot és grafikont" in answer.text
+
+
+async def test_a_page_shown_before_a_fiokvaltas_still_gives_its_own_accounts_statement(bot_env):
+    eva = await active_customer(bot_env, "U0030", "eva30docs")
+    [own_page] = await eva.press("account")
+    other = await bot_env.db.fetch_value(
+        "SELECT customer_id FROM invoices WHERE outstanding > 0 AND customer_id <> 'U0030'"
+        " ORDER BY customer_id LIMIT 1"
+    )
+    await add_place(eva, await proof_for(bot_env.db, other))  # shows the added one now
+    [other_page] = await eva.press("account")
+    assert other_page.text.startswith(f"🏠 {other}")
+
+    # Kivonat under the page of U0030, shown before the switch: U0030's statement.
+    [question] = await eva.press_on(own_page, "statement")
+    assert question.text.startswith("🏠 U0030")
+    [sent] = await eva.press_on(question, button_of(question, "Az elmúlt"))
+    assert "U0030" in sent.document["file_name"]
+    text = _pdf_text(_file(bot_env, sent))
+    assert "Ügyfél-azonosító: U0030" in text and other not in text
+    # Grafikon under the page shown now: the added account's, headed by it.
+    [chart] = await eva.press_on(other_page, "chart")
+    assert chart.kind == "photo" and chart.caption.startswith(f"🏠 {other}")
+
+
+async def test_a_made_up_button_for_a_customer_id_not_of_the_login_sends_nothing(bot_env):
+    eva = await active_customer(bot_env, "U0025", "eva25docs")
+    [page] = await eva.press("account")
+    # A modified client can send any callback data for a message it has.
+    page.reply_markup = {
+        "inline_keyboard": [
+            [{"text": "x", "callback_data": "doc:chart:U0026"}],
+            [{"text": "y", "callback_data": "stmt:last:U0026"}],
+        ]
+    }
+    for button in ("x", "y"):
+        [answer] = await eva.press_on(page, button)
+        assert "már nem tartozik az Ön belépéséhez" in answer.text
+    assert bot_env.emulator.calls("sendDocument") == []
+    assert bot_env.emulator.calls("sendPhoto") == []
