@@ -60,7 +60,8 @@ async def _pressed_for(update: Update, context: BotContext) -> tuple[Account, st
         await update.callback_query.answer()
     customer_id = button_data(update).rsplit(":", 1)[-1]
     mine = {place.customer_id for place in await links.places(context.services.db, account)}
-    if customer_id not in mine:
+    if customer_id not in mine:  # removed from the login since, or made-up data
+        log.info("a document of customer %s, not of account %s, refused", customer_id, account.id)
         await say(update, "menu/documents_not_yours", customer_id=customer_id)
         return None
     return account, customer_id
