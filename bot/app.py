@@ -24,7 +24,7 @@ from bot.ordering import PerUserUpdateProcessor
 from bot.pacing import Pacer
 from bot.persistence import SqlitePersistence
 from bot.updates import DurableApplication
-from conversations import dialogues, menu, pay, secrecy
+from conversations import account_documents, dialogues, menu, pay, secrecy
 from conversations.common import CONTEXT_TYPES, AssistantApplication, Services, label
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
@@ -166,6 +166,7 @@ def build_application(
     application.add_handler(dialogues.conversation())
     application.add_handlers(menu.handlers())
     application.add_handlers(pay.handlers())
+    application.add_handlers(account_documents.handlers())  # Folyószámla: statement, chart
     application.add_handlers(dialogues.outside_handlers())
 
     application.add_error_handler(on_error)

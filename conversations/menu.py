@@ -10,7 +10,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from conversations import documents, pay, places
+from conversations import account_documents, documents, pay, places
 from conversations.common import (
     BotContext,
     chat_of,
@@ -172,7 +172,15 @@ async def account_history(update: Update, context: BotContext, page: int | None 
     )
     balance = await statement.balance(db, account.customer_id)
     await _show_page(
-        update, context, account, "acc", "account", listing.window, listing.rows, balance=balance
+        update,
+        context,
+        account,
+        "acc",
+        "account",
+        listing.window,
+        listing.rows,
+        extra=account_documents.buttons(account.customer_id),  # Kivonat, Grafikon
+        balance=balance,
     )
 
 

@@ -333,6 +333,24 @@ def format_date(value: date | str) -> str:
     return f"{value.year}. {value.month:02d}. {value.day:02d}."
 
 
+# The months as Hungarian writes them: in full ("2026. május") and in the short form of
+# the chart's axis and tight columns ("máj."), as the Hungarian spelling rules abbreviate.
+MONTHS = (
+    "január", "február", "március", "április", "május", "június",
+    "július", "augusztus", "szeptember", "október", "november", "december",
+)  # fmt: skip
+SHORT_MONTHS = (
+    "jan.", "febr.", "márc.", "ápr.", "máj.", "jún.",
+    "júl.", "aug.", "szept.", "okt.", "nov.", "dec.",
+)  # fmt: skip
+
+
+def format_month(month: str, *, short: bool = False) -> str:
+    """'2026-05' (or an ISO date in it) -> `2026. május` (`2026. máj.` when `short`)."""
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year}. {(SHORT_MONTHS if short else MONTHS)[number - 1]}"
+
+
 # --- the Hungarian article ------------------------------------------------------------
 
 _VOWELS = frozenset("aáeéiíoóöőuúüű")

@@ -240,3 +240,59 @@ async def booking_count(db: Queryable, customer_id: str) -> int:
             "SELECT count(*) FROM transactions WHERE customer_id = ?", (customer_id,)
         )
     )
+
+
+# --- the account statement and the year's chart ------------------------------------------
+
+
+async def balance_before(db: Queryable, customer_id: str, day: str) -> int:
+    """The balance at the start of `day` (ISO): every booking before it."""
+    return int(
+        await db.fetch_value(
+            f"SELECT coalesce(sum({_SIGNED}), 0) FROM transactions"
+            " WHERE customer_id = ? AND booked_on < ?",
+            (customer_id, day),
+        )
+    )
+
+
+async def bookings_between(
+    db: Queryable, customer_id: str, first: str, last: str
+) -> list[tuple[Booking, int]]:
+    """A customer's bookings from `first` to `last` (ISO, both included), oldest first, each
+    with the running balance after it (counted from the very first booking)."""
+    rows = await db.fetch_all(
+        "SELECT transaction_id, customer_id, booked_on, kind, amount, invoice_no, description,"
+        f" {_SIGNED} AS effect, ? + sum({_SIGNED}) OVER (ORDER BY booked_on, id) AS running"
+        " FROM transactions WHERE customer_id = ? AND booked_on BETWEEN ? AND ?"
+        " ORDER BY booked_on, id",
+        (await balance_before(db, customer_id, first), customer_id, first, last),
+    )
+    return [(Booking(*row[:8]), int(row[8])) for row in rows]
+
+
+async def booking_years(db: Queryable, customer_id: str) -> list[int]:
+    """The calendar years in which the customer has bookings, newest first."""
+    rows = await db.fetch_all(
+        "SELECT DISTINCT substr(booked_on, 1, 4) FROM transactions WHERE customer_id = ?"
+        " ORDER BY 1 DESC",
+        (customer_id,),
+    )
+    return [int(row[0]) for row in rows]
+
+
+async def monthly_totals(
+    db: Queryable, customer_id: str, first: str, last: str
+) -> dict[str, tuple[int, int]]:
+    """Per month (`2026-05`) from `first` to `last` (ISO, included): what raised the debt
+    (charges, debit adjustments) and what lowered it (payments, credits), both positive;
+    months without bookings are absent."""
+    rows = await db.fetch_all(
+        f"SELECT substr(booked_on, 1, 7) AS month,"
+        f" sum(CASE WHEN {_SIGNED} < 0 THEN -({_SIGNED}) ELSE 0 END),"
+        f" sum(CASE WHEN {_SIGNED} > 0 THEN {_SIGNED} ELSE 0 END)"
+        " FROM transactions WHERE customer_id = ? AND booked_on BETWEEN ? AND ?"
+        " GROUP BY month ORDER BY month",
+        (customer_id, first, last),
+    )
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows}

@@ -27,7 +27,7 @@ from core import paying, texts
 from core.facts import Facts
 from core.formats import hungarian_article
 from core.payment_qr import Payee
-from core.statement import Statement
+from core.statement import AccountStatement, MonthTotals, Period, Statement, YearPicture
 from core.texts import labels, render
 from storage.billing import Booking, Customer, Invoice
 
@@ -53,6 +53,16 @@ BOOKINGS = [
     (Booking("T2", "U0027", "2026-01-19", "payment", 11_894, None, "", 11_894), 0),
     (Booking("T3", "U0027", "2026-02-01", "adjustment", 500, None, "Jóváírás", 500), 500),
 ]
+
+# The account statement and the chart (issue 16): a period with bookings, months with both.
+ACCOUNT_STATEMENT = AccountStatement(
+    "U0027", CUSTOMER, Period("2025-12-01", "2026-11-25"), -500, BOOKINGS, "2026-11-25"
+)
+PICTURE = YearPicture(
+    "U0027",
+    Period("2025-12-01", "2026-11-25"),
+    [MonthTotals("2025-12", 11_894, 0), MonthTotals("2026-01", 5_000, 11_894)],
+)
 
 
 def _summary(**changes: Any) -> SimpleNamespace:
@@ -247,6 +257,8 @@ BASE: dict[str, Any] = {
     "path": "/tmp/demo/mail/1.eml",
     "note": "edited",
     "placeholder": "code",
+    "picture": PICTURE,
+    "years": [2026, 2025],
 }
 # Where a name means something else in one template.
 PLACES = [
@@ -281,6 +293,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
         "request": paying.for_invoice(FACTS, INVOICES[0], 1_795_600_000.0),
         "invoices": 2,
     },
+    "chat/menu/statement_sent.txt": {"statement": ACCOUNT_STATEMENT},
+    "documents/statement.txt": {"statement": ACCOUNT_STATEMENT},
     "chat/staff/file_caption.txt": {"number": "PK-000123"},
     "tickets/attached_mail.txt": {
         "filename": "Gázszámla.eml",

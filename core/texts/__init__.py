@@ -34,6 +34,7 @@ from core.formats import (
     format_balance,
     format_date,
     format_invoice_number,
+    format_month,
     format_number,
     hungarian_article,
     with_article,
@@ -68,6 +69,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     env.filters["balance"] = format_balance
     env.filters["num"] = format_number
     env.filters["date"] = format_date
+    env.filters["month"] = format_month  # "2026-05" -> "2026. május"
     env.filters["invoice"] = format_invoice_number
     env.filters["due"] = _due
     # `{{ email | az }}` writes "az anna@…" or "a kovacs@…"; `{{ username | article }}` only
