@@ -292,6 +292,7 @@ class _Lines:
         self.stopped = False  # the rest of the file was not read (an error says why)
         self.ended_lines = False  # some line ends with a line break
         self.unended_line = 0  # the last line, when it has no line break
+        self.separator = b""  # the line break found: b"\n" (the lines keep a "\r") or b"\r"
 
     def _decode(self, raw: bytes) -> str:
         if self.encoding in _UTF8:
@@ -385,15 +386,15 @@ class _Lines:
     def _blocks(self, handle: BinaryIO) -> Iterator[tuple[bytes, list[bytes]]]:
         """(the bytes, their lines without line breaks) a block at a time."""
         carry = b""
-        separator = b""
         done = 0
         while chunk := handle.read(_BLOCK_BYTES):
             if not done and chunk.startswith(b"\xef\xbb\xbf"):
                 chunk = chunk[3:]
             done += len(chunk)
             data = carry + chunk if carry else chunk
-            if not separator:
-                separator = b"\n" if b"\n" in data else b"\r" if b"\r" in data else b""
+            if not self.separator:
+                self.separator = b"\n" if b"\n" in data else b"\r" if b"\r" in data else b""
+            separator = self.separator
             if not separator or separator not in data:
                 carry = data
                 if len(carry) > _MAX_LINE_BYTES:
@@ -453,28 +454,35 @@ class _Clean:
     """
 
     def __init__(
-        self, delimiter: str, width: int, index: list[int], key: str, undecodable: set[int]
+        self, lines: _Lines, delimiter: str, width: int, index: list[int], key: str
     ) -> None:
+        self.lines = lines
         self.delimiter = delimiter
         self.width = width
         self.index = index
         # A second header holds the key column's name (ASCII; `str.lower` maps no other
         # letter to one of its letters): the raw bytes, lowered, would show it.
         self.key = key.encode()
-        self.undecodable = undecodable
 
     def __call__(self, data: bytes, lines: list[str], first: int) -> list[list[str]] | None:
         if b'"' in data or self.key in data.lower():
             return None
-        if self.undecodable and not self.undecodable.isdisjoint(range(first, first + len(lines))):
+        undecodable = self.lines.undecodable
+        if undecodable and not undecodable.isdisjoint(range(first, first + len(lines))):
             return None
-        try:
-            records = list(csv.reader(lines, delimiter=self.delimiter, strict=False))
-        except csv.Error:
+        # Without quotes the csv reader splits a line at each delimiter, and so does
+        # str.split, but for the line breaks it reads within a line (an error there)
+        # and its field size limit: a block with either goes the careful way. A "\r"
+        # before each "\n" ends the line's last field, which strip() takes off.
+        if self.lines.separator == b"\r":
+            if b"\n" in data:
+                return None
+        elif data.count(b"\r") != data.count(b"\r\n"):
             return None
+        if max(map(len, lines), default=0) > csv.field_size_limit():
+            return None
+        records = list(map(str.split, lines, repeat(self.delimiter)))
         width = self.width
-        if len(records) != len(lines):
-            return None
         lengths = set(map(len, records))
         if lengths != {width}:
             # A trailing delimiter's empty field is left out (zip stops at the shortest);
@@ -580,7 +588,7 @@ class _Table:
         undecodable = self.lines.undecodable
         quote_problems = self.lines.quote_problems
         reader = csv.reader(lines, delimiter=delimiter, strict=False)
-        clean = _Clean(delimiter, width, index, wanted[0], undecodable)
+        clean = _Clean(self.lines, delimiter, width, index, wanted[0])
         skipped = header_line  # lines the reader did not see: the header, the clean blocks
         previous = header_line  # the line the previous record ended on
         found = 0
