@@ -392,6 +392,15 @@ def report(figures: dict) -> bool:
         ),
         ("re-import changes nothing", f"{new} new, {changed} changed", figures["untouched"]),
     ]
+    if figures["before"]:
+        old_again = figures["before_reimport"]
+        targets.append(
+            (
+                "re-import no slower than before's (--before)",
+                f"{again['seconds']:.1f} s vs {old_again['seconds']:.1f} s",
+                again["seconds"] <= old_again["seconds"],
+            )
+        )
     width = max(len(t[0]) for t in targets)
     print(f"{'target':<{width}}  {'measured':<22}  result")
     for label, measured, ok in targets:
