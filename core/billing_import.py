@@ -15,10 +15,11 @@ import pwd
 import re
 import time
 from array import array
-from collections.abc import Callable, Collection, Iterator
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, pairwise, repeat
-from operator import eq, itemgetter
+from operator import eq, gt, itemgetter, lt
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -291,6 +292,7 @@ class _Lines:
         self.stopped = False  # the rest of the file was not read (an error says why)
         self.ended_lines = False  # some line ends with a line break
         self.unended_line = 0  # the last line, when it has no line break
+        self.separator = b""  # the line break found: b"\n" (the lines keep a "\r") or b"\r"
 
     def _decode(self, raw: bytes) -> str:
         if self.encoding in _UTF8:
@@ -384,15 +386,15 @@ class _Lines:
     def _blocks(self, handle: BinaryIO) -> Iterator[tuple[bytes, list[bytes]]]:
         """(the bytes, their lines without line breaks) a block at a time."""
         carry = b""
-        separator = b""
         done = 0
         while chunk := handle.read(_BLOCK_BYTES):
             if not done and chunk.startswith(b"\xef\xbb\xbf"):
                 chunk = chunk[3:]
             done += len(chunk)
             data = carry + chunk if carry else chunk
-            if not separator:
-                separator = b"\n" if b"\n" in data else b"\r" if b"\r" in data else b""
+            if not self.separator:
+                self.separator = b"\n" if b"\n" in data else b"\r" if b"\r" in data else b""
+            separator = self.separator
             if not separator or separator not in data:
                 carry = data
                 if len(carry) > _MAX_LINE_BYTES:
@@ -417,7 +419,12 @@ class _Lines:
         if self.progress is not None:
             self.progress(done)
 
-    def __iter__(self) -> Iterator[str]:
+    def blocks(self) -> Iterator[tuple[bytes, list[str]]]:
+        """(the block's bytes, its decoded lines), checked, a block at a time.
+
+        The bytes may hold the start of the next block's first line too: what is
+        looked for in them is a filter (a hit sends the block the careful way).
+        """
         with self.path.open("rb") as handle:
             for data, block in self._blocks(handle):
                 first_block = self.line_no == 0
@@ -427,7 +434,66 @@ class _Lines:
                 if not self._check(data, lines):
                     self.stopped = True
                     return
-                yield from lines
+                yield data, lines
+
+
+@dataclass(frozen=True)
+class _Block:
+    """The records of consecutive lines `lines`, one a line, as columns: `columns[i]`
+    holds field COLUMNS[i] of each record, stripped."""
+
+    lines: range
+    columns: list[list[str]]
+
+
+class _Clean:
+    """Whether a block of lines is clean (see `_Table.batches`), and then its columns.
+
+    Every test is a filter run at C speed over the whole block: a block it
+    cannot vouch for goes the careful way, which tells what is wrong, if anything.
+    """
+
+    def __init__(
+        self, lines: _Lines, delimiter: str, width: int, index: list[int], key: str
+    ) -> None:
+        self.lines = lines
+        self.delimiter = delimiter
+        self.width = width
+        self.index = index
+        # A second header holds the key column's name (ASCII; `str.lower` maps no other
+        # letter to one of its letters): the raw bytes, lowered, would show it.
+        self.key = key.encode()
+
+    def __call__(self, data: bytes, lines: list[str], first: int) -> list[list[str]] | None:
+        if b'"' in data or self.key in data.lower():
+            return None
+        undecodable = self.lines.undecodable
+        if undecodable and not undecodable.isdisjoint(range(first, first + len(lines))):
+            return None
+        # Without quotes the csv reader splits a line at each delimiter, and so does
+        # str.split, but for the line breaks it reads within a line (an error there)
+        # and its field size limit: a block with either goes the careful way. A "\r"
+        # before each "\n" ends the line's last field, which strip() takes off.
+        if self.lines.separator == b"\r":
+            if b"\n" in data:
+                return None
+        elif data.count(b"\r") != data.count(b"\r\n"):
+            return None
+        if max(map(len, lines), default=0) > csv.field_size_limit():
+            return None
+        records = list(map(str.split, lines, repeat(self.delimiter)))
+        width = self.width
+        lengths = set(map(len, records))
+        if lengths != {width}:
+            # A trailing delimiter's empty field is left out (zip stops at the shortest);
+            # any other width, a blank line included, is for the careful way to tell.
+            if not lengths <= {width, width + 1}:
+                return None
+            if any(r[width].strip() for r in records if len(r) > width):
+                return None
+        columns = list(zip(*records, strict=False))  # leaves a trailing empty field out
+        strip = str.strip
+        return [list(map(strip, columns[i])) for i in self.index]
 
 
 class _Table:
@@ -445,7 +511,17 @@ class _Table:
         self.errors = errors
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Yield (first line of the record, stripped fields in COLUMNS order).
+        """(first line of the record, stripped fields in COLUMNS order), one by one
+        (`batches`, with the clean blocks taken apart)."""
+        for item in self.batches():
+            if isinstance(item, _Block):
+                yield from zip(item.lines, map(list, zip(*item.columns, strict=True)), strict=True)
+            else:
+                yield item
+
+    def batches(self) -> Iterator[tuple[int, list[str]] | _Block]:
+        """The records: a clean block's at once (`_Block`), else one by one as
+        (first line of the record, stripped fields in COLUMNS order).
 
         Structural damage is an error on the line where it starts, and that
         record is not yielded: a header problem (then nothing is read), a
@@ -456,8 +532,29 @@ class _Table:
         the last column (a trailing delimiter, as Excel writes it); a file
         without a single row after its header is an error. When every row has
         the same wrong number of fields, that is told once.
+
+        A block read from the file whose lines can hold none of that damage
+        (`_clean`: no quote, no undecodable line, no blank line, every line one
+        record of the header's width, nothing like the header's key) is split
+        at C speed and yielded whole; any other is read record by record, as
+        every line was before, and so are the lines after a block that ends
+        inside a record. Which way a block goes changes no record and no error.
         """
-        lines = iter(self.lines)
+        blocks = self.lines.blocks()
+        pending: deque[str] = deque()  # lines of the current careful block, not yet read
+
+        def careful() -> Iterator[str]:
+            """Lines for the record-by-record reader: the pending ones, then whole blocks
+            (a record that runs past its block's end takes the next block this way)."""
+            while True:
+                while pending:
+                    yield pending.popleft()
+                got = next(blocks, None)
+                if got is None:
+                    return
+                pending.extend(got[1])
+
+        lines = careful()
         first = next(lines, None)
         if first is not None and self.lines.header_line == 2:
             first = next(lines, None)  # Excel's `sep=;` line
@@ -491,6 +588,8 @@ class _Table:
         undecodable = self.lines.undecodable
         quote_problems = self.lines.quote_problems
         reader = csv.reader(lines, delimiter=delimiter, strict=False)
+        clean = _Clean(self.lines, delimiter, width, index, wanted[0])
+        skipped = header_line  # lines the reader did not see: the header, the clean blocks
         previous = header_line  # the line the previous record ended on
         found = 0
         refused = 0  # records refused for their shape (told as errors)
@@ -499,6 +598,21 @@ class _Table:
         widths: set[int] = set()  # the numbers of fields they had
         last = 0  # the line of the last record yielded
         while True:
+            if not pending:  # the reader has ended a record and read all it was given
+                got = next(blocks, None)
+                if got is None:
+                    break
+                columns = clean(got[0], got[1], previous + 1)
+                if columns is None:
+                    pending.extend(got[1])
+                else:
+                    count = len(got[1])
+                    yield _Block(range(previous + 1, previous + 1 + count), columns)
+                    previous += count
+                    skipped += count
+                    found += count
+                    last = previous
+                    continue
             line = previous + 1
             try:
                 fields = next(reader)
@@ -507,7 +621,7 @@ class _Table:
             except csv.Error as exc:  # e.g. a stray quote that runs to the end of the file
                 self.errors.add(self.name, line, f"unreadable CSV from here on ({exc})")
                 return
-            previous = reader.line_num + header_line  # the reader did not see the header
+            previous = reader.line_num + skipped
             if previous != line:
                 refused += 1
                 self.errors.add(
@@ -615,11 +729,13 @@ class _KeyTracker:
     def __init__(self) -> None:
         self.hashes = array("q")
         self.add_hash = self.hashes.append  # called once a row: `add_hash(hash(key))`
+        self.add_hashes = self.hashes.extend  # a block's: `add_hashes(map(hash, keys))`
 
     def repeated_hashes(self) -> set[int]:
         ordered = sorted(self.hashes)
         self.hashes = array("q")
         self.add_hash = self.hashes.append
+        self.add_hashes = self.hashes.extend
         if not any(map(eq, ordered, islice(ordered, 1, None))):  # the usual case, at C speed
             return set()
         return {a for a, b in pairwise(ordered) if a == b}
@@ -659,6 +775,30 @@ def _invoice_number(text: str) -> int:
     return parse_invoice_number(text)
 
 
+_USUAL_NUMBER = "[0-9]{4}-[0-9]{6}"  # `_invoice_number`'s fast path: year-serial, ASCII
+_INVOICE_NUMBERS = re.compile(f"{_USUAL_NUMBER}(?:\n{_USUAL_NUMBER})*")
+_OPTIONAL_INVOICE_NUMBERS = re.compile(f"(?:{_USUAL_NUMBER})?(?:\n(?:{_USUAL_NUMBER})?)*")
+
+
+def _invoice_numbers(texts: list[str]) -> list[int] | None:
+    """`_invoice_number` of each text, at C speed, when every one has the usual form."""
+    joined = "\n".join(texts)
+    if _INVOICE_NUMBERS.fullmatch(joined) is None:
+        return None
+    return list(map(int, joined.replace("-", "").split("\n")))
+
+
+def _optional_invoice_numbers(texts: list[str]) -> list[int | None] | None:
+    """The same for a column that may be empty (None), as `transaction` reads it."""
+    joined = "\n".join(texts)
+    if _OPTIONAL_INVOICE_NUMBERS.fullmatch(joined) is None:
+        return None
+    digits = joined.replace("-", "").split("\n")
+    if "" in digits:
+        return [int(d) if d else None for d in digits]
+    return list(map(int, digits))
+
+
 # --- rows of each file ------------------------------------------------------------
 
 
@@ -694,10 +834,18 @@ class _Importer:
         callback = self.progress(name, path.stat().st_size) if self.progress else None
         return _Table(path, self.encoding, self.errors, callback)
 
-    async def apply(self, name: str, convert: Callable[[list[str]], tuple[Any, ...]]) -> FileCounts:
+    async def apply(
+        self,
+        name: str,
+        convert: Callable[[Sequence[str]], tuple[Any, ...]],
+        convert_block: Callable[[list[list[str]]], list[tuple[Any, ...]] | None] | None = None,
+    ) -> FileCounts:
         """Stream one file through `convert` into its table and count what changed.
 
         A record's key (what must not repeat within the file) is its first field.
+        A clean block of records (`_Table.batches`) goes through `convert_block`
+        whole, when there is one; where it cannot vouch for every record of the
+        block (None), `convert` takes them one by one and names what is wrong.
         """
         counts = FileCounts()
         table_name = name.removesuffix(".csv")
@@ -709,35 +857,53 @@ class _Importer:
         def records() -> Iterator[tuple[Any, ...]]:
             # Runs once a row, millions of times: local names only.
             add_hash = keys.add_hash
+            add_hashes = keys.add_hashes
+            first = itemgetter(0)
             rows = 0
-            for line, fields in self._table(name).rows():
-                rows += 1
-                try:
-                    record = convert(fields)
-                except _UnknownCustomer as exc:
-                    if self.customers_damaged:
-                        self.orphans[name] = self.orphans.get(name, 0) + 1
-                    else:
+            batch: Iterable[tuple[int, Sequence[str]]]
+            for item in self._table(name).batches():
+                if isinstance(item, _Block):
+                    rows += len(item.lines)
+                    converted = convert_block(item.columns) if convert_block else None
+                    if converted is not None:
+                        add_hashes(map(hash, map(first, converted)))
+                        if not errors.total:  # after an error nothing is written any more
+                            yield from converted
+                        continue
+                    batch = zip(item.lines, zip(*item.columns, strict=True), strict=True)
+                else:
+                    rows += 1
+                    batch = (item,)
+                for line, fields in batch:
+                    try:
+                        record = convert(fields)
+                    except _UnknownCustomer as exc:
+                        if self.customers_damaged:
+                            self.orphans[name] = self.orphans.get(name, 0) + 1
+                        else:
+                            errors.add(name, line, str(exc))
+                        continue
+                    except ValueError as exc:
                         errors.add(name, line, str(exc))
-                    continue
-                except ValueError as exc:
-                    errors.add(name, line, str(exc))
-                    continue
-                add_hash(hash(record[0]))
-                if not errors.total:  # after an error nothing is written any more
-                    yield record
+                        continue
+                    add_hash(hash(record[0]))
+                    if not errors.total:
+                        yield record
             counts.rows = rows
 
-        await billing.upsert_rows(self.tx, table_name, records())
+        await billing.load_rows(self.tx, table_name, records(), into_empty=not before_rows)
         counts.new = await billing.count_rows(self.tx, table_name) - before_rows
         counts.changed = self.tx.total_changes - before_changes - counts.new
+        if not before_rows and not errors.total and counts.new == counts.rows:
+            # Every record was written into a table empty before: no key repeated.
+            return counts
         repeated = keys.repeated_hashes()
         if repeated:
             self._report_repeats(name, convert, repeated)
         return counts
 
     def _report_repeats(
-        self, name: str, convert: Callable[[list[str]], tuple[Any, ...]], repeated: set[int]
+        self, name: str, convert: Callable[[Sequence[str]], tuple[Any, ...]], repeated: set[int]
     ) -> None:
         """Second read: name each line that repeats an earlier line's key."""
         first_line: dict[Any, int] = {}
@@ -762,7 +928,7 @@ class _Importer:
     # The invoice and transaction converters run millions of times: dates and
     # amounts come from `_ParseCache`s, known customer IDs skip parsing.
 
-    def customer(self, f: list[str]) -> tuple[Any, ...]:
+    def customer(self, f: Sequence[str]) -> tuple[Any, ...]:
         customer_id = parse_customer_id(f[0])
         self.customers.add(customer_id)  # known even if another field is wrong: one error
         if not f[1]:
@@ -783,7 +949,7 @@ class _Importer:
             )
         return customer_id
 
-    def invoice(self, f: list[str]) -> tuple[Any, ...]:
+    def invoice(self, f: Sequence[str]) -> tuple[Any, ...]:
         number = _invoice_number(f[0])
         customer_id = self._known_customer(f[1])
         issued, due = self.dates[f[2]], self.dates[f[3]]
@@ -796,7 +962,7 @@ class _Importer:
             raise ValueError(f"outstanding {f[5]!r} is more than the amount {f[4]!r}")
         return (number, customer_id, issued, due, amount, outstanding, self.run_id)
 
-    def transaction(self, f: list[str]) -> tuple[Any, ...]:
+    def transaction(self, f: Sequence[str]) -> tuple[Any, ...]:
         if not f[0]:
             raise ValueError("transaction_id is empty")
         customer_id = self._known_customer(f[1])
@@ -812,6 +978,49 @@ class _Importer:
             raise ValueError(f"amount {f[4]!r} of a {kind} must be positive")
         invoice_no = _invoice_number(f[5]) if f[5] else None
         return (f[0], customer_id, booked, kind, amount, invoice_no, f[6])
+
+    # Block converters: the columns of a clean block -> the upsert's parameters of each
+    # record, when every value has its usual form and every check passes at C speed;
+    # else None, and the row converters above take the block and name what is wrong.
+
+    def invoice_block(self, c: list[list[str]]) -> list[tuple[Any, ...]] | None:
+        numbers = _invoice_numbers(c[0])
+        if numbers is None or not self.customers.issuperset(c[1]):
+            return None
+        dates, amounts = self.dates.__getitem__, self.amounts.__getitem__
+        try:
+            issued, due = list(map(dates, c[2])), list(map(dates, c[3]))
+            amount, outstanding = list(map(amounts, c[4])), list(map(amounts, c[5]))
+        except ValueError:
+            return None
+        if any(map(lt, due, issued)) or min(outstanding) < 0:
+            return None
+        if any(map(gt, outstanding, amount)):  # a credit (amount < 0) comes here too
+            return None
+        return list(
+            zip(numbers, c[1], issued, due, amount, outstanding, repeat(self.run_id), strict=False)
+        )
+
+    def transaction_block(self, c: list[list[str]]) -> list[tuple[Any, ...]] | None:
+        ids, customers, days, kinds, amounts, invoices, descriptions = c
+        if "" in ids or not self.customers.issuperset(customers):
+            return None
+        kind = list(map(KINDS.get, map(str.lower, kinds)))
+        numbers = _optional_invoice_numbers(invoices)
+        if None in kind or numbers is None:
+            return None
+        try:
+            booked, amount = (
+                list(map(self.dates.__getitem__, days)),
+                list(map(self.amounts.__getitem__, amounts)),
+            )
+        except ValueError:
+            return None
+        if min(amount) <= 0 and any(
+            a <= 0 and k != "adjustment" for k, a in zip(kind, amount, strict=True)
+        ):
+            return None
+        return list(zip(ids, customers, booked, kind, amount, numbers, descriptions, strict=True))
 
 
 async def import_folder(
@@ -833,12 +1042,12 @@ async def import_folder(
         importer.customers = await billing.customer_ids(tx)
         result = ImportResult(run_id)
         convert = {
-            "customers.csv": importer.customer,
-            "invoices.csv": importer.invoice,
-            "transactions.csv": importer.transaction,
+            "customers.csv": (importer.customer, None),
+            "invoices.csv": (importer.invoice, importer.invoice_block),
+            "transactions.csv": (importer.transaction, importer.transaction_block),
         }
         for name in wanted:
-            result.counts[name] = await importer.apply(name, convert[name])
+            result.counts[name] = await importer.apply(name, *convert[name])
             if name == "customers.csv" and importer.errors.total:
                 importer.customers_damaged = True
         # The invoices' PDFs (core.invoice_pdfs), in the same run: a bad one refuses it all.

@@ -93,6 +93,17 @@ TABLES = {
     "transactions": UPSERT_TRANSACTION,
 }
 
+# Into a table empty before the import: every row is new (see load_rows).
+INSERT_NEW = {
+    "customers": "INSERT INTO customers(customer_id, name, address, phone, email, payment_method,"
+    " first_import) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(customer_id) DO NOTHING",
+    "invoices": "INSERT INTO invoices(invoice_no, customer_id, issue_date, due_date, amount,"
+    " outstanding, first_import) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(invoice_no) DO NOTHING",
+    "transactions": "INSERT INTO transactions(transaction_id, customer_id, booked_on, kind, amount,"
+    " invoice_no, description) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT(transaction_id) DO NOTHING",
+}
+
 
 # SQLite's default page cache is 2 MB. An import upserts millions of rows into
 # indexes whose keys arrive in no particular order (transaction IDs, invoice
@@ -127,9 +138,35 @@ async def finish_import_run(tx: Transaction, run_id: int, now: float, summary: s
     )
 
 
-async def upsert_rows(tx: Transaction, table: str, rows: Iterable[Sequence[Any]]) -> None:
-    """Stream `rows` into `table` with its upsert (rows are consumed lazily)."""
-    await tx.executemany(TABLES[table], rows)
+async def load_rows(
+    tx: Transaction, table: str, rows: Iterable[Sequence[Any]], *, into_empty: bool
+) -> None:
+    """Stream `rows` into `table` (consumed lazily): with its upsert, or, when the table
+    was empty as the import began (`into_empty`), with a plain insert.
+
+    Into an empty table every row is new, so the upsert's comparison has nothing
+    to compare with; a key repeated within the rows keeps its first row (the
+    import refuses such a file anyway, and rolls back). The table's own indexes are
+    then built once the rows are in, from sorted keys, instead of being updated
+    row by row. Readers on other connections see none of this: they read the last
+    committed state, indexes and all, until the import commits.
+    """
+    if not into_empty:
+        await tx.executemany(TABLES[table], rows)
+        return
+    # The indexes the schema creates (those of UNIQUE and PRIMARY KEY have no SQL: they
+    # stay, the insert needs them). On the 24-month benchmark shape the insert took a
+    # fifth less CPU time without them, their build after included.
+    indexes = await tx.fetch_all(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        " AND sql IS NOT NULL ORDER BY name",
+        (table,),
+    )
+    for index in indexes:
+        await tx.execute(f'DROP INDEX "{index["name"]}"')
+    await tx.executemany(INSERT_NEW[table], rows)
+    for index in indexes:
+        await tx.execute(index["sql"])
 
 
 async def count_rows(db: Queryable, table: str) -> int:

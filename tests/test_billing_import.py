@@ -812,3 +812,165 @@ async def test_a_file_left_out_by_only_is_named(db, tmp_path):
     assert [str(w) for w in result.warnings] == [
         f"transactions.csv: left out (--only customers,invoices), though {folder} has it"
     ]
+
+
+# --- a big export: clean blocks at once, the rest record by record ------------------------
+# The importer splits a block of lines that cannot hold damage (no quote, every line one
+# record of the header's width…) in one go, and reads any other record by record. Quoting
+# every field sends every block the careful way: both must bring and refuse the same.
+
+
+def demo_export(folder: Path) -> Path:
+    from datetime import date
+
+    from core.demodata import write_demo_data
+
+    write_demo_data(folder, customers=200, seed=3, years=2, today=date(2026, 11, 25))
+    big_enough(folder / "transactions.csv")
+    return folder
+
+
+def edit_lines(path: Path, edits: dict[int, object]) -> None:
+    """Replace lines (1-based) with bytes, or with what a function makes of their fields."""
+    lines = path.read_bytes().split(b"\r\n")
+    for number, edit in edits.items():
+        if callable(edit):
+            fields = lines[number - 1].decode().split(";")
+            edit(fields)
+            lines[number - 1] = ";".join(fields).encode()
+        else:
+            assert isinstance(edit, bytes)
+            lines[number - 1] = edit
+    path.write_bytes(b"\r\n".join(lines))
+
+
+def quoted_copy(folder: Path, target: Path) -> Path:
+    """The export with every field quoted, as some office software writes it."""
+    import csv
+
+    target.mkdir()
+    for name in ("customers.csv", "invoices.csv", "transactions.csv"):
+        with (folder / name).open(encoding="utf-8", newline="") as source:
+            rows = list(csv.reader(source, delimiter=";"))
+        with (target / name).open("w", encoding="utf-8", newline="") as copy:
+            csv.writer(copy, delimiter=";", quoting=csv.QUOTE_ALL).writerows(rows)
+    return target
+
+
+async def import_into_fresh(path: Path, folder: Path) -> tuple[object, list]:
+    """(the result, or the refusal's lines; everything imported) in a new database."""
+    from storage.db import open_database
+
+    database = await open_database(path)
+    try:
+        try:
+            result = await import_folder(database, folder)
+            outcome: object = {n: (c.rows, c.new, c.changed) for n, c in result.counts.items()}
+        except ImportFailed as failed:
+            outcome = [str(e) for e in failed.errors]
+        return outcome, await snapshot(database)
+    finally:
+        await database.close()
+
+
+async def test_a_big_export_brings_the_same_rows_read_by_blocks_or_record_by_record(tmp_path):
+    export = demo_export(tmp_path / "plain")
+    edit_lines(
+        export / "invoices.csv",
+        {3000: lambda f: f.__setitem__(slice(4, 6), ["-1 200", "0"])},  # a credit note
+    )
+    edit_lines(
+        export / "transactions.csv",
+        {
+            2500: lambda f: f.__setitem__(slice(3, 5), ["helyesbítés", "-350"]),  # a late fee
+            4000: lambda f: f.__setitem__(1, f" {f[1].lower()} "),  # spaces, lower case
+        },
+    )
+    plain, plain_rows = await import_into_fresh(tmp_path / "a.sqlite3", export)
+    quoted, quoted_rows = await import_into_fresh(
+        tmp_path / "b.sqlite3", quoted_copy(export, tmp_path / "quoted")
+    )
+    assert isinstance(plain, dict) and plain["transactions.csv"][1] > 7000
+    assert (plain, plain_rows) == (quoted, quoted_rows)
+    invoice = [row for row in plain_rows[1] if row[4] == -1200]
+    assert len(invoice) == 1 and invoice[0][5] == 0
+
+
+async def test_damage_deep_in_a_big_export_is_named_at_its_line_either_way(tmp_path):
+    export = demo_export(tmp_path / "plain")
+    edit_lines(
+        export / "invoices.csv",
+        {
+            1200: lambda f: f.__setitem__(2, "2025.02.30"),
+            3100: lambda f: f.__setitem__(5, "-5"),
+        },
+    )
+    header = (export / "transactions.csv").read_bytes().split(b"\r\n")[0]
+    edit_lines(
+        export / "transactions.csv",
+        {
+            2600: lambda f: f.__setitem__(1, "U9999"),
+            5200: lambda f: f.__setitem__(slice(3, 5), ["befizetés", "0"]),
+            6100: header,
+            6900: lambda f: f.append("x"),
+        },
+    )
+    plain, _ = await import_into_fresh(tmp_path / "a.sqlite3", export)
+    quoted, quoted_rows = await import_into_fresh(
+        tmp_path / "b.sqlite3", quoted_copy(export, tmp_path / "quoted")
+    )
+    assert plain == [
+        "invoices.csv:1200: bad date '2025.02.30': no such day",
+        "invoices.csv:3100: outstanding '-5' is negative",
+        "transactions.csv:2600: unknown customer U9999 (not in customers.csv nor the database)",
+        "transactions.csv:5200: amount '0' of a payment must be positive",
+        "transactions.csv:6100: a second header row (two exports pasted together?)",
+        "transactions.csv:6900: expected 7 columns, found 8",
+    ]
+    assert quoted == plain
+    assert quoted_rows == [[], [], []]
+
+
+async def test_a_first_import_leaves_the_schema_as_it_was_and_readers_see_the_last_commit(
+    db, tmp_path
+):
+    import sqlite3
+
+    export = demo_export(tmp_path / "in")
+    schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+    before = [tuple(r) for r in await db.fetch_all(schema)]
+    seen: list[int] = []
+
+    def progress(name: str, size: int):
+        def done(read: int) -> None:
+            # Called while the import holds its transaction, a block of transactions in.
+            if name == "transactions.csv" and not seen:
+                with sqlite3.connect(f"file:{db.path}?mode=ro", uri=True) as reader:
+                    seen.append(
+                        reader.execute(
+                            "SELECT count(*) FROM transactions INDEXED BY"
+                            " transactions_by_customer WHERE customer_id = 'U0001'"
+                        ).fetchone()[0]
+                    )
+
+        return done
+
+    # A repeated key refuses the first import: named at its line, nothing kept.
+    lines = (export / "transactions.csv").read_bytes().split(b"\r\n")
+    edit_lines(export / "transactions.csv", {5000: lines[9]})
+    first_id = lines[9].split(b";")[0].decode()
+    assert await refused(db, export) == [
+        f"transactions.csv:5000: duplicate key {first_id} (first on line 10)"
+    ]
+    assert [tuple(r) for r in await db.fetch_all(schema)] == before
+
+    demo_export(tmp_path / "good")
+    result = await import_folder(db, tmp_path / "good", progress=progress)
+    assert seen == [0]  # the committed state: its index there, no bookings yet
+    assert [tuple(r) for r in await db.fetch_all(schema)] == before
+    plan = await db.fetch_all(
+        "EXPLAIN QUERY PLAN SELECT * FROM transactions WHERE customer_id = 'U0001'"
+        " ORDER BY booked_on"
+    )
+    assert "transactions_by_customer" in " ".join(str(tuple(r)) for r in plan)
+    assert result.counts["transactions.csv"].new == await billing.count_rows(db, "transactions")
