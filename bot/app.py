@@ -17,12 +17,12 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import staff, waiting
+from bot import notices, staff, waiting
 from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
 from bot.persistence import SqlitePersistence
 from bot.updates import AssistantRateLimiter, DurableApplication
-from conversations import dialogues, menu, secrecy
+from conversations import dialogues, menu, notifications, secrecy
 from conversations.common import CONTEXT_TYPES, AssistantApplication, Services
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
@@ -123,7 +123,7 @@ def build_application(
     # replies to a ticket's message, a customer's reply to a staff answer, more of a report
     # just sent. What they take stops there, so a non-staff /tickets is refused rather than
     # an "unknown command". (Within a group only the first handler that fits runs.)
-    application.add_handlers(staff.handlers(), group=-2)
+    application.add_handlers([*notices.handlers(), *staff.handlers()], group=-2)
     # Then, in a group of its own: text typed just after a wrong password is deleted (it
     # may be the password again) and goes on to the customer handlers.
     application.add_handler(secrecy.watcher(dialogues.current_state), group=-1)
@@ -131,6 +131,7 @@ def build_application(
     # Customers: the dialogues first, then the menu pages, then everything else.
     application.add_handler(dialogues.conversation())
     application.add_handlers(menu.handlers())
+    application.add_handlers(notifications.handlers())
     application.add_handlers(dialogues.outside_handlers())
 
     application.add_error_handler(on_error)

@@ -213,9 +213,9 @@ GUEST_MENU = (("register", "activate"), ("login", "forgot"), ("report", "help"))
 CUSTOMER_MENU = (
     ("home", "debt"),
     ("invoices", "account"),
-    ("customer_data", "password"),
-    ("report", "help"),
-    ("logout",),
+    ("customer_data", "notifications"),
+    ("password", "report"),
+    ("help", "logout"),
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from conversations import notifications
 from conversations.common import (
     BotContext,
     customer_keyboard,
@@ -183,6 +184,7 @@ MENU_ACTIONS = {
     "invoices": invoices,
     "account": account_history,
     "customer_data": customer_data,
+    "notifications": notifications.page,
     "logout": logout,
 }
 
