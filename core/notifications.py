@@ -359,7 +359,7 @@ async def draft_outage(
         notice_id,
         len(recipients),
         sum(len(r) for r in recipients.values()),
-        outage_text("U0000", town, street, text),
+        outage_text("", town, street, text),
         town,
         street,
     )

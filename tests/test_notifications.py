@@ -8,6 +8,9 @@ notifier sends them. Quiet hours use the service's clock.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from core.accounts import BUDAPEST
 from core.billing_import import COLUMNS, ImportResult, import_folder
 from core.formats import format_invoice_number
 from tests.botkit import STAFF_IDS, BotEnv, Customer, active_customer
+from tests.test_run import ROOT
 
 NOTICE_TIMEOUT = 10.0
 
@@ -349,3 +353,48 @@ async def test_a_user_who_blocked_the_bot_is_not_told_again(bot_env):
     await eva.press("notifications")
     await billing.load(invoices=[invoice("U0003", 900063, 5000, "2026-12-10")])
     await told(env, eva, "Új számlája érkezett", format_invoice_number(2026900063))
+
+
+async def run_cli(env: BotEnv, *args: str) -> tuple[int, str, str]:
+    """The command line in a process of its own, on the bot's database; (exit code,
+    standard output, standard error)."""
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))
+    }
+    environment["PETKOMM_DB"] = str(env.settings.db_path)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "run_bot.py"),
+        *args,
+        env=environment,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    return process.returncode or 0, stdout.decode(), stderr.decode()
+
+
+async def test_the_command_line_previews_asks_and_sends_a_notice(bot_env):
+    env = bot_env
+    eva = await subscribed(env, "U0003", "eva3")
+    address = await env.db.fetch_value("SELECT address FROM customers WHERE customer_id = 'U0003'")
+    town = address.split(",")[0].split(" ", 1)[1].upper()  # case and accents do not matter
+    text = "Csőtörés miatt 14 óráig nincs víz."
+
+    code, out, err = await run_cli(env, "notices", "send", "--town", town, "--text", text)
+    assert code == 1 and "add --yes" in err
+    assert "Csőtörés miatt 14 óráig nincs víz." in out
+    assert "Ügyfél-azonosító: (mindenkinél a sajátja)" in out
+    assert "Recipients: " in out
+    code, out, err = await run_cli(env, "notices", "send", "--town", town, "--text", text, "--yes")
+    assert code == 0, err
+    count = int(out.split("Queued for ")[1].split()[0])
+    assert count >= 1
+    env.service.notifier.wake()  # another process queued it: the service's poll finds it
+    await told(env, eva, "Csőtörés miatt", "Ügyfél-azonosító: U0003")
+    audit = await env.db.fetch_all(
+        "SELECT actor, action FROM audit_log WHERE action = 'notice_sent'"
+    )
+    assert len(audit) == 1 and audit[0][0].startswith("cli:")
