@@ -55,7 +55,9 @@ CREATE TABLE notification_deliveries (
     last_error       TEXT,
     UNIQUE (notification_id, telegram_user_id)
 );
-CREATE INDEX notification_deliveries_due ON notification_deliveries(next_attempt_at)
+-- The queue in order: nearly every queued delivery is due, so the claim walks this
+-- index from its start and stops after a batch.
+CREATE INDEX notification_deliveries_queued ON notification_deliveries(id)
     WHERE status = 'queued';
 CREATE INDEX notification_deliveries_claimed ON notification_deliveries(id)
     WHERE status = 'sending';
