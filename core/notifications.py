@@ -107,10 +107,15 @@ async def prefs_of(
     db: Database, telegram_user_id: int, account_id: int, chat_id: int, now: float
 ) -> Prefs:
     """This user's choices for this account (made, all off, if they were never asked).
-    Opening the page says the user can be reached: a block mark is forgotten."""
-    await store.create_prefs(db, telegram_user_id, account_id, chat_id, now)
-    await store.unblock(db, telegram_user_id, now)
+    Opening the page says the user can be reached: a block mark is forgotten. Only those
+    two write: the page is a read, shown at once while an import holds the write lock."""
     prefs = await store.get_prefs(db, telegram_user_id, account_id)
+    if prefs is not None and prefs.blocked_at is None:
+        return prefs
+    async with db.transaction() as tx:
+        await store.create_prefs(tx, telegram_user_id, account_id, chat_id, now)
+        await store.unblock(tx, telegram_user_id, now)
+        prefs = await store.get_prefs(tx, telegram_user_id, account_id)
     assert prefs is not None
     return prefs
 
@@ -467,7 +472,8 @@ async def message_for(db: Database, delivery: Delivery) -> ToSend | str:
         text = render(
             "chat/notify/new_invoice.txt", customer_id=delivery.customer_id, invoices=invoices
         )
-        return ToSend(text, [int(i["invoice_no"]) for i in invoices if i["outstanding"] > 0])
+        shown = invoices[:10]  # as many as the text lists
+        return ToSend(text, [int(i["invoice_no"]) for i in shown if i["outstanding"] > 0])
     if delivery.kind == "payment":
         text = render(
             "chat/notify/payment.txt",

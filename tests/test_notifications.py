@@ -18,6 +18,8 @@ from botapi_emulator import ChatMessage
 from core.accounts import BUDAPEST
 from core.billing_import import COLUMNS, ImportResult, import_folder
 from core.formats import format_invoice_number
+from core.notifications import QuietHours, address_matches
+from core.texts import render
 from tests.botkit import STAFF_IDS, BotEnv, Customer, active_customer
 from tests.test_run import ROOT
 
@@ -398,3 +400,42 @@ async def test_the_command_line_previews_asks_and_sends_a_notice(bot_env):
         "SELECT actor, action FROM audit_log WHERE action = 'notice_sent'"
     )
     assert len(audit) == 1 and audit[0][0].startswith("cli:")
+
+
+# --- the rules, directly ---------------------------------------------------------------
+
+
+def test_an_address_matches_its_town_and_street_whatever_the_accents_and_abbreviations():
+    address = "8105 Pétfürdő, Ady Endre u. 3. 2/5."
+    assert address_matches(address, "Pétfürdő")
+    assert address_matches(address, "PETFURDO", "ady endre utca")
+    assert address_matches(address, "pétfürdő", "Ady Endre")
+    assert address_matches(address, "Pétfürdő", "Ady")  # a street's first word names it
+    assert not address_matches(address, "Várpalota")
+    assert not address_matches(address, "Pétfürdő", "Petőfi Sándor u.")
+    assert not address_matches("8100 Várpalota, Ady Endre u. 1.", "Pétfürdő", "Ady Endre u.")
+
+
+def test_quiet_hours_span_midnight_in_budapest_time():
+    quiet = QuietHours(21, 7)
+    assert not quiet.quiet(at(20))
+    assert quiet.quiet(at(21)) and quiet.quiet(at(23)) and quiet.quiet(at(6, day=26))
+    assert not quiet.quiet(at(7, day=26))
+    assert quiet.ends_after(at(22)) == at(7, day=26)
+    assert not QuietHours(0, 0).quiet(at(23))
+
+
+def test_a_long_import_lists_ten_invoices_and_counts_the_rest():
+    invoices = [
+        {
+            "invoice_no": 2026_900100 + n,
+            "amount": 1000,
+            "outstanding": 1000,
+            "due_date": "2026-12-10",
+        }
+        for n in range(12)
+    ]
+    text = render("chat/notify/new_invoice.txt", customer_id="U0003", invoices=invoices)
+    assert "12 új számlája érkezett" in text
+    assert "2026-900109" in text and "2026-900110" not in text
+    assert "… és további 2 számla." in text
