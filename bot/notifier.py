@@ -98,6 +98,7 @@ class Notifier:
         )
         self.sent = 0  # this process's count, for the log and the benchmark
         self._one_round = asyncio.Lock()
+        self._released = False  # the claims a dead process left are put back first
         self._stop = asyncio.Event()  # set by `run`'s caller; `run_once` rounds never stop
 
     def wake(self) -> None:
@@ -105,14 +106,7 @@ class Notifier:
         self._worker.wake()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Put back what a dead process left claimed, then send until `stop`."""
-        left = await notifications.release_left_claims(self.db, self.clock())
-        if left:
-            log.warning(
-                "%d notifications were being sent when the service last stopped: sending them"
-                " again (one that Telegram had accepted just before may arrive twice)",
-                left,
-            )
+        """Send until `stop` (the first round puts back what a dead process left claimed)."""
         stop_listening = self.db.listen(notifications.TOPIC, self.wake)
         try:
             await self._worker.run(stop)
@@ -130,7 +124,19 @@ class Notifier:
         """Send what is due, keeping up to `in_flight` sends under way; the seconds until
         the next delivery is due (at most `interval`). Rounds never overlap."""
         async with self._one_round:
+            if not self._released:  # in a round: a database busy at start is retried
+                await self._release_left_claims()
+                self._released = True
             return await self._send_due(stop)
+
+    async def _release_left_claims(self) -> None:
+        left = await notifications.release_left_claims(self.db, self.clock())
+        if left:
+            log.warning(
+                "%d notifications were being sent when the service last stopped: sending them"
+                " again (one that Telegram had accepted just before may arrive twice)",
+                left,
+            )
 
     async def _send_due(self, stop: asyncio.Event) -> float:
         tasks: set[asyncio.Task[None]] = set()
