@@ -18,13 +18,13 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import desk, pacing, staff, waiting
+from bot import desk, notices, pacing, staff, waiting
 from bot.errors import on_error
 from bot.ordering import PerUserUpdateProcessor
 from bot.pacing import Pacer
 from bot.persistence import SqlitePersistence
 from bot.updates import DurableApplication
-from conversations import account_documents, dialogues, menu, pay, secrecy
+from conversations import account_documents, dialogues, menu, notifications, pay, secrecy
 from conversations.common import CONTEXT_TYPES, AssistantApplication, Services, label
 from core.accounts import CodeMailer, Policy
 from core.config import Settings
@@ -157,7 +157,7 @@ def build_application(
     # replies to a ticket's message, a customer's reply to a staff answer, more of a report
     # just sent. What they take stops there, so a non-staff /tickets is refused rather than
     # an "unknown command". (Within a group only the first handler that fits runs.)
-    application.add_handlers([*desk.handlers(), *staff.handlers()], group=-2)
+    application.add_handlers([*desk.handlers(), *notices.handlers(), *staff.handlers()], group=-2)
     # Then, in a group of its own: text typed just after a wrong password is deleted (it
     # may be the password again) and goes on to the customer handlers.
     application.add_handler(secrecy.watcher(dialogues.current_state), group=-1)
@@ -167,6 +167,7 @@ def build_application(
     application.add_handlers(menu.handlers())
     application.add_handlers(pay.handlers())
     application.add_handlers(account_documents.handlers())  # Folyószámla: statement, chart
+    application.add_handlers(notifications.handlers())
     application.add_handlers(dialogues.outside_handlers())
 
     application.add_error_handler(on_error)

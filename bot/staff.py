@@ -520,6 +520,11 @@ async def _customer_reply(
     await report.add_reply(update, context, ticket_id)
 
 
+# Shared with the staff's notices about outages (`bot.notices`).
+allowed = _allowed
+command_parts = _command_parts
+
+
 def handlers() -> list[BaseHandler]:
     """The staff handlers, for a group before the customer handlers (order matters)."""
     new_message = F.UpdateType.MESSAGE  # an edited message must not answer twice

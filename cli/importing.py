@@ -159,3 +159,9 @@ def _print_import(result: ImportResult) -> None:
             f"  new invoices ({result.new_invoice_count}): {listed}"
             + (f" … and {more} more" if more else "")
         )
+    notices = result.notices
+    if notices.new_invoice or notices.payment:
+        print(
+            f"  notifications queued: {notices.new_invoice} new-invoice,"
+            f" {notices.payment} payment-received (the running service sends them)"
+        )

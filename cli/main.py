@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from cli import audit, check, db, demo, importing, outbox, run, tickets
+from cli import audit, check, db, demo, importing, notices, outbox, run, tickets
 from cli.common import program, run_command
 
 # In the order `--help` lists them.
-GROUPS = (importing, db, run, check, demo, tickets, outbox, audit)
+GROUPS = (importing, db, run, check, demo, tickets, notices, outbox, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

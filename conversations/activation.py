@@ -14,7 +14,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler
 from telegram.ext import filters as F
 
-from conversations import forgot, registration, report
+from conversations import forgot, notifications, registration, report
 from conversations.common import (
     ANSWER,
     END,
@@ -88,6 +88,7 @@ async def _tell(update: Update, context: BotContext, result: CodeResult, now: fl
             unwatch(context)
             done = render("chat/activation/done_logged_in.txt", username=result.account.username)
             await show_home(update, context, result.account, lead=done)  # one message
+            await notifications.ask_once(update, context, result.account)
             return END
         case CodeOutcome.OK:
             assert result.account is not None

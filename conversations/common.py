@@ -212,9 +212,10 @@ GUEST_MENU = (("register", "activate"), ("login", "forgot"), ("report", "help"))
 CUSTOMER_MENU = (
     ("home", "debt"),
     ("invoices", "account"),
-    ("customer_data", "password"),
+    ("customer_data", "notifications"),
+    ("password", "switch"),
     ("report", "help"),
-    ("switch", "logout"),
+    ("logout",),
 )
 
 

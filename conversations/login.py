@@ -12,7 +12,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler
 
-from conversations import forgot, report
+from conversations import forgot, notifications, report
 from conversations.common import (
     ANSWER,
     END,
@@ -111,6 +111,7 @@ async def _outcome(
             unwatch(context)
             welcome = deleted_note_and("login/welcome", name=result.account.username)
             await show_home(update, context, result.account, lead=welcome)  # one message
+            await notifications.ask_once(update, context, result.account)
             return END
         case LoginOutcome.LOCKED:
             watch(context, now, result.locked_until)

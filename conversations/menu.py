@@ -10,7 +10,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from conversations import account_documents, documents, pay, places
+from conversations import account_documents, documents, notifications, pay, places
 from conversations.common import (
     BotContext,
     chat_of,
@@ -225,6 +225,7 @@ MENU_ACTIONS = {
     "account": account_history,
     "customer_data": customer_data,
     "switch": places.switch_page,
+    "notifications": notifications.page,
     "logout": logout,
 }
 

@@ -47,9 +47,17 @@ def pay_button(facts: Facts, invoice: Invoice) -> InlineKeyboardButton | None:
     is owed on it. Pressing it sends that invoice's QR code (`answer`)."""
     if not paying.can_pay(facts, invoice):
         return None
+    return unpaid_invoice_button(facts, invoice.invoice_no)
+
+
+def unpaid_invoice_button(facts: Facts, invoice_no: int) -> InlineKeyboardButton | None:
+    """The Fizetés button of an invoice known to be unpaid (a notification checks that when
+    it is sent); None when the QR codes are off. What is owed is read again at the press."""
+    if facts.qr_payee is None:
+        return None
     return InlineKeyboardButton(
-        label("pay_invoice").format(number=format_invoice_number(invoice.invoice_no)),
-        callback_data=f"{PREFIX}{invoice.invoice_no}",
+        label("pay_invoice").format(number=format_invoice_number(invoice_no)),
+        callback_data=f"{PREFIX}{invoice_no}",
     )
 
 

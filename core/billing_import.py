@@ -23,7 +23,7 @@ from operator import eq, gt, itemgetter, lt
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from core import invoice_pdfs
+from core import invoice_pdfs, notifications
 from core.emails import normalised_email
 from core.formats import (
     format_invoice_number,
@@ -33,6 +33,7 @@ from core.formats import (
     parse_invoice_number,
 )
 from core.invoice_pdfs import PdfCounts
+from core.notifications import ImportNotices
 from storage import billing
 from storage.db import Database, Transaction
 
@@ -115,6 +116,7 @@ class ImportResult:
     seconds: float = 0.0
     warnings: list[RowError] = field(default_factory=list)  # imported, but worth a look
     pdfs: PdfCounts | None = None  # the export's pdf/ folder, when it has one
+    notices: ImportNotices = field(default_factory=ImportNotices)  # notifications queued
 
     def summary_json(self) -> str:
         return json.dumps(
@@ -1075,6 +1077,9 @@ async def import_folder(
             result.new_invoice_count = result.counts["invoices.csv"].new
             listed = await billing.invoices_of_run(tx, run_id, NEW_INVOICES_LISTED)
             result.new_invoices = [format_invoice_number(n) for n in listed]
+        # Issue 15: the notifications this import brings (new invoices, settled ones),
+        # queued in its own transaction so that they commit, or not, with its data.
+        result.notices = await notifications.after_import(tx, run_id, time.time())
         result.seconds = time.monotonic() - started
         result.warnings = _left_out(folder, wanted) + importer.errors.warnings
         await billing.finish_import_run(tx, run_id, time.time(), result.summary_json())

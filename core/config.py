@@ -9,6 +9,7 @@ command line turns into one line naming the variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
@@ -89,6 +90,7 @@ class Settings:
         self.state_db_path  # noqa: B018
         self.code_ttl_hours, self.idle_minutes, self.proof_months  # noqa: B018
         self.retention_years, self.telegram_rate, self.canned_dir, self.digest_time  # noqa: B018
+        self.remind_before_days, self.remind_after_days, self.quiet_hours  # noqa: B018
         if self.mail_outbox_dir is None:
             self.smtp_host, self.smtp_port, self.smtp_security  # noqa: B018
         if self.reads_mail:  # the support mailbox is optional; when named, all of it must be right
@@ -243,6 +245,29 @@ class Settings:
                 f" answer {MINIMUM_RETENTION_YEARS} years, Fgytv. 17/A (7)), got {years}",
             )
         return years
+
+    # --- notifications (issue 15) ------------------------------------------------
+    @property
+    def remind_before_days(self) -> int:
+        """A due-date reminder goes this many days before an unpaid invoice's due date."""
+        return self._int("PETKOMM_REMIND_BEFORE_DAYS", 3, minimum=0)
+
+    @property
+    def remind_after_days(self) -> int:
+        """…and one this many days after it, if it is still unpaid."""
+        return self._int("PETKOMM_REMIND_AFTER_DAYS", 3, minimum=1)
+
+    @property
+    def quiet_hours(self) -> tuple[int, int]:
+        """PETKOMM_QUIET_HOURS, `21-7`: (from, to) o'clock, Budapest time; only outage
+        notices are sent then (the same hour twice: no quiet hours)."""
+        raw = self._str("PETKOMM_QUIET_HOURS", "21-7")
+        match = re.fullmatch(r"\s*(\d{1,2})(?::00)?\s*[-–]\s*(\d{1,2})(?::00)?\s*", raw)
+        if match is None or int(match[1]) > 23 or int(match[2]) > 23:
+            raise ConfigError(
+                "PETKOMM_QUIET_HOURS", f"must be two hours 0-23 like 21-7, got {raw!r}"
+            )
+        return int(match[1]), int(match[2])
 
     # --- telegram --------------------------------------------------------------
     @property

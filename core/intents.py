@@ -43,6 +43,7 @@ CUSTOMER_INTENTS = (
     "invoices",
     "account",
     "customer_data",
+    "notifications",
     "password",
     "switch",
     "report",

@@ -17,6 +17,8 @@ The parts:
   (`bot.updates`: a message being handled survives kill -9);
 - the outbox sender (SMTP or a folder), woken whenever a mail is queued;
 - the staff announcer (tickets into the staff chat, answers into customers' chats);
+- the notifier (new invoices, reminders, payments, outages into customers' chats) and,
+  hourly, the due-date reminders pass that queues reminders (`core.notifications`);
 - the support-mailbox reader and its processor, when PETKOMM_IMAP_HOST is set;
 - hourly housekeeping of old throttling rows, handled updates and effect-journal entries;
 - with PETKOMM_RETENTION_YEARS, a daily purge of what the law no longer asks us to keep
@@ -40,8 +42,10 @@ from dataclasses import dataclass
 
 from bot.announcer import POLL_INTERVAL, Announcer
 from bot.app import AssistantApplication, build_application
+from bot.notifier import POLL_INTERVAL as NOTIFY_INTERVAL
+from bot.notifier import Notifier
 from bot.updates import DurableUpdates
-from core import chat_state, journal, retention, throttle, updates
+from core import chat_state, journal, notifications, retention, throttle, updates
 from core.config import Settings
 from core.db import Database, open_database, open_state_database
 from core.facts import facts_from
@@ -54,6 +58,7 @@ from mailer.sender import OutboxSender, Transport, transport_from_settings
 log = logging.getLogger(f"petkomm.{__name__}")
 
 HOUSEKEEPING_EVERY = 3600.0  # seconds
+REMINDERS_EVERY = 3600.0  # seconds between looks for due-date reminders to queue
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class Overrides:
     transport: Transport | None = None  # else SMTP, or the folder of PETKOMM_MAIL_OUTBOX_DIR
     clock: Callable[[], float] = time.time
     announce_interval: float = POLL_INTERVAL
+    notify_interval: float = NOTIFY_INTERVAL  # how often the notifier looks for others' work
     read_mail: bool | None = None  # else: when PETKOMM_IMAP_HOST is set
 
 
@@ -130,6 +136,15 @@ class Service:
             digest_at=settings.digest_time,
             mail_settings=settings,
         )
+        self.notifier = Notifier(
+            db,
+            self.application.bot,
+            quiet=notifications.QuietHours(*settings.quiet_hours),
+            facts=self.application.services.facts,
+            clock=self.clock,
+            interval=overrides.notify_interval,
+        )
+        self.reminders = Worker("due-date reminders", self._remind)
         read_mail = settings.reads_mail if overrides.read_mail is None else overrides.read_mail
         self.reader: InboxReader | None = None
         if read_mail:
@@ -195,6 +210,8 @@ class Service:
         with telling(application.services.facts):
             self._spawn("outbox-sender", self.sender.run)
             self._spawn("staff-announcer", self.announcer.run)
+            self._spawn("notifier", self.notifier.run)
+            self._spawn("reminders", self.reminders.run)
             if self.reader is not None:
                 self._spawn("inbox-reader", self.reader.run)
             else:
@@ -222,6 +239,11 @@ class Service:
         application = self.application
         try:
             await self.updates.stop()  # what is stored and not handed over waits for the next run
+            # Notifications under way are sent and marked while the bot can still send.
+            for task in self._tasks:
+                if task.get_name() == "notifier":
+                    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(task), timeout=30)
             if application.running:
                 await application.stop()
             await application.shutdown()
@@ -274,6 +296,23 @@ class Service:
             journaled,
         )
         return HOUSEKEEPING_EVERY
+
+    async def remind(self) -> int:
+        """Queue the due-date reminders due now (PETKOMM_REMIND_BEFORE_DAYS before an unpaid
+        invoice's due date, PETKOMM_REMIND_AFTER_DAYS after it); how many were queued."""
+        queued = await notifications.queue_reminders(
+            self.db,
+            self.clock(),
+            self.settings.remind_before_days,
+            self.settings.remind_after_days,
+        )
+        if queued:
+            log.info("queued %d due-date reminders", queued)
+        return queued
+
+    async def _remind(self, stop: asyncio.Event) -> float:
+        await self.remind()
+        return REMINDERS_EVERY
 
     async def _purge_old(self, stop: asyncio.Event) -> float:
         """Remove what is older than PETKOMM_RETENTION_YEARS years (at start, then daily);

@@ -52,6 +52,7 @@ Tavaszi-Szel-42
 {amount}
 1
 {link}
+1
 2
 4
 :q
@@ -151,6 +152,9 @@ def test_a_scripted_session_registers_activates_logs_in_and_looks_around(tmp_pat
     assert f"Ügyfél-azonosító: {customer_id}" in out
     assert "[1] 🏠 Kezdőlap  [2] 💰 Tartozás" in out and "[3] 🧾 Számlák" in out
     after_login = out.split("Be is léptettük", 1)[1]
+    # Asked once whether she wants notifications: the first number answers it (issue 15).
+    assert "Szeretne értesítést kapni" in after_login and "[1] 🔔 Igen, kérem" in after_login
+    assert "bekapcsoltuk az értesítéseket" in after_login
     assert "🤖 Tartozás" in after_login
     assert "🤖 Számlák (1/" in after_login
 
@@ -427,6 +431,7 @@ Kek-Ibolya-1958
 {amount}
 1
 {link}
+1
 2
 1
 3

@@ -202,9 +202,11 @@ async def test_an_activation_handled_again_says_active_not_already_used(bot_env)
     seen = newest(eva.user.chat.messages)
     await handled_twice(bot_env, eva.id, lambda: eva.user.open_link(link))
     answers = since(eva.user.replies, seen)
-    # Each time: active (and, her own link, logged in: the home page in the same message).
+    # Each time: active (and, her own link, logged in: the home page in the same message);
+    # the question about notifications only the first time (issue 15: asked once).
     activated = [t for t in answers if "Fiókja aktív" in t and "Kezdőlap" in t]
-    assert len(activated) == 2 and len(answers) == 2, answers
+    asked = [t for t in answers if "Szeretne értesítést kapni" in t]
+    assert len(activated) == 2 and len(asked) == 1 and len(answers) == 3, answers
     logins = [e for e in await audit.entries(bot_env.db) if e.action == "login"]
     assert len(logins) == 1
 

@@ -259,6 +259,16 @@ BASE: dict[str, Any] = {
     "placeholder": "code",
     "picture": PICTURE,
     "years": [2026, 2025],
+    # Notifications (issue 15)
+    "on": True,
+    "quiet_from": 21,
+    "quiet_to": 7,
+    "town": "Pétfürdő",
+    "street": "Ady Endre u.",
+    "invoice_no": 2026_002168,
+    "outstanding": 12_345,
+    "paid": 12_345,
+    "prefs": SimpleNamespace(new_invoice=True, reminder=False, payment=True, outage=True),
 }
 # Where a name means something else in one template.
 PLACES = [
@@ -304,6 +314,36 @@ OVERRIDES: dict[str, dict[str, Any]] = {
         "text": "A mérőállás 4512, nem 4215.",
     },
     "tickets/machine_note.txt": {"redirected_by": "osz.gyulane@example.hu"},
+    "chat/notify/new_invoice.txt": {
+        "invoices": [
+            {
+                "invoice_no": 2026_002168,
+                "amount": 12_345,
+                "outstanding": 12_345,
+                "due_date": date(2026, 2, 18),
+            },
+            {
+                "invoice_no": 2026_002169,
+                "amount": 500,
+                "outstanding": 0,
+                "due_date": date(2026, 2, 20),
+            },
+        ]
+    },
+    "chat/notify/reminder_before.txt": {"due_date": date(2026, 2, 18)},
+    "chat/notify/reminder_after.txt": {"due_date": date(2026, 2, 18)},
+    "chat/notify/payment.txt": {
+        "invoices": [{"invoice_no": 2026_002168, "amount": 12_345}],
+    },
+    "chat/notify/staff_preview.txt": {
+        "draft": SimpleNamespace(
+            customers=12,
+            users=14,
+            preview="🚧 Üzemzavar, tervezett munka\nPétfürdő\n\nHolnap vízszünet.",
+            town="Pétfürdő",
+            street="Ady Endre u.",
+        )
+    },
 }
 _FALSY = {bool: False, str: "", int: 0, list: []}
 

@@ -24,6 +24,7 @@ from core.config import Settings
 from core.outbox import activation_link, mail_subject, queue_code_mail, queue_mail
 from storage import accounts as store
 from storage import audit
+from storage import notifications as notify_store
 from storage.db import Database, Queryable
 
 # --- codes by mail --------------------------------------------------------------------
@@ -435,6 +436,7 @@ async def activate(
         if log_in:
             assert chat_id is not None
             await store.bind_login(tx, telegram_user_id, result.account.id, chat_id, now)
+            await notify_store.logged_in(tx, telegram_user_id, result.account.id, chat_id, now)
             await audit.record(tx, now, tg_key, "login", result.account.customer_id, "activation")
         await journal.record(
             tx,
@@ -477,6 +479,7 @@ async def reset_password(
             return False
         await store.set_password(tx, account.id, password_hash, now)
         await store.drop_logins_of_account(tx, account.id)
+        await notify_store.account_logins_ended(tx, account.id, now)
         await throttle.vouch(tx, throttle.LOGIN, tg_key, str(account.id), now)
         await audit.record(tx, now, tg_key, "password_reset", account.customer_id)
         await mailer.notice(tx, account, "password_changed", now, how="reset", when=local_time(now))

@@ -23,6 +23,7 @@ from core.emails import normalised_email
 from core.passwords import verify_password, verify_unknown_user
 from storage import accounts as store
 from storage import audit
+from storage import notifications as notify_store
 from storage import throttle as throttle_store
 from storage.db import Database, DatabaseBusy, Queryable
 
@@ -194,6 +195,7 @@ async def _enter(
     if account.status == "disabled":
         return LoginResult(LoginOutcome.DISABLED, account=account)
     await store.bind_login(tx, telegram_user_id, account.id, chat_id, now)
+    await notify_store.logged_in(tx, telegram_user_id, account.id, chat_id, now)
     await audit.record(tx, now, f"tg:{telegram_user_id}", "login", account.customer_id, how)
     return LoginResult(LoginOutcome.OK, account=account)
 
@@ -229,9 +231,13 @@ async def logout(
     message `once` that ended it)."""
     login_row = await store.login_of(db, telegram_user_id)
     if login_row is None:
+        # A login that idled out still brings notifications: "kilépés" ends them too.
+        async with db.transaction() as tx:
+            await notify_store.logged_out(tx, telegram_user_id, now)
         return await journal.done(db, once, "logged_out") is not None
     async with db.transaction() as tx:
         await store.drop_login(tx, telegram_user_id)
+        await notify_store.logged_out(tx, telegram_user_id, now)
         account = await store.by_id(tx, login_row.account_id)
         await audit.record(
             tx, now, f"tg:{telegram_user_id}", "logout", account.customer_id if account else ""
@@ -323,6 +329,7 @@ async def change_password(
             return
         await store.set_password(tx, account.id, password_hash, now)
         await store.drop_logins_of_account(tx, account.id, except_user=telegram_user_id)
+        await notify_store.account_logins_ended(tx, account.id, now, except_user=telegram_user_id)
         await audit.record(
             tx, now, f"tg:{telegram_user_id}", "password_changed", account.customer_id
         )
