@@ -237,7 +237,8 @@ async def release(db: Database, number: int, *, actor: str, now: float) -> Held:
 # --- search ---------------------------------------------------------------------------------------
 
 SEARCH_PER_PAGE = 10
-_CUSTOMER_ID = re.compile(r"^[Uu]\d{4}$")
+# A customer ID as clerks type it: U0027, u27, U-27 (the chat reads it so too).
+_CUSTOMER_ID = re.compile(r"^[Uu][-\s]?(\d{1,4})$")
 _WORD = re.compile(r"\w+")
 
 
@@ -282,9 +283,10 @@ async def search(
         kept = await tickets_store.get(db, number)  # a merged number finds the one it joined
         target = kept.id if kept else number
         by, found = "number", store.search_by(db, "id", target, page * per_page, per_page)
-    elif _CUSTOMER_ID.match(text):
+    elif customer := _CUSTOMER_ID.match(text):
         by = "customer_id"
-        found = store.search_by(db, "customer_id", text.upper(), page * per_page, per_page)
+        canonical = f"U{int(customer[1]):04d}"
+        found = store.search_by(db, "customer_id", canonical, page * per_page, per_page)
     elif "@" in text and " " not in text:
         by, found = "email", store.search_by(db, "email", text, page * per_page, per_page)
     else:

@@ -61,12 +61,13 @@ async def other_tickets(
     else:
         return [], 0
     rows = await db.fetch_all(
-        f"SELECT {_TICKET} FROM tickets WHERE {where} AND id <> ?"
+        f"SELECT {_TICKET} FROM tickets WHERE {where} AND id <> ? AND merged_into IS NULL"
         " ORDER BY created_at DESC, id DESC LIMIT ?",
         (value, ticket.id, limit),
     )
-    total = await db.fetch_value(
-        f"SELECT count(*) FROM tickets WHERE {where} AND id <> ?", (value, ticket.id)
+    total = await db.fetch_value(  # a ticket merged into another is part of that one
+        f"SELECT count(*) FROM tickets WHERE {where} AND id <> ? AND merged_into IS NULL",
+        (value, ticket.id),
     )
     return [ticket_from_row(row) for row in rows], int(total)
 
@@ -287,16 +288,22 @@ async def search_by(
     db: Queryable, column: str, value: str | int, offset: int, limit: int
 ) -> tuple[list[Ticket], int]:
     """Tickets by their number, customer ID or address (`column`), newest first."""
-    where = {
-        "id": "id = ?",
-        "customer_id": "customer_id = ?",
-        "email": "email = ? COLLATE NOCASE",
-    }[column] + " AND merged_into IS NULL"  # a merged ticket is found as the one it joined
-    total = await db.fetch_value(f"SELECT count(*) FROM tickets WHERE {where}", (value,))
+    where, params = {
+        "id": ("id = ?", (value,)),
+        "customer_id": ("customer_id = ?", (value,)),
+        # the sender's address, or the registered address of the ticket's customer
+        "email": (
+            "(email = ? COLLATE NOCASE OR customer_id IN"
+            " (SELECT customer_id FROM portal_accounts WHERE email = ? COLLATE NOCASE))",
+            (value, value),
+        ),
+    }[column]
+    where += " AND merged_into IS NULL"  # a merged ticket is found as the one it joined
+    total = await db.fetch_value(f"SELECT count(*) FROM tickets WHERE {where}", params)
     rows = await db.fetch_all(
         f"SELECT {_TICKET} FROM tickets WHERE {where}"
         " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
-        (value, limit, offset),
+        (*params, limit, offset),
     )
     return [ticket_from_row(row) for row in rows], int(total)
 

@@ -392,6 +392,11 @@ async def test_search_finds_tickets_by_number_customer_address_name_and_words(st
     assert numbers_in(two) == [chat_ticket]
     [by_id] = await anna.command("search", customer_id)
     assert numbers_in(by_id) == [chat_ticket]
+    # The clerk trial: the short form finds it too, and so does the registered address.
+    [short] = await anna.command("search", f"u{int(customer_id[1:])}")
+    assert numbers_in(short) == [chat_ticket]
+    [registered] = await anna.command("search", "Keresett@example.hu")
+    assert numbers_in(registered) == [chat_ticket]
     [by_name] = await anna.command("search", name.split()[0])
     assert chat_ticket in numbers_in(by_name)
     [by_mail] = await anna.command("search", "NAGY@example.hu")
