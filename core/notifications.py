@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 
 from core.accounts.rules import BUDAPEST
 from core.texts import render
-from storage import audit
+from storage import audit, billing
 from storage import notifications as store
 from storage.db import Database, Queryable
 from storage.notifications import PREF_OF_KIND, PREFS, TOPIC, Delivery, Prefs
@@ -455,6 +455,9 @@ async def message_for(db: Database, delivery: Delivery) -> ToSend | str:
     if not prefs.wants(PREF_OF_KIND[delivery.kind]):
         return "turned off"
     details = delivery.details
+    # The place as the pages name it (Fiókváltás: a login may have several customer IDs).
+    customer = await billing.get_customer(db, delivery.customer_id)
+    address = customer.address if customer is not None else ""
     if delivery.kind in ("reminder_before", "reminder_after"):
         owed = await store.invoice_outstanding(db, int(details["invoice_no"]))
         if not owed:
@@ -462,6 +465,7 @@ async def message_for(db: Database, delivery: Delivery) -> ToSend | str:
         text = render(
             f"chat/notify/{delivery.kind}.txt",
             customer_id=delivery.customer_id,
+            address=address,
             invoice_no=details["invoice_no"],
             outstanding=owed,
             due_date=details["due_date"],
@@ -470,7 +474,10 @@ async def message_for(db: Database, delivery: Delivery) -> ToSend | str:
     if delivery.kind == "new_invoice":
         invoices = details["invoices"]
         text = render(
-            "chat/notify/new_invoice.txt", customer_id=delivery.customer_id, invoices=invoices
+            "chat/notify/new_invoice.txt",
+            customer_id=delivery.customer_id,
+            address=address,
+            invoices=invoices,
         )
         shown = invoices[:10]  # as many as the text lists
         return ToSend(text, [int(i["invoice_no"]) for i in shown if i["outstanding"] > 0])
@@ -478,6 +485,7 @@ async def message_for(db: Database, delivery: Delivery) -> ToSend | str:
         text = render(
             "chat/notify/payment.txt",
             customer_id=delivery.customer_id,
+            address=address,
             paid=details["paid"],
             invoices=details["invoices"],
         )

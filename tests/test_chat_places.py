@@ -59,6 +59,9 @@ async def test_a_second_customer_account_is_added_shown_and_named_on_every_page(
     # Switching back: the list marks the shown one; the own one's button shows it again.
     listing = await eva.press("switch")
     assert f"✅ {other}" in eva.texts(listing) and "▫️ U0030" in eva.texts(listing)
+    lines = listing[-1].text.splitlines()  # one line each (the customer trial found them glued)
+    assert any(line.startswith("▫️ U0030") for line in lines)
+    assert any(line.startswith(f"✅ {other}") for line in lines)
     home = await eva.press_on(listing[-1], button_of(listing[-1], "U0030"))
     assert "🏠 U0030" in eva.texts(home)
     own_name, _ = await customer_row(bot_env, "U0030")

@@ -435,7 +435,7 @@ def test_a_long_import_lists_ten_invoices_and_counts_the_rest():
         }
         for n in range(12)
     ]
-    text = render("chat/notify/new_invoice.txt", customer_id="U0003", invoices=invoices)
+    text = render("chat/notify/new_invoice.txt", customer_id="U0003", address="", invoices=invoices)
     assert "12 új számlája érkezett" in text
     assert "2026-900109" in text and "2026-900110" not in text
     assert "… és további 2 számla." in text
@@ -454,3 +454,6 @@ async def test_an_added_customer_accounts_new_invoice_reaches_the_login_naming_i
     assert result.notices.new_invoice == 1
     notice = await told(env, eva, "számlája érkezett", "Ügyfél-azonosító: U0004")
     assert "2026-900011" in notice.text
+    # It names the place as the pages do (the customer trial: "which one is U0004?").
+    address = await env.db.fetch_value("SELECT address FROM customers WHERE customer_id = 'U0004'")
+    assert f"Ügyfél-azonosító: U0004 · {address}" in notice.text

@@ -344,7 +344,7 @@ async def test_fizetes_answers_with_a_qr_code_the_bank_app_reads(staff_bot):
         "Számlaszám: 11773016-11111018",
         f"Közlemény: {reference}",
         "Olvassa be a QR-kódot a bankja mobilalkalmazásával",
-        "2026. 11. 27. éjfélig",
+        "2026. 11. 27. 23:59-ig",
     ):
         assert shown in caption
     assert f"Összeg: {format_amount(owed)}" in caption
