@@ -49,6 +49,7 @@ from conversations import (
     forgot,
     login,
     menu,
+    notifications,
     password,
     pay,
     places,
@@ -481,6 +482,8 @@ async def understood(update: Update, context: BotContext) -> NextState:
         return await OPENS[by_label](update, context)
     if accounts.looks_like_code(text):
         return await activation.got_any_code(update, context)
+    if await notifications.typed_answer(update, context):  # "igen" to "Szeretne értesítést…?"
+        return END
     svc = context.services
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     is_in = state is SessionState.ACTIVE

@@ -21,6 +21,7 @@ from conversations.common import (
     query_of,
     say,
     send_or_edit,
+    text_of,
     user_id,
 )
 from core import notifications
@@ -47,6 +48,43 @@ async def ask_once(update: Update, context: BotContext, account: Account) -> Non
             "notify/ask",
             reply_markup=inline([[("notify_yes", f"{PREFIX}yes"), ("notify_no", f"{PREFIX}no")]]),
         )
+        context.drafts[ASKED] = svc.now()  # a typed "igen" / "nem" answers it too
+
+
+ASKED = "notify_asked"  # user_data: when the question was asked (a typed answer counts)
+TYPED_ANSWER_SECONDS = 30 * 60  # after that an "igen" is about something else
+
+
+_YES = frozenset({"igen", "kérem", "kérném", "legyen", "jó", "mehet", "rendben", "persze"})
+_NO = frozenset({"nem", "ne", "inkább nem", "köszönöm nem", "nem kérem", "nem köszönöm"})
+
+
+def _typed_yes_or_no(text: str) -> bool | None:
+    """What a typed answer to the question says: True (yes), False (no), None (neither: a
+    request like "kérem a számláimat" is a request, not an answer)."""
+    folded = " ".join(text.lower().replace(",", " ").replace("!", " ").replace(".", " ").split())
+    words = folded.split()
+    if folded in _NO or (len(words) <= 3 and words[:2] in (["nem", "köszönöm"], ["nem", "kérem"])):
+        return False
+    if folded.startswith("igen") or (len(words) <= 2 and words and words[0] in _YES):
+        return True
+    return None
+
+
+async def typed_answer(update: Update, context: BotContext) -> bool:
+    """A typed "igen" or "nem" soon after the question answers it, as its buttons do (the
+    customer trial: "igen" got "Rendben." and nothing was turned on). False: not that."""
+    asked = context.drafts.get(ASKED)
+    if asked is None or context.services.now() - asked > TYPED_ANSWER_SECONDS:
+        return False
+    on = _typed_yes_or_no(text_of(update))
+    if on is None:
+        return False
+    account = await menu.require_login(update, context)
+    if account is None:
+        return True
+    await _choose(update, context, account, on)
+    return True
 
 
 async def answered(update: Update, context: BotContext) -> None:
@@ -57,7 +95,12 @@ async def answered(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await query.edit_message_reply_markup(None)  # answered: no stale buttons
-    on = button_data(update) == f"{PREFIX}yes"
+    await _choose(update, context, account, button_data(update) == f"{PREFIX}yes")
+
+
+async def _choose(update: Update, context: BotContext, account: Account, on: bool) -> None:
+    """Every kind on (yes) or all off (no), and say so."""
+    context.drafts.pop(ASKED, None)
     svc = context.services
     await notifications.choose(
         svc.db,

@@ -457,3 +457,25 @@ async def test_an_added_customer_accounts_new_invoice_reaches_the_login_naming_i
     # It names the place as the pages do (the customer trial: "which one is U0004?").
     address = await env.db.fetch_value("SELECT address FROM customers WHERE customer_id = 'U0004'")
     assert f"Ügyfél-azonosító: U0004 · {address}" in notice.text
+
+
+async def test_a_typed_igen_or_nem_answers_the_question_as_its_buttons_do(bot_env):
+    # The customer trial: "igen" and "Igen, kérem" typed got "Rendben." and nothing on.
+    env = bot_env
+    eva = await active_customer(env, "U0005", "eva5")
+    assert asked(eva) is not None
+    replies = await eva.say("Igen, kérem")
+    assert "bekapcsoltuk az értesítéseket" in eva.texts(replies)
+    page = (await eva.press("notifications"))[-1]
+    assert page.text.count("✅") == 4
+    # A second customer says no by typing; an "igen" an hour after the question is not it.
+    anna = await active_customer(env, "U0006", "anna6")
+    assert "nem küldünk értesítést" in anna.texts(await anna.say("nem köszönöm"))
+    page = (await anna.press("notifications"))[-1]
+    assert page.text.count("✅") == 0
+    peter = await active_customer(env, "U0007", "peter7")
+    env.clock.advance(20 * 60)
+    await peter.press("home")  # still logged in, twenty minutes later
+    env.clock.advance(20 * 60)
+    later = peter.texts(await peter.say("igen"))
+    assert "bekapcsoltuk" not in later and "nem küldünk" not in later
