@@ -163,6 +163,11 @@ class _Window:
     def interactive_waiting(self) -> int:
         return len(self._interactive)
 
+    def free_now(self, background: bool) -> bool:
+        """Whether a call would get its place at once (nobody ahead, a place free)."""
+        queue_empty = not self._interactive and (not background or not self._background)
+        return queue_empty and self._fits(background)
+
     def _fits(self, background: bool) -> bool:
         return self.used < self.capacity and (
             not background or self.background_used < self.background_cap
@@ -170,8 +175,7 @@ class _Window:
 
     async def acquire(self, deadline: float, order: int, background: bool) -> None:
         """Wait for a place (taken when this returns)."""
-        queue_empty = not self._interactive and (not background or not self._background)
-        if queue_empty and self._fits(background):
+        if self.free_now(background):
             self._take(background)
             return
         waiter = _Waiter(deadline, order, asyncio.get_running_loop().create_future(), background)
@@ -302,7 +306,11 @@ class Pacer(BaseRateLimiter[int]):
         order = next(self._order)
         group = self._group(chat)
         watch = None
-        if not background and chat is not None and not _urgent.get():
+        # Only an answer that must wait is watched (no task on the hot path otherwise).
+        waits = not self._overall.free_now(background) or (
+            group is not None and not group.free_now(background)
+        )
+        if waits and not background and chat is not None and not _urgent.get():
             watch = loop.create_task(self._tell_while_waiting(chat))
         try:
             if group is not None:
