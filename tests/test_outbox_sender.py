@@ -254,7 +254,7 @@ async def test_a_login_problem_is_retried_and_neither_password_nor_mailbox_is_lo
     clock = Clock()
     queued = await queue_activation(db, settings, now=T0)
     sender = OutboxSender(db, settings, clock=clock)
-    caplog.set_level("DEBUG")
+    caplog.set_level("DEBUG", logger="petkomm")  # our logs (aiosqlite stays at INFO: README)
 
     assert await sender.send_due() == 0
     mail = await outbox.get_mail(db, queued.id)
