@@ -1,13 +1,19 @@
 """Benchmark of the notifications at Telegram's pace (issue 15; run on demand).
 
-    .venv/bin/python bench/notify_bench.py [--customers N] [--menu-users M] [--keep DIR]
-                                           [--skip-full] [--skip-kill]
+    .venv/bin/python bench/notify_bench.py [--customers N] [--menu-users M] [--think A-B]
+                                           [--keep DIR] [--skip-full] [--skip-kill]
 
 10 000 customers, every one subscribed to every kind, each gets one new invoice from
 an import; the service (`run_bot.py run`, a process of its own, as the operator runs it)
 sends the 10 000 notifications through the Bot API emulator with Telegram's flood
 control on (30 messages a second). Meanwhile 20 logged-in customers press menu buttons
-(🏠 Kezdőlap, 💰 Tartozás) one after another, a second or two apart.
+(🏠 Kezdőlap, 💰 Tartozás) one after another, reading each page 3 to 8 seconds (`--think`)
+before the next press.
+
+The two targets share Telegram's 30 messages a second: 10 000 in 7 minutes needs 24 a
+second for the notifications, which leaves 6 for the customers. Customers who press every
+second or two (`--think 1-2`: 20 of them ask ~11 pages a second) are answered first, and
+the notifications get what is left (~15 a second: 10 000 in ~11 minutes).
 
 Two runs on the same database:
 1. full: the time to deliver all (target ≤ 7 min), the 429 answers the emulator gave
@@ -76,14 +82,21 @@ class Watch:
 
 
 async def menu_presses(
-    people: list[SimulatedUser], watch: Watch, stop: asyncio.Event, seed: int
+    people: list[SimulatedUser],
+    watch: Watch,
+    stop: asyncio.Event,
+    seed: int,
+    think: tuple[float, float],
 ) -> list[float]:
-    """Each person presses a menu button, waits for the answer, pauses 1-2 s, again."""
+    """Each person presses a menu button, waits for the answer, reads it for `think`
+    seconds (between the two, at random), again. The first press of each, made while the
+    service starts, is not counted."""
     rnd = random.Random(seed)
     latencies: list[float] = []
 
     async def one(person: SimulatedUser) -> None:
         loop = asyncio.get_running_loop()
+        first = True  # pressed while the service starts: its answer waits for the start
         while not stop.is_set():
             future: asyncio.Future[float] = loop.create_future()
             watch.waiting[person.user_id] = future
@@ -93,8 +106,10 @@ async def menu_presses(
                 answered = await asyncio.wait_for(future, timeout=60)
             except TimeoutError:
                 answered = time.monotonic()
-            latencies.append(answered - started)
-            await asyncio.sleep(1.0 + rnd.random())
+            if not first:
+                latencies.append(answered - started)
+            first = False
+            await asyncio.sleep(rnd.uniform(*think))
 
     await asyncio.gather(*(one(p) for p in people))
     return latencies
@@ -143,7 +158,11 @@ async def wait_until(predicate, timeout: float) -> bool:  # noqa: ASYNC109
 async def run(args: argparse.Namespace) -> dict[str, object]:
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="notify-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    figures: dict[str, object] = {"customers": args.customers}
+    figures: dict[str, object] = {
+        "customers": args.customers,
+        "menu_users": args.menu_users,
+        "think_seconds": list(args.think),
+    }
     started = time.monotonic()
     ids, users = await prepare(folder, args.customers)
     figures["prepare_seconds"] = round(time.monotonic() - started, 1)
@@ -169,7 +188,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 stop = asyncio.Event()
                 t0 = time.monotonic()
                 await bot.start()
-                pressing = asyncio.create_task(menu_presses(menu_people, watch, stop, 1))
+                pressing = asyncio.create_task(
+                    menu_presses(menu_people, watch, stop, 1, args.think)
+                )
                 done = await wait_until(lambda: len(watch.told) >= len(ids), args.timeout)
                 elapsed = time.monotonic() - t0
                 stop.set()
@@ -181,6 +202,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     "rate_per_second": round(len(watch.told) / elapsed, 1),
                     "responses_429": too_many(emulator) - before_429,
                     "menu_presses": len(latencies),
+                    "menu_presses_per_second": round(len(latencies) / elapsed, 1),
                     "menu_median_s": round(statistics.median(latencies), 3) if latencies else None,
                     "menu_p99_s": round(_p99(latencies), 3) if latencies else None,
                     "menu_worst_s": round(max(latencies), 3) if latencies else None,
@@ -223,6 +245,17 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
     return figures
+
+
+def _seconds_range(text: str) -> tuple[float, float]:
+    low, _, high = text.partition("-")
+    try:
+        pair = (float(low), float(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not seconds A-B: {text!r}") from None
+    if not 0 <= pair[0] <= pair[1]:
+        raise argparse.ArgumentTypeError(f"not seconds A-B with A <= B: {text!r}")
+    return pair
 
 
 def _p99(values: list[float]) -> float:
@@ -272,6 +305,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--menu-users", type=int, default=20)
+    parser.add_argument(
+        "--think",
+        type=_seconds_range,
+        default=(3.0, 8.0),
+        help="seconds a menu user reads a page before the next press, A-B (default 3-8)",
+    )
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per run")
     parser.add_argument("--keep", help="keep the database and logs in this folder")
     parser.add_argument("--skip-full", action="store_true", help="only the killed run")

@@ -15,8 +15,10 @@ which keeps the bot below the limit instead of bumping into it:
 - **Conversations first.** A call made while handling a customer's update is
   interactive; one made inside `background()` (staff announcements, staff
   answers delivered to a chat, notifications) waits while any interactive
-  call waits and holds at most `BACKGROUND_SHARE` of the budget, so a customer
-  pressing a button during a broadcast is answered first. Among interactive
+  call waits, takes a place only while `BACKGROUND_RESERVE` more stay free,
+  and starts at most `BACKGROUND_SHARE` of the rate a second (25 of 30): a
+  customer pressing a button during a broadcast is answered first and at
+  once, and a broadcast uses all the rest. Among interactive
   calls the earliest deadline goes first. The deadline depends on what is
   answered (`watcher` marks each update): a page the customer pressed for (a
   menu button, an inline button, /menu) is due within `PAGE_DUE`, a step of a
@@ -69,7 +71,10 @@ log = logging.getLogger(f"petkomm.{__name__}")
 PERIOD = 1.0  # seconds: Telegram's overall budget is counted per second
 GROUP_RATE = 20  # messages a minute into one group or channel
 GROUP_PERIOD = 60.0
-BACKGROUND_SHARE = 25 / 30  # of the budget, at most, for background sends
+BACKGROUND_SHARE = 25 / 30  # of the rate, at most, for background sends (25 of 30 a second)
+# How many places a background send leaves free: a customer's answer arriving meanwhile
+# takes one at once instead of waiting for the next place to come free.
+BACKGROUND_RESERVE = 1
 PAGE_DUE = 1.0  # seconds: a page the customer pressed for is due within
 # A dialogue's step may take a moment anyway (a login checks its password for a while): in
 # a storm the pages go first, and a step waits up to this long behind them.
@@ -145,17 +150,27 @@ class _Waiter:
 
 class _Window:
     """At most `capacity` calls in any `period`, each counted from its start to a whole
-    period after its answer; interactive calls before background ones, which hold at most
-    `background_cap` places."""
+    period after its answer; interactive calls before background ones. A background call
+    takes a place only while `reserve` more stay free for a customer's answer arriving
+    meanwhile, and at most `background_rate` background calls start in any period."""
 
-    def __init__(self, capacity: int, period: float, background_cap: int) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        period: float,
+        *,
+        reserve: int = 0,
+        background_rate: int | None = None,
+    ) -> None:
         self.capacity = capacity
         self.period = period
-        self.background_cap = background_cap
+        self.reserve = reserve
+        self.background_rate = background_rate
         self.used = 0
-        self.background_used = 0
         self._interactive: list[_Waiter] = []  # a heap by deadline
         self._background: deque[_Waiter] = deque()
+        self._background_starts: deque[float] = deque()  # loop times, the last period's
+        self._wake: asyncio.TimerHandle | None = None  # hands on when the rate allows again
 
     def idle(self) -> bool:
         return not self.used and not self._interactive and not self._background
@@ -165,13 +180,22 @@ class _Window:
 
     def free_now(self, background: bool) -> bool:
         """Whether a call would get its place at once (nobody ahead, a place free)."""
-        queue_empty = not self._interactive and (not background or not self._background)
-        return queue_empty and self._fits(background)
+        if self._interactive:
+            return False
+        if background:
+            return not self._background and self._background_fits()
+        return self.used < self.capacity
 
-    def _fits(self, background: bool) -> bool:
-        return self.used < self.capacity and (
-            not background or self.background_used < self.background_cap
-        )
+    def _background_fits(self) -> bool:
+        if self.used >= self.capacity - self.reserve:
+            return False
+        if self.background_rate is None:
+            return True
+        now = asyncio.get_running_loop().time()
+        starts = self._background_starts
+        while starts and now - starts[0] >= self.period:
+            starts.popleft()
+        return len(starts) < self.background_rate
 
     async def acquire(self, deadline: float, order: int, background: bool) -> None:
         """Wait for a place (taken when this returns)."""
@@ -181,6 +205,7 @@ class _Window:
         waiter = _Waiter(deadline, order, asyncio.get_running_loop().create_future(), background)
         if background:
             self._background.append(waiter)
+            self._wake_for_rate()
         else:
             heapq.heappush(self._interactive, waiter)
         try:
@@ -194,8 +219,8 @@ class _Window:
 
     def _take(self, background: bool) -> None:
         self.used += 1
-        if background:
-            self.background_used += 1
+        if background and self.background_rate is not None:
+            self._background_starts.append(asyncio.get_running_loop().time())
 
     def _forget(self, waiter: _Waiter) -> None:
         if waiter.background:
@@ -206,28 +231,43 @@ class _Window:
                 self._interactive.remove(waiter)
                 heapq.heapify(self._interactive)
 
-    def release(self, background: bool) -> None:
+    def release(self, background: bool = False) -> None:
         """Give a place back (its call is done and a period has passed since)."""
         self.used -= 1
-        if background:
-            self.background_used -= 1
         self._hand_on()
 
-    def release_later(self, background: bool) -> None:
+    def release_later(self, background: bool = False) -> None:
         asyncio.get_running_loop().call_later(self.period, self.release, background)
 
     def _hand_on(self) -> None:
         while self.used < self.capacity:
             if self._interactive:
                 waiter = heapq.heappop(self._interactive)
-            elif self._background and self.background_used < self.background_cap:
+            elif self._background and self._background_fits():
                 waiter = self._background.popleft()
             else:
+                self._wake_for_rate()
                 return
             if waiter.future.done():  # cancelled meanwhile
                 continue
             self._take(waiter.background)
             waiter.future.set_result(None)
+
+    def _wake_for_rate(self) -> None:
+        """Background calls held back by the rate alone (a place is free): hand on when the
+        oldest start of the period leaves it (a release may never come)."""
+        if self._wake is not None or not self._background or not self._background_starts:
+            return
+        if self.used >= self.capacity - self.reserve or self._background_fits():
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._background_starts[0] + self.period - loop.time()
+
+        def wake() -> None:
+            self._wake = None
+            self._hand_on()
+
+        self._wake = loop.call_later(max(0.0, delay) + 0.001, wake)
 
 
 class Pacer(BaseRateLimiter[int]):
@@ -245,7 +285,10 @@ class Pacer(BaseRateLimiter[int]):
         if rate > 0:
             capacity = max(1, math.floor(rate))
             self._overall = _Window(
-                capacity, PERIOD, max(1, math.floor(capacity * BACKGROUND_SHARE))
+                capacity,
+                PERIOD,
+                reserve=min(BACKGROUND_RESERVE, capacity - 1),
+                background_rate=max(1, math.floor(rate * BACKGROUND_SHARE)),
             )
         self._group_rate = group_rate
         self._group_period = group_period
@@ -357,9 +400,7 @@ class Pacer(BaseRateLimiter[int]):
             if len(self._groups) > 512:  # forget the idle ones
                 for key in [key for key, w in self._groups.items() if w.idle()]:
                     del self._groups[key]
-            window = self._groups[chat] = _Window(
-                self._group_rate, self._group_period, self._group_rate
-            )
+            window = self._groups[chat] = _Window(self._group_rate, self._group_period)
         return window
 
     async def _tell_while_waiting(self, chat: int | str) -> None:

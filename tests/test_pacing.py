@@ -151,7 +151,7 @@ def test_a_malformed_rate_setting_names_itself(value):
 
 
 async def test_the_window_hands_places_to_the_earliest_deadline_and_background_last():
-    window = pacing._Window(capacity=1, period=0.05, background_cap=1)
+    window = pacing._Window(capacity=1, period=0.05)
     order: list[str] = []
 
     async def call(name: str, deadline: float, background: bool) -> None:
@@ -169,6 +169,29 @@ async def test_the_window_hands_places_to_the_earliest_deadline_and_background_l
     window.release_later(False)
     await asyncio.gather(*tasks)
     assert order == ["conversation", "new chat", "broadcast"]
+
+
+async def test_a_broadcast_keeps_to_its_rate_and_leaves_places_free_for_customers():
+    window = pacing._Window(capacity=6, period=0.2, reserve=2, background_rate=3)
+    placed: list[int] = []
+
+    async def broadcast(n: int) -> None:
+        await window.acquire(0.0, n, True)
+        placed.append(n)  # and keeps its place: nothing is released in this test
+
+    tasks = [asyncio.create_task(broadcast(n)) for n in range(10)]
+    await asyncio.sleep(0.05)
+    assert placed == [0, 1, 2]  # three a period, though three more places are free
+    await asyncio.sleep(0.25)
+    # A period later the rate allows three more, but two places stay free for customers:
+    # a fourth broadcast message only.
+    assert placed == [0, 1, 2, 3]
+    for n in range(2):  # customers' answers: a place at once, each
+        await asyncio.wait_for(window.acquire(1.0, 100 + n, False), timeout=0.01)
+    assert window.used == window.capacity and placed == [0, 1, 2, 3]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_a_page_is_answered_before_a_crowds_dialogue_steps(paced_bot):
