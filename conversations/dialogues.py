@@ -45,6 +45,7 @@ from telegram.ext import filters as F
 from telegram.warnings import PTBUserWarning
 
 from conversations import (
+    account_documents,
     activation,
     forgot,
     login,
@@ -469,8 +470,15 @@ OPENS: dict[str, StepCallback] = {
     **{name: _page(action) for name, action in menu.MENU_ACTIONS.items()},
 }
 # Typed words for the home page greet a guest instead of asking them to log in; "következő"
-# pages on the list shown last.
-WORDS_OPEN = {**OPENS, "home": _page(menu_command), "next": _page(menu.next_page)}
+# pages on the list shown last; "kivonat", "grafikon" do the buttons under Folyószámla for
+# the customer account shown (a guest is asked to log in first, as for every page).
+WORDS_OPEN = {
+    **OPENS,
+    "home": _page(menu_command),
+    "next": _page(menu.next_page),
+    "statement": _page(account_documents.ask_period),
+    "chart": _page(account_documents.send_chart),
+}
 
 
 async def understood(update: Update, context: BotContext) -> NextState:
