@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 
 from core.accounts.rules import BUDAPEST
 from core.texts import render
-from storage import audit, billing
+from storage import audit
 from storage import notifications as store
 from storage.db import Database, Queryable
 from storage.notifications import PREF_OF_KIND, PREFS, TOPIC, Delivery, Prefs
@@ -455,9 +455,9 @@ async def message_for(db: Database, delivery: Delivery) -> ToSend | str:
     if not prefs.wants(PREF_OF_KIND[delivery.kind]):
         return "turned off"
     details = delivery.details
-    # The place as the pages name it (Fiókváltás: a login may have several customer IDs).
-    customer = await billing.get_customer(db, delivery.customer_id)
-    address = customer.address if customer is not None else ""
+    # The place as the pages name it (Fiókváltás: a login may have several customer IDs),
+    # read with the claim: one query for the batch.
+    address = delivery.address
     if delivery.kind in ("reminder_before", "reminder_after"):
         owed = await store.invoice_outstanding(db, int(details["invoice_no"]))
         if not owed:

@@ -21,6 +21,7 @@ from core.formats import format_invoice_number
 from core.notifications import QuietHours, address_matches
 from core.texts import render
 from tests.botkit import STAFF_IDS, BotEnv, Customer, active_customer, proof_for
+from tests.notifykit import new_invoices_export, subscribe
 from tests.test_run import ROOT
 
 NOTICE_TIMEOUT = 10.0
@@ -479,3 +480,37 @@ async def test_a_typed_igen_or_nem_answers_the_question_as_its_buttons_do(bot_en
     env.clock.advance(20 * 60)
     later = peter.texts(await peter.say("igen"))
     assert "bekapcsoltuk" not in later and "nem küldünk" not in later
+
+
+async def test_a_batch_of_notifications_reads_the_addresses_with_its_claim(bot_env):
+    """Sending 20 new-invoice notices names each one's address, read with the batch's
+    claim: no query of the customers table per notification."""
+    env = bot_env
+    customers = [
+        row[0]
+        for row in await env.db.fetch_all(
+            "SELECT customer_id FROM customers ORDER BY customer_id LIMIT 20"
+        )
+    ]
+    users = await subscribe(env.db, customers, env.clock())
+    chats = {c: env.emulator.private_user(u, f"Ügyfél {c}") for c, u in users.items()}
+    traced: list[str] = []
+    connections = [env.db.conn, *(env.db._readers.conns if env.db._readers else ())]
+    for conn in connections:
+        await conn.set_trace_callback(traced.append)
+    try:
+        await import_folder(
+            env.db, new_invoices_export(env.tmp / "export-batch", customers), only=["invoices.csv"]
+        )
+        assert (await settled(env)).get("sent") == len(customers)
+    finally:
+        for conn in connections:
+            await conn.set_trace_callback(None)
+    for customer_id, chat in chats.items():
+        address = await env.db.fetch_value(
+            "SELECT address FROM customers WHERE customer_id = ?", (customer_id,)
+        )
+        [notice] = [m for m in chat.replies if "Új számlája érkezett" in (m.text or "")]
+        assert f"Ügyfél-azonosító: {customer_id} · {address}" in notice.text
+    one_by_one = [sql for sql in traced if "FROM customers WHERE customer_id" in sql]
+    assert one_by_one == [], f"{len(one_by_one)} address queries, one per notification"
