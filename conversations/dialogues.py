@@ -105,6 +105,7 @@ NAME = "dialogue"  # the ConversationHandler's name, under which its states are 
 DIALOGUE_OF = {state: d.name for d in DIALOGUES for state in d.states}
 BY_NAME = {d.name: d for d in DIALOGUES}
 ASKS = {state: s.asks for d in DIALOGUES for state, s in d.states.items()}
+NUMBERS = {state: number for d in DIALOGUES for state, number in d.numbers.items()}
 DRAFTS = tuple(dict.fromkeys(key for d in DIALOGUES for key in d.drafts))
 
 # The steps that ask for a password or a code: whatever is typed there to leave is
@@ -158,7 +159,8 @@ def _forget_drafts(context: BotContext) -> None:
 
 async def _ask_again(update: Update, state: str | None) -> None:
     if state in ASKS:
-        await say(update, ASKS[state], step=registration.STEP_OF.get(state))
+        step, steps = NUMBERS.get(state, (None, None))
+        await say(update, ASKS[state], step=step, steps=steps)
 
 
 async def cancel(update: Update, context: BotContext) -> NextState:

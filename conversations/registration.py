@@ -39,6 +39,7 @@ from conversations.common import (
     Dialogue,
     NextState,
     StepCallback,
+    StepNumber,
     button_data,
     cancel_keyboard,
     delete_secret,
@@ -104,8 +105,14 @@ FIXING = {
     for state in (EMAIL, USERNAME, PASSWORD, PASSWORD_AGAIN, CUSTOMER, INVOICE, AMOUNT)
 }
 # What each question's state is numbered ("3/6."), also when it is asked again (after /help).
+STEPS = len(FIELDS)
 _NUMBERS = {**{state: FIELDS.index(f) + 1 for f, state in STATE_OF.items()}, PASSWORD_AGAIN: 3}
 STEP_OF = {**_NUMBERS, **{FIXING[state]: n for state, n in _NUMBERS.items()}}
+
+
+def numbered(field: str) -> StepNumber:
+    """The step values of a field's question (its `step` of `steps`: "3/6.")."""
+    return StepNumber(step=FIELDS.index(field) + 1, steps=STEPS)
 # The states whose answers are passwords: whatever is typed there is deleted.
 SECRET_STATES = frozenset({PASSWORD, PASSWORD_AGAIN, FIXING[PASSWORD], FIXING[PASSWORD_AGAIN]})
 
@@ -132,7 +139,7 @@ async def _next(update: Update, context: BotContext, done: str) -> NextState:
     if draft.pop(CORRECTING, None) or all(f in draft for f in FIELDS):
         return await show_summary(update, context)
     following = FIELDS[FIELDS.index(done) + 1]
-    await say(update, f"registration/ask_{following}", step=FIELDS.index(following) + 1)
+    await say(update, f"registration/ask_{following}", **numbered(following))
     return STATE_OF[following]
 
 
@@ -155,7 +162,7 @@ async def start(update: Update, context: BotContext) -> NextState:
     await say_together(
         update,
         ("registration/intro", {}),
-        ("registration/ask_email", {"step": 1}),
+        ("registration/ask_email", numbered("email")),
         reply_markup=cancel_keyboard(),
     )
     return EMAIL
@@ -212,7 +219,7 @@ async def got_password(update: Update, context: BotContext) -> NextState:
     await say(
         update,
         "registration/ask_password_again",
-        step=FIELDS.index("password") + 1,
+        **numbered("password"),
         correcting=CORRECTING in draft,
     )
     return _asking(context, PASSWORD_AGAIN)
@@ -226,7 +233,7 @@ async def got_password_again(update: Update, context: BotContext) -> NextState:
     once: str | None = draft.pop(PASSWORD_ONCE, None)
     if once is None or not await verify_password(once, password):
         await say(update, "registration/password_mismatch")
-        await say(update, "registration/ask_password", step=FIELDS.index("password") + 1)
+        await say(update, "registration/ask_password", **numbered("password"))
         return _asking(context, PASSWORD)
     draft["password"] = once
     return await _next(update, context, "password")
@@ -300,7 +307,7 @@ async def choose_field(update: Update, context: BotContext) -> NextState:
 
 async def _ask_to_correct(update: Update, context: BotContext, field: str) -> NextState:
     _draft(context)[CORRECTING] = field
-    await say(update, f"registration/ask_{field}", step=FIELDS.index(field) + 1, correcting=True)
+    await say(update, f"registration/ask_{field}", **numbered(field), correcting=True)
     return FIXING[STATE_OF[field]]
 
 
@@ -582,4 +589,5 @@ DIALOGUE = Dialogue(
     },
     drafts=(DRAFT,),
     given=given,
+    numbers={state: (n, STEPS) for state, n in STEP_OF.items()},
 )

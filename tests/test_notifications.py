@@ -22,6 +22,7 @@ from core.notifications import QuietHours, address_matches
 from core.texts import render
 from tests.botkit import STAFF_IDS, BotEnv, Customer, active_customer, proof_for
 from tests.notifykit import new_invoices_export, subscribe
+from tests.test_chat_places import prove
 from tests.test_run import ROOT
 
 NOTICE_TIMEOUT = 10.0
@@ -449,8 +450,7 @@ async def test_an_added_customer_accounts_new_invoice_reaches_the_login_naming_i
     house = await proof_for(env.db, "U0004")
     listing = await eva.press("switch")
     await eva.press_on(listing[-1], "place_add")
-    for answer in (house["customer_id"], house["invoice"], house["amount"]):
-        await eva.say(answer)
+    await prove(eva, house)
     result = await Billing(env).load(invoices=[invoice("U0004", 900011, 7300, "2026-12-10")])
     assert result.notices.new_invoice == 1
     notice = await told(env, eva, "számlája érkezett", "Ügyfél-azonosító: U0004")
