@@ -426,6 +426,31 @@ async def release_left_claims(db: Database, now: float) -> int:
     return len(left)
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    """What a housekeeping round removed from the queue."""
+
+    deliveries: int
+    notifications: int
+
+
+async def housekeeping(db: Database, now: float, keep_days: int, after_days: int) -> Forgotten:
+    """Forget what was sent, dropped or given up more than `keep_days` days ago
+    (PETKOMM_NOTIFICATION_KEEP_DAYS), and the notifications left with no delivery: the
+    queue would otherwise keep every message ever told. Nothing still waiting goes.
+
+    A reminder's notification is kept until its invoice is past every reminder window
+    (`after_days`, PETKOMM_REMIND_AFTER_DAYS, and the grace): forgotten earlier, the
+    reminders pass would queue that reminder again.
+    """
+    closed = local_date(now) - timedelta(days=after_days + AFTER_REMINDER_GRACE_DAYS)
+    async with db.transaction() as tx:
+        deliveries, told = await store.purge_finished(
+            tx, now - keep_days * 86400.0, closed.isoformat()
+        )
+    return Forgotten(deliveries, told)
+
+
 async def claim(db: Database, now: float, limit: int, quiet: QuietHours) -> list[Delivery]:
     """Claim up to `limit` due deliveries (only outages in quiet hours), committed before
     anything is sent."""

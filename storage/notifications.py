@@ -381,6 +381,30 @@ async def mark_failed(
     )
 
 
+async def purge_finished(db: Queryable, before: float, reminders_closed: str) -> tuple[int, int]:
+    """Remove the deliveries finished (sent, dropped or given up) before `before`, then the
+    notifications older than that with no delivery left; (deliveries, notifications).
+
+    Never a delivery queued or being sent, however old. A reminder's notification stays
+    while its invoice is due on or after `reminders_closed` (an ISO date): its once-key is
+    what keeps the reminders pass from queuing that reminder again.
+    """
+    deliveries = await db.execute(
+        "DELETE FROM notification_deliveries"
+        " WHERE status IN ('sent', 'dropped', 'failed') AND done_at < ?",
+        (before,),
+    )
+    notifications = await db.execute(
+        "DELETE FROM notifications WHERE created_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM notification_deliveries d"
+        "                 WHERE d.notification_id = notifications.id)"
+        " AND (kind NOT IN ('reminder_before', 'reminder_after')"
+        "      OR json_extract(details, '$.due_date') < ?)",
+        (before, reminders_closed),
+    )
+    return deliveries, notifications
+
+
 async def next_due(db: Queryable, *, urgent_only: bool) -> float | None:
     """When the next queued delivery is due (None: nothing queued)."""
     urgent = " AND urgent = 1" if urgent_only else ""
