@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
 
 from conversations import registration
 from conversations.common import (
     ANSWER,
+    CANCEL,
     END,
     BotContext,
     Dialogue,
@@ -59,6 +60,10 @@ INVOICE = "place_invoice"
 AMOUNT = "place_amount"
 CONFIRM = "place_confirm"  # the summary
 CHOOSE = "place_choose"  # "Melyik adatot javítaná?"
+# The questions while a field is corrected from the summary: the same questions, where
+# Mégse goes back to the summary (every answer kept) instead of leaving, as in the
+# registration.
+FIXING = {state: f"{state}_fix" for state in (CUSTOMER, INVOICE, AMOUNT)}
 
 # The proof's fields in the order they are asked (the registration's last three), each
 # with the state asking it and its number ("2/3.").
@@ -261,7 +266,7 @@ def _fact(field: str) -> StepCallback:
                 value=typed.strip(),
                 problem=getattr(error, "problem", "form"),
             )
-            return STATE_OF[field]
+            return _asking(context, STATE_OF[field])
         draft = _draft(context)
         draft[field] = value
         if draft.pop(CORRECTING, None) or all(f in draft for f in FIELDS):
@@ -283,9 +288,17 @@ def _complete(context: BotContext) -> bool:
     return all(f in _draft(context) for f in FIELDS)
 
 
-async def show_summary(update: Update, context: BotContext, *, changed: str = "") -> NextState:
+def _asking(context: BotContext, state: str) -> str:
+    """The state of a question: its correcting twin when a field is being corrected."""
+    return FIXING[state] if _draft(context).get(CORRECTING) else state
+
+
+async def show_summary(
+    update: Update, context: BotContext, *, kept: bool = False, changed: str = ""
+) -> NextState:
     """The three answers, as the registration's summary shows them, to add or correct;
-    `changed` says which field a value typed at the summary replaced."""
+    `kept` says first that nothing was changed (Mégse while correcting), `changed` which
+    field a value typed at the summary replaced."""
     draft = _draft(context)
     await say(
         update,
@@ -293,7 +306,7 @@ async def show_summary(update: Update, context: BotContext, *, changed: str = ""
         reply_markup=inline([[("confirm", f"{PREFIX}confirm")], [("correct", f"{PREFIX}fix")]]),
         draft=draft,
         invoice=format_invoice_number(draft["invoice"]),
-        kept=False,
+        kept=kept,
         changed=label(f"field_{changed}") if changed else "",
     )
     return CONFIRM
@@ -313,8 +326,23 @@ async def choose_field(update: Update, context: BotContext) -> NextState:
 
 async def _ask_to_correct(update: Update, context: BotContext, field: str) -> NextState:
     _draft(context)[CORRECTING] = field
-    await say(update, f"registration/ask_{field}", **numbered(field))
-    return STATE_OF[field]
+    await say(update, f"registration/ask_{field}", **numbered(field), correcting=True)
+    return FIXING[STATE_OF[field]]
+
+
+async def back_to_summary(update: Update, context: BotContext) -> NextState:
+    """Mégse while correcting: the summary again, every answer as it was."""
+    _draft(context).pop(CORRECTING, None)
+    if not _complete(context):  # a stale step: from the start
+        return await start_adding(update, context)
+    return await show_summary(update, context, kept=True)
+
+
+# Mégse (pressed, /megse, or a cancel word typed) while correcting: back to the summary.
+BACK = (
+    CommandHandler(["cancel", "megse"], back_to_summary),
+    MessageHandler(CANCEL, back_to_summary),
+)
 
 
 async def fix_field(update: Update, context: BotContext) -> NextState:
@@ -441,25 +469,44 @@ def given(state: str, drafts: Mapping[Any, Any]) -> tuple[str, ...]:
     return tuple(f for f in FIELDS if f in draft)
 
 
+# Each question: the template asking it, and the step that takes its answer.
+QUESTIONS: dict[str, tuple[str, StepCallback]] = {
+    CUSTOMER: ("registration/ask_customer_id", got_customer_id),
+    INVOICE: ("registration/ask_invoice", got_invoice),
+    AMOUNT: ("registration/ask_amount", got_amount),
+}
+
 # customer ID → invoice number → amount → summary; from the summary, which field → that
-# question → the summary.
+# question (its FIXING twin) → the summary.
 DIALOGUE = Dialogue(
     name="places",
     entry_points=(CallbackQueryHandler(start_adding, pattern=rf"^{PREFIX}add$"),),
     states={
-        CUSTOMER: step("registration/ask_customer_id", MessageHandler(ANSWER, got_customer_id)),
-        INVOICE: step("registration/ask_invoice", MessageHandler(ANSWER, got_invoice)),
-        AMOUNT: step("registration/ask_amount", MessageHandler(ANSWER, got_amount)),
+        **{
+            state: step(asks, MessageHandler(ANSWER, callback))
+            for state, (asks, callback) in QUESTIONS.items()
+        },
+        **{
+            FIXING[state]: step(asks, *BACK, MessageHandler(ANSWER, callback))
+            for state, (asks, callback) in QUESTIONS.items()
+        },
         CONFIRM: step(
             "registration/confirm_again", *SUMMARY_BUTTONS, MessageHandler(ANSWER, typed_at_summary)
         ),
         CHOOSE: step(
-            "registration/which_field", *SUMMARY_BUTTONS, MessageHandler(ANSWER, typed_choice)
+            "registration/which_field",
+            *SUMMARY_BUTTONS,
+            *BACK,
+            MessageHandler(ANSWER, typed_choice),
         ),
     },
     drafts=(DRAFT,),
     given=given,
-    numbers={STATE_OF[f]: (FIELDS.index(f) + 1, STEPS) for f in FIELDS},
+    numbers={
+        state: (FIELDS.index(f) + 1, STEPS)
+        for f in FIELDS
+        for state in (STATE_OF[f], FIXING[STATE_OF[f]])
+    },
 )
 
 

@@ -174,11 +174,18 @@ async def test_adding_counts_its_steps_and_shows_a_summary_to_correct_before_add
     assert format_amount(int(wrong)) in text
     assert await bot_env.db.fetch_value("SELECT count(*) FROM account_links") == 0
 
-    # Javítok → Számla összege → asked again with its number → the summary again.
+    # Javítok → Számla összege → asked again with its number; Mégse there goes back to the
+    # summary with every answer kept, as in the registration.
     await eva.press_on(summary[-1], "correct")
-    which = eva.user.last_reply
-    asked = eva.texts(await eva.press_on(which, "field_amount"))
-    assert "3/3." in asked and "végösszegét" in asked
+    asked = eva.texts(await eva.press_on(eva.user.last_reply, "field_amount"))
+    assert "3/3." in asked and "végösszegét" in asked and "összesítőhöz" in asked
+    back = await eva.press("cancel")
+    assert "nem változtattunk semmin" in eva.texts(back) and format_amount(int(wrong)) in eva.texts(
+        back
+    )
+    # Again, answered this time: the summary again, with the new amount.
+    await eva.press_on(back[-1], "correct")
+    await eva.press_on(eva.user.last_reply, "field_amount")
     summary = await eva.say(proof["amount"])
     assert format_amount(int(proof["amount"])) in eva.texts(summary)
     # A value typed under the summary replaces the field it fits.
