@@ -11,7 +11,7 @@ more than one, every account page starts with the one it shows (`heading`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -47,7 +47,7 @@ from core import accounts, intents
 from core.account_lookup import Account
 from core.accounts import links
 from core.accounts.links import LinkOutcome
-from core.formats import TypedValueError, format_invoice_number, parse_amount, parse_invoice_number
+from core.formats import format_invoice_number
 from core.texts import labels, render
 
 PREFIX = "place:"  # show:<id>, add, remove, del:<id>, delok:<id>, list, confirm, fix[:<field>]
@@ -236,21 +236,6 @@ def _draft(context: BotContext) -> dict[str, Any]:
     return draft
 
 
-def _positive_amount(text: str) -> int:
-    amount = parse_amount(text, lenient=True)
-    if amount <= 0:
-        raise TypedValueError("amount", text, "not_positive")
-    return amount
-
-
-# As people write them (core.formats, lenient), as the registration reads them.
-PARSERS: dict[str, Callable[[str], object]] = {
-    "customer_id": accounts.parse_typed_customer_id,
-    "invoice": lambda t: parse_invoice_number(t, lenient=True),
-    "amount": _positive_amount,
-}
-
-
 def _fact(field: str) -> StepCallback:
     """A step that keeps one billing fact if it parses (else says how to write it), then
     asks the next one, or shows the summary once all are there or one was corrected."""
@@ -258,7 +243,7 @@ def _fact(field: str) -> StepCallback:
     async def keep(update: Update, context: BotContext) -> NextState:
         typed = text_of(update)
         try:
-            value = PARSERS[field](typed)
+            value = registration.BILLING_PARSERS[field](typed)  # as people write them
         except ValueError as error:
             await say(
                 update,

@@ -113,6 +113,8 @@ STEP_OF = {**_NUMBERS, **{FIXING[state]: n for state, n in _NUMBERS.items()}}
 def numbered(field: str) -> StepNumber:
     """The step values of a field's question (its `step` of `steps`: "3/6.")."""
     return StepNumber(step=FIELDS.index(field) + 1, steps=STEPS)
+
+
 # The states whose answers are passwords: whatever is typed there is deleted.
 SECRET_STATES = frozenset({PASSWORD, PASSWORD_AGAIN, FIXING[PASSWORD], FIXING[PASSWORD_AGAIN]})
 
@@ -267,11 +269,18 @@ def _billing_fact(field: str, parse: Callable[[str], object]) -> StepCallback:
     return keep
 
 
-# As people write them (core.formats, lenient): u27 or U-0027 is U0027; 2016/123 or
-# 2016 000123 is 2016-000123; 12 345 Ft, 12.345,- or HUF 12345 is 12345.
-got_customer_id = _billing_fact("customer_id", accounts.parse_typed_customer_id)
-got_invoice = _billing_fact("invoice", lambda t: parse_invoice_number(t, lenient=True))
-got_amount = _billing_fact("amount", _positive_amount)
+# The billing facts as people write them (core.formats, lenient): u27 or U-0027 is U0027;
+# 2016/123 or 2016 000123 is 2016-000123; 12 345 Ft, 12.345,- or HUF 12345 is 12345. In
+# the order a value typed at the summary is tried (`fitting_value`), the most particular
+# form first; Fiókváltás's proof reads them the same way (`conversations.places`).
+BILLING_PARSERS: dict[str, Callable[[str], object]] = {
+    "customer_id": accounts.parse_typed_customer_id,
+    "invoice": lambda t: parse_invoice_number(t, lenient=True),
+    "amount": _positive_amount,
+}
+got_customer_id = _billing_fact("customer_id", BILLING_PARSERS["customer_id"])
+got_invoice = _billing_fact("invoice", BILLING_PARSERS["invoice"])
+got_amount = _billing_fact("amount", BILLING_PARSERS["amount"])
 
 
 async def show_summary(
@@ -386,12 +395,7 @@ def fitting_value(text: str) -> tuple[str, object] | None:
         return ("email", email) if email else None
     if not any(c.isdigit() for c in typed):
         return None
-    parsers: tuple[tuple[str, Callable[[str], object]], ...] = (
-        ("customer_id", accounts.parse_typed_customer_id),
-        ("invoice", lambda t: parse_invoice_number(t, lenient=True)),
-        ("amount", _positive_amount),
-    )
-    for field, parse in parsers:
+    for field, parse in BILLING_PARSERS.items():
         try:
             return field, parse(typed)
         except ValueError:
