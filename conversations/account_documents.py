@@ -52,12 +52,16 @@ def buttons(customer_id: str) -> list[list[InlineKeyboardButton]]:
 
 async def _pressed_for(update: Update, context: BotContext) -> tuple[Account, str] | None:
     """The login and the customer ID the pressed button is for (its last part), or None
-    after saying why not (no login; a customer account the login does not have)."""
+    after saying why not (no login; a customer account the login does not have).
+
+    Typed instead of pressed ("grafikon", "kivonat": `core.intents`), it is for the
+    customer account the pages show now."""
     account = await require_login(update, context)
     if account is None:
         return None
-    if update.callback_query:
-        await update.callback_query.answer()
+    if update.callback_query is None:
+        return account, account.customer_id
+    await update.callback_query.answer()
     customer_id = button_data(update).rsplit(":", 1)[-1]
     mine = {place.customer_id for place in await links.places(context.services.db, account)}
     if customer_id not in mine:  # removed from the login since, or made-up data

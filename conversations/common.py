@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, TypedDict
 
 from telegram import (
     CallbackQuery,
@@ -122,6 +122,13 @@ class Step:
     handlers: tuple[BaseHandler, ...]
 
 
+class StepNumber(TypedDict):
+    """A numbered question's values for its template ("registration/ask_*"): "2/3."."""
+
+    step: int
+    steps: int
+
+
 def step(asks: str, *handlers: BaseHandler) -> Step:
     """A state asking `asks`, answered by `handlers` (tried in order)."""
     return Step(asks, handlers)
@@ -135,7 +142,8 @@ class Dialogue:
     keys it keeps between steps, forgotten when the customer leaves it; `given` says
     which answers the customer has given in a state (names that `common/discard.txt`
     words, never a value), so that leaving by /start or a menu button first says what
-    would be lost.
+    would be lost; `numbers` are the numbered questions' (step, steps), "2/3.", so that a
+    question asked again (after /help or a sticker) keeps its number.
     `conversations.dialogues` merges every dialogue into one ConversationHandler.
     """
 
@@ -144,6 +152,7 @@ class Dialogue:
     states: Mapping[str, Step]
     drafts: tuple[str, ...] = ()
     given: Callable[[str, Mapping[Any, Any]], tuple[str, ...]] = lambda state, drafts: ()
+    numbers: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
 PRIVATE = F.ChatType.PRIVATE

@@ -45,6 +45,7 @@ from telegram.ext import filters as F
 from telegram.warnings import PTBUserWarning
 
 from conversations import (
+    account_documents,
     activation,
     forgot,
     login,
@@ -104,6 +105,7 @@ NAME = "dialogue"  # the ConversationHandler's name, under which its states are 
 DIALOGUE_OF = {state: d.name for d in DIALOGUES for state in d.states}
 BY_NAME = {d.name: d for d in DIALOGUES}
 ASKS = {state: s.asks for d in DIALOGUES for state, s in d.states.items()}
+NUMBERS = {state: number for d in DIALOGUES for state, number in d.numbers.items()}
 DRAFTS = tuple(dict.fromkeys(key for d in DIALOGUES for key in d.drafts))
 
 # The steps that ask for a password or a code: whatever is typed there to leave is
@@ -157,7 +159,8 @@ def _forget_drafts(context: BotContext) -> None:
 
 async def _ask_again(update: Update, state: str | None) -> None:
     if state in ASKS:
-        await say(update, ASKS[state], step=registration.STEP_OF.get(state))
+        step, steps = NUMBERS.get(state, (None, None))
+        await say(update, ASKS[state], step=step, steps=steps)
 
 
 async def cancel(update: Update, context: BotContext) -> NextState:
@@ -469,8 +472,15 @@ OPENS: dict[str, StepCallback] = {
     **{name: _page(action) for name, action in menu.MENU_ACTIONS.items()},
 }
 # Typed words for the home page greet a guest instead of asking them to log in; "következő"
-# pages on the list shown last.
-WORDS_OPEN = {**OPENS, "home": _page(menu_command), "next": _page(menu.next_page)}
+# pages on the list shown last; "kivonat", "grafikon" do the buttons under Folyószámla for
+# the customer account shown (a guest is asked to log in first, as for every page).
+WORDS_OPEN = {
+    **OPENS,
+    "home": _page(menu_command),
+    "next": _page(menu.next_page),
+    "statement": _page(account_documents.ask_period),
+    "chart": _page(account_documents.send_chart),
+}
 
 
 async def understood(update: Update, context: BotContext) -> NextState:

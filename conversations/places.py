@@ -2,26 +2,36 @@
 
 The page lists the login's customer IDs (its own first), the one shown marked;
 a button shows another, adds one, or removes an added one (after a yes). Adding
-asks what a registration's proof asks: customer ID → invoice number → amount,
-read as people write them, then shows the added one's Kezdőlap. Once a login
-has more than one, every account page starts with the one it shows (`heading`).
+asks what a registration's proof asks, with the registration's questions, step
+numbers and summary: customer ID (1/3) → invoice number (2/3) → amount (3/3),
+read as people write them → summary (add, or correct one of them, which is asked
+again and the summary shown again) → the added one's Kezdőlap. Once a login has
+more than one, every account page starts with the one it shows (`heading`).
 """
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
+from collections.abc import Mapping
+from typing import Any
 
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
+
+from conversations import registration
 from conversations.common import (
     ANSWER,
+    CANCEL,
     END,
     BotContext,
     Dialogue,
     NextState,
     StepCallback,
+    StepNumber,
     button_data,
     cancel_keyboard,
     customer_keyboard,
+    inline,
+    label,
     lock_minutes,
     once_key,
     query_of,
@@ -32,20 +42,39 @@ from conversations.common import (
     user_id,
 )
 from conversations.login_check import require_login
-from core import accounts
+from conversations.typed import pressed_name
+from core import accounts, intents
 from core.account_lookup import Account
 from core.accounts import links
 from core.accounts.links import LinkOutcome
-from core.formats import TypedValueError, parse_amount, parse_invoice_number
+from core.formats import format_invoice_number
 from core.texts import labels, render
 
-PREFIX = "place:"  # show:<id>, add, remove, del:<id>, delok:<id>, list
-DRAFT = "place"  # user_data: the customer ID and invoice number typed so far
+PREFIX = "place:"  # show:<id>, add, remove, del:<id>, delok:<id>, list, confirm, fix[:<field>]
+DRAFT = "place"  # user_data: the customer ID, invoice number and amount typed so far
+CORRECTING = "correcting"  # in the draft: the field being corrected from the summary
 
 # The states (their values are what the persistence stores: never rename them).
 CUSTOMER = "place_customer"
 INVOICE = "place_invoice"
 AMOUNT = "place_amount"
+CONFIRM = "place_confirm"  # the summary
+CHOOSE = "place_choose"  # "Melyik adatot javítaná?"
+# The questions while a field is corrected from the summary: the same questions, where
+# Mégse goes back to the summary (every answer kept) instead of leaving, as in the
+# registration.
+FIXING = {state: f"{state}_fix" for state in (CUSTOMER, INVOICE, AMOUNT)}
+
+# The proof's fields in the order they are asked (the registration's last three), each
+# with the state asking it and its number ("2/3.").
+FIELDS = ("customer_id", "invoice", "amount")
+STATE_OF = {"customer_id": CUSTOMER, "invoice": INVOICE, "amount": AMOUNT}
+STEPS = len(FIELDS)
+
+
+def numbered(field: str) -> StepNumber:
+    """The step values of a field's question: its `step` of `steps` ("2/3.")."""
+    return StepNumber(step=FIELDS.index(field) + 1, steps=STEPS)
 
 
 async def heading(context: BotContext, account: Account) -> str:
@@ -198,17 +227,23 @@ async def start_adding(update: Update, context: BotContext) -> NextState:
         return END
     context.drafts[DRAFT] = {}
     await say(update, "places/intro", reply_markup=cancel_keyboard())
-    await say(update, "registration/ask_customer_id", step=None)
+    await say(update, "registration/ask_customer_id", **numbered("customer_id"))
     return CUSTOMER
 
 
-def _fact(field: str, parse: object, asks: str, next_state: str) -> StepCallback:
-    """A step that keeps one billing fact if it parses, else says how to write it."""
+def _draft(context: BotContext) -> dict[str, Any]:
+    draft: dict[str, Any] = context.drafts.setdefault(DRAFT, {})
+    return draft
+
+
+def _fact(field: str) -> StepCallback:
+    """A step that keeps one billing fact if it parses (else says how to write it), then
+    asks the next one, or shows the summary once all are there or one was corrected."""
 
     async def keep(update: Update, context: BotContext) -> NextState:
         typed = text_of(update)
         try:
-            value = parse(typed)  # type: ignore[operator]
+            value = registration.BILLING_PARSERS[field](typed)  # as people write them
         except ValueError as error:
             await say(
                 update,
@@ -216,41 +251,142 @@ def _fact(field: str, parse: object, asks: str, next_state: str) -> StepCallback
                 value=typed.strip(),
                 problem=getattr(error, "problem", "form"),
             )
-            return {"customer_id": CUSTOMER, "invoice": INVOICE}[field]
-        context.drafts.setdefault(DRAFT, {})[field] = value
-        await say(update, asks, step=None)
-        return next_state
+            return _asking(context, STATE_OF[field])
+        draft = _draft(context)
+        draft[field] = value
+        if draft.pop(CORRECTING, None) or all(f in draft for f in FIELDS):
+            return await show_summary(update, context)
+        following = FIELDS[FIELDS.index(field) + 1]
+        await say(update, f"registration/ask_{following}", **numbered(following))
+        return STATE_OF[following]
 
     keep.__doc__ = f"Keep the {field.replace('_', ' ')} if it parses; else say how to write it."
     return keep
 
 
-got_customer_id = _fact(
-    "customer_id", accounts.parse_typed_customer_id, "registration/ask_invoice", INVOICE
-)
-got_invoice = _fact(
-    "invoice", lambda t: parse_invoice_number(t, lenient=True), "registration/ask_amount", AMOUNT
-)
+got_customer_id = _fact("customer_id")
+got_invoice = _fact("invoice")
+got_amount = _fact("amount")
 
 
-async def got_amount(update: Update, context: BotContext) -> NextState:
-    """The amount: check the proof and add the customer account (or say why not)."""
-    typed = text_of(update)
-    try:
-        amount = parse_amount(typed, lenient=True)
-        if amount <= 0:
-            raise TypedValueError("amount", typed, "not_positive")
-    except ValueError as error:
-        await say(
-            update,
-            "registration/bad_amount",
-            value=typed.strip(),
-            problem=getattr(error, "problem", "form"),
-        )
-        return AMOUNT
-    draft = context.drafts.get(DRAFT) or {}
-    if "customer_id" not in draft or "invoice" not in draft:  # a stale step: from the start
+def _complete(context: BotContext) -> bool:
+    return all(f in _draft(context) for f in FIELDS)
+
+
+def _asking(context: BotContext, state: str) -> str:
+    """The state of a question: its correcting twin when a field is being corrected."""
+    return FIXING[state] if _draft(context).get(CORRECTING) else state
+
+
+async def show_summary(
+    update: Update, context: BotContext, *, kept: bool = False, changed: str = ""
+) -> NextState:
+    """The three answers, as the registration's summary shows them, to add or correct;
+    `kept` says first that nothing was changed (Mégse while correcting), `changed` which
+    field a value typed at the summary replaced."""
+    draft = _draft(context)
+    await say(
+        update,
+        "registration/summary",
+        reply_markup=inline([[("confirm", f"{PREFIX}confirm")], [("correct", f"{PREFIX}fix")]]),
+        draft=draft,
+        invoice=format_invoice_number(draft["invoice"]),
+        kept=kept,
+        changed=label(f"field_{changed}") if changed else "",
+    )
+    return CONFIRM
+
+
+async def choose_field(update: Update, context: BotContext) -> NextState:
+    """Javítok: which of the three to correct."""
+    if update.callback_query:
+        await update.callback_query.answer()
+    await say(
+        update,
+        "registration/which_field",
+        reply_markup=inline([[(f"field_{f}", f"{PREFIX}fix:{f}")] for f in FIELDS]),
+    )
+    return CHOOSE
+
+
+async def _ask_to_correct(update: Update, context: BotContext, field: str) -> NextState:
+    _draft(context)[CORRECTING] = field
+    await say(update, f"registration/ask_{field}", **numbered(field), correcting=True)
+    return FIXING[STATE_OF[field]]
+
+
+async def back_to_summary(update: Update, context: BotContext) -> NextState:
+    """Mégse while correcting: the summary again, every answer as it was."""
+    _draft(context).pop(CORRECTING, None)
+    if not _complete(context):  # a stale step: from the start
         return await start_adding(update, context)
+    return await show_summary(update, context, kept=True)
+
+
+# Mégse (pressed, /megse, or a cancel word typed) while correcting: back to the summary.
+BACK = (
+    CommandHandler(["cancel", "megse"], back_to_summary),
+    MessageHandler(CANCEL, back_to_summary),
+)
+
+
+async def fix_field(update: Update, context: BotContext) -> NextState:
+    """A field's button: ask it again, then the summary again."""
+    await query_of(update).answer()
+    field = button_data(update).removeprefix(f"{PREFIX}fix:")
+    if field not in STATE_OF or not _complete(context):
+        return await start_adding(update, context)
+    return await _ask_to_correct(update, context, field)
+
+
+def _named(text: str) -> set[str]:
+    """The proof's fields a typed text names ("a számlaszámot", "az összeg")."""
+    return registration.named_fields(text) & set(FIELDS)
+
+
+async def typed_choice(update: Update, context: BotContext) -> NextState:
+    """Text while choosing what to correct: the field it names is asked again; anything
+    else shows the summary again."""
+    named = _named(text_of(update))
+    if len(named) == 1:
+        return await _ask_to_correct(update, context, named.pop())
+    return await show_summary(update, context)
+
+
+async def typed_at_summary(update: Update, context: BotContext) -> NextState:
+    """Text under the summary, read as at the registration's: a typed button does the
+    button, a value replaces the field it fits, a field's name or a word of correcting
+    asks to correct, a confirmation adds; anything else shows the summary again."""
+    text = text_of(update)
+    if not _complete(context):  # a stale step: from the start
+        return await start_adding(update, context)
+    match pressed_name(text, "confirm", "correct"):
+        case "confirm":
+            return await confirm(update, context)
+        case "correct":
+            return await choose_field(update, context)
+    fitted = registration.fitting_value(text)
+    if fitted is not None and fitted[0] in FIELDS:
+        field, value = fitted
+        _draft(context)[field] = value
+        return await show_summary(update, context, changed=field)
+    named = _named(text)
+    if len(named) == 1:
+        return await _ask_to_correct(update, context, named.pop())
+    if named or intents.says(text, "correct"):
+        return await choose_field(update, context)
+    if intents.says(text, "confirm"):
+        return await confirm(update, context)
+    return await show_summary(update, context)
+
+
+async def confirm(update: Update, context: BotContext) -> NextState:
+    """Rendben: check the proof and add the customer account (or say why not)."""
+    if update.callback_query:
+        await update.callback_query.answer()
+    if not _complete(context):  # a stale summary: from the start
+        return await start_adding(update, context)
+    draft = _draft(context)
     account = await require_login(update, context)
     if account is None:
         return END
@@ -262,7 +398,7 @@ async def got_amount(update: Update, context: BotContext) -> NextState:
         account,
         draft["customer_id"],
         draft["invoice"],
-        amount,
+        draft["amount"],
         telegram_user_id=user_id(update),
         policy=svc.policy,
         once=once_key(update),
@@ -272,7 +408,7 @@ async def got_amount(update: Update, context: BotContext) -> NextState:
         case LinkOutcome.PROOF_MISMATCH:
             context.drafts[DRAFT] = {}
             await say(update, "places/proof_mismatch", old_year=old_year)
-            await say(update, "registration/ask_customer_id", step=None)
+            await say(update, "registration/ask_customer_id", **numbered("customer_id"))
             return CUSTOMER
         case LinkOutcome.LOCKED:
             context.drafts.pop(DRAFT, None)
@@ -305,19 +441,57 @@ async def got_amount(update: Update, context: BotContext) -> NextState:
     return END
 
 
+SUMMARY_BUTTONS = (
+    CallbackQueryHandler(confirm, pattern=rf"^{PREFIX}confirm$"),
+    CallbackQueryHandler(choose_field, pattern=rf"^{PREFIX}fix$"),
+    CallbackQueryHandler(fix_field, pattern=rf"^{PREFIX}fix:"),
+)
+
+
+def given(state: str, drafts: Mapping[Any, Any]) -> tuple[str, ...]:
+    """The proof's answers typed so far."""
+    draft = drafts.get(DRAFT) or {}
+    return tuple(f for f in FIELDS if f in draft)
+
+
+# Each question: the template asking it, and the step that takes its answer.
+QUESTIONS: dict[str, tuple[str, StepCallback]] = {
+    CUSTOMER: ("registration/ask_customer_id", got_customer_id),
+    INVOICE: ("registration/ask_invoice", got_invoice),
+    AMOUNT: ("registration/ask_amount", got_amount),
+}
+
+# customer ID → invoice number → amount → summary; from the summary, which field → that
+# question (its FIXING twin) → the summary.
 DIALOGUE = Dialogue(
     name="places",
     entry_points=(CallbackQueryHandler(start_adding, pattern=rf"^{PREFIX}add$"),),
     states={
-        CUSTOMER: step("registration/ask_customer_id", MessageHandler(ANSWER, got_customer_id)),
-        INVOICE: step("registration/ask_invoice", MessageHandler(ANSWER, got_invoice)),
-        AMOUNT: step("registration/ask_amount", MessageHandler(ANSWER, got_amount)),
+        **{
+            state: step(asks, MessageHandler(ANSWER, callback))
+            for state, (asks, callback) in QUESTIONS.items()
+        },
+        **{
+            FIXING[state]: step(asks, *BACK, MessageHandler(ANSWER, callback))
+            for state, (asks, callback) in QUESTIONS.items()
+        },
+        CONFIRM: step(
+            "registration/confirm_again", *SUMMARY_BUTTONS, MessageHandler(ANSWER, typed_at_summary)
+        ),
+        CHOOSE: step(
+            "registration/which_field",
+            *SUMMARY_BUTTONS,
+            *BACK,
+            MessageHandler(ANSWER, typed_choice),
+        ),
     },
     drafts=(DRAFT,),
-    given=lambda state, drafts: {
-        INVOICE: ("customer_id",),
-        AMOUNT: ("customer_id", "invoice"),
-    }.get(state, ()),
+    given=given,
+    numbers={
+        state: (FIELDS.index(f) + 1, STEPS)
+        for f in FIELDS
+        for state in (STATE_OF[f], FIXING[STATE_OF[f]])
+    },
 )
 
 

@@ -39,6 +39,7 @@ from conversations.common import (
     Dialogue,
     NextState,
     StepCallback,
+    StepNumber,
     button_data,
     cancel_keyboard,
     delete_secret,
@@ -104,8 +105,16 @@ FIXING = {
     for state in (EMAIL, USERNAME, PASSWORD, PASSWORD_AGAIN, CUSTOMER, INVOICE, AMOUNT)
 }
 # What each question's state is numbered ("3/6."), also when it is asked again (after /help).
+STEPS = len(FIELDS)
 _NUMBERS = {**{state: FIELDS.index(f) + 1 for f, state in STATE_OF.items()}, PASSWORD_AGAIN: 3}
 STEP_OF = {**_NUMBERS, **{FIXING[state]: n for state, n in _NUMBERS.items()}}
+
+
+def numbered(field: str) -> StepNumber:
+    """The step values of a field's question (its `step` of `steps`: "3/6.")."""
+    return StepNumber(step=FIELDS.index(field) + 1, steps=STEPS)
+
+
 # The states whose answers are passwords: whatever is typed there is deleted.
 SECRET_STATES = frozenset({PASSWORD, PASSWORD_AGAIN, FIXING[PASSWORD], FIXING[PASSWORD_AGAIN]})
 
@@ -132,7 +141,7 @@ async def _next(update: Update, context: BotContext, done: str) -> NextState:
     if draft.pop(CORRECTING, None) or all(f in draft for f in FIELDS):
         return await show_summary(update, context)
     following = FIELDS[FIELDS.index(done) + 1]
-    await say(update, f"registration/ask_{following}", step=FIELDS.index(following) + 1)
+    await say(update, f"registration/ask_{following}", **numbered(following))
     return STATE_OF[following]
 
 
@@ -155,7 +164,7 @@ async def start(update: Update, context: BotContext) -> NextState:
     await say_together(
         update,
         ("registration/intro", {}),
-        ("registration/ask_email", {"step": 1}),
+        ("registration/ask_email", numbered("email")),
         reply_markup=cancel_keyboard(),
     )
     return EMAIL
@@ -212,7 +221,7 @@ async def got_password(update: Update, context: BotContext) -> NextState:
     await say(
         update,
         "registration/ask_password_again",
-        step=FIELDS.index("password") + 1,
+        **numbered("password"),
         correcting=CORRECTING in draft,
     )
     return _asking(context, PASSWORD_AGAIN)
@@ -226,7 +235,7 @@ async def got_password_again(update: Update, context: BotContext) -> NextState:
     once: str | None = draft.pop(PASSWORD_ONCE, None)
     if once is None or not await verify_password(once, password):
         await say(update, "registration/password_mismatch")
-        await say(update, "registration/ask_password", step=FIELDS.index("password") + 1)
+        await say(update, "registration/ask_password", **numbered("password"))
         return _asking(context, PASSWORD)
     draft["password"] = once
     return await _next(update, context, "password")
@@ -260,11 +269,18 @@ def _billing_fact(field: str, parse: Callable[[str], object]) -> StepCallback:
     return keep
 
 
-# As people write them (core.formats, lenient): u27 or U-0027 is U0027; 2016/123 or
-# 2016 000123 is 2016-000123; 12 345 Ft, 12.345,- or HUF 12345 is 12345.
-got_customer_id = _billing_fact("customer_id", accounts.parse_typed_customer_id)
-got_invoice = _billing_fact("invoice", lambda t: parse_invoice_number(t, lenient=True))
-got_amount = _billing_fact("amount", _positive_amount)
+# The billing facts as people write them (core.formats, lenient): u27 or U-0027 is U0027;
+# 2016/123 or 2016 000123 is 2016-000123; 12 345 Ft, 12.345,- or HUF 12345 is 12345. In
+# the order a value typed at the summary is tried (`fitting_value`), the most particular
+# form first; Fiókváltás's proof reads them the same way (`conversations.places`).
+BILLING_PARSERS: dict[str, Callable[[str], object]] = {
+    "customer_id": accounts.parse_typed_customer_id,
+    "invoice": lambda t: parse_invoice_number(t, lenient=True),
+    "amount": _positive_amount,
+}
+got_customer_id = _billing_fact("customer_id", BILLING_PARSERS["customer_id"])
+got_invoice = _billing_fact("invoice", BILLING_PARSERS["invoice"])
+got_amount = _billing_fact("amount", BILLING_PARSERS["amount"])
 
 
 async def show_summary(
@@ -300,7 +316,7 @@ async def choose_field(update: Update, context: BotContext) -> NextState:
 
 async def _ask_to_correct(update: Update, context: BotContext, field: str) -> NextState:
     _draft(context)[CORRECTING] = field
-    await say(update, f"registration/ask_{field}", step=FIELDS.index(field) + 1, correcting=True)
+    await say(update, f"registration/ask_{field}", **numbered(field), correcting=True)
     return FIXING[STATE_OF[field]]
 
 
@@ -379,12 +395,7 @@ def fitting_value(text: str) -> tuple[str, object] | None:
         return ("email", email) if email else None
     if not any(c.isdigit() for c in typed):
         return None
-    parsers: tuple[tuple[str, Callable[[str], object]], ...] = (
-        ("customer_id", accounts.parse_typed_customer_id),
-        ("invoice", lambda t: parse_invoice_number(t, lenient=True)),
-        ("amount", _positive_amount),
-    )
-    for field, parse in parsers:
+    for field, parse in BILLING_PARSERS.items():
         try:
             return field, parse(typed)
         except ValueError:
@@ -582,4 +593,5 @@ DIALOGUE = Dialogue(
     },
     drafts=(DRAFT,),
     given=given,
+    numbers={state: (n, STEPS) for state, n in STEP_OF.items()},
 )

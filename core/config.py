@@ -91,6 +91,7 @@ class Settings:
         self.code_ttl_hours, self.idle_minutes, self.proof_months  # noqa: B018
         self.retention_years, self.telegram_rate, self.canned_dir, self.digest_time  # noqa: B018
         self.remind_before_days, self.remind_after_days, self.quiet_hours  # noqa: B018
+        self.notification_keep_days  # noqa: B018
         if self.mail_outbox_dir is None:
             self.smtp_host, self.smtp_port, self.smtp_security  # noqa: B018
         if self.reads_mail:  # the support mailbox is optional; when named, all of it must be right
@@ -256,6 +257,12 @@ class Settings:
     def remind_after_days(self) -> int:
         """…and one this many days after it, if it is still unpaid."""
         return self._int("PETKOMM_REMIND_AFTER_DAYS", 3, minimum=1)
+
+    @property
+    def notification_keep_days(self) -> int:
+        """Sent, dropped or given-up notifications are forgotten after this many days (the
+        running service's housekeeping); those still waiting never are."""
+        return self._int("PETKOMM_NOTIFICATION_KEEP_DAYS", 30, minimum=1)
 
     @property
     def quiet_hours(self) -> tuple[int, int]:

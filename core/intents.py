@@ -53,7 +53,12 @@ CUSTOMER_INTENTS = (
 # Words for an inline button rather than a keyboard's: the ▶ under the paged list shown
 # last (Számlák, Folyószámla), "következő oldal". Never narrowed to: a keyboard button wins.
 PAGE_INTENTS = ("next",)
-INTENTS = tuple(dict.fromkeys(GUEST_INTENTS + CUSTOMER_INTENTS + PAGE_INTENTS))
+# Words for the buttons under Folyószámla (📄 Kivonat, 📊 Grafikon): typed, they do what the
+# button does for the customer account shown (the customer trial typed "grafikon", "kivonat").
+DOCUMENT_INTENTS = ("statement", "chart")
+INTENTS = tuple(
+    dict.fromkeys(GUEST_INTENTS + CUSTOMER_INTENTS + PAGE_INTENTS + DOCUMENT_INTENTS)
+)
 
 # Words that make a whole message friendly rather than a request, by what it is.
 SOCIAL = ("greeting", "thanks", "bye", "ack")

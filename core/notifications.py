@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 
 from core.accounts.rules import BUDAPEST
 from core.texts import render
-from storage import audit, billing
+from storage import audit
 from storage import notifications as store
 from storage.db import Database, Queryable
 from storage.notifications import PREF_OF_KIND, PREFS, TOPIC, Delivery, Prefs
@@ -426,6 +426,31 @@ async def release_left_claims(db: Database, now: float) -> int:
     return len(left)
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    """What a housekeeping round removed from the queue."""
+
+    deliveries: int
+    notifications: int
+
+
+async def housekeeping(db: Database, now: float, keep_days: int, after_days: int) -> Forgotten:
+    """Forget what was sent, dropped or given up more than `keep_days` days ago
+    (PETKOMM_NOTIFICATION_KEEP_DAYS), and the notifications left with no delivery: the
+    queue would otherwise keep every message ever told. Nothing still waiting goes.
+
+    A reminder's notification is kept until its invoice is past every reminder window
+    (`after_days`, PETKOMM_REMIND_AFTER_DAYS, and the grace): forgotten earlier, the
+    reminders pass would queue that reminder again.
+    """
+    closed = local_date(now) - timedelta(days=after_days + AFTER_REMINDER_GRACE_DAYS)
+    async with db.transaction() as tx:
+        deliveries, told = await store.purge_finished(
+            tx, now - keep_days * 86400.0, closed.isoformat()
+        )
+    return Forgotten(deliveries, told)
+
+
 async def claim(db: Database, now: float, limit: int, quiet: QuietHours) -> list[Delivery]:
     """Claim up to `limit` due deliveries (only outages in quiet hours), committed before
     anything is sent."""
@@ -455,9 +480,9 @@ async def message_for(db: Database, delivery: Delivery) -> ToSend | str:
     if not prefs.wants(PREF_OF_KIND[delivery.kind]):
         return "turned off"
     details = delivery.details
-    # The place as the pages name it (Fiókváltás: a login may have several customer IDs).
-    customer = await billing.get_customer(db, delivery.customer_id)
-    address = customer.address if customer is not None else ""
+    # The place as the pages name it (Fiókváltás: a login may have several customer IDs),
+    # read with the claim: one query for the batch.
+    address = delivery.address
     if delivery.kind in ("reminder_before", "reminder_after"):
         owed = await store.invoice_outstanding(db, int(details["invoice_no"]))
         if not owed:

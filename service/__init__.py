@@ -20,7 +20,8 @@ The parts:
 - the notifier (new invoices, reminders, payments, outages into customers' chats) and,
   hourly, the due-date reminders pass that queues reminders (`core.notifications`);
 - the support-mailbox reader and its processor, when PETKOMM_IMAP_HOST is set;
-- hourly housekeeping of old throttling rows, handled updates and effect-journal entries;
+- hourly housekeeping of old throttling rows, handled updates, effect-journal entries and
+  finished notifications (PETKOMM_NOTIFICATION_KEEP_DAYS);
 - with PETKOMM_RETENTION_YEARS, a daily purge of what the law no longer asks us to keep
   (`core.retention`: closed tickets, old audit rows and mail older than that many years).
 
@@ -282,12 +283,24 @@ class Service:
 
     async def _housekeep(self, stop: asyncio.Event) -> float:
         """Forget throttling attempts older than any window (keeping the self-help memory),
-        Telegram updates handled long enough ago that Telegram cannot send them again, and
-        effect-journal entries older than a week (`core.journal.KEEP`)."""
+        Telegram updates handled long enough ago that Telegram cannot send them again,
+        effect-journal entries older than a week (`core.journal.KEEP`), and notifications
+        finished more than PETKOMM_NOTIFICATION_KEEP_DAYS ago (never one still waiting)."""
         now = self.clock()
         dropped = await throttle.housekeeping(self.db, now, keep_scopes=(TOPIC_SCOPE,))
         forgotten = await updates.housekeeping(self.state_db, now)
         journaled = await journal.housekeeping(self.db, now)
+        told = await notifications.housekeeping(
+            self.db, now, self.settings.notification_keep_days, self.settings.remind_after_days
+        )
+        if told.deliveries or told.notifications:
+            log.info(
+                "notifications: forgot %d finished deliveries and %d notifications"
+                " older than %d days (PETKOMM_NOTIFICATION_KEEP_DAYS)",
+                told.deliveries,
+                told.notifications,
+                self.settings.notification_keep_days,
+            )
         log.debug(
             "housekeeping: %d old throttling rows dropped, %d handled updates and %d"
             " effect-journal entries forgotten",

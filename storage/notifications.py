@@ -282,12 +282,18 @@ class Delivery:
     customer_id: str
     kind: str
     details: dict[str, Any]
+    address: str = ""  # the customer account's address, as the pages name the place
 
 
+# A batch's deliveries with their customers' addresses in the same query (not one query per
+# delivery when it is sent). Read at the claim, a few seconds before the send: an import
+# changing an address in between is told the next time.
 _CLAIMED = (
     "SELECT d.id, d.notification_id, d.telegram_user_id, d.chat_id, d.attempts,"
-    " n.customer_id, n.kind, n.details FROM notification_deliveries d"
+    " n.customer_id, n.kind, n.details, coalesce(c.address, '')"
+    " FROM notification_deliveries d"
     " JOIN notifications n ON n.id = d.notification_id"
+    " LEFT JOIN customers c ON c.customer_id = n.customer_id"
 )
 
 
@@ -301,6 +307,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         str(row[5]),
         str(row[6]),
         json.loads(row[7]),
+        str(row[8]),
     )
 
 
@@ -372,6 +379,30 @@ async def mark_failed(
         " next_attempt_at = coalesce(?, next_attempt_at), claimed_at = NULL WHERE id = ?",
         (error, retry_at, retry_at, now, retry_at, delivery_id),
     )
+
+
+async def purge_finished(db: Queryable, before: float, reminders_closed: str) -> tuple[int, int]:
+    """Remove the deliveries finished (sent, dropped or given up) before `before`, then the
+    notifications older than that with no delivery left; (deliveries, notifications).
+
+    Never a delivery queued or being sent, however old. A reminder's notification stays
+    while its invoice is due on or after `reminders_closed` (an ISO date): its once-key is
+    what keeps the reminders pass from queuing that reminder again.
+    """
+    deliveries = await db.execute(
+        "DELETE FROM notification_deliveries"
+        " WHERE status IN ('sent', 'dropped', 'failed') AND done_at < ?",
+        (before,),
+    )
+    notifications = await db.execute(
+        "DELETE FROM notifications WHERE created_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM notification_deliveries d"
+        "                 WHERE d.notification_id = notifications.id)"
+        " AND (kind NOT IN ('reminder_before', 'reminder_after')"
+        "      OR json_extract(details, '$.due_date') < ?)",
+        (before, reminders_closed),
+    )
+    return deliveries, notifications
 
 
 async def next_due(db: Queryable, *, urgent_only: bool) -> float | None:

@@ -8,13 +8,19 @@ from tests.botkit import active_customer, proof_for
 PASSWORD = "Tavaszi-Szel-42"
 
 
-async def add_place(person, proof: dict[str, str]):
-    """Fiókváltás → add → customer ID, invoice number, amount; the replies to the last."""
-    listing = await person.press("switch")
-    await person.press_on(listing[-1], "place_add")
+async def prove(person, proof: dict[str, str]):
+    """Customer ID, invoice number, amount, then ✅ under the summary; the replies to it."""
     await person.say(proof["customer_id"])
     await person.say(proof["invoice"])
-    return await person.say(proof["amount"])
+    summary = await person.say(proof["amount"])
+    return await person.press_on(summary[-1], "confirm")
+
+
+async def add_place(person, proof: dict[str, str]):
+    """Fiókváltás → add → the proof, confirmed; the replies to the confirmation."""
+    listing = await person.press("switch")
+    await person.press_on(listing[-1], "place_add")
+    return await prove(person, proof)
 
 
 def button_of(message, starts: str) -> str:
@@ -101,12 +107,8 @@ async def test_a_wrong_proof_adds_nothing_and_the_guesser_is_stopped_like_a_regi
     assert "nem egyezik" in eva.texts(replies)
     # Asked again from the customer ID: four more wrong proofs reach the limit of five.
     for _ in range(3):
-        await eva.say(wrong["customer_id"])
-        await eva.say(wrong["invoice"])
-        assert "nem egyezik" in eva.texts(await eva.say(wrong["amount"]))
-    await eva.say(wrong["customer_id"])
-    await eva.say(wrong["invoice"])
-    locked = eva.texts(await eva.say(wrong["amount"]))
+        assert "nem egyezik" in eva.texts(await prove(eva, wrong))
+    locked = eva.texts(await prove(eva, wrong))
     assert "Túl sok sikertelen próbálkozás" in locked
     # Even the right proof is refused now, and nothing was added.
     again = eva.texts(await add_place(eva, proof))
@@ -148,3 +150,52 @@ async def test_typed_words_open_fiokvaltas(bot_env):
     eva = await active_customer(bot_env, "U0040", "eva40")
     for typed in ("fiókváltás", "másik ügyfélazonosító hozzáadása", "szeretném a nyaralót is"):
         assert "Ügyfél-azonosítói ebben a belépésben" in eva.texts(await eva.say(typed)), typed
+
+
+async def test_adding_counts_its_steps_and_shows_a_summary_to_correct_before_adding(bot_env):
+    """As the registration does: "1/3." to "3/3.", then the answers to check; a wrong one
+    is corrected by its button (or typed under the summary) and nothing is added before ✅."""
+    eva = await active_customer(bot_env, "U0028", "eva28")
+    proof = await proof_for(bot_env.db, "U0029")
+    listing = await eva.press("switch")
+    first = eva.texts(await eva.press_on(listing[-1], "place_add"))
+    assert "1/3. Adja meg az ügyfél-azonosítóját" in first
+    assert "2/3." in eva.texts(await eva.say(proof["customer_id"]))
+    # A sticker mid-way asks the same question again, with its number.
+    assert "2/3." in eva.texts(await eva.sticker())
+    assert "3/3." in eva.texts(await eva.say(proof["invoice"]))
+    wrong = str(int(proof["amount"]) + 100)
+    summary = await eva.say(wrong)
+    text = eva.texts(summary)
+    assert "Kérjük, ellenőrizze az adatait" in text
+    assert f"Ügyfél-azonosító: {proof['customer_id']}" in text
+    assert f"Számlaszám: {proof['invoice']}" in text
+    assert "E-mail cím" not in text and "Jelszó" not in text  # none of the registration's own
+    assert format_amount(int(wrong)) in text
+    assert await bot_env.db.fetch_value("SELECT count(*) FROM account_links") == 0
+
+    # Javítok → Számla összege → asked again with its number; Mégse there goes back to the
+    # summary with every answer kept, as in the registration.
+    await eva.press_on(summary[-1], "correct")
+    asked = eva.texts(await eva.press_on(eva.user.last_reply, "field_amount"))
+    assert "3/3." in asked and "végösszegét" in asked and "összesítőhöz" in asked
+    back = await eva.press("cancel")
+    assert "nem változtattunk semmin" in eva.texts(back) and format_amount(int(wrong)) in eva.texts(
+        back
+    )
+    # Again, answered this time: the summary again, with the new amount.
+    await eva.press_on(back[-1], "correct")
+    await eva.press_on(eva.user.last_reply, "field_amount")
+    summary = await eva.say(proof["amount"])
+    assert format_amount(int(proof["amount"])) in eva.texts(summary)
+    # A value typed under the summary replaces the field it fits.
+    retyped = eva.texts(await eva.say(proof["invoice"].replace("-", "/")))
+    assert "Átírtuk: Számlaszám." in retyped
+    added = eva.texts(await eva.say("rendben, mehet"))
+    assert "hozzáadtuk az U0029 ügyfél-azonosítót" in added
+    assert (
+        await bot_env.db.fetch_value(
+            "SELECT count(*) FROM account_links WHERE customer_id = 'U0029'"
+        )
+        == 1
+    )

@@ -15,6 +15,7 @@ from core.outbox import Undelivered
 from core.texts import render
 from tests.botkit import active_customer, debtor, proof_for
 from tests.screen import named_in
+from tests.test_pay_qr import PAY
 
 PASSWORD = "Nyari-Zapor-77"
 
@@ -58,6 +59,59 @@ async def test_a_customer_types_the_menu_in_their_own_words(bot_env):
     assert "jelenlegi jelszavát" in gizella.texts(await gizella.say("jelszócsere"))
     assert "megszakítottuk" in gizella.texts(await gizella.say("Vissza!"))
     assert "Kezdőlap" in gizella.texts(await gizella.say("vissza a főmenübe"))
+
+
+def _inline_texts(replies) -> list[str]:
+    return [b["text"] for m in replies for row in m.inline_keyboard or [] for b in row]
+
+
+# What a customer trial typed, one after the other, and what each must open (issue 15).
+TRIAL_WORDS = [
+    ("grafikon", "photo"),
+    ("kivonat", "Folyószámla-kivonat"),
+    ("diagram", "photo"),
+    ("számlakivonat", "Folyószámla-kivonat"),
+    ("fizetés", "Tartozás"),
+    ("fizetnék", "Tartozás"),
+    ("qr kód", "Tartozás"),
+    ("értesítések", "Értesítések"),
+    ("értesítés kikapcsolása", "Értesítések"),
+    ("fiókváltás", "Ügyfél-azonosítói ebben a belépésben"),
+    ("másik fiók", "Ügyfél-azonosítói ebben a belépésben"),
+]
+
+
+async def test_the_trials_words_open_their_pages_one_after_the_other(staff_bot):
+    """A 65-year-old's trial: "grafikon" and "diagram" were not understood, "qr kód" opened
+    the activation, where every word typed after it was refused as a wrong code."""
+    bot_env = await staff_bot(**PAY)  # with a payee: Tartozás has its Fizetés buttons
+    customer_id = await debtor(bot_env.db)
+    margit = await active_customer(bot_env, customer_id, "margit.k", PASSWORD)
+    for typed, shows in TRIAL_WORDS:
+        replies = await margit.say(typed)
+        if shows == "photo":  # the chart of the account shown, as 📊 Grafikon sends it
+            assert [m.kind for m in replies] == ["photo"], typed
+            assert "terhelés" in replies[0].caption, typed
+            continue
+        text = margit.texts(replies)
+        assert shows in text, (typed, text[:200])
+        assert "nem értem" not in text and "kódunk" not in text, typed
+        if shows == "Tartozás":  # with its Fizetés buttons: the QR code is one press away
+            assert label("pay_total") in _inline_texts(replies), typed
+    assert "nem értem" in margit.texts(await margit.say("Milyen idő lesz holnap?"))
+
+    # A guest is asked to log in first, as for every page (the payment words also say how
+    # to pay by transfer, as Tartozás typed does); nothing opens a dialogue.
+    guest = bot_env.customer("Vendel")
+    await guest.command("start")
+    for typed, shows in TRIAL_WORDS:
+        text = guest.texts(await guest.say(typed))
+        asked = "Belépni a Belépés gombbal" if shows == "Tartozás" else "Ehhez be kell lépnie"
+        assert asked in text, (typed, text[:200])
+        assert "24 karakteres" not in text and "nem értem" not in text, typed
+    assert label("login") in guest.keyboard
+    assert "nem értem" in guest.texts(await guest.say("asdf"))
+    assert await tickets(bot_env) == []
 
 
 async def test_two_possible_meanings_offer_both_buttons_first(bot_env):

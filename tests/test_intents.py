@@ -115,6 +115,17 @@ TABLE = [
     # A greeting in front of a request: the request.
     ("Jó napot, a számláimat szeretném látni", IN, Kind.INTENT, ("invoices",)),
     ("Szia! Regisztrálni szeretnék.", GUEST, Kind.INTENT, ("register",)),
+    # The customer trial's words (issue 15): the Folyószámla's buttons, paying, the rest.
+    ("grafikon", IN, Kind.INTENT, ("chart",)),
+    ("Diagram", GUEST, Kind.INTENT, ("chart",)),
+    ("kivonat", IN, Kind.INTENT, ("statement",)),
+    ("számlakivonat", IN, Kind.INTENT, ("statement",)),
+    ("folyószámla kivonatot kérek", IN, Kind.INTENT, ("statement",)),
+    ("fizetnék", IN, Kind.INTENT, ("debt",)),
+    ("qr kód", IN, Kind.INTENT, ("debt",)),
+    ("QR-kód", GUEST, Kind.INTENT, ("debt",)),  # not the activation code
+    ("értesítés kikapcsolása", IN, Kind.INTENT, ("notifications",)),
+    ("másik fiók", IN, Kind.INTENT, ("switch",)),
     # Nothing we know.
     ("Milyen idő lesz holnap?", GUEST, Kind.UNKNOWN, ()),
     ("asdf", IN, Kind.UNKNOWN, ()),

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from botapi_emulator import ChatMessage
+from core import notifications
 from core.accounts import BUDAPEST
 from core.billing_import import COLUMNS, ImportResult, import_folder
+from core.config import ConfigError, Settings
 from core.formats import format_invoice_number
 from core.notifications import QuietHours, address_matches
 from core.texts import render
 from tests.botkit import STAFF_IDS, BotEnv, Customer, active_customer, proof_for
+from tests.notifykit import new_invoices_export, subscribe
+from tests.test_chat_places import prove
 from tests.test_run import ROOT
 
 NOTICE_TIMEOUT = 10.0
@@ -448,8 +455,7 @@ async def test_an_added_customer_accounts_new_invoice_reaches_the_login_naming_i
     house = await proof_for(env.db, "U0004")
     listing = await eva.press("switch")
     await eva.press_on(listing[-1], "place_add")
-    for answer in (house["customer_id"], house["invoice"], house["amount"]):
-        await eva.say(answer)
+    await prove(eva, house)
     result = await Billing(env).load(invoices=[invoice("U0004", 900011, 7300, "2026-12-10")])
     assert result.notices.new_invoice == 1
     notice = await told(env, eva, "számlája érkezett", "Ügyfél-azonosító: U0004")
@@ -479,3 +485,132 @@ async def test_a_typed_igen_or_nem_answers_the_question_as_its_buttons_do(bot_en
     env.clock.advance(20 * 60)
     later = peter.texts(await peter.say("igen"))
     assert "bekapcsoltuk" not in later and "nem küldünk" not in later
+
+
+async def test_a_batch_of_notifications_reads_the_addresses_with_its_claim(bot_env):
+    """Sending 20 new-invoice notices names each one's address, read with the batch's
+    claim: no query of the customers table per notification."""
+    env = bot_env
+    customers = [
+        row[0]
+        for row in await env.db.fetch_all(
+            "SELECT customer_id FROM customers ORDER BY customer_id LIMIT 20"
+        )
+    ]
+    users = await subscribe(env.db, customers, env.clock())
+    chats = {c: env.emulator.private_user(u, f"Ügyfél {c}") for c, u in users.items()}
+    traced: list[str] = []
+    connections = [env.db.conn, *(env.db._readers.conns if env.db._readers else ())]
+    for conn in connections:
+        await conn.set_trace_callback(traced.append)
+    try:
+        await import_folder(
+            env.db, new_invoices_export(env.tmp / "export-batch", customers), only=["invoices.csv"]
+        )
+        assert (await settled(env)).get("sent") == len(customers)
+    finally:
+        for conn in connections:
+            await conn.set_trace_callback(None)
+    for customer_id, chat in chats.items():
+        address = await env.db.fetch_value(
+            "SELECT address FROM customers WHERE customer_id = ?", (customer_id,)
+        )
+        [notice] = [m for m in chat.replies if "Új számlája érkezett" in (m.text or "")]
+        assert f"Ügyfél-azonosító: {customer_id} · {address}" in notice.text
+    one_by_one = [sql for sql in traced if "FROM customers WHERE customer_id" in sql]
+    assert one_by_one == [], f"{len(one_by_one)} address queries, one per notification"
+
+
+# --- how long the queue keeps what it told ------------------------------------------------
+
+DAY = 86400.0
+
+
+async def _told_at(tx, kind: str, created: float, due: str = "") -> int:
+    details = f'{{"due_date": "{due}", "invoice_no": 2026900401}}' if due else "{}"
+    return await tx.insert(
+        "INSERT INTO notifications(customer_id, kind, details, created_at) VALUES (?, ?, ?, ?)",
+        ("U0002", kind, details, created),
+    )
+
+
+async def _delivery_at(tx, notification: int, user: int, status: str, at: float) -> int:
+    done = None if status == "queued" else at
+    return await tx.insert(
+        "INSERT INTO notification_deliveries(notification_id, telegram_user_id, chat_id, status,"
+        " next_attempt_at, done_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (notification, user, user, status, at, done),
+    )
+
+
+async def test_the_service_forgets_what_it_told_after_30_days_never_what_waits(bot_env, caplog):
+    env = bot_env
+    caplog.set_level("INFO", logger="petkomm")
+    now = env.clock()
+    old, recent = now - 31 * DAY, now - 29 * DAY
+    async with env.db.transaction() as tx:  # whole, whenever the service's own round runs
+        told = await _told_at(tx, "new_invoice", now - 40 * DAY)
+        gone = [
+            await _delivery_at(tx, told, 7001, "sent", old),
+            await _delivery_at(tx, told, 7002, "dropped", old),
+            await _delivery_at(tx, told, 7003, "failed", now - 35 * DAY),
+        ]
+        paid = await _told_at(tx, "payment", now - 40 * DAY)
+        kept = [await _delivery_at(tx, paid, 7001, "sent", recent)]
+        # An outage notice still waiting (a retry due tomorrow): never forgotten, however old.
+        outage = await _told_at(tx, "outage", now - 40 * DAY)
+        kept.append(await _delivery_at(tx, outage, 7004, "queued", now + DAY))
+        # Reminders: one whose invoice is long past every reminder window goes with its
+        # delivery; one whose invoice was due 5 days ago keeps its record (its once-key), so
+        # the reminders pass cannot queue it again.
+        past = await _told_at(tx, "reminder_after", now - 35 * DAY, due="2026-11-05")
+        gone.append(await _delivery_at(tx, past, 7001, "sent", old))
+        near = await _told_at(tx, "reminder_after", now - 31 * DAY, due="2026-11-20")
+        gone.append(await _delivery_at(tx, near, 7001, "sent", old))
+
+    await env.service._housekeep(asyncio.Event())  # the hourly housekeeping's round
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("notifications:")]
+    # (The service's own round, started with it, may have come first: the counts add up.)
+    counted = [
+        re.match(r"notifications: forgot (\d+) finished deliveries and (\d+) ", line)
+        for line in lines
+    ]
+    assert all(counted) and lines[0].endswith(
+        " notifications older than 30 days (PETKOMM_NOTIFICATION_KEEP_DAYS)"
+    )
+    assert [sum(int(m[n]) for m in counted) for n in (1, 2)] == [5, 2]
+    left = {r[0] for r in await env.db.fetch_all("SELECT id FROM notification_deliveries")}
+    assert left >= set(kept) and left.isdisjoint(gone)
+    notices = {r[0] for r in await env.db.fetch_all("SELECT id FROM notifications")}
+    assert {paid, outage, near} <= notices and not {told, past} & notices
+    # The next round finds nothing and says nothing.
+    caplog.clear()
+    await env.service._housekeep(asyncio.Event())
+    assert not [r for r in caplog.records if r.getMessage().startswith("notifications:")]
+
+
+async def test_a_forgotten_reminder_is_not_reminded_of_again(bot_env):
+    env = bot_env
+    customer_id = await settled_customer(env)
+    users = await subscribe(env.db, [customer_id], env.clock())
+    env.emulator.private_user(users[customer_id], "Ügyfél")
+    await Billing(env).load(invoices=[invoice(customer_id, 900402, 6100, "2026-11-27")])
+    assert await env.service.remind() == 1  # due in two days
+    assert (await settled(env)).get("sent") == 2  # the new invoice and the reminder
+    # Two days later, with a keep of one day: both deliveries go; the reminder's record
+    # stays while its invoice can still be reminded of.
+    later = env.clock() + 2 * DAY
+    forgotten = await notifications.housekeeping(env.db, later, keep_days=1, after_days=3)
+    assert forgotten.deliveries == 2
+    assert await env.db.fetch_value("SELECT count(*) FROM notification_deliveries") == 0
+    kinds = {r[0] for r in await env.db.fetch_all("SELECT kind FROM notifications")}
+    assert "reminder_before" in kinds
+    assert await notifications.queue_reminders(env.db, later, 3, 3) == 0
+
+
+def test_the_keep_is_a_setting_of_whole_days():
+    assert Settings({}).notification_keep_days == 30
+    assert Settings({"PETKOMM_NOTIFICATION_KEEP_DAYS": "7"}).notification_keep_days == 7
+    for bad in ("0", "harminc"):
+        with pytest.raises(ConfigError, match="PETKOMM_NOTIFICATION_KEEP_DAYS"):
+            _ = Settings({"PETKOMM_NOTIFICATION_KEEP_DAYS": bad}).notification_keep_days

@@ -106,6 +106,7 @@ BASE: dict[str, Any] = {
     "ticket_number": "PK-000123",
     "marker": "[PK-000123]",
     "step": 3,
+    "steps": 6,
     "value": "U27",
     "address": "ilona@example.hu",
     "email": "ilona@example.hu",
