@@ -12,8 +12,8 @@ before the next press.
 
 The two targets share Telegram's 30 messages a second: 10 000 in 7 minutes needs 24 a
 second for the notifications, which leaves 6 for the customers. Customers who press every
-second or two (`--think 1-2`: 20 of them ask ~11 pages a second) are answered first, and
-the notifications get what is left (~15 a second: 10 000 in ~11 minutes).
+second or two (`--think 1-2`: 20 of them ask ~13 pages a second) are answered first, and
+the notifications get what is left (~16 a second: 10 000 in ~10.5 minutes).
 
 Two runs on the same database:
 1. full: the time to deliver all (target ≤ 7 min), the 429 answers the emulator gave
