@@ -316,9 +316,10 @@ async def _list(clerk: Clerk, *, include_closed: bool, holder: str | None = None
         if len(customer) > CUSTOMER_WIDTH:
             customer = customer[: CUSTOMER_WIDTH - 1] + "…"
         held = f"  [{printable(s.holder)}]" if s.holder else ""
+        rated = f"  [rated {s.stars}/5]" if s.stars else ""
         print(
             f"{s.number}  {_age(s):>4}  {_deadline(s):<32} {s.channel:<8}  "
-            f"{customer:<{CUSTOMER_WIDTH}}  {subject}{held}"
+            f"{customer:<{CUSTOMER_WIDTH}}  {subject}{held}{rated}"
         )
 
 
@@ -499,6 +500,12 @@ async def _digest(settings: Settings) -> int:
             f"\nFirst answers in the last 30 days: {found.answered}; median "
             f"{found.median / 3600:.1f} h, 90th percentile {found.p90 / 3600:.1f} h"
         )
+    rating = found.rating
+    if rating is None or rating.average is None:
+        print("Customers' rating this month: none yet")
+    else:
+        given = f"{rating.count} rating{'s' if rating.count > 1 else ''}"
+        print(f"Customers' rating this month: {rating.average:.1f} of 5 ({given})")
     return 0
 
 
@@ -696,6 +703,8 @@ def _print_thread(view: Thread) -> None:
     print(f"Subject:  {printable(s.subject)}")
     print(f"Received: {local_time(s.ticket.created_at)} ({_age(s)} ago)")
     print(f"Deadline: {_deadline(s).strip()}")
+    if s.stars:
+        print(f"Rating:   {s.stars}/5 (the customer's, after closing)")
     if s.holder:
         print(f"Held by:  {printable(s.holder)}")
     if view.beside is not None:

@@ -491,10 +491,22 @@ async def rate(db: Queryable, rating_id: int, stars: int, now: float) -> None:
     )
 
 
-async def average_rating(db: Queryable, since: float) -> tuple[float | None, int]:
-    """The average of the stars given since a moment, and how many."""
+async def average_rating(db: Queryable, since: float, until: float) -> tuple[float | None, int]:
+    """The average of the stars given from `since` until before `until`, and how many."""
     row = await db.fetch_one(
-        "SELECT avg(stars), count(*) FROM customer_ratings WHERE rated_at >= ?", (since,)
+        "SELECT avg(stars), count(*) FROM customer_ratings"
+        " WHERE stars IS NOT NULL AND rated_at >= ? AND rated_at < ?",
+        (since, until),
     )
     assert row is not None
     return (float(row[0]) if row[0] is not None else None), int(row[1])
+
+
+async def ticket_stars(db: Queryable, ticket_id: int) -> int | None:
+    """The stars the customer gave the ticket last (a merged ticket's ratings moved in)."""
+    value = await db.fetch_value(
+        "SELECT stars FROM customer_ratings WHERE ticket_id = ? AND stars IS NOT NULL"
+        " ORDER BY rated_at DESC, id DESC LIMIT 1",
+        (ticket_id,),
+    )
+    return int(value) if value is not None else None

@@ -451,6 +451,9 @@ async def test_a_closed_chat_ticket_is_rated_with_one_tap_and_the_digest_shows_t
     assert "⭐⭐⭐⭐⭐" in guest.user.chat.get(offer.message_id).text
     stars = await env.db.fetch_all("SELECT stars FROM customer_ratings")
     assert [tuple(row) for row in stars] == [(5,)]
+    # The rating is on the ticket, where the clerk opens it.
+    [opened] = await anna.command("ticket", number)
+    assert "⭐ Értékelés: 5/5" in opened.text
 
     env.clock.now = datetime(2026, 11, 30, 6, 30, tzinfo=BUDAPEST).timestamp()
     await env.announcer.run_once()

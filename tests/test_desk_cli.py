@@ -262,3 +262,35 @@ def test_the_digest_prints_what_the_staff_chat_would_get(env):
     assert "Past their deadline: 0" in out and "Due within 3 days: 2" in out
     assert "Waiting more than a day for an answer: 2" in out and "PK-000001" in out
     assert "First answers in the last 30 days: none" in out
+
+
+async def _rate(env: dict[str, str], number: int, stars: int) -> None:
+    """The customer rated the closed ticket just now (as the chat's star button does)."""
+    from storage import desk as desk_store
+
+    db = await open_database(env["PETKOMM_DB"])
+    try:
+        [rating_id] = await db.fetch_one(
+            "SELECT id FROM customer_ratings WHERE ticket_id = ?", (number,)
+        )
+        await desk_store.rate(db, rating_id, stars, time.time())
+    finally:
+        await db.close()
+
+
+def test_a_rating_shows_on_the_ticket_in_the_list_and_in_the_digest(env):
+    import asyncio
+
+    before = run(env, "tickets", "digest").stdout
+    assert "Customers' rating this month: none yet" in before
+    assert run(env, "tickets", "close", "1").returncode == 0
+    asyncio.run(_rate(env, 1, 4))
+
+    digest = run(env, "tickets", "digest").stdout
+    assert "Customers' rating this month: 4.0 of 5 (1 rating)" in digest
+    assert "Rating:   4/5" in run(env, "tickets", "show", "1").stdout
+    listed = run(env, "tickets", "list", "--all").stdout
+    assert "[rated 4/5]" in next(
+        line for line in listed.splitlines() if line.startswith("PK-000001")
+    )
+    assert "rated" not in run(env, "tickets", "show", "2").stdout

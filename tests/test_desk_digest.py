@@ -95,6 +95,7 @@ async def test_the_digest_comes_once_each_working_morning_with_deadlines_and_ans
     assert quick not in text and slow not in text
     # Two first answers in 30 days: 5 hours and 30 hours.
     assert "medián 5,0 óra, a válaszok 90%-a 30,0 óra alatt (2 bejelentés)" in text
+    assert "Ügyfélértékelés ebben a hónapban: nincs még értékelés" in text
 
     # Later that day, on the weekend and on Christmas Day (a Friday): no other digest.
     env.clock.now = MONDAY + 3 * HOUR

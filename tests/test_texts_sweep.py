@@ -83,6 +83,7 @@ def _summary(**changes: Any) -> SimpleNamespace:
         "closed": False,
         "near": True,
         "holder": "Kiss Péter",
+        "stars": 4,
     }
     values.update(changes)
     return SimpleNamespace(**values)
