@@ -19,7 +19,6 @@ from cli.common import (
     Subparsers,
     database_busy,
     error,
-    local_time,
     os_user,
     printable,
     program,
@@ -27,6 +26,8 @@ from cli.common import (
 from core.config import Settings
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from core.attachments import TicketFile
     from core.db import Database
     from core.staff import Answered, Summary, Thread
@@ -49,6 +50,27 @@ STAFF_ERRORS = {
     "already_merged": "error: {number} was already merged into {detail}",
     "same_ticket": "error: a ticket cannot be merged with itself",
 }
+# Dates, moments and amounts as the staff chat's and the customers' texts write them
+# (core.formats, core.accounts.local_time): `2026. 01. 20.`, `2026. 01. 20. 14:30`,
+# `\u22122545 Ft` (the minus sign); only the no-break spaces become plain ones for the terminal.
+def _ft(amount: int) -> str:
+    from core.formats import format_amount
+
+    return format_amount(amount).replace("\u00a0", " ")
+
+
+def _day(value: date | str) -> str:
+    from core.formats import format_date
+
+    return format_date(value)
+
+
+def _when(moment: float) -> str:
+    from core.accounts import local_time
+
+    return local_time(moment)
+
+
 DESK_ACTIONS = ("link", "note", "note-edit", "assign", "release", "merge")
 SUBJECT_WIDTH = 50
 CUSTOMER_WIDTH = 30
@@ -460,7 +482,7 @@ async def _search(settings: Settings, query: str, page: int) -> int:
         customer = _customer(s)[:CUSTOMER_WIDTH]
         status = "closed" if s.closed else "open"
         print(
-            f"{s.number}  {local_time(s.ticket.created_at)}  {status:<6}  {s.channel:<8}  "
+            f"{s.number}  {_when(s.ticket.created_at)}  {status:<6}  {s.channel:<8}  "
             f"{customer:<{CUSTOMER_WIDTH}}  {subject}"
         )
     if found.page + 1 < found.pages:
@@ -484,7 +506,7 @@ async def _digest(settings: Settings) -> int:
         found = await digest.compose(db, day, answer_days=settings.answer_days, now=now)
     finally:
         await db.close()
-    print(f"Digest of {day.isoformat()} (answer within {settings.answer_days} days)")
+    print(f"Digest of {_day(day)} (answer within {settings.answer_days} days)")
     for title, items in (
         ("Past their deadline", found.overdue),
         ("Due within 3 days", found.due_soon),
@@ -644,7 +666,7 @@ def _deadline(summary: Summary) -> str:
         Due.DAYS_LEFT: f"{days} day{'s' if days > 1 else ''} left",
     }[case]
     mark = "! " if summary.near else "  "
-    return f"{mark}{summary.due_date.isoformat()} ({words})"
+    return f"{mark}{_day(summary.due_date)} ({words})"
 
 
 def _attachment_error(refused: Exception) -> str:
@@ -701,7 +723,7 @@ def _print_thread(view: Thread) -> None:
     contact = f" <{printable(s.email)}>" if s.email and s.customer_id else ""
     print(f"Customer: {_customer(s)}{contact}")
     print(f"Subject:  {printable(s.subject)}")
-    print(f"Received: {local_time(s.ticket.created_at)} ({_age(s)} ago)")
+    print(f"Received: {_when(s.ticket.created_at)} ({_age(s)} ago)")
     print(f"Deadline: {_deadline(s).strip()}")
     if s.stars:
         print(f"Rating:   {s.stars}/5 (the customer's, after closing)")
@@ -723,13 +745,13 @@ def _print_thread(view: Thread) -> None:
             "auto": "automatic answer",
             "machine": f"machine mail ({entry.machine})",
         }.get(entry.who, f"staff {printable(entry.author)}")
-        print(f"\n--- {who}, {local_time(entry.message.created_at)} ---")
+        print(f"\n--- {who}, {_when(entry.message.created_at)} ---")
         print(printable(entry.text.rstrip(), lines=True))
 
 
 def _print_beside(view: Thread) -> None:
     """The customer beside the ticket: who they are and where they stand."""
-    from core.formats import format_invoice_number, format_number
+    from core.formats import format_invoice_number
 
     beside = view.beside
     assert beside is not None
@@ -741,17 +763,16 @@ def _print_beside(view: Thread) -> None:
         print(f"Address:  {printable(customer.address)}")
         print(f"Payment:  {printable(customer.payment_method) or 'not given'}")
         owes = " (owes)" if statement.balance < 0 else ""
-        print(f"Balance:  {format_number(statement.balance, separator=' ', minus='-')} Ft{owes}")
+        print(f"Balance:  {_ft(statement.balance)}{owes}")
         for invoice in statement.unpaid:
             overdue = "  OVERDUE" if invoice.due_date < statement.today else ""
             print(
                 f"Unpaid:   {format_invoice_number(invoice.invoice_no)}  "
-                f"{format_number(invoice.outstanding, separator=' ')} Ft  "
-                f"due {invoice.due_date}{overdue}"
+                f"{_ft(invoice.outstanding)}  due {_day(invoice.due_date)}{overdue}"
             )
         payment = beside.last_payment
         paid = (
-            f"{payment.booked_on}, {format_number(payment.amount, separator=' ')} Ft"
+            f"{_day(payment.booked_on)}, {_ft(payment.amount)}"
             if payment
             else "none"
         )

@@ -3,6 +3,7 @@ assign|release|show|list --holder`, each a subprocess on a real database file.""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -70,9 +71,11 @@ def test_show_prints_the_customer_beside_the_ticket_and_link_names_an_unknown_on
     assert shown.returncode == 0, shown.stderr
     out = shown.stdout
     assert "the customer: Juhász László (U1234)" in out and "8105 Pétfürdő, Fő u. 1." in out
-    assert "Payment:  csekk" in out and "Balance:  -2545 Ft (owes)" in out
-    assert "2026-000123  12 345 Ft  due 2026-01-20  OVERDUE" in out
-    assert "Last payment: 2025-12-10, 9800 Ft" in out and "no portal account" in out
+    assert "Payment:  csekk" in out and "Balance:  \u22122545 Ft (owes)" in out
+    assert "2026-000123  12 345 Ft  due 2026. 01. 20.  OVERDUE" in out
+    assert "Last payment: 2025. 12. 10., 9800 Ft" in out and "no portal account" in out
+    # One date format in the whole view, the staff chat's: no ISO date, no hyphen minus.
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", out) and not re.search(r"(^|\s)-\d", out, re.M)
 
     unknown = run(env, "tickets", "show", "2")
     assert "unknown sender" in unknown.stdout and "tickets link PK-000002 U1234" in unknown.stdout
