@@ -42,14 +42,19 @@ STAFF_ERRORS = {
     "no_customer": "error: no such customer in the billing data; {number} was not linked",
     "no_note": "error: no note {number}",
     "not_author": "error: only its author may edit this note of {number}",
-    "no_member": "error: no staff member by that name has used the bot yet; use their "
-    "Telegram user ID",
-    "not_staff_member": "error: not a staff member (PETKOMM_STAFF_IDS)",
+    "no_member": "error: no staff member {detail}: the bot learns a colleague's @name when "
+    "they first use a staff command in the staff chat (e.g. /tickets). Until then give their "
+    "Telegram user ID (one of PETKOMM_STAFF_IDS), or let them take it themselves: /take "
+    "{number} in the staff chat, or `{program} tickets take {number}` at the command line "
+    "(then it is cli:<their user name>)",
+    "not_staff_member": "error: {detail} is not a staff member (PETKOMM_STAFF_IDS)",
     "no_canned": "error: no canned answer {detail!r} (see: tickets canned)",
     "broken_canned": "error: the canned answer cannot be filled: {detail}",
     "already_merged": "error: {number} was already merged into {detail}",
     "same_ticket": "error: a ticket cannot be merged with itself",
 }
+
+
 # Dates, moments and amounts as the staff chat's and the customers' texts write them
 # (core.formats, core.accounts.local_time): `2026. 01. 20.`, `2026. 01. 20. 14:30`,
 # `\u22122545 Ft` (the minus sign); only the no-break spaces become plain ones for the terminal.
@@ -71,7 +76,7 @@ def _when(moment: float) -> str:
     return local_time(moment)
 
 
-DESK_ACTIONS = ("link", "note", "note-edit", "assign", "release", "merge")
+DESK_ACTIONS = ("link", "note", "note-edit", "take", "assign", "release", "merge")
 SUBJECT_WIDTH = 50
 CUSTOMER_WIDTH = 30
 # Why a file was not kept (core.attachments), worded for the operator.
@@ -98,8 +103,14 @@ def register(sub: Subparsers) -> None:
         "(PETKOMM_ANSWER_DAYS; ! marks 3 days or less, or past).",
     )
     t.add_argument("--all", action="store_true", help="closed tickets too")
-    t.add_argument(
-        "--holder", metavar="WHO", help="only the open tickets WHO (@name or user ID) holds"
+    mine = t.add_mutually_exclusive_group()
+    mine.add_argument(
+        "--holder",
+        metavar="WHO",
+        help="only the open tickets WHO (@name, user ID, or cli:NAME) holds",
+    )
+    mine.add_argument(
+        "--mine", action="store_true", help="only the open tickets you took (tickets take)"
     )
     t = t_sub.add_parser("show", help="a ticket's whole thread", description="Print a thread.")
     t.add_argument("number", metavar="N")
@@ -175,14 +186,25 @@ def _register_desk(t_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     source.add_argument("--text", metavar="T", help="the new text")
     source.add_argument("--file", metavar="F", help="read it from F (UTF-8; - is stdin)")
     t = t_sub.add_parser(
-        "assign",
-        help="hand a ticket to a staff member",
-        description="The staff member WHO (@name as Telegram shows it, or a Telegram user ID "
-        "in PETKOMM_STAFF_IDS) holds the ticket; they are told in the staff chat when the "
-        "customer writes again. Audited ticket_assigned.",
+        "take",
+        help="take a ticket: you hold it",
+        description="You hold the ticket: the lists name you (cli:<your user name>, as the "
+        "audit does), `tickets list --mine` shows yours, and colleagues can hand you one "
+        "with `tickets assign N cli:<your user name>` (or /assign in the staff chat). Being "
+        "at the command line, you are not told in the staff chat when the customer writes "
+        "again. Audited ticket_taken.",
     )
     t.add_argument("number", metavar="N")
-    t.add_argument("who", metavar="WHO", help="@name or a staff Telegram user ID")
+    t = t_sub.add_parser(
+        "assign",
+        help="hand a ticket to a staff member",
+        description="The staff member WHO (@name as Telegram shows it, known once they have "
+        "used a staff command in the staff chat, or a Telegram user ID in PETKOMM_STAFF_IDS, "
+        "or cli:NAME, a clerk who took a ticket at the command line) holds the ticket; they "
+        "are told in the staff chat when the customer writes again. Audited ticket_assigned.",
+    )
+    t.add_argument("number", metavar="N")
+    t.add_argument("who", metavar="WHO", help="@name, a staff Telegram user ID, or cli:NAME")
     t = t_sub.add_parser(
         "release", help="nobody holds the ticket", description="Nobody holds the ticket now."
     )
@@ -259,7 +281,8 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
     try:
         clerk = Clerk(db, settings, staff.cli_actor(os_user()), time.time())
         if number is None:
-            await _list(clerk, include_closed=args.all, holder=args.holder)
+            holder = staff.cli_actor(os_user()) if args.mine else args.holder
+            await _list(clerk, include_closed=args.all, holder=holder, mine=args.mine)
         elif action in DESK_ACTIONS:
             await _desk(clerk, action, number, args, text)
         elif action == "show":
@@ -276,7 +299,10 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
         message = STAFF_ERRORS.get(refused.kind, "error: {number}: " + refused.kind)
         detail = getattr(refused, "detail", None)
         return error(
-            message.format(number=refused.number, limit=refused.limit, detail=detail), REFUSED
+            message.format(
+                number=refused.number, limit=refused.limit, detail=detail, program=program()
+            ),
+            REFUSED,
         )
     except AttachmentError as refused:
         return error(_attachment_error(refused), REFUSED)
@@ -292,15 +318,22 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
 # --- the actions ------------------------------------------------------------------------
 
 
-async def _list(clerk: Clerk, *, include_closed: bool, holder: str | None = None) -> None:
+async def _list(
+    clerk: Clerk, *, include_closed: bool, holder: str | None = None, mine: bool = False
+) -> None:
     """Every open (or every) ticket, oldest first, fetched page by page (with `holder`,
-    only the open tickets that staff member holds)."""
+    only the open tickets that staff member holds; `mine`: the clerk's own)."""
     from core import desk, staff
 
     answer_days = clerk.settings.answer_days
     holder_id = None
     if holder is not None:
-        member = await desk.find_member(clerk.db, holder, clerk.settings.staff_ids, "")
+        try:
+            member = await desk.find_member(clerk.db, holder, clerk.settings.staff_ids, "")
+        except desk.DeskError:
+            if not mine:
+                raise
+            member = desk.Member(0, None, "", 0.0)  # never took one: holds nothing
         holder_id = member.user_id
     items: list[Summary] = []
     page = 0
@@ -321,6 +354,8 @@ async def _list(clerk: Clerk, *, include_closed: bool, holder: str | None = None
     kind = "Tickets" if include_closed else "Open tickets"
     if holder is not None:
         kind = f"Open tickets held by {printable(holder)}"
+    if mine:
+        kind = f"Your open tickets ({printable(holder or '')})"
     print(
         f"{kind}: {listing.total} (oldest first; answer within {answer_days} days; "
         f"! = {staff.WARN_DAYS} days or less)"
@@ -429,6 +464,11 @@ async def _desk(
     elif action == "note-edit":
         note = await desk.edit_note(clerk.db, number, text or "", actor=clerk.actor, now=clerk.now)
         print(f"Note {note.id} of {_label(note.ticket_id)} edited.")
+    elif action == "take":
+        me = await desk.cli_clerk(clerk.db, os_user(), clerk.now)
+        held = await desk.take(clerk.db, number, me.user_id, actor=clerk.actor, now=clerk.now)
+        before = f" (was {printable(held.previous)})" if held.previous and held.changed else ""
+        print(f"{held.number} is held by you, {printable(me.username or '')}{before}.")
     elif action == "assign":
         held = await desk.assign(
             clerk.db,
@@ -771,11 +811,7 @@ def _print_beside(view: Thread) -> None:
                 f"{_ft(invoice.outstanding)}  due {_day(invoice.due_date)}{overdue}"
             )
         payment = beside.last_payment
-        paid = (
-            f"{_day(payment.booked_on)}, {_ft(payment.amount)}"
-            if payment
-            else "none"
-        )
+        paid = f"{_day(payment.booked_on)}, {_ft(payment.amount)}" if payment else "none"
         print(f"Last payment: {paid}")
         chat = beside.chat
         uses = "no portal account"

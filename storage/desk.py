@@ -172,6 +172,22 @@ async def member_by_username(db: Queryable, username: str) -> Member | None:
     return Member(*row) if row else None
 
 
+async def cli_member(db: Queryable, username: str, name: str, now: float) -> Member:
+    """The command line's clerk `username` (`cli:anna`) as a staff member: found, or added
+    with the next free negative id (Telegram's user ids are positive, so none clashes)."""
+    found = await member_by_username(db, username)
+    if found is not None:
+        return found
+    user_id = int(
+        await db.fetch_value("SELECT min(0, coalesce(min(user_id), 0)) - 1 FROM staff_members")
+    )
+    await db.execute(
+        "INSERT INTO staff_members(user_id, username, name, seen_at) VALUES (?, ?, ?, ?)",
+        (user_id, username, name, now),
+    )
+    return Member(user_id, username, name, now)
+
+
 async def members(db: Queryable, user_ids: set[int]) -> dict[int, Member]:
     """The members among these ids the bot has met, by id."""
     if not user_ids:
@@ -380,9 +396,7 @@ async def digest_sent(db: Queryable, day: str) -> bool:
 
 
 async def mark_digest_sent(db: Queryable, day: str, now: float) -> None:
-    await db.execute(
-        "INSERT OR IGNORE INTO staff_digests(day, sent_at) VALUES (?, ?)", (day, now)
-    )
+    await db.execute("INSERT OR IGNORE INTO staff_digests(day, sent_at) VALUES (?, ?)", (day, now))
 
 
 async def open_due_before(db: Queryable, created_before: float) -> list[Ticket]:

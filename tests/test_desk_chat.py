@@ -186,7 +186,8 @@ async def test_a_clerk_takes_a_ticket_hands_it_over_and_the_holder_hears_of_the_
     [kata_mine] = await kata.command("mine")
     assert number in kata_mine.text
     [nobody] = await anna.command("assign", f"{number} @senki")
-    assert "Nem ismerek ilyen nevű munkatársat" in nobody.text
+    assert "Nem ismerek ilyen nevű munkatársat (@senki)" in nobody.text
+    assert f"/take {number}" in nobody.text
 
     # The customer writes again: the announcement names Kata with a mention.
     answer_to = await anna.reply(post, "Holnap hívjuk.")

@@ -141,6 +141,7 @@ def test_the_desk_commands_have_help():
         "link",
         "note",
         "note-edit",
+        "take",
         "assign",
         "release",
         "merge",
@@ -297,3 +298,36 @@ def test_a_rating_shows_on_the_ticket_in_the_list_and_in_the_digest(env):
         line for line in listed.splitlines() if line.startswith("PK-000001")
     )
     assert "rated" not in run(env, "tickets", "show", "2").stdout
+
+
+def test_a_clerk_at_the_command_line_takes_a_ticket_and_can_be_handed_one(env):
+    import getpass
+
+    me = getpass.getuser()
+    taken = run(env, "tickets", "take", "PK-000001")
+    assert taken.returncode == 0, taken.stderr
+    assert f"PK-000001 is held by you, cli:{me}." in taken.stdout
+    listing = run(env, "tickets", "list").stdout
+    line = next(line for line in listing.splitlines() if line.startswith("PK-000001"))
+    assert f"[{me} (parancssor)]" in line
+    mine = run(env, "tickets", "list", "--mine").stdout
+    assert f"Your open tickets (cli:{me}): 1" in mine and "PK-000002" not in mine
+    # A colleague hands the other ticket to this clerk by the audit's name.
+    handed = run(env, "tickets", "assign", "2", f"cli:{me}")
+    assert handed.returncode == 0, handed.stderr
+    assert "Your open tickets" in run(env, "tickets", "list", "--mine").stdout
+    assert "): 2" in run(env, "tickets", "list", "--mine").stdout
+    taken_lines = [line for line in run(env, "audit").stdout.splitlines() if "ticket_taken" in line]
+    assert len(taken_lines) == 1 and f"cli:{me}" in taken_lines[0]
+
+
+def test_assigning_to_a_name_the_bot_never_met_says_what_to_do(env):
+    refused = run(env, "tickets", "assign", "1", "@senki")
+    assert refused.returncode == 1
+    assert "no staff member @senki" in refused.stderr
+    assert "Telegram user ID" in refused.stderr and "/take PK-000001" in refused.stderr
+    assert "tickets take PK-000001" in refused.stderr
+    nobody = run(env, "tickets", "list", "--mine")
+    assert (
+        nobody.returncode == 0 and "Your open tickets" in nobody.stdout and ": 0" in nobody.stdout
+    )
