@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from core.attachments import TicketFile
+    from core.canned import Caution
     from core.db import Database
     from core.staff import Answered, Summary, Thread
 
@@ -588,14 +589,23 @@ async def _reply_canned(clerk: Clerk, number: int, name: str, *, ask: bool) -> i
     from core import canned
     from core.facts import facts_from
 
-    text = await canned.fill(
+    filled = await canned.fill(
         clerk.db, clerk.settings.canned_dir, number, name, facts_from(clerk.settings), clerk.now
     )
-    filled = text
+    text = filled.text
     while True:
+        for caution in filled.cautions:
+            print(_caution(caution, _label(number)))
         print(f"--- the canned answer {name}, filled for {_label(number)} ---")
         print(printable(text, lines=True))
         print("---")
+        if not ask and filled.personal_caution:
+            # Told the customer's debt, someone else may read it: the clerk says yes to that.
+            return error(
+                f"error: not sent: read the warning above, then run without --yes to confirm "
+                f"({program()} tickets reply {_label(number)} --canned {name})",
+                REFUSED,
+            )
         if not ask:
             break
         choice = _ask("Send it? [y]es, [e]dit, [n]o: ")
@@ -615,12 +625,31 @@ async def _reply_canned(clerk: Clerk, number: int, name: str, *, ask: bool) -> i
         number,
         name,
         text,
-        edited=text != filled,
+        edited=text != filled.text,
         actor=clerk.actor,
         now=clerk.now,
     )
     _print_answered(result)
     return 0
+
+
+def _caution(caution: Caution, number: str) -> str:
+    """A canned answer's caution (core.canned.Caution), worded for the clerk."""
+    if caution.kind == caution.NO_PAYEE:
+        return (
+            f"WARNING: the payment details were left out: {', '.join(caution.missing)} "
+            "not set here. Set them as the service has them (README: Configuration; the "
+            "demo prints them), or write the details in with [e]dit."
+        )
+    where = (
+        "this chat is not logged in to the customer's account now"
+        if caution.kind == caution.OTHER_CHAT
+        else "it goes to an e-mail address the customer never gave us"
+    )
+    return (
+        f"WARNING: this answer tells the customer's debt, but {where}: whoever reads "
+        f"{number} there may not be the customer. Send it only if you are sure."
+    )
 
 
 def _ask(prompt: str) -> str:

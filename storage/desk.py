@@ -47,6 +47,30 @@ async def chat_use(db: Queryable, customer_id: str) -> ChatUse:
     return ChatUse(row[0], int(row[1])) if row else ChatUse(None, 0)
 
 
+async def chat_logged_in_as(db: Queryable, telegram_user_id: int, customer_id: str) -> bool:
+    """Whether this Telegram user is logged in now to an account that holds the customer ID
+    (its own, or one added to it: account_links)."""
+    row = await db.fetch_one(
+        "SELECT 1 FROM telegram_logins l JOIN portal_accounts a ON a.id = l.account_id"
+        " WHERE l.telegram_user_id = ? AND a.status = 'active' AND (a.customer_id = ?"
+        " OR EXISTS (SELECT 1 FROM account_links k WHERE k.account_id = a.id"
+        " AND k.customer_id = ?))",
+        (telegram_user_id, customer_id, customer_id),
+    )
+    return row is not None
+
+
+async def address_of_customer(db: Queryable, customer_id: str, email: str) -> bool:
+    """Whether the billing data or the customer's portal account gives this e-mail address."""
+    row = await db.fetch_one(
+        "SELECT 1 FROM customers WHERE customer_id = ? AND email = ? COLLATE NOCASE"
+        " UNION ALL SELECT 1 FROM portal_accounts WHERE customer_id = ?"
+        " AND email = ? COLLATE NOCASE",
+        (customer_id, email, customer_id, email),
+    )
+    return row is not None
+
+
 async def other_tickets(
     db: Queryable, ticket: Ticket, *, limit: int = 5
 ) -> tuple[list[Ticket], int]:

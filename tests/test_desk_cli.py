@@ -331,3 +331,61 @@ def test_assigning_to_a_name_the_bot_never_met_says_what_to_do(env):
     assert (
         nobody.returncode == 0 and "Your open tickets" in nobody.stdout and ": 0" in nobody.stdout
     )
+
+
+def test_a_canned_answer_says_when_the_payee_settings_are_missing(env):
+    shown = run(env, "tickets", "reply", "1", "--canned", "tartozas", stdin="n\n")
+    assert shown.returncode == 1 and "kiegyenlítetlen tartozása van" in shown.stdout
+    assert "WARNING: the payment details were left out: PETKOMM_PAYEE_NAME, PETKOMM_PAYEE_IBAN" in (
+        shown.stdout
+    )
+    assert "Kedvezményezett" not in shown.stdout
+
+
+def test_a_debt_answer_to_an_address_the_customer_never_gave_needs_the_clerks_yes(env):
+    # PK-000002 came from valaki@example.hu; a clerk linked it to Juhász László.
+    assert run(env, "tickets", "link", "2", "U1234").returncode == 0
+    hurried = run(env, "tickets", "reply", "2", "--canned", "tartozas", "--yes")
+    assert hurried.returncode == 1
+    assert "WARNING: this answer tells the customer's debt" in hurried.stdout
+    assert "an e-mail address the customer never gave us" in hurried.stdout
+    assert "run without --yes to confirm" in hurried.stderr
+    assert "valaki@example.hu" not in run(env, "outbox", "list", "--queued").stdout
+    # Her own address is no question; an answer without the debt neither.
+    own = run(env, "tickets", "reply", "1", "--canned", "tartozas", stdin="n\n")
+    assert "tells the customer's debt" not in own.stdout
+    plain = run(env, "tickets", "reply", "2", "--canned", "megoldva", "--yes")
+    assert plain.returncode == 0 and "WARNING" not in plain.stdout
+    confirmed = run(env, "tickets", "reply", "2", "--canned", "tartozas", stdin="y\n")
+    assert confirmed.returncode == 0 and "answer queued as mail to valaki@example.hu" in (
+        confirmed.stdout
+    )
+
+
+def test_the_demos_printed_command_fills_a_canned_answer_as_the_staff_chat_does(env, tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from cli.terminal_demo import demo_settings, staff_command
+    from core.config import Settings
+
+    settings = demo_settings(
+        Settings({"TELEGRAM_BOT_TOKEN": "123456:TITKOS", "PETKOMM_SMTP_PASSWORD": "jelszo"}),
+        Path(env["PETKOMM_DB"]),
+        tmp_path / "mail",
+    )
+    printed = staff_command(settings, "tickets", "reply", "PK-000001", "--canned", "tartozas")
+    assert "TITKOS" not in printed and "jelszo" not in printed
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
+    result = subprocess.run(
+        ["bash", "-c", printed],
+        env=clean,
+        cwd=tmp_path,
+        input="n\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Kedvezményezett: PÉTKOMM Kft." in result.stdout, result.stderr
+    assert "WARNING" not in result.stdout

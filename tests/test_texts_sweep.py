@@ -297,7 +297,12 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     },
     "chat/staff/desk/held.txt": {"how": "take"},
     "chat/staff/desk/canned_preview.txt": {
-        "draft": SimpleNamespace(id=7, ticket_id=123, name="tartozas", text="Tisztelt Ilona!")
+        "draft": SimpleNamespace(id=7, ticket_id=123, name="tartozas", text="Tisztelt Ilona!"),
+        "cautions": [
+            SimpleNamespace(kind="no_payee", missing=("PETKOMM_PAYEE_NAME", "PETKOMM_PAYEE_IBAN")),
+            SimpleNamespace(kind="other_chat", missing=()),
+            SimpleNamespace(kind="other_address", missing=()),
+        ],
     },
     "chat/menu/account.txt": {"rows": BOOKINGS, "balance": -11_394},
     "chat/pay/qr.txt": {
