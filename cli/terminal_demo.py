@@ -679,7 +679,9 @@ class TerminalChat:
         """After the customer's report opens a ticket: how to answer it as staff."""
         while (ticket := await tickets.get(self.service.db, self._next_ticket)) is not None:
             self._next_ticket += 1
-            if ticket.telegram_chat_id != self.user.chat.chat_id:
+            # A merged ticket's number gives the one it joined: that one was told already.
+            merged = ticket.id != self._next_ticket - 1
+            if ticket.telegram_chat_id != self.user.chat.chat_id or merged:
                 continue
             number = ticket_number(ticket.id)
             command = staff_command(

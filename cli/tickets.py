@@ -375,6 +375,8 @@ async def _list(
             customer = customer[: CUSTOMER_WIDTH - 1] + "…"
         held = f"  [{printable(s.holder)}]" if s.holder else ""
         rated = f"  [rated {s.stars}/5]" if s.stars else ""
+        if s.ticket.merged_into is not None:
+            rated += f"  [merged into {_label(s.ticket.merged_into)}]"
         print(
             f"{s.number}  {_age(s):>4}  {_deadline(s):<32} {s.channel:<8}  "
             f"{customer:<{CUSTOMER_WIDTH}}  {subject}{held}{rated}"
@@ -561,7 +563,7 @@ async def _digest(settings: Settings) -> int:
     else:
         print(
             f"\nFirst answers in the last 30 days: {found.answered}; median "
-            f"{found.median / 3600:.1f} h, 90th percentile {found.p90 / 3600:.1f} h"
+            f"{_span(found.median)}, 90th percentile {_span(found.p90)}"
         )
     rating = found.rating
     if rating is None or rating.average is None:
@@ -570,6 +572,15 @@ async def _digest(settings: Settings) -> int:
         given = f"{rating.count} rating{'s' if rating.count > 1 else ''}"
         print(f"Customers' rating this month: {rating.average:.1f} of 5 ({given})")
     return 0
+
+
+def _span(seconds: float) -> str:
+    """A time to answer in the unit the staff chat's digest uses: minutes, hours or days."""
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _list_canned(settings: Settings) -> int:
@@ -800,6 +811,8 @@ def _print_thread(view: Thread) -> None:
         print(f"Held by:  {printable(s.holder)}")
     if view.beside is not None:
         _print_beside(view)
+    # Two tickets merged (chat and mail): each message says which way it came or went.
+    ways = {entry.by_mail for entry in view.entries if not isinstance(entry, NoteEntry)}
     for entry in view.entries:
         if isinstance(entry, NoteEntry):
             edited = f", edited {entry.edited}" if entry.edited else ""
@@ -814,7 +827,8 @@ def _print_thread(view: Thread) -> None:
             "auto": "automatic answer",
             "machine": f"machine mail ({entry.machine})",
         }.get(entry.who, f"staff {printable(entry.author)}")
-        print(f"\n--- {who}, {_when(entry.message.created_at)} ---")
+        way = (" by mail" if entry.by_mail else " in the chat") if len(ways) > 1 else ""
+        print(f"\n--- {who}{way}, {_when(entry.message.created_at)} ---")
         print(printable(entry.text.rstrip(), lines=True))
 
 

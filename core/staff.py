@@ -260,6 +260,11 @@ class Entry:
         return self.message.author
 
     @property
+    def by_mail(self) -> bool:
+        """Came or went by mail (it has a Message-ID), not through the chat."""
+        return self.message.mail_message_id is not None
+
+    @property
     def machine(self) -> str | None:
         """A machine note's kind (a read receipt, a bounce, …); None for a person's message."""
         return self.message.machine
@@ -274,6 +279,7 @@ class NoteEntry:
     edited: str | None  # when it was last edited, Budapest time
     who: str = "note"
     machine: None = None
+    by_mail: None = None  # neither way: a note is never sent
 
     @property
     def text(self) -> str:

@@ -389,3 +389,46 @@ def test_the_demos_printed_command_fills_a_canned_answer_as_the_staff_chat_does(
     )
     assert "Kedvezményezett: PÉTKOMM Kft." in result.stdout, result.stderr
     assert "WARNING" not in result.stdout
+
+
+async def _chat_ticket(env: dict[str, str]) -> None:
+    """Juhász László reports the same thing in the chat (PK-000003), an hour later."""
+    db = await open_database(env["PETKOMM_DB"])
+    try:
+        async with db.transaction() as tx:
+            await tickets.open_ticket(
+                tx,
+                channel="telegram",
+                subject="Írtam e-mailt is",
+                body="Írtam e-mailt is a számláról.",
+                new_text="Írtam e-mailt is a számláról.",
+                actor="telegram:555",
+                customer_id="U1234",
+                telegram_user_id=555,
+                telegram_chat_id=555,
+                now=time.time() - DAY + 3600,
+            )
+    finally:
+        await db.close()
+
+
+def test_a_chat_and_a_mail_ticket_merged_say_which_way_each_message_went(env):
+    import asyncio
+
+    asyncio.run(_chat_ticket(env))
+    assert run(env, "tickets", "merge", "3", "1").returncode == 0
+    assert run(env, "tickets", "reply", "1", "--text", "Megnézzük.").returncode == 0
+    shown = run(env, "tickets", "show", "1").stdout
+    assert "--- customer by mail, " in shown and "--- customer in the chat, " in shown
+    assert f"--- staff {ME} by mail, " in shown  # the kept ticket answers by mail
+    listed = run(env, "tickets", "list", "--all").stdout
+    gone = next(line for line in listed.splitlines() if line.startswith("PK-000003"))
+    assert "[merged into PK-000001]" in gone
+    # A ticket of one way only names none.
+    assert " by mail, " not in run(env, "tickets", "show", "2").stdout
+
+
+def test_the_digest_words_answer_times_as_the_staff_chat_does():
+    from cli.tickets import _span
+
+    assert _span(300) == "5 min" and _span(5 * 3600) == "5.0 h" and _span(3 * 86400) == "3.0 days"

@@ -176,12 +176,21 @@ BASE: dict[str, Any] = {
     "hidden": 2,
     "entries": [
         SimpleNamespace(
-            who="customer", at="2026. 02. 03. 14:30", text="Elfolyik a víz.", author=""
+            who="customer",
+            at="2026. 02. 03. 14:30",
+            text="Elfolyik a víz.",
+            author="",
+            by_mail=True,  # merged with a chat ticket: each message names its way
         ),
-        SimpleNamespace(who="auto", at="2026. 02. 03. 14:31", text="Megkaptuk.", author=""),
-        SimpleNamespace(who="staff", at="2026. 02. 04. 09:00", text="Kimegyünk.", author="Kiss"),
+        SimpleNamespace(
+            who="auto", at="2026. 02. 03. 14:31", text="Megkaptuk.", author="", by_mail=True
+        ),
+        SimpleNamespace(
+            who="staff", at="2026. 02. 04. 09:00", text="Kimegyünk.", author="Kiss", by_mail=False
+        ),
         SimpleNamespace(
             who="note",
+            by_mail=None,
             at="2026. 02. 04. 09:05",
             text="Visszahívni délután.",
             author="Kiss",
