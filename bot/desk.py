@@ -275,7 +275,7 @@ async def _choose_canned(update: Update, svc: Services, number: int) -> None:
 async def _preview(update: Update, svc: Services, number: int, name: str) -> None:
     """The canned answer filled for the ticket, with ✅ Elküldöm and ✖️ Mégse; a reply to
     it (the clerk's changed text) answers the ticket instead."""
-    draft = await canned.fill_draft(
+    preview = await canned.fill_draft(
         svc.db,
         svc.settings.canned_dir,
         number,
@@ -284,6 +284,7 @@ async def _preview(update: Update, svc: Services, number: int, name: str) -> Non
         actor=_actor(update),
         now=svc.now(),
     )
+    draft = preview.draft
     markup = inline(
         [[("send_canned", f"sd:send:{draft.id}"), ("drop_canned", f"sd:drop:{draft.id}")]],
         "staff",
@@ -293,6 +294,7 @@ async def _preview(update: Update, svc: Services, number: int, name: str) -> Non
         "staff/desk/canned_preview",
         reply_markup=markup,
         draft=draft,
+        cautions=preview.cautions,
         number=tickets.ticket_number(draft.ticket_id),
         who=_who(update),
     )

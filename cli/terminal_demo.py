@@ -679,11 +679,13 @@ class TerminalChat:
         """After the customer's report opens a ticket: how to answer it as staff."""
         while (ticket := await tickets.get(self.service.db, self._next_ticket)) is not None:
             self._next_ticket += 1
-            if ticket.telegram_chat_id != self.user.chat.chat_id:
+            # A merged ticket's number gives the one it joined: that one was told already.
+            merged = ticket.id != self._next_ticket - 1
+            if ticket.telegram_chat_id != self.user.chat.chat_id or merged:
                 continue
             number = ticket_number(ticket.id)
             command = staff_command(
-                self.service.settings.db_path,
+                self.service.settings,
                 "tickets",
                 "reply",
                 number,
@@ -756,14 +758,36 @@ def secret_question(asks: str | None) -> bool:
     return folder == "password" or "password" in name or name.endswith("_code")
 
 
-def staff_command(db_path: Path, *arguments: str) -> str:
-    """The command line that runs `run_bot.py ARGUMENTS` on the demo's database, to be
-    pasted into another terminal (any folder: every path is absolute)."""
+# What the staff commands fill their texts with, as the bot does (core.facts, the canned
+# answers): passed on in the printed command, so `tickets reply --canned tartozas` there
+# writes the same payee block as the staff chat. Public facts only: never a token or a
+# password (those stay out of the demo altogether, _EXTERNAL_SETTINGS).
+STAFF_SETTINGS = (
+    "PETKOMM_MAIL_FROM",
+    "PETKOMM_ANSWER_DAYS",
+    "PETKOMM_CANNED_DIR",
+    *DEMO_FACTS,
+    "PETKOMM_PAYMENT_REFERENCE",
+    "PETKOMM_PAYMENT_PURPOSE",
+)
+
+
+def staff_command(settings: Settings, *arguments: str) -> str:
+    """The command line that runs `run_bot.py ARGUMENTS` on the demo's database, with the
+    demo's settings of the staff texts, to be pasted into another terminal (any folder:
+    every path is absolute)."""
     if program() == "petkomm":
         command = [str(Path(sys.argv[0]).absolute())]
     else:
         command = [sys.executable, str(RUN_BOT)]
-    return f"PETKOMM_DB={shlex.quote(str(db_path))} {shlex.join([*command, *arguments])}"
+    env = [f"PETKOMM_DB={shlex.quote(str(settings.db_path))}"]
+    for name in STAFF_SETTINGS:
+        value = settings.env.get(name, "").strip()
+        if name == "PETKOMM_CANNED_DIR" and settings.canned_dir is not None:
+            value = str(settings.canned_dir.absolute())  # the other terminal is elsewhere
+        if value:
+            env.append(f"{name}={shlex.quote(value)}")
+    return f"{' '.join(env)} {shlex.join([*command, *arguments])}"
 
 
 # --- putting it together -----------------------------------------------------------

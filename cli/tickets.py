@@ -19,7 +19,6 @@ from cli.common import (
     Subparsers,
     database_busy,
     error,
-    local_time,
     os_user,
     printable,
     program,
@@ -27,7 +26,10 @@ from cli.common import (
 from core.config import Settings
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from core.attachments import TicketFile
+    from core.canned import Caution
     from core.db import Database
     from core.staff import Answered, Summary, Thread
 
@@ -41,15 +43,41 @@ STAFF_ERRORS = {
     "no_customer": "error: no such customer in the billing data; {number} was not linked",
     "no_note": "error: no note {number}",
     "not_author": "error: only its author may edit this note of {number}",
-    "no_member": "error: no staff member by that name has used the bot yet; use their "
-    "Telegram user ID",
-    "not_staff_member": "error: not a staff member (PETKOMM_STAFF_IDS)",
+    "no_member": "error: no staff member {detail}: the bot learns a colleague's @name when "
+    "they first use a staff command in the staff chat (e.g. /tickets). Until then give their "
+    "Telegram user ID (one of PETKOMM_STAFF_IDS), or let them take it themselves: /take "
+    "{number} in the staff chat, or `{program} tickets take {number}` at the command line "
+    "(then it is cli:<their user name>)",
+    "not_staff_member": "error: {detail} is not a staff member (PETKOMM_STAFF_IDS)",
     "no_canned": "error: no canned answer {detail!r} (see: tickets canned)",
     "broken_canned": "error: the canned answer cannot be filled: {detail}",
     "already_merged": "error: {number} was already merged into {detail}",
     "same_ticket": "error: a ticket cannot be merged with itself",
 }
-DESK_ACTIONS = ("link", "note", "note-edit", "assign", "release", "merge")
+
+
+# Dates, moments and amounts as the staff chat's and the customers' texts write them
+# (core.formats, core.accounts.local_time): `2026. 01. 20.`, `2026. 01. 20. 14:30`,
+# `\u22122545 Ft` (the minus sign); only the no-break spaces become plain ones for the terminal.
+def _ft(amount: int) -> str:
+    from core.formats import format_amount
+
+    return format_amount(amount).replace("\u00a0", " ")
+
+
+def _day(value: date | str) -> str:
+    from core.formats import format_date
+
+    return format_date(value)
+
+
+def _when(moment: float) -> str:
+    from core.accounts import local_time
+
+    return local_time(moment)
+
+
+DESK_ACTIONS = ("link", "note", "note-edit", "take", "assign", "release", "merge")
 SUBJECT_WIDTH = 50
 CUSTOMER_WIDTH = 30
 # Why a file was not kept (core.attachments), worded for the operator.
@@ -76,8 +104,14 @@ def register(sub: Subparsers) -> None:
         "(PETKOMM_ANSWER_DAYS; ! marks 3 days or less, or past).",
     )
     t.add_argument("--all", action="store_true", help="closed tickets too")
-    t.add_argument(
-        "--holder", metavar="WHO", help="only the open tickets WHO (@name or user ID) holds"
+    mine = t.add_mutually_exclusive_group()
+    mine.add_argument(
+        "--holder",
+        metavar="WHO",
+        help="only the open tickets WHO (@name, user ID, or cli:NAME) holds",
+    )
+    mine.add_argument(
+        "--mine", action="store_true", help="only the open tickets you took (tickets take)"
     )
     t = t_sub.add_parser("show", help="a ticket's whole thread", description="Print a thread.")
     t.add_argument("number", metavar="N")
@@ -153,14 +187,25 @@ def _register_desk(t_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     source.add_argument("--text", metavar="T", help="the new text")
     source.add_argument("--file", metavar="F", help="read it from F (UTF-8; - is stdin)")
     t = t_sub.add_parser(
-        "assign",
-        help="hand a ticket to a staff member",
-        description="The staff member WHO (@name as Telegram shows it, or a Telegram user ID "
-        "in PETKOMM_STAFF_IDS) holds the ticket; they are told in the staff chat when the "
-        "customer writes again. Audited ticket_assigned.",
+        "take",
+        help="take a ticket: you hold it",
+        description="You hold the ticket: the lists name you (cli:<your user name>, as the "
+        "audit does), `tickets list --mine` shows yours, and colleagues can hand you one "
+        "with `tickets assign N cli:<your user name>` (or /assign in the staff chat). Being "
+        "at the command line, you are not told in the staff chat when the customer writes "
+        "again. Audited ticket_taken.",
     )
     t.add_argument("number", metavar="N")
-    t.add_argument("who", metavar="WHO", help="@name or a staff Telegram user ID")
+    t = t_sub.add_parser(
+        "assign",
+        help="hand a ticket to a staff member",
+        description="The staff member WHO (@name as Telegram shows it, known once they have "
+        "used a staff command in the staff chat, or a Telegram user ID in PETKOMM_STAFF_IDS, "
+        "or cli:NAME, a clerk who took a ticket at the command line) holds the ticket; they "
+        "are told in the staff chat when the customer writes again. Audited ticket_assigned.",
+    )
+    t.add_argument("number", metavar="N")
+    t.add_argument("who", metavar="WHO", help="@name, a staff Telegram user ID, or cli:NAME")
     t = t_sub.add_parser(
         "release", help="nobody holds the ticket", description="Nobody holds the ticket now."
     )
@@ -237,7 +282,8 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
     try:
         clerk = Clerk(db, settings, staff.cli_actor(os_user()), time.time())
         if number is None:
-            await _list(clerk, include_closed=args.all, holder=args.holder)
+            holder = staff.cli_actor(os_user()) if args.mine else args.holder
+            await _list(clerk, include_closed=args.all, holder=holder, mine=args.mine)
         elif action in DESK_ACTIONS:
             await _desk(clerk, action, number, args, text)
         elif action == "show":
@@ -254,7 +300,10 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
         message = STAFF_ERRORS.get(refused.kind, "error: {number}: " + refused.kind)
         detail = getattr(refused, "detail", None)
         return error(
-            message.format(number=refused.number, limit=refused.limit, detail=detail), REFUSED
+            message.format(
+                number=refused.number, limit=refused.limit, detail=detail, program=program()
+            ),
+            REFUSED,
         )
     except AttachmentError as refused:
         return error(_attachment_error(refused), REFUSED)
@@ -270,15 +319,22 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
 # --- the actions ------------------------------------------------------------------------
 
 
-async def _list(clerk: Clerk, *, include_closed: bool, holder: str | None = None) -> None:
+async def _list(
+    clerk: Clerk, *, include_closed: bool, holder: str | None = None, mine: bool = False
+) -> None:
     """Every open (or every) ticket, oldest first, fetched page by page (with `holder`,
-    only the open tickets that staff member holds)."""
+    only the open tickets that staff member holds; `mine`: the clerk's own)."""
     from core import desk, staff
 
     answer_days = clerk.settings.answer_days
     holder_id = None
     if holder is not None:
-        member = await desk.find_member(clerk.db, holder, clerk.settings.staff_ids, "")
+        try:
+            member = await desk.find_member(clerk.db, holder, clerk.settings.staff_ids, "")
+        except desk.DeskError:
+            if not mine:
+                raise
+            member = desk.Member(0, None, "", 0.0)  # never took one: holds nothing
         holder_id = member.user_id
     items: list[Summary] = []
     page = 0
@@ -299,6 +355,8 @@ async def _list(clerk: Clerk, *, include_closed: bool, holder: str | None = None
     kind = "Tickets" if include_closed else "Open tickets"
     if holder is not None:
         kind = f"Open tickets held by {printable(holder)}"
+    if mine:
+        kind = f"Your open tickets ({printable(holder or '')})"
     print(
         f"{kind}: {listing.total} (oldest first; answer within {answer_days} days; "
         f"! = {staff.WARN_DAYS} days or less)"
@@ -316,9 +374,12 @@ async def _list(clerk: Clerk, *, include_closed: bool, holder: str | None = None
         if len(customer) > CUSTOMER_WIDTH:
             customer = customer[: CUSTOMER_WIDTH - 1] + "…"
         held = f"  [{printable(s.holder)}]" if s.holder else ""
+        rated = f"  [rated {s.stars}/5]" if s.stars else ""
+        if s.ticket.merged_into is not None:
+            rated += f"  [merged into {_label(s.ticket.merged_into)}]"
         print(
             f"{s.number}  {_age(s):>4}  {_deadline(s):<32} {s.channel:<8}  "
-            f"{customer:<{CUSTOMER_WIDTH}}  {subject}{held}"
+            f"{customer:<{CUSTOMER_WIDTH}}  {subject}{held}{rated}"
         )
 
 
@@ -406,6 +467,11 @@ async def _desk(
     elif action == "note-edit":
         note = await desk.edit_note(clerk.db, number, text or "", actor=clerk.actor, now=clerk.now)
         print(f"Note {note.id} of {_label(note.ticket_id)} edited.")
+    elif action == "take":
+        me = await desk.cli_clerk(clerk.db, os_user(), clerk.now)
+        held = await desk.take(clerk.db, number, me.user_id, actor=clerk.actor, now=clerk.now)
+        before = f" (was {printable(held.previous)})" if held.previous and held.changed else ""
+        print(f"{held.number} is held by you, {printable(me.username or '')}{before}.")
     elif action == "assign":
         held = await desk.assign(
             clerk.db,
@@ -459,7 +525,7 @@ async def _search(settings: Settings, query: str, page: int) -> int:
         customer = _customer(s)[:CUSTOMER_WIDTH]
         status = "closed" if s.closed else "open"
         print(
-            f"{s.number}  {local_time(s.ticket.created_at)}  {status:<6}  {s.channel:<8}  "
+            f"{s.number}  {_when(s.ticket.created_at)}  {status:<6}  {s.channel:<8}  "
             f"{customer:<{CUSTOMER_WIDTH}}  {subject}"
         )
     if found.page + 1 < found.pages:
@@ -483,7 +549,7 @@ async def _digest(settings: Settings) -> int:
         found = await digest.compose(db, day, answer_days=settings.answer_days, now=now)
     finally:
         await db.close()
-    print(f"Digest of {day.isoformat()} (answer within {settings.answer_days} days)")
+    print(f"Digest of {_day(day)} (answer within {settings.answer_days} days)")
     for title, items in (
         ("Past their deadline", found.overdue),
         ("Due within 3 days", found.due_soon),
@@ -497,9 +563,24 @@ async def _digest(settings: Settings) -> int:
     else:
         print(
             f"\nFirst answers in the last 30 days: {found.answered}; median "
-            f"{found.median / 3600:.1f} h, 90th percentile {found.p90 / 3600:.1f} h"
+            f"{_span(found.median)}, 90th percentile {_span(found.p90)}"
         )
+    rating = found.rating
+    if rating is None or rating.average is None:
+        print("Customers' rating this month: none yet")
+    else:
+        given = f"{rating.count} rating{'s' if rating.count > 1 else ''}"
+        print(f"Customers' rating this month: {rating.average:.1f} of 5 ({given})")
     return 0
+
+
+def _span(seconds: float) -> str:
+    """A time to answer in the unit the staff chat's digest uses: minutes, hours or days."""
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _list_canned(settings: Settings) -> int:
@@ -519,14 +600,23 @@ async def _reply_canned(clerk: Clerk, number: int, name: str, *, ask: bool) -> i
     from core import canned
     from core.facts import facts_from
 
-    text = await canned.fill(
+    filled = await canned.fill(
         clerk.db, clerk.settings.canned_dir, number, name, facts_from(clerk.settings), clerk.now
     )
-    filled = text
+    text = filled.text
     while True:
+        for caution in filled.cautions:
+            print(_caution(caution, _label(number)))
         print(f"--- the canned answer {name}, filled for {_label(number)} ---")
         print(printable(text, lines=True))
         print("---")
+        if not ask and filled.personal_caution:
+            # Told the customer's debt, someone else may read it: the clerk says yes to that.
+            return error(
+                f"error: not sent: read the warning above, then run without --yes to confirm "
+                f"({program()} tickets reply {_label(number)} --canned {name})",
+                REFUSED,
+            )
         if not ask:
             break
         choice = _ask("Send it? [y]es, [e]dit, [n]o: ")
@@ -546,12 +636,31 @@ async def _reply_canned(clerk: Clerk, number: int, name: str, *, ask: bool) -> i
         number,
         name,
         text,
-        edited=text != filled,
+        edited=text != filled.text,
         actor=clerk.actor,
         now=clerk.now,
     )
     _print_answered(result)
     return 0
+
+
+def _caution(caution: Caution, number: str) -> str:
+    """A canned answer's caution (core.canned.Caution), worded for the clerk."""
+    if caution.kind == caution.NO_PAYEE:
+        return (
+            f"WARNING: the payment details were left out: {', '.join(caution.missing)} "
+            "not set here. Set them as the service has them (README: Configuration; the "
+            "demo prints them), or write the details in with [e]dit."
+        )
+    where = (
+        "this chat is not logged in to the customer's account now"
+        if caution.kind == caution.OTHER_CHAT
+        else "it goes to an e-mail address the customer never gave us"
+    )
+    return (
+        f"WARNING: this answer tells the customer's debt, but {where}: whoever reads "
+        f"{number} there may not be the customer. Send it only if you are sure."
+    )
 
 
 def _ask(prompt: str) -> str:
@@ -637,7 +746,7 @@ def _deadline(summary: Summary) -> str:
         Due.DAYS_LEFT: f"{days} day{'s' if days > 1 else ''} left",
     }[case]
     mark = "! " if summary.near else "  "
-    return f"{mark}{summary.due_date.isoformat()} ({words})"
+    return f"{mark}{_day(summary.due_date)} ({words})"
 
 
 def _attachment_error(refused: Exception) -> str:
@@ -694,12 +803,16 @@ def _print_thread(view: Thread) -> None:
     contact = f" <{printable(s.email)}>" if s.email and s.customer_id else ""
     print(f"Customer: {_customer(s)}{contact}")
     print(f"Subject:  {printable(s.subject)}")
-    print(f"Received: {local_time(s.ticket.created_at)} ({_age(s)} ago)")
+    print(f"Received: {_when(s.ticket.created_at)} ({_age(s)} ago)")
     print(f"Deadline: {_deadline(s).strip()}")
+    if s.stars:
+        print(f"Rating:   {s.stars}/5 (the customer's, after closing)")
     if s.holder:
         print(f"Held by:  {printable(s.holder)}")
     if view.beside is not None:
         _print_beside(view)
+    # Two tickets merged (chat and mail): each message says which way it came or went.
+    ways = {entry.by_mail for entry in view.entries if not isinstance(entry, NoteEntry)}
     for entry in view.entries:
         if isinstance(entry, NoteEntry):
             edited = f", edited {entry.edited}" if entry.edited else ""
@@ -714,13 +827,14 @@ def _print_thread(view: Thread) -> None:
             "auto": "automatic answer",
             "machine": f"machine mail ({entry.machine})",
         }.get(entry.who, f"staff {printable(entry.author)}")
-        print(f"\n--- {who}, {local_time(entry.message.created_at)} ---")
+        way = (" by mail" if entry.by_mail else " in the chat") if len(ways) > 1 else ""
+        print(f"\n--- {who}{way}, {_when(entry.message.created_at)} ---")
         print(printable(entry.text.rstrip(), lines=True))
 
 
 def _print_beside(view: Thread) -> None:
     """The customer beside the ticket: who they are and where they stand."""
-    from core.formats import format_invoice_number, format_number
+    from core.formats import format_invoice_number
 
     beside = view.beside
     assert beside is not None
@@ -732,20 +846,15 @@ def _print_beside(view: Thread) -> None:
         print(f"Address:  {printable(customer.address)}")
         print(f"Payment:  {printable(customer.payment_method) or 'not given'}")
         owes = " (owes)" if statement.balance < 0 else ""
-        print(f"Balance:  {format_number(statement.balance, separator=' ', minus='-')} Ft{owes}")
+        print(f"Balance:  {_ft(statement.balance)}{owes}")
         for invoice in statement.unpaid:
             overdue = "  OVERDUE" if invoice.due_date < statement.today else ""
             print(
                 f"Unpaid:   {format_invoice_number(invoice.invoice_no)}  "
-                f"{format_number(invoice.outstanding, separator=' ')} Ft  "
-                f"due {invoice.due_date}{overdue}"
+                f"{_ft(invoice.outstanding)}  due {_day(invoice.due_date)}{overdue}"
             )
         payment = beside.last_payment
-        paid = (
-            f"{payment.booked_on}, {format_number(payment.amount, separator=' ')} Ft"
-            if payment
-            else "none"
-        )
+        paid = f"{_day(payment.booked_on)}, {_ft(payment.amount)}" if payment else "none"
         print(f"Last payment: {paid}")
         chat = beside.chat
         uses = "no portal account"

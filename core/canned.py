@@ -20,7 +20,16 @@ rendered in jinja2's sandbox: an operator's file cannot reach into the program.
 
 The clerk sees the filled text before it goes and may change it: the staff
 chat keeps it as a draft (`fill_draft`, `send_draft`), the command line shows it
-and asks.
+and asks. Both show the same cautions above it (`Caution`):
+
+- `no_payee`: the answer asked for the payment details, but the payee settings
+  (PETKOMM_PAYEE_NAME, PETKOMM_PAYEE_IBAN) are not set where it was filled, so
+  the transfer block was left out;
+- `other_chat` / `other_address`: the answer tells the customer's debt or
+  invoices, and the ticket's chat is not logged in to that customer now (or the
+  ticket's address is not one the customer gave): whoever reads it there may not
+  be the customer. The chat's ✅ Elküldöm confirms it; the command line will not
+  send it with --yes.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from core.desk import DeskError
@@ -53,6 +63,14 @@ from storage import desk as store
 from storage.db import Database, Queryable
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+# The fields that tell where a customer stands: a canned answer using one is personal.
+PERSONAL_FIELDS = frozenset({"debt", "balance", "next_due", "unpaid", "reference"})
+# What of the facts gives the payment details (the transfer block).
+PAYMENT_FACTS = frozenset(
+    {"can_be_paid", "payee_name", "payee_iban", "iban", "account_number", "payee_bic"}
+)
+# The settings the transfer block needs (core.facts.Facts.can_be_paid).
+PAYEE_SETTINGS = (("PETKOMM_PAYEE_NAME", "payee_name"), ("PETKOMM_PAYEE_IBAN", "payee_iban"))
 _DESCRIPTION = re.compile(r"^\s*\{#\s*(.*?)\s*#\}")
 
 Draft = store.Draft
@@ -64,6 +82,58 @@ class Canned:
 
     name: str
     description: str
+
+
+@dataclass(frozen=True)
+class Caution:
+    """Something the clerk should know before a filled canned answer goes (`kind`:
+    no_payee, other_chat or other_address; `missing`: the settings not set)."""
+
+    NO_PAYEE = "no_payee"
+    OTHER_CHAT = "other_chat"
+    OTHER_ADDRESS = "other_address"
+
+    kind: str
+    missing: tuple[str, ...] = ()
+
+    @property
+    def personal(self) -> bool:
+        """The answer may reach someone who is not the customer."""
+        return self.kind in (self.OTHER_CHAT, self.OTHER_ADDRESS)
+
+
+@dataclass(frozen=True)
+class Filled:
+    """A canned answer filled for a ticket, and the cautions to show with it."""
+
+    text: str
+    cautions: tuple[Caution, ...] = ()
+
+    @property
+    def personal_caution(self) -> bool:
+        return any(c.personal for c in self.cautions)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A draft for the staff chat, with its cautions."""
+
+    draft: Draft
+    cautions: tuple[Caution, ...] = ()
+
+
+class _WatchedFacts:
+    """The facts as a template reads them, noting which it asked for (the payee's?)."""
+
+    def __init__(self, facts: Facts, asked: set[str]) -> None:
+        self._facts = facts
+        self._asked = asked
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        self._asked.add(name)
+        return getattr(self._facts, name)
 
 
 def _environment(folder: Path | None) -> jinja2.Environment:
@@ -143,15 +213,21 @@ async def fields(db: Queryable, number: int, facts: Facts, now: float) -> dict[s
 
 async def fill(
     db: Queryable, folder: Path | None, number: int, name: str, facts: Facts, now: float
-) -> str:
-    """The canned answer `name` filled for the ticket (DeskError NO_CANNED or BROKEN_CANNED)."""
+) -> Filled:
+    """The canned answer `name` filled for the ticket, with its cautions (DeskError
+    NO_CANNED or BROKEN_CANNED)."""
     label = ticket_number(number)
     if not valid_name(name):
         raise DeskError(DeskError.NO_CANNED, label, detail=name)
+    asked: set[str] = set()
     values = await fields(db, number, facts, now)
+    values["facts"] = _WatchedFacts(facts, asked)
     env = _environment(folder)
     try:
         template = env.get_template(f"{name}.txt")
+        assert env.loader is not None
+        source, _, _ = env.loader.get_source(env, f"{name}.txt")
+        used = jinja2.meta.find_undeclared_variables(env.parse(source))
     except jinja2.TemplateNotFound:
         raise DeskError(DeskError.NO_CANNED, label, detail=name) from None
     except jinja2.TemplateSyntaxError as exc:
@@ -160,7 +236,35 @@ async def fill(
         text = template.render(**values)
     except (jinja2.TemplateError, TypeError, ValueError) as exc:
         raise DeskError(DeskError.BROKEN_CANNED, label, detail=f"{name}: {exc}") from None
-    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+    cautions = []
+    missing = tuple(var for var, field in PAYEE_SETTINGS if getattr(facts, field) is None)
+    if asked & PAYMENT_FACTS and missing:
+        cautions.append(Caution(Caution.NO_PAYEE, missing))
+    if used & PERSONAL_FIELDS:
+        reader = await _unverified_reader(db, number)
+        if reader is not None:
+            cautions.append(Caution(reader))
+    filled = "\n".join(line.rstrip() for line in text.strip().splitlines())
+    return Filled(filled, tuple(cautions))
+
+
+async def _unverified_reader(db: Queryable, number: int) -> str | None:
+    """Whether the answer may be read by someone who is not the ticket's customer: the
+    chat is not logged in to the customer now (OTHER_CHAT), or the mail goes to an
+    address the customer never gave (OTHER_ADDRESS); None when it goes to them."""
+    ticket = await find(db, number)
+    if not ticket.customer_id:
+        return None  # no customer, no debt in the answer
+    if ticket.channel == "mail":
+        known = ticket.email and await store.address_of_customer(
+            db, ticket.customer_id, ticket.email
+        )
+        return None if known else Caution.OTHER_ADDRESS
+    if ticket.telegram_user_id is not None and await store.chat_logged_in_as(
+        db, ticket.telegram_user_id, ticket.customer_id
+    ):
+        return None
+    return Caution.OTHER_CHAT
 
 
 async def fill_draft(
@@ -172,15 +276,16 @@ async def fill_draft(
     *,
     actor: str,
     now: float,
-) -> Draft:
-    """Fill a canned answer and keep it as a draft the clerk sends (or drops) after seeing it."""
-    text = await fill(db, folder, number, name, facts, now)
+) -> Preview:
+    """Fill a canned answer and keep it as a draft the clerk sends (or drops) after seeing
+    it with its cautions."""
+    filled = await fill(db, folder, number, name, facts, now)
     async with db.transaction() as tx:
         ticket = await find(tx, number)
-        draft_id = await store.add_draft(tx, ticket.id, name, actor, text, now)
+        draft_id = await store.add_draft(tx, ticket.id, name, actor, filled.text, now)
         made = await store.draft(tx, draft_id)
     assert made is not None
-    return made
+    return Preview(made, filled.cautions)
 
 
 async def draft(db: Queryable, draft_id: int) -> Draft:

@@ -11,7 +11,8 @@ call these, so both follow one set of rules and leave one audit trail:
   `ticket_assigned`, `ticket_released`); the holder is named in the list and told in
   the staff chat when the customer writes again (the announcement names them);
 - `member_seen`, `find_member`: the staff members the bot has met, so that
-  `@kata` names Kata;
+  `@kata` names Kata; `cli_clerk`: the command line's clerk, `cli:<OS user>` as in the
+  audit, who can take a ticket (`tickets take`) and be handed one (`cli:anna`);
 - `search`: tickets by number, customer ID, address or words (SQLite FTS5), newest first;
 - `merge`: two tickets about the same thing become the older one (`tickets_merged`).
 """
@@ -162,20 +163,37 @@ async def member_seen(
     await store.seen_member(db, user_id, username, name, now)
 
 
+CLI_PREFIX = "cli:"  # a command-line clerk's @name: never a Telegram one (letters, digits, _)
+
+
+def is_cli_clerk(member: Member) -> bool:
+    """A clerk of the command line (a negative id), not a Telegram user."""
+    return member.user_id < 0
+
+
+async def cli_clerk(db: Database, os_user: str, now: float) -> Member:
+    """The command line's clerk as a staff member: `cli:<OS user>`, the same name the
+    audit gives them (`core.staff.cli_actor`), shown as `anna (parancssor)`."""
+    async with db.transaction() as tx:
+        return await store.cli_member(tx, f"{CLI_PREFIX}{os_user}", f"{os_user} (parancssor)", now)
+
+
 async def find_member(db: Queryable, who: str, staff_ids: frozenset[int], label: str) -> Member:
-    """The staff member `@kata` or `9002` names (one the bot has met, or a staff id)."""
+    """The staff member `@kata` or `9002` names (one the bot has met, or a staff id), or
+    `cli:anna`, a clerk who has taken a ticket at the command line."""
     who = who.strip()
     if who.lstrip("@").isdigit() and len(who) <= 15:
         user_id = int(who.lstrip("@"))
         if user_id not in staff_ids:
-            raise DeskError(DeskError.NOT_STAFF, label)
+            raise DeskError(DeskError.NOT_STAFF, label, detail=who)
         found = await store.member(db, user_id)
         return found or Member(user_id, None, f"#{user_id}", 0.0)
     found = await store.member_by_username(db, who.lstrip("@")) if who.lstrip("@") else None
     if found is None:
-        raise DeskError(DeskError.NO_MEMBER, label)
-    if found.user_id not in staff_ids:
-        raise DeskError(DeskError.NOT_STAFF, label)
+        raise DeskError(DeskError.NO_MEMBER, label, detail=who)
+    # Whoever runs the command line on the service's database is staff by that alone.
+    if found.user_id not in staff_ids and not is_cli_clerk(found):
+        raise DeskError(DeskError.NOT_STAFF, label, detail=who)
     return found
 
 

@@ -1,10 +1,11 @@
 """The morning digest of deadlines (issue 17, point 7): what comes to the clerk each working day.
 
-Every working morning (Monday to Friday but Hungary's public holidays,
-Mt. 102. §) at PETKOMM_DIGEST_TIME (08:00 Budapest by default) the staff chat
-gets one message: the tickets past their answer deadline, those due within three
-days, those whose customer has waited more than a day for an answer, and the
-median and 90th percentile of the time to a first answer over the last 30 days
+Every working morning (Monday to Friday but Hungary's public holidays and moved
+days off, and the Saturdays worked instead) at PETKOMM_DIGEST_TIME (08:00
+Budapest by default) the staff chat gets one message: the tickets past their
+answer deadline, those due within three days, those whose customer has waited
+more than a day for an answer, and the median and 90th percentile of the time
+to a first answer over the last 30 days
 (and, point 8, the month's average rating). The clock is the service's, so the
 tests move it. A service started later in the morning still posts it, up to
 `LATE` after the time; once a day, across restarts (`staff_digests`).
@@ -15,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+
+import holidays
 
 from core.accounts import BUDAPEST
 from core.db import Queryable
@@ -29,30 +32,17 @@ WAITING = DAY  # "unanswered for more than a day"
 SHOWN = 10  # tickets listed under each heading (the rest counted)
 
 
-def easter(year: int) -> date:
-    """Easter Sunday (the Gregorian computus, Meeus/Jones/Butcher)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    ell = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 19 * ell) // 433
-    month = (h + ell - 7 * m + 90) // 25
-    return date(year, month, (h + ell - 7 * m + 33 * month + 19) % 32)
-
-
-def public_holidays(year: int) -> frozenset[date]:
-    """Hungary's public holidays (munkaszüneti napok, Mt. 102. § (1)) in a year."""
-    sunday = easter(year)
-    fixed = [(1, 1), (3, 15), (5, 1), (8, 20), (10, 23), (11, 1), (12, 25), (12, 26)]
-    moving = [sunday - timedelta(days=2), sunday + timedelta(days=1), sunday + timedelta(50)]
-    return frozenset([date(year, month, day) for month, day in fixed] + moving)
+# Hungary's calendar as the `holidays` library keeps it: the public holidays (Mt. 102. §,
+# Easter and Whit Monday computed) and, from each year's decree of the ministry, the days
+# off moved to a weekday (áthelyezett pihenőnap) and the Saturdays worked instead
+# (áthelyezett munkanap). Years are filled in as they are asked for.
+_HUNGARY = holidays.country_holidays("HU")
 
 
 def working_day(day: date) -> bool:
-    """Monday to Friday, and not a public holiday."""
-    return day.weekday() < 5 and day not in public_holidays(day.year)
+    """A day Hungary works: Monday to Friday but public holidays and moved days off, and
+    the Saturdays a decree made working days."""
+    return bool(_HUNGARY.is_working_day(day))
 
 
 def digest_day(now: float, at: time) -> date | None:

@@ -149,8 +149,11 @@ class Average:
 
 
 async def month_average(db: Queryable, now: float) -> Average:
-    """The average of the ratings given this calendar month (Budapest)."""
+    """The average of the ratings given this calendar month (Budapest), up to `now`.
+
+    Bounded on both sides by the clock it is asked with: a digest of an earlier day (the
+    tests', or the demo's moved clock) counts no rating given after it."""
     local = datetime.fromtimestamp(now, BUDAPEST)
     start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
-    average, count = await store.average_rating(db, start)
+    average, count = await store.average_rating(db, start, now + 1)
     return Average(average, count)

@@ -140,6 +140,7 @@ class Summary:
     overdue: bool  # the deadline has passed
     received: str  # `2024. 05. 01. 14:30`, Budapest
     holder: str | None = None  # the name of the staff member who holds it (issue 17)
+    stars: int | None = None  # the customer's rating of the closed ticket, 1 to 5 (issue 17)
 
     @property
     def customer_id(self) -> str | None:
@@ -192,6 +193,7 @@ async def summarise(
         overdue=now > due.due_at,
         received=local_time(ticket.created_at),
         holder=holder_name(holder, ticket.holder_id),
+        stars=await desk_store.ticket_stars(db, ticket.id),
     )
 
 
@@ -258,6 +260,11 @@ class Entry:
         return self.message.author
 
     @property
+    def by_mail(self) -> bool:
+        """Came or went by mail (it has a Message-ID), not through the chat."""
+        return self.message.mail_message_id is not None
+
+    @property
     def machine(self) -> str | None:
         """A machine note's kind (a read receipt, a bounce, …); None for a person's message."""
         return self.message.machine
@@ -272,6 +279,7 @@ class NoteEntry:
     edited: str | None  # when it was last edited, Budapest time
     who: str = "note"
     machine: None = None
+    by_mail: None = None  # neither way: a note is never sent
 
     @property
     def text(self) -> str:

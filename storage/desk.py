@@ -47,6 +47,30 @@ async def chat_use(db: Queryable, customer_id: str) -> ChatUse:
     return ChatUse(row[0], int(row[1])) if row else ChatUse(None, 0)
 
 
+async def chat_logged_in_as(db: Queryable, telegram_user_id: int, customer_id: str) -> bool:
+    """Whether this Telegram user is logged in now to an account that holds the customer ID
+    (its own, or one added to it: account_links)."""
+    row = await db.fetch_one(
+        "SELECT 1 FROM telegram_logins l JOIN portal_accounts a ON a.id = l.account_id"
+        " WHERE l.telegram_user_id = ? AND a.status = 'active' AND (a.customer_id = ?"
+        " OR EXISTS (SELECT 1 FROM account_links k WHERE k.account_id = a.id"
+        " AND k.customer_id = ?))",
+        (telegram_user_id, customer_id, customer_id),
+    )
+    return row is not None
+
+
+async def address_of_customer(db: Queryable, customer_id: str, email: str) -> bool:
+    """Whether the billing data or the customer's portal account gives this e-mail address."""
+    row = await db.fetch_one(
+        "SELECT 1 FROM customers WHERE customer_id = ? AND email = ? COLLATE NOCASE"
+        " UNION ALL SELECT 1 FROM portal_accounts WHERE customer_id = ?"
+        " AND email = ? COLLATE NOCASE",
+        (customer_id, email, customer_id, email),
+    )
+    return row is not None
+
+
 async def other_tickets(
     db: Queryable, ticket: Ticket, *, limit: int = 5
 ) -> tuple[list[Ticket], int]:
@@ -170,6 +194,22 @@ async def member_by_username(db: Queryable, username: str) -> Member | None:
         (username,),
     )
     return Member(*row) if row else None
+
+
+async def cli_member(db: Queryable, username: str, name: str, now: float) -> Member:
+    """The command line's clerk `username` (`cli:anna`) as a staff member: found, or added
+    with the next free negative id (Telegram's user ids are positive, so none clashes)."""
+    found = await member_by_username(db, username)
+    if found is not None:
+        return found
+    user_id = int(
+        await db.fetch_value("SELECT min(0, coalesce(min(user_id), 0)) - 1 FROM staff_members")
+    )
+    await db.execute(
+        "INSERT INTO staff_members(user_id, username, name, seen_at) VALUES (?, ?, ?, ?)",
+        (user_id, username, name, now),
+    )
+    return Member(user_id, username, name, now)
 
 
 async def members(db: Queryable, user_ids: set[int]) -> dict[int, Member]:
@@ -380,9 +420,7 @@ async def digest_sent(db: Queryable, day: str) -> bool:
 
 
 async def mark_digest_sent(db: Queryable, day: str, now: float) -> None:
-    await db.execute(
-        "INSERT OR IGNORE INTO staff_digests(day, sent_at) VALUES (?, ?)", (day, now)
-    )
+    await db.execute("INSERT OR IGNORE INTO staff_digests(day, sent_at) VALUES (?, ?)", (day, now))
 
 
 async def open_due_before(db: Queryable, created_before: float) -> list[Ticket]:
@@ -491,10 +529,22 @@ async def rate(db: Queryable, rating_id: int, stars: int, now: float) -> None:
     )
 
 
-async def average_rating(db: Queryable, since: float) -> tuple[float | None, int]:
-    """The average of the stars given since a moment, and how many."""
+async def average_rating(db: Queryable, since: float, until: float) -> tuple[float | None, int]:
+    """The average of the stars given from `since` until before `until`, and how many."""
     row = await db.fetch_one(
-        "SELECT avg(stars), count(*) FROM customer_ratings WHERE rated_at >= ?", (since,)
+        "SELECT avg(stars), count(*) FROM customer_ratings"
+        " WHERE stars IS NOT NULL AND rated_at >= ? AND rated_at < ?",
+        (since, until),
     )
     assert row is not None
     return (float(row[0]) if row[0] is not None else None), int(row[1])
+
+
+async def ticket_stars(db: Queryable, ticket_id: int) -> int | None:
+    """The stars the customer gave the ticket last (a merged ticket's ratings moved in)."""
+    value = await db.fetch_value(
+        "SELECT stars FROM customer_ratings WHERE ticket_id = ? AND stars IS NOT NULL"
+        " ORDER BY rated_at DESC, id DESC LIMIT 1",
+        (ticket_id,),
+    )
+    return int(value) if value is not None else None

@@ -390,6 +390,8 @@ def test_a_staff_answer_given_in_a_second_terminal_arrives_in_the_demo_chat(tmp_
     hint = demo.wait_for("tickets reply PK-000001")
     printed = hint.strip().splitlines()[-1].strip()
     assert printed.startswith("PETKOMM_DB=") and " --text " in printed
+    # With the demo's payment settings, so a canned answer there is filled as in the chat.
+    assert f"PETKOMM_PAYEE_IBAN='{DEMO_FACTS['PETKOMM_PAYEE_IBAN']}'" in printed
 
     # The second terminal: the line as printed, with our own answer, in another folder.
     answer = "Kollégánk 14 óráig kiér, addig kérjük, ne lépjenek a fedélre."

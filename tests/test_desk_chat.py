@@ -186,7 +186,8 @@ async def test_a_clerk_takes_a_ticket_hands_it_over_and_the_holder_hears_of_the_
     [kata_mine] = await kata.command("mine")
     assert number in kata_mine.text
     [nobody] = await anna.command("assign", f"{number} @senki")
-    assert "Nem ismerek ilyen nevű munkatársat" in nobody.text
+    assert "Nem ismerek ilyen nevű munkatársat (@senki)" in nobody.text
+    assert f"/take {number}" in nobody.text
 
     # The customer writes again: the announcement names Kata with a mention.
     answer_to = await anna.reply(post, "Holnap hívjuk.")
@@ -282,6 +283,7 @@ async def test_a_canned_answer_carries_the_customers_real_debt_and_is_shown_befo
     assert f"{format_amount(owed)} kiegyenlítetlen tartozása van" in preview.text
     assert "Kedvezményezett: PÉTKOMM Kft." in preview.text and "11773016-11111018" in preview.text
     assert labels(preview) == [button_label("send_canned"), button_label("drop_canned")]
+    assert "⚠️" not in preview.text  # her own chat, logged in, the payee set: nothing to warn
     assert len(eva.user.replies) == seen  # nothing went yet
 
     [sent] = await anna.press(preview, button_label("send_canned"))
@@ -294,6 +296,32 @@ async def test_a_canned_answer_carries_the_customers_real_debt_and_is_shown_befo
     assert sum("kiegyenlítetlen" in (m.text or "") for m in eva.user.replies) == 1
     [entry] = await audited(env, "canned_sent")
     assert entry.target == number and entry.details.startswith("tartozas")
+
+
+async def test_a_debt_answer_for_a_chat_not_logged_in_to_the_customer_is_flagged_before_it_goes(
+    staff_bot,
+):
+    # No payee settings, and a chat nobody logged in to: the clerk linked it to a debtor.
+    env = await staff_bot()
+    customer_id = await debtor(env.db)
+    guest = env.customer("Vendég")
+    await guest.command("start")
+    number = await report(guest, "Mennyi a tartozásom?")
+    await env.staff_message(number, "Új bejelentés")
+    anna = env.clerk()
+    await anna.command("link", f"{number} {customer_id}")
+
+    [preview] = await anna.command("reply", f"{number} #tartozas")
+    assert "kiegyenlítetlen tartozása van" in preview.text
+    assert "ez a csevegés most nincs belépve az ügyfél fiókjába" in preview.text
+    assert "Az átutalás adatai kimaradtak" in preview.text
+    assert "PETKOMM_PAYEE_NAME, PETKOMM_PAYEE_IBAN" in preview.text
+    # An answer that tells nothing of the debt needs no warning about the reader.
+    [plain] = await anna.command("reply", f"{number} #megoldva")
+    assert "⚠️" not in plain.text
+    # The clerk decides: ✅ Elküldöm is the confirmation.
+    [sent] = await anna.press(preview, button_label("send_canned"))
+    assert "Válasz elküldve" in sent.text
 
 
 async def test_a_clerk_changes_a_canned_answer_before_it_goes_or_drops_it(staff_bot):
@@ -451,6 +479,9 @@ async def test_a_closed_chat_ticket_is_rated_with_one_tap_and_the_digest_shows_t
     assert "⭐⭐⭐⭐⭐" in guest.user.chat.get(offer.message_id).text
     stars = await env.db.fetch_all("SELECT stars FROM customer_ratings")
     assert [tuple(row) for row in stars] == [(5,)]
+    # The rating is on the ticket, where the clerk opens it.
+    [opened] = await anna.command("ticket", number)
+    assert "⭐ Értékelés: 5/5" in opened.text
 
     env.clock.now = datetime(2026, 11, 30, 6, 30, tzinfo=BUDAPEST).timestamp()
     await env.announcer.run_once()

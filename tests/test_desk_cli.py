@@ -3,6 +3,7 @@ assign|release|show|list --holder`, each a subprocess on a real database file.""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -70,9 +71,11 @@ def test_show_prints_the_customer_beside_the_ticket_and_link_names_an_unknown_on
     assert shown.returncode == 0, shown.stderr
     out = shown.stdout
     assert "the customer: Juhász László (U1234)" in out and "8105 Pétfürdő, Fő u. 1." in out
-    assert "Payment:  csekk" in out and "Balance:  -2545 Ft (owes)" in out
-    assert "2026-000123  12 345 Ft  due 2026-01-20  OVERDUE" in out
-    assert "Last payment: 2025-12-10, 9800 Ft" in out and "no portal account" in out
+    assert "Payment:  csekk" in out and "Balance:  \u22122545 Ft (owes)" in out
+    assert "2026-000123  12 345 Ft  due 2026. 01. 20.  OVERDUE" in out
+    assert "Last payment: 2025. 12. 10., 9800 Ft" in out and "no portal account" in out
+    # One date format in the whole view, the staff chat's: no ISO date, no hyphen minus.
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", out) and not re.search(r"(^|\s)-\d", out, re.M)
 
     unknown = run(env, "tickets", "show", "2")
     assert "unknown sender" in unknown.stdout and "tickets link PK-000002 U1234" in unknown.stdout
@@ -138,6 +141,7 @@ def test_the_desk_commands_have_help():
         "link",
         "note",
         "note-edit",
+        "take",
         "assign",
         "release",
         "merge",
@@ -262,3 +266,169 @@ def test_the_digest_prints_what_the_staff_chat_would_get(env):
     assert "Past their deadline: 0" in out and "Due within 3 days: 2" in out
     assert "Waiting more than a day for an answer: 2" in out and "PK-000001" in out
     assert "First answers in the last 30 days: none" in out
+
+
+async def _rate(env: dict[str, str], number: int, stars: int) -> None:
+    """The customer rated the closed ticket just now (as the chat's star button does)."""
+    from storage import desk as desk_store
+
+    db = await open_database(env["PETKOMM_DB"])
+    try:
+        [rating_id] = await db.fetch_one(
+            "SELECT id FROM customer_ratings WHERE ticket_id = ?", (number,)
+        )
+        await desk_store.rate(db, rating_id, stars, time.time())
+    finally:
+        await db.close()
+
+
+def test_a_rating_shows_on_the_ticket_in_the_list_and_in_the_digest(env):
+    import asyncio
+
+    before = run(env, "tickets", "digest").stdout
+    assert "Customers' rating this month: none yet" in before
+    assert run(env, "tickets", "close", "1").returncode == 0
+    asyncio.run(_rate(env, 1, 4))
+
+    digest = run(env, "tickets", "digest").stdout
+    assert "Customers' rating this month: 4.0 of 5 (1 rating)" in digest
+    assert "Rating:   4/5" in run(env, "tickets", "show", "1").stdout
+    listed = run(env, "tickets", "list", "--all").stdout
+    assert "[rated 4/5]" in next(
+        line for line in listed.splitlines() if line.startswith("PK-000001")
+    )
+    assert "rated" not in run(env, "tickets", "show", "2").stdout
+
+
+def test_a_clerk_at_the_command_line_takes_a_ticket_and_can_be_handed_one(env):
+    import getpass
+
+    me = getpass.getuser()
+    taken = run(env, "tickets", "take", "PK-000001")
+    assert taken.returncode == 0, taken.stderr
+    assert f"PK-000001 is held by you, cli:{me}." in taken.stdout
+    listing = run(env, "tickets", "list").stdout
+    line = next(line for line in listing.splitlines() if line.startswith("PK-000001"))
+    assert f"[{me} (parancssor)]" in line
+    mine = run(env, "tickets", "list", "--mine").stdout
+    assert f"Your open tickets (cli:{me}): 1" in mine and "PK-000002" not in mine
+    # A colleague hands the other ticket to this clerk by the audit's name.
+    handed = run(env, "tickets", "assign", "2", f"cli:{me}")
+    assert handed.returncode == 0, handed.stderr
+    assert "Your open tickets" in run(env, "tickets", "list", "--mine").stdout
+    assert "): 2" in run(env, "tickets", "list", "--mine").stdout
+    taken_lines = [line for line in run(env, "audit").stdout.splitlines() if "ticket_taken" in line]
+    assert len(taken_lines) == 1 and f"cli:{me}" in taken_lines[0]
+
+
+def test_assigning_to_a_name_the_bot_never_met_says_what_to_do(env):
+    refused = run(env, "tickets", "assign", "1", "@senki")
+    assert refused.returncode == 1
+    assert "no staff member @senki" in refused.stderr
+    assert "Telegram user ID" in refused.stderr and "/take PK-000001" in refused.stderr
+    assert "tickets take PK-000001" in refused.stderr
+    nobody = run(env, "tickets", "list", "--mine")
+    assert (
+        nobody.returncode == 0 and "Your open tickets" in nobody.stdout and ": 0" in nobody.stdout
+    )
+
+
+def test_a_canned_answer_says_when_the_payee_settings_are_missing(env):
+    shown = run(env, "tickets", "reply", "1", "--canned", "tartozas", stdin="n\n")
+    assert shown.returncode == 1 and "kiegyenlítetlen tartozása van" in shown.stdout
+    assert "WARNING: the payment details were left out: PETKOMM_PAYEE_NAME, PETKOMM_PAYEE_IBAN" in (
+        shown.stdout
+    )
+    assert "Kedvezményezett" not in shown.stdout
+
+
+def test_a_debt_answer_to_an_address_the_customer_never_gave_needs_the_clerks_yes(env):
+    # PK-000002 came from valaki@example.hu; a clerk linked it to Juhász László.
+    assert run(env, "tickets", "link", "2", "U1234").returncode == 0
+    hurried = run(env, "tickets", "reply", "2", "--canned", "tartozas", "--yes")
+    assert hurried.returncode == 1
+    assert "WARNING: this answer tells the customer's debt" in hurried.stdout
+    assert "an e-mail address the customer never gave us" in hurried.stdout
+    assert "run without --yes to confirm" in hurried.stderr
+    assert "valaki@example.hu" not in run(env, "outbox", "list", "--queued").stdout
+    # Her own address is no question; an answer without the debt neither.
+    own = run(env, "tickets", "reply", "1", "--canned", "tartozas", stdin="n\n")
+    assert "tells the customer's debt" not in own.stdout
+    plain = run(env, "tickets", "reply", "2", "--canned", "megoldva", "--yes")
+    assert plain.returncode == 0 and "WARNING" not in plain.stdout
+    confirmed = run(env, "tickets", "reply", "2", "--canned", "tartozas", stdin="y\n")
+    assert confirmed.returncode == 0 and "answer queued as mail to valaki@example.hu" in (
+        confirmed.stdout
+    )
+
+
+def test_the_demos_printed_command_fills_a_canned_answer_as_the_staff_chat_does(env, tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from cli.terminal_demo import demo_settings, staff_command
+    from core.config import Settings
+
+    settings = demo_settings(
+        Settings({"TELEGRAM_BOT_TOKEN": "123456:TITKOS", "PETKOMM_SMTP_PASSWORD": "jelszo"}),
+        Path(env["PETKOMM_DB"]),
+        tmp_path / "mail",
+    )
+    printed = staff_command(settings, "tickets", "reply", "PK-000001", "--canned", "tartozas")
+    assert "TITKOS" not in printed and "jelszo" not in printed
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PETKOMM_", "TELEGRAM_"))}
+    result = subprocess.run(
+        ["bash", "-c", printed],
+        env=clean,
+        cwd=tmp_path,
+        input="n\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Kedvezményezett: PÉTKOMM Kft." in result.stdout, result.stderr
+    assert "WARNING" not in result.stdout
+
+
+async def _chat_ticket(env: dict[str, str]) -> None:
+    """Juhász László reports the same thing in the chat (PK-000003), an hour later."""
+    db = await open_database(env["PETKOMM_DB"])
+    try:
+        async with db.transaction() as tx:
+            await tickets.open_ticket(
+                tx,
+                channel="telegram",
+                subject="Írtam e-mailt is",
+                body="Írtam e-mailt is a számláról.",
+                new_text="Írtam e-mailt is a számláról.",
+                actor="telegram:555",
+                customer_id="U1234",
+                telegram_user_id=555,
+                telegram_chat_id=555,
+                now=time.time() - DAY + 3600,
+            )
+    finally:
+        await db.close()
+
+
+def test_a_chat_and_a_mail_ticket_merged_say_which_way_each_message_went(env):
+    import asyncio
+
+    asyncio.run(_chat_ticket(env))
+    assert run(env, "tickets", "merge", "3", "1").returncode == 0
+    assert run(env, "tickets", "reply", "1", "--text", "Megnézzük.").returncode == 0
+    shown = run(env, "tickets", "show", "1").stdout
+    assert "--- customer by mail, " in shown and "--- customer in the chat, " in shown
+    assert f"--- staff {ME} by mail, " in shown  # the kept ticket answers by mail
+    listed = run(env, "tickets", "list", "--all").stdout
+    gone = next(line for line in listed.splitlines() if line.startswith("PK-000003"))
+    assert "[merged into PK-000001]" in gone
+    # A ticket of one way only names none.
+    assert " by mail, " not in run(env, "tickets", "show", "2").stdout
+
+
+def test_the_digest_words_answer_times_as_the_staff_chat_does():
+    from cli.tickets import _span
+
+    assert _span(300) == "5 min" and _span(5 * 3600) == "5.0 h" and _span(3 * 86400) == "3.0 days"

@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from core import tickets
 from core.accounts import BUDAPEST
-from core.digest import easter, percentile, working_day
+from core.digest import percentile, working_day
 from storage import tickets as tickets_store
 
 DAY = 86400.0
@@ -95,6 +95,7 @@ async def test_the_digest_comes_once_each_working_morning_with_deadlines_and_ans
     assert quick not in text and slow not in text
     # Two first answers in 30 days: 5 hours and 30 hours.
     assert "medián 5,0 óra, a válaszok 90%-a 30,0 óra alatt (2 bejelentés)" in text
+    assert "Ügyfélértékelés ebben a hónapban: nincs még értékelés" in text
 
     # Later that day, on the weekend and on Christmas Day (a Friday): no other digest.
     env.clock.now = MONDAY + 3 * HOUR
@@ -117,11 +118,29 @@ async def test_no_digest_when_it_is_switched_off(staff_bot):
     assert digests(env) == []
 
 
-def test_working_days_know_hungarys_public_holidays():
-    assert easter(2026) == date(2026, 4, 5) and easter(2027) == date(2027, 3, 28)
+async def test_a_saturday_worked_instead_gets_its_digest_and_a_moved_day_off_none(staff_bot):
+    env = await staff_bot(PETKOMM_DIGEST_TIME="06:00")
+    env.clock.now = budapest(2026, 1, 2, 6, 30)  # Friday: a day off moved to 10 January
+    await env.announcer.run_once()
+    env.clock.now = budapest(2027, 3, 26, 6, 30)  # Good Friday (Easter 2027: 28 March)
+    await env.announcer.run_once()
+    assert digests(env) == []
+    env.clock.now = budapest(2026, 1, 10, 6, 30)  # Saturday, a working day in its place
+    await env.announcer.run_once()
+    [digest] = digests(env)
+    assert "2026. 01. 10. szombat" in digest.text
+
+
+def test_working_days_know_hungarys_public_holidays_and_moved_days():
+    assert not working_day(date(2027, 3, 26)) and not working_day(date(2027, 3, 29))  # Easter
     assert not working_day(date(2026, 4, 3))  # Good Friday
     assert not working_day(date(2026, 4, 6))  # Easter Monday
     assert not working_day(date(2026, 5, 25))  # Whit Monday
     assert not working_day(date(2026, 10, 23)) and working_day(date(2026, 3, 16))
     assert working_day(date(2026, 11, 30)) and not working_day(date(2026, 11, 29))
+    # The decree's moved days (áthelyezett munkanapok): Friday 2 January 2026 is off, worked
+    # on Saturday 10 January; so Friday 21 August for Saturday 8 August.
+    assert not working_day(date(2026, 1, 2)) and working_day(date(2026, 1, 10))
+    assert not working_day(date(2026, 8, 21)) and working_day(date(2026, 8, 8))
+    assert not working_day(date(2025, 5, 2)) and working_day(date(2025, 5, 17))
     assert percentile([5.0], 0.9) == 5.0 and percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0

@@ -94,6 +94,8 @@ async def test_a_mail_and_a_chat_report_merged_keep_both_threads_and_take_replie
         second = text.index("Írtam e-mailt is")
         third = text.index("holnap javítjuk")
         assert first < second < third
+        # Both ways in one thread: each message says which way it came or went.
+        assert "Ügyfél · e-mail" in text and "Ügyfél · csevegés" in text
 
         # The customer answers the chat answer of the merged number: it joins the kept ticket.
         await anna_customer._run(

@@ -83,6 +83,7 @@ def _summary(**changes: Any) -> SimpleNamespace:
         "closed": False,
         "near": True,
         "holder": "Kiss Péter",
+        "stars": 4,
     }
     values.update(changes)
     return SimpleNamespace(**values)
@@ -176,12 +177,21 @@ BASE: dict[str, Any] = {
     "hidden": 2,
     "entries": [
         SimpleNamespace(
-            who="customer", at="2026. 02. 03. 14:30", text="Elfolyik a víz.", author=""
+            who="customer",
+            at="2026. 02. 03. 14:30",
+            text="Elfolyik a víz.",
+            author="",
+            by_mail=True,  # merged with a chat ticket: each message names its way
         ),
-        SimpleNamespace(who="auto", at="2026. 02. 03. 14:31", text="Megkaptuk.", author=""),
-        SimpleNamespace(who="staff", at="2026. 02. 04. 09:00", text="Kimegyünk.", author="Kiss"),
+        SimpleNamespace(
+            who="auto", at="2026. 02. 03. 14:31", text="Megkaptuk.", author="", by_mail=True
+        ),
+        SimpleNamespace(
+            who="staff", at="2026. 02. 04. 09:00", text="Kimegyünk.", author="Kiss", by_mail=False
+        ),
         SimpleNamespace(
             who="note",
+            by_mail=None,
             at="2026. 02. 04. 09:05",
             text="Visszahívni délután.",
             author="Kiss",
@@ -297,7 +307,12 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     },
     "chat/staff/desk/held.txt": {"how": "take"},
     "chat/staff/desk/canned_preview.txt": {
-        "draft": SimpleNamespace(id=7, ticket_id=123, name="tartozas", text="Tisztelt Ilona!")
+        "draft": SimpleNamespace(id=7, ticket_id=123, name="tartozas", text="Tisztelt Ilona!"),
+        "cautions": [
+            SimpleNamespace(kind="no_payee", missing=("PETKOMM_PAYEE_NAME", "PETKOMM_PAYEE_IBAN")),
+            SimpleNamespace(kind="other_chat", missing=()),
+            SimpleNamespace(kind="other_address", missing=()),
+        ],
     },
     "chat/menu/account.txt": {"rows": BOOKINGS, "balance": -11_394},
     "chat/pay/qr.txt": {
