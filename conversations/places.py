@@ -30,8 +30,6 @@ from conversations.common import (
     button_data,
     cancel_keyboard,
     customer_keyboard,
-    inline,
-    label,
     lock_minutes,
     once_key,
     query_of,
@@ -47,7 +45,6 @@ from core import accounts, intents
 from core.account_lookup import Account
 from core.accounts import links
 from core.accounts.links import LinkOutcome
-from core.formats import format_invoice_number
 from core.texts import labels, render
 
 PREFIX = "place:"  # show:<id>, add, remove, del:<id>, delok:<id>, list, confirm, fix[:<field>]
@@ -284,28 +281,13 @@ async def show_summary(
     """The three answers, as the registration's summary shows them, to add or correct;
     `kept` says first that nothing was changed (Mégse while correcting), `changed` which
     field a value typed at the summary replaced."""
-    draft = _draft(context)
-    await say(
-        update,
-        "registration/summary",
-        reply_markup=inline([[("confirm", f"{PREFIX}confirm")], [("correct", f"{PREFIX}fix")]]),
-        draft=draft,
-        invoice=format_invoice_number(draft["invoice"]),
-        kept=kept,
-        changed=label(f"field_{changed}") if changed else "",
-    )
+    await registration.say_summary(update, _draft(context), PREFIX, kept=kept, changed=changed)
     return CONFIRM
 
 
 async def choose_field(update: Update, context: BotContext) -> NextState:
     """Javítok: which of the three to correct."""
-    if update.callback_query:
-        await update.callback_query.answer()
-    await say(
-        update,
-        "registration/which_field",
-        reply_markup=inline([[(f"field_{f}", f"{PREFIX}fix:{f}")] for f in FIELDS]),
-    )
+    await registration.say_field_choice(update, PREFIX, FIELDS)
     return CHOOSE
 
 

@@ -283,34 +283,46 @@ got_invoice = _billing_fact("invoice", BILLING_PARSERS["invoice"])
 got_amount = _billing_fact("amount", BILLING_PARSERS["amount"])
 
 
+async def say_summary(
+    update: Update, draft: Mapping[str, Any], prefix: str, *, kept: bool, changed: str
+) -> None:
+    """The answers of `draft` to confirm or correct (buttons `<prefix>confirm`,
+    `<prefix>fix`): the registration's summary, also Fiókváltás's (`conversations.places`)."""
+    await say(
+        update,
+        "registration/summary",
+        reply_markup=inline([[("confirm", f"{prefix}confirm")], [("correct", f"{prefix}fix")]]),
+        draft=draft,
+        invoice=format_invoice_number(draft["invoice"]),
+        kept=kept,
+        changed=label(f"field_{changed}") if changed else "",
+    )
+
+
+async def say_field_choice(update: Update, prefix: str, fields: tuple[str, ...]) -> None:
+    """Which of `fields` to correct (buttons `<prefix>fix:<field>`)."""
+    if update.callback_query:
+        await update.callback_query.answer()
+    await say(
+        update,
+        "registration/which_field",
+        reply_markup=inline([[(f"field_{f}", f"{prefix}fix:{f}")] for f in fields]),
+    )
+
+
 async def show_summary(
     update: Update, context: BotContext, *, kept: bool = False, changed: str = ""
 ) -> NextState:
     """Everything typed (password hidden, the rest in its normalised form), to confirm or
     correct; `kept` says first that nothing was changed (Mégse while correcting), `changed`
     which field a value typed at the summary replaced."""
-    draft = _draft(context)
-    await say(
-        update,
-        "registration/summary",
-        reply_markup=inline([[("confirm", "reg:confirm")], [("correct", "reg:fix")]]),
-        draft=draft,
-        invoice=format_invoice_number(draft["invoice"]),
-        kept=kept,
-        changed=label(f"field_{changed}") if changed else "",
-    )
+    await say_summary(update, _draft(context), "reg:", kept=kept, changed=changed)
     return CONFIRM
 
 
 async def choose_field(update: Update, context: BotContext) -> NextState:
     """Offer the fields to correct."""
-    if update.callback_query:
-        await update.callback_query.answer()
-    await say(
-        update,
-        "registration/which_field",
-        reply_markup=inline([[(f"field_{f}", f"reg:fix:{f}")] for f in FIELDS]),
-    )
+    await say_field_choice(update, "reg:", FIELDS)
     return CHOOSE
 
 
