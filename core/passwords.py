@@ -30,8 +30,10 @@ MAX_LENGTH = 128
 # memory, one pass, one lane): as hard on a guesser's GPU as the others it lists, at about a
 # third of the CPU of argon2-cffi's default (64 MiB, three passes, four lanes: ~0.23 s of
 # CPU a check here), so a storm of 200 logins costs ~15 s of CPU, not ~45. A hash keeps
-# its own parameters: those made before verify as they are.
-_hasher = PasswordHasher(time_cost=1, memory_cost=46 * 1024, parallelism=1)
+# its own parameters: those made before verify as they are, and the next right login
+# stores a hash with these (`needs_rehash`).
+PRODUCT_HASHER = PasswordHasher(time_cost=1, memory_cost=46 * 1024, parallelism=1)
+_hasher = PRODUCT_HASHER
 
 T = TypeVar("T")
 
@@ -113,6 +115,15 @@ def _verify(password_hash: str, password: str) -> bool:
 async def verify_password(password_hash: str, password: str) -> bool:
     """True when `password` matches; computed in a worker thread."""
     return await _hashing(_verify, password_hash, password)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether a hash was made with other parameters than today's (an older, costlier
+    Argon2id: `sessions.login` replaces it with a fresh one after a right password)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False
 
 
 async def verify_unknown_user(password: str) -> None:

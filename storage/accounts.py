@@ -168,6 +168,15 @@ async def activate(db: Queryable, account_id: int, now: float) -> None:
     )
 
 
+async def replace_hash(db: Queryable, account_id: int, old_hash: str, new_hash: str) -> None:
+    """The same password's hash made with today's parameters: only if the password has not
+    changed meanwhile (the old hash still stored)."""
+    await db.execute(
+        "UPDATE portal_accounts SET password_hash = ? WHERE id = ? AND password_hash = ?",
+        (new_hash, account_id, old_hash),
+    )
+
+
 async def set_password(db: Queryable, account_id: int, password_hash: str, now: float) -> None:
     await db.execute(
         "UPDATE portal_accounts SET password_hash = ?, password_changed_at = ? WHERE id = ?",

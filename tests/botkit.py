@@ -232,7 +232,7 @@ def cheap_argon2():
     """Argon2id with small parameters: the same code path, fast tests."""
     passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
     yield
-    passwords.use_hasher(PasswordHasher())
+    passwords.use_hasher(passwords.PRODUCT_HASHER)  # as the product has it
     passwords.use_threads()  # as the product has it (a test may have widened it)
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+from argon2 import PasswordHasher
+
 from conversations.common import label
+from core import passwords
 from core.formats import format_amount
 from tests.botkit import active_customer, debtor, proof_for
 
@@ -177,3 +180,29 @@ async def test_logout_then_a_menu_button_asks_to_log_in(bot_env):
     assert "Kijelentkezett" in person.texts(await person.press("logout"))
     # An old keyboard may still be on screen (another device): its label arrives as text.
     assert "Ehhez be kell lépnie" in person.texts(await person.say(label("invoices")))
+
+
+async def test_a_password_hashed_with_older_parameters_is_hashed_anew_at_login(bot_env):
+    # Argon2id's parameters were lowered to OWASP's (issue 14): a hash made before keeps
+    # working, and the first login with the right password stores today's instead.
+    older = PasswordHasher(time_cost=2, memory_cost=128, parallelism=1)
+    person = await active_customer(bot_env, "U0022", "regi22")
+    await person.press("logout")
+    await bot_env.db.execute(
+        "UPDATE portal_accounts SET password_hash = ? WHERE username = 'regi22'",
+        (older.hash(PASSWORD),),
+    )
+
+    async def stored() -> str:
+        return await bot_env.db.fetch_value(
+            "SELECT password_hash FROM portal_accounts WHERE username = 'regi22'"
+        )
+
+    assert "nem megfelelő" in person.texts(await person.login("regi22", "rossz-jelszo-1"))
+    assert "t=2" in await stored()  # a wrong password changes nothing
+    await person.press("cancel")
+    assert "Sikeres belépés" in person.texts(await person.login("regi22", PASSWORD))
+    fresh = await stored()
+    assert "t=2" not in fresh and not passwords.needs_rehash(fresh)
+    await person.press("logout")
+    assert "Sikeres belépés" in person.texts(await person.login("regi22", PASSWORD))

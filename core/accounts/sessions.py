@@ -20,7 +20,7 @@ from core.accounts.rules import (
     wrong_guess,
 )
 from core.emails import normalised_email
-from core.passwords import verify_password, verify_unknown_user
+from core.passwords import hash_password, needs_rehash, verify_password, verify_unknown_user
 from storage import accounts as store
 from storage import audit
 from storage import notifications as notify_store
@@ -89,9 +89,24 @@ async def login(
     if not ok:
         return await _refused(db, attempt, account.customer_id if account else "", now)
     assert account is not None
+    fresher = await _fresher_hashes([account], password)
     async with db.transaction() as tx:
         await throttle.succeeded(tx, attempt, now, remember=account.status == "active")
+        await _store_fresher(tx, fresher)
         return await _enter(tx, account, telegram_user_id, chat_id, now)
+
+
+async def _fresher_hashes(
+    accounts: Sequence[store.Account], password: str
+) -> list[tuple[store.Account, str]]:
+    """Today's hash of the right `password` for each account whose stored one was made with
+    older parameters (made before the transaction that stores it: hashing takes a while)."""
+    return [(a, await hash_password(password)) for a in accounts if needs_rehash(a.password_hash)]
+
+
+async def _store_fresher(db: Queryable, fresher: list[tuple[store.Account, str]]) -> None:
+    for account, new_hash in fresher:
+        await store.replace_hash(db, account.id, account.password_hash, new_hash)
 
 
 async def _login_by_address(
@@ -142,8 +157,10 @@ async def _login_by_address(
     if not opened:  # each account's guess stays counted
         return await _refused(db, attempt, " ".join(a.customer_id for a in named), now)
     active = [account for account in opened if account.status == "active"]
+    fresher = await _fresher_hashes(opened, password)
     async with db.transaction() as tx:
         await throttle.succeeded(tx, attempt, now, remember=bool(active))
+        await _store_fresher(tx, fresher)
         for _, guess in tried:  # the owner of one: no guess at any of them
             if guess is not None:
                 await throttle.not_a_guess(tx, guess)
