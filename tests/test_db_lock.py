@@ -184,13 +184,17 @@ async def test_every_page_typed_or_pressed_comes_while_another_process_holds_the
     # Minutes later (the login's "last seen" is due a refresh: a write too).
     env.clock.advance(120)
     async with write_lock_held(db_path(env), "", begin) as lock:
+        # This process's own write waits for the lock meanwhile, as a notifier's claim
+        # would: the pages do not queue behind it either.
+        waiting = asyncio.create_task(env.db.execute(RENAME, ("Kis Éva", "U0001")))
         for name, word in [*pages.items(), *pages.items()]:
             typed = await asyncio.wait_for(eva.say(word), timeout=5)
             assert eva.texts(typed) == expected[name], word
             pressed = await asyncio.wait_for(eva.press(name), timeout=5)
             assert eva.texts(pressed) == expected[name], name
             env.clock.advance(70)
-        assert lock.holding
+        assert lock.holding and not waiting.done()
+    await waiting
     assert not any(WAIT_NOTICE in (m.text or "") for m in eva.user.replies)
 
 
