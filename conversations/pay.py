@@ -7,6 +7,10 @@ egyben" too. A press answers with a photo of the QR code, the three values as te
 a line on how to use them, protected from forwarding and saving (it shows personal
 data). What is paid is what is owed when the button is pressed, after the latest import.
 No button is shown while the QR codes are off (`core.facts.qr_payee`).
+
+A login with several customer IDs (Fiókváltás, `core.accounts.links`) pays an invoice of
+any of them, whichever the pages show now, and the caption names the place it pays; the
+total's button carries its customer ID, so it pays that page's debt after a switch too.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from conversations.common import (
     say,
 )
 from core import paying, payment_qr
+from core.accounts import links
 from core.facts import Facts
 from core.formats import format_invoice_number
 from core.paying import Invoice, PaymentRequest, Refusal
@@ -35,10 +40,11 @@ from core.texts import render
 
 log = logging.getLogger(f"petkomm.{__name__}")
 
-# Callback data: `pay:<invoice number>` for one invoice, `pay:all` for the whole debt.
+# Callback data: `pay:<invoice number>` for one invoice, `pay:all:<customer ID>` for the
+# whole debt of that customer ID (`pay:all`, as buttons sent before said it: the one shown).
 PREFIX = "pay:"
 ALL = "all"
-PATTERN = rf"^{PREFIX}(\d{{10}}|{ALL})$"
+PATTERN = rf"^{PREFIX}(\d{{10}}|{ALL}(:[A-Za-z0-9]{{1,20}})?)$"
 
 
 def pay_button(facts: Facts, invoice: Invoice) -> InlineKeyboardButton | None:
@@ -72,7 +78,9 @@ def debt_keyboard(facts: Facts, statement: Statement) -> InlineKeyboardMarkup | 
     total when there are several (None when the QR codes are off or nothing is owed)."""
     rows = invoice_rows(facts, statement.unpaid)
     if len(rows) > 1:
-        rows.append([InlineKeyboardButton(label("pay_total"), callback_data=f"{PREFIX}{ALL}")])
+        # The customer ID in the data: a press after Fiókváltás still pays this page's debt.
+        total = f"{PREFIX}{ALL}:{statement.customer_id}"
+        rows.append([InlineKeyboardButton(label("pay_total"), callback_data=total)])
     return InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -93,7 +101,9 @@ def copy_keyboard(request: PaymentRequest) -> InlineKeyboardMarkup:
 
 
 async def answer(update: Update, context: BotContext) -> None:
-    """A Fizetés button: the QR code of what is owed now, or why there is none."""
+    """A Fizetés button: the QR code of what is owed now, or why there is none. An invoice
+    of any customer ID of the login is paid (its own or one added in Fiókváltás, whichever
+    the pages show now), the place named when the login has several."""
     # Imported here: the menu's pages import this module for their buttons.
     from conversations.menu import require_login
 
@@ -104,13 +114,24 @@ async def answer(update: Update, context: BotContext) -> None:
     await query.answer()  # at once: making the code takes a moment
     svc = context.services
     wanted = button_data(update).removeprefix(PREFIX)
-    invoice_no = None if wanted == ALL else int(wanted)
-    asked = await paying.asked(svc.db, svc.facts, account.customer_id, invoice_no, svc.now())
+    invoice_no = None if wanted.startswith(ALL) else int(wanted)
+    total_of = wanted.removeprefix(f"{ALL}:") if ":" in wanted else account.customer_id
+    places = await links.places(svc.db, account)
+    asked = await paying.asked(
+        svc.db,
+        svc.facts,
+        [place.customer_id for place in places],
+        invoice_no,
+        svc.now(),
+        total_of=total_of,
+    )
     request = asked.request
     if request is None:
         assert asked.refusal is not None
         await _refuse(update, asked.refusal, invoice_no, account.customer_id)
         return
+    # The place, as the pages' headings and the notices name it, when there are several.
+    place = next((p for p in places if p.customer_id == request.customer_id), None)
     # segno is pure Python (some 50 ms): off the event loop, so other chats go on meanwhile.
     image = await asyncio.to_thread(payment_qr.png, request.payload)
     await chat_of(update).send_photo(
@@ -120,6 +141,7 @@ async def answer(update: Update, context: BotContext) -> None:
             request=request,
             invoice=format_invoice_number(invoice_no) if invoice_no is not None else "",
             invoices=len(request.invoices),
+            place=place if len(places) > 1 else None,
         ),
         reply_markup=copy_keyboard(request),
         protect_content=True,  # the account, the amount and the customer ID: not forwarded
@@ -127,7 +149,7 @@ async def answer(update: Update, context: BotContext) -> None:
     )
     log.info(
         "payment QR code sent to customer %s for %s",
-        account.customer_id,
+        request.customer_id,
         "the whole debt" if invoice_no is None else format_invoice_number(invoice_no),
     )
 
@@ -138,9 +160,9 @@ async def _refuse(
     """Say why a press gets no code."""
     if refusal is Refusal.NOT_THEIRS:
         log.warning(
-            "customer %s pressed Fizetés for invoice %s, which is not theirs",
+            "customer %s pressed Fizetés for %s, of no customer ID of their login",
             customer_id,
-            invoice_no,
+            "the whole debt" if invoice_no is None else invoice_no,
         )
     number = format_invoice_number(invoice_no) if invoice_no is not None else ""
     await say(update, f"pay/{refusal.value}", reply_markup=customer_keyboard(), invoice=number)

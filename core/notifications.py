@@ -503,6 +503,8 @@ async def message_for(db: Database, delivery: Delivery) -> ToSend | str:
             customer_id=delivery.customer_id,
             address=address,
             invoices=invoices,
+            # Számlák shows another customer ID of the login now: say to switch first.
+            elsewhere=bool(delivery.shown) and delivery.shown != delivery.customer_id,
         )
         shown = invoices[:10]  # as many as the text lists
         return ToSend(text, [int(i["invoice_no"]) for i in shown if i["outstanding"] > 0])

@@ -12,7 +12,7 @@ owed: a button is never shown for a code that could not be made.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -122,7 +122,7 @@ class Refusal(Enum):
     OFF = "off"  # the QR codes are off (the settings changed since the button was sent)
     PAID = "paid"  # the invoice has been paid since
     NOTHING_OWED = "nothing_owed"  # the total: nothing is owed any more
-    NOT_THEIRS = "not_theirs"  # an invoice of another customer than the one logged in
+    NOT_THEIRS = "not_theirs"  # an invoice of no customer ID of the login
 
 
 @dataclass(frozen=True)
@@ -134,21 +134,32 @@ class Asked:
 
 
 async def asked(
-    db: Queryable, facts: Facts, customer_id: str, invoice_no: int | None, now: float
+    db: Queryable,
+    facts: Facts,
+    customer_ids: Collection[str],
+    invoice_no: int | None,
+    now: float,
+    *,
+    total_of: str,
 ) -> Asked:
-    """The answer to a Fizetés press of the logged-in `customer_id`: for one invoice (its
-    number), or for the whole debt (None), with what is owed now, after the latest import.
+    """The answer to a Fizetés press of a login whose customer IDs are `customer_ids` (its
+    own and those it added, `core.accounts.links`): for one invoice (its number), or for
+    the whole debt of `total_of` (None), with what is owed now, after the latest import.
 
-    An invoice of another customer is refused: the button's data comes from the customer's
+    An invoice of any of the login's customer IDs is paid, whichever one the pages show
+    now (a new-invoice notice of the holiday house, pressed while the home is shown). One
+    of no customer ID of the login is refused: the button's data comes from the customer's
     device, and a household may have logged in to another account since it was sent.
     """
     if facts.qr_payee is None:
         return Asked(None, Refusal.OFF)
     if invoice_no is None:
-        request = for_total(facts, customer_id, await billing.unpaid_invoices(db, customer_id), now)
+        if total_of not in customer_ids:
+            return Asked(None, Refusal.NOT_THEIRS)
+        request = for_total(facts, total_of, await billing.unpaid_invoices(db, total_of), now)
         return Asked(request, None if request else Refusal.NOTHING_OWED)
     invoice = await billing.get_invoice(db, invoice_no)
-    if invoice is None or invoice.customer_id != customer_id:
+    if invoice is None or invoice.customer_id not in customer_ids:
         return Asked(None, Refusal.NOT_THEIRS)
     request = for_invoice(facts, invoice, now)
     return Asked(request, None if request else Refusal.PAID)

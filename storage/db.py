@@ -66,6 +66,11 @@ SCRUB_DELAY = 0.5
 # The first pause between two checkpoint attempts that found the log in use; it doubles.
 SCRUB_RETRY = 0.02
 SCRUB_RETRY_LIMIT = 0.5
+# After a write that may be left out (`Database.patience(skippable=True)`) gave up for
+# another process's write lock, the next such writes within this many seconds give up at
+# once: one typed page makes up to four of them (the login's "last seen", a stray
+# password's count), and each would otherwise wait its own patience for the same lock.
+SKIP_AFTER_BUSY = 1.0
 # Reader connections of a file database: a few, for concurrent pages, each in its thread.
 READERS = 2
 
@@ -113,6 +118,8 @@ def is_busy(error: BaseException | None) -> bool:
 
 # How long writes in the current task may wait, when `Database.patience` says so.
 _budget: ContextVar[float | None] = ContextVar("petkomm_write_budget", default=None)
+# Whether they may be left out altogether (`Database.patience(skippable=True)`).
+_skippable: ContextVar[bool] = ContextVar("petkomm_write_skippable", default=False)
 
 # A statement that only reads: a SELECT, or a WITH … SELECT (a WITH may lead a write).
 _QUERY = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
@@ -497,6 +504,7 @@ class Database:
         self._scrubber = None if str(path) == ":memory:" else _Scrubber(path, conn, self._lock)
         self.write_timeout = WRITE_TIMEOUT
         self.write_notice_after = WRITE_NOTICE_AFTER
+        self._busy_until = 0.0  # skippable writes give up at once until then (SKIP_AFTER_BUSY)
 
     # --- listeners -------------------------------------------------------------------------
 
@@ -562,16 +570,21 @@ class Database:
                 log.exception("a write-wait listener failed")
 
     @contextmanager
-    def patience(self, seconds: float) -> Iterator[None]:
+    def patience(self, seconds: float, *, skippable: bool = False) -> Iterator[None]:
         """Writes in this block (in this task) wait at most `seconds` for the write lock.
 
         For writes that may be skipped when the database is busy (e.g. refreshing when
-        a login was last seen): catch `DatabaseBusy` around the block.
+        a login was last seen): catch `DatabaseBusy` around the block. `skippable`
+        writes (a page's: it must not wait for another process) give up at once for
+        `SKIP_AFTER_BUSY` seconds after one of them found the lock held, instead of each
+        waiting its `seconds` again; a write that retries in a loop must not be one.
         """
         token = _budget.set(seconds)
+        skip_token = _skippable.set(skippable)
         try:
             yield
         finally:
+            _skippable.reset(skip_token)
             _budget.reset(token)
 
     # --- the writer --------------------------------------------------------------------------
@@ -588,6 +601,9 @@ class Database:
         patience = _budget.get()
         budget = self.write_timeout if patience is None else patience
         started = loop.time()
+        skippable = patience is not None and _skippable.get()
+        if skippable and started < self._busy_until:
+            raise DatabaseBusy("database is locked: a skippable write found it so a moment ago")
         deadline = started + budget
         queued = [True]  # still behind this process's own writes (not yet at SQLite's lock)
         notice = (
@@ -601,14 +617,19 @@ class Database:
                     await self._lock.acquire()
                 queued[0] = False
             except TimeoutError:
+                if skippable:
+                    self._busy_until = loop.time() + SKIP_AFTER_BUSY
                 raise DatabaseBusy(
                     f"database is locked: gave up waiting for the writer after {budget:g} s"
                 ) from None
             try:
                 result = await self._attempt(attempt, deadline, budget, patience is not None)
-            except BaseException:
+            except BaseException as error:
                 self._lock.release()
+                if skippable and isinstance(error, DatabaseBusy):
+                    self._busy_until = loop.time() + SKIP_AFTER_BUSY
                 raise
+            self._busy_until = 0.0  # the lock is ours: nothing to skip for
         finally:
             if notice is not None:
                 notice.cancel()

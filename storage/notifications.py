@@ -283,17 +283,26 @@ class Delivery:
     kind: str
     details: dict[str, Any]
     address: str = ""  # the customer account's address, as the pages name the place
+    # The customer ID the user's pages show now (Fiókváltás; "" when not logged in): a
+    # notice of another one says to switch before looking at Számlák.
+    shown: str = ""
 
 
-# A batch's deliveries with their customers' addresses in the same query (not one query per
+# A batch's deliveries with their customers' addresses, and the customer ID each user's
+# pages show (the one viewed if the login still has it, else the account's own, as
+# `core.accounts.sessions.current_account` has it), in the same query (not one query per
 # delivery when it is sent). Read at the claim, a few seconds before the send: an import
 # changing an address in between is told the next time.
 _CLAIMED = (
     "SELECT d.id, d.notification_id, d.telegram_user_id, d.chat_id, d.attempts,"
-    " n.customer_id, n.kind, n.details, coalesce(c.address, '')"
+    " n.customer_id, n.kind, n.details, coalesce(c.address, ''),"
+    " coalesce(k.customer_id, a.customer_id, '')"
     " FROM notification_deliveries d"
     " JOIN notifications n ON n.id = d.notification_id"
     " LEFT JOIN customers c ON c.customer_id = n.customer_id"
+    " LEFT JOIN telegram_logins l ON l.telegram_user_id = d.telegram_user_id"
+    " LEFT JOIN portal_accounts a ON a.id = l.account_id"
+    " LEFT JOIN account_links k ON k.account_id = l.account_id AND k.customer_id = l.viewing"
 )
 
 
@@ -308,6 +317,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         str(row[6]),
         json.loads(row[7]),
         str(row[8]),
+        str(row[9]),
     )
 
 

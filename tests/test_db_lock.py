@@ -20,14 +20,14 @@ import pytest
 
 from bot import ordering
 from core.db import DatabaseBusy, open_database
-from tests.botkit import BotEnv, Customer, active_customer
+from tests.botkit import BotEnv, Customer, active_customer, debtor
 
 # The second process: a write transaction (with the statement given, if any), held until
 # its stdin closes, then committed (like an import that finishes).
 HOLDER = r"""
 import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-conn.execute("BEGIN IMMEDIATE")
+conn.execute("BEGIN " + (sys.argv[3] if len(sys.argv) > 3 else "IMMEDIATE"))
 if sys.argv[2]:
     conn.execute(sys.argv[2])
 print("locked", flush=True)
@@ -66,15 +66,19 @@ IMPORT_ROW = (
 
 
 @asynccontextmanager
-async def write_lock_held(path: Path, statement: str = IMPORT_ROW) -> AsyncIterator[LockHolder]:
+async def write_lock_held(
+    path: Path, statement: str = IMPORT_ROW, begin: str = "IMMEDIATE"
+) -> AsyncIterator[LockHolder]:
     """A second process holds a write transaction on `path` until released (or the block ends),
-    having run `statement` in it (by default, an import's new customer; "" for none)."""
+    having run `statement` in it (by default, an import's new customer; "" for none), begun
+    with `BEGIN <begin>` (IMMEDIATE, or EXCLUSIVE as an operator's `sqlite3` shell may)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         HOLDER,
         str(path),
         statement,
+        begin,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -157,6 +161,41 @@ async def test_twenty_customers_see_their_debt_while_another_process_holds_the_w
 
     shown = [person.texts(replies) for person, replies in zip(people, pages, strict=True)]
     assert shown == [page for page, members in households for _ in members]
+
+
+@pytest.mark.parametrize("begin", ["IMMEDIATE", "EXCLUSIVE"])
+async def test_every_page_typed_or_pressed_comes_while_another_process_holds_the_lock(
+    bot_env, begin
+):
+    # The customer trial: "Tartozás" typed (eight letters, one word: it was compared with
+    # the customer's password hash, a counted write) waited for the lock held by another
+    # process, then said "Egy pillanat türelmet kérünk…", and every later page of the chat
+    # waited behind it. Now each page comes while the lock is still held.
+    env = bot_env
+    eva = await active_customer(env, await debtor(env.db), "eva")
+    pages = {
+        "home": "Kezdőlap",
+        "debt": "Tartozás",
+        "invoices": "Számlák",
+        "account": "Folyószámla",
+        "customer_data": "Ügyféladatok",
+    }
+    expected = {name: eva.texts(await eva.press(name)) for name in pages}
+    # Minutes later (the login's "last seen" is due a refresh: a write too).
+    env.clock.advance(120)
+    async with write_lock_held(db_path(env), "", begin) as lock:
+        # This process's own write waits for the lock meanwhile, as a notifier's claim
+        # would: the pages do not queue behind it either.
+        waiting = asyncio.create_task(env.db.execute(RENAME, ("Kis Éva", "U0001")))
+        for name, word in [*pages.items(), *pages.items()]:
+            typed = await asyncio.wait_for(eva.say(word), timeout=5)
+            assert eva.texts(typed) == expected[name], word
+            pressed = await asyncio.wait_for(eva.press(name), timeout=5)
+            assert eva.texts(pressed) == expected[name], name
+            env.clock.advance(70)
+        assert lock.holding and not waiting.done()
+    await waiting
+    assert not any(WAIT_NOTICE in (m.text or "") for m in eva.user.replies)
 
 
 async def test_a_report_waits_for_the_lock_says_so_and_is_taken_once_it_is_released(bot_env):
@@ -288,6 +327,36 @@ async def test_reads_do_not_wait_and_a_write_gives_up_unchanged_when_the_lock_st
         rows = await db.fetch_all("SELECT customer_id, name FROM customers ORDER BY 1")
         assert [tuple(r) for r in rows] == [("U0001", "Z"), ("U9999", "Import")]
     finally:
+        await db.close()
+
+
+async def test_skippable_writes_give_up_at_once_after_one_found_the_lock_held(tmp_path):
+    # A typed page makes several skippable writes (the login's "last seen", a stray
+    # password's count): only the first waits its patience for a held lock.
+    db = await open_database(tmp_path / "db.sqlite3")
+    tried: list[str] = []
+    try:
+        await db.execute(ADD, ("U0001", "A"))
+        await db.conn.set_trace_callback(tried.append)
+        async with write_lock_held(tmp_path / "db.sqlite3"):
+            with pytest.raises(DatabaseBusy), db.patience(0.2, skippable=True):
+                await db.execute(RENAME, ("X", "U0001"))
+            assert any(sql.startswith("UPDATE") for sql in tried)
+            tried.clear()
+            with pytest.raises(DatabaseBusy), db.patience(0.2, skippable=True):
+                await db.execute(RENAME, ("Y", "U0001"))
+            assert tried == []  # gave up without trying SQLite's lock again
+            # A write that is not skippable (one that retries in a loop) still tries.
+            with pytest.raises(DatabaseBusy), db.patience(0.1):
+                await db.execute(RENAME, ("Z", "U0001"))
+            assert any(sql.startswith("UPDATE") for sql in tried)
+        # Once a write has had the lock, skippable ones are made again.
+        await db.execute(RENAME, ("B", "U0001"))
+        with db.patience(0.2, skippable=True):
+            await db.execute(RENAME, ("C", "U0001"))
+        assert await db.fetch_value(NAME_OF, ("U0001",)) == "C"
+    finally:
+        await db.conn.set_trace_callback(None)
         await db.close()
 
 

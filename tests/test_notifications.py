@@ -463,6 +463,9 @@ async def test_an_added_customer_accounts_new_invoice_reaches_the_login_naming_i
     # It names the place as the pages do (the customer trial: "which one is U0004?").
     address = await env.db.fetch_value("SELECT address FROM customers WHERE customer_id = 'U0004'")
     assert f"Ügyfél-azonosító: U0004 · {address}" in notice.text
+    # The added one is the one shown: Számlák shows it, no switching to ask for.
+    assert "A részleteket a 🧾 Számlák menüben látja." in notice.text
+    assert "Fiókváltás" not in notice.text
 
 
 async def test_a_typed_igen_or_nem_answers_the_question_as_its_buttons_do(bot_env):

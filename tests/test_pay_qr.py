@@ -20,12 +20,15 @@ import zxingcpp
 from PIL import Image
 
 from core import paying, payment_qr, texts
+from core.accounts.links import Place
 from core.config import Settings
 from core.facts import Facts, facts_from
 from core.formats import format_amount, format_invoice_number
 from core.payment_qr import Payee, QrError, Transfer
 from storage.billing import Invoice
-from tests.botkit import active_customer
+from tests.botkit import active_customer, proof_for
+from tests.test_chat_places import add_place, button_of
+from tests.test_notifications import Billing, invoice, subscribed, told
 
 NAME, IBAN, BIC = "PÉTKOMM Kft.", "HU42117730161111101800000000", "OTPVHUHBXXX"
 PAY = {
@@ -273,23 +276,36 @@ def test_the_longest_caption_stays_within_telegram_s_1024_characters():
     request = paying.for_invoice(facts, owed, 0)
     assert request is not None and len(request.reference) == 70
     with texts.telling(facts):
-        caption = texts.render("chat/pay/qr.txt", request=request, invoice="x", invoices=1)
+        # A login with several customer IDs: the place it pays named, with a long address.
+        address = "8105 Pétfürdő, " + "Hosszú " * 20 + "u. 1."
+        place = Place("U0014", "Kiss Anna", address, own=True, shown=True)
+        caption = texts.render(
+            "chat/pay/qr.txt", request=request, invoice="x", invoices=1, place=place
+        )
     assert len(re.sub(r"<[^>]+>", "", html.unescape(caption))) <= 1024
 
 
-async def test_an_invoice_of_another_customer_gets_no_code(db):
-    await db.execute(
-        "INSERT INTO customers (customer_id, name, address) VALUES ('U0014', 'Kiss Anna', 'Pét')"
-    )
+async def test_an_invoice_of_no_customer_id_of_the_login_gets_no_code(db):
+    for customer_id in ("U0014", "U0040"):
+        await db.execute(
+            "INSERT INTO customers (customer_id, name, address) VALUES (?, 'Kiss Anna', 'Pét')",
+            (customer_id,),
+        )
     await db.execute(
         "INSERT INTO invoices (invoice_no, customer_id, issue_date, due_date, amount,"
         " outstanding) VALUES (2026000414, 'U0014', '2026-11-01', '2026-11-16', 14882, 7400)"
     )
     facts = facts_from(Settings(PAY))
-    theirs = await paying.asked(db, facts, "U0014", 2026_000414, 0)
+    theirs = await paying.asked(db, facts, ["U0014"], 2026_000414, 0, total_of="U0014")
     assert theirs.request is not None and theirs.request.amount == 7_400
-    other = await paying.asked(db, facts, "U0003", 2026_000414, 0)
+    other = await paying.asked(db, facts, ["U0003"], 2026_000414, 0, total_of="U0003")
     assert other.request is None and other.refusal is paying.Refusal.NOT_THEIRS
+    # A login that has it among its customer IDs pays it, whichever one it shows now.
+    linked = await paying.asked(db, facts, ["U0040", "U0014"], 2026_000414, 0, total_of="U0040")
+    assert linked.request is not None and linked.request.customer_id == "U0014"
+    # The whole debt of a customer ID the login no longer has (removed since): refused.
+    gone = await paying.asked(db, facts, ["U0040"], None, 0, total_of="U0014")
+    assert gone.request is None and gone.refusal is paying.Refusal.NOT_THEIRS
 
 
 # --- through the bot -------------------------------------------------------------------------
@@ -416,3 +432,59 @@ async def test_without_a_bic_there_is_no_button_and_one_warning_at_start(staff_b
     assert "Számlaszám: 11773016-11111018" in page.text  # the transfer data still shown
     (listing,) = await eva.press("invoices")
     assert not any(label.startswith("💳") for label in _labels(listing))
+
+
+async def test_a_notice_s_fizetes_of_the_login_s_other_customer_id_gives_its_code(
+    staff_bot, caplog
+):
+    # The customer trial: a login with its home (U0027) and a holiday house (U0040), the
+    # home shown; the holiday house's new-invoice notice's Fizetés button was refused
+    # ("nem annak az ügyfélnek a számlája…"). It is the same login's own place.
+    caplog.set_level(logging.WARNING, logger="petkomm")
+    env = await staff_bot(**PAY)
+    eva = await subscribed(env, "U0027", "eva27")
+    await add_place(eva, await proof_for(env.db, "U0040"))
+    listing = await eva.press("switch")
+    await eva.press_on(listing[-1], button_of(listing[-1], "U0027"))  # the home shown again
+    address = await env.db.fetch_value("SELECT address FROM customers WHERE customer_id = 'U0040'")
+
+    await Billing(env).load(
+        invoices=[
+            invoice("U0040", 9500, 12_000, "2026-12-10"),
+            invoice("U0040", 9501, 3_500, "2026-12-10"),
+        ]
+    )
+    notice = await told(env, eva, "számlája érkezett", "Ügyfél-azonosító: U0040")
+    # Számlák shows the home now: the notice says how to see the holiday house's.
+    assert "a 🔁 Fiókváltás gombbal átvált erre a fiókra (U0040)" in notice.text
+    (photo,) = await eva.press_on(notice, "💳 Fizetés: 2026-009500")
+    assert photo.kind == "photo"
+    code = read_qr(env.emulator.file_content(photo.photo[-1]["file_id"]))
+    assert code.bytes == fields_of(12_000, "U0040 2026-009500", "2026-009500", "U0040")
+    # The caption names the place it pays, as the notices and the pages' headings do.
+    assert f"Ügyfél-azonosító: U0040 · {address}" in photo.caption
+    assert not [r for r in caplog.records if "Fizetés" in r.getMessage()]
+
+    # "Fizetés egyben" of the holiday house names it too, and pays it even when pressed
+    # after switching back to the home.
+    listing = await eva.press("switch")
+    await eva.press_on(listing[-1], button_of(listing[-1], "U0040"))
+    (page,) = await eva.press("debt")
+    unpaid = await _unpaid(env, "U0040")
+    total = sum(row["outstanding"] for row in unpaid)
+    (whole,) = await eva.press_on(page, "💳 Fizetés egyben")
+    assert f"Ügyfél-azonosító: U0040 · {address}" in whole.caption
+    assert f"Összeg: {format_amount(total)}" in whole.caption
+    listing = await eva.press("switch")
+    await eva.press_on(listing[-1], button_of(listing[-1], "U0027"))
+    (again,) = await eva.press_on(page, "💳 Fizetés egyben")
+    assert f"Ügyfél-azonosító: U0040 · {address}" in again.caption
+    assert f"Összeg: {format_amount(total)}" in again.caption
+
+
+async def test_with_one_customer_id_the_code_names_no_place(staff_bot):
+    env = await staff_bot(**PAY)
+    eva = await active_customer(env, "U0014", "fizeto5")
+    (page,) = await eva.press("debt")
+    (photo,) = await eva.press_on(page, _labels(page)[0])
+    assert "Ügyfél-azonosító" not in photo.caption

@@ -318,6 +318,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "chat/pay/qr.txt": {
         "request": paying.for_invoice(FACTS, INVOICES[0], 1_795_600_000.0),
         "invoices": 2,
+        "place": PLACES[1],  # the login has several customer IDs: the one it pays
     },
     "chat/menu/statement_sent.txt": {"statement": ACCOUNT_STATEMENT},
     "documents/statement.txt": {"statement": ACCOUNT_STATEMENT},
@@ -331,6 +332,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     },
     "tickets/machine_note.txt": {"redirected_by": "osz.gyulane@example.hu"},
     "chat/notify/new_invoice.txt": {
+        "elsewhere": True,  # the user's pages show another customer ID of the login
         "invoices": [
             {
                 "invoice_no": 2026_002168,

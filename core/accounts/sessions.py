@@ -293,9 +293,10 @@ async def current_account(
     # "Last seen" is refreshed at most once a minute, and only if the write lock is free
     # within half a second: a page is a read and must not wait for another process's
     # import. Skipping a recent one costs at most a minute of the idle allowance; one
-    # skipped for a busy database is made at the next page.
+    # skipped for a busy database is made at the next page (and for a second after one
+    # was skipped, the others skip at once: a typed page makes several such writes).
     if now - login_row.last_seen_at >= 60:
-        with contextlib.suppress(DatabaseBusy), db.patience(0.5):
+        with contextlib.suppress(DatabaseBusy), db.patience(0.5, skippable=True):
             await store.touch_login(db, telegram_user_id, now)
     return SessionState.ACTIVE, account
 
