@@ -1,0 +1,140 @@
+"""What a 65-year-old typed in the customer trial and did not get (issues 15/16 follow-up):
+an inline question's buttons typed, Fiókváltás's words, her own customer ID when adding,
+a wrong amount corrected, a person asked for, notifications switched off in words, and no
+quiet hours."""
+
+from __future__ import annotations
+
+from core.intents import normalise
+from tests.botkit import active_customer, proof_for
+from tests.test_chat_documents import _busiest_customer, _file, _pdf_text
+from tests.test_chat_places import add_place, customer_row
+from tests.test_notifications import subscribed
+
+TODAY_YEAR = 2026
+
+
+async def test_the_kivonat_questions_buttons_typed_do_what_the_buttons_do(bot_env):
+    customer_id = await _busiest_customer(bot_env.db)
+    person = await active_customer(bot_env, customer_id, "tipelt")
+    [page] = await person.press("account")
+    [question] = await person.press_on(page, "statement")
+    assert "Melyik időszakról" in question.text
+
+    [sent] = await person.say("az elmúlt 12 hónap")
+    assert sent.kind == "document", sent.text
+    assert f"Időszak: {TODAY_YEAR - 1}. 12. 01. – 2026. 11. 25." in _pdf_text(_file(bot_env, sent))
+
+    # A year offered on the question, bare or in a sentence, as long as the question is
+    # the last thing asked.
+    [sent] = await person.say(str(TODAY_YEAR - 1))
+    assert sent.kind == "document", sent.text
+    year = TODAY_YEAR - 1
+    assert f"Időszak: {year}. év" in _pdf_text(_file(bot_env, sent))
+    [sent] = await person.say(f"A {TODAY_YEAR}-es évet kérem")
+    assert sent.kind == "document", sent.text
+    assert f"Időszak: {TODAY_YEAR}. év" in _pdf_text(_file(bot_env, sent))
+
+    # Once she went on to something else, a year typed is no longer that answer.
+    await person.press("invoices")
+    replies = await person.say(str(TODAY_YEAR - 1))
+    assert all(m.kind != "document" for m in replies)
+
+
+async def test_fiokvaltas_typed_adds_and_switches_by_id_or_address(bot_env):
+    eva = await active_customer(bot_env, "U0027", "eva27")
+    other = "U0031"
+    await add_place(eva, await proof_for(bot_env.db, other))  # the pages show U0031 now
+
+    # Her own customer ID, shortened, on the list: the pages show it.
+    await eva.press("switch")
+    home = eva.texts(await eva.say("u27"))
+    assert home.startswith("🏠 U0027"), home[:80]
+    # A word of the other one's address: that one.
+    _, address = await customer_row(bot_env, other)
+    _, own_address = await customer_row(bot_env, "U0027")
+    own_words = set(normalise(own_address).split())
+    words = address.replace(".", " ").split()
+    word = next(w for w in words if len(w) >= 5 and normalise(w) not in own_words)
+    await eva.press("switch")
+    home = eva.texts(await eva.say(word))
+    assert home.startswith(f"🏠 {other}"), (word, home[:80])
+
+    # The add button's words, however said, start adding.
+    for typed in ("hozzáadás", "Másik ügyfél-azonosító hozzáadása"):
+        await eva.press("switch")
+        asked = eva.texts(await eva.say(typed))
+        assert "1/3." in asked and "hozzáadandó ügyfél-azonosítót" in asked, typed
+        await eva.press("cancel")
+    # Said anywhere, not only on the list.
+    asked = eva.texts(await eva.say("hozzá szeretném adni a nyaralómat"))
+    assert "1/3." in asked and "hozzáadandó ügyfél-azonosítót" in asked
+
+
+async def test_adding_her_own_customer_id_is_told_at_the_first_step(bot_env):
+    eva = await active_customer(bot_env, "U0021", "eva21")
+    listing = await eva.press("switch")
+    asked = eva.texts(await eva.press_on(listing[-1], "place_add"))
+    assert "1/3. Adja meg a hozzáadandó ügyfél-azonosítót" in asked
+    told = eva.texts(await eva.say("U0021"))
+    assert "U0021 ügyfél-azonosító már szerepel a belépésében" in told
+    assert "1/3. Adja meg a hozzáadandó ügyfél-azonosítót" in told
+    assert "2/3." not in told  # not on to the invoice number
+
+
+async def test_a_wrong_amount_goes_back_to_the_summary_with_the_answers_kept(bot_env):
+    eva = await active_customer(bot_env, "U0022", "eva22")
+    proof = await proof_for(bot_env.db, "U0023")
+    wrong = {**proof, "amount": str(int(proof["amount"]) + 1)}
+    refused = eva.texts(await add_place(eva, wrong))
+    assert "nem egyezik" in refused
+    assert "1/3." not in refused  # not from the start
+    # The right amount typed now replaces the amount; the other two are kept.
+    summary = await eva.say(proof["amount"])
+    text = eva.texts(summary)
+    assert "U0023" in text and proof["invoice"] in text, text
+    added = eva.texts(await eva.press_on(summary[-1], "confirm"))
+    assert "hozzáadtuk az U0023 ügyfél-azonosítót" in added
+
+
+async def test_asking_for_a_person_gives_the_contacts_and_a_report_button(bot_env):
+    guest = bot_env.customer()
+    await guest.command("start")
+    for typed in (
+        "telefonon szeretnék beszélni valakivel",
+        "hogyan tudok beszélni valakivel?",
+        "ügyintézőt kérek",
+        "embert kérek",
+    ):
+        [reply] = await guest.say(typed)
+        assert "Munkatársainkat így éri el" in reply.text, typed
+        assert "E-mail:" in reply.text and "nem értem" not in reply.text
+        assert "✉️ Hibabejelentés" in str(reply.inline_keyboard), typed
+    started = guest.texts(await guest.press_on(reply, "report"))
+    assert "Írja le" in started or "bejelent" in started.lower(), started
+
+
+async def test_switching_notifications_off_in_words_names_the_button_and_it_does_it(bot_env):
+    eva = await subscribed(bot_env, "U0024", "eva24")
+    [page] = await eva.say("kapcsolja ki az értesítéseket")
+    assert "🔔 Értesítések" in page.text
+    assert "a Mindet kikapcsolom gombbal kapcsolhatja ki" in page.text
+    # The words switch nothing themselves.
+    assert "✅ Új számla" in str(page.inline_keyboard)
+    await eva.press_on(page, "notify_all_off")
+    buttons = [text for row in eva.user.inline_buttons() for text, _ in row]
+    assert "⬜ Új számla" in buttons and "⬜ Üzemzavar, tervezett munka" in buttons
+    assert "🔔 Mindet bekapcsolom" in buttons
+    [page] = await eva.say("mindet kikapcsolom")
+    assert "Most minden értesítés ki van kapcsolva" in page.text
+    await eva.press_on(page, "notify_all_on")
+    buttons = [text for row in eva.user.inline_buttons() for text, _ in row]
+    assert "✅ Új számla" in buttons and "🔕 Mindet kikapcsolom" in buttons
+
+
+async def test_equal_quiet_hours_are_no_quiet_hours_on_the_page(staff_bot):
+    env = await staff_bot(PETKOMM_QUIET_HOURS="12-12")
+    eva = await active_customer(env, "U0025", "eva25")
+    [page] = await eva.press("notifications")
+    assert "🔔 Értesítések" in page.text
+    assert "óra között" not in page.text
