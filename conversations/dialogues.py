@@ -47,6 +47,7 @@ from telegram.warnings import PTBUserWarning
 from conversations import (
     account_documents,
     activation,
+    documents,
     forgot,
     login,
     menu,
@@ -498,6 +499,7 @@ def _forget_questions(context: BotContext) -> None:
     on to something else, a typed "2025" or "Rákóczi" is about that."""
     context.drafts.pop(account_documents.ASKED, None)
     context.drafts.pop(places.LISTED, None)
+    context.drafts.pop(documents.SHOWN, None)
 
 
 async def understood(update: Update, context: BotContext) -> NextState:
@@ -513,8 +515,11 @@ async def understood(update: Update, context: BotContext) -> NextState:
     if await notifications.typed_answer(update, context):  # "igen" to "Szeretne értesítést…?"
         return END
     # The words of an inline button on the question shown last ("az elmúlt 12 hónap" under
-    # Kivonat's, "hozzáadás" or "U0027" under Fiókváltás's) do what the button does.
+    # Kivonat's, "PDF 2026-000123" under Számlák, "hozzáadás" or "U0027" under
+    # Fiókváltás's) do what the button does.
     if await account_documents.typed_period(update, context):
+        return END
+    if await documents.typed_pdf(update, context):  # "PDF 2026-000123" under Számlák
         return END
     on_list = await places.typed_on_list(update, context)
     if on_list is not None:

@@ -165,7 +165,7 @@ async def page(update: Update, context: BotContext) -> None:
 
 # Typed words that ask to switch notifications off or on (the page then names the button):
 # a word starting "kikapcs"/"bekapcs", or "kapcsol…" with "ki"/"be" beside it.
-_SWITCH_STEMS = ("kikapcs", "bekapcs", "lekapcs", "leall")
+_SWITCH_STEMS = ("kikapcs", "bekapcs", "lekapcs", "leall", "leiratkoz")
 
 
 def asks_to_switch(text: str) -> bool:

@@ -1,14 +1,17 @@
 """What a 65-year-old typed in the customer trial and did not get (issues 15/16 follow-up):
-an inline question's buttons typed, Fiókváltás's words, her own customer ID when adding,
-a wrong amount corrected, a person asked for, notifications switched off in words, and no
-quiet hours."""
+an inline question's buttons typed (Kivonat's periods, Számlák's PDF), Fiókváltás's
+words, her own customer ID when adding, a wrong amount corrected, a person asked for,
+notifications switched off in words, and no quiet hours."""
 
 from __future__ import annotations
 
+from core.billing_import import import_folder
+from core.formats import format_invoice_number
 from core.intents import normalise
 from tests.botkit import active_customer, proof_for
 from tests.test_chat_documents import _busiest_customer, _file, _pdf_text
 from tests.test_chat_places import add_place, customer_row
+from tests.test_invoice_pdfs import _demo_copy, pdf, with_pdfs
 from tests.test_notifications import subscribed
 
 TODAY_YEAR = 2026
@@ -138,3 +141,23 @@ async def test_equal_quiet_hours_are_no_quiet_hours_on_the_page(staff_bot):
     [page] = await eva.press("notifications")
     assert "🔔 Értesítések" in page.text
     assert "óra között" not in page.text
+
+
+async def test_a_pdf_buttons_words_typed_under_szamlak_send_that_pdf(bot_env, tmp_path):
+    eva = await active_customer(bot_env, "U0026", "eva26")
+    number = await bot_env.db.fetch_value(
+        "SELECT invoice_no FROM invoices WHERE customer_id = 'U0026'"
+        " ORDER BY issue_date DESC LIMIT 1"
+    )
+    shown = format_invoice_number(number)
+    export = await _demo_copy(bot_env, tmp_path)
+    content = pdf(f"Számla {shown}")
+    with_pdfs(export, {f"{shown}.pdf": content})
+    await import_folder(bot_env.db, export)
+
+    page = (await eva.press("invoices"))[-1]
+    assert f"📄 PDF: {shown}" in str(page.inline_keyboard)
+    for typed in (f"PDF: {shown}", f"kérem a {shown} számla pdf-jét"):
+        [sent] = await eva.say(typed)
+        assert sent.document is not None, (typed, sent.text)
+        assert bot_env.emulator.file_content(sent.document["file_id"]) == content
