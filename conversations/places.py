@@ -39,6 +39,7 @@ from conversations.common import (
     customer_keyboard,
     inline,
     lock_minutes,
+    logged_in,
     once_key,
     query_of,
     say,
@@ -197,9 +198,9 @@ async def typed_on_list(update: Update, context: BotContext) -> NextState | None
     if _ADDING.search(typed) or intents.loosely_names(text, labels("customer")["place_add"]):
         context.drafts.pop(LISTED, None)
         return await start_adding(update, context)
-    account = await require_login(update, context)
+    account = await logged_in(update, context)  # no login: the text is read as any other
     if account is None:
-        return END
+        return None
     place = _place_named(text, await links.places(context.services.db, account))
     if place is None:
         return None

@@ -60,6 +60,9 @@ DOCUMENT_INTENTS = ("statement", "chart")
 # "telefonon szeretnék beszélni valakivel") and adding a customer ID to the login
 # ("hozzá szeretném adni a nyaralómat"), as the customer trial typed them.
 OTHER_INTENTS = ("contact", "place_add")
+# Answers for guests and customers alike, kept in a tie as their own buttons are ("a
+# számlámról beszélnék valakivel" offers Számlák and the contact, not Számlák alone).
+EVERYONES = ("contact",)
 INTENTS = tuple(
     dict.fromkeys(
         GUEST_INTENTS + CUSTOMER_INTENTS + PAGE_INTENTS + DOCUMENT_INTENTS + OTHER_INTENTS
@@ -255,7 +258,7 @@ def _narrowed(candidates: list[str], logged_in: bool) -> list[str]:
     A guest asking for pages that all need a login gets one answer, the first: the
     page itself tells them to log in.
     """
-    own = CUSTOMER_INTENTS if logged_in else GUEST_INTENTS
+    own = (CUSTOMER_INTENTS if logged_in else GUEST_INTENTS) + EVERYONES
     mine = [name for name in candidates if name in own]
     if mine:
         return mine

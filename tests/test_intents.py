@@ -61,6 +61,8 @@ TABLE = [
     ("hogyan tudok beszélni valakivel?", GUEST, Kind.INTENT, ("contact",)),
     ("ügyintézőt kérek", IN, Kind.INTENT, ("contact",)),
     ("embert kérek", GUEST, Kind.INTENT, ("contact",)),
+    ("a számlámról beszélnék", IN, Kind.CHOICE, ("invoices", "contact")),
+    ("regisztrációról beszélnék", GUEST, Kind.CHOICE, ("register", "contact")),
     ("kapcsolja ki az értesítéseket", IN, Kind.INTENT, ("notifications",)),
     ("mindet kikapcsolom", IN, Kind.INTENT, ("notifications",)),
     ("hozzá szeretném adni a nyaralómat", IN, Kind.INTENT, ("place_add",)),
