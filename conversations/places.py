@@ -11,8 +11,9 @@ more than one, every account page starts with the one it shows (`heading`).
 A customer ID the login already has is told at once (the login knows its own IDs: no
 proof needed to say so). A proof that does not match goes back to the summary with every
 answer kept, as the registration does, to correct the one that was wrong. Typed on the
-list (`typed_on_list`), "hozzáadás" or the add button's words start adding, and a customer
-ID of the login ("U0027", "u27") or a word of its address ("Rákóczi") shows that one.
+list (`typed_on_list`), "hozzáadás" or the add button's words start adding, a customer ID
+of the login ("U0027", "u27") or a word of its address ("Rákóczi") shows that one, and
+another customer ID starts adding that one.
 """
 
 from __future__ import annotations
@@ -201,9 +202,15 @@ async def typed_on_list(update: Update, context: BotContext) -> NextState | None
     account = await logged_in(update, context)  # no login: the text is read as any other
     if account is None:
         return None
-    place = _place_named(text, await links.places(context.services.db, account))
+    places = await links.places(context.services.db, account)
+    place = _place_named(text, places)
     if place is None:
-        return None
+        # A customer ID the login does not have yet: adding it, with it as the first answer.
+        typed_id = _typed_id(text)
+        if typed_id is None:
+            return None
+        context.drafts.pop(LISTED, None)
+        return await start_adding(update, context, customer_id=typed_id)
     context.drafts.pop(LISTED, None)
     await _show_one(update, context, account, place.customer_id)
     return END
@@ -283,8 +290,11 @@ async def back_to_list(update: Update, context: BotContext) -> None:
 # --- adding one: customer ID → invoice number → amount ------------------------------------
 
 
-async def start_adding(update: Update, context: BotContext) -> NextState:
-    """The add button on the list: ask for the customer ID to add (only when logged in)."""
+async def start_adding(
+    update: Update, context: BotContext, *, customer_id: str = ""
+) -> NextState:
+    """The add button on the list: ask for the customer ID to add (only when logged in);
+    given one (typed on the list), it is the first answer and the invoice number is asked."""
     if update.callback_query:
         await update.callback_query.answer()
     account = await require_login(update, context)
@@ -296,6 +306,11 @@ async def start_adding(update: Update, context: BotContext) -> NextState:
         return END
     context.drafts[DRAFT] = {}
     await say(update, "places/intro", reply_markup=cancel_keyboard())
+    if customer_id:
+        _draft(context)["customer_id"] = customer_id
+        await say(update, "places/typed_id_kept", customer_id=customer_id)
+        await say(update, _question("invoice"), **numbered("invoice"))
+        return INVOICE
     await say(update, ASK_CUSTOMER_ID, **numbered("customer_id"))
     return CUSTOMER
 

@@ -114,7 +114,7 @@ async def test_asking_for_a_person_gives_the_contacts_and_a_report_button(bot_en
         assert "E-mail:" in reply.text and "nem értem" not in reply.text
         assert "✉️ Hibabejelentés" in str(reply.inline_keyboard), typed
     started = guest.texts(await guest.press_on(reply, "report"))
-    assert "Írja le" in started or "bejelent" in started.lower(), started
+    assert "Kérjük, írja le, miben segíthetünk" in started
 
 
 async def test_switching_notifications_off_in_words_names_the_button_and_it_does_it(bot_env):
@@ -161,3 +161,30 @@ async def test_a_pdf_buttons_words_typed_under_szamlak_send_that_pdf(bot_env, tm
         [sent] = await eva.say(typed)
         assert sent.document is not None, (typed, sent.text)
         assert bot_env.emulator.file_content(sent.document["file_id"]) == content
+
+
+async def test_another_customer_id_typed_on_the_list_starts_adding_it(bot_env):
+    eva = await active_customer(bot_env, "U0032", "eva32")
+    proof = await proof_for(bot_env.db, "U0033")
+    await eva.press("switch")
+    asked = eva.texts(await eva.say("U0033"))
+    assert "Az U0033 ügyfél-azonosítót adná hozzá" in asked
+    assert "2/3." in asked and "1/3." not in asked
+    await eva.say(proof["invoice"])
+    summary = await eva.say(proof["amount"])
+    added = eva.texts(await eva.press_on(summary[-1], "confirm"))
+    assert "hozzáadtuk az U0033 ügyfél-azonosítót" in added
+
+
+async def test_the_contact_names_the_phone_numbers_and_hours_of_the_settings(staff_bot):
+    env = await staff_bot(
+        PETKOMM_SUPPORT_PHONE="+36 88 555 123",
+        PETKOMM_OPENING_HOURS="H–Cs 8–16, P 8–13",
+        PETKOMM_EMERGENCY_PHONE="+36 30 555 9999",
+    )
+    eva = await active_customer(env, "U0034", "eva34")
+    [reply] = await eva.say("telefonon szeretnék beszélni valakivel")
+    assert "📞 Ügyfélszolgálat: +36 88 555 123 (H–Cs 8–16, P 8–13)" in reply.text
+    assert "+36 30 555 9999" in reply.text
+    started = eva.texts(await eva.press_on(reply, "report"))
+    assert "Kérjük, írja le, miben segíthetünk" in started
