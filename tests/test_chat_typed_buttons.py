@@ -188,3 +188,25 @@ async def test_the_contact_names_the_phone_numbers_and_hours_of_the_settings(sta
     assert "+36 30 555 9999" in reply.text
     started = eva.texts(await eva.press_on(reply, "report"))
     assert "Kérjük, írja le, miben segíthetünk" in started
+
+
+async def test_after_a_wrong_proof_the_buttons_correct_a_field_or_open_a_report(bot_env):
+    eva = await active_customer(bot_env, "U0035", "eva35")
+    proof = await proof_for(bot_env.db, "U0036")
+    wrong = {**proof, "amount": str(int(proof["amount"]) + 1)}
+    refused = (await add_place(eva, wrong))[-1]
+    assert "nem egyezik" in refused.text
+    # Javítok: which field, then only the amount is asked; the summary keeps the others.
+    await eva.press_on(refused, "correct")
+    chosen = eva.user.replies[-1]
+    asked = eva.texts(await eva.press_on(chosen, "field_amount"))
+    assert "3/3." in asked
+    summary = await eva.say(proof["amount"])
+    assert "U0036" in eva.texts(summary) and proof["invoice"] in eva.texts(summary)
+    assert "hozzáadtuk az U0036" in eva.texts(await eva.press_on(summary[-1], "confirm"))
+    # Hibabejelentés under a refusal opens a report instead.
+    other = await proof_for(bot_env.db, "U0037")
+    refused = (await add_place(eva, {**other, "amount": str(int(other["amount"]) + 1)}))[-1]
+    assert "nem egyezik" in refused.text
+    started = eva.texts(await eva.press_on(refused, "report"))
+    assert "Kérjük, írja le, miben segíthetünk" in started
