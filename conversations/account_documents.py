@@ -12,6 +12,10 @@ The buttons carry the customer ID of the page they are under (a login may have s
 `conversations.places`): pressed after a Fiókváltás they still give that account's
 documents, and only for a customer account of the login (a button's data could be made
 up).
+
+The period question's buttons may be typed instead of pressed ("az elmúlt 12 hónap",
+"2025", "a 2024-es évet kérem"): soon after the question such a text does what its
+button does (`typed_period`), for the customer account the question was about.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from conversations import places
-from conversations.common import BotContext, button_data, chat_of, label, say
+from conversations.common import BotContext, button_data, chat_of, label, say, text_of
 from conversations.login_check import require_login
-from core import statement
+from core import intents, statement
 from core.account_lookup import Account
 from core.accounts import links
 from core.chart import chart_png
@@ -38,6 +42,10 @@ YEARS_PER_ROW = 3
 CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption
 YEARS_SHOWN = 6  # the retention keeps five years and the current one
 CUSTOMER_ID = r"[A-Za-z0-9-]{1,20}"  # in a button's data, checked against the login's
+# user_data: the period question shown last (its customer ID, years and when), so that
+# its buttons' words typed do what the buttons do.
+ASKED = "statement_periods"
+TYPED_ANSWER_SECONDS = 30 * 60  # after that a typed year is about something else
 
 
 def buttons(customer_id: str) -> list[list[InlineKeyboardButton]]:
@@ -86,6 +94,11 @@ async def ask_period(update: Update, context: BotContext) -> None:
         [_period_button(str(year), customer_id, str(year)) for year in chunk]
         for chunk in (years[i : i + YEARS_PER_ROW] for i in range(0, len(years), YEARS_PER_ROW))
     ]
+    context.drafts[ASKED] = {
+        "customer_id": customer_id,
+        "years": years,
+        "at": context.services.now(),
+    }
     heading = await _heading(context, account, customer_id)
     text = render("chat/menu/statement_periods.txt", years=years)
     await chat_of(update).send_message(heading + text, reply_markup=InlineKeyboardMarkup(rows))
@@ -109,17 +122,57 @@ def _period(choice: str, today: str) -> statement.Period:
     return statement.last_months(today)
 
 
+def _typed_choice(text: str, years: list[int]) -> str | None:
+    """The period button a typed text names: `last` ("az elmúlt 12 hónap", "12 hónap"),
+    one of the offered `years` ("2025", "a 2024-es évet"), or None."""
+    words = intents.normalise(text).split()
+    if intents.loosely_names(text, label("last_months")) or (
+        "12" in words and any(w.startswith("honap") for w in words)
+    ):
+        return "last"
+    typed_years = {int(w[:4]) for w in words if w[:4].isdigit() and len(w) >= 4}
+    offered = [year for year in years if year in typed_years]
+    return str(offered[0]) if len(offered) == 1 and len(typed_years) == 1 else None
+
+
+async def typed_period(update: Update, context: BotContext) -> bool:
+    """A period button's words typed soon after the question: the statement, as the button
+    sends it (True); False when the text is not that (read as any other text)."""
+    asked = context.drafts.get(ASKED)
+    if asked is None or context.services.now() - asked["at"] > TYPED_ANSWER_SECONDS:
+        return False
+    choice = _typed_choice(text_of(update), list(asked["years"]))
+    if choice is None:
+        return False
+    account = await require_login(update, context)
+    if account is None:
+        return True
+    mine = {p.customer_id for p in await links.places(context.services.db, account)}
+    if asked["customer_id"] not in mine:  # removed from the login since
+        context.drafts.pop(ASKED, None)
+        return False
+    await _send_statement(update, context, account, asked["customer_id"], choice)
+    return True
+
+
 async def send_statement(update: Update, context: BotContext) -> None:
     """A period pressed: the statement as a PDF document."""
     pressed = await _pressed_for(update, context)
     if pressed is None:
         return
     account, customer_id = pressed
+    await _send_statement(update, context, account, customer_id, button_data(update).split(":")[1])
+
+
+async def _send_statement(
+    update: Update, context: BotContext, account: Account, customer_id: str, choice: str
+) -> None:
+    """The statement of `customer_id` for the period `choice` (`last` or a year), a PDF."""
     svc = context.services
     if not await statement.has_bookings(svc.db, customer_id):
         await say(update, "menu/no_bookings")
         return
-    period = _period(button_data(update).split(":")[1], statement.today(svc.now()))
+    period = _period(choice, statement.today(svc.now()))
     built = await statement.account_statement(svc.db, customer_id, period, svc.now())
     pdf = await asyncio.to_thread(statement_pdf, built)
     name = f"folyoszamla-kivonat-{customer_id}-{period.first}-{period.last}.pdf"

@@ -47,6 +47,7 @@ from telegram.warnings import PTBUserWarning
 from conversations import (
     account_documents,
     activation,
+    documents,
     forgot,
     login,
     menu,
@@ -432,6 +433,12 @@ async def help_command(update: Update, context: BotContext) -> None:
     )
 
 
+async def contact(update: Update, context: BotContext) -> None:
+    """ "embert kérek", "telefonon szeretnék beszélni valakivel": the phone numbers and hours
+    Súgó shows, and a report's button to write instead."""
+    await say(update, "common/contact", reply_markup=inline([[("report", "open:report")]]))
+
+
 async def nothing_to_cancel(update: Update, context: BotContext) -> None:
     """Mégse outside a dialogue."""
     await say(
@@ -468,19 +475,31 @@ OPENS: dict[str, StepCallback] = {
     "report": report.start,
     "password": password.start,
     "help": _page(help_command),
+    "contact": _page(contact),
+    "place_add": places.start_adding,
     "cancel": _page(nothing_to_cancel),
     **{name: _page(action) for name, action in menu.MENU_ACTIONS.items()},
 }
 # Typed words for the home page greet a guest instead of asking them to log in; "következő"
 # pages on the list shown last; "kivonat", "grafikon" do the buttons under Folyószámla for
-# the customer account shown (a guest is asked to log in first, as for every page).
+# the customer account shown (a guest is asked to log in first, as for every page);
+# "kapcsolja ki az értesítéseket" opens 🔔 Értesítések naming the button that does it.
 WORDS_OPEN = {
     **OPENS,
     "home": _page(menu_command),
     "next": _page(menu.next_page),
     "statement": _page(account_documents.ask_period),
+    "notifications": _page(notifications.typed_page),  # "kapcsolja ki": names the button
     "chart": _page(account_documents.send_chart),
 }
+
+
+def _forget_questions(context: BotContext) -> None:
+    """The inline questions whose buttons' words count typed: once the customer has gone
+    on to something else, a typed "2025" or "Rákóczi" is about that."""
+    context.drafts.pop(account_documents.ASKED, None)
+    context.drafts.pop(places.LISTED, None)
+    context.drafts.pop(documents.SHOWN, None)
 
 
 async def understood(update: Update, context: BotContext) -> NextState:
@@ -489,11 +508,23 @@ async def understood(update: Update, context: BotContext) -> NextState:
     text = text_of(update)
     by_label = {value: name for name, value in labels("customer").items()}.get(text)
     if by_label in OPENS:
+        _forget_questions(context)
         return await OPENS[by_label](update, context)
     if accounts.looks_like_code(text):
         return await activation.got_any_code(update, context)
     if await notifications.typed_answer(update, context):  # "igen" to "Szeretne értesítést…?"
         return END
+    # The words of an inline button on the question shown last ("az elmúlt 12 hónap" under
+    # Kivonat's, "PDF 2026-000123" under Számlák, "hozzáadás" or "U0027" under
+    # Fiókváltás's) do what the button does.
+    if await account_documents.typed_period(update, context):
+        return END
+    if await documents.typed_pdf(update, context):  # "PDF 2026-000123" under Számlák
+        return END
+    on_list = await places.typed_on_list(update, context)
+    if on_list is not None:
+        return on_list
+    _forget_questions(context)  # something else was typed: those questions are behind
     svc = context.services
     state, account = await accounts.current_account(svc.db, user_id(update), svc.policy, svc.now())
     is_in = state is SessionState.ACTIVE

@@ -5,6 +5,9 @@ then lets nobody forward or save it from the chat), and only for an invoice of
 a customer account the login has: a button's data could be made up.
 Telegram's id of the first upload is kept, so the same PDF is named, not
 uploaded, the next time.
+
+A PDF button's words typed ("PDF 2026-000123", "kérem a 2026-000123 pdf-jét") soon after
+the list that showed it do what the button does (`typed_pdf`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from telegram import InlineKeyboardButton, InputFile, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from conversations.common import BotContext, button_data, chat_of, query_of, say
+from conversations.common import BotContext, button_data, chat_of, say, text_of
 from conversations.login_check import require_login
-from core import invoice_pdfs
+from core import intents, invoice_pdfs
+from core.account_lookup import Account
 from core.accounts import links
 from core.formats import format_invoice_number
 from core.texts import labels, render
@@ -25,6 +29,10 @@ from core.texts import labels, render
 log = logging.getLogger(f"petkomm.{__name__}")
 
 PDF = "pdf:"  # pdf:<invoice number as stored>
+# user_data: the invoices whose PDF buttons the list shown last has, and when, so that a
+# button's words typed do what it does.
+SHOWN = "pdf_buttons"
+TYPED_ANSWER_SECONDS = 30 * 60  # after that a typed number is about something else
 
 
 async def pdf_buttons(
@@ -40,7 +48,41 @@ async def pdf_buttons(
         for number in invoice_nos
         if number in having
     ]
+    context.drafts[SHOWN] = {
+        "numbers": [n for n in invoice_nos if n in having],
+        "at": context.services.now(),
+    }
     return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+def _typed_number(text: str, numbers: list[int]) -> int | None:
+    """The one invoice of `numbers` a typed text asks the PDF of ("pdf" and its number, as
+    the button shows it or its digits alone), else None."""
+    words = intents.normalise(text).split()
+    if not any(word.startswith("pdf") for word in words):
+        return None
+    typed = " ".join(words)
+    named = [
+        n
+        for n in numbers
+        if intents.normalise(format_invoice_number(n)) in typed or str(n) in words
+    ]
+    return named[0] if len(named) == 1 else None
+
+
+async def typed_pdf(update: Update, context: BotContext) -> bool:
+    """A PDF button's words typed soon after the list showing it: that PDF (True); False
+    when the text is not that (read as any other text)."""
+    shown = context.drafts.get(SHOWN)
+    if shown is None or context.services.now() - shown["at"] > TYPED_ANSWER_SECONDS:
+        return False
+    number = _typed_number(text_of(update), list(shown["numbers"]))
+    if number is None:
+        return False
+    account = await require_login(update, context)
+    if account is not None:
+        await _send_pdf(update, context, account, number)
+    return True
 
 
 async def send_pdf(update: Update, context: BotContext) -> None:
@@ -48,13 +90,18 @@ async def send_pdf(update: Update, context: BotContext) -> None:
     account = await require_login(update, context)
     if account is None:
         return
-    query = query_of(update)
-    await query.answer()
-    db = context.services.db
+    if update.callback_query is not None:
+        await update.callback_query.answer()
     try:
         number = int(button_data(update).removeprefix(PDF))
     except ValueError:
         return
+    await _send_pdf(update, context, account, number)
+
+
+async def _send_pdf(update: Update, context: BotContext, account: Account, number: int) -> None:
+    """The PDF of invoice `number`, when it is one of the login's customer accounts'."""
+    db = context.services.db
     doc = await invoice_pdfs.document(db, number)
     mine = {place.customer_id for place in await links.places(db, account)}
     if doc is None or doc.customer_id not in mine:

@@ -3,7 +3,10 @@
 After the first login to an account (by password or by the activation link) the
 bot asks once whether the customer wants notifications (🔔 Igen, kérem / Nem,
 köszönöm). The page shows each kind with a ✅ or ⬜ button that turns it on or
-off, editing the page in place. The rules are `core.notifications`'.
+off, editing the page in place, and one that turns them all off (🔕 Mindet kikapcsolom),
+or all on when all are off. Typed ("kapcsolja ki az értesítéseket", "mindet kikapcsolom")
+the page opens with a line naming that button: a typed phrase switches nothing itself
+(a sentence may say more than it seems). The rules are `core.notifications`'.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from conversations.common import (
     text_of,
     user_id,
 )
-from core import notifications
+from core import intents, notifications
 from core.account_lookup import Account
 from core.notifications import PREFS, Prefs, QuietHours
 from core.texts import labels, render
 
-PREFIX = "ntf:"  # ntf:yes, ntf:no (the question); ntf:t:<kind> (a toggle on the page)
+PREFIX = "ntf:"  # ntf:yes, ntf:no (the question); ntf:t:<kind> (a toggle on the page);
+# ntf:all:off, ntf:all:on (every kind at once, on the page)
 
 
 def _quiet(context: BotContext) -> QuietHours:
@@ -114,22 +118,34 @@ async def _choose(update: Update, context: BotContext, account: Account, on: boo
     await say(update, "notify/answered", on=on, quiet_from=quiet.start, quiet_to=quiet.end)
 
 
+def _all_off(prefs: Prefs) -> bool:
+    return not any(prefs.wants(kind) for kind in PREFS)
+
+
 def _toggles(prefs: Prefs) -> InlineKeyboardMarkup:
     names = labels("customer")
-    return InlineKeyboardMarkup(
+    rows = [
         [
-            [
-                InlineKeyboardButton(
-                    names[f"notify_{kind}"].format(mark="✅" if prefs.wants(kind) else "⬜"),
-                    callback_data=f"{PREFIX}t:{kind}",
-                )
-            ]
-            for kind in PREFS
+            InlineKeyboardButton(
+                names[f"notify_{kind}"].format(mark="✅" if prefs.wants(kind) else "⬜"),
+                callback_data=f"{PREFIX}t:{kind}",
+            )
         ]
+        for kind in PREFS
+    ]
+    # All at once: off while any is on, on again when all are off.
+    switch = "on" if _all_off(prefs) else "off"
+    rows.append(
+        [InlineKeyboardButton(names[f"notify_all_{switch}"], callback_data=f"{PREFIX}all:{switch}")]
     )
+    return InlineKeyboardMarkup(rows)
 
 
-async def _show(update: Update, context: BotContext, account: Account, prefs: Prefs) -> None:
+async def _show(
+    update: Update, context: BotContext, account: Account, prefs: Prefs, *, asked_all: bool = False
+) -> None:
+    """The page; `asked_all` (typed "kapcsolja ki mindet") adds a line naming the button
+    that turns them all off (or on, when all are off already)."""
     quiet = _quiet(context)
     text = render(
         "chat/notify/page.txt",
@@ -137,18 +153,56 @@ async def _show(update: Update, context: BotContext, account: Account, prefs: Pr
         prefs=prefs,
         quiet_from=quiet.start,
         quiet_to=quiet.end,
+        all_button=("on" if _all_off(prefs) else "off") if asked_all else "",
     )
     await send_or_edit(update, text, _toggles(prefs))
 
 
 async def page(update: Update, context: BotContext) -> None:
     """🔔 Értesítések: the kinds, each on or off."""
+    await _page(update, context, asked_all=False)
+
+
+# Typed words that ask to switch notifications off or on (the page then names the button):
+# a word starting "kikapcs"/"bekapcs", or "kapcsol…" with "ki"/"be" beside it.
+_SWITCH_STEMS = ("kikapcs", "bekapcs", "lekapcs", "leall", "leiratkoz")
+
+
+def asks_to_switch(text: str) -> bool:
+    """Does a typed text ask to switch notifications off or on ("kapcsolja ki", "mindet
+    kikapcsolom")?"""
+    words = intents.normalise(text).split()
+    if any(word.startswith(_SWITCH_STEMS) for word in words):
+        return True
+    return any(w.startswith("kapcsol") for w in words) and bool({"ki", "be", "le"} & set(words))
+
+
+async def typed_page(update: Update, context: BotContext) -> None:
+    """The page asked for in words: when they ask to switch them off (or on), with a line
+    saying which button does it for all of them (nothing is switched by the words)."""
+    await _page(update, context, asked_all=asks_to_switch(text_of(update)))
+
+
+async def _page(update: Update, context: BotContext, *, asked_all: bool) -> None:
     account = await menu.require_login(update, context)
     if account is None:
         return
     svc = context.services
     prefs = await notifications.prefs_of(
         svc.db, user_id(update), account.id, chat_id(update), svc.now()
+    )
+    await _show(update, context, account, prefs, asked_all=asked_all)
+
+
+async def switch_all(update: Update, context: BotContext) -> None:
+    """🔕 Mindet kikapcsolom / 🔔 Mindet bekapcsolom: every kind off (on), the page again."""
+    account = await menu.require_login(update, context)
+    if account is None:
+        return
+    on = button_data(update) == f"{PREFIX}all:on"
+    svc = context.services
+    prefs = await notifications.choose(
+        svc.db, user_id(update), account.id, chat_id(update), dict.fromkeys(PREFS, on), svc.now()
     )
     await _show(update, context, account, prefs)
 
@@ -179,4 +233,5 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("ertesitesek", page, filters=PRIVATE),
         CallbackQueryHandler(answered, pattern=rf"^{PREFIX}(yes|no)$"),
         CallbackQueryHandler(toggle, pattern=rf"^{PREFIX}t:\w+$"),
+        CallbackQueryHandler(switch_all, pattern=rf"^{PREFIX}all:(on|off)$"),
     ]

@@ -7,10 +7,18 @@ numbers and summary: customer ID (1/3) → invoice number (2/3) → amount (3/3)
 read as people write them → summary (add, or correct one of them, which is asked
 again and the summary shown again) → the added one's Kezdőlap. Once a login has
 more than one, every account page starts with the one it shows (`heading`).
+
+A customer ID the login already has is told at once (the login knows its own IDs: no
+proof needed to say so). A proof that does not match goes back to the summary with every
+answer kept, as the registration does, to correct the one that was wrong. Typed on the
+list (`typed_on_list`), "hozzáadás" or the add button's words start adding, a customer ID
+of the login ("U0027", "u27") or a word of its address ("Rákóczi") shows that one, and
+another customer ID starts adding that one.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +38,9 @@ from conversations.common import (
     button_data,
     cancel_keyboard,
     customer_keyboard,
+    inline,
     lock_minutes,
+    logged_in,
     once_key,
     query_of,
     say,
@@ -50,6 +60,9 @@ from core.texts import labels, render
 PREFIX = "place:"  # show:<id>, add, remove, del:<id>, delok:<id>, list, confirm, fix[:<field>]
 DRAFT = "place"  # user_data: the customer ID, invoice number and amount typed so far
 CORRECTING = "correcting"  # in the draft: the field being corrected from the summary
+LISTED = "places_listed"  # user_data: when the list was shown last (typed answers to it)
+TYPED_ANSWER_SECONDS = 30 * 60  # after that a typed word is about something else
+ASK_CUSTOMER_ID = "places/ask_customer_id"  # "1/3. Adja meg a hozzáadandó ügyfél-azonosítót"
 
 # The states (their values are what the persistence stores: never rename them).
 CUSTOMER = "place_customer"
@@ -116,6 +129,7 @@ async def _show_list(update: Update, context: BotContext, account: Account) -> N
     rows.append([_button(names["place_add"], f"{PREFIX}add")])
     if len(places) > 1:
         rows.append([_button(names["place_remove"], f"{PREFIX}remove")])
+    context.drafts[LISTED] = context.services.now()  # a typed answer may follow
     await send_or_edit(
         update,
         render("chat/places/list.txt", places=places),
@@ -129,12 +143,77 @@ async def show_other(update: Update, context: BotContext) -> None:
     if account is None:
         return
     customer_id = button_data(update).removeprefix(f"{PREFIX}show:")
-    svc = context.services
     await query_of(update).answer()
-    if not await links.show(svc.db, account, user_id(update), customer_id):
+    await _show_one(update, context, account, customer_id)
+
+
+async def _show_one(
+    update: Update, context: BotContext, account: Account, customer_id: str
+) -> None:
+    """The pages show `customer_id` from now on: its Kezdőlap (or why not)."""
+    if not await links.show(context.services.db, account, user_id(update), customer_id):
         await say(update, "places/gone", customer_id=customer_id)
         return
     await _home_of(update, context)
+
+
+# Typed on the list: the words of adding ("hozzáadás", "hozzá szeretném adni"), a customer
+# ID as people shorten it ("u27", "U 0027").
+_ADDING = re.compile(r"\bhozza ?ad|\bhozza\b.*\badn?i\b")
+_SHORT_ID = re.compile(r"^u\s*-?\s*(\d{1,4})$")
+_ADDRESS_WORD = 4  # shorter words of an address ("u", "12", "ut") name no place
+_ADDRESS_WORDS_TYPED = 4  # "Rákóczi utca 12." names a place; a longer text is a sentence
+
+
+def _typed_id(text: str) -> str | None:
+    """A customer ID as typed, shortened or not ("u27": U0027), else None."""
+    match = _SHORT_ID.match(intents.normalise(text))
+    return f"U{int(match.group(1)):04d}" if match else None
+
+
+def _place_named(text: str, places: list[links.Place]) -> links.Place | None:
+    """The one customer account of the login a typed text names by its customer ID or by a
+    word of its address ("Rákóczi"); None when none or several fit."""
+    typed_id = _typed_id(text)
+    by_id = [p for p in places if p.customer_id == typed_id]
+    if by_id:
+        return by_id[0]
+    typed = intents.normalise(text).split()
+    if len(typed) > _ADDRESS_WORDS_TYPED:  # a sentence is about something else
+        return None
+    words = {w for w in typed if len(w) >= _ADDRESS_WORD}
+    words -= {"utca", "ut", "utja", "szam", "ter", "lakas", "haz"}
+    fits = [p for p in places if words & set(intents.normalise(p.address).split())]
+    return fits[0] if len(fits) == 1 else None
+
+
+async def typed_on_list(update: Update, context: BotContext) -> NextState | None:
+    """Text typed soon after the Fiókváltás list: the add button's words start adding,
+    a customer ID or an address word of the login shows that one. None: not an answer to
+    the list (read as any other text)."""
+    listed = context.drafts.get(LISTED)
+    if listed is None or context.services.now() - listed > TYPED_ANSWER_SECONDS:
+        return None
+    text = text_of(update)
+    typed = intents.normalise(text)
+    if _ADDING.search(typed) or intents.loosely_names(text, labels("customer")["place_add"]):
+        context.drafts.pop(LISTED, None)
+        return await start_adding(update, context)
+    account = await logged_in(update, context)  # no login: the text is read as any other
+    if account is None:
+        return None
+    places = await links.places(context.services.db, account)
+    place = _place_named(text, places)
+    if place is None:
+        # A customer ID the login does not have yet: adding it, with it as the first answer.
+        typed_id = _typed_id(text)
+        if typed_id is None:
+            return None
+        context.drafts.pop(LISTED, None)
+        return await start_adding(update, context, customer_id=typed_id)
+    context.drafts.pop(LISTED, None)
+    await _show_one(update, context, account, place.customer_id)
+    return END
 
 
 async def _home_of(update: Update, context: BotContext) -> None:
@@ -211,8 +290,11 @@ async def back_to_list(update: Update, context: BotContext) -> None:
 # --- adding one: customer ID → invoice number → amount ------------------------------------
 
 
-async def start_adding(update: Update, context: BotContext) -> NextState:
-    """The add button on the list: ask for the customer ID to add (only when logged in)."""
+async def start_adding(
+    update: Update, context: BotContext, *, customer_id: str = ""
+) -> NextState:
+    """The add button on the list: ask for the customer ID to add (only when logged in);
+    given one (typed on the list), it is the first answer and the invoice number is asked."""
     if update.callback_query:
         await update.callback_query.answer()
     account = await require_login(update, context)
@@ -224,7 +306,12 @@ async def start_adding(update: Update, context: BotContext) -> NextState:
         return END
     context.drafts[DRAFT] = {}
     await say(update, "places/intro", reply_markup=cancel_keyboard())
-    await say(update, "registration/ask_customer_id", **numbered("customer_id"))
+    if customer_id:
+        _draft(context)["customer_id"] = customer_id
+        await say(update, "places/typed_id_kept", customer_id=customer_id)
+        await say(update, _question("invoice"), **numbered("invoice"))
+        return INVOICE
+    await say(update, ASK_CUSTOMER_ID, **numbered("customer_id"))
     return CUSTOMER
 
 
@@ -249,16 +336,41 @@ def _fact(field: str) -> StepCallback:
                 problem=getattr(error, "problem", "form"),
             )
             return _asking(context, STATE_OF[field])
+        if field == "customer_id" and await _already_in(update, context, str(value)):
+            return _asking(context, STATE_OF[field])
         draft = _draft(context)
         draft[field] = value
         if draft.pop(CORRECTING, None) or all(f in draft for f in FIELDS):
             return await show_summary(update, context)
         following = FIELDS[FIELDS.index(field) + 1]
-        await say(update, f"registration/ask_{following}", **numbered(following))
+        await say(update, _question(following), **numbered(following))
         return STATE_OF[following]
 
     keep.__doc__ = f"Keep the {field.replace('_', ' ')} if it parses; else say how to write it."
     return keep
+
+
+def _question(field: str) -> str:
+    """The template asking a field: the registration's, but for the customer ID to add."""
+    return ASK_CUSTOMER_ID if field == "customer_id" else f"registration/ask_{field}"
+
+
+async def _already_in(
+    update: Update, context: BotContext, customer_id: str, *, correcting: bool | None = None
+) -> bool:
+    """A customer ID the login has already: say so and ask for the other one (True);
+    `correcting` (default: whether a field is being corrected) words the question so."""
+    account = await require_login(update, context)
+    if account is None:
+        return False  # the step after says the login is gone
+    mine = {p.customer_id for p in await links.places(context.services.db, account)}
+    if customer_id not in mine:
+        return False
+    await say(update, "places/already_in", customer_id=customer_id)
+    if correcting is None:
+        correcting = bool(_draft(context).get(CORRECTING))
+    await say(update, ASK_CUSTOMER_ID, **numbered("customer_id"), correcting=correcting)
+    return True
 
 
 got_customer_id = _fact("customer_id")
@@ -293,7 +405,7 @@ async def choose_field(update: Update, context: BotContext) -> NextState:
 
 async def _ask_to_correct(update: Update, context: BotContext, field: str) -> NextState:
     _draft(context)[CORRECTING] = field
-    await say(update, f"registration/ask_{field}", **numbered(field), correcting=True)
+    await say(update, _question(field), **numbered(field), correcting=True)
     return FIXING[STATE_OF[field]]
 
 
@@ -350,6 +462,11 @@ async def typed_at_summary(update: Update, context: BotContext) -> NextState:
     fitted = registration.fitting_value(text)
     if fitted is not None and fitted[0] in FIELDS:
         field, value = fitted
+        if field == "customer_id" and await _already_in(
+            update, context, str(value), correcting=True
+        ):
+            _draft(context)[CORRECTING] = field  # asked again, as when correcting it
+            return FIXING[CUSTOMER]
         _draft(context)[field] = value
         return await show_summary(update, context, changed=field)
     named = _named(text)
@@ -388,10 +505,15 @@ async def confirm(update: Update, context: BotContext) -> NextState:
     )
     match result.outcome:
         case LinkOutcome.PROOF_MISMATCH:
-            context.drafts[DRAFT] = {}
-            await say(update, "places/proof_mismatch", old_year=old_year)
-            await say(update, "registration/ask_customer_id", **numbered("customer_id"))
-            return CUSTOMER
+            # As the registration: back at the summary, every answer kept, to correct the
+            # wrong one (a value typed here replaces the field it fits).
+            await say(
+                update,
+                "places/proof_mismatch",
+                reply_markup=inline([[("correct", f"{PREFIX}fix")], [("report", "open:report")]]),
+                old_year=old_year,
+            )
+            return CONFIRM
         case LinkOutcome.LOCKED:
             context.drafts.pop(DRAFT, None)
             await say(
@@ -438,7 +560,7 @@ def given(state: str, drafts: Mapping[Any, Any]) -> tuple[str, ...]:
 
 # Each question: the template asking it, and the step that takes its answer.
 QUESTIONS: dict[str, tuple[str, StepCallback]] = {
-    CUSTOMER: ("registration/ask_customer_id", got_customer_id),
+    CUSTOMER: (ASK_CUSTOMER_ID, got_customer_id),
     INVOICE: ("registration/ask_invoice", got_invoice),
     AMOUNT: ("registration/ask_amount", got_amount),
 }

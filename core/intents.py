@@ -56,8 +56,17 @@ PAGE_INTENTS = ("next",)
 # Words for the buttons under Folyószámla (📄 Kivonat, 📊 Grafikon): typed, they do what the
 # button does for the customer account shown (the customer trial typed "grafikon", "kivonat").
 DOCUMENT_INTENTS = ("statement", "chart")
+# Words for answers no keyboard has a button for: how to reach a person ("embert kérek",
+# "telefonon szeretnék beszélni valakivel") and adding a customer ID to the login
+# ("hozzá szeretném adni a nyaralómat"), as the customer trial typed them.
+OTHER_INTENTS = ("contact", "place_add")
+# Answers for guests and customers alike, kept in a tie as their own buttons are ("a
+# számlámról beszélnék valakivel" offers Számlák and the contact, not Számlák alone).
+EVERYONES = ("contact",)
 INTENTS = tuple(
-    dict.fromkeys(GUEST_INTENTS + CUSTOMER_INTENTS + PAGE_INTENTS + DOCUMENT_INTENTS)
+    dict.fromkeys(
+        GUEST_INTENTS + CUSTOMER_INTENTS + PAGE_INTENTS + DOCUMENT_INTENTS + OTHER_INTENTS
+    )
 )
 
 # Words that make a whole message friendly rather than a request, by what it is.
@@ -249,11 +258,27 @@ def _narrowed(candidates: list[str], logged_in: bool) -> list[str]:
     A guest asking for pages that all need a login gets one answer, the first: the
     page itself tells them to log in.
     """
-    own = CUSTOMER_INTENTS if logged_in else GUEST_INTENTS
+    own = (CUSTOMER_INTENTS if logged_in else GUEST_INTENTS) + EVERYONES
     mine = [name for name in candidates if name in own]
     if mine:
         return mine
     return candidates if logged_in else candidates[:1]
+
+
+def _significant(text: str) -> list[str]:
+    """The words of a text that are not merely polite ("az", "kérem", "szeretném")."""
+    tokens = normalise(text).split()
+    owners = _meanings(tokens, vocabulary())
+    return [token for token, meanings in zip(tokens, owners, strict=True) if meanings != {"polite"}]
+
+
+def loosely_names(text: str, label: str) -> bool:
+    """Does a typed text name a button by its label, loosely: case, accents, emoji and
+    polite or extra words aside, and a label's word may carry a suffix ("Az elmúlt 12
+    hónapot kérem" names "Az elmúlt 12 hónap")?"""
+    wanted = _significant(label)
+    typed = _significant(text)
+    return bool(wanted) and all(any(t.startswith(w) for t in typed) for w in wanted)
 
 
 def is_cancel(text: str) -> bool:

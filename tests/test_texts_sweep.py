@@ -274,6 +274,7 @@ BASE: dict[str, Any] = {
     "on": True,
     "quiet_from": 21,
     "quiet_to": 7,
+    "all_button": "off",  # the 🔔 page asked in words to switch them all
     "town": "Pétfürdő",
     "street": "Ady Endre u.",
     "invoice_no": 2026_002168,
