@@ -56,9 +56,7 @@ PAGE_INTENTS = ("next",)
 # Words for the buttons under Folyószámla (📄 Kivonat, 📊 Grafikon): typed, they do what the
 # button does for the customer account shown (the customer trial typed "grafikon", "kivonat").
 DOCUMENT_INTENTS = ("statement", "chart")
-INTENTS = tuple(
-    dict.fromkeys(GUEST_INTENTS + CUSTOMER_INTENTS + PAGE_INTENTS + DOCUMENT_INTENTS)
-)
+INTENTS = tuple(dict.fromkeys(GUEST_INTENTS + CUSTOMER_INTENTS + PAGE_INTENTS + DOCUMENT_INTENTS))
 
 # Words that make a whole message friendly rather than a request, by what it is.
 SOCIAL = ("greeting", "thanks", "bye", "ack")

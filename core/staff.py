@@ -7,7 +7,8 @@ the rules and the audit trail are the same for both:
 - `list_tickets`, `thread`: the open (or all) tickets oldest first with their
   age and answer deadline (Fgytv. 17/B § (5): `answer_days`, 15 by default),
   and one ticket's whole thread;
-- `answer`: the clerk's text goes back the way the report came — a mail
+- `answer`: the clerk's text goes back the way the customer wrote last (the way
+  the report came, unless merged tickets know both ways) — a mail
   threaded into the customer's (outbox, `[#PK-000123]` in the subject,
   In-Reply-To/References), or a message queued for the customer's Telegram
   chat (`telegram_outbox`, sent by the bot's announcer). Either way it is kept
@@ -483,7 +484,7 @@ async def answer(
     once: str | None = None,
     now: float,
 ) -> Answered:
-    """Send the clerk's answer the way the report came, and keep it in the ticket.
+    """Send the clerk's answer the way the customer wrote last, and keep it in the ticket.
 
     Mail: queued in the outbox in the same transaction as the ticket message,
     threaded to the customer's newest mail. Telegram: queued for the
@@ -491,46 +492,72 @@ async def answer(
     The message `once` (a clerk's in the staff chat) answers once: handled
     again, it is told where its answer went, and the customer gets it once.
     """
+    async with db.transaction() as tx:
+        return await answer_in(tx, settings, number, text, actor=actor, once=once, now=now)
+
+
+async def answer_in(
+    tx: Queryable,
+    settings: HasMailFrom,
+    number: int,
+    text: str,
+    *,
+    actor: str,
+    once: str | None = None,
+    now: float,
+) -> Answered:
+    """`answer` inside the caller's transaction (a canned draft is used up in the same one)."""
     text = clean_text(text)
     label = ticket_number(number)
     if not text:
         raise StaffError(StaffError.EMPTY, label)
-    async with db.transaction() as tx:
-        ticket = await find(tx, number)
-        label = ticket_number(ticket.id)  # a merged ticket's number answers the one it joined
-        sent = await journal.done(tx, once, "answered")
-        if sent is not None:
-            return Answered(ticket, label, sent["via"], sent["to"], sent["message_id"])
-        if ticket.channel == "mail":
-            result = await _answer_by_mail(tx, settings, ticket, label, text, now)
-            details = f"by mail {result.mail_message_id}"
-        else:
-            result = await _answer_in_chat(tx, ticket, label, text, now)
-            details = "to the customer's Telegram chat"
-        await store.add_message(
-            tx,
-            ticket.id,
-            direction="out",
-            author=actor,
-            body=text,
-            new_text=text,
-            mail_message_id=result.mail_message_id,
-            inbound_mail_id=None,
-            now=now,
-        )
-        await audit.record(
-            tx, now, actor, "ticket_answered", label, f"{details}, {len(text)} characters"
-        )
-        await journal.record(
-            tx,
-            once,
-            "answered",
-            now,
-            via=result.via,
-            to=result.recipient,
-            message_id=result.mail_message_id,
-        )
+    ticket = await find(tx, number)
+    label = ticket_number(ticket.id)  # a merged ticket's number answers the one it joined
+    sent = await journal.done(tx, once, "answered")
+    if sent is not None:
+        return Answered(ticket, label, sent["via"], sent["to"], sent["message_id"])
+    if await way_back(tx, ticket) == "mail":
+        result = await _answer_by_mail(tx, settings, ticket, label, text, now)
+        details = f"by mail {result.mail_message_id}"
+    else:
+        result = await _answer_in_chat(tx, ticket, label, text, now)
+        details = "to the customer's Telegram chat"
+    await store.add_message(
+        tx,
+        ticket.id,
+        direction="out",
+        author=actor,
+        body=text,
+        new_text=text,
+        mail_message_id=result.mail_message_id,
+        inbound_mail_id=None,
+        now=now,
+    )
+    await audit.record(
+        tx, now, actor, "ticket_answered", label, f"{details}, {len(text)} characters"
+    )
+    await journal.record(
+        tx,
+        once,
+        "answered",
+        now,
+        via=result.via,
+        to=result.recipient,
+        message_id=result.mail_message_id,
+    )
     return result
+
+
+async def way_back(db: Queryable, ticket: store.Ticket) -> str:
+    """How an answer goes (`mail` or `telegram`): the way the customer wrote last, when the
+    ticket knows that way back (two tickets merged may know both); else the way the
+    report came."""
+    last = await desk_store.last_customer_way(db, ticket.id)
+    if last == "mail" and ticket.email:
+        return "mail"
+    if last == "telegram" and ticket.telegram_chat_id is not None:
+        return "telegram"
+    return "mail" if ticket.channel == "mail" else "telegram"
 
 
 async def _answer_by_mail(

@@ -283,6 +283,7 @@ async def test_a_canned_answer_carries_the_customers_real_debt_and_is_shown_befo
     assert f"{format_amount(owed)} kiegyenlítetlen tartozása van" in preview.text
     assert "Kedvezményezett: PÉTKOMM Kft." in preview.text and "11773016-11111018" in preview.text
     assert labels(preview) == [button_label("send_canned"), button_label("drop_canned")]
+    send_data = preview.reply_markup["inline_keyboard"][0][0]["callback_data"]
     assert "⚠️" not in preview.text  # her own chat, logged in, the payee set: nothing to warn
     assert len(eva.user.replies) == seen  # nothing went yet
 
@@ -290,8 +291,10 @@ async def test_a_canned_answer_carries_the_customers_real_debt_and_is_shown_befo
     assert "Válasz elküldve" in sent.text
     answer = await env.chat_message(eva, number, "kiegyenlítetlen tartozása van")
     assert format_amount(owed) in answer.text and f"Tisztelt {name}!" in answer.text
-    # Pressed again, it does not go twice.
-    await anna.press(preview, button_label("send_canned"))
+    # Its buttons are gone; pressed again (a stale keyboard), it does not go twice.
+    assert buttons_now(preview) == []
+    [again] = await anna.press_data(preview, send_data)
+    assert "már elment a válasz" in again.text and "Anna" in again.text
     await env.announcer.run_once()
     assert sum("kiegyenlítetlen" in (m.text or "") for m in eva.user.replies) == 1
     [entry] = await audited(env, "canned_sent")
@@ -340,9 +343,10 @@ async def test_a_clerk_changes_a_canned_answer_before_it_goes_or_drops_it(staff_
     assert not any("rendeztük" in (m.text or "") for m in guest.user.replies)
 
     [second] = await anna.command("reply", f"{number} #megoldva")
+    send_data = second.reply_markup["inline_keyboard"][0][0]["callback_data"]
     [dropped] = await anna.press(second, button_label("drop_canned"))
     assert "nem ment el" in dropped.text
-    [late] = await anna.press(second, button_label("send_canned"))
+    [late] = await anna.press_data(second, send_data)
     assert "visszavonta" in late.text
     assert not any("rendeztük" in (m.text or "") for m in guest.user.replies)
 
@@ -351,6 +355,66 @@ async def test_a_clerk_changes_a_canned_answer_before_it_goes_or_drops_it(staff_
     # A plain answer starting with # is still an answer.
     await anna.command("reply", f"{number} #1 kérdésére: igen.")
     await env.chat_message(guest, "#1 kérdésére: igen.")
+
+
+async def test_a_draft_is_used_up_by_whichever_comes_first_send_changed_send_or_cancel(
+    staff_bot,
+):
+    env = await staff_bot()
+    guest = env.customer("Lili")
+    await guest.command("start")
+    number = await report(guest, "Elromlott a vízóra, mikor cserélik?")
+    await env.staff_message(number, "Új bejelentés")
+    anna, bela = env.clerk(), env.clerk(STAFF_IDS[1], "Béla")
+
+    # Anna fills the draft; Béla answers it with a changed text: that uses it up.
+    [preview] = await anna.command("reply", f"{number} #megoldva")
+    [send_data] = [
+        b["callback_data"]
+        for row in preview.reply_markup["inline_keyboard"]
+        for b in row
+        if b["callback_data"].startswith("sd:send:")
+    ]
+    [changed] = await bela.reply(preview, "Tisztelt Ügyfelünk! A vízórát holnap cseréljük.")
+    assert "Válasz elküldve" in changed.text and "Béla" in changed.text
+    await env.chat_message(guest, "A vízórát holnap cseréljük.")
+    assert buttons_now(preview) == []  # its buttons are gone
+    # Anna's ✅ Elküldöm from her (stale) keyboard is refused, naming Béla; nothing more goes.
+    [late] = await anna.press_data(preview, send_data)
+    assert "már elment a válasz" in late.text and "Béla" in late.text
+    [again] = await bela.reply(preview, "Még egyszer: holnap cseréljük.")
+    assert "már elment a válasz" in again.text
+    await env.announcer.run_once()
+    texts = [m.text or "" for m in guest.user.replies]
+    assert not any("rendeztük" in t for t in texts)
+    assert not any("Még egyszer" in t for t in texts)
+
+    # After ✖️ Mégse, a reply to the draft does not send.
+    [second] = await anna.command("reply", f"{number} #megoldva")
+    [dropped] = await anna.press(second, button_label("drop_canned"))
+    assert "nem ment el" in dropped.text
+    assert buttons_now(second) == []
+    [refused] = await bela.reply(second, "Tisztelt Ügyfelünk! Mégis: holnap.")
+    assert "visszavonta Anna" in refused.text
+    await env.announcer.run_once()
+    assert not any("Mégis: holnap" in (m.text or "") for m in guest.user.replies)
+
+    # Two clerks pressing ✅ at once: one answer goes.
+    [third] = await anna.command("reply", f"{number} #megoldva")
+    first = anna.user.press_inline(third.message_id, button_label("send_canned"), chat=env.group)
+    other = bela.user.press_inline(third.message_id, button_label("send_canned"), chat=env.group)
+    await env.processed(first)
+    await env.processed(other)
+    await env.chat_message(guest, "rendeztük")
+    await env.announcer.run_once()
+    assert sum("rendeztük" in (m.text or "") for m in guest.user.replies) == 1
+    assert len(await audited(env, "canned_sent")) == 2  # the changed one and this one
+
+
+def buttons_now(message) -> list[str]:
+    """The buttons the message has now (the bot may have taken them away)."""
+    markup = message.reply_markup or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
 
 
 async def test_strangers_cannot_fill_or_send_canned_answers(staff_bot):

@@ -310,9 +310,7 @@ async def machine_note(db: Queryable, facts: MailFacts) -> str:
     mail = facts.mail
     # The mail it answers: In-Reply-To, else the newest of References (replied_ids puts
     # In-Reply-To first, then the References oldest first).
-    about = reported_message_id(mail) or mail.in_reply_to or next(
-        reversed(replied_ids(mail)), None
-    )
+    about = reported_message_id(mail) or mail.in_reply_to or next(reversed(replied_ids(mail)), None)
     ours = await tickets_store.our_message(db, about) if about else None
     problem = delivery_problem(mail) if facts.bounce else None
     own_words = ""
