@@ -56,7 +56,7 @@ from core.formats import (
     with_article,
 )
 from core.outbox import HasMailFrom
-from core.staff import Answered, answer, answer_in, clean_text, find
+from core.staff import Answered, answer, answer_in, clean_text, find, way_back
 from core.statement import statement
 from core.tickets import ticket_number
 from storage import audit
@@ -256,7 +256,7 @@ async def _unverified_reader(db: Queryable, number: int) -> str | None:
     ticket = await find(db, number)
     if not ticket.customer_id:
         return None  # no customer, no debt in the answer
-    if ticket.channel == "mail":
+    if await way_back(db, ticket) == "mail":  # where the answer goes (core.staff.answer)
         known = ticket.email and await store.address_of_customer(
             db, ticket.customer_id, ticket.email
         )
