@@ -251,10 +251,16 @@ class Entry:
     message: store.TicketMessage
     who: str
     at: str  # Budapest time
+    name: str | None = None  # a clerk's name (`Anna`, `anna (parancssor)`), not the audit's ID
 
     @property
     def text(self) -> str:
         return self.message.new_text or self.message.body
+
+    @property
+    def clerk(self) -> str:
+        """Who wrote a staff answer, as colleagues call them."""
+        return self.name or self.message.author
 
     @property
     def author(self) -> str:
@@ -323,8 +329,13 @@ async def thread(db: Database, number: int, *, answer_days: int, actor: str, now
     ticket = await find(db, number)
     messages = await store.messages(db, ticket.id)
     summary = await summarise(db, ticket, answer_days=answer_days, now=now)
+    names: dict[str, str | None] = {}
+    for m in messages:
+        if _who(m) == "staff" and m.author not in names:
+            names[m.author] = await clerk_name(db, m.author)
     entries: list[tuple[float, int, Entry | NoteEntry]] = [
-        (m.created_at, 0, Entry(m, _who(m), local_time(m.created_at))) for m in messages
+        (m.created_at, 0, Entry(m, _who(m), local_time(m.created_at), names.get(m.author)))
+        for m in messages
     ]
     for note in await desk_store.notes(db, ticket.id):
         edited = local_time(note.edited_at) if note.edited_at is not None else None
@@ -333,6 +344,18 @@ async def thread(db: Database, number: int, *, answer_days: int, actor: str, now
     nearby = await beside(db, ticket, now)
     await audit.record(db, now, actor, "ticket_viewed", summary.number)
     return Thread(summary, [entry for _, _, entry in entries], nearby)
+
+
+async def clerk_name(db: Queryable, actor: str) -> str | None:
+    """A clerk's name by their audit ID: `staff:9002` as the bot last saw them (`Béla`),
+    `cli:anna` as `anna (parancssor)`; None when the bot never met them."""
+    kind, _, rest = actor.partition(":")
+    if kind == "cli" and rest:
+        return f"{rest} (parancssor)"
+    if kind == "staff" and rest.lstrip("-").isdigit():
+        member = await desk_store.member(db, int(rest))
+        return member.name if member else None
+    return None
 
 
 def excerpt(

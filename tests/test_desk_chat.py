@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.staff import button_label
-from core import tickets
+from core import staff, tickets
 from core.accounts import BUDAPEST
 from core.formats import format_amount, format_invoice_number
 from storage import audit
@@ -150,6 +150,14 @@ async def test_a_note_is_for_staff_only_and_its_author_may_edit_it(staff_bot):
     customer_saw = " ".join(m.text or "" for m in guest.user.replies[seen:])
     assert "panaszkodott" not in customer_saw and "jegyzet" not in customer_saw.lower()
     ticket_id = tickets.parse_ticket_number(number)
+    # The thread names the clerks as the notes do: Anna, and the command line's anna.
+    await staff.answer(
+        env.db, env.settings, ticket_id, "Kedden megyünk.", actor="cli:anna", now=env.clock.now
+    )
+    [thread] = await kata.command("ticket", number)
+    assert "Munkatárs (Anna)" in thread.text
+    assert "Munkatárs (anna (parancssor))" in thread.text
+    assert "staff:" not in thread.text and "cli:" not in thread.text
     assert all(
         "panaszkodott" not in m.body for m in await tickets_store.messages(env.db, ticket_id)
     )

@@ -187,7 +187,12 @@ BASE: dict[str, Any] = {
             who="auto", at="2026. 02. 03. 14:31", text="Megkaptuk.", author="", by_mail=True
         ),
         SimpleNamespace(
-            who="staff", at="2026. 02. 04. 09:00", text="Kimegyünk.", author="Kiss", by_mail=False
+            who="staff",
+            at="2026. 02. 04. 09:00",
+            text="Kimegyünk.",
+            author="staff:9001",
+            clerk="Kiss",
+            by_mail=False,
         ),
         SimpleNamespace(
             who="note",
