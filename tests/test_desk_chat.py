@@ -488,6 +488,11 @@ async def test_search_finds_tickets_by_number_customer_address_name_and_words(st
     [words] = await anna.command("search", "viz")  # no accents: finds "víz" and "vízóra"
     assert numbers_in(words) == [water, chat_ticket]  # newest first
     assert "2 találat" in words.text
+    # The hint opens a ticket that is there: the first one listed.
+    assert f"Megnyitás: /ticket {water} " in words.text and "PK-000123" not in words.text
+    await anna.command("take", chat_ticket)
+    [held] = await anna.command("mine")
+    assert f"Megnyitás: /ticket {chat_ticket} " in held.text and "PK-000123" not in held.text
     [two] = await anna.command("search", "vizora aknaban")
     assert numbers_in(two) == [chat_ticket]
     [by_id] = await anna.command("search", customer_id)
