@@ -141,7 +141,7 @@ class Summary:
     overdue: bool  # the deadline has passed
     received: str  # `2024. 05. 01. 14:30`, Budapest
     holder: str | None = None  # the name of the staff member who holds it (issue 17)
-    stars: int | None = None  # the customer's rating of the closed ticket, 1 to 5 (issue 17)
+    stars: int | None = None  # the customer's rating of this closing, 1 to 5 (issue 17)
 
     @property
     def customer_id(self) -> str | None:
@@ -194,7 +194,12 @@ async def summarise(
         overdue=now > due.due_at,
         received=local_time(ticket.created_at),
         holder=holder_name(holder, ticket.holder_id),
-        stars=await desk_store.ticket_stars(db, ticket.id),
+        # Only the current closing's rating: a reopened ticket is not rated (yet).
+        stars=(
+            await desk_store.ticket_stars(db, ticket.id, ticket.closed_at)
+            if ticket.status == "closed" and ticket.closed_at is not None
+            else None
+        ),
     )
 
 

@@ -581,11 +581,13 @@ async def average_rating(db: Queryable, since: float, until: float) -> tuple[flo
     return (float(row[0]) if row[0] is not None else None), int(row[1])
 
 
-async def ticket_stars(db: Queryable, ticket_id: int) -> int | None:
-    """The stars the customer gave the ticket last (a merged ticket's ratings moved in)."""
+async def ticket_stars(db: Queryable, ticket_id: int, closed_at: float) -> int | None:
+    """The stars the customer gave the ticket's closing at `closed_at` (an offer made then
+    or later: a merged ticket's ratings moved in); an earlier closing's rating, before
+    the customer reopened it, is not this one's (it stays in the ratings and the audit)."""
     value = await db.fetch_value(
         "SELECT stars FROM customer_ratings WHERE ticket_id = ? AND stars IS NOT NULL"
-        " ORDER BY rated_at DESC, id DESC LIMIT 1",
-        (ticket_id,),
+        " AND offered_at >= ? ORDER BY rated_at DESC, id DESC LIMIT 1",
+        (ticket_id, closed_at),
     )
     return int(value) if value is not None else None

@@ -543,7 +543,7 @@ async def test_a_closed_chat_ticket_is_rated_with_one_tap_and_the_digest_shows_t
     post = await env.staff_message(number, "Új bejelentés")
     anna = env.clerk()
     await anna.reply(post, "A szerelő holnap megjavítja.")
-    await env.chat_message(guest, "A szerelő holnap megjavítja.")
+    answer = await env.chat_message(guest, "A szerelő holnap megjavítja.")
     await anna.command("close", number)
     offer = await env.chat_message(guest, number, "értékelje")
     assert labels(offer) == ["1 ⭐", "2 ⭐", "3 ⭐", "4 ⭐", "5 ⭐"]
@@ -564,3 +564,21 @@ async def test_a_closed_chat_ticket_is_rated_with_one_tap_and_the_digest_shows_t
     await env.announcer.run_once()
     digest = await env.staff_message("Reggeli összefoglaló")
     assert "Ügyfélértékelés ebben a hónapban: 5,0 az 5-ből (1 értékelés)" in digest.text
+
+    # She writes again: reopened, the old closing's 5 stars are not this ticket's now.
+    await guest._run(lambda: guest.user.send_text("Mégsem jó.", reply_to=answer.message_id))
+    await env.staff_message(number, "Mégsem jó.")
+    [listing] = await anna.command("tickets")
+    assert number in listing.text and "⭐" not in listing.text
+    [opened] = await anna.command("ticket", number)
+    assert "Értékelés" not in opened.text
+    # Closed again: rated anew, the new stars show; the old rating is kept.
+    await anna.command("close", number)
+    second = await env.chat_message(guest, number, "értékelje")
+    [opened] = await anna.command("ticket", number)
+    assert "Értékelés" not in opened.text
+    await guest.press_on(second, "2 ⭐")
+    [opened] = await anna.command("ticket", number)
+    assert "⭐ Értékelés: 2/5" in opened.text
+    stars = await env.db.fetch_all("SELECT stars FROM customer_ratings ORDER BY id")
+    assert [tuple(row) for row in stars] == [(5,), (2,)]
