@@ -162,7 +162,13 @@ async def _allowed(update: Update, context: BotContext, what: str, *, command: b
     if update.callback_query is not None:
         await update.callback_query.answer(render("chat/staff/refused_alert.txt"), show_alert=True)
     else:
-        await say(update, "staff/refused")
+        # In a group the ✉️ Hibabejelentés button is not there: the bot's private chat is.
+        await say(
+            update,
+            "staff/refused",
+            in_group=chat.type != Chat.PRIVATE,
+            bot_username=context.bot.username or "",
+        )
     return False
 
 

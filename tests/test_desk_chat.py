@@ -230,15 +230,20 @@ async def test_strangers_are_refused_every_desk_command_and_button(staff_bot):
         ("release", number),
         ("mine", None),
         ("search", "számla"),
+        ("search", "Ökrös"),
         ("merge", f"{number} PK-000002"),
     ):
         [refused] = await stranger.command(command, payload)
         assert "ügyfélszolgálat munkatársai" in refused.text, command
+        # In the group there is no ✉️ Hibabejelentés button: the bot's private chat is.
+        assert "Hibabejelentés gombot" not in refused.text, command
+        assert f"privát üzenetben: https://t.me/{env.emulator.bot_username}" in refused.text
     assert await stranger.press(post, button_label("take")) == []
     assert "munkatársai" in env.emulator.callback_answers[-1].text
     # A customer typing one in their own chat is refused too.
     [mine] = await guest.command("note", f"{number} hello")
     assert "ügyfélszolgálat munkatársai" in mine.text
+    assert "nyomja meg a ✉️ Hibabejelentés gombot" in mine.text  # it is there, in her chat
 
     ticket = await tickets.get(env.db, tickets.parse_ticket_number(number))
     assert ticket.holder_id is None and ticket.customer_id is None
@@ -252,6 +257,7 @@ async def test_strangers_are_refused_every_desk_command_and_button(staff_bot):
         ("tg:4242", "/assign"),
         ("tg:4242", "/release"),
         ("tg:4242", "/mine"),
+        ("tg:4242", "/search"),
         ("tg:4242", "/search"),
         ("tg:4242", "/merge"),
         ("tg:4242", "button take"),

@@ -435,3 +435,28 @@ def test_the_digest_words_answer_times_as_the_staff_chat_does():
     from cli.tickets import _span
 
     assert _span(300) == "5 min" and _span(5 * 3600) == "5.0 h" and _span(3 * 86400) == "3.0 days"
+
+
+async def _refused_stranger(env: dict[str, str]) -> None:
+    """Mallory (Telegram user 3001, not staff) tried /search in the staff group."""
+    from core import staff
+
+    db = await open_database(env["PETKOMM_DB"])
+    try:
+        await staff.refuse(
+            db, user_id=3001, what="/search", reason=staff.NOT_STAFF, now=time.time()
+        )
+    finally:
+        await db.close()
+
+
+def test_audit_takes_a_bare_telegram_user_id_and_names_the_actor_forms(env):
+    import asyncio
+
+    asyncio.run(_refused_stranger(env))
+    by_number = run(env, "audit", "--actor", "3001").stdout
+    assert "tg:3001" in by_number and "staff_refused" in by_number and "/search" in by_number
+    assert run(env, "audit", "--actor", "tg:3001").stdout == by_number
+    unknown = run(env, "audit", "--actor", "mallory").stdout
+    assert "No audit entries." in unknown and "tg:ID" in unknown
+    assert "tg:3001" in run(env, "audit", "--help").stdout

@@ -307,6 +307,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "chat/places/list.txt": {"places": PLACES},
     "chat/places/removed_alert.txt": {"removed": True},
     "chat/places/locked.txt": {"mismatch": True, "until": "14:30"},
+    "chat/staff/refused.txt": {"in_group": True, "bot_username": "petkomm_bot"},
     "chat/staff/desk/noted.txt": {
         "note": SimpleNamespace(id=12, ticket_id=123, author_name="Kiss Péter", body="Visszahívni.")
     },
