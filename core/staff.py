@@ -260,7 +260,12 @@ class Entry:
 
     @property
     def text(self) -> str:
-        return self.message.new_text or self.message.body
+        text = self.message.new_text or self.message.body
+        if self.who == "auto":  # our acknowledgement's "write above this line" is no content
+            text = "\n".join(
+                line for line in text.splitlines() if line.strip() != REPLY_ABOVE_MARKER
+            ).strip()
+        return text
 
     @property
     def clerk(self) -> str:

@@ -82,13 +82,17 @@ async def test_opening_a_ticket_shows_the_customer_beside_it(staff_bot):
     y, m, d = paid_on.split("-")
     assert f"Utolsó befizetés: {y}. {m}. {d}., {format_amount(paid)}" in text
     assert "Csevegés: használja, most is be van lépve" in text
-    assert "Korábbi bejelentése nincs." in text
+    assert "Más bejelentése nincs." in text
 
     # A second report lists the first beside it; /ticket shows the same view.
     second = await report(eva, "És a múlt havi számlám sem jött meg e-mailben.")
     await env.staff_message(second, "Új bejelentés")
     [again] = await anna.command("ticket", second)
-    assert "Korábbi bejelentései (1 db):" in again.text and first in again.text
+    assert "Más bejelentései (1 db):" in again.text and first in again.text
+    # The first one lists the later one beside it: not "earlier" (Korábbi).
+    [back] = await anna.command("ticket", first)
+    assert "Más bejelentései (1 db):" in back.text and second in back.text
+    assert "Korábbi" not in back.text
 
 
 async def test_an_unknown_sender_is_said_so_and_a_clerk_links_the_ticket(staff_bot):

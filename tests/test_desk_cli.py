@@ -84,7 +84,7 @@ def test_show_prints_the_customer_beside_the_ticket_and_link_names_an_unknown_on
     assert linked.returncode == 0 and "PK-000002 linked to Juhász László (U1234)" in linked.stdout
     after = run(env, "tickets", "show", "2").stdout
     assert "the customer: Juhász László (U1234)" in after
-    assert "Earlier tickets (1):" in after and "PK-000001" in after
+    assert "Other tickets (1):" in after and "PK-000001" in after
     entries = run(env, "audit", "--actor", ME).stdout
     assert "ticket_linked" in entries and "U1234" in entries
 

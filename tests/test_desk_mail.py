@@ -42,6 +42,9 @@ async def test_a_note_never_reaches_the_customers_mailbox(
         assert "Belső jegyzet rögzítve" in noted.text
         [thread] = await anna.command("ticket", number)
         assert NOTE in thread.text and "Ismeretlen feladó" in thread.text
+        # The acknowledgement's preview is its text, without the "write above" marker line.
+        auto = thread.text.split("Automatikus válasz")[1].splitlines()[1]
+        assert auto.strip() and "##-" not in auto and "##-" not in thread.text
 
         await anna.reply(post, "Kedden délelőtt megnézzük a vízórát.")
         mails = await smtp_server.wait_for(2)  # the acknowledgement, then the answer
