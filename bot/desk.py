@@ -13,7 +13,8 @@ command and button, as in `bot/staff.py`.
   /release N; /mine: the open tickets I hold (◀ ▶: `sd:mine:<page>`);
 - canned answers: /reply N #name, or 📝 Sablon (`sd:canned:<ticket>`) and a name
   (`sd:cn:<ticket>:<name>`), show the filled text with ✅ Elküldöm (`sd:send:<draft>`)
-  and ✖️ Mégse (`sd:drop:<draft>`); a reply to it with a changed text sends that;
+  and ✖️ Mégse (`sd:drop:<draft>`); a reply to it with a changed text sends that. Whichever
+  comes first uses the draft up: everything later on it is refused, naming who;
 - /search words: tickets by number, customer ID, address, name or words, newest
   first (◀ ▶: `sd:search:<page>`, the clerk's last search);
 - /merge N M: two tickets about the same thing become the older one.
@@ -29,6 +30,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler
 from telegram.ext import filters as F
 
@@ -299,19 +301,33 @@ async def _preview(update: Update, svc: Services, number: int, name: str) -> Non
         who=_who(update),
     )
     await _remember(svc, sent, draft.ticket_id)
+    await canned.draft_posted(svc.db, draft.id, sent.chat_id, sent.message_id)
 
 
-async def _send_draft(update: Update, svc: Services, draft_id: int) -> None:
+async def _send_draft(
+    update: Update, svc: Services, draft_id: int, text: str | None = None
+) -> None:
+    """✅ Elküldöm (or, with `text`, the clerk's changed text in reply to the draft): the
+    draft is used up, whoever comes next is told who sent it."""
     draft, result = await canned.send_draft(
-        svc.db, svc.settings, draft_id, actor=_actor(update), now=svc.now()
+        svc.db,
+        svc.settings,
+        draft_id,
+        text=text,
+        actor=_actor(update),
+        by=_who(update),
+        once=once_key(update),
+        now=svc.now(),
     )
     log.info(
-        "%s answered with the canned %s by Telegram user %s (%s)",
+        "%s answered with the canned %s%s by Telegram user %s (%s)",
         result.number,
         draft.name,
+        " (changed)" if text is not None else "",
         user_id(update),
         result.via,
     )
+    await _unbutton(update, draft)
     sent = await say(
         update,
         "staff/answered",
@@ -322,17 +338,37 @@ async def _send_draft(update: Update, svc: Services, draft_id: int) -> None:
     await _remember(svc, sent, result.ticket.id)
 
 
+async def answer_draft(update: Update, svc: Services, draft: canned.Draft, text: str) -> None:
+    """A clerk's reply to a draft's message: their changed text goes instead (once; the
+    draft is used up) — `bot.staff` hands such replies here."""
+    try:
+        await _send_draft(update, svc, draft.id, text)
+    except StaffError as error:
+        await _desk_error(update, error)
+
+
 async def _drop_draft(update: Update, svc: Services, draft_id: int) -> None:
-    draft = await canned.drop_draft(svc.db, draft_id, svc.now())
-    if draft.sent_at is not None:  # it went already: say where, not that it did not
-        await _send_draft(update, svc, draft_id)
-        return
+    draft = await canned.drop_draft(svc.db, draft_id, by=_who(update), now=svc.now())
+    await _unbutton(update, draft)
     await say(
         update,
         "staff/desk/canned_dropped",
         number=tickets.ticket_number(draft.ticket_id),
         who=_who(update),
     )
+
+
+async def _unbutton(update: Update, draft: canned.Draft) -> None:
+    """The used-up draft's message loses its ✅ Elküldöm and ✖️ Mégse (a press on them would
+    be refused anyway: this only spares the clerk the try)."""
+    if draft.chat_id is None or draft.message_id is None:
+        return
+    try:
+        await update.get_bot().edit_message_reply_markup(
+            chat_id=draft.chat_id, message_id=draft.message_id, reply_markup=None
+        )
+    except TelegramError as error:  # gone, or already without buttons: nothing to do
+        log.info("draft %d's buttons not removed: %s", draft.id, error)
 
 
 # --- search ---------------------------------------------------------------------------------------

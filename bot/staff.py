@@ -62,7 +62,7 @@ from conversations.common import (
     text_of,
     user_id,
 )
-from core import attachments, desk, staff, tickets
+from core import attachments, canned, desk, staff, tickets
 from core.attachments import AttachmentError, TicketFile
 from core.staff import StaffError
 from core.texts import labels, render
@@ -162,7 +162,13 @@ async def _allowed(update: Update, context: BotContext, what: str, *, command: b
     if update.callback_query is not None:
         await update.callback_query.answer(render("chat/staff/refused_alert.txt"), show_alert=True)
     else:
-        await say(update, "staff/refused")
+        # In a group the ✉️ Hibabejelentés button is not there: the bot's private chat is.
+        await say(
+            update,
+            "staff/refused",
+            in_group=chat.type != Chat.PRIVATE,
+            bot_username=context.bot.username or "",
+        )
     return False
 
 
@@ -500,7 +506,12 @@ async def _reply_to_bot(update: Update, context: BotContext, message_id: int) ->
     if ticket_id is not None:
         if await _allowed(update, context, "reply", command=False):
             text = text_of(update)
-            if text:
+            draft = await canned.draft_of_post(svc.db, chat.id, message_id)
+            if text and draft is not None:
+                from bot import desk as desk_door  # it builds on this module
+
+                await desk_door.answer_draft(update, svc, draft, text)
+            elif text:
                 await _answer(update, context, svc, ticket_id, text)
             else:
                 await say(update, "staff/error", kind="text_only", number="", limit=None)

@@ -20,7 +20,13 @@ def register(sub: Subparsers) -> None:
         "and password changes, oldest first, in Budapest time.",
     )
     p.add_argument("--since", metavar="YYYY-MM-DD", help="from this day on (Budapest time)")
-    p.add_argument("--actor", metavar="X", help="only this actor, e.g. cli:anna or staff:123")
+    p.add_argument(
+        "--actor",
+        metavar="X",
+        help="only this actor: cli:anna (the command line), staff:9001 (a staff member in "
+        "Telegram), tg:3001 (a Telegram user, e.g. a refused stranger), mail:addr, system; "
+        "a bare Telegram user ID (3001) means both staff:3001 and tg:3001",
+    )
     p.set_defaults(func=cmd_audit)
 
 
@@ -42,7 +48,14 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         since = datetime.combine(day, day_start.min, BUDAPEST).timestamp()
     db = await open_database(settings.db_path, create=False)
     try:
-        entries = await staff.audit_trail(db, since=since, actor=args.actor)
+        actors = [args.actor]
+        if args.actor is not None and args.actor.strip().isdigit():
+            # A Telegram user ID: what they did as staff, and what was refused them.
+            actors = [f"staff:{args.actor.strip()}", f"tg:{args.actor.strip()}"]
+        entries = []
+        for actor in actors:
+            entries += await staff.audit_trail(db, since=since, actor=actor)
+        entries.sort(key=lambda entry: entry.at)
     finally:
         await db.close()
     # Each field printable: a stranger's refused command is kept as its target.
@@ -63,4 +76,6 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         print(line.rstrip())
     if not entries:
         print("No audit entries.")
+        if args.actor is not None and ":" not in args.actor and not args.actor.strip().isdigit():
+            print("An actor is written cli:NAME, staff:ID, tg:ID, mail:ADDRESS or system.")
     return 0

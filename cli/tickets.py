@@ -868,7 +868,7 @@ def _print_beside(view: Thread) -> None:
             f"{program()} tickets link {view.summary.number} U1234 ---"
         )
     if beside.earlier:
-        print(f"Earlier tickets ({beside.earlier_total}):")
+        print(f"Other tickets ({beside.earlier_total}):")
         for other in beside.earlier:
             closed = " (closed)" if other.closed else ""
             print(f"  {other.number}  {other.received}  {printable(other.subject)}{closed}")

@@ -43,6 +43,7 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from core import journal
 from core.desk import DeskError
 from core.facts import Facts
 from core.formats import (
@@ -55,7 +56,7 @@ from core.formats import (
     with_article,
 )
 from core.outbox import HasMailFrom
-from core.staff import Answered, answer, find
+from core.staff import Answered, answer, answer_in, clean_text, find, way_back
 from core.statement import statement
 from core.tickets import ticket_number
 from storage import audit
@@ -255,7 +256,7 @@ async def _unverified_reader(db: Queryable, number: int) -> str | None:
     ticket = await find(db, number)
     if not ticket.customer_id:
         return None  # no customer, no debt in the answer
-    if ticket.channel == "mail":
+    if await way_back(db, ticket) == "mail":  # where the answer goes (core.staff.answer)
         known = ticket.email and await store.address_of_customer(
             db, ticket.customer_id, ticket.email
         )
@@ -296,32 +297,68 @@ async def draft(db: Queryable, draft_id: int) -> Draft:
     return found
 
 
+async def draft_posted(db: Queryable, draft_id: int, chat_id: int, message_id: int) -> None:
+    """The draft is shown in this staff-chat message: a reply to it sends the changed text."""
+    await store.draft_posted(db, draft_id, chat_id, message_id)
+
+
+async def draft_of_post(db: Queryable, chat_id: int, message_id: int) -> Draft | None:
+    """The draft a staff-chat message shows, if it shows one."""
+    return await store.draft_of_post(db, chat_id, message_id)
+
+
+def _used_error(found: Draft) -> DeskError:
+    """What a clerk hears who comes to a used-up draft: who sent it, or who dropped it."""
+    kind = DeskError.DRAFT_SENT if found.sent_at is not None else DeskError.DRAFT_DROPPED
+    return DeskError(kind, ticket_number(found.ticket_id), detail=found.used_by)
+
+
 async def send_draft(
-    db: Database, settings: HasMailFrom, draft_id: int, *, actor: str, now: float
+    db: Database,
+    settings: HasMailFrom,
+    draft_id: int,
+    *,
+    text: str | None = None,
+    actor: str,
+    by: str,
+    once: str | None = None,
+    now: float,
 ) -> tuple[Draft, Answered]:
-    """Send the draft's text as the clerk saw it, once however often it is asked for
-    (DeskError DRAFT_DROPPED after Mégse)."""
-    found = await draft(db, draft_id)
-    if found.dropped_at is not None and found.sent_at is None:
-        raise DeskError(DeskError.DRAFT_DROPPED, ticket_number(found.ticket_id))
-    # The draft's own key: pressed twice (or handled again), the answer goes once.
-    result = await answer(
-        db, settings, found.ticket_id, found.text, actor=actor, once=f"canned:{draft_id}", now=now
-    )
-    if found.sent_at is None:
-        async with db.transaction() as tx:
-            await store.draft_sent(tx, draft_id, now)
+    """Send the draft's text as the clerk saw it (or `text`, the clerk's changed one).
+
+    A draft is used up by whichever comes first: this, or Mégse. Anything later on
+    it is refused (DeskError DRAFT_SENT or DRAFT_DROPPED, naming `by` who used it),
+    in the same transaction as the answer: two clerks at once, one answer goes. The
+    message `once`, handled again, is told where its answer went."""
+    async with db.transaction() as tx:
+        found = await draft(tx, draft_id)
+        body = found.text if text is None else text
+        if once is None or await journal.done(tx, once, "answered") is None:
+            if not await store.use_draft(tx, draft_id, "sent", by, now):
+                raise _used_error(await draft(tx, draft_id))
+            edited = text is not None and clean_text(text) != found.text
             await audit.record(
-                tx, now, actor, "canned_sent", result.number, f"{found.name} (draft {draft_id})"
+                tx,
+                now,
+                actor,
+                "canned_sent",
+                ticket_number(found.ticket_id),
+                f"{found.name} (draft {draft_id}{', edited' if edited else ''})",
             )
-    return await draft(db, draft_id), result
+        result = await answer_in(
+            tx, settings, found.ticket_id, body, actor=actor, once=once, now=now
+        )
+        return await draft(tx, draft_id), result
 
 
-async def drop_draft(db: Database, draft_id: int, now: float) -> Draft:
-    """Mégse: the draft is not sent (unless it already went)."""
-    await draft(db, draft_id)
-    await store.draft_dropped(db, draft_id, now)
-    return await draft(db, draft_id)
+async def drop_draft(db: Database, draft_id: int, *, by: str, now: float) -> Draft:
+    """Mégse: the draft is not sent, and nothing sends it later (DeskError DRAFT_SENT when
+    it went already, DRAFT_DROPPED when it was dropped)."""
+    async with db.transaction() as tx:
+        await draft(tx, draft_id)
+        if not await store.use_draft(tx, draft_id, "dropped", by, now):
+            raise _used_error(await draft(tx, draft_id))
+        return await draft(tx, draft_id)
 
 
 async def answer_with(

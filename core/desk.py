@@ -51,7 +51,8 @@ class DeskError(StaffError):
     NO_CANNED = "no_canned"  # no canned answer by that name (`detail`)
     BROKEN_CANNED = "broken_canned"  # the operator's template does not render (`detail`)
     NO_DRAFT = "no_draft"  # no such filled canned answer
-    DRAFT_DROPPED = "draft_dropped"  # the clerk chose Mégse on it
+    DRAFT_DROPPED = "draft_dropped"  # a clerk chose Mégse on it (`detail`: who)
+    DRAFT_SENT = "draft_sent"  # it went already, as it was or changed (`detail`: who)
     EMPTY_SEARCH = "empty_search"  # nothing to search for
     ALREADY_MERGED = "already_merged"  # the ticket was merged into another (`detail`)
     SAME_TICKET = "same_ticket"  # a ticket cannot be merged with itself

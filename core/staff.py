@@ -7,7 +7,8 @@ the rules and the audit trail are the same for both:
 - `list_tickets`, `thread`: the open (or all) tickets oldest first with their
   age and answer deadline (Fgytv. 17/B § (5): `answer_days`, 15 by default),
   and one ticket's whole thread;
-- `answer`: the clerk's text goes back the way the report came — a mail
+- `answer`: the clerk's text goes back the way the customer wrote last (the way
+  the report came, unless merged tickets know both ways) — a mail
   threaded into the customer's (outbox, `[#PK-000123]` in the subject,
   In-Reply-To/References), or a message queued for the customer's Telegram
   chat (`telegram_outbox`, sent by the bot's announcer). Either way it is kept
@@ -140,7 +141,7 @@ class Summary:
     overdue: bool  # the deadline has passed
     received: str  # `2024. 05. 01. 14:30`, Budapest
     holder: str | None = None  # the name of the staff member who holds it (issue 17)
-    stars: int | None = None  # the customer's rating of the closed ticket, 1 to 5 (issue 17)
+    stars: int | None = None  # the customer's rating of this closing, 1 to 5 (issue 17)
 
     @property
     def customer_id(self) -> str | None:
@@ -193,7 +194,12 @@ async def summarise(
         overdue=now > due.due_at,
         received=local_time(ticket.created_at),
         holder=holder_name(holder, ticket.holder_id),
-        stars=await desk_store.ticket_stars(db, ticket.id),
+        # Only the current closing's rating: a reopened ticket is not rated (yet).
+        stars=(
+            await desk_store.ticket_stars(db, ticket.id, ticket.closed_at)
+            if ticket.status == "closed" and ticket.closed_at is not None
+            else None
+        ),
     )
 
 
@@ -250,10 +256,21 @@ class Entry:
     message: store.TicketMessage
     who: str
     at: str  # Budapest time
+    name: str | None = None  # a clerk's name (`Anna`, `anna (parancssor)`), not the audit's ID
 
     @property
     def text(self) -> str:
-        return self.message.new_text or self.message.body
+        text = self.message.new_text or self.message.body
+        if self.who == "auto":  # our acknowledgement's "write above this line" is no content
+            text = "\n".join(
+                line for line in text.splitlines() if line.strip() != REPLY_ABOVE_MARKER
+            ).strip()
+        return text
+
+    @property
+    def clerk(self) -> str:
+        """Who wrote a staff answer, as colleagues call them."""
+        return self.name or self.message.author
 
     @property
     def author(self) -> str:
@@ -322,8 +339,13 @@ async def thread(db: Database, number: int, *, answer_days: int, actor: str, now
     ticket = await find(db, number)
     messages = await store.messages(db, ticket.id)
     summary = await summarise(db, ticket, answer_days=answer_days, now=now)
+    names: dict[str, str | None] = {}
+    for m in messages:
+        if _who(m) == "staff" and m.author not in names:
+            names[m.author] = await clerk_name(db, m.author)
     entries: list[tuple[float, int, Entry | NoteEntry]] = [
-        (m.created_at, 0, Entry(m, _who(m), local_time(m.created_at))) for m in messages
+        (m.created_at, 0, Entry(m, _who(m), local_time(m.created_at), names.get(m.author)))
+        for m in messages
     ]
     for note in await desk_store.notes(db, ticket.id):
         edited = local_time(note.edited_at) if note.edited_at is not None else None
@@ -332,6 +354,18 @@ async def thread(db: Database, number: int, *, answer_days: int, actor: str, now
     nearby = await beside(db, ticket, now)
     await audit.record(db, now, actor, "ticket_viewed", summary.number)
     return Thread(summary, [entry for _, _, entry in entries], nearby)
+
+
+async def clerk_name(db: Queryable, actor: str) -> str | None:
+    """A clerk's name by their audit ID: `staff:9002` as the bot last saw them (`Béla`),
+    `cli:anna` as `anna (parancssor)`; None when the bot never met them."""
+    kind, _, rest = actor.partition(":")
+    if kind == "cli" and rest:
+        return f"{rest} (parancssor)"
+    if kind == "staff" and rest.lstrip("-").isdigit():
+        member = await desk_store.member(db, int(rest))
+        return member.name if member else None
+    return None
 
 
 def excerpt(
@@ -483,7 +517,7 @@ async def answer(
     once: str | None = None,
     now: float,
 ) -> Answered:
-    """Send the clerk's answer the way the report came, and keep it in the ticket.
+    """Send the clerk's answer the way the customer wrote last, and keep it in the ticket.
 
     Mail: queued in the outbox in the same transaction as the ticket message,
     threaded to the customer's newest mail. Telegram: queued for the
@@ -491,46 +525,72 @@ async def answer(
     The message `once` (a clerk's in the staff chat) answers once: handled
     again, it is told where its answer went, and the customer gets it once.
     """
+    async with db.transaction() as tx:
+        return await answer_in(tx, settings, number, text, actor=actor, once=once, now=now)
+
+
+async def answer_in(
+    tx: Queryable,
+    settings: HasMailFrom,
+    number: int,
+    text: str,
+    *,
+    actor: str,
+    once: str | None = None,
+    now: float,
+) -> Answered:
+    """`answer` inside the caller's transaction (a canned draft is used up in the same one)."""
     text = clean_text(text)
     label = ticket_number(number)
     if not text:
         raise StaffError(StaffError.EMPTY, label)
-    async with db.transaction() as tx:
-        ticket = await find(tx, number)
-        label = ticket_number(ticket.id)  # a merged ticket's number answers the one it joined
-        sent = await journal.done(tx, once, "answered")
-        if sent is not None:
-            return Answered(ticket, label, sent["via"], sent["to"], sent["message_id"])
-        if ticket.channel == "mail":
-            result = await _answer_by_mail(tx, settings, ticket, label, text, now)
-            details = f"by mail {result.mail_message_id}"
-        else:
-            result = await _answer_in_chat(tx, ticket, label, text, now)
-            details = "to the customer's Telegram chat"
-        await store.add_message(
-            tx,
-            ticket.id,
-            direction="out",
-            author=actor,
-            body=text,
-            new_text=text,
-            mail_message_id=result.mail_message_id,
-            inbound_mail_id=None,
-            now=now,
-        )
-        await audit.record(
-            tx, now, actor, "ticket_answered", label, f"{details}, {len(text)} characters"
-        )
-        await journal.record(
-            tx,
-            once,
-            "answered",
-            now,
-            via=result.via,
-            to=result.recipient,
-            message_id=result.mail_message_id,
-        )
+    ticket = await find(tx, number)
+    label = ticket_number(ticket.id)  # a merged ticket's number answers the one it joined
+    sent = await journal.done(tx, once, "answered")
+    if sent is not None:
+        return Answered(ticket, label, sent["via"], sent["to"], sent["message_id"])
+    if await way_back(tx, ticket) == "mail":
+        result = await _answer_by_mail(tx, settings, ticket, label, text, now)
+        details = f"by mail {result.mail_message_id}"
+    else:
+        result = await _answer_in_chat(tx, ticket, label, text, now)
+        details = "to the customer's Telegram chat"
+    await store.add_message(
+        tx,
+        ticket.id,
+        direction="out",
+        author=actor,
+        body=text,
+        new_text=text,
+        mail_message_id=result.mail_message_id,
+        inbound_mail_id=None,
+        now=now,
+    )
+    await audit.record(
+        tx, now, actor, "ticket_answered", label, f"{details}, {len(text)} characters"
+    )
+    await journal.record(
+        tx,
+        once,
+        "answered",
+        now,
+        via=result.via,
+        to=result.recipient,
+        message_id=result.mail_message_id,
+    )
     return result
+
+
+async def way_back(db: Queryable, ticket: store.Ticket) -> str:
+    """How an answer goes (`mail` or `telegram`): the way the customer wrote last, when the
+    ticket knows that way back (two tickets merged may know both); else the way the
+    report came."""
+    last = await desk_store.last_customer_way(db, ticket.id)
+    if last == "mail" and ticket.email:
+        return "mail"
+    if last == "telegram" and ticket.telegram_chat_id is not None:
+        return "telegram"
+    return "mail" if ticket.channel == "mail" else "telegram"
 
 
 async def _answer_by_mail(

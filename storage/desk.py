@@ -262,9 +262,20 @@ class Draft:
     created_at: float
     sent_at: float | None
     dropped_at: float | None
+    chat_id: int | None = None  # the staff-chat message that shows it
+    message_id: int | None = None
+    used_by: str | None = None  # the name of the clerk who sent or dropped it
+
+    @property
+    def used(self) -> bool:
+        """Sent (as it was, or changed) or dropped: nothing more goes from it."""
+        return self.sent_at is not None or self.dropped_at is not None
 
 
-_DRAFT = "id, ticket_id, name, author, text, created_at, sent_at, dropped_at"
+_DRAFT = (
+    "id, ticket_id, name, author, text, created_at, sent_at, dropped_at,"
+    " chat_id, message_id, used_by"
+)
 
 
 async def add_draft(
@@ -282,15 +293,45 @@ async def draft(db: Queryable, draft_id: int) -> Draft | None:
     return Draft(*row) if row else None
 
 
-async def draft_sent(db: Queryable, draft_id: int, now: float) -> None:
-    await db.execute("UPDATE canned_drafts SET sent_at = ? WHERE id = ?", (now, draft_id))
-
-
-async def draft_dropped(db: Queryable, draft_id: int, now: float) -> None:
-    await db.execute(
-        "UPDATE canned_drafts SET dropped_at = ? WHERE id = ? AND sent_at IS NULL",
-        (now, draft_id),
+async def last_customer_way(db: Queryable, ticket_id: int) -> str | None:
+    """How the customer's newest message (machine notes aside) came: `mail` (it has a
+    Message-ID) or `telegram`; None before any."""
+    row = await db.fetch_one(
+        "SELECT mail_message_id IS NOT NULL FROM ticket_messages WHERE ticket_id = ?"
+        " AND direction = 'in' AND machine IS NULL ORDER BY created_at DESC, id DESC LIMIT 1",
+        (ticket_id,),
     )
+    if row is None:
+        return None
+    return "mail" if row[0] else "telegram"
+
+
+async def draft_of_post(db: Queryable, chat_id: int, message_id: int) -> Draft | None:
+    """The draft a staff-chat message shows, if it is one."""
+    row = await db.fetch_one(
+        f"SELECT {_DRAFT} FROM canned_drafts WHERE chat_id = ? AND message_id = ?",
+        (chat_id, message_id),
+    )
+    return Draft(*row) if row else None
+
+
+async def draft_posted(db: Queryable, draft_id: int, chat_id: int, message_id: int) -> None:
+    await db.execute(
+        "UPDATE canned_drafts SET chat_id = ?, message_id = ? WHERE id = ?",
+        (chat_id, message_id, draft_id),
+    )
+
+
+async def use_draft(db: Queryable, draft_id: int, how: str, by: str, now: float) -> bool:
+    """Use the draft up (`how`: sent or dropped) unless something used it already; True
+    when this call did (one UPDATE: two clerks at once, one wins)."""
+    column = {"sent": "sent_at", "dropped": "dropped_at"}[how]
+    changed = await db.execute(
+        f"UPDATE canned_drafts SET {column} = ?, used_by = ? WHERE id = ?"
+        " AND sent_at IS NULL AND dropped_at IS NULL",
+        (now, by, draft_id),
+    )
+    return changed == 1
 
 
 # --- search ---------------------------------------------------------------------------------------
@@ -540,11 +581,13 @@ async def average_rating(db: Queryable, since: float, until: float) -> tuple[flo
     return (float(row[0]) if row[0] is not None else None), int(row[1])
 
 
-async def ticket_stars(db: Queryable, ticket_id: int) -> int | None:
-    """The stars the customer gave the ticket last (a merged ticket's ratings moved in)."""
+async def ticket_stars(db: Queryable, ticket_id: int, closed_at: float) -> int | None:
+    """The stars the customer gave the ticket's closing at `closed_at` (an offer made then
+    or later: a merged ticket's ratings moved in); an earlier closing's rating, before
+    the customer reopened it, is not this one's (it stays in the ratings and the audit)."""
     value = await db.fetch_value(
         "SELECT stars FROM customer_ratings WHERE ticket_id = ? AND stars IS NOT NULL"
-        " ORDER BY rated_at DESC, id DESC LIMIT 1",
-        (ticket_id,),
+        " AND offered_at >= ? ORDER BY rated_at DESC, id DESC LIMIT 1",
+        (ticket_id, closed_at),
     )
     return int(value) if value is not None else None

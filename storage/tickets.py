@@ -284,15 +284,17 @@ async def our_message(db: Queryable, mail_message_id: str) -> TicketMessage | No
     return TicketMessage(*row) if row else None
 
 
-async def customer_messages_since(
+async def customer_mails_since(
     db: Queryable, ticket_id: int, since: float, *, at_most: int = 100
 ) -> int:
-    """How many customer messages (machine notes aside) the ticket got at or after `since`,
-    counted up to `at_most` (a flooded ticket holds thousands)."""
+    """How many customer mails (machine notes aside) the ticket got at or after `since`,
+    counted up to `at_most` (a flooded ticket holds thousands). Only mails: the chat
+    messages of a ticket merged with a chat report are no flood of mail."""
     return int(
         await db.fetch_value(
             "SELECT count(*) FROM (SELECT 1 FROM ticket_messages WHERE ticket_id = ?"
-            " AND direction = 'in' AND machine IS NULL AND created_at >= ? LIMIT ?)",
+            " AND direction = 'in' AND machine IS NULL AND mail_message_id IS NOT NULL"
+            " AND created_at >= ? LIMIT ?)",
             (ticket_id, since, at_most),
         )
     )

@@ -345,6 +345,12 @@ class Clerk:
             lambda: self.user.send_text(text, chat=self.chat, reply_to=message.message_id)
         )
 
+    async def press_data(self, message: ChatMessage, data: str) -> list[ChatMessage]:
+        """Press a button with this callback data that the message once showed, as a
+        client whose keyboard is stale does after the bot took the buttons away."""
+        button = {"text": data, "callback_data": data}
+        return await self._run(lambda: self.user._press_inline_button(self.chat, message, button))
+
     async def press(self, message: ChatMessage, text: str) -> list[ChatMessage]:
         """Press an inline button of a bot message by its label."""
         return await self._run(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.staff import button_label
-from core import tickets
+from core import staff, tickets
 from core.accounts import BUDAPEST
 from core.formats import format_amount, format_invoice_number
 from storage import audit
@@ -82,13 +82,17 @@ async def test_opening_a_ticket_shows_the_customer_beside_it(staff_bot):
     y, m, d = paid_on.split("-")
     assert f"Utolsó befizetés: {y}. {m}. {d}., {format_amount(paid)}" in text
     assert "Csevegés: használja, most is be van lépve" in text
-    assert "Korábbi bejelentése nincs." in text
+    assert "Más bejelentése nincs." in text
 
     # A second report lists the first beside it; /ticket shows the same view.
     second = await report(eva, "És a múlt havi számlám sem jött meg e-mailben.")
     await env.staff_message(second, "Új bejelentés")
     [again] = await anna.command("ticket", second)
-    assert "Korábbi bejelentései (1 db):" in again.text and first in again.text
+    assert "Más bejelentései (1 db):" in again.text and first in again.text
+    # The first one lists the later one beside it: not "earlier" (Korábbi).
+    [back] = await anna.command("ticket", first)
+    assert "Más bejelentései (1 db):" in back.text and second in back.text
+    assert "Korábbi" not in back.text
 
 
 async def test_an_unknown_sender_is_said_so_and_a_clerk_links_the_ticket(staff_bot):
@@ -150,6 +154,14 @@ async def test_a_note_is_for_staff_only_and_its_author_may_edit_it(staff_bot):
     customer_saw = " ".join(m.text or "" for m in guest.user.replies[seen:])
     assert "panaszkodott" not in customer_saw and "jegyzet" not in customer_saw.lower()
     ticket_id = tickets.parse_ticket_number(number)
+    # The thread names the clerks as the notes do: Anna, and the command line's anna.
+    await staff.answer(
+        env.db, env.settings, ticket_id, "Kedden megyünk.", actor="cli:anna", now=env.clock.now
+    )
+    [thread] = await kata.command("ticket", number)
+    assert "Munkatárs (Anna)" in thread.text
+    assert "Munkatárs (anna (parancssor))" in thread.text
+    assert "staff:" not in thread.text and "cli:" not in thread.text
     assert all(
         "panaszkodott" not in m.body for m in await tickets_store.messages(env.db, ticket_id)
     )
@@ -222,15 +234,20 @@ async def test_strangers_are_refused_every_desk_command_and_button(staff_bot):
         ("release", number),
         ("mine", None),
         ("search", "számla"),
+        ("search", "Ökrös"),
         ("merge", f"{number} PK-000002"),
     ):
         [refused] = await stranger.command(command, payload)
         assert "ügyfélszolgálat munkatársai" in refused.text, command
+        # In the group there is no ✉️ Hibabejelentés button: the bot's private chat is.
+        assert "Hibabejelentés gombot" not in refused.text, command
+        assert f"privát üzenetben: https://t.me/{env.emulator.bot_username}" in refused.text
     assert await stranger.press(post, button_label("take")) == []
     assert "munkatársai" in env.emulator.callback_answers[-1].text
     # A customer typing one in their own chat is refused too.
     [mine] = await guest.command("note", f"{number} hello")
     assert "ügyfélszolgálat munkatársai" in mine.text
+    assert "nyomja meg a ✉️ Hibabejelentés gombot" in mine.text  # it is there, in her chat
 
     ticket = await tickets.get(env.db, tickets.parse_ticket_number(number))
     assert ticket.holder_id is None and ticket.customer_id is None
@@ -244,6 +261,7 @@ async def test_strangers_are_refused_every_desk_command_and_button(staff_bot):
         ("tg:4242", "/assign"),
         ("tg:4242", "/release"),
         ("tg:4242", "/mine"),
+        ("tg:4242", "/search"),
         ("tg:4242", "/search"),
         ("tg:4242", "/merge"),
         ("tg:4242", "button take"),
@@ -283,6 +301,7 @@ async def test_a_canned_answer_carries_the_customers_real_debt_and_is_shown_befo
     assert f"{format_amount(owed)} kiegyenlítetlen tartozása van" in preview.text
     assert "Kedvezményezett: PÉTKOMM Kft." in preview.text and "11773016-11111018" in preview.text
     assert labels(preview) == [button_label("send_canned"), button_label("drop_canned")]
+    send_data = preview.reply_markup["inline_keyboard"][0][0]["callback_data"]
     assert "⚠️" not in preview.text  # her own chat, logged in, the payee set: nothing to warn
     assert len(eva.user.replies) == seen  # nothing went yet
 
@@ -290,8 +309,10 @@ async def test_a_canned_answer_carries_the_customers_real_debt_and_is_shown_befo
     assert "Válasz elküldve" in sent.text
     answer = await env.chat_message(eva, number, "kiegyenlítetlen tartozása van")
     assert format_amount(owed) in answer.text and f"Tisztelt {name}!" in answer.text
-    # Pressed again, it does not go twice.
-    await anna.press(preview, button_label("send_canned"))
+    # Its buttons are gone; pressed again (a stale keyboard), it does not go twice.
+    assert buttons_now(preview) == []
+    [again] = await anna.press_data(preview, send_data)
+    assert "már elment a válasz" in again.text and "Anna" in again.text
     await env.announcer.run_once()
     assert sum("kiegyenlítetlen" in (m.text or "") for m in eva.user.replies) == 1
     [entry] = await audited(env, "canned_sent")
@@ -340,9 +361,10 @@ async def test_a_clerk_changes_a_canned_answer_before_it_goes_or_drops_it(staff_
     assert not any("rendeztük" in (m.text or "") for m in guest.user.replies)
 
     [second] = await anna.command("reply", f"{number} #megoldva")
+    send_data = second.reply_markup["inline_keyboard"][0][0]["callback_data"]
     [dropped] = await anna.press(second, button_label("drop_canned"))
     assert "nem ment el" in dropped.text
-    [late] = await anna.press(second, button_label("send_canned"))
+    [late] = await anna.press_data(second, send_data)
     assert "visszavonta" in late.text
     assert not any("rendeztük" in (m.text or "") for m in guest.user.replies)
 
@@ -351,6 +373,66 @@ async def test_a_clerk_changes_a_canned_answer_before_it_goes_or_drops_it(staff_
     # A plain answer starting with # is still an answer.
     await anna.command("reply", f"{number} #1 kérdésére: igen.")
     await env.chat_message(guest, "#1 kérdésére: igen.")
+
+
+async def test_a_draft_is_used_up_by_whichever_comes_first_send_changed_send_or_cancel(
+    staff_bot,
+):
+    env = await staff_bot()
+    guest = env.customer("Lili")
+    await guest.command("start")
+    number = await report(guest, "Elromlott a vízóra, mikor cserélik?")
+    await env.staff_message(number, "Új bejelentés")
+    anna, bela = env.clerk(), env.clerk(STAFF_IDS[1], "Béla")
+
+    # Anna fills the draft; Béla answers it with a changed text: that uses it up.
+    [preview] = await anna.command("reply", f"{number} #megoldva")
+    [send_data] = [
+        b["callback_data"]
+        for row in preview.reply_markup["inline_keyboard"]
+        for b in row
+        if b["callback_data"].startswith("sd:send:")
+    ]
+    [changed] = await bela.reply(preview, "Tisztelt Ügyfelünk! A vízórát holnap cseréljük.")
+    assert "Válasz elküldve" in changed.text and "Béla" in changed.text
+    await env.chat_message(guest, "A vízórát holnap cseréljük.")
+    assert buttons_now(preview) == []  # its buttons are gone
+    # Anna's ✅ Elküldöm from her (stale) keyboard is refused, naming Béla; nothing more goes.
+    [late] = await anna.press_data(preview, send_data)
+    assert "már elment a válasz" in late.text and "Béla" in late.text
+    [again] = await bela.reply(preview, "Még egyszer: holnap cseréljük.")
+    assert "már elment a válasz" in again.text
+    await env.announcer.run_once()
+    texts = [m.text or "" for m in guest.user.replies]
+    assert not any("rendeztük" in t for t in texts)
+    assert not any("Még egyszer" in t for t in texts)
+
+    # After ✖️ Mégse, a reply to the draft does not send.
+    [second] = await anna.command("reply", f"{number} #megoldva")
+    [dropped] = await anna.press(second, button_label("drop_canned"))
+    assert "nem ment el" in dropped.text
+    assert buttons_now(second) == []
+    [refused] = await bela.reply(second, "Tisztelt Ügyfelünk! Mégis: holnap.")
+    assert "visszavonta Anna" in refused.text
+    await env.announcer.run_once()
+    assert not any("Mégis: holnap" in (m.text or "") for m in guest.user.replies)
+
+    # Two clerks pressing ✅ at once: one answer goes.
+    [third] = await anna.command("reply", f"{number} #megoldva")
+    first = anna.user.press_inline(third.message_id, button_label("send_canned"), chat=env.group)
+    other = bela.user.press_inline(third.message_id, button_label("send_canned"), chat=env.group)
+    await env.processed(first)
+    await env.processed(other)
+    await env.chat_message(guest, "rendeztük")
+    await env.announcer.run_once()
+    assert sum("rendeztük" in (m.text or "") for m in guest.user.replies) == 1
+    assert len(await audited(env, "canned_sent")) == 2  # the changed one and this one
+
+
+def buttons_now(message) -> list[str]:
+    """The buttons the message has now (the bot may have taken them away)."""
+    markup = message.reply_markup or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
 
 
 async def test_strangers_cannot_fill_or_send_canned_answers(staff_bot):
@@ -416,6 +498,11 @@ async def test_search_finds_tickets_by_number_customer_address_name_and_words(st
     [words] = await anna.command("search", "viz")  # no accents: finds "víz" and "vízóra"
     assert numbers_in(words) == [water, chat_ticket]  # newest first
     assert "2 találat" in words.text
+    # The hint opens a ticket that is there: the first one listed.
+    assert f"Megnyitás: /ticket {water} " in words.text and "PK-000123" not in words.text
+    await anna.command("take", chat_ticket)
+    [held] = await anna.command("mine")
+    assert f"Megnyitás: /ticket {chat_ticket} " in held.text and "PK-000123" not in held.text
     [two] = await anna.command("search", "vizora aknaban")
     assert numbers_in(two) == [chat_ticket]
     [by_id] = await anna.command("search", customer_id)
@@ -466,7 +553,7 @@ async def test_a_closed_chat_ticket_is_rated_with_one_tap_and_the_digest_shows_t
     post = await env.staff_message(number, "Új bejelentés")
     anna = env.clerk()
     await anna.reply(post, "A szerelő holnap megjavítja.")
-    await env.chat_message(guest, "A szerelő holnap megjavítja.")
+    answer = await env.chat_message(guest, "A szerelő holnap megjavítja.")
     await anna.command("close", number)
     offer = await env.chat_message(guest, number, "értékelje")
     assert labels(offer) == ["1 ⭐", "2 ⭐", "3 ⭐", "4 ⭐", "5 ⭐"]
@@ -487,3 +574,21 @@ async def test_a_closed_chat_ticket_is_rated_with_one_tap_and_the_digest_shows_t
     await env.announcer.run_once()
     digest = await env.staff_message("Reggeli összefoglaló")
     assert "Ügyfélértékelés ebben a hónapban: 5,0 az 5-ből (1 értékelés)" in digest.text
+
+    # She writes again: reopened, the old closing's 5 stars are not this ticket's now.
+    await guest._run(lambda: guest.user.send_text("Mégsem jó.", reply_to=answer.message_id))
+    await env.staff_message(number, "Mégsem jó.")
+    [listing] = await anna.command("tickets")
+    assert number in listing.text and "⭐" not in listing.text
+    [opened] = await anna.command("ticket", number)
+    assert "Értékelés" not in opened.text
+    # Closed again: rated anew, the new stars show; the old rating is kept.
+    await anna.command("close", number)
+    second = await env.chat_message(guest, number, "értékelje")
+    [opened] = await anna.command("ticket", number)
+    assert "Értékelés" not in opened.text
+    await guest.press_on(second, "2 ⭐")
+    [opened] = await anna.command("ticket", number)
+    assert "⭐ Értékelés: 2/5" in opened.text
+    stars = await env.db.fetch_all("SELECT stars FROM customer_ratings ORDER BY id")
+    assert [tuple(row) for row in stars] == [(5,), (2,)]

@@ -84,7 +84,7 @@ def test_show_prints_the_customer_beside_the_ticket_and_link_names_an_unknown_on
     assert linked.returncode == 0 and "PK-000002 linked to Juhász László (U1234)" in linked.stdout
     after = run(env, "tickets", "show", "2").stdout
     assert "the customer: Juhász László (U1234)" in after
-    assert "Earlier tickets (1):" in after and "PK-000001" in after
+    assert "Other tickets (1):" in after and "PK-000001" in after
     entries = run(env, "audit", "--actor", ME).stdout
     assert "ticket_linked" in entries and "U1234" in entries
 
@@ -417,10 +417,13 @@ def test_a_chat_and_a_mail_ticket_merged_say_which_way_each_message_went(env):
 
     asyncio.run(_chat_ticket(env))
     assert run(env, "tickets", "merge", "3", "1").returncode == 0
-    assert run(env, "tickets", "reply", "1", "--text", "Megnézzük.").returncode == 0
+    replied = run(env, "tickets", "reply", "1", "--text", "Megnézzük.")
+    assert replied.returncode == 0
     shown = run(env, "tickets", "show", "1").stdout
     assert "--- customer by mail, " in shown and "--- customer in the chat, " in shown
-    assert f"--- staff {ME} by mail, " in shown  # the kept ticket answers by mail
+    # He wrote last in the chat: the answer goes there, not to his mailbox.
+    assert f"--- staff {ME} in the chat, " in shown
+    assert "Telegram" in replied.stdout, replied.stdout
     listed = run(env, "tickets", "list", "--all").stdout
     gone = next(line for line in listed.splitlines() if line.startswith("PK-000003"))
     assert "[merged into PK-000001]" in gone
@@ -432,3 +435,28 @@ def test_the_digest_words_answer_times_as_the_staff_chat_does():
     from cli.tickets import _span
 
     assert _span(300) == "5 min" and _span(5 * 3600) == "5.0 h" and _span(3 * 86400) == "3.0 days"
+
+
+async def _refused_stranger(env: dict[str, str]) -> None:
+    """Mallory (Telegram user 3001, not staff) tried /search in the staff group."""
+    from core import staff
+
+    db = await open_database(env["PETKOMM_DB"])
+    try:
+        await staff.refuse(
+            db, user_id=3001, what="/search", reason=staff.NOT_STAFF, now=time.time()
+        )
+    finally:
+        await db.close()
+
+
+def test_audit_takes_a_bare_telegram_user_id_and_names_the_actor_forms(env):
+    import asyncio
+
+    asyncio.run(_refused_stranger(env))
+    by_number = run(env, "audit", "--actor", "3001").stdout
+    assert "tg:3001" in by_number and "staff_refused" in by_number and "/search" in by_number
+    assert run(env, "audit", "--actor", "tg:3001").stdout == by_number
+    unknown = run(env, "audit", "--actor", "mallory").stdout
+    assert "No audit entries." in unknown and "tg:ID" in unknown
+    assert "tg:3001" in run(env, "audit", "--help").stdout

@@ -13,6 +13,7 @@ from mailer.inbox import InboxReader
 from mailer.sender import SmtpTransport
 from storage import audit
 from storage import tickets as tickets_store
+from tests.botkit import STAFF_IDS
 from tests.test_staff_mail import CUSTOMER, customer_mail, fetch, plain
 
 NOTE = "Belső: a szomszéd is panaszkodott, a szerelő kedden megy."
@@ -41,6 +42,9 @@ async def test_a_note_never_reaches_the_customers_mailbox(
         assert "Belső jegyzet rögzítve" in noted.text
         [thread] = await anna.command("ticket", number)
         assert NOTE in thread.text and "Ismeretlen feladó" in thread.text
+        # The acknowledgement's preview is its text, without the "write above" marker line.
+        auto = thread.text.split("Automatikus válasz")[1].splitlines()[1]
+        assert auto.strip() and "##-" not in auto and "##-" not in thread.text
 
         await anna.reply(post, "Kedden délelőtt megnézzük a vízórát.")
         mails = await smtp_server.wait_for(2)  # the acknowledgement, then the answer
@@ -176,5 +180,92 @@ async def test_the_closing_mail_carries_rating_links_that_rate_with_one_tap(
         assert "nem találom" in unknown.text
         [row] = await env.db.fetch_all("SELECT stars, token_hash FROM customer_ratings")
         assert row[0] == 4 and links[3].split("rt_")[1].split("_")[0] not in row[1]
+    finally:
+        await reader.close()
+
+
+async def test_after_a_merge_mail_replies_are_no_flood_name_the_holder_and_get_mail_answers(
+    staff_bot, dovecot, imap_user, smtp_server
+):
+    """The clerk trial: a chat report (kept) and a mail report merged; the customer's
+    chat messages are no flood of mail, every announcement names the holder, and an
+    answer goes the way the customer wrote last."""
+    settings = Settings({**smtp_server.env, **imap_user.env})
+    env = await staff_bot(transport=SmtpTransport.from_settings(settings))
+    reader = InboxReader(
+        env.db, settings, ctx=InboundContext.from_settings(settings), clock=env.clock
+    )
+    try:
+        # The customer reports in the chat, and adds two more messages to it.
+        person = env.customer("Anna")
+        await person.command("start")
+        await person.press("report")
+        [ack] = await person.say("Zúg a vízóra éjszaka.")
+        by_chat = ack.text.split("Ügyszáma: ")[1].split()[0]
+        await person.say("Már harmadik éjszaka.")
+        await person.say("A szomszédnál is.")
+        await env.staff_message(by_chat, "Új bejelentés")
+        # Then by mail: a second ticket, acknowledged by mail.
+        env.clock.advance(60)
+        dovecot.deliver(
+            imap_user.name,
+            customer_mail("<zug.1@example.hu>", "Zúg a vízóra", "Zúg a vízóra éjszaka.\n"),
+        )
+        await fetch(reader)
+        mail_post = await env.staff_message("Új bejelentés", CUSTOMER)
+        by_mail = mail_post.text.split(" · ")[1].split()[0]
+        [ack_mail] = await smtp_server.wait_for(1)
+
+        anna, bela = env.clerk(), env.clerk(STAFF_IDS[1], "Béla")
+        await bela.command("take", by_mail)
+        await anna.command("merge", f"{by_chat} {by_mail}")
+        kept = by_chat
+        assert len([m for m in await tickets_store.messages(env.db, int(kept[3:]))]) >= 4
+
+        # She wrote last by mail: an answer to either number goes to her mailbox.
+        [answered] = await anna.command("reply", f"{by_mail} Holnap kimegy a szerelő.")
+        assert f"e-mailben: {CUSTOMER}" in answered.text, answered.text
+        mails = await smtp_server.wait_for(2)
+        assert "Holnap kimegy a szerelő." in plain(mails[-1])
+        assert mails[-1]["To"] == CUSTOMER
+
+        # Her reply to the acknowledgement: one more mail, announced as her message (no
+        # flood: her chat messages are not mails), naming Béla, who holds the ticket.
+        env.clock.advance(60)
+        dovecot.deliver(
+            imap_user.name,
+            customer_mail(
+                "<zug.2@example.hu>",
+                f"Re: {ack_mail['Subject']}",
+                "Ma éjjel is zúgott.\n",
+                in_reply_to=ack_mail["Message-ID"],
+                references=[ack_mail["Message-ID"]],
+            ),
+        )
+        await fetch(reader)
+        post = await env.staff_message(kept, "Ma éjjel is zúgott.")
+        assert "Sok levél" not in post.text
+        assert "Kezeli: Béla" in post.text
+        mentions = [e for e in post.entities if e.get("url", "").startswith("tg://user?id=")]
+        assert mentions and mentions[0]["url"] == f"tg://user?id={STAFF_IDS[1]}"
+
+        # A fourth mail within ten minutes is a flood: the notice names Béla too.
+        for n, text in ((3, "És most is.\n"), (4, "Még mindig.\n")):
+            env.clock.advance(60)
+            dovecot.deliver(
+                imap_user.name,
+                customer_mail(
+                    f"<zug.{n}@example.hu>",
+                    f"Re: {ack_mail['Subject']}",
+                    text,
+                    in_reply_to=ack_mail["Message-ID"],
+                    references=[ack_mail["Message-ID"]],
+                ),
+            )
+            await fetch(reader)
+        await env.staff_message(kept, "És most is.")
+        flood = await env.staff_message(kept, "Sok levél érkezik")
+        assert "Kezeli: Béla" in flood.text
+        assert any(e.get("url") == f"tg://user?id={STAFF_IDS[1]}" for e in flood.entities)
     finally:
         await reader.close()

@@ -149,9 +149,7 @@ async def test_a_made_up_button_for_another_customers_pdf_sends_nothing(bot_env,
     await import_folder(bot_env.db, export)
     page = (await eva.press("invoices"))[-1]
     # A modified client can send any callback data for a message it has.
-    page.reply_markup = {
-        "inline_keyboard": [[{"text": "x", "callback_data": f"pdf:{other}"}]]
-    }
+    page.reply_markup = {"inline_keyboard": [[{"text": "x", "callback_data": f"pdf:{other}"}]]}
     replies = await eva.press_on(page, "x")
     assert "nem érhető el" in eva.texts(replies)
     assert bot_env.emulator.calls("sendDocument") == []

@@ -59,8 +59,13 @@ def plain(raw: bytes) -> str:
 async def test_the_reply_to_person_owns_the_ticket_and_gets_the_acknowledgement(db, name):
     person, greeting, robot = EXPECTED[name]  # every file of the folder is expected here
     result = await process_mail(
-        db, corpus("forms", name), ctx=chain_context(), folder="INBOX", uidvalidity=1,
-        uid=1, now=START,
+        db,
+        corpus("forms", name),
+        ctx=chain_context(),
+        folder="INBOX",
+        uidvalidity=1,
+        uid=1,
+        now=START,
     )
 
     assert result.outcome == "new"
@@ -80,8 +85,13 @@ async def test_a_form_mail_names_the_customer_whose_address_the_person_gave(db):
         " VALUES ('U0231', 'Szabó Gábor', 'Pétfürdő, Fő utca 1.', 'szabo.gabor@gmail.com')"
     )
     result = await process_mail(
-        db, corpus("forms", "form_own_site.eml"), ctx=chain_context(), folder="INBOX",
-        uidvalidity=1, uid=1, now=START,
+        db,
+        corpus("forms", "form_own_site.eml"),
+        ctx=chain_context(),
+        folder="INBOX",
+        uidvalidity=1,
+        uid=1,
+        now=START,
     )
     assert (await tickets_store.get(db, result.ticket_id)).customer_id == "U0231"
 
@@ -98,7 +108,12 @@ async def test_a_noreply_robot_is_answered_only_through_the_person_it_names(db):
         b"<drupal.webform.8841.", b"<drupal.notice.8842."
     )
     result = await process_mail(
-        db, notification, ctx=chain_context(), folder="INBOX", uidvalidity=1, uid=2,
+        db,
+        notification,
+        ctx=chain_context(),
+        folder="INBOX",
+        uidvalidity=1,
+        uid=2,
         now=START + 3600,
     )
     assert result.outcome == "new" and result.answers == ()

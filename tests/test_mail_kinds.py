@@ -274,6 +274,8 @@ def make_big_video_reply(in_reply_to: str, size: int = 11 * 1024 * 1024) -> byte
 def refused_line(filename: str) -> str:
     """How a refused file's line begins (a or az by the name: "az „IMG_0733.MOV” fájl")."""
     return f"Nem érkezett meg {hungarian_article(filename)} „{filename}” fájl: "
+
+
 # The acknowledgement of each new mail names the file that did not arrive, and why.
 REFUSED_IN_ACK = {
     "attachment_refused_program_outlook.eml": ("meroallas_rogzito.exe", "biztonsági okból"),
@@ -319,7 +321,8 @@ async def test_the_customer_is_told_which_file_did_not_arrive_and_why(desk):
     subjects = [str(m["Subject"]) for m in answers]
     short.check("reply", len(answers) == 2, f"not one answer to each reply: {subjects}")
     for answer, (filename, why) in zip(
-        answers, [("vizora_kiolvaso.bat", "biztonsági okból"), ("IMG_0733.MOV", "túl nagy")],
+        answers,
+        [("vizora_kiolvaso.bat", "biztonsági okból"), ("IMG_0733.MOV", "túl nagy")],
         strict=False,
     ):
         short.check(filename, "Csatolt fájlja nem érkezett meg" in answer["Subject"], "subject")
@@ -328,7 +331,6 @@ async def test_the_customer_is_told_which_file_did_not_arrive_and_why(desk):
         short.check(filename, why in line, "the answer does not say the file was refused")
         short.check(filename, answer["In-Reply-To"] is not None, "not threaded to the reply")
     assert short.found == {}
-
 
 
 async def test_photos_and_files_are_kept_listed_and_opened_by_staff(desk, tmp_path):

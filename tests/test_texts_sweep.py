@@ -187,7 +187,12 @@ BASE: dict[str, Any] = {
             who="auto", at="2026. 02. 03. 14:31", text="Megkaptuk.", author="", by_mail=True
         ),
         SimpleNamespace(
-            who="staff", at="2026. 02. 04. 09:00", text="Kimegyünk.", author="Kiss", by_mail=False
+            who="staff",
+            at="2026. 02. 04. 09:00",
+            text="Kimegyünk.",
+            author="staff:9001",
+            clerk="Kiss",
+            by_mail=False,
         ),
         SimpleNamespace(
             who="note",
@@ -303,6 +308,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "chat/places/list.txt": {"places": PLACES},
     "chat/places/removed_alert.txt": {"removed": True},
     "chat/places/locked.txt": {"mismatch": True, "until": "14:30"},
+    "chat/staff/refused.txt": {"in_group": True, "bot_username": "petkomm_bot"},
     "chat/staff/desk/noted.txt": {
         "note": SimpleNamespace(id=12, ticket_id=123, author_name="Kiss Péter", body="Visszahívni.")
     },

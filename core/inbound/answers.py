@@ -163,9 +163,7 @@ async def answers_per_domain(
     return None
 
 
-async def answers_overall(
-    db: Queryable, answer: PlannedAnswer, situation: Situation
-) -> str | None:
+async def answers_overall(db: Queryable, answer: PlannedAnswer, situation: Situation) -> str | None:
     """At most `overall_answer_limit` automatic answers in all per window: a flood from
     everywhere at once gets tickets, and staff answer it."""
     ctx = situation.ctx

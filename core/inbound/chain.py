@@ -210,14 +210,13 @@ async def _add_to_ticket(
     """A person's mail joins its ticket; a closed one reopens.
 
     Staff hear of each message, but not of a flood: a mail the flood guard
-    threaded, or one more after `flood_mails` messages within the window, joins
+    threaded, or one more after `flood_mails` mails within the window (chat messages of
+    a merged ticket are not counted), joins
     quietly, and staff are told that the ticket is flooded (once an hour at most).
     """
     mail, ticket = facts.mail, thread.ticket
     since = now - ctx.flood_window
-    recent = await tickets_store.customer_messages_since(
-        tx, ticket.id, since, at_most=ctx.flood_mails
-    )
+    recent = await tickets_store.customer_mails_since(tx, ticket.id, since, at_most=ctx.flood_mails)
     burst = thread.rule.startswith(FLOOD_GUARD)
     quiet = ticket.status == "open" and (burst or recent >= ctx.flood_mails)
     text, new_text = with_attached_mails(mail)
@@ -310,9 +309,7 @@ async def machine_note(db: Queryable, facts: MailFacts) -> str:
     mail = facts.mail
     # The mail it answers: In-Reply-To, else the newest of References (replied_ids puts
     # In-Reply-To first, then the References oldest first).
-    about = reported_message_id(mail) or mail.in_reply_to or next(
-        reversed(replied_ids(mail)), None
-    )
+    about = reported_message_id(mail) or mail.in_reply_to or next(reversed(replied_ids(mail)), None)
     ours = await tickets_store.our_message(db, about) if about else None
     problem = delivery_problem(mail) if facts.bounce else None
     own_words = ""

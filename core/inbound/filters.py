@@ -130,7 +130,6 @@ def needs_an_address(situation: Situation) -> str | None:
     return None if owner and email_ok(owner) else "no usable sender address"
 
 
-
 def not_to_old_mail(situation: Situation) -> str | None:
     """Mail that waited in the mailbox for days (read for the first time, a long outage)
     becomes a ticket, but an automatic answer so late would only confuse: staff answer.

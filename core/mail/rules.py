@@ -394,9 +394,7 @@ def _foreign_addresses(text: str, ours: MailContext) -> list[str]:
     found = []
     for address in _ADDRESS.findall(text):
         address = address.lower()
-        if _is_our_domain(address.rpartition("@")[2], ours) or _DAEMON.match(
-            _local_part(address)
-        ):
+        if _is_our_domain(address.rpartition("@")[2], ours) or _DAEMON.match(_local_part(address)):
             continue
         found.append(address)
     return found
@@ -851,4 +849,3 @@ def self_help_topics(mail: ParsedMail) -> list[str]:
     folded = fold(f"{mail.subject}\n{mail.new_text}")
     folded = re.sub(r"[ \t]+", " ", folded)
     return [topic.name for topic in SELF_HELP_TOPICS if topic_matches(topic, folded)]
-
