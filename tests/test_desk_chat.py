@@ -7,6 +7,7 @@ simulated people of the other chat tests, with the demo billing data behind them
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from bot.staff import button_label
@@ -186,6 +187,7 @@ async def test_a_clerk_takes_a_ticket_hands_it_over_and_the_holder_hears_of_the_
 
     [taken] = await anna.press(post, button_label("take"))
     assert f"{number}" in taken.text and "átvette Anna" in taken.text
+    assert taken.text.count("Anna") == 1  # not "átvette Anna · Anna"
     [listing] = await anna.command("tickets")
     assert "🙋 Anna" in listing.text
     [mine] = await anna.command("mine")
@@ -200,6 +202,8 @@ async def test_a_clerk_takes_a_ticket_hands_it_over_and_the_holder_hears_of_the_
     [nobody] = await anna.command("assign", f"{number} @senki")
     assert "Nem ismerek ilyen nevű munkatársat (@senki)" in nobody.text
     assert f"/take {number}" in nobody.text
+    # No number that could be taken for somebody's: the trial's clerk pasted Anna's own.
+    assert not re.search(r"/assign \S+ \d", nobody.text), nobody.text
 
     # The customer writes again: the announcement names Kata with a mention.
     answer_to = await anna.reply(post, "Holnap hívjuk.")
