@@ -11,8 +11,11 @@ stays first on a list line, for scripts.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,153 +94,87 @@ CUSTOMER_WIDTH = 30
 AGE_WIDTH = 9  # "12 napja", "23 órája"
 
 
+@cache
+def _help() -> dict[str, dict[str, str]]:
+    """`--help`'s Hungarian words by action (core/texts/cli/tickets_help.json); read as JSON,
+    not rendered, so a command that never shows them loads no template engine."""
+    text = resources.files("core").joinpath("texts/cli/tickets_help.json").read_text("utf-8")
+    catalogue: dict[str, dict[str, str]] = json.loads(text)
+    return catalogue
+
+
+def _action(
+    t_sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str
+) -> argparse.ArgumentParser:
+    """The subparser of one action, with its help and description from the catalogue."""
+    words = _help()[name]
+    return t_sub.add_parser(name, help=words["help"], description=words["description"])
+
+
 def register(sub: Subparsers) -> None:
     """Add `tickets` and its actions to the subcommands."""
+    h = _help()
     p = sub.add_parser(
-        "tickets",
-        help="list, show, answer, close and reopen tickets",
-        description="The staff chat's work from the command line, with the same rules "
-        "and audit (actor cli:<your user name>). N is a ticket number: 123 or PK-000123.",
+        "tickets", help=h["tickets"]["help"], description=h["tickets"]["description"]
     )
     t_sub = p.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
-    t = t_sub.add_parser(
-        "list",
-        help="open tickets, oldest first",
-        description="Open tickets oldest first, with age and answer deadline "
-        "(PETKOMM_ANSWER_DAYS; ! marks 3 days or less, or past).",
-    )
-    t.add_argument("--all", action="store_true", help="closed tickets too")
+    t = _action(t_sub, "list")
+    t.add_argument("--all", action="store_true", help=h["list"]["--all"])
     mine = t.add_mutually_exclusive_group()
-    mine.add_argument(
-        "--holder",
-        metavar="WHO",
-        help="only the open tickets WHO (@name, user ID, or cli:NAME) holds",
-    )
-    mine.add_argument(
-        "--mine", action="store_true", help="only the open tickets you took (tickets take)"
-    )
-    t = t_sub.add_parser("show", help="a ticket's whole thread", description="Print a thread.")
+    mine.add_argument("--holder", metavar="WHO", help=h["list"]["--holder"])
+    mine.add_argument("--mine", action="store_true", help=h["list"]["--mine"])
+    t = _action(t_sub, "show")
     t.add_argument("number", metavar="N")
-    t = t_sub.add_parser(
-        "reply",
-        help="answer the customer",
-        description="Answer the way the report came: a threaded mail through the outbox, "
-        "or a message the bot delivers to the customer's Telegram chat. "
-        "The ticket stays open.",
-    )
+    t = _action(t_sub, "reply")
     t.add_argument("number", metavar="N")
     source = t.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", metavar="T", help="the answer")
-    source.add_argument("--file", metavar="F", help="read the answer from F (UTF-8; - is stdin)")
-    source.add_argument(
-        "--canned",
-        metavar="NAME",
-        help="a canned answer filled for the ticket (`tickets canned` lists them): shown, "
-        "then sent after you say yes, or changed in $EDITOR first",
-    )
-    t.add_argument("--yes", action="store_true", help="with --canned: send without asking")
-    t = t_sub.add_parser(
-        "canned",
-        help="list the canned answers",
-        description="The canned answers (PETKOMM_CANNED_DIR, or the shipped ones), by name.",
-    )
-    t = t_sub.add_parser("close", help="close a ticket", description="Close a ticket.")
+    source.add_argument("--text", metavar="T", help=h["reply"]["--text"])
+    source.add_argument("--file", metavar="F", help=h["reply"]["--file"])
+    source.add_argument("--canned", metavar="NAME", help=h["reply"]["--canned"])
+    t.add_argument("--yes", action="store_true", help=h["reply"]["--yes"])
+    _action(t_sub, "canned")
+    t = _action(t_sub, "close")
     t.add_argument("number", metavar="N")
-    t = t_sub.add_parser("reopen", help="reopen a ticket", description="Reopen a ticket.")
+    t = _action(t_sub, "reopen")
     t.add_argument("number", metavar="N")
-    t = t_sub.add_parser(
-        "attachment",
-        help="save a file that came with a ticket",
-        description="Save the ticket's file number n (as `tickets show N` lists them) to FILE; "
-        "without --out, under its own name in the current folder (never overwriting). "
-        "Audited as attachment_opened.",
-    )
+    t = _action(t_sub, "attachment")
     t.add_argument("number", metavar="N")
-    t.add_argument("position", metavar="n", type=_position, help="the file's number in the ticket")
-    t.add_argument("--out", metavar="FILE", help="where to write it (- is standard output)")
+    t.add_argument("position", metavar="n", type=_position, help=h["attachment"]["n"])
+    t.add_argument("--out", metavar="FILE", help=h["attachment"]["--out"])
     _register_desk(t_sub)
     p.set_defaults(func=cmd_tickets)
 
 
 def _register_desk(t_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The clerk's desk (issue 17): link, note, note-edit, assign, release."""
-    t = t_sub.add_parser(
-        "link",
-        help="link a ticket to a customer ID",
-        description="Name the customer of a ticket whose sender is unknown (audited "
-        "ticket_linked); `tickets show N` then shows the customer beside it.",
-    )
+    """The clerk's desk (issue 17): link, note, note-edit, take, assign, release, merge…"""
+    h = _help()
+    t = _action(t_sub, "link")
     t.add_argument("number", metavar="N")
     t.add_argument("customer", metavar="CUSTOMER_ID", help="U1234")
-    t = t_sub.add_parser(
-        "note",
-        help="add an internal note (only staff see it)",
-        description="Add a note to the ticket's thread that only staff see; it is never "
-        "sent to the customer. Audited note_added (without the text).",
-    )
+    t = _action(t_sub, "note")
     t.add_argument("number", metavar="N")
     source = t.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", metavar="T", help="the note")
-    source.add_argument("--file", metavar="F", help="read the note from F (UTF-8; - is stdin)")
-    t = t_sub.add_parser(
-        "note-edit",
-        help="change the text of a note you wrote",
-        description="Replace note ID's text (as `tickets show` numbers notes); only its "
-        "author may. Audited note_edited.",
-    )
-    t.add_argument("number", metavar="ID", help="the note's number")
+    source.add_argument("--text", metavar="T", help=h["note"]["--text"])
+    source.add_argument("--file", metavar="F", help=h["note"]["--file"])
+    t = _action(t_sub, "note-edit")
+    t.add_argument("number", metavar="ID", help=h["note-edit"]["ID"])
     source = t.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", metavar="T", help="the new text")
-    source.add_argument("--file", metavar="F", help="read it from F (UTF-8; - is stdin)")
-    t = t_sub.add_parser(
-        "take",
-        help="take a ticket: you hold it",
-        description="You hold the ticket: the lists name you (cli:<your user name>, as the "
-        "audit does), `tickets list --mine` shows yours, and colleagues can hand you one "
-        "with `tickets assign N cli:<your user name>` (or /assign in the staff chat). Being "
-        "at the command line, you are not told in the staff chat when the customer writes "
-        "again. Audited ticket_taken.",
-    )
+    source.add_argument("--text", metavar="T", help=h["note-edit"]["--text"])
+    source.add_argument("--file", metavar="F", help=h["note-edit"]["--file"])
+    t = _action(t_sub, "take")
     t.add_argument("number", metavar="N")
-    t = t_sub.add_parser(
-        "assign",
-        help="hand a ticket to a staff member",
-        description="The staff member WHO (@name as Telegram shows it, known once they have "
-        "used a staff command in the staff chat, or a Telegram user ID in PETKOMM_STAFF_IDS, "
-        "or cli:NAME, a clerk who took a ticket at the command line) holds the ticket; they "
-        "are told in the staff chat when the customer writes again. Audited ticket_assigned.",
-    )
+    t = _action(t_sub, "assign")
     t.add_argument("number", metavar="N")
-    t.add_argument("who", metavar="WHO", help="@name, a staff Telegram user ID, or cli:NAME")
-    t = t_sub.add_parser(
-        "release", help="nobody holds the ticket", description="Nobody holds the ticket now."
-    )
+    t.add_argument("who", metavar="WHO", help=h["assign"]["WHO"])
+    t = _action(t_sub, "release")
     t.add_argument("number", metavar="N")
-    t_sub.add_parser(
-        "digest",
-        help="the morning digest, now",
-        description="What the staff chat's morning digest would say now: tickets past their "
-        "deadline, due within 3 days, waiting more than a day for an answer, and the median "
-        "and 90th percentile of the time to a first answer over the last 30 days.",
-    )
-    t = t_sub.add_parser(
-        "merge",
-        help="make two tickets one",
-        description="Two tickets about the same thing (the same customer by chat and by mail) "
-        "become the older one: its number stays, the threads join in time order, and the "
-        "customer's later replies to either number land in it. Audited tickets_merged.",
-    )
+    _action(t_sub, "digest")
+    t = _action(t_sub, "merge")
     t.add_argument("number", metavar="N")
     t.add_argument("other", metavar="M")
-    t = t_sub.add_parser(
-        "search",
-        help="find tickets",
-        description="Tickets by number (PK-000123, #123), customer ID (U1234), e-mail address, "
-        "the customer's name or words of the text and subject (accents optional: viz finds "
-        "víz), newest first, a page at a time.",
-    )
+    t = _action(t_sub, "search")
     t.add_argument("query", metavar="WORD", nargs="+")
-    t.add_argument("--page", type=_position, default=1, help="which page (from 1)")
+    t.add_argument("--page", type=_position, default=1, help=h["search"]["--page"])
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,11 @@ def test_the_desk_commands_have_help():
     ):
         result = run({}, "tickets", command, "--help")
         assert result.returncode == 0 and "usage:" in result.stdout
+        # Argparse's own words stay English; ours are Hungarian.
+        words = result.stdout.lower()
+        assert any(w in words for w in ("bejelentés", "sablon", "jegyzet")), result.stdout
+    taken = run({}, "tickets", "take", "--help").stdout
+    assert "Ön kezeli a bejelentést" in " ".join(taken.split())
 
 
 def test_a_canned_answer_is_filled_with_the_debt_shown_and_sent_when_the_clerk_says_yes(
