@@ -1,23 +1,27 @@
 """`tickets list|show|reply|close|reopen|attachment`: the staff chat's work, without Telegram.
 
 The same core.staff calls as the staff chat, so the same rules and audit; the
-actor is `cli:<the OS user>`. Output is for operators, in English; whatever a
+actor is `cli:<the OS user>`. Every line a clerk reads is Hungarian, formal, from
+`core/texts/cli/tickets.txt` (plain text: the terminal shows no HTML); whatever a
 customer wrote (subject, text, name, address) is printed through
-`cli.common.printable`, so it cannot drive the operator's terminal.
+`cli.common.printable`, so it cannot drive the operator's terminal. The ticket number
+stays first on a list line, for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cli.common import (
     REFUSED,
     Subparsers,
-    database_busy,
     error,
     os_user,
     printable,
@@ -33,27 +37,34 @@ if TYPE_CHECKING:
     from core.db import Database
     from core.staff import Answered, Summary, Thread
 
-# A StaffError's kind, worded for the operator; an unknown kind is shown as it is.
-STAFF_ERRORS = {
-    "not_found": "error: no ticket {number}",
-    "empty": "error: the answer is empty",
-    "too_long": "error: the answer is too long for {number}'s channel (at most {limit} characters)",
-    "no_address": "error: {number} has no address to answer to",
-    "bad_customer": "error: not a customer ID (use U1234)",
-    "no_customer": "error: no such customer in the billing data; {number} was not linked",
-    "no_note": "error: no note {number}",
-    "not_author": "error: only its author may edit this note of {number}",
-    "no_member": "error: no staff member {detail}: the bot learns a colleague's @name when "
-    "they first use a staff command in the staff chat (e.g. /tickets). Until then give their "
-    "Telegram user ID (one of PETKOMM_STAFF_IDS), or let them take it themselves: /take "
-    "{number} in the staff chat, or `{program} tickets take {number}` at the command line "
-    "(then it is cli:<their user name>)",
-    "not_staff_member": "error: {detail} is not a staff member (PETKOMM_STAFF_IDS)",
-    "no_canned": "error: no canned answer {detail!r} (see: tickets canned)",
-    "broken_canned": "error: the canned answer cannot be filled: {detail}",
-    "already_merged": "error: {number} was already merged into {detail}",
-    "same_ticket": "error: a ticket cannot be merged with itself",
-}
+# A StaffError's kinds the clerk's texts word (core/texts/cli/tickets.txt); another kind is
+# shown as it is.
+STAFF_ERRORS = frozenset(
+    {
+        "not_found",
+        "empty",
+        "too_long",
+        "no_address",
+        "bad_customer",
+        "no_customer",
+        "no_note",
+        "not_author",
+        "no_member",
+        "not_staff_member",
+        "no_canned",
+        "broken_canned",
+        "already_merged",
+        "same_ticket",
+    }
+)
+
+
+def _say(say: str, /, **context: object) -> str:
+    """The clerk's line for `say`, Hungarian plain text (core/texts/cli/tickets.txt)."""
+    from core.texts import render
+
+    context.setdefault("program", program())
+    return render("cli/tickets.txt", say=say, **context)
 
 
 # Dates, moments and amounts as the staff chat's and the customers' texts write them
@@ -80,161 +91,90 @@ def _when(moment: float) -> str:
 DESK_ACTIONS = ("link", "note", "note-edit", "take", "assign", "release", "merge")
 SUBJECT_WIDTH = 50
 CUSTOMER_WIDTH = 30
-# Why a file was not kept (core.attachments), worded for the operator.
-WITHHELD = {
-    "program": "a program, withheld for safety",
-    "too_big": "too big",
-    "too_many": "too many files in one mail",
-}
+AGE_WIDTH = 9  # "12 napja", "23 órája"
+
+
+@cache
+def _help() -> dict[str, dict[str, str]]:
+    """`--help`'s Hungarian words by action (core/texts/cli/tickets_help.json); read as JSON,
+    not rendered, so a command that never shows them loads no template engine."""
+    text = resources.files("core").joinpath("texts/cli/tickets_help.json").read_text("utf-8")
+    catalogue: dict[str, dict[str, str]] = json.loads(text)
+    return catalogue
+
+
+def _action(
+    t_sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str
+) -> argparse.ArgumentParser:
+    """The subparser of one action, with its help and description from the catalogue."""
+    words = _help()[name]
+    return t_sub.add_parser(name, help=words["help"], description=words["description"])
 
 
 def register(sub: Subparsers) -> None:
     """Add `tickets` and its actions to the subcommands."""
+    h = _help()
     p = sub.add_parser(
-        "tickets",
-        help="list, show, answer, close and reopen tickets",
-        description="The staff chat's work from the command line, with the same rules "
-        "and audit (actor cli:<your user name>). N is a ticket number: 123 or PK-000123.",
+        "tickets", help=h["tickets"]["help"], description=h["tickets"]["description"]
     )
     t_sub = p.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
-    t = t_sub.add_parser(
-        "list",
-        help="open tickets, oldest first",
-        description="Open tickets oldest first, with age and answer deadline "
-        "(PETKOMM_ANSWER_DAYS; ! marks 3 days or less, or past).",
-    )
-    t.add_argument("--all", action="store_true", help="closed tickets too")
+    t = _action(t_sub, "list")
+    t.add_argument("--all", action="store_true", help=h["list"]["--all"])
     mine = t.add_mutually_exclusive_group()
-    mine.add_argument(
-        "--holder",
-        metavar="WHO",
-        help="only the open tickets WHO (@name, user ID, or cli:NAME) holds",
-    )
-    mine.add_argument(
-        "--mine", action="store_true", help="only the open tickets you took (tickets take)"
-    )
-    t = t_sub.add_parser("show", help="a ticket's whole thread", description="Print a thread.")
+    mine.add_argument("--holder", metavar="WHO", help=h["list"]["--holder"])
+    mine.add_argument("--mine", action="store_true", help=h["list"]["--mine"])
+    t = _action(t_sub, "show")
     t.add_argument("number", metavar="N")
-    t = t_sub.add_parser(
-        "reply",
-        help="answer the customer",
-        description="Answer the way the report came: a threaded mail through the outbox, "
-        "or a message the bot delivers to the customer's Telegram chat. "
-        "The ticket stays open.",
-    )
+    t = _action(t_sub, "reply")
     t.add_argument("number", metavar="N")
     source = t.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", metavar="T", help="the answer")
-    source.add_argument("--file", metavar="F", help="read the answer from F (UTF-8; - is stdin)")
-    source.add_argument(
-        "--canned",
-        metavar="NAME",
-        help="a canned answer filled for the ticket (`tickets canned` lists them): shown, "
-        "then sent after you say yes, or changed in $EDITOR first",
-    )
-    t.add_argument("--yes", action="store_true", help="with --canned: send without asking")
-    t = t_sub.add_parser(
-        "canned",
-        help="list the canned answers",
-        description="The canned answers (PETKOMM_CANNED_DIR, or the shipped ones), by name.",
-    )
-    t = t_sub.add_parser("close", help="close a ticket", description="Close a ticket.")
+    source.add_argument("--text", metavar="T", help=h["reply"]["--text"])
+    source.add_argument("--file", metavar="F", help=h["reply"]["--file"])
+    source.add_argument("--canned", metavar="NAME", help=h["reply"]["--canned"])
+    t.add_argument("--yes", action="store_true", help=h["reply"]["--yes"])
+    _action(t_sub, "canned")
+    t = _action(t_sub, "close")
     t.add_argument("number", metavar="N")
-    t = t_sub.add_parser("reopen", help="reopen a ticket", description="Reopen a ticket.")
+    t = _action(t_sub, "reopen")
     t.add_argument("number", metavar="N")
-    t = t_sub.add_parser(
-        "attachment",
-        help="save a file that came with a ticket",
-        description="Save the ticket's file number n (as `tickets show N` lists them) to FILE; "
-        "without --out, under its own name in the current folder (never overwriting). "
-        "Audited as attachment_opened.",
-    )
+    t = _action(t_sub, "attachment")
     t.add_argument("number", metavar="N")
-    t.add_argument("position", metavar="n", type=_position, help="the file's number in the ticket")
-    t.add_argument("--out", metavar="FILE", help="where to write it (- is standard output)")
+    t.add_argument("position", metavar="n", type=_position, help=h["attachment"]["n"])
+    t.add_argument("--out", metavar="FILE", help=h["attachment"]["--out"])
     _register_desk(t_sub)
     p.set_defaults(func=cmd_tickets)
 
 
 def _register_desk(t_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The clerk's desk (issue 17): link, note, note-edit, assign, release."""
-    t = t_sub.add_parser(
-        "link",
-        help="link a ticket to a customer ID",
-        description="Name the customer of a ticket whose sender is unknown (audited "
-        "ticket_linked); `tickets show N` then shows the customer beside it.",
-    )
+    """The clerk's desk (issue 17): link, note, note-edit, take, assign, release, merge…"""
+    h = _help()
+    t = _action(t_sub, "link")
     t.add_argument("number", metavar="N")
     t.add_argument("customer", metavar="CUSTOMER_ID", help="U1234")
-    t = t_sub.add_parser(
-        "note",
-        help="add an internal note (only staff see it)",
-        description="Add a note to the ticket's thread that only staff see; it is never "
-        "sent to the customer. Audited note_added (without the text).",
-    )
+    t = _action(t_sub, "note")
     t.add_argument("number", metavar="N")
     source = t.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", metavar="T", help="the note")
-    source.add_argument("--file", metavar="F", help="read the note from F (UTF-8; - is stdin)")
-    t = t_sub.add_parser(
-        "note-edit",
-        help="change the text of a note you wrote",
-        description="Replace note ID's text (as `tickets show` numbers notes); only its "
-        "author may. Audited note_edited.",
-    )
-    t.add_argument("number", metavar="ID", help="the note's number")
+    source.add_argument("--text", metavar="T", help=h["note"]["--text"])
+    source.add_argument("--file", metavar="F", help=h["note"]["--file"])
+    t = _action(t_sub, "note-edit")
+    t.add_argument("number", metavar="ID", help=h["note-edit"]["ID"])
     source = t.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", metavar="T", help="the new text")
-    source.add_argument("--file", metavar="F", help="read it from F (UTF-8; - is stdin)")
-    t = t_sub.add_parser(
-        "take",
-        help="take a ticket: you hold it",
-        description="You hold the ticket: the lists name you (cli:<your user name>, as the "
-        "audit does), `tickets list --mine` shows yours, and colleagues can hand you one "
-        "with `tickets assign N cli:<your user name>` (or /assign in the staff chat). Being "
-        "at the command line, you are not told in the staff chat when the customer writes "
-        "again. Audited ticket_taken.",
-    )
+    source.add_argument("--text", metavar="T", help=h["note-edit"]["--text"])
+    source.add_argument("--file", metavar="F", help=h["note-edit"]["--file"])
+    t = _action(t_sub, "take")
     t.add_argument("number", metavar="N")
-    t = t_sub.add_parser(
-        "assign",
-        help="hand a ticket to a staff member",
-        description="The staff member WHO (@name as Telegram shows it, known once they have "
-        "used a staff command in the staff chat, or a Telegram user ID in PETKOMM_STAFF_IDS, "
-        "or cli:NAME, a clerk who took a ticket at the command line) holds the ticket; they "
-        "are told in the staff chat when the customer writes again. Audited ticket_assigned.",
-    )
+    t = _action(t_sub, "assign")
     t.add_argument("number", metavar="N")
-    t.add_argument("who", metavar="WHO", help="@name, a staff Telegram user ID, or cli:NAME")
-    t = t_sub.add_parser(
-        "release", help="nobody holds the ticket", description="Nobody holds the ticket now."
-    )
+    t.add_argument("who", metavar="WHO", help=h["assign"]["WHO"])
+    t = _action(t_sub, "release")
     t.add_argument("number", metavar="N")
-    t_sub.add_parser(
-        "digest",
-        help="the morning digest, now",
-        description="What the staff chat's morning digest would say now: tickets past their "
-        "deadline, due within 3 days, waiting more than a day for an answer, and the median "
-        "and 90th percentile of the time to a first answer over the last 30 days.",
-    )
-    t = t_sub.add_parser(
-        "merge",
-        help="make two tickets one",
-        description="Two tickets about the same thing (the same customer by chat and by mail) "
-        "become the older one: its number stays, the threads join in time order, and the "
-        "customer's later replies to either number land in it. Audited tickets_merged.",
-    )
+    _action(t_sub, "digest")
+    t = _action(t_sub, "merge")
     t.add_argument("number", metavar="N")
     t.add_argument("other", metavar="M")
-    t = t_sub.add_parser(
-        "search",
-        help="find tickets",
-        description="Tickets by number (PK-000123, #123), customer ID (U1234), e-mail address, "
-        "the customer's name or words of the text and subject (accents optional: viz finds "
-        "víz), newest first, a page at a time.",
-    )
+    t = _action(t_sub, "search")
     t.add_argument("query", metavar="WORD", nargs="+")
-    t.add_argument("--page", type=_position, default=1, help="which page (from 1)")
+    t.add_argument("--page", type=_position, default=1, help=h["search"]["--page"])
 
 
 @dataclass(frozen=True)
@@ -268,11 +208,11 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
     if action == "note-edit":
         number = small_number(args.number)
         if number is None:
-            return error(f"error: not a note number: {args.number!r}")
+            return error(_say("bad_note_number", detail=repr(printable(args.number))))
     elif action != "list":
         number = parse_ticket_number(args.number)
         if number is None:
-            return error(f"error: not a ticket number: {args.number!r} (use 123 or PK-000123)")
+            return error(_say("bad_ticket_number", detail=repr(printable(args.number))))
     text = None
     if action in ("reply", "note", "note-edit") and getattr(args, "canned", None) is None:
         text, problem = _answer_text(args)
@@ -297,11 +237,14 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
         else:
             await _close_or_reopen(clerk, number, close=action == "close")
     except StaffError as refused:
-        message = STAFF_ERRORS.get(refused.kind, "error: {number}: " + refused.kind)
         detail = getattr(refused, "detail", None)
+        known = refused.kind in STAFF_ERRORS
         return error(
-            message.format(
-                number=refused.number, limit=refused.limit, detail=detail, program=program()
+            _say(
+                refused.kind if known else "unknown_error",
+                number=refused.number,
+                limit=refused.limit,
+                detail=printable(str(detail)) if known and detail is not None else refused.kind,
             ),
             REFUSED,
         )
@@ -309,8 +252,7 @@ async def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
         return error(_attachment_error(refused), REFUSED)
     except DatabaseBusy:
         # One transaction each: a write that gave up changed nothing, the answer included.
-        what = {"reply": "the answer was not saved"}.get(action, "nothing was changed")
-        return error(f"error: {database_busy(settings, what)}", REFUSED)
+        return error(_busy(settings, answer=action == "reply"), REFUSED)
     finally:
         await db.close()
     return 0
@@ -352,33 +294,36 @@ async def _list(
         page += 1
         if page >= listing.pages:
             break
-    kind = "Tickets" if include_closed else "Open tickets"
-    if holder is not None:
-        kind = f"Open tickets held by {printable(holder)}"
-    if mine:
-        kind = f"Your open tickets ({printable(holder or '')})"
     print(
-        f"{kind}: {listing.total} (oldest first; answer within {answer_days} days; "
-        f"! = {staff.WARN_DAYS} days or less)"
+        _say(
+            "list_head",
+            mine=mine,
+            holder=printable(holder) if holder is not None else None,
+            include_closed=include_closed,
+            total=listing.total,
+            answer_days=answer_days,
+            warn_days=staff.WARN_DAYS,
+        )
     )
     if items:
+        number, age, deadline, channel, customer, subject = _say("columns").split("|")
         print(
-            f"{'TICKET':<9}  {'AGE':>4}  {'  DEADLINE':<32} {'CHANNEL':<8}  "
-            f"{'CUSTOMER':<30}  SUBJECT"
+            f"{number:<9}  {age:>{AGE_WIDTH}}  {'  ' + deadline:<32} {channel:<8}  "
+            f"{customer:<{CUSTOMER_WIDTH}}  {subject}"
         )
     for s in items:
-        subject = ("URGENT: " if s.ticket.urgent else "") + printable(s.subject)
+        subject = _urgent(s) + printable(s.subject)
         if len(subject) > SUBJECT_WIDTH:
             subject = subject[: SUBJECT_WIDTH - 1] + "…"
         customer = _customer(s)
         if len(customer) > CUSTOMER_WIDTH:
             customer = customer[: CUSTOMER_WIDTH - 1] + "…"
         held = f"  [{printable(s.holder)}]" if s.holder else ""
-        rated = f"  [rated {s.stars}/5]" if s.stars else ""
+        rated = f"  [{_say('rated', stars=s.stars)}]" if s.stars else ""
         if s.ticket.merged_into is not None:
-            rated += f"  [merged into {_label(s.ticket.merged_into)}]"
+            rated += f"  [{_say('merged_into', number=_label(s.ticket.merged_into))}]"
         print(
-            f"{s.number}  {_age(s):>4}  {_deadline(s):<32} {s.channel:<8}  "
+            f"{s.number}  {_age(s):>{AGE_WIDTH}}  {_deadline(s):<32} {_channel(s):<8}  "
             f"{customer:<{CUSTOMER_WIDTH}}  {subject}{held}{rated}"
         )
 
@@ -406,21 +351,22 @@ async def _attachment(clerk: Clerk, number: int, position: int, out: str | None)
 
     opened = await open_file(clerk.db, number, position, actor=clerk.actor, now=clerk.now)
     file = opened.file
-    what = f"{ticket_number(number)} attachment {position} ({_file_line(file)})"
+    what = {"number": ticket_number(number), "position": position, "file_line": _file_line(file)}
     if out == "-":
         sys.stdout.buffer.write(opened.content)
         sys.stdout.buffer.flush()
-        print(f"{what} written to standard output", file=sys.stderr)
+        print(_say("file_to_stdout", **what), file=sys.stderr)
         return 0
     target = Path(out) if out else Path(file.filename)
     try:
         with target.open("wb" if out else "xb") as handle:
             handle.write(opened.content)
     except FileExistsError:
-        return error(f"error: {target} exists; choose another name with --out FILE", REFUSED)
+        return error(_say("file_exists", target=printable(str(target))), REFUSED)
     except OSError as exc:
-        return error(f"error: cannot write {target}: {exc.strerror or exc}", REFUSED)
-    print(f"{what} saved to {target}")
+        reason = exc.strerror or str(exc)
+        return error(_say("cannot_write", target=printable(str(target)), reason=reason), REFUSED)
+    print(_say("file_saved", target=printable(str(target)), **what))
     return 0
 
 
@@ -436,17 +382,15 @@ async def _reply(clerk: Clerk, number: int, text: str) -> None:
 
 def _print_answered(result: Answered) -> None:
     """Where the answer went; the ticket stays open."""
-    if result.via == "mail":
-        print(
-            f"{result.number}: answer queued as mail to {printable(result.recipient or '')} "
-            f"(Message-ID {result.mail_message_id})."
+    print(
+        _say(
+            "answered",
+            via=result.via,
+            number=result.number,
+            recipient=printable(result.recipient or ""),
+            message_id=result.mail_message_id,
         )
-    else:
-        print(
-            f"{result.number}: answer queued for the customer's Telegram chat; "
-            "the bot delivers it when it runs."
-        )
-    print(f"The ticket stays open; close it with: {program()} tickets close {result.number}")
+    )
 
 
 async def _desk(
@@ -458,20 +402,33 @@ async def _desk(
 
     if action == "link":
         linked = await desk.link(clerk.db, number, args.customer, actor=clerk.actor, now=clerk.now)
-        print(f"{linked.number} linked to {printable(linked.name)} ({linked.customer_id}).")
+        print(
+            _say(
+                "linked",
+                number=linked.number,
+                name=printable(linked.name),
+                customer_id=linked.customer_id,
+            )
+        )
     elif action == "note":
         note = await desk.add_note(
             clerk.db, number, text or "", actor=clerk.actor, author_name=os_user(), now=clerk.now
         )
-        print(f"Note {note.id} added to {_label(note.ticket_id)} (staff only, never sent).")
+        print(_say("noted", number=_label(note.ticket_id), note_id=note.id))
     elif action == "note-edit":
         note = await desk.edit_note(clerk.db, number, text or "", actor=clerk.actor, now=clerk.now)
-        print(f"Note {note.id} of {_label(note.ticket_id)} edited.")
+        print(_say("note_edited", number=_label(note.ticket_id), note_id=note.id))
     elif action == "take":
         me = await desk.cli_clerk(clerk.db, os_user(), clerk.now)
         held = await desk.take(clerk.db, number, me.user_id, actor=clerk.actor, now=clerk.now)
-        before = f" (was {printable(held.previous)})" if held.previous and held.changed else ""
-        print(f"{held.number} is held by you, {printable(me.username or '')}{before}.")
+        print(
+            _say(
+                "taken",
+                number=held.number,
+                holder=printable(me.username or ""),
+                previous=_previous(held),
+            )
+        )
     elif action == "assign":
         held = await desk.assign(
             clerk.db,
@@ -481,17 +438,23 @@ async def _desk(
             actor=clerk.actor,
             now=clerk.now,
         )
-        before = f" (was {printable(held.previous)})" if held.previous and held.changed else ""
-        print(f"{held.number} is held by {printable(held.holder or '')}{before}.")
+        print(
+            _say(
+                "assigned",
+                number=held.number,
+                holder=printable(held.holder or ""),
+                previous=_previous(held),
+            )
+        )
     elif action == "merge":
         other = parse_ticket_number(args.other)
         if other is None:
             raise desk.DeskError(desk.DeskError.NOT_FOUND, printable(args.other))
         merged = await desk.merge(clerk.db, number, other, actor=clerk.actor, now=clerk.now)
-        print(f"{merged.gone} merged into {merged.number} (the older number stays).")
+        print(_say("merged", gone=merged.gone, number=merged.number))
     else:
         held = await desk.release(clerk.db, number, actor=clerk.actor, now=clerk.now)
-        print(f"{held.number} is held by nobody now.")
+        print(_say("released", number=held.number))
 
 
 def _label(ticket_id: int) -> str:
@@ -513,23 +476,30 @@ async def _search(settings: Settings, query: str, page: int) -> int:
             db, query, answer_days=settings.answer_days, now=time.time(), page=max(page - 1, 0)
         )
     except desk.DeskError:
-        return error("error: nothing to search for", REFUSED)
+        return error(_say("empty_search"), REFUSED)
     finally:
         await db.close()
-    pages = f", page {found.page + 1} of {found.pages}" if found.pages > 1 else ""
-    print(f"Found: {found.total} for {printable(found.query)!r} (newest first{pages})")
+    print(
+        _say(
+            "found",
+            total=found.total,
+            query=printable(found.query),
+            page=found.page + 1,
+            pages=found.pages,
+        )
+    )
     for s in found.items:
-        subject = ("URGENT: " if s.ticket.urgent else "") + printable(s.subject)
+        subject = _urgent(s) + printable(s.subject)
         if len(subject) > SUBJECT_WIDTH:
             subject = subject[: SUBJECT_WIDTH - 1] + "…"
         customer = _customer(s)[:CUSTOMER_WIDTH]
-        status = "closed" if s.closed else "open"
+        status = _say("status", closed=s.closed)
         print(
-            f"{s.number}  {_when(s.ticket.created_at)}  {status:<6}  {s.channel:<8}  "
+            f"{s.number}  {_when(s.ticket.created_at)}  {status:<7}  {_channel(s):<8}  "
             f"{customer:<{CUSTOMER_WIDTH}}  {subject}"
         )
     if found.page + 1 < found.pages:
-        print(f"More: {program()} tickets search {printable(query)} --page {found.page + 2}")
+        print(_say("more", query=printable(query), page=found.page + 2))
     return 0
 
 
@@ -538,7 +508,7 @@ async def _digest(settings: Settings) -> int:
     import time
     from datetime import datetime
 
-    from core import digest
+    from core import digest, staff
     from core.accounts import BUDAPEST
     from core.db import open_database
 
@@ -549,46 +519,47 @@ async def _digest(settings: Settings) -> int:
         found = await digest.compose(db, day, answer_days=settings.answer_days, now=now)
     finally:
         await db.close()
-    print(f"Digest of {_day(day)} (answer within {settings.answer_days} days)")
-    for title, items in (
-        ("Past their deadline", found.overdue),
-        ("Due within 3 days", found.due_soon),
-        ("Waiting more than a day for an answer", found.waiting),
+    print(_say("digest_head", day=day, answer_days=settings.answer_days))
+    for part, items in (
+        ("overdue", found.overdue),
+        ("due_soon", found.due_soon),
+        ("waiting", found.waiting),
     ):
-        print(f"\n{title}: {len(items)}")
+        print()
+        print(_say("digest_part", part=part, total=len(items), warn_days=staff.WARN_DAYS))
         for s in items:
             print(f"  {s.number}  {_deadline(s).strip():<32}  {_customer(s)}")
+    print()
     if found.median is None or found.p90 is None:
-        print("\nFirst answers in the last 30 days: none")
+        print(_say("first_answers", answered=0))
     else:
         print(
-            f"\nFirst answers in the last 30 days: {found.answered}; median "
-            f"{_span(found.median)}, 90th percentile {_span(found.p90)}"
+            _say(
+                "first_answers",
+                answered=found.answered,
+                median=_span(found.median),
+                p90=_span(found.p90),
+            )
         )
     rating = found.rating
     if rating is None or rating.average is None:
-        print("Customers' rating this month: none yet")
+        print(_say("rating", count=0))
     else:
-        given = f"{rating.count} rating{'s' if rating.count > 1 else ''}"
-        print(f"Customers' rating this month: {rating.average:.1f} of 5 ({given})")
+        print(_say("rating", count=rating.count, average=rating.average))
     return 0
 
 
 def _span(seconds: float) -> str:
-    """A time to answer in the unit the staff chat's digest uses: minutes, hours or days."""
-    if seconds < 3600:
-        return f"{round(seconds / 60)} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+    """A time to answer in the unit the staff chat's digest uses: perc, óra or nap."""
+    return _say("span", seconds=seconds)
 
 
 def _list_canned(settings: Settings) -> int:
     from core import canned
 
     choices = canned.available(settings.canned_dir)
-    where = settings.canned_dir or "the shipped ones (core/texts/canned)"
-    print(f"Canned answers: {len(choices)} ({where})")
+    where = printable(str(settings.canned_dir)) if settings.canned_dir else None
+    print(_say("canned_head", total=len(choices), where=where))
     for item in choices:
         print(f"{item.name:<20}  {printable(item.description)}")
     return 0
@@ -607,28 +578,27 @@ async def _reply_canned(clerk: Clerk, number: int, name: str, *, ask: bool) -> i
     while True:
         for caution in filled.cautions:
             print(_caution(caution, _label(number)))
-        print(f"--- the canned answer {name}, filled for {_label(number)} ---")
+        print(_say("canned_preview", name=printable(name), number=_label(number)))
         print(printable(text, lines=True))
-        print("---")
+        print(_say("canned_end"))
         if not ask and filled.personal_caution:
             # Told the customer's debt, someone else may read it: the clerk says yes to that.
             return error(
-                f"error: not sent: read the warning above, then run without --yes to confirm "
-                f"({program()} tickets reply {_label(number)} --canned {name})",
-                REFUSED,
+                _say("confirm_first", number=_label(number), name=printable(name)), REFUSED
             )
         if not ask:
             break
-        choice = _ask("Send it? [y]es, [e]dit, [n]o: ")
-        if choice in ("y", "yes", "i", "igen"):
+        choice = _ask(_say("ask_send") + " ")
+        # Hungarian first ([i]gen, [s]zerkesztés); the English letters still work.
+        if choice in ("i", "igen", "y", "yes"):
             break
-        if choice in ("e", "edit"):
+        if choice in ("s", "szerkesztés", "szerkesztes", "e", "edit"):
             edited = _edit(text)
             if edited is None:
-                return error("error: the editor failed; nothing was sent", REFUSED)
+                return error(_say("editor_failed"), REFUSED)
             text = edited
             continue
-        print("Not sent.")
+        print(_say("not_sent"))
         return REFUSED
     result = await canned.answer_with(
         clerk.db,
@@ -647,20 +617,8 @@ async def _reply_canned(clerk: Clerk, number: int, name: str, *, ask: bool) -> i
 def _caution(caution: Caution, number: str) -> str:
     """A canned answer's caution (core.canned.Caution), worded for the clerk."""
     if caution.kind == caution.NO_PAYEE:
-        return (
-            f"WARNING: the payment details were left out: {', '.join(caution.missing)} "
-            "not set here. Set them as the service has them (README: Configuration; the "
-            "demo prints them), or write the details in with [e]dit."
-        )
-    where = (
-        "this chat is not logged in to the customer's account now"
-        if caution.kind == caution.OTHER_CHAT
-        else "it goes to an e-mail address the customer never gave us"
-    )
-    return (
-        f"WARNING: this answer tells the customer's debt, but {where}: whoever reads "
-        f"{number} there may not be the customer. Send it only if you are sure."
-    )
+        return _say("no_payee", missing=", ".join(caution.missing))
+    return _say("debt_caution", other_chat=caution.kind == caution.OTHER_CHAT, number=number)
 
 
 def _ask(prompt: str) -> str:
@@ -696,10 +654,7 @@ async def _close_or_reopen(clerk: Clerk, number: int, *, close: bool) -> None:
 
     change = staff.close if close else staff.reopen
     result = await change(clerk.db, number, actor=clerk.actor, now=clerk.now)
-    if result.changed:
-        print(f"{result.number} {'closed' if close else 'reopened'}.")
-    else:
-        print(f"{result.number} was already {'closed' if close else 'open'}.")
+    print(_say("closed" if close else "reopened", changed=result.changed, number=result.number))
 
 
 # --- reading the answer, and words for a ticket -------------------------------------------
@@ -714,58 +669,81 @@ def _answer_text(args: argparse.Namespace) -> tuple[str | None, str | None]:
     try:
         return Path(args.file).read_text(encoding="utf-8"), None
     except UnicodeDecodeError:
-        return None, f"error: --file: {args.file} is not UTF-8 text"
+        return None, _say("not_utf8", detail=printable(args.file))
     except OSError as exc:
-        return None, f"error: --file: cannot read {args.file}: {exc.strerror or exc}"
+        reason = exc.strerror or str(exc)
+        return None, _say("unreadable", detail=printable(args.file), reason=reason)
 
 
 def _customer(summary: Summary) -> str:
     """Who reported it: a name from the billing data, a customer ID, or an address (printable)."""
     if summary.customer_name:
         return printable(f"{summary.customer_name} ({summary.customer_id})")
-    return printable(summary.customer_id or summary.email or "unknown")
+    if summary.customer_id or summary.email:
+        return printable(summary.customer_id or summary.email or "")
+    return _say("unknown_customer")
 
 
 def _age(summary: Summary) -> str:
-    if summary.age_days:
-        return f"{summary.age_days}d"
-    return f"{summary.age_hours}h"
+    """`3 napja`, `5 órája`, `most`."""
+    return _say("age", days=summary.age_days, hours=summary.age_hours)
+
+
+def _urgent(summary: Summary) -> str:
+    """`SÜRGŐS: ` before an urgent ticket's subject (core.urgency)."""
+    return _say("urgent") + ": " if summary.ticket.urgent else ""
+
+
+def _channel(summary: Summary) -> str:
+    """`e-mail` or `Telegram`: which way the report came."""
+    return _say("channel", channel=summary.channel)
+
+
+def _previous(held: object) -> str | None:
+    """Who held the ticket before, when that changed (core.desk.Held), printable."""
+    previous = getattr(held, "previous", None)
+    return printable(previous) if previous and getattr(held, "changed", False) else None
+
+
+def _busy(settings: Settings, *, answer: bool) -> str:
+    """One line for a write that gave up: who holds the lock, and that nothing was saved."""
+    from core.db import write_lock_holders
+
+    holders = ", ".join(write_lock_holders(settings.db_path))
+    return _say("busy", db_path=str(settings.db_path), holders=holders, answer=answer)
 
 
 def _deadline(summary: Summary) -> str:
-    """`! 2024-05-15 (2 days left)`: core.staff.due decides the case, this only words it."""
+    """`! 2026. 05. 15. (még 2 nap)`: core.staff.due decides the case, this only words it."""
     from core.staff import Due, due
 
     case = due(summary)
+    words = _say("deadline", case=case.value, due_date=summary.due_date, days=summary.days_left)
     if case is Due.CLOSED:
-        return "closed"
-    days = summary.days_left
-    words = {
-        Due.OVERDUE: "overdue",
-        Due.TODAY: "due today",
-        Due.DAYS_LEFT: f"{days} day{'s' if days > 1 else ''} left",
-    }[case]
+        return words
     mark = "! " if summary.near else "  "
-    return f"{mark}{_day(summary.due_date)} ({words})"
+    return f"{mark}{words}"
 
 
 def _attachment_error(refused: Exception) -> str:
-    """An AttachmentError worded for the operator."""
+    """An AttachmentError worded for the clerk."""
     from core.attachments import AttachmentError
 
     assert isinstance(refused, AttachmentError)
     if refused.kind == AttachmentError.NO_TICKET:
-        return f"error: no ticket {refused.number}"
+        return _say("not_found", number=refused.number)
     if refused.kind == AttachmentError.NO_FILE:
-        return (
-            f"error: {refused.number} has no attachment {refused.position} "
-            f"(see: {program()} tickets show {refused.number})"
-        )
-    why = WITHHELD.get(refused.reason or "", "not kept")
-    return (
-        f"error: attachment {refused.position} of {refused.number} was not kept ({why}); "
-        "the whole mail is still in the database"
-    )
+        return _say("no_file", number=refused.number, position=refused.position)
+    # tickets/attachment_macros.txt words why, from the file's `withheld`.
+    why = _Withheld(refused.reason or "unknown")
+    return _say("withheld_file", number=refused.number, position=refused.position, file=why)
+
+
+@dataclass(frozen=True)
+class _Withheld:
+    """Why a file was not kept, shaped as the attachment texts read it (`file.withheld`)."""
+
+    withheld: str
 
 
 def _position(text: str) -> int:
@@ -774,7 +752,7 @@ def _position(text: str) -> int:
 
     value = small_number(text)
     if value is None:
-        raise argparse.ArgumentTypeError(f"not a file number: {text!r}")
+        raise argparse.ArgumentTypeError(_say("bad_file_number", detail=repr(printable(text))))
     return value
 
 
@@ -787,48 +765,63 @@ def _file_line(file: TicketFile) -> str:
 def _print_files(number: str, files: list[TicketFile]) -> None:
     if not files:
         return
-    print("\n--- attachments ---")
+    print()
+    print(_say("files_head"))
     for file in files:
-        reason = file.withheld or ""
-        withheld = f"  (not kept: {WITHHELD.get(reason, reason)})" if reason else ""
+        withheld = f"  {_say('file_withheld', file=file)}" if file.withheld else ""
         print(f"{file.number:>3}. {_file_line(file)}{withheld}")
-    print(f"Save one with: {program()} tickets attachment {number} 1")
+    print(_say("files_foot", number=number))
 
 
 def _print_thread(view: Thread) -> None:
     from core.staff import NoteEntry
 
     s = view.summary
-    print(f"{s.number}  {s.ticket.status}  {s.channel}{'  URGENT' if s.ticket.urgent else ''}")
+    urgent = f"  {_say('urgent')}" if s.ticket.urgent else ""
+    print(f"{s.number}  {_say('status', closed=s.closed)}  {_channel(s)}{urgent}")
     contact = f" <{printable(s.email)}>" if s.email and s.customer_id else ""
-    print(f"Customer: {_customer(s)}{contact}")
-    print(f"Subject:  {printable(s.subject)}")
-    print(f"Received: {_when(s.ticket.created_at)} ({_age(s)} ago)")
-    print(f"Deadline: {_deadline(s).strip()}")
-    if s.stars:
-        print(f"Rating:   {s.stars}/5 (the customer's, after closing)")
-    if s.holder:
-        print(f"Held by:  {printable(s.holder)}")
+    print(
+        _say(
+            "thread_head",
+            customer=_customer(s) + contact,
+            subject=printable(s.subject),
+            received=_when(s.ticket.created_at),
+            age=_age(s),
+            deadline=_deadline(s).strip(),
+            stars=s.stars,
+            holder=printable(s.holder) if s.holder else None,
+        )
+    )
     if view.beside is not None:
         _print_beside(view)
     # Two tickets merged (chat and mail): each message says which way it came or went.
     ways = {entry.by_mail for entry in view.entries if not isinstance(entry, NoteEntry)}
     for entry in view.entries:
         if isinstance(entry, NoteEntry):
-            edited = f", edited {entry.edited}" if entry.edited else ""
+            print()
             print(
-                f"\n--- internal note {entry.note_id} by {printable(entry.author)}, "
-                f"{entry.at}{edited} (staff only, never sent) ---"
+                _say(
+                    "note_head",
+                    note_id=entry.note_id,
+                    author=printable(entry.author),
+                    at=entry.at,
+                    edited=entry.edited,
+                )
             )
             print(printable(entry.text.rstrip(), lines=True))
             continue
-        who = {
-            "customer": "customer",
-            "auto": "automatic answer",
-            "machine": f"machine mail ({entry.machine})",
-        }.get(entry.who, f"staff {printable(entry.author)}")
-        way = (" by mail" if entry.by_mail else " in the chat") if len(ways) > 1 else ""
-        print(f"\n--- {who}{way}, {_when(entry.message.created_at)} ---")
+        way = ("mail" if entry.by_mail else "chat") if len(ways) > 1 else None
+        print()
+        print(
+            _say(
+                "entry_head",
+                who=entry.who,
+                machine=entry.machine,
+                author=printable(entry.author),
+                way=way,
+                at=_when(entry.message.created_at),
+            )
+        )
         print(printable(entry.text.rstrip(), lines=True))
 
 
@@ -842,33 +835,38 @@ def _print_beside(view: Thread) -> None:
     print()
     if beside.known and statement is not None and statement.customer is not None:
         customer = statement.customer
-        print(f"--- the customer: {printable(customer.name)} ({statement.customer_id}) ---")
-        print(f"Address:  {printable(customer.address)}")
-        print(f"Payment:  {printable(customer.payment_method) or 'not given'}")
-        owes = " (owes)" if statement.balance < 0 else ""
-        print(f"Balance:  {_ft(statement.balance)}{owes}")
+        print(
+            _say(
+                "customer_card",
+                name=printable(customer.name),
+                customer_id=statement.customer_id,
+                address=printable(customer.address),
+                payment=printable(customer.payment_method or ""),
+                balance=_ft(statement.balance),
+                owes=statement.balance < 0,
+            )
+        )
         for invoice in statement.unpaid:
-            overdue = "  OVERDUE" if invoice.due_date < statement.today else ""
             print(
-                f"Unpaid:   {format_invoice_number(invoice.invoice_no)}  "
-                f"{_ft(invoice.outstanding)}  due {_day(invoice.due_date)}{overdue}"
+                _say(
+                    "unpaid",
+                    invoice=format_invoice_number(invoice.invoice_no),
+                    amount=_ft(invoice.outstanding),
+                    due=_day(invoice.due_date),
+                    overdue=invoice.due_date < statement.today,
+                )
             )
         payment = beside.last_payment
-        paid = f"{_day(payment.booked_on)}, {_ft(payment.amount)}" if payment else "none"
-        print(f"Last payment: {paid}")
+        paid = f"{_day(payment.booked_on)}, {_ft(payment.amount)}" if payment else None
+        print(_say("last_payment", paid=paid))
         chat = beside.chat
-        uses = "no portal account"
-        if chat is not None and chat.account_status is not None:
-            uses = f"account {chat.account_status}"
-            uses += ", logged in on Telegram now" if chat.logged_in else ", not logged in now"
-        print(f"Chat:     {uses}")
+        status = chat.account_status if chat is not None else None
+        logged_in = bool(chat is not None and chat.logged_in)
+        print(_say("chat_use", status=status, logged_in=logged_in))
     else:
-        print(
-            f"--- unknown sender: linked to no customer; link it with: "
-            f"{program()} tickets link {view.summary.number} U1234 ---"
-        )
+        print(_say("unknown_sender", number=view.summary.number))
     if beside.earlier:
-        print(f"Other tickets ({beside.earlier_total}):")
+        print(_say("earlier", total=beside.earlier_total))
         for other in beside.earlier:
-            closed = " (closed)" if other.closed else ""
+            closed = " " + _say("earlier_closed") if other.closed else ""
             print(f"  {other.number}  {other.received}  {printable(other.subject)}{closed}")

@@ -407,7 +407,7 @@ def test_a_staff_answer_given_in_a_second_terminal_arrives_in_the_demo_chat(tmp_
         timeout=60,
     )
     assert staff.returncode == 0, staff.stderr
-    assert "PK-000001: answer queued" in staff.stdout
+    assert "PK-000001: a válasz az ügyfél Telegram-csevegésébe megy" in staff.stdout
 
     # It arrives by itself, while the demo waits for the next line, with its button numbered.
     arrived = demo.wait_for(answer)

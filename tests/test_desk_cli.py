@@ -70,21 +70,25 @@ def test_show_prints_the_customer_beside_the_ticket_and_link_names_an_unknown_on
     shown = run(env, "tickets", "show", "PK-000001")
     assert shown.returncode == 0, shown.stderr
     out = shown.stdout
-    assert "the customer: Juhász László (U1234)" in out and "8105 Pétfürdő, Fő u. 1." in out
-    assert "Payment:  csekk" in out and "Balance:  \u22122545 Ft (owes)" in out
-    assert "2026-000123  12 345 Ft  due 2026. 01. 20.  OVERDUE" in out
-    assert "Last payment: 2025. 12. 10., 9800 Ft" in out and "no portal account" in out
+    assert "az ügyfél: Juhász László (U1234)" in out and "8105 Pétfürdő, Fő u. 1." in out
+    assert "Fizetés:    csekk" in out and "Egyenleg:   \u22122545 Ft (tartozás)" in out
+    assert "2026-000123  12 345 Ft  határidő: 2026. 01. 20.  LEJÁRT" in out
+    assert "Utolsó befizetés: 2025. 12. 10., 9800 Ft" in out and "nincs fiókja" in out
     # One date format in the whole view, the staff chat's: no ISO date, no hyphen minus.
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", out) and not re.search(r"(^|\s)-\d", out, re.M)
 
     unknown = run(env, "tickets", "show", "2")
-    assert "unknown sender" in unknown.stdout and "tickets link PK-000002 U1234" in unknown.stdout
+    assert "ismeretlen feladó" in unknown.stdout
+    assert "tickets link PK-000002 U1234" in unknown.stdout
     assert run(env, "tickets", "link", "2", "U9999").returncode == 1
     linked = run(env, "tickets", "link", "2", "U1234")
-    assert linked.returncode == 0 and "PK-000002 linked to Juhász László (U1234)" in linked.stdout
+    assert (
+        linked.returncode == 0
+        and "PK-000002 összekapcsolva: Juhász László (U1234)." in linked.stdout
+    )
     after = run(env, "tickets", "show", "2").stdout
-    assert "the customer: Juhász László (U1234)" in after
-    assert "Other tickets (1):" in after and "PK-000001" in after
+    assert "az ügyfél: Juhász László (U1234)" in after
+    assert "Más bejelentései (1 db):" in after and "PK-000001" in after
     entries = run(env, "audit", "--actor", ME).stdout
     assert "ticket_linked" in entries and "U1234" in entries
 
@@ -92,12 +96,15 @@ def test_show_prints_the_customer_beside_the_ticket_and_link_names_an_unknown_on
 def test_a_note_stays_inside_and_only_its_author_edits_it(env):
     added = run(env, "tickets", "note", "1", "--text", "Visszahívni délután.")
     assert added.returncode == 0, added.stderr
-    assert "Note 1 added to PK-000001 (staff only, never sent)." in added.stdout
+    assert (
+        "PK-000001: 1. belső jegyzet rögzítve (csak munkatársak látják, az ügyfélhez nem jut el)."
+        in added.stdout
+    )
     shown = run(env, "tickets", "show", "1").stdout
-    assert "internal note 1 by" in shown and "Visszahívni délután." in shown
+    assert "--- 1. belső jegyzet, " in shown and "Visszahívni délután." in shown
 
     edited = run(env, "tickets", "note-edit", "1", "--text", "Visszahívtuk.")
-    assert edited.returncode == 0 and "Note 1 of PK-000001 edited." in edited.stdout
+    assert edited.returncode == 0 and "PK-000001: 1. jegyzet szerkesztve." in edited.stdout
     assert "Visszahívtuk." in run(env, "tickets", "show", "1").stdout
 
     # A note someone else wrote (a clerk in the staff chat) is not ours to change.
@@ -113,7 +120,7 @@ def test_a_note_stays_inside_and_only_its_author_edits_it(env):
 
     asyncio.run(staff_note())
     refused = run(env, "tickets", "note-edit", "2", "--text", "Átírom")
-    assert refused.returncode == 1 and "only its author" in refused.stderr
+    assert refused.returncode == 1 and "csak az írója szerkesztheti" in refused.stderr
     # No mail went anywhere.
     assert run(env, "outbox", "list").stdout.count("@") == 0
 
@@ -121,15 +128,15 @@ def test_a_note_stays_inside_and_only_its_author_edits_it(env):
 def test_assign_shows_the_holder_in_the_list_and_release_frees_it(env):
     assigned = run(env, "tickets", "assign", "1", "@kata")
     assert assigned.returncode == 0, assigned.stderr
-    assert "PK-000001 is held by Kata." in assigned.stdout
+    assert "PK-000001: mostantól Kata kezeli." in assigned.stdout
     listing = run(env, "tickets", "list").stdout
     assert "[Kata]" in next(line for line in listing.splitlines() if line.startswith("PK-000001"))
     held = run(env, "tickets", "list", "--holder", "@kata").stdout
-    assert "Open tickets held by @kata: 1" in held and "PK-000002" not in held
+    assert "Nyitott bejelentések, amelyeket @kata kezel: 1" in held and "PK-000002" not in held
     assert run(env, "tickets", "assign", "1", "4242").returncode == 1  # not staff
     assert run(env, "tickets", "assign", "1", "@senki").returncode == 1
     released = run(env, "tickets", "release", "1")
-    assert "PK-000001 is held by nobody now." in released.stdout
+    assert "PK-000001: már senki sem kezeli." in released.stdout
     assert "[Kata]" not in run(env, "tickets", "list").stdout
     actions = [line for line in run(env, "audit").stdout.splitlines() if "ticket_" in line]
     assert any("ticket_assigned" in line for line in actions)
@@ -151,6 +158,11 @@ def test_the_desk_commands_have_help():
     ):
         result = run({}, "tickets", command, "--help")
         assert result.returncode == 0 and "usage:" in result.stdout
+        # Argparse's own words stay English; ours are Hungarian.
+        words = result.stdout.lower()
+        assert any(w in words for w in ("bejelentés", "sablon", "jegyzet")), result.stdout
+    taken = run({}, "tickets", "take", "--help").stdout
+    assert "Ön kezeli a bejelentést" in " ".join(taken.split())
 
 
 def test_a_canned_answer_is_filled_with_the_debt_shown_and_sent_when_the_clerk_says_yes(
@@ -165,7 +177,8 @@ def test_a_canned_answer_is_filled_with_the_debt_shown_and_sent_when_the_clerk_s
     assert "tartozas" in listed.stdout and "Tartozás és befizetés" in listed.stdout
 
     declined = run(payee, "tickets", "reply", "1", "--canned", "tartozas", stdin="n\n")
-    assert declined.returncode == 1 and "Not sent." in declined.stdout
+    assert declined.returncode == 1 and "Nem küldtem el." in declined.stdout
+    assert "Elküldjem? [i]gen, [s]zerkesztés, [n]em: " in declined.stdout
     assert f"{format_amount(12345)} kiegyenlítetlen tartozása van" in declined.stdout
     assert "Tisztelt Juhász László!" in declined.stdout
     assert "Közlemény: U1234 2026-000123" in declined.stdout
@@ -185,13 +198,13 @@ def test_a_canned_answer_is_filled_with_the_debt_shown_and_sent_when_the_clerk_s
         stdin="e\ny\n",
     )
     assert sent.returncode == 0, sent.stderr
-    assert "answer queued as mail to juhasz@example.hu" in sent.stdout
+    assert "a válasz e-mailben megy ide: juhasz@example.hu" in sent.stdout
     assert "juhasz@example.hu" in run(payee, "outbox", "list", "--queued").stdout
     audit_lines = run(payee, "audit").stdout
     assert "canned_sent" in audit_lines and "tartozas, edited" in audit_lines
 
     unknown = run(payee, "tickets", "reply", "1", "--canned", "nincsilyen", "--yes")
-    assert unknown.returncode == 1 and "no canned answer 'nincsilyen'" in unknown.stderr
+    assert unknown.returncode == 1 and "nincs „nincsilyen” nevű sablon" in unknown.stderr
 
 
 async def test_the_canned_answer_sent_from_the_command_line_holds_the_edited_text(env, tmp_path):
@@ -228,7 +241,7 @@ def test_search_by_words_customer_and_address_newest_first(env):
     words = run(env, "tickets", "search", "nezzek")  # "nézzék" in both tickets
     assert words.returncode == 0, words.stderr
     found = [line[:9] for line in words.stdout.splitlines() if line.startswith("PK-")]
-    assert found == ["PK-000002", "PK-000001"] and "Found: 2" in words.stdout
+    assert found == ["PK-000002", "PK-000001"] and "Találat: 2 " in words.stdout
     by_customer = run(env, "tickets", "search", "u1234").stdout
     assert [line[:9] for line in by_customer.splitlines() if line.startswith("PK-")] == [
         "PK-000001"
@@ -238,7 +251,7 @@ def test_search_by_words_customer_and_address_newest_first(env):
     by_mail = run(env, "tickets", "search", "valaki@example.hu").stdout
     assert "PK-000002" in by_mail and "PK-000001" not in by_mail
     nothing = run(env, "tickets", "search", "gázszag")
-    assert nothing.returncode == 0 and "Found: 0" in nothing.stdout
+    assert nothing.returncode == 0 and "Találat: 0 " in nothing.stdout
 
 
 def test_merge_keeps_the_older_number_and_both_threads(env):
@@ -246,13 +259,13 @@ def test_merge_keeps_the_older_number_and_both_threads(env):
     assert noted.returncode == 0, noted.stderr
     merged = run(env, "tickets", "merge", "2", "1")
     assert merged.returncode == 0, merged.stderr
-    assert "PK-000002 merged into PK-000001 (the older number stays)." in merged.stdout
+    assert "PK-000002 összevonva ezzel: PK-000001 (a régebbi szám marad)." in merged.stdout
     shown = run(env, "tickets", "show", "1").stdout
     assert shown.count("Kérem, nézzék meg.") == 2 and "A második jegyzete." in shown
     # The merged number shows the ticket it joined; merging again is refused.
     assert run(env, "tickets", "show", "2").stdout.startswith("PK-000001")
     again = run(env, "tickets", "merge", "1", "2")
-    assert again.returncode == 1 and "already merged into PK-000001" in again.stderr
+    assert again.returncode == 1 and "már össze van vonva ezzel: PK-000001" in again.stderr
     assert run(env, "tickets", "merge", "1", "1").returncode == 1
     listed = run(env, "tickets", "list").stdout
     assert "PK-000001" in listed and "PK-000002" not in listed
@@ -263,9 +276,9 @@ def test_the_digest_prints_what_the_staff_chat_would_get(env):
     result = run({**env, "PETKOMM_ANSWER_DAYS": "2"}, "tickets", "digest")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Past their deadline: 0" in out and "Due within 3 days: 2" in out
-    assert "Waiting more than a day for an answer: 2" in out and "PK-000001" in out
-    assert "First answers in the last 30 days: none" in out
+    assert "Lejárt a válaszadási határidő: 0 db" in out and "3 napon belül lejár: 2 db" in out
+    assert "Egy napnál régebben vár válaszra: 2 db" in out and "PK-000001" in out
+    assert "Első válasz az elmúlt 30 napban: nem volt megválaszolt bejelentés" in out
 
 
 async def _rate(env: dict[str, str], number: int, stars: int) -> None:
@@ -286,18 +299,18 @@ def test_a_rating_shows_on_the_ticket_in_the_list_and_in_the_digest(env):
     import asyncio
 
     before = run(env, "tickets", "digest").stdout
-    assert "Customers' rating this month: none yet" in before
+    assert "Ügyfélértékelés ebben a hónapban: nincs még értékelés" in before
     assert run(env, "tickets", "close", "1").returncode == 0
     asyncio.run(_rate(env, 1, 4))
 
     digest = run(env, "tickets", "digest").stdout
-    assert "Customers' rating this month: 4.0 of 5 (1 rating)" in digest
-    assert "Rating:   4/5" in run(env, "tickets", "show", "1").stdout
+    assert "Ügyfélértékelés ebben a hónapban: 4,0 az 5-ből (1 értékelés)" in digest
+    assert "Értékelés:  4/5" in run(env, "tickets", "show", "1").stdout
     listed = run(env, "tickets", "list", "--all").stdout
-    assert "[rated 4/5]" in next(
+    assert "[értékelés: 4/5]" in next(
         line for line in listed.splitlines() if line.startswith("PK-000001")
     )
-    assert "rated" not in run(env, "tickets", "show", "2").stdout
+    assert "Értékelés" not in run(env, "tickets", "show", "2").stdout
 
 
 def test_a_clerk_at_the_command_line_takes_a_ticket_and_can_be_handed_one(env):
@@ -306,16 +319,16 @@ def test_a_clerk_at_the_command_line_takes_a_ticket_and_can_be_handed_one(env):
     me = getpass.getuser()
     taken = run(env, "tickets", "take", "PK-000001")
     assert taken.returncode == 0, taken.stderr
-    assert f"PK-000001 is held by you, cli:{me}." in taken.stdout
+    assert f"PK-000001: mostantól Ön kezeli (cli:{me})." in taken.stdout
     listing = run(env, "tickets", "list").stdout
     line = next(line for line in listing.splitlines() if line.startswith("PK-000001"))
     assert f"[{me} (parancssor)]" in line
     mine = run(env, "tickets", "list", "--mine").stdout
-    assert f"Your open tickets (cli:{me}): 1" in mine and "PK-000002" not in mine
+    assert f"Az Ön nyitott bejelentései (cli:{me}): 1" in mine and "PK-000002" not in mine
     # A colleague hands the other ticket to this clerk by the audit's name.
     handed = run(env, "tickets", "assign", "2", f"cli:{me}")
     assert handed.returncode == 0, handed.stderr
-    assert "Your open tickets" in run(env, "tickets", "list", "--mine").stdout
+    assert "Az Ön nyitott bejelentései" in run(env, "tickets", "list", "--mine").stdout
     assert "): 2" in run(env, "tickets", "list", "--mine").stdout
     taken_lines = [line for line in run(env, "audit").stdout.splitlines() if "ticket_taken" in line]
     assert len(taken_lines) == 1 and f"cli:{me}" in taken_lines[0]
@@ -324,20 +337,23 @@ def test_a_clerk_at_the_command_line_takes_a_ticket_and_can_be_handed_one(env):
 def test_assigning_to_a_name_the_bot_never_met_says_what_to_do(env):
     refused = run(env, "tickets", "assign", "1", "@senki")
     assert refused.returncode == 1
-    assert "no staff member @senki" in refused.stderr
-    assert "Telegram user ID" in refused.stderr and "/take PK-000001" in refused.stderr
+    assert "nem ismerek ilyen munkatársat: @senki" in refused.stderr
+    assert "Telegram-azonosítóját" in refused.stderr and "/take PK-000001" in refused.stderr
     assert "tickets take PK-000001" in refused.stderr
     nobody = run(env, "tickets", "list", "--mine")
     assert (
-        nobody.returncode == 0 and "Your open tickets" in nobody.stdout and ": 0" in nobody.stdout
+        nobody.returncode == 0
+        and "Az Ön nyitott bejelentései" in nobody.stdout
+        and ": 0" in nobody.stdout
     )
 
 
 def test_a_canned_answer_says_when_the_payee_settings_are_missing(env):
     shown = run(env, "tickets", "reply", "1", "--canned", "tartozas", stdin="n\n")
     assert shown.returncode == 1 and "kiegyenlítetlen tartozása van" in shown.stdout
-    assert "WARNING: the payment details were left out: PETKOMM_PAYEE_NAME, PETKOMM_PAYEE_IBAN" in (
-        shown.stdout
+    assert (
+        "FIGYELEM: az átutalás adatai kimaradtak, mert nincs beállítva: "
+        "PETKOMM_PAYEE_NAME, PETKOMM_PAYEE_IBAN" in shown.stdout
     )
     assert "Kedvezményezett" not in shown.stdout
 
@@ -347,17 +363,17 @@ def test_a_debt_answer_to_an_address_the_customer_never_gave_needs_the_clerks_ye
     assert run(env, "tickets", "link", "2", "U1234").returncode == 0
     hurried = run(env, "tickets", "reply", "2", "--canned", "tartozas", "--yes")
     assert hurried.returncode == 1
-    assert "WARNING: this answer tells the customer's debt" in hurried.stdout
-    assert "an e-mail address the customer never gave us" in hurried.stdout
-    assert "run without --yes to confirm" in hurried.stderr
+    assert "FIGYELEM: a válasz az ügyfél tartozásáról szól" in hurried.stdout
+    assert "olyan e-mail címre megy, amelyet az ügyfél nem adott meg nekünk" in hurried.stdout
+    assert "futtassa --yes nélkül, és erősítse meg" in hurried.stderr
     assert "valaki@example.hu" not in run(env, "outbox", "list", "--queued").stdout
     # Her own address is no question; an answer without the debt neither.
     own = run(env, "tickets", "reply", "1", "--canned", "tartozas", stdin="n\n")
-    assert "tells the customer's debt" not in own.stdout
+    assert "tartozásáról szól" not in own.stdout
     plain = run(env, "tickets", "reply", "2", "--canned", "megoldva", "--yes")
-    assert plain.returncode == 0 and "WARNING" not in plain.stdout
+    assert plain.returncode == 0 and "FIGYELEM" not in plain.stdout
     confirmed = run(env, "tickets", "reply", "2", "--canned", "tartozas", stdin="y\n")
-    assert confirmed.returncode == 0 and "answer queued as mail to valaki@example.hu" in (
+    assert confirmed.returncode == 0 and "a válasz e-mailben megy ide: valaki@example.hu" in (
         confirmed.stdout
     )
 
@@ -388,7 +404,7 @@ def test_the_demos_printed_command_fills_a_canned_answer_as_the_staff_chat_does(
         timeout=60,
     )
     assert "Kedvezményezett: PÉTKOMM Kft." in result.stdout, result.stderr
-    assert "WARNING" not in result.stdout
+    assert "FIGYELEM" not in result.stdout
 
 
 async def _chat_ticket(env: dict[str, str]) -> None:
@@ -420,21 +436,21 @@ def test_a_chat_and_a_mail_ticket_merged_say_which_way_each_message_went(env):
     replied = run(env, "tickets", "reply", "1", "--text", "Megnézzük.")
     assert replied.returncode == 0
     shown = run(env, "tickets", "show", "1").stdout
-    assert "--- customer by mail, " in shown and "--- customer in the chat, " in shown
+    assert "--- ügyfél, e-mailben, " in shown and "--- ügyfél, a csevegésben, " in shown
     # He wrote last in the chat: the answer goes there, not to his mailbox.
-    assert f"--- staff {ME} in the chat, " in shown
+    assert f"--- munkatárs: {ME}, a csevegésben, " in shown
     assert "Telegram" in replied.stdout, replied.stdout
     listed = run(env, "tickets", "list", "--all").stdout
     gone = next(line for line in listed.splitlines() if line.startswith("PK-000003"))
-    assert "[merged into PK-000001]" in gone
+    assert "[összevonva: PK-000001]" in gone
     # A ticket of one way only names none.
-    assert " by mail, " not in run(env, "tickets", "show", "2").stdout
+    assert ", e-mailben, " not in run(env, "tickets", "show", "2").stdout
 
 
 def test_the_digest_words_answer_times_as_the_staff_chat_does():
     from cli.tickets import _span
 
-    assert _span(300) == "5 min" and _span(5 * 3600) == "5.0 h" and _span(3 * 86400) == "3.0 days"
+    assert _span(300) == "5 perc" and _span(5 * 3600) == "5,0 óra" and _span(3 * 86400) == "3,0 nap"
 
 
 async def _refused_stranger(env: dict[str, str]) -> None:

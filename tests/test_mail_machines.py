@@ -314,7 +314,7 @@ async def test_machine_mail_through_the_mailbox_reaches_staff_as_machine_mail(
             timeout=120,
         )
         assert shown.returncode == 0, shown.stderr
-        assert "--- machine mail (bounce)" in shown.stdout
+        assert "--- gépi levél (nem kézbesíthető)" in shown.stdout
         assert "NEM jutott el az ügyfélhez" in shown.stdout
     finally:
         await reader.close()

@@ -207,8 +207,8 @@ async def test_a_reply_during_the_import_is_one_line_and_not_saved(env):  # noqa
     assert "Traceback" not in err.decode(), err.decode()
     # Log lines say it waits; the last one says what happened.
     assert all(" WARNING petkomm.storage.db: " in line for line in lines[:-1]), lines
-    assert lines[-1].startswith(f"error: {path} (PETKOMM_DB) is busy: process {pid} (python")
-    assert "the answer was not saved: try again when it has finished" in lines[-1]
+    assert lines[-1].startswith(f"Hiba: {path} (PETKOMM_DB) foglalt: process {pid} (python")
+    assert "a választ nem mentettem el: próbálja újra, ha végzett." in lines[-1]
     with sqlite3.connect(path) as connection:
         saved = connection.execute(
             "SELECT count(*) FROM ticket_messages WHERE body LIKE '%Holnap kimegyünk%'"
@@ -299,18 +299,18 @@ def test_with_json_logs_the_last_line_of_a_failed_command_is_json_too(env, tmp_p
             entry = json.loads(line)
             assert entry["level"] in ("INFO", "WARNING", "ERROR") and entry["message"]
     assert json.loads(run(json_env, "tickets", "show", "99").stderr)["message"] == (
-        "error: no ticket PK-000099"
+        "Hiba: nincs PK-000099 számú bejelentés."
     )
 
 
 def test_the_listings_have_a_header_and_keep_their_columns_with_a_long_actor(env):  # noqa: F811
     listing = run(env, "tickets", "list").stdout.splitlines()
     header = listing[1]
-    assert header.split() == ["TICKET", "AGE", "DEADLINE", "CHANNEL", "CUSTOMER", "SUBJECT"]
+    assert header.split() == ["ÜGYSZÁM", "KOR", "HATÁRIDŐ", "CSATORNA", "ÜGYFÉL", "TÁRGY"]
     first = listing[2]
     assert first.startswith("PK-000001")
-    assert first.index("mail") == header.index("CHANNEL")
-    assert first.index("Juhász") == header.index("CUSTOMER")
+    assert first.index("e-mail") == header.index("CSATORNA")
+    assert first.index("Juhász") == header.index("ÜGYFÉL")
 
     long_actor = "mail:" + "nagyon.hosszu.nev" * 3 + "@example.hu"
     with sqlite3.connect(env["PETKOMM_DB"]) as connection:

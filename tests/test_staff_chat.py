@@ -240,7 +240,7 @@ async def test_an_answer_from_the_command_line_reaches_the_customers_chat_while_
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, stderr.decode()
-    assert "Telegram chat" in stdout.decode()
+    assert "az ügyfél Telegram-csevegésébe megy" in stdout.decode()
 
     answer = await env.chat_message(guest, number, "Jövő kedden érkezik.")
     assert labels(answer) == [button_label("customer_reply")]

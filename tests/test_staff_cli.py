@@ -122,9 +122,10 @@ def test_list_shows_open_tickets_oldest_first_with_the_configured_deadline_marks
     assert result.returncode == 0, result.stderr
     old, guest = ticket_lines(result.stdout)
     assert old.startswith("PK-000001") and guest.startswith("PK-000002")
-    assert "! " in old and "(2 days left)" in old and "Juhász László (U1234)" in old
-    assert "! " not in guest and "(13 days left)" in guest and "telegram" in guest
-    assert "Open tickets: 2" in result.stdout
+    assert "! " in old and "(még 2 nap)" in old and "Juhász László (U1234)" in old
+    assert "! " not in guest and "(még 13 nap)" in guest and "Telegram" in guest
+    assert "Nyitott bejelentések: 2 (" in result.stdout
+    assert result.stdout.splitlines()[1].startswith("ÜGYSZÁM")
 
     everything = run(env, "tickets", "list", "--all")
     assert [line[:9] for line in ticket_lines(everything.stdout)] == [
@@ -132,20 +133,21 @@ def test_list_shows_open_tickets_oldest_first_with_the_configured_deadline_marks
         "PK-000002",
         "PK-000003",
     ]
-    assert "closed" in ticket_lines(everything.stdout)[2]
+    assert "lezárva" in ticket_lines(everything.stdout)[2]
 
     # Thirty days to answer: nothing is near yet.
     relaxed = run({**env, "PETKOMM_ANSWER_DAYS": "30"}, "tickets", "list")
     assert all("! " not in line for line in ticket_lines(relaxed.stdout))
-    assert "(17 days left)" in ticket_lines(relaxed.stdout)[0]
+    assert "(még 17 nap)" in ticket_lines(relaxed.stdout)[0]
 
 
 async def test_show_prints_the_whole_thread_and_is_audited(env):
     for number in ("1", "PK-000001"):
         result = run(env, "tickets", "show", number)
         assert result.returncode == 0, result.stderr
-        assert "PK-000001  open  mail" in result.stdout
-        assert "Customer: Juhász László (U1234) <juhasz.laszlo@freemail.hu>" in result.stdout
+        assert "PK-000001  nyitott  e-mail" in result.stdout
+        assert "Ügyfél:     Juhász László (U1234) <juhasz.laszlo@freemail.hu>" in result.stdout
+        assert "--- ügyfél, " in result.stdout
         assert "Tegnap óta nincs víz.\nKérem, nézzék meg!" in result.stdout
     db = await open_database(env["PETKOMM_DB"])
     viewed = [e for e in await audit.entries(db) if e.action == "ticket_viewed"]
@@ -156,8 +158,8 @@ async def test_show_prints_the_whole_thread_and_is_audited(env):
 async def test_reply_sends_a_threaded_mail_or_queues_the_customers_telegram_chat(env, tmp_path):
     result = run(env, "tickets", "reply", "1", "--text", "Holnapig helyreáll a vízellátás.")
     assert result.returncode == 0, result.stderr
-    assert "answer queued as mail to juhasz.laszlo@freemail.hu" in result.stdout
-    assert "stays open" in result.stdout
+    assert "a válasz e-mailben megy ide: juhasz.laszlo@freemail.hu" in result.stdout
+    assert "Az ügy nyitva marad; ha elintézte, zárja le: " in result.stdout
 
     # The mail worker sends what the command line queued: a reply in the customer's thread.
     db = await open_database(env["PETKOMM_DB"])
@@ -174,7 +176,7 @@ async def test_reply_sends_a_threaded_mail_or_queues_the_customers_telegram_chat
     # A Telegram ticket: the answer waits for the bot, read from standard input.
     result = run(env, "tickets", "reply", "PK-000002", "--file", "-", stdin="Első sor\nMásodik\n")
     assert result.returncode == 0, result.stderr
-    assert "Telegram chat" in result.stdout
+    assert "az ügyfél Telegram-csevegésébe megy" in result.stdout
     [queued] = await tickets_store.telegram_answers_of(db, 2)
     assert (queued.chat_id, queued.text, queued.status) == (5555, "Első sor\nMásodik", "queued")
 
@@ -193,27 +195,27 @@ async def test_reply_sends_a_threaded_mail_or_queues_the_customers_telegram_chat
     missing = run(env, "tickets", "reply", "2", "--file", str(tmp_path / "nincs.txt"))
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
-        f"error: --file: cannot read {tmp_path / 'nincs.txt'}: No such file or directory"
+        f"Hiba: --file: nem tudom beolvasni: {tmp_path / 'nincs.txt'}: No such file or directory"
     ]
     empty = run(env, "tickets", "reply", "2", "--text", "   ")
-    assert empty.returncode == 1 and empty.stderr.strip() == "error: the answer is empty"
+    assert empty.returncode == 1 and empty.stderr.strip() == "Hiba: üres választ nem küldhetek."
 
 
 def test_close_reopen_and_an_unknown_ticket(env):
-    assert run(env, "tickets", "close", "PK-000001").stdout.strip() == "PK-000001 closed."
-    assert run(env, "tickets", "close", "1").stdout.strip() == "PK-000001 was already closed."
+    assert run(env, "tickets", "close", "PK-000001").stdout.strip() == "PK-000001 lezárva."
+    assert run(env, "tickets", "close", "1").stdout.strip() == "A PK-000001 már le van zárva."
     assert ticket_lines(run(env, "tickets", "list").stdout)[0].startswith("PK-000002")
-    assert run(env, "tickets", "reopen", "1").stdout.strip() == "PK-000001 reopened."
-    assert run(env, "tickets", "reopen", "1").stdout.strip() == "PK-000001 was already open."
+    assert run(env, "tickets", "reopen", "1").stdout.strip() == "PK-000001 újranyitva."
+    assert run(env, "tickets", "reopen", "1").stdout.strip() == "A PK-000001 már nyitva van."
 
     for action in (["show"], ["close"], ["reopen"], ["reply", "--text", "x"]):
         unknown = run(env, "tickets", action[0], "999", *action[1:])
         assert unknown.returncode == 1
-        assert unknown.stderr.strip().splitlines() == ["error: no ticket PK-000999"]
+        assert unknown.stderr.strip().splitlines() == ["Hiba: nincs PK-000999 számú bejelentés."]
     bad = run(env, "tickets", "show", "abc")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == [
-        "error: not a ticket number: 'abc' (use 123 or PK-000123)"
+        "Hiba: ez nem ügyszám: 'abc' (így írja: 123 vagy PK-000123)"
     ]
 
 
@@ -330,6 +332,6 @@ async def test_what_customers_write_cannot_drive_the_clerks_terminal(bot_env, do
     assert "Nincs víz\\x1b]0;pwned\\x07 \\x1b[2J\\x1b[31mpiros\\x1b[0m \\u202eolleh\\u202c" in chat
     assert "\\x9b6n vége\\rELREJTVE" in chat
     assert lines[-2:] == ["Árvíztűrő tükörfúrógép", "Kérem, nézzék meg!"]
-    assert "Subject:  Számla \\x1b[8mrejtett\\x1b[0m \\u202etxt.exe" in mail.splitlines()
+    assert "Tárgy:      Számla \\x1b[8mrejtett\\x1b[0m \\u202etxt.exe" in mail.splitlines()
     assert "Árvíztűrő tükörfúrógép\nKérem, nézzék meg!" in mail
     assert "mail:anna\\u202egpj.exe@example.hu" in trail
